@@ -1,0 +1,87 @@
+"""Exceptions and warnings a network can raise, written for students to read."""
+
+import traceback as _traceback
+
+
+class NetworkError(Exception):
+    """One or more nodes failed while the network ran.
+
+    Every other path ran to completion first, so their results are kept.
+    ``failures`` lists one :class:`NodeFailure` per failed node, in the
+    order the failures happened; each keeps the original exception.
+    """
+
+    def __init__(self, failures, discarded=None):
+        self.failures = list(failures)
+        self.discarded = dict(discarded or {})
+        super().__init__(self._describe())
+
+    def _describe(self):
+        n = len(self.failures)
+        lines = [f"{n} node{'s' if n != 1 else ''} failed while the network ran:"]
+        for f in self.failures:
+            lines.append(f"  - {f.summary()}")
+        for name, count in self.discarded.items():
+            lines.append(
+                f"  ({count} message{'s' if count != 1 else ''} that reached "
+                f"'{name}' after it failed could not be processed)"
+            )
+        lines.append(
+            "Every other path ran to the end and kept its results. "
+            "The traceback of each failure is in err.failures[i].traceback."
+        )
+        return "\n".join(lines)
+
+
+class NodeFailure:
+    """What went wrong in one node: its name, the message it was handling, the error."""
+
+    def __init__(self, node, exception, message=None, has_message=False, detail=None):
+        self.node = node
+        self.exception = exception
+        self.message = message
+        self.has_message = has_message
+        self.detail = detail
+        self.traceback = "".join(
+            _traceback.format_exception(type(exception), exception, exception.__traceback__)
+        )
+
+    def summary(self):
+        exc = f"{type(self.exception).__name__}: {self.exception}"
+        where = f"{self.node.kind} '{self.node.name}'"
+        if self.detail:
+            return f"{where} {self.detail} ({exc})"
+        if self.has_message:
+            return f"{where} failed on message {_short_repr(self.message)}: {exc}"
+        return f"{where} failed: {exc}"
+
+    def __repr__(self):
+        return f"<NodeFailure {self.summary()}>"
+
+
+class NetworkTimeout(TimeoutError):
+    """The network did not finish within ``run_network(timeout=...)``; it was stopped."""
+
+
+class CopyError(TypeError):
+    """A fanout message could not be copied for its receivers."""
+
+
+class DuplicateEdgeWarning(UserWarning):
+    """The same edge was listed twice, so its receiver gets every message twice."""
+
+
+class MergeSynchWarning(UserWarning):
+    """A MergeSynch could not pair its inputs one to one."""
+
+
+class NodeStillRunningWarning(RuntimeWarning):
+    """A node's function did not return after the network was stopped."""
+
+
+def _short_repr(value, limit=80):
+    """A one-line repr of a message, cut to ``limit`` characters."""
+    text = repr(value)
+    if " at 0x" in text:
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,370 @@
+"""Building and checking a network: ``network([(a, b), ...])`` and what you can ask of it."""
+
+import warnings
+from dataclasses import dataclass
+
+from .errors import DuplicateEdgeWarning
+from .nodes import MergeSynch, Node, Port, Sink, Source, Split, function_name
+
+
+@dataclass(frozen=True, eq=False)
+class Edge:
+    """One connection: messages leave ``src`` (at ``src_port`` of a Split) and reach ``dst``."""
+
+    src: Node
+    dst: Node
+    src_port: int = None  # index of a Split output, else None
+    dst_port: int = None  # index of a MergeSynch input, else None
+
+    @property
+    def label(self):
+        """``"a → b"``, with ports where there are any: ``"split.out_0 → m.in_1"``."""
+        left = self.src.name if self.src_port is None else f"{self.src.name}.out_{self.src_port}"
+        right = self.dst.name if self.dst_port is None else f"{self.dst.name}.in_{self.dst_port}"
+        return f"{left} → {right}"
+
+    def __repr__(self):
+        return f"Edge({self.label})"
+
+
+@dataclass
+class NodeStats:
+    """Counters of one node for the last run.
+
+    ``received``: messages it took in; ``sent``: messages it sent on (a message
+    fanned out to three receivers counts once); ``dropped``: messages it
+    filtered out by returning ``None``; ``failed``: messages on which its
+    function raised; ``discarded``: messages that reached it after it failed.
+    """
+
+    received: int = 0
+    sent: int = 0
+    dropped: int = 0
+    failed: int = 0
+    discarded: int = 0
+
+
+class Network:
+    """A checked set of nodes and edges, ready to run. Make one with :func:`network`."""
+
+    def __init__(self, nodes, edges):
+        self.nodes = list(nodes)
+        self.edges = list(edges)
+        self._by_name = {n.name: n for n in self.nodes}
+        self._down = {n.name: [] for n in self.nodes}
+        self._up = {n.name: [] for n in self.nodes}
+        for e in self.edges:
+            if e.dst not in self._down[e.src.name]:
+                self._down[e.src.name].append(e.dst)
+            if e.src not in self._up[e.dst.name]:
+                self._up[e.dst.name].append(e.src)
+        self.stats = {n.name: NodeStats() for n in self.nodes}
+        self.edge_counts = {e: 0 for e in self.edges}
+        self.failures = []
+        self.unpaired = {}
+        self.state = {n.name: "waiting" for n in self.nodes}
+        self._running = False
+
+    # --- introspection -------------------------------------------------
+    def node(self, name):
+        """The node called ``name``."""
+        if isinstance(name, Node):
+            name = name.name
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(
+                f"this network has no node named {name!r}; its nodes are: "
+                f"{', '.join(self._by_name)}"
+            ) from None
+
+    @property
+    def sources(self):
+        return [n for n in self.nodes if n.kind == "source"]
+
+    @property
+    def sinks(self):
+        return [n for n in self.nodes if n.kind == "sink"]
+
+    def upstream(self, node):
+        """The nodes that send to ``node``, in edge order."""
+        return list(self._up[self.node(node).name])
+
+    def downstream(self, node):
+        """The nodes that ``node`` sends to, in edge order."""
+        return list(self._down[self.node(node).name])
+
+    def in_edges(self, node):
+        node = self.node(node)
+        return [e for e in self.edges if e.dst is node]
+
+    def out_edges(self, node):
+        node = self.node(node)
+        return [e for e in self.edges if e.src is node]
+
+    def paths(self, limit=10_000):
+        """Every path from a source to a sink, as tuples of nodes, in a stable order."""
+        found = []
+
+        def walk(path):
+            if len(found) >= limit:
+                return
+            last = path[-1]
+            if last.kind == "sink":
+                found.append(tuple(path))
+                return
+            for nxt in self._down[last.name]:
+                walk(path + [nxt])
+
+        for src in self.sources:
+            walk([src])
+        return found
+
+    def path_names(self):
+        """Each path written out as ``"source → transform → sink"``."""
+        return [" → ".join(n.name for n in p) for p in self.paths()]
+
+    def describe(self):
+        """A text picture of the network: each node, its kind and where it sends."""
+        lines = []
+        for n in self.nodes:
+            outs = ", ".join(
+                (e.dst.name if e.dst_port is None else f"{e.dst.name}.in_{e.dst_port}")
+                + ("" if e.src_port is None else f" (from out_{e.src_port})")
+                for e in self.out_edges(n)
+            )
+            fn = "" if n.kind == "merge_synch" else f" fn={function_name(n.fn)}"
+            lines.append(f"{n.kind:<11} {n.name}{fn}" + (f"  → {outs}" if outs else ""))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return (
+            f"<network: {len(self.nodes)} nodes, {len(self.edges)} edges: "
+            f"{', '.join(e.label for e in self.edges[:6])}{', ...' if len(self.edges) > 6 else ''}>"
+        )
+
+    # --- running ------------------------------------------------------
+    def run_network(self, timeout=None, capacity=None):
+        """Run every node in its own thread and wait until every path has finished.
+
+        ``timeout``: seconds after which the network is stopped and
+        :class:`NetworkTimeout` (a ``TimeoutError``) is raised.
+        ``capacity``: how many messages may wait in front of one node before
+        its senders pause (default 10,000), so a slow path cannot fill memory.
+        Raises :class:`NetworkError` after the run if any node failed.
+        """
+        from .runtime import run
+
+        run(self, timeout=timeout, capacity=capacity)
+        return None
+
+
+def network(edges):
+    """Check a list of ``(sender, receiver)`` pairs and build a runnable :class:`Network`."""
+    if isinstance(edges, (str, bytes, dict)) or not hasattr(edges, "__iter__"):
+        raise TypeError(
+            "network(...) needs a list of edges, each a pair (sender, receiver), "
+            "like network([(source, transform), (transform, sink)])."
+        )
+    edges = list(edges)
+    if not edges:
+        raise ValueError(
+            "network([]) has no edges. Give at least one pair (sender, receiver), "
+            "like network([(source, sink)])."
+        )
+    nodes, checked, seen = [], [], {}
+    for i, pair in enumerate(edges):
+        src, src_port, dst, dst_port = _check_edge(i, pair)
+        for n in (src, dst):
+            if not any(n is m for m in nodes):
+                nodes.append(n)
+        edge = Edge(src, dst, src_port, dst_port)
+        key = (id(src), src_port, id(dst), dst_port)
+        if key in seen:
+            warnings.warn(
+                f"The edge {edge.label} is listed twice (edges {seen[key]} and {i}), so "
+                f"'{dst.name}' will receive every message from '{src.name}' twice. "
+                f"If that is not what you want, delete one of them.",
+                DuplicateEdgeWarning,
+                stacklevel=2,
+            )
+        else:
+            seen[key] = i
+        checked.append(edge)
+    _name_nodes(nodes)
+    _check_ports_and_ends(nodes, checked)
+    _check_no_cycle(nodes, checked)
+    return Network(nodes, checked)
+
+
+def _check_edge(i, pair):
+    """Return (src, src_port, dst, dst_port) for one edge, or raise a clear error."""
+    where = f"Edge {i} of the list"
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise TypeError(
+            f"{where} is {_show(pair)}, but each edge must be a pair (sender, receiver), "
+            f"like (source, uppercase)."
+        )
+    src, dst = pair
+    src, src_port = _endpoint(where, src, "sender")
+    dst, dst_port = _endpoint(where, dst, "receiver")
+    label = f"({_show(pair[0])}, {_show(pair[1])})"
+    if isinstance(src, Sink):
+        raise ValueError(
+            f"{where} {label} uses sink '{src.name}' as a sender, but a Sink only receives "
+            f"messages. Use a Transform if it should pass messages on."
+        )
+    if isinstance(dst, Source):
+        raise ValueError(
+            f"{where} {label} sends to source '{dst.name}', but a Source only sends: it has "
+            f"no input. Use a Transform if it should receive messages."
+        )
+    if isinstance(src, Split) and src_port is None:
+        raise ValueError(
+            f"{where} {label}: split '{src.name}' has {src.num_outputs} outputs, so say which "
+            f"one sends: ({src.name}.out_0, {dst.name}) ... ({src.name}.out_{src.num_outputs - 1}, ...)."
+        )
+    if isinstance(dst, MergeSynch) and dst_port is None:
+        raise ValueError(
+            f"{where} {label}: merge '{dst.name}' has {dst.num_inputs} inputs, so say which "
+            f"one receives: ({src.name}, {dst.name}.in_0) ... (..., {dst.name}.in_{dst.num_inputs - 1})."
+        )
+    if src is dst:
+        raise ValueError(
+            f"{where} {label} connects '{src.name}' to itself. Feedback loops are not "
+            f"supported yet; connect it to a different node."
+        )
+    return src, src_port, dst, dst_port
+
+
+def _endpoint(where, end, role):
+    if isinstance(end, Port):
+        wanted = "out" if role == "sender" else "in"
+        if end.direction != wanted:
+            node = end.node
+            fix = (f"({node.name}.out_0, ...)" if role == "sender" and isinstance(node, Split)
+                   else f"(..., {node.name}.in_0)" if isinstance(node, MergeSynch)
+                   else f"({node.name}, ...)")
+            raise ValueError(
+                f"{where} uses {end!r} as the {role}, but {end!r} is an "
+                f"{'output' if end.direction == 'out' else 'input'} port of "
+                f"{type(node).__name__} '{node.name}'. Write it as {fix}."
+            )
+        return end.node, end.index
+    if isinstance(end, Node):
+        return end, None
+    if callable(end):
+        name = getattr(end, "__name__", type(end).__name__)
+        raise TypeError(
+            f"{where}: the {role} is the function {name}, not a node. Wrap it first, "
+            f"e.g. {name}_node = Transform(fn={name}), and use {name}_node in the edge."
+        )
+    raise TypeError(
+        f"{where}: the {role} is {_show(end)}, a {type(end).__name__}, not a node. "
+        f"Edges connect Source, Transform, Sink, Split and MergeSynch objects "
+        f"(use the node object, not its name)."
+    )
+
+
+def _name_nodes(nodes):
+    """Check that given names are unique and make derived names unique."""
+    given = {}
+    for n in nodes:
+        if n.given_name is None:
+            continue
+        other = given.get(n.given_name)
+        if other is not None:
+            raise ValueError(
+                f"Two different nodes are both named {n.given_name!r} (a {other.kind} and a "
+                f"{n.kind}). Names tell nodes apart in errors and diagrams: give each its own."
+            )
+        given[n.given_name] = n
+    taken = set(given)
+    for n in nodes:
+        if n.given_name is not None:
+            continue
+        base = n.default_name
+        name, k = base, 2
+        while name in taken:
+            name, k = f"{base}_{k}", k + 1
+        n.name = name
+        taken.add(name)
+
+
+def _check_ports_and_ends(nodes, edges):
+    has_in = {id(e.dst) for e in edges}
+    has_out = {id(e.src) for e in edges}
+    for n in nodes:
+        if n.kind != "source" and id(n) not in has_in:
+            raise ValueError(
+                f"{n.kind} '{n.name}' has no incoming edge, so it would never receive a "
+                f"message. Add an edge (some_node, {n.name}), or leave it out."
+            )
+        if n.kind != "sink" and id(n) not in has_out:
+            raise ValueError(
+                f"{n.kind} '{n.name}' sends to nothing, so its messages would be lost. "
+                f"Add an edge ({n.name}, some_node) — a Sink collects results."
+            )
+        if isinstance(n, Split):
+            used = {e.src_port for e in edges if e.src is n}
+            missing = [f"out_{i}" for i in range(n.num_outputs) if i not in used]
+            if missing:
+                raise ValueError(
+                    f"split '{n.name}' has {n.num_outputs} outputs but {', '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not connected, so messages sent "
+                    f"there would be lost. Connect {'it' if len(missing) == 1 else 'them'}, e.g. "
+                    f"({n.name}.{missing[0]}, some_node), or use fewer num_outputs."
+                )
+        if isinstance(n, MergeSynch):
+            used = {e.dst_port for e in edges if e.dst is n}
+            missing = [f"in_{i}" for i in range(n.num_inputs) if i not in used]
+            if missing:
+                raise ValueError(
+                    f"merge '{n.name}' has {n.num_inputs} inputs but {', '.join(missing)} "
+                    f"{'is' if len(missing) == 1 else 'are'} not connected, so it could never "
+                    f"make a complete list. Connect {'it' if len(missing) == 1 else 'them'}, e.g. "
+                    f"(some_node, {n.name}.{missing[0]}), or use fewer num_inputs."
+                )
+
+
+def _check_no_cycle(nodes, edges):
+    down = {id(n): [] for n in nodes}
+    for e in edges:
+        down[id(e.src)].append(e.dst)
+    colour = {id(n): 0 for n in nodes}  # 0 new, 1 on the current path, 2 finished
+
+    for start in nodes:
+        if colour[id(start)]:
+            continue
+        stack = [(start, iter(down[id(start)]))]
+        path = [start]
+        colour[id(start)] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                colour[id(node)] = 2
+                stack.pop()
+                path.pop()
+            elif colour[id(nxt)] == 1:
+                loop = path[path.index(nxt):] + [nxt]
+                raise ValueError(
+                    "These edges form a loop: " + " → ".join(n.name for n in loop) + ". "
+                    "Feedback loops are not supported yet: messages must flow from sources "
+                    "to sinks without coming back. Remove one edge of the loop."
+                )
+            elif colour[id(nxt)] == 0:
+                colour[id(nxt)] = 1
+                stack.append((nxt, iter(down[id(nxt)])))
+                path.append(nxt)
+
+
+def _show(value):
+    if isinstance(value, Node):
+        return value.name
+    if isinstance(value, Port):
+        return repr(value)
+    text = repr(value)
+    if " at 0x" in text:
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."

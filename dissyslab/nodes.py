@@ -1,0 +1,204 @@
+"""The building blocks of a network: nodes that wrap ordinary Python functions.
+
+A node knows its function, its name and its parameters; it knows nothing of
+threads or queues. The runtime (``runtime.py``) gives each node a thread.
+"""
+
+import functools
+import re
+
+KINDS = ("source", "transform", "sink", "split", "merge_synch")
+
+
+class Node:
+    """Common part of every node: a function, a name and extra keyword parameters."""
+
+    kind = "node"
+    #: how many output ports (None: one unnamed output) and input ports
+    num_outputs = None
+    num_inputs = None
+
+    def __init__(self, fn, name=None, params=None):
+        cls = type(self).__name__
+        if not callable(fn):
+            raise TypeError(
+                f"{cls}(fn=...) needs a function to call, but got {_describe(fn)}"
+                f"{_for_name(name)}. Pass the function itself, without calling it: "
+                f"{cls}(fn=my_function), not {cls}(fn=my_function())."
+            )
+        _check_name(cls, name)
+        if params is None:
+            params = {}
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise TypeError(
+                f"{cls}{_for_name(name)}: params must be a dict of keyword arguments, "
+                f"like params={{'factor': 2}}, but got {_describe(params)}."
+            )
+        self.fn = fn
+        self.params = dict(params)
+        self.given_name = name
+        self.default_name = default_name(fn, self.kind)
+        self.name = name if name is not None else self.default_name
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r}, fn={function_name(self.fn)})"
+
+
+class Source(Node):
+    """Calls ``fn()`` again and again and sends each result on; ``None`` ends the stream."""
+
+    kind = "source"
+
+
+class Transform(Node):
+    """Sends ``fn(msg)`` on for every message; returning ``None`` drops the message."""
+
+    kind = "transform"
+
+
+class Sink(Node):
+    """Calls ``fn(msg)`` for every message and sends nothing on."""
+
+    kind = "sink"
+
+
+class Port:
+    """One numbered input or output of a Split or MergeSynch, like ``split.out_0``."""
+
+    __slots__ = ("node", "index", "direction")
+
+    def __init__(self, node, index, direction):
+        self.node = node
+        self.index = index
+        self.direction = direction  # "out" or "in"
+
+    @property
+    def name(self):
+        return f"{self.direction}_{self.index}"
+
+    def __repr__(self):
+        return f"{self.node.name}.{self.name}"
+
+
+class _PortedNode(Node):
+    """A node whose inputs or outputs are numbered ports reached as attributes."""
+
+    _direction = None
+
+    def _make_ports(self, count, argname):
+        cls = type(self).__name__
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(
+                f"{cls}{_for_name(self.given_name)}: {argname} must be a whole number "
+                f"of at least 1, but got {count!r}."
+            )
+        self.ports = tuple(Port(self, i, self._direction) for i in range(count))
+        for port in self.ports:
+            setattr(self, port.name, port)
+
+    def __getattr__(self, attr):
+        # Only called for attributes that do not exist, such as a port out of range.
+        if attr.startswith(("out_", "in_")) and "ports" in self.__dict__:
+            ports = self.__dict__["ports"]
+            kind = type(self).__name__
+            if attr.startswith(f"{self._direction}_"):
+                have = f"{ports[0].name} to {ports[-1].name}" if len(ports) > 1 else ports[0].name
+                raise AttributeError(
+                    f"{kind} '{self.name}' has {len(ports)} port{'s' if len(ports) > 1 else ''} "
+                    f"({have}), so there is no {attr}. Ports are numbered from 0."
+                )
+            other = "outputs (out_0, out_1, ...)" if self._direction == "out" else "inputs (in_0, in_1, ...)"
+            raise AttributeError(f"{kind} '{self.name}' has no {attr}: it has numbered {other}.")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+
+class Split(_PortedNode):
+    """Calls ``fn(msg)``, which returns a list of ``num_outputs`` items; item i goes to ``out_i``.
+
+    An item that is ``None`` is sent nowhere. Wire a port as ``(split.out_0, node)``.
+    """
+
+    kind = "split"
+    _direction = "out"
+
+    def __init__(self, fn, num_outputs, name=None, params=None):
+        super().__init__(fn, name=name, params=params)
+        self._make_ports(num_outputs, "num_outputs")
+        self.num_outputs = num_outputs
+
+
+class MergeSynch(_PortedNode):
+    """Takes one message from each input ``in_0 .. in_k-1`` and sends the list ``[m0, ..., mk-1]``.
+
+    Wire a port as ``(node, merge.in_1)``. If one input runs out before the
+    others, or a path into one input drops messages, the pairs can no longer
+    match up: the run then ends with a :class:`MergeSynchWarning` naming the
+    input and the unpaired messages (they are kept in ``g.unpaired``).
+    """
+
+    kind = "merge_synch"
+    _direction = "in"
+
+    def __init__(self, num_inputs, name=None):
+        super().__init__(_pair_up, name=name)
+        self.default_name = "merge_synch"
+        if name is None:
+            self.name = self.default_name
+        self._make_ports(num_inputs, "num_inputs")
+        self.num_inputs = num_inputs
+
+    def __repr__(self):
+        return f"MergeSynch(name={self.name!r}, num_inputs={self.num_inputs})"
+
+
+def _pair_up(*messages):
+    """The function a MergeSynch applies: one message from each input, as a list."""
+    return list(messages)
+
+
+def function_name(fn):
+    """A readable name for any callable, without memory addresses."""
+    if isinstance(fn, functools.partial):
+        return function_name(fn.func)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if name is None:
+        return type(fn).__name__
+    owner = getattr(fn, "__self__", None)
+    if owner is not None and not isinstance(owner, type) and type(owner).__module__ != "builtins":
+        return f"{type(owner).__name__}.{getattr(fn, '__name__', name)}"
+    return name
+
+
+def default_name(fn, kind):
+    """A readable node name derived from its function: ``to_upper``, ``list_source``."""
+    if isinstance(fn, functools.partial):
+        fn = fn.func
+    name = getattr(fn, "__name__", None)
+    owner = getattr(fn, "__self__", None)
+    if name in (None, "__call__", "run") and owner is not None and not isinstance(owner, type):
+        name = type(owner).__name__
+    elif name is None:
+        name = type(fn).__name__
+    if name == "<lambda>" or not name:
+        return kind
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+    return re.sub(r"\W+", "_", name).strip("_") or kind
+
+
+def _check_name(cls, name):
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise TypeError(
+            f"{cls}(name=...) must be a non-empty string such as name='uppercase', "
+            f"but got {_describe(name)}."
+        )
+
+
+def _for_name(name):
+    return f" named {name!r}" if isinstance(name, str) else ""
+
+
+def _describe(value):
+    text = repr(value)
+    if " at 0x" in text or len(text) > 60:
+        text = f"a {type(value).__name__}"
+    return f"{text} (a {type(value).__name__})" if not text.startswith("a ") else text

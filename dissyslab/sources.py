@@ -1,0 +1,41 @@
+"""Ready-made source functions for lessons."""
+
+
+class ListSource:
+    """Hands out the items of a list one at a time; its ``run`` is a Source's ``fn``.
+
+    ``Source(fn=ListSource(items=["a", "b"]).run)`` sends "a", then "b", then
+    ends. The runtime rewinds it at the start of every run, so running a
+    network again sends the items again.
+    """
+
+    def __init__(self, items):
+        try:
+            self.items = list(items)
+        except TypeError:
+            raise TypeError(
+                f"ListSource(items=...) needs a list (or anything you can loop over), "
+                f"but got a {type(items).__name__}."
+            ) from None
+        if any(item is None for item in self.items):
+            where = self.items.index(None)
+            raise ValueError(
+                f"ListSource items cannot contain None (item {where} is None): a source "
+                f"that returns None ends its stream, so everything after it would be lost."
+            )
+        self._next = 0
+
+    def run(self):
+        """Return the next item, or ``None`` when there are no more."""
+        if self._next >= len(self.items):
+            return None
+        item = self.items[self._next]
+        self._next += 1
+        return item
+
+    def reset(self):
+        """Start again from the first item."""
+        self._next = 0
+
+    def __repr__(self):
+        return f"ListSource(items={self.items!r})"
