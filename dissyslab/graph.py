@@ -144,7 +144,7 @@ class Network:
         )
 
     # --- running ------------------------------------------------------
-    def run_network(self, timeout=None, capacity=None):
+    def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None):
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -155,7 +155,9 @@ class Network:
         """
         from .runtime import run
 
-        run(self, timeout=timeout, capacity=capacity)
+        observers = []
+        # hook: seed= (replay.py), trace= (trace.py) and live= (live.py) are wired in here
+        run(self, timeout=timeout, capacity=capacity, observers=observers)
         return None
 
 

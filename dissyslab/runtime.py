@@ -306,17 +306,17 @@ class _Worker:
         )
 
     def _run_sink(self):
-        call, stats, observer = self.call, self.stats, self.run.observer
+        call, stats, observers = self.call, self.stats, self.run.observers
         for chunk in self._chunks(0):
             try:
                 for i, msg in enumerate(chunk):
                     call(msg)
             except BaseException as exc:
-                if observer is not None:
+                for observer in observers:
                     observer.sink_received(self, chunk[:i])
                 self._failed_at(exc, msg, chunk, i, 0)
             stats.received += len(chunk)
-            if observer is not None:
+            for observer in observers:
                 observer.sink_received(self, chunk)
 
     def _failed_at(self, exc, msg, chunk, i, dropped):
@@ -395,9 +395,9 @@ class _Worker:
 class _Run:
     """One run of a network: its workers, channels and outcome."""
 
-    def __init__(self, net, capacity, observer=None):
+    def __init__(self, net, capacity, observers=()):
         self.net = net
-        self.observer = observer
+        self.observers = list(observers)
         self.workers = {n.name: _Worker(self, n) for n in net.nodes}
         self.edge_counts = {e: 0 for e in net.edges}
         self._left = len(self.workers)
@@ -447,10 +447,10 @@ class _Run:
         return [w for w in self.workers.values() if w.thread.is_alive()]
 
 
-def run(net, timeout=None, capacity=None, observer=None):
+def run(net, timeout=None, capacity=None, observers=()):
     """Run ``net`` (see :meth:`Network.run_network`).
 
-    ``observer`` (used by the live view) is told ``started(run)``, then
+    Each of ``observers`` (the live view, the tracer) is told ``started(run)``, then
     ``sink_received(worker, messages)`` from each sink's thread as messages
     arrive, then ``finished(run, outcome)`` with outcome "finished",
     "timeout" or "interrupted". It must be quick: it runs on the nodes' threads.
@@ -473,14 +473,14 @@ def run(net, timeout=None, capacity=None, observer=None):
             owner.reset()
 
     net._running = True
-    r = _Run(net, capacity, observer)
+    r = _Run(net, capacity, observers)
     net._run = r
     net.stats = {name: w.stats for name, w in r.workers.items()}
     net.edge_counts = r.edge_counts
     net.failures, net.unpaired = [], {}
     outcome = "finished"
     try:
-        if observer is not None:
+        for observer in r.observers:
             observer.started(r)
         r.start()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -503,7 +503,7 @@ def run(net, timeout=None, capacity=None, observer=None):
     net.failures = [w.failure for w in r.workers.values() if w.failure is not None]
     net.unpaired = {name: w.unpaired for name, w in r.workers.items() if w.unpaired}
     _warn_merges(net, r)
-    if observer is not None:
+    for observer in r.observers:
         observer.finished(r, outcome)
     if stuck:
         warnings.warn(
