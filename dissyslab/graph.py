@@ -184,7 +184,8 @@ def network(edges):
         key = (id(src), src_port, id(dst), dst_port)
         if key in seen:
             warnings.warn(
-                f"The edge {edge.label} is listed twice (edges {seen[key]} and {i}), so "
+                f"The edge {edge.label} is listed twice ({_ordinal(seen[key] + 1)} and "
+                f"{_ordinal(i + 1)} edges), so "
                 f"'{dst.name}' will receive every message from '{src.name}' twice. "
                 f"If that is not what you want, delete one of them.",
                 DuplicateEdgeWarning,
@@ -201,7 +202,7 @@ def network(edges):
 
 def _check_edge(i, pair):
     """Return (src, src_port, dst, dst_port) for one edge, or raise a clear error."""
-    where = f"Edge {i} of the list"
+    where = f"The {_ordinal(i + 1)} edge in the list"
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise TypeError(
             f"{where} is {_show(pair)}, but each edge must be a pair (sender, receiver), "
@@ -361,7 +362,15 @@ def _check_no_cycle(nodes, edges):
                 path.append(nxt)
 
 
+def _ordinal(n):
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _show(value):
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(_show(v) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
     if isinstance(value, Node):
         return value.name
     if isinstance(value, Port):

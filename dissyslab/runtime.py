@@ -286,9 +286,11 @@ class _Worker:
                         item = items[port]
                         if item is None:
                             skipped[port] += 1
-                        else:
-                            pending[port].append(item)
-                            sent = True
+                            continue
+                        if any(item is other for other in items[:port]):
+                            item = copy_message(item)  # one object sent to two ports: copy it
+                        pending[port].append(item)
+                        sent = True
                     if not sent:
                         dropped += 1
             except BaseException as exc:
