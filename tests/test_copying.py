@@ -1,0 +1,66 @@
+"""Fanout copies: independent of the original, shared only where nothing can change."""
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import pytest
+
+from dissyslab.copying import copy_batch, copy_message
+
+
+@dataclass
+class Record:
+    name: str
+    tags: list = field(default_factory=list)
+
+
+def all_mutables(value, seen=None):
+    """Every mutable object reachable from ``value`` (by identity)."""
+    seen = {} if seen is None else seen
+    if isinstance(value, (list, dict, set, bytearray, Record, OrderedDict)):
+        if id(value) in seen:
+            return seen
+        seen[id(value)] = value
+    items = (value.values() if isinstance(value, dict) else
+             vars(value).values() if isinstance(value, Record) else
+             value if isinstance(value, (list, tuple, set, frozenset)) else ())
+    for item in list(items):
+        all_mutables(item, seen)
+    return seen
+
+
+@pytest.mark.parametrize("message", [
+    1, 2.5, "text", b"bytes", None, True, (1, "a"), frozenset({1, 2}),
+    [1, [2, [3]]], {"a": [1, {"b": {2}}]}, ({"in": [1]}, 2), {1, 2, 3},
+    bytearray(b"xy"), Record("r", ["t"]), OrderedDict(a=[1]), [Record("x")],
+])
+def test_a_copy_equals_the_original_and_shares_nothing_mutable(message):
+    copy = copy_message(message)
+    assert copy == message
+    assert not set(all_mutables(copy)) & set(all_mutables(message))
+
+
+def test_immutable_values_are_shared_not_copied():
+    s = "a long string" * 10
+    assert copy_message(s) is s
+
+
+def test_a_container_that_contains_itself_is_copied():
+    loop = [1]
+    loop.append(loop)
+    copy = copy_message(loop)
+    assert copy is not loop and copy[1] is copy
+
+
+def test_copy_batch_copies_every_message():
+    batch = [{"n": i, "tags": [i]} for i in range(5)] + ["s", 3]
+    copies = copy_batch(batch)
+    assert copies == batch
+    assert all(a is not b for a, b in zip(copies[:5], batch[:5]))
+    assert all(a["tags"] is not b["tags"] for a, b in zip(copies[:5], batch[:5]))
+
+
+def test_an_uncopyable_message_raises():
+    with pytest.raises(TypeError):
+        copy_message(threading.Lock())
