@@ -434,14 +434,14 @@ class _Run:
     def stop(self):
         """Stop every node and wait (at most a little over STOP_GRACE) for its thread to end."""
         for ch in self.channels:
-            ch.stop()
+            ch.stop()  # wakes every node that waits for input or for room
         deadline = time.monotonic() + STOP_GRACE
         alive = self.alive()
         while alive and time.monotonic() < deadline:
             for w in alive:
-                _raise_in_thread(w.thread, _Stop)
-            for w in alive:
                 w.thread.join(0.05)
+                if w.state == "busy":  # inside its function: interrupt it there
+                    _raise_in_thread(w.thread, _Stop)
             alive = self.alive()
         return alive
 
