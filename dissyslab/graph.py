@@ -1,5 +1,6 @@
 """Building and checking a network: ``network([(a, b), ...])`` and what you can ask of it."""
 
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -152,11 +153,19 @@ class Network:
         ``capacity``: how many messages may wait in front of one node before
         its senders pause (default 10,000), so a slow path cannot fill memory.
         Raises :class:`NetworkError` after the run if any node failed.
+        ``live``: in Jupyter a live view of the results and the diagram is shown
+        while it runs; ``live=False`` turns it off.
         """
         from .runtime import run
 
         observers = []
         # hook: seed= (replay.py), trace= (trace.py) and live= (live.py) are wired in here
+        if live is not False and (live is not None or "ipykernel" in sys.modules):
+            from .live import live_view  # only here: plain Python never loads Jupyter code
+
+            view = live_view(self, live)
+            if view is not None:
+                observers.append(view)
         run(self, timeout=timeout, capacity=capacity, observers=observers)
         return None
 
