@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Open the DisSysLab lessons (notebooks/) in JupyterLab:  ./lab.sh [jupyter lab args...]
+#
+# Installs what is missing first (see scripts/setup.sh): .venv with the
+# project and JupyterLab, and Graphviz for drawing networks.
+# Extra arguments go to `jupyter lab`, e.g.  ./lab.sh --no-browser --port 8890
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+. scripts/setup.sh --lab
+
+opts=()
+if [ "$(id -u)" -eq 0 ]; then
+    opts+=(--allow-root)   # Jupyter refuses to run as root without it
+fi
+
+dir=notebooks
+if [ ! -d "$dir" ]; then
+    echo "[lab] There is no notebooks/ folder yet; opening the project folder instead."
+    dir=.
+fi
+
+exec .venv/bin/jupyter lab "$dir" ${opts[@]+"${opts[@]}"} "$@"
