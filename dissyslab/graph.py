@@ -169,6 +169,19 @@ class Network:
         run(self, timeout=timeout, capacity=capacity, observers=observers)
         return None
 
+    # --- pictures (diagram.py)
+    def diagram(self, **options):
+        """This network as a ``graphviz.Digraph``; options as in :func:`dissyslab.diagram.build`."""
+        from .diagram import build
+
+        return build(self, **options)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """Jupyter shows the diagram (SVG), or text and Mermaid when Graphviz is missing."""
+        from .diagram import mimebundle
+
+        return mimebundle(self, include=include, exclude=exclude)
+
 
 def network(edges):
     """Check a list of ``(sender, receiver)`` pairs and build a runnable :class:`Network`."""

@@ -1,0 +1,742 @@
+"""Pictures of a network: a Graphviz diagram, a text rendering and a Mermaid rendering.
+
+All three are drawn from one *plan* (which boxes and arrows to show, with large
+fanouts grouped), so they always agree. graphviz is imported only inside the
+functions that need it: ``import dissyslab`` stays free of it, and a missing
+``dot`` program never breaks a lesson (see :func:`mimebundle`).
+"""
+
+import html
+import importlib.util
+import re
+import shutil
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+from .nodes import default_name, function_name
+
+__all__ = ["build", "svg", "dot_available", "text", "mermaid", "legend", "mimebundle"]
+
+FONT = "Helvetica,Arial,sans-serif"
+INK = "#1F2933"      # text
+MUTED = "#52606D"    # secondary text
+WIRE = "#5F6B7A"     # edges
+FAIL = "#C2410C"     # failed nodes: a dark vermillion, readable on white
+
+#: a fanout group bigger than this is drawn compactly when ``compact=None``
+AUTO_COMPACT = 12
+#: a group bigger than this is drawn compactly when ``compact=True``
+FORCED_COMPACT = 5
+#: branches of a compacted group drawn in full before the "more like this" box
+KEEP = 3
+
+INSTALL_DOT = (
+    "To see it as a diagram, install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS) or `conda install -c conda-forge graphviz python-graphviz`."
+)
+INSTALL_PY = (
+    "To see it as a diagram, install the graphviz Python package: `pip install graphviz` "
+    "(or `conda install -c conda-forge python-graphviz`)."
+)
+
+
+@dataclass(frozen=True)
+class Look:
+    """How one kind of node is drawn: its shape and colours, and its Mermaid shape."""
+
+    title: str
+    role: str
+    shape: str
+    fill: str
+    line: str
+    mermaid: tuple
+
+
+# Okabe-Ito hues (safe for colour-blind readers) as borders, with pale fills;
+# the shapes alone already tell the kinds apart.
+LOOKS = {
+    "source": Look("Source", "makes messages", "cds", "#DCEAF7", "#0072B2", (">", "]")),
+    "transform": Look("Transform", "changes each message", "box", "#FCEBCF", "#B7791F", ("(", ")")),
+    "sink": Look("Sink", "collects results", "cylinder", "#D5EFE3", "#007A5A", ("[(", ")]")),
+    "split": Look("Split", "item i goes to out_i", "plain", "#F6E0EC", "#A8467F", ("[/", "\\]")),
+    "merge_synch": Look("MergeSynch", "one from each input, as a list", "plain",
+                        "#E6E3F7", "#5B4FB0", ("[\\", "/]")),
+}
+
+#: state -> (badge text, badge fill, badge text colour); the word is the cue, colour helps
+STATES = {
+    "waiting": ("waiting", "#FFFFFF", MUTED),
+    "busy": ("\u25cf busy", "#FFD166", "#3D2B00"),
+    "done": ("\u2713 done", "#CFE8D8", "#14532D"),
+    "failed": ("\u2717 failed", FAIL, "#FFFFFF"),
+    "stopped": ("\u25a0 stopped", "#7B8794", "#FFFFFF"),
+}
+#: which state a group of hidden nodes shows: the first one any of them is in
+STATE_PRIORITY = ("failed", "busy", "waiting", "stopped", "done")
+
+BADGE_WIDTH, BADGE_HEIGHT = 70, 15
+COUNT_WIDTH, COUNT_HEIGHT = 36, 13
+
+
+# --- public API --------------------------------------------------------------
+
+def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
+    """Draw ``net`` as a ``graphviz.Digraph``, left to right.
+
+    ``stats=True``: each node's counters from the last run, failed nodes
+    marked with their error, and each edge's message count.
+    ``states``: ``{node name: "waiting"|"busy"|"done"|"failed"|"stopped"}``
+    shown as a badge on each node (for the live view).
+    ``edge_counts``: ``{Edge: int}``, shown on each edge.
+    ``compact``: group big fanouts (None: when more than 12 alike, True:
+    more than 5, False: never, or a number of your own).
+    The layout depends only on the network and the options given, never on
+    the values in ``states`` or ``edge_counts``, so a live view does not jump.
+    """
+    import graphviz
+
+    failures = {f.node.name: f for f in getattr(net, "failures", ())} if stats else {}
+    if stats and edge_counts is None:
+        edge_counts = getattr(net, "edge_counts", None)
+    plan = _plan(net, _threshold(compact), pinned=set(failures))
+    view = _View(net, stats, states, edge_counts, failures)
+
+    g = graphviz.Digraph("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
+    if stats and not _has_run(net):
+        g.attr(label="not run yet: every counter is 0", labelloc="b", fontsize="10",
+               fontcolor=MUTED)
+    for box in plan.boxes:
+        g.node(box.id, **_node_attrs(box, view))
+    for link in plan.links:
+        tail = box_ref(link.src, "out", link.src_port)
+        head = box_ref(link.dst, "in", link.dst_port)
+        g.edge(tail, head, **_edge_attrs(link, view))
+    return g
+
+
+def box_ref(box, direction, port):
+    """The DOT endpoint of a box: ``id``, or ``id:out_0:e`` for a port."""
+    if port is None:
+        return box.id
+    return f"{box.id}:{direction}_{port}:{'e' if direction == 'out' else 'w'}"
+
+
+def svg(digraph):
+    """Render a Digraph to SVG text with ``dot``; the same graph always gives the same text."""
+    import graphviz
+
+    try:
+        out = digraph.pipe(format="svg", encoding="utf-8")
+    except graphviz.ExecutableNotFound as exc:
+        raise DotNotFound(
+            "Graphviz's `dot` program was not found, so the diagram cannot be drawn. "
+            + INSTALL_DOT
+        ) from exc
+    return re.sub(r"<!-- Generated by graphviz[^>]*-->\n?", "", out)
+
+
+class DotNotFound(RuntimeError):
+    """The Graphviz ``dot`` program is not installed (or not on PATH)."""
+
+
+def dot_available():
+    """True when the Graphviz ``dot`` program can be found on PATH."""
+    return shutil.which("dot") is not None
+
+
+def graphviz_package_available():
+    """True when the graphviz Python package can be imported (without importing it)."""
+    return importlib.util.find_spec("graphviz") is not None
+
+
+def text(net, *, stats=False, compact=None):
+    """A readable text picture: each node with where it sends, then the paths."""
+    failures = {f.node.name: f for f in getattr(net, "failures", ())} if stats else {}
+    plan = _plan(net, _threshold(compact), pinned=set(failures))
+    view = _View(net, stats, None, None, failures)
+    width = max(len(b.kind) for b in plan.boxes)
+    lines = [f"network: {_plural(len(net.nodes), 'node')}, {_plural(len(net.edges), 'edge')}"
+             " (read each arrow as 'sends to')", ""]
+    for box in plan.boxes:
+        head = f"{box.kind:<{width}}  {box.name}"
+        if box.detail:
+            head += f"  [{box.detail}]"
+        lines.append(head)
+        indent = " " * (width + 4)
+        if view.stats:
+            counters = _counters(box, view)
+            if counters:
+                lines.append(f"{indent}{counters}")
+            for row in _error_rows(box, view):
+                lines.append(f"{indent}\u2717 {row}")
+        for link in plan.out_links(box):
+            port = f"out_{link.src_port} " if link.src_port is not None else ""
+            dst = link.dst.name if link.dst_port is None else f"{link.dst.name}.in_{link.dst_port}"
+            many = f"  ({link.multiplicity} edges)" if link.multiplicity > 1 else ""
+            lines.append(f"{indent}{port}\u2192 {dst}{many}")
+    lines += ["", *_path_lines(net)]
+    return "\n".join(lines)
+
+
+def mermaid(net, *, compact=None):
+    """The network as a Mermaid flowchart (for front ends without Graphviz)."""
+    plan = _plan(net, _threshold(compact), pinned=set())
+    lines = ["flowchart LR"]
+    for box in plan.boxes:
+        look = LOOKS[box.kind]
+        label = _mermaid_text(box.name)
+        if box.detail:
+            label += "<br/><small>" + _mermaid_text(box.detail) + "</small>"
+        shape = ("[[", "]]") if box.members else look.mermaid
+        lines.append(f'    {_mermaid_id(box)}{shape[0]}"{label}"{shape[1]}')
+    for link in plan.links:
+        words = []
+        if link.src_port is not None:
+            words.append(f"out_{link.src_port}")
+        if link.dst_port is not None:
+            words.append(f"in_{link.dst_port}")
+        if link.multiplicity > 1:
+            words.append(f"\u00d7{link.multiplicity}")
+        arrow = f'-->|"{" ".join(words)}"|' if words else "-->"
+        lines.append(f"    {_mermaid_id(link.src)} {arrow} {_mermaid_id(link.dst)}")
+    for kind, look in LOOKS.items():
+        ids = [_mermaid_id(b) for b in plan.boxes if b.kind == kind]
+        if ids:
+            lines.append(f"    classDef {kind} fill:{look.fill},stroke:{look.line},color:{INK}")
+            lines.append(f"    class {','.join(ids)} {kind}")
+    return "\n".join(lines)
+
+
+def legend(*, states=False):
+    """A small key to the pictures: one node of each kind (and, with ``states=True``, each state)."""
+    import graphviz
+
+    g = graphviz.Digraph("legend", graph_attr={**_GRAPH, "nodesep": "0.15", "ranksep": "0.25"},
+                         node_attr=_NODE, edge_attr=_EDGE)
+    g.attr(rankdir="TB")
+    samples = [
+        _Box("legend_source", "source", "Source", LOOKS["source"].role),
+        _Box("legend_transform", "transform", "Transform", LOOKS["transform"].role),
+        _Box("legend_sink", "sink", "Sink", LOOKS["sink"].role),
+        _Box("legend_split", "split", "Split", LOOKS["split"].role, ports=2),
+        _Box("legend_merge", "merge_synch", "MergeSynch", LOOKS["merge_synch"].role, ports=2),
+        _Box("legend_more", "transform", "\u2026 97 more like this", "a big fanout, grouped",
+             members=[SimpleNamespace(name=f"worker_{i}") for i in range(3, 100)]),
+    ]
+    view = _View(None, False, None, None, {})
+    with g.subgraph(name="kinds") as row:
+        row.attr(rank="same")
+        for box in samples:
+            row.node(box.id, **_node_attrs(box, view))
+    for a, b in zip(samples, samples[1:]):
+        g.edge(a.id, b.id, style="invis")
+    if states:
+        with g.subgraph(name="states") as row:
+            row.attr(rank="same")
+            for state, (word, fill, ink) in STATES.items():
+                row.node(f"legend_{state}", label=_html(_badge(state)), shape="plain")
+        g.edge(samples[0].id, "legend_waiting", style="invis")
+        names = [f"legend_{s}" for s in STATES]
+        for a, b in zip(names, names[1:]):
+            g.edge(a, b, style="invis")
+    return g
+
+
+def mimebundle(net, include=None, exclude=None):
+    """What Jupyter shows for a network: an SVG diagram, else text + Mermaid + how to get Graphviz.
+
+    Never raises: a lesson must not stop because a picture could not be drawn.
+    """
+    try:
+        bundle = _rich_bundle(net)
+    except Exception:  # the last resort: whatever went wrong, show the plain repr
+        bundle = {"text/plain": _safe_repr(net)}
+    if include:
+        bundle = {k: v for k, v in bundle.items() if k in include}
+    if exclude:
+        bundle = {k: v for k, v in bundle.items() if k not in exclude}
+    return bundle
+
+
+def _rich_bundle(net):
+    if not graphviz_package_available():
+        problem = "The graphviz Python package is not installed, so this network is shown as text. " + INSTALL_PY
+    elif not dot_available():
+        problem = "Graphviz's `dot` program is not installed, so this network is shown as text. " + INSTALL_DOT
+    else:
+        try:
+            return {"image/svg+xml": svg(build(net)), "text/plain": text(net)}
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+            problem = (f"Graphviz could not draw this network ({type(exc).__name__}"
+                       f"{': ' + reason if reason else ''}), so it is shown as text. "
+                       "`python -m dissyslab doctor` checks your setup.")
+    return {
+        "text/plain": f"{text(net)}\n\n{problem}",
+        "text/markdown": f"```mermaid\n{mermaid(net)}\n```\n\n{problem}",
+    }
+
+
+def _safe_repr(net):
+    try:
+        return repr(net)
+    except Exception:
+        return "<network>"
+
+
+# --- the plan: which boxes and arrows to draw --------------------------------
+
+@dataclass(eq=False)
+class _Box:
+    """One box in a picture: a node, or a group of alike nodes shown as one."""
+
+    id: str
+    kind: str
+    name: str
+    detail: str = ""
+    node: object = None
+    ports: int = 0
+    members: list = field(default_factory=list)  # the hidden nodes a group box stands for
+
+
+@dataclass(eq=False)
+class _Link:
+    """One arrow: a network edge, or, next to a group box, all the edges it stands for."""
+
+    src: _Box
+    dst: _Box
+    src_port: int = None
+    dst_port: int = None
+    edges: list = field(default_factory=list)
+    multiplicity: int = 1
+
+
+@dataclass
+class _Plan:
+    boxes: list
+    links: list
+
+    def out_links(self, box):
+        return [link for link in self.links if link.src is box]
+
+
+def _threshold(compact):
+    if compact is None:
+        return AUTO_COMPACT
+    if compact is True:
+        return FORCED_COMPACT
+    if compact is False:
+        return None
+    if isinstance(compact, int) and compact >= 1:
+        return compact
+    raise ValueError(
+        f"compact= must be None (group fanouts of more than {AUTO_COMPACT} alike nodes), "
+        f"True, False, or a whole number of at least 1, but got {compact!r}."
+    )
+
+
+def _plan(net, threshold, pinned):
+    """Decide the boxes and arrows; ``pinned`` names nodes that must stay visible."""
+    ids = node_ids(net.nodes)
+    ins = {n.name: [] for n in net.nodes}
+    outs = {n.name: [] for n in net.nodes}
+    for e in net.edges:
+        outs[e.src.name].append(e)
+        ins[e.dst.name].append(e)
+
+    group_of = {}  # hidden node name -> its group box
+    boxes_first = {}  # name of the first hidden node at a branch position -> group box
+    taken = set(ids.values())
+    if threshold is not None:
+        for branches in _alike_groups(net, threshold, ins, outs):
+            if any(m.name in group_of for m in branches[0]):
+                continue
+            keep = [b for i, b in enumerate(branches)
+                    if i < KEEP or any(m.name in pinned for m in b)]
+            hidden = [b for b in branches if b not in keep]
+            if len(hidden) < 2:
+                continue
+            for pos in range(len(hidden[0])):
+                column = [b[pos] for b in hidden]
+                first = column[0]
+                box_id = _unique(f"{ids[first.name]}__more", taken)
+                more = f"\u2026 {len(column)} more" + (" like this" if pos == 0 else "")
+                box = _Box(box_id, first.kind, more, f"{first.name} \u2026 {column[-1].name}",
+                           ports=_ports(first), members=column)
+                boxes_first[first.name] = box
+                for m in column:
+                    group_of[m.name] = box
+
+    boxes, box_of = [], {}
+    for n in net.nodes:
+        if n.name in group_of:
+            if n.name in boxes_first:
+                boxes.append(boxes_first[n.name])
+            continue
+        box = _Box(ids[n.name], n.kind, n.name, node_detail(n), node=n, ports=_ports(n))
+        boxes.append(box)
+        box_of[n.name] = box
+
+    links, merged = [], {}
+    for e in net.edges:
+        src = box_of.get(e.src.name) or group_of[e.src.name]
+        dst = box_of.get(e.dst.name) or group_of[e.dst.name]
+        if src.members or dst.members:
+            key = (src.id, e.src_port, dst.id, e.dst_port)
+            if key in merged:
+                merged[key].edges.append(e)
+                merged[key].multiplicity += 1
+                continue
+            link = merged[key] = _Link(src, dst, e.src_port, e.dst_port, [e])
+        else:
+            link = _Link(src, dst, e.src_port, e.dst_port, [e])
+        links.append(link)
+    return _Plan(boxes, links)
+
+
+def _alike_groups(net, threshold, ins, outs):
+    """Groups of more than ``threshold`` alike branches, the biggest groups first.
+
+    A branch is a node and everything only it feeds; branches are alike when
+    they hang from the same senders and have the same shape and functions.
+    """
+    by_senders = {}
+    for n in net.nodes:
+        key = (n.kind, tuple((e.src.name, e.src_port, e.dst_port) for e in ins[n.name]))
+        by_senders.setdefault(key, []).append(n)
+    groups = []
+    for roots in by_senders.values():
+        if len(roots) <= threshold:
+            continue
+        by_shape = {}
+        for root in roots:
+            branch = _branch(root, ins, outs)
+            by_shape.setdefault(_shape(branch, outs), []).append(branch)
+        groups += [g for g in by_shape.values() if len(g) > threshold]
+    order = {n.name: i for i, n in enumerate(net.nodes)}
+    groups.sort(key=lambda g: (-len(g) * len(g[0]), order[g[0][0].name]))
+    return groups
+
+
+def _branch(root, ins, outs):
+    members, inside = [root], {root.name}
+    i = 0
+    while i < len(members):
+        for e in outs[members[i].name]:
+            d = e.dst
+            if d.name not in inside and all(x.src.name in inside for x in ins[d.name]):
+                inside.add(d.name)
+                members.append(d)
+        i += 1
+    return members
+
+
+def _shape(branch, outs):
+    index = {m.name: i for i, m in enumerate(branch)}
+    nodes = tuple((m.kind, node_detail(m), _ports(m)) for m in branch)
+    wires = tuple(
+        (index[m.name], e.src_port, index.get(e.dst.name, ("outside", e.dst.name)), e.dst_port)
+        for m in branch for e in outs[m.name]
+    )
+    return nodes, wires
+
+
+def _ports(node):
+    return node.num_outputs or node.num_inputs or 0
+
+
+def node_ids(nodes):
+    """Stable DOT/Mermaid identifiers made from node names: ASCII, safe, unique."""
+    ids, taken = {}, set()
+    for n in nodes:
+        slug = re.sub(r"[^A-Za-z0-9_]+", "_", n.name).strip("_") or n.kind
+        if slug[0].isdigit():
+            slug = "n" + slug
+        ids[n.name] = _unique(slug, taken)
+    return ids
+
+
+def _unique(slug, taken):
+    name, k = slug, 2
+    while name in taken:
+        name, k = f"{slug}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def node_detail(node):
+    """The function's name (and parameters) when it adds something to the node's name."""
+    if node.kind == "merge_synch":
+        return ""
+    fn = function_name(node.fn)
+    if "<locals>" in fn:  # a function defined inside another: its own name is enough
+        fn = fn.rsplit(".", 1)[-1]
+    if fn == "<lambda>":
+        fn = "lambda"
+    elif fn == node.name or default_name(node.fn, node.kind) == node.name:
+        fn = ""
+    params = ", ".join(f"{k}={_short(v)}" for k, v in node.params.items())
+    if params:
+        fn = f"{fn or node.name}({params})"
+    return fn if len(fn) <= 40 else fn[:39] + "\u2026"
+
+
+def _short(value):
+    text = repr(value)
+    if re.search(r"0x[0-9a-fA-F]{6,}", text):
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 16 else text[:15] + "\u2026"
+
+
+# --- drawing one box or arrow -----------------------------------------------
+
+@dataclass
+class _View:
+    net: object
+    stats: bool
+    states: dict
+    edge_counts: dict
+    failures: dict
+
+
+_GRAPH = {"rankdir": "LR", "bgcolor": "transparent", "pad": "0.15", "nodesep": "0.3",
+          "ranksep": "0.45", "fontname": FONT}
+_NODE = {"fontname": FONT, "fontsize": "12", "fontcolor": INK, "penwidth": "1.3",
+         "margin": "0.14,0.06"}
+_EDGE = {"fontname": FONT, "fontsize": "9", "fontcolor": MUTED, "color": WIRE,
+         "arrowsize": "0.7", "penwidth": "1.2"}
+
+
+def _node_attrs(box, view):
+    look = LOOKS[box.kind]
+    state = _box_state(box, view)
+    failed = state == "failed" or _box_failure(box, view) is not None
+    line = FAIL if failed else look.line
+    rows = [f"<B>{_esc(box.name)}</B>"]
+    if box.detail:
+        rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(box.detail)}</FONT>')
+    if view.stats:
+        counters = _counters(box, view)
+        if counters:
+            rows.append(f'<FONT POINT-SIZE="9" COLOR="{INK}">{_esc(counters)}</FONT>')
+        errors = _error_rows(box, view)
+        if errors:
+            errors[0] = "\u2717 " + errors[0]
+        rows += [f'<FONT POINT-SIZE="9" COLOR="{FAIL}">{_esc(r)}</FONT>' for r in errors]
+    badge = _badge(state) if view.states is not None else None
+    attrs = {"id": box.id}
+    if box.kind in ("split", "merge_synch"):
+        # the border width may mark a failure after a run, never a live state (it moves the layout)
+        thick = _box_failure(box, view) is not None
+        attrs.update(shape="plain", label=_html(_ported_table(box, look, line, rows, badge, thick)))
+    else:
+        cells = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+        if badge:
+            cells += f"<TR><TD>{badge}</TD></TR>"
+        style = ["filled"] + (["rounded"] if look.shape == "box" else [])
+        if state == "waiting":
+            style.append("dashed")
+        attrs.update(
+            shape=look.shape, style=",".join(style), fillcolor=look.fill, color=line,
+            label=_html(f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{cells}</TABLE>'),
+        )
+        if look.shape == "cds":
+            attrs["margin"] = "0.2,0.1"
+        if box.members and look.shape != "cylinder":  # a double outline: alike nodes stacked
+            attrs["peripheries"] = "2"
+        if state == "busy" or failed:
+            attrs["penwidth"] = "2.4"
+    tip = _tooltip(box, view)
+    if tip:
+        attrs["tooltip"] = tip
+    return attrs
+
+
+def _ported_table(box, look, line, rows, badge, thick):
+    """A Split (ports on the right) or MergeSynch (ports on the left) as an HTML table."""
+    out = box.kind == "split"
+    n = box.ports
+    inner = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+    name = (f'<TD ROWSPAN="{n}" CELLPADDING="6"><TABLE BORDER="0" CELLBORDER="0" '
+            f'CELLSPACING="0" CELLPADDING="1">{inner}</TABLE></TD>')
+    ports = []
+    for i in range(n):
+        word = f"out_{i}" if out else f"in_{i}"
+        sides = ("L" if out else "R") + ("T" if i else "")
+        ports.append(f'<TD PORT="{word}" BORDER="1" SIDES="{sides}" COLOR="{line}" BGCOLOR="#FFFFFF" '
+                     f'CELLPADDING="3"><FONT POINT-SIZE="9" COLOR="{MUTED}">{word}</FONT></TD>')
+    trs = []
+    for i, port in enumerate(ports):
+        first = name if i == 0 else ""
+        trs.append(f"<TR>{first}{port}</TR>" if out else f"<TR>{port}{first}</TR>")
+    if badge:
+        trs.append(f'<TR><TD COLSPAN="2" CELLPADDING="2">{badge}</TD></TR>')
+    width = "2" if thick else "1"
+    return (f'<TABLE BORDER="{width}" CELLBORDER="0" CELLSPACING="0" STYLE="rounded" '
+            f'COLOR="{line}" BGCOLOR="{look.fill}">{"".join(trs)}</TABLE>')
+
+
+def _badge(state):
+    word, fill, ink = STATES.get(state, STATES["waiting"])
+    return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
+            f'<TD FIXEDSIZE="TRUE" WIDTH="{BADGE_WIDTH}" HEIGHT="{BADGE_HEIGHT}" BGCOLOR="{fill}" '
+            f'BORDER="1" COLOR="{MUTED if fill == "#FFFFFF" else fill}" STYLE="rounded"><FONT POINT-SIZE="9" COLOR="{ink}">{_esc(word)}</FONT></TD>'
+            f"</TR></TABLE>")
+
+
+def _edge_attrs(link, view):
+    attrs = {}
+    words = []
+    if link.multiplicity > 1:
+        attrs["penwidth"] = "2.4"
+        words.append(f"\u00d7{link.multiplicity}")
+    if view.edge_counts is not None:
+        count = sum(view.edge_counts.get(e, 0) for e in link.edges)
+        words.append(_count_text(count))
+        if not count:
+            attrs["color"] = "#AEB7C2"
+    if words:
+        cells = "".join(
+            f'<TD FIXEDSIZE="TRUE" WIDTH="{COUNT_WIDTH}" HEIGHT="{COUNT_HEIGHT}">{_esc(w)}</TD>'
+            for w in words
+        )
+        attrs["label"] = _html(f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
+                               f"<TR>{cells}</TR></TABLE>")
+    return attrs
+
+
+def _count_text(n):
+    """A message count in at most five characters, so the label keeps its width."""
+    if n < 100_000:
+        return str(n)
+    if n < 10_000_000:
+        return f"{n // 1000}k"
+    return f"{n // 1_000_000}M"
+
+
+def _box_state(box, view):
+    if view.states is None:
+        return None
+    if box.members:
+        found = {view.states.get(m.name, "waiting") for m in box.members}
+        return next((s for s in STATE_PRIORITY if s in found), "waiting")
+    return view.states.get(box.name, "waiting")
+
+
+def _box_failure(box, view):
+    if not view.failures:
+        return None
+    if box.members:
+        return next((view.failures[m.name] for m in box.members if m.name in view.failures), None)
+    return view.failures.get(box.name)
+
+
+def _counters(box, view):
+    stats = getattr(view.net, "stats", {}) or {}
+    names = [m.name for m in box.members] if box.members else [box.name]
+    found = [stats[n] for n in names if n in stats]
+    if not found:
+        return ""
+
+    def total(attr):
+        return sum(getattr(s, attr, 0) for s in found)
+
+    words = []
+    if box.kind != "source":
+        words.append(f"received {total('received')}")
+    if box.kind != "sink":
+        words.append(f"sent {total('sent')}")
+    for attr in ("dropped", "failed", "discarded"):
+        if total(attr):
+            words.append(f"{attr} {total(attr)}")
+    prefix = "in all: " if box.members else ""
+    return prefix + " \u00b7 ".join(words)
+
+
+def _error_rows(box, view):
+    failure = _box_failure(box, view)
+    if failure is None:
+        return []
+    exc = failure.exception
+    rows = [_cut(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 44)]
+    if failure.has_message:
+        rows.append(_cut(f"on message {_message_repr(failure.message)}", 44))
+    return rows
+
+
+def _message_repr(message):
+    text = repr(message)
+    if re.search(r"0x[0-9a-fA-F]{6,}", text):
+        text = f"<{type(message).__name__} object>"
+    return text
+
+
+def _tooltip(box, view):
+    failure = _box_failure(box, view)
+    if failure is not None:
+        text = failure.summary()
+    elif box.members:
+        text = ", ".join(m.name for m in box.members[:20]) + (", \u2026" if len(box.members) > 20 else "")
+    else:
+        return None
+    text = re.sub(r"0x[0-9a-fA-F]{6,}", "0x\u2026", text)
+    return _cut(text, 300).replace("\\", "\\\\")
+
+
+def _has_run(net):
+    return any(s != "waiting" for s in getattr(net, "state", {}).values())
+
+
+def _esc(s):
+    return html.escape(str(s), quote=True)
+
+
+def _html(body):
+    return f"<{body}>"
+
+
+def _cut(s, limit):
+    s = " ".join(str(s).split())
+    return s if len(s) <= limit else s[: limit - 1] + "\u2026"
+
+
+def _plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# --- text and Mermaid helpers ------------------------------------------------
+
+def _path_lines(net, limit=8):
+    counts = _count_paths(net)
+    total = sum(counts[n.name] for n in net.sources)
+    lines = [f"paths from a source to a sink ({total}):"]
+    for path in net.paths(limit=limit):
+        lines.append("  " + " \u2192 ".join(n.name for n in path))
+    if total > limit:
+        lines.append(f"  \u2026 and {total - limit} more")
+    return lines
+
+
+def _count_paths(net):
+    """How many source-to-sink paths start at each node (as ``net.paths()`` counts them)."""
+    down = {n.name: net.downstream(n) for n in net.nodes}
+    waiting = {n.name: len(down[n.name]) for n in net.nodes}
+    ready = [n for n in net.nodes if not down[n.name]]
+    counts = {}
+    while ready:  # a node is counted once everything downstream of it is
+        n = ready.pop()
+        counts[n.name] = 1 if n.kind == "sink" else sum(counts[d.name] for d in down[n.name])
+        for u in net.upstream(n):
+            waiting[u.name] -= 1
+            if not waiting[u.name]:
+                ready.append(u)
+    return counts
+
+
+def _mermaid_id(box):
+    return f"n_{box.id}"
+
+
+def _mermaid_text(s):
+    return (_esc(s).replace("&quot;", "#quot;").replace("&#x27;", "'")
+            .replace("&lt;", "#lt;").replace("&gt;", "#gt;").replace("&amp;", "#amp;"))
