@@ -37,22 +37,29 @@ def one_import():
     return json.loads(out.stdout)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=9, help="fresh interpreters (default 9)")
-    args = parser.parse_args(argv)
-    runs = [one_import() for _ in range(args.reps)]
+def measure(reps):
+    """Median import time (ms), its range, and the forbidden packages that were loaded."""
+    runs = [one_import() for _ in range(reps)]
     times = sorted(r["ms"] for r in runs)
     loaded = sorted(set().union(*(r["loaded"] for r in runs)))
     bad = sorted({m.split(".")[0] for m in loaded} & set(FORBIDDEN))
     median = statistics.median(times)
-    print(f"import dissyslab: median {median:.1f} ms over {args.reps} fresh interpreters "
+    print(f"import dissyslab: median {median:.1f} ms over {reps} fresh interpreters "
           f"(range {times[0]:.1f}-{times[-1]:.1f} ms), {len(loaded)} modules loaded")
-    ok_time, ok_mods = median <= LIMIT_MS, not bad
-    print(f"import time {median:.0f} ms <= {LIMIT_MS} ms: {'PASS' if ok_time else 'FAIL'}")
+    return {"ms": median, "low": times[0], "high": times[-1], "forbidden": bad,
+            "ok_time": median <= LIMIT_MS, "ok_modules": not bad}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=9, help="fresh interpreters (default 9)")
+    args = parser.parse_args(argv)
+    result = measure(args.reps)
+    print(f"import time {result['ms']:.0f} ms <= {LIMIT_MS} ms: "
+          f"{'PASS' if result['ok_time'] else 'FAIL'}")
     print(f"no Jupyter, ipywidgets, IPython or graphviz module imported: "
-          f"{'PASS' if ok_mods else 'FAIL: ' + ', '.join(bad)}")
-    return 0 if ok_time and ok_mods else 1
+          f"{'PASS' if result['ok_modules'] else 'FAIL: ' + ', '.join(result['forbidden'])}")
+    return 0 if result["ok_time"] and result["ok_modules"] else 1
 
 
 if __name__ == "__main__":

@@ -63,6 +63,27 @@ def measure(name, reps, n):
     return ours, theirs, [a / b for a, b in zip(ours, theirs)]
 
 
+def run(names, reps, n):
+    """Measure each workload, printing a line as each finishes; return the rows."""
+    print(f"throughput: {n:,} messages per workload, {reps} repetitions, medians; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"{'workload':<18}{'dissyslab msg/s':>16}{'threads msg/s':>15}"
+          f"{'ratio':>8}{'ratio range':>14}{'target':>8}  result")
+    rows = []
+    for name in names:
+        ours, theirs, ratios = measure(name, reps, n)
+        row = {"workload": name, "ours": statistics.median(ours),
+               "theirs": statistics.median(theirs), "ratio": statistics.median(ratios),
+               "low": min(ratios), "high": max(ratios), "target": TARGETS[name]}
+        row["ok"] = row["ratio"] >= row["target"]
+        rows.append(row)
+        print(f"{name:<18}{row['ours']:>16,.0f}{row['theirs']:>15,.0f}{row['ratio']:>7.2f}x"
+              f"{row['low']:>7.2f}-{row['high']:<5.2f}{row['target']:>7.1f}x  "
+              f"{'PASS' if row['ok'] else 'FAIL'}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7, help="repetitions per workload (default 7)")
@@ -70,23 +91,8 @@ def main(argv=None):
     parser.add_argument("--only", action="append", choices=list(WORKLOADS),
                         help="run only this workload (may be repeated)")
     args = parser.parse_args(argv)
-
-    names = args.only or list(WORKLOADS)
-    print(f"throughput: {args.n:,} messages per workload, {args.reps} repetitions, "
-          f"medians; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"{'workload':<18}{'dissyslab msg/s':>16}{'threads msg/s':>15}"
-          f"{'ratio':>8}{'ratio range':>14}{'target':>8}  result")
-    passed = True
-    for name in names:
-        ours, theirs, ratios = measure(name, args.reps, args.n)
-        ratio = statistics.median(ratios)
-        ok = ratio >= TARGETS[name]
-        passed &= ok
-        print(f"{name:<18}{statistics.median(ours):>16,.0f}{statistics.median(theirs):>15,.0f}"
-              f"{ratio:>7.2f}x{min(ratios):>7.2f}-{max(ratios):<5.2f}"
-              f"{TARGETS[name]:>7.1f}x  {'PASS' if ok else 'FAIL'}", flush=True)
-    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
-    return 0 if passed else 1
+    rows = run(args.only or list(WORKLOADS), args.reps, args.n)
+    return 0 if all(row["ok"] for row in rows) else 1
 
 
 if __name__ == "__main__":
