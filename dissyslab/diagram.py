@@ -482,10 +482,11 @@ def node_detail(node):
 
 
 def _short(value):
-    text = repr(value)
-    if re.search(r"0x[0-9a-fA-F]{6,}", text):
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= 16 else text[:15] + "\u2026"
+    """A parameter's value if it is a short plain value; ``…`` for anything that may change."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 16 else text[:15] + "\u2026"
+    return "\u2026"
 
 
 # --- drawing one box or arrow -----------------------------------------------
