@@ -159,7 +159,14 @@ class Network:
         from .runtime import run
 
         observers = []
-        # hook: seed= (replay.py), trace= (trace.py) and live= (live.py) are wired in here
+        self._trace = None
+        if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
+            from .trace import Tracer
+            observers.append(Tracer(self))
+        if seed is not None:  # replay.py: one node at a time, in an order decided by the seed
+            from .replay import seeded_runner
+            run = seeded_runner(seed)
+        # live= (live.py): the live view's observer
         if live is not False and (live is not None or "ipykernel" in sys.modules):
             from .live import live_view  # only here: plain Python never loads Jupyter code
 
@@ -181,6 +188,42 @@ class Network:
         from .diagram import mimebundle
 
         return mimebundle(self, include=include, exclude=exclude)
+
+    # --- replay and timeline (replay.py, trace.py, timeline.py)
+    @property
+    def trace(self):
+        """The events of the last run, if it ran with ``trace=True``: a list of ``TraceRecord``.
+
+        Each record has ``seq, time, node, event, message, edge, index, note``
+        (see :mod:`dissyslab.trace`); ``pandas.DataFrame(g.trace)`` makes a table.
+        """
+        from .trace import last_trace
+
+        return last_trace(self)
+
+    def explore(self, runs=None, seeds=None, timeout=None, max_steps=None):
+        """Run the network under many seeded schedules and list what each sink can receive.
+
+        ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
+        ``timeout`` is per run. Returns an :class:`~dissyslab.replay.Exploration`:
+        per sink, the distinct outcomes, how many seeds gave each and a seed that
+        reproduces it (``g.run_network(seed=...)``). Sink functions still run every
+        time (a list they append to grows with each run); the outcomes are what
+        the sinks received, recorded by the scheduler.
+        """
+        from .replay import explore
+
+        return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
+
+    def timeline(self, window=None, max_events=200):
+        """A space-time diagram (SVG) of the last traced run: one lane per node, an arrow per message.
+
+        ``window=(first_seq, last_seq)`` shows only those events; otherwise the
+        first ``max_events`` are shown and the picture says what was left out.
+        """
+        from .timeline import timeline
+
+        return timeline(self, window=window, max_events=max_events)
 
 
 def network(edges):

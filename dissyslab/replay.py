@@ -1,0 +1,781 @@
+"""Seeded runs: the same seed gives the same interleaving of every message, every time.
+
+``g.run_network(seed=N)`` runs the network under a scheduler instead of free
+threads. All node functions are called, one at a time, by a single scheduler
+thread. At each step a ``random.Random(N)`` picks one node among those that
+can make progress (a source that has not ended, a node with a message
+waiting and room downstream), and that node does one thing: a source produces
+one message, a node handles the oldest message waiting for it. So the order
+of events depends on N alone: not on thread timing, hashing or the machine.
+
+Every seeded run is one a threaded run could produce: each edge keeps its
+order, a node handles its messages one at a time in arrival order, fanout
+gives the first receiver the original and every other receiver a copy made
+before anyone sees it, and filters, Split ports, MergeSynch pairing,
+failures, ``g.stats``, ``g.edge_counts``, ``g.state``, ``g.failures``,
+``g.unpaired``, warnings and errors are exactly those of the threaded runtime.
+
+Sleeping: during a seeded run, ``time.sleep`` called by a node function (as
+``time.sleep(...)``, or as ``sleep(...)`` after ``from time import sleep`` in
+the module that defines the function) does not wait; it adds to a virtual
+clock (``run.clock``) instead. A slow function therefore neither stalls the
+run nor changes its result: the schedule depends on the seed only. Other
+threads keep the real ``time.sleep``, and the original is restored when the
+run ends, even on error. A function that blocks on something else (a lock,
+input, the network) blocks the run; ``timeout=`` still ends it.
+
+``g.explore(runs=K)`` runs the network under many seeds and reports the
+distinct outcomes at each sink, with a seed that reproduces each.
+"""
+
+import random
+import threading
+import time
+import warnings
+from collections import deque
+from dataclasses import dataclass, field
+from functools import partial
+
+from .copying import copy_message
+from .errors import (
+    NetworkError,
+    NetworkTimeout,
+    NodeFailure,
+    NodeStillRunningWarning,
+    _short_repr,
+)
+from .graph import NodeStats
+from .runtime import (
+    DEFAULT_CAPACITY,
+    STOP_GRACE,
+    _Failed,
+    _raise_in_thread,
+    _Stop,
+    _warn_merges,
+    _Worker,
+)
+from .sources import ListSource
+
+#: most steps a seeded run may take before it is stopped (an endless source never ends)
+MAX_STEPS = 1_000_000
+
+
+# --- virtual sleeps ----------------------------------------------------------
+_real_sleep = time.sleep
+_patch_lock = threading.Lock()
+_scheduling = {}  # ident of a scheduler thread -> its run
+_patched = []  # (globals dict, name) rebound to the virtual sleep
+_users = 0
+
+
+def _sleep(seconds):
+    """``time.sleep`` while a seeded run is going: virtual on its scheduler thread, real elsewhere."""
+    run = _scheduling.get(threading.get_ident())
+    if run is None:
+        return _real_sleep(seconds)
+    if isinstance(seconds, (str, bytes, bytearray)):
+        raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as an integer")
+    seconds = float(seconds)
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    run.clock += seconds
+    return None
+
+
+def _function_globals(fn):
+    """The module namespace a node function looks names up in, if it has one."""
+    while isinstance(fn, partial):
+        fn = fn.func
+    fn = getattr(fn, "__func__", fn)
+    g = getattr(fn, "__globals__", None)
+    if g is None and not isinstance(fn, type):
+        g = getattr(getattr(type(fn), "__call__", None), "__globals__", None)
+    return g
+
+
+class _virtual_sleeps:
+    """Make ``time.sleep`` virtual on scheduler threads for the length of a ``with`` block."""
+
+    def __init__(self, net):
+        self.namespaces = [g for g in (_function_globals(n.fn) for n in net.nodes) if g is not None]
+
+    def __enter__(self):
+        global _users
+        with _patch_lock:
+            if _users == 0:
+                time.sleep = _sleep
+            _users += 1
+            for g in self.namespaces:
+                for name, value in list(g.items()):
+                    if value is _real_sleep:
+                        g[name] = _sleep
+                        _patched.append((g, name))
+        return self
+
+    def __exit__(self, *exc):
+        global _users
+        with _patch_lock:
+            _users -= 1
+            if _users == 0:
+                if time.sleep is _sleep:
+                    time.sleep = _real_sleep
+                for g, name in _patched:
+                    if g.get(name) is _sleep:
+                        g[name] = _real_sleep
+                _patched.clear()
+        return False
+
+
+# --- the scheduler -------------------------------------------------------------
+class _Inbox:
+    """Messages waiting at one input of one node, as (edge, message) in arrival order."""
+
+    __slots__ = ("owner", "queue", "senders", "capacity", "discarding", "discarded")
+
+    def __init__(self, owner, senders, capacity):
+        self.owner = owner
+        self.queue = deque()
+        self.senders = senders  # edges into this input whose sender has not finished
+        self.capacity = capacity
+        self.discarding = False
+        self.discarded = 0
+
+
+class _NodeState:
+    """One node in a seeded run; has the attributes observers read on a threaded worker."""
+
+    def __init__(self, run, node):
+        self.run = run
+        self.node = node
+        self.kind = node.kind
+        self.stats = NodeStats()
+        self.state = "waiting"
+        self.failure = None
+        self.unpaired = {}
+        self.edge = None  # the edge the current message came along
+        self.finished = False
+        self.inboxes = []
+        ports = node.num_outputs or 1
+        self.outputs = [[] for _ in range(ports)]  # per output port: [(edge, inbox)]
+        self.skipped = [0] * ports  # per Split port: items that were None
+        self.buffers = [deque() for _ in range(node.num_inputs or 0)]  # MergeSynch only
+        self.bounded = []  # inboxes downstream that have a capacity
+        self.call = partial(node.fn, **node.params) if node.params else node.fn
+
+    def ready(self):
+        """Can this node do something now?"""
+        if self.finished:
+            return False
+        if self.kind != "source" and not any(ib.queue for ib in self.inboxes):
+            return False
+        for ib in self.bounded:  # a full receiver makes its senders wait, as in a threaded run
+            if len(ib.queue) >= ib.capacity and not ib.discarding:
+                return False
+        return True
+
+
+class SeededRun:
+    """One seeded run: the nodes' states, the random generator and the outcome.
+
+    ``workers``, ``edge_counts`` and ``observers`` mirror the threaded run's, so
+    observers (the tracer, the live view) work with both. ``steps`` counts the
+    scheduler's steps, ``clock`` the seconds node functions asked to sleep.
+    """
+
+    seeded = True
+
+    def __init__(self, net, seed, capacity, observers=(), max_steps=MAX_STEPS, record_sinks=False):
+        self.net = net
+        self.seed = seed
+        self.observers = list(observers)
+        self.rng = random.Random(seed)
+        self.max_steps = max_steps
+        self.workers = {n.name: _NodeState(self, n) for n in net.nodes}
+        self.order = list(self.workers.values())
+        self.edge_counts = {e: 0 for e in net.edges}
+        self.steps = 0
+        self.clock = 0.0
+        self.recorder = None  # set by the tracer's started()
+        self.received = {n.name: [] for n in net.sinks} if record_sinks else None
+        self.current = None  # the node inside its function, if any
+        self.stopping = False
+        self.outcome = None
+        self.error = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="dissyslab seeded run", daemon=True)
+        # The same wiring, in the same order, as the threaded runtime: so the same
+        # receiver of a fanout gets the original.
+        for w in self.order:
+            node = w.node
+            if node.kind == "source":
+                continue
+            for port in range(node.num_inputs or 1):
+                edges_in = [e for e in net.edges if e.dst is node and (e.dst_port or 0) == port]
+                ib = _Inbox(w, len(edges_in), None if node.kind == "merge_synch" else capacity)
+                w.inboxes.append(ib)
+                for e in edges_in:
+                    sender = self.workers[e.src.name]
+                    sender.outputs[e.src_port or 0].append((e, ib))
+                    if ib.capacity is not None and ib not in sender.bounded:
+                        sender.bounded.append(ib)
+
+    # --- the scheduler thread ---------------------------------------------------
+    def _main(self):
+        _scheduling[threading.get_ident()] = self
+        try:
+            self._loop()
+        except _Stop:
+            pass
+        except BaseException as exc:  # a fault of the scheduler itself: reported by the caller
+            self.error = exc
+        finally:
+            _scheduling.pop(threading.get_ident(), None)
+            self.done.set()
+
+    def _loop(self):
+        order, rng = self.order, self.rng
+        steppers = {"source": self._step_source, "transform": self._step_transform,
+                    "sink": self._step_sink, "split": self._step_split,
+                    "merge_synch": self._step_merge}
+        while not self.stopping:
+            ready = [w for w in order if w.ready()]
+            if not ready:
+                return
+            if self.steps >= self.max_steps:
+                self.outcome = "steps"
+                return
+            w = ready[rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
+            self.steps += 1
+            try:
+                steppers[w.kind](w)
+            except _Stop:
+                raise
+            except BaseException as exc:  # outside the node's function (an observer, say)
+                if not w.finished:
+                    self._fail(w, exc, None, False, "stopped unexpectedly")
+                else:
+                    raise
+
+    def _call(self, w, *args):
+        """Call the node's function; True and its result, or False after recording its failure."""
+        w.state = "busy"
+        self.current = w
+        try:
+            result = w.call(*args)
+        except _Stop:
+            raise
+        except BaseException as exc:
+            self.current = None
+            self._fail(w, exc, args[0] if args else None, bool(args))
+            return False, None
+        self.current = None
+        if w.kind != "source":  # a threaded source is busy from start to end
+            w.state = "waiting"
+        return True, result
+
+    def _take(self, w, ib):
+        edge, msg = ib.queue.popleft()
+        w.edge = edge
+        w.stats.received += 1
+        if self.recorder is not None:
+            self.recorder.receive(w.node.name, edge, msg)
+        return msg
+
+    def _step_source(self, w):
+        ok, msg = self._call(w)
+        if not ok:
+            return
+        if msg is None:
+            self._finish(w)
+            return
+        if self.recorder is not None:
+            self.recorder.emit(w.node.name, msg)
+        self._send(w, 0, msg)
+
+    def _step_transform(self, w):
+        msg = self._take(w, w.inboxes[0])
+        ok, result = self._call(w, msg)
+        if not ok:
+            return
+        if result is None:
+            w.stats.dropped += 1
+            if self.recorder is not None:
+                self.recorder.drop(w.node.name, msg)
+        elif not self._send(w, 0, result):
+            return
+        self._finish_if_done(w)
+
+    def _step_sink(self, w):
+        msg = self._take(w, w.inboxes[0])
+        if self.received is not None:
+            self.received[w.node.name].append(_snapshot(msg))
+        ok, _ = self._call(w, msg)
+        if not ok:
+            return
+        for observer in self.observers:
+            observer.sink_received(w, [msg])
+        self._finish_if_done(w)
+
+    def _step_split(self, w):
+        msg = self._take(w, w.inboxes[0])
+        ok, items = self._call(w, msg)
+        if not ok:
+            return
+        k = w.node.num_outputs
+        if type(items) not in (list, tuple) or len(items) != k:
+            self._fail(w, ValueError(_Worker._bad_split_result(w, items)), msg)
+            return
+        sent = False
+        for port in range(k):
+            item = items[port]
+            if item is None:
+                w.skipped[port] += 1
+                continue
+            if any(item is other for other in items[:port]):  # one object sent to two ports
+                try:
+                    item = copy_message(item)
+                except Exception as exc:
+                    self._fail(w, exc, msg)
+                    return
+            if not self._send(w, port, item):
+                return
+            sent = True
+        if not sent:
+            w.stats.dropped += 1
+            if self.recorder is not None:
+                self.recorder.drop(w.node.name, msg)
+        self._finish_if_done(w)
+
+    def _step_merge(self, w):
+        buffers = w.buffers
+        # take from the input that has the fewest messages waiting to be paired
+        i = min((i for i, ib in enumerate(w.inboxes) if ib.queue), key=lambda i: len(buffers[i]))
+        buffers[i].append(self._take(w, w.inboxes[i]))
+        if all(buffers) and not self._send(w, 0, [b.popleft() for b in buffers]):
+            return
+        self._finish_if_done(w)
+
+    def _send(self, w, port, msg):
+        """Send ``msg`` along every edge of an output port; False if the node failed doing so."""
+        outs = w.outputs[port]
+        copies = [msg]
+        try:
+            for edge, _ in outs[1:]:  # every copy is made before any receiver sees the message
+                copies.append(_Worker._copies(w, [msg], edge)[0])
+        except _Failed as failed:
+            self._fail(w, failed.exception, failed.message, failed.has_message, failed.detail)
+            return False
+        rec = self.recorder
+        for (edge, ib), m in zip(outs, copies):
+            self.edge_counts[edge] += 1
+            if rec is not None:
+                rec.send(w.node.name, edge, m)
+            if ib.discarding:
+                ib.discarded += 1
+                if rec is not None:
+                    rec.discard(ib.owner.node.name, edge, m)
+            else:
+                ib.queue.append((edge, m))
+        w.stats.sent += 1
+        return True
+
+    def _fail(self, w, exc, msg, has_message=True, detail=None):
+        """The node stops: what waits for it and what still comes is counted and thrown away."""
+        w.state = "failed"
+        w.stats.failed += 1 if has_message else 0
+        w.failure = NodeFailure(w.node, exc, msg, has_message, detail)
+        rec = self.recorder
+        if rec is not None:
+            rec.fail(w.node.name, msg, exc)
+        for ib in w.inboxes:
+            if rec is not None:
+                for edge, m in ib.queue:
+                    rec.discard(w.node.name, edge, m)
+            ib.discarded += len(ib.queue)
+            ib.queue.clear()
+            ib.discarding = True
+        self._finish(w)
+
+    def _finish_if_done(self, w):
+        if not w.finished and all(ib.senders == 0 and not ib.queue for ib in w.inboxes):
+            self._finish(w)
+
+    def _finish(self, w):
+        """``w`` has finished: tell its receivers, and finish those that have nothing left."""
+        todo = deque([w])
+        while todo:
+            x = todo.popleft()
+            if x.finished:
+                continue
+            x.finished = True
+            name = x.node.name
+            if x.state != "failed":
+                x.state = "done"
+                if x.kind == "merge_synch":
+                    x.unpaired = {i: list(b) for i, b in enumerate(x.buffers) if b}
+                    x.stats.dropped = sum(len(b) for b in x.buffers)
+                    if self.recorder is not None:
+                        for i, rest in x.unpaired.items():
+                            for m in rest:
+                                self.recorder.drop(name, m, note=f"never paired (in_{i})")
+            if self.recorder is not None:
+                self.recorder.end(name, x.state)
+            for outs in x.outputs:
+                for _, ib in outs:
+                    ib.senders -= 1
+                    y = ib.owner
+                    if not y.finished and all(i.senders == 0 and not i.queue for i in y.inboxes):
+                        todo.append(y)
+
+    # --- seen from the calling thread -----------------------------------------------
+    def busy(self):
+        """' Still running: ...' naming the nodes that had not finished, as a threaded run does."""
+        parts = []
+        for w in self.order:
+            if w.finished:
+                continue
+            if w.state == "busy":
+                parts.append(f"{w.node.kind} '{w.node.name}' (inside its function)")
+            else:
+                parts.append(f"{w.node.kind} '{w.node.name}' (waiting for messages)")
+        return f" Still running: {', '.join(parts)}." if parts else ""
+
+    def stop(self):
+        """Stop the scheduler; interrupt the node function it is inside if it does not return."""
+        self.stopping = True
+        deadline = time.monotonic() + STOP_GRACE
+        while self.thread.is_alive() and time.monotonic() < deadline:
+            self.thread.join(0.05)
+            if self.thread.is_alive() and self.current is not None:
+                _raise_in_thread(self.thread, _Stop)
+        if self.thread.is_alive():
+            return [self.current] if self.current is not None else []
+        return []
+
+    def settle(self, stuck):
+        """Nodes that had not finished when the run was stopped are 'stopped'."""
+        for w in self.order:
+            if not w.finished and w not in stuck:
+                w.state = "stopped"
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(
+            f"seed must be a whole number, like seed=7 (each number gives its own order of "
+            f"events, the same every time), but got {_short_repr(seed)} (a {type(seed).__name__})."
+        )
+
+
+def _check(timeout, capacity):
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or timeout <= 0):
+        raise ValueError(f"timeout must be a positive number of seconds, like timeout=5, "
+                         f"but got {timeout!r}.")
+    if capacity is None:
+        return DEFAULT_CAPACITY
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"capacity must be a whole number of messages of at least 1, "
+                         f"but got {capacity!r}.")
+    return capacity
+
+
+def seeded_runner(seed):
+    """What ``run_network(seed=...)`` calls instead of the threaded runtime's ``run``."""
+    _check_seed(seed)
+    return partial(run_seeded, seed=seed)
+
+
+def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_steps=None,
+               record_sinks=False):
+    """Run ``net`` under the scheduler decided by ``seed`` (see the module docstring).
+
+    Raises what a threaded run raises: :class:`NetworkError` after the run if
+    nodes failed, :class:`NetworkTimeout` after ``timeout`` seconds, and also
+    (naming the limit) after ``max_steps`` steps (default :data:`MAX_STEPS`),
+    so an endless source cannot run for ever. Returns the :class:`SeededRun`.
+    """
+    _check_seed(seed)
+    capacity = _check(timeout, capacity)
+    if max_steps is None:
+        max_steps = MAX_STEPS
+    elif isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a whole number of at least 1, but got {max_steps!r}.")
+    if net._running:
+        raise RuntimeError("This network is already running. Wait for that run to finish "
+                           "before starting it again.")
+    for node in net.sources:
+        owner = getattr(node.fn, "__self__", None)
+        if isinstance(owner, ListSource):
+            owner.reset()
+
+    net._running = True
+    r = SeededRun(net, seed, capacity, observers, max_steps, record_sinks)
+    net._run = r
+    net.stats = {name: w.stats for name, w in r.workers.items()}
+    net.edge_counts = r.edge_counts
+    net.failures, net.unpaired = [], {}
+    outcome, busy, stuck = "finished", "", []
+    try:
+        for observer in r.observers:
+            observer.started(r)
+        with _virtual_sleeps(net):
+            r.thread.start()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            try:
+                while not r.done.wait(0.05):
+                    if deadline is not None and time.monotonic() >= deadline:
+                        outcome = "timeout"
+                        break
+            except KeyboardInterrupt:
+                outcome = "interrupted"
+            if outcome != "finished":
+                busy = r.busy()
+                stuck = r.stop()
+    finally:
+        net._running = False
+        if r.outcome == "steps" and outcome == "finished":
+            busy = r.busy()
+        r.settle(stuck)
+        net.state = {name: w.state for name, w in r.workers.items()}
+    if r.error is not None:
+        raise r.error
+    steps_out = r.outcome == "steps" and outcome == "finished"
+
+    for w in r.order:
+        w.stats.discarded += sum(ib.discarded for ib in w.inboxes)
+    net.failures = [w.failure for w in r.order if w.failure is not None]
+    net.unpaired = {name: w.unpaired for name, w in r.workers.items() if w.unpaired}
+    _warn_merges(net, r)
+    for observer in r.observers:
+        observer.finished(r, "timeout" if steps_out else outcome)
+    if stuck:
+        warnings.warn(
+            f"{stuck[0].node.kind} '{stuck[0].node.name}' was still inside its function when the "
+            f"seeded run stopped. Its call ends as soon as it returns (it may be waiting for "
+            f"something that never comes: input, a lock, the network).",
+            NodeStillRunningWarning, stacklevel=3)
+
+    if outcome == "interrupted":
+        raise KeyboardInterrupt(
+            f"The network was interrupted and stopped.{busy} Results collected so far are kept."
+        )
+    if outcome == "timeout" or steps_out:
+        if steps_out:
+            text = (f"The seeded run (seed {seed}) took {r.steps:,} steps without finishing, so "
+                    f"it was stopped.{busy} Results collected so far are kept. A source that never "
+                    f"returns None never ends; if the run is just long, raise the limit "
+                    f"(dissyslab.replay.MAX_STEPS, or max_steps= of explore).")
+        else:
+            text = (f"The network did not finish within {timeout:g} seconds, so it was stopped."
+                    f"{busy} Results collected so far are kept. If it is just slow, give a larger "
+                    f"timeout; a source that never returns None never ends.")
+        err = NetworkTimeout(text + (f"\n{NetworkError(net.failures)}" if net.failures else ""))
+        err.failures = net.failures
+        raise err
+    if net.failures:
+        discarded = {w.node.name: w.stats.discarded for w in r.order
+                     if w.failure is not None and w.stats.discarded}
+        raise NetworkError(net.failures, discarded) from net.failures[0].exception
+    return r
+
+
+def _snapshot(msg):
+    try:
+        return copy_message(msg)
+    except Exception:
+        return _short_repr(msg)
+
+
+# --- exploring many seeds ------------------------------------------------------
+@dataclass
+class Outcome:
+    """One distinct result at one sink: what it received, in order, and which seeds gave it."""
+
+    received: list
+    seeds: list = field(default_factory=list)
+
+    @property
+    def seed(self):
+        """A seed that reproduces this outcome: ``g.run_network(seed=outcome.seed)``."""
+        return self.seeds[0]
+
+    @property
+    def count(self):
+        """How many of the explored runs gave this outcome."""
+        return len(self.seeds)
+
+
+class Exploration:
+    """The distinct outcomes of many seeded runs, sink by sink (made by ``g.explore``).
+
+    ``ex["collector"]`` is the list of :class:`Outcome` for sink "collector",
+    the most frequent first (ties: the one seen first). ``ex.failures`` maps
+    each error summary to the seeds that raised it. ``print(ex)`` gives a
+    readable summary; it is the same for the same network and seeds.
+    """
+
+    def __init__(self, seeds, outcomes, failures, show=10):
+        self.seeds = list(seeds)
+        self.outcomes = outcomes  # sink name -> [Outcome]
+        self.failures = failures  # summary -> [seed]
+        self.show = show
+
+    @property
+    def sinks(self):
+        return list(self.outcomes)
+
+    def __getitem__(self, sink):
+        name = getattr(sink, "name", sink)
+        try:
+            return self.outcomes[name]
+        except KeyError:
+            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
+                           f"{', '.join(self.outcomes) or 'none'}") from None
+
+    def __len__(self):
+        return len(self.outcomes)
+
+    def __iter__(self):
+        return iter(self.outcomes)
+
+    def seed_for(self, sink, received):
+        """A seed under which ``sink`` received exactly ``received``, or None if none did."""
+        for outcome in self[sink]:
+            if outcome.received == list(received):
+                return outcome.seed
+        return None
+
+    def _what(self, outcomes):
+        """'orders' when every outcome holds the same messages, else 'outcomes'."""
+        contents = {tuple(sorted(repr(m) for m in o.received)) for o in outcomes}
+        return "orders" if len(contents) == 1 else "outcomes"
+
+    def _seed_text(self):
+        s = self.seeds
+        n = len(s)
+        if n > 2 and s == list(range(s[0], s[0] + n)):
+            return f"{n} seeded runs (seeds {s[0]} to {s[-1]})"
+        shown = ", ".join(str(x) for x in s[:8]) + (", ..." if n > 8 else "")
+        return f"{n} seeded run{'s' if n != 1 else ''} (seed{'s' if n != 1 else ''} {shown})"
+
+    def text(self, show=None, width=100):
+        """The summary as text: per sink, the distinct outcomes (at most ``show``), each with a seed."""
+        show = self.show if show is None else show
+        n = len(self.seeds)
+        lines = [self._seed_text()]
+        for name, outcomes in self.outcomes.items():
+            if len(outcomes) == 1:
+                lines.append(f"{name}: the same every time: {_short_repr(outcomes[0].received, width)}")
+                continue
+            lines.append(f"{name}: {len(outcomes)} different {self._what(outcomes)}")
+            for o in outcomes[:show]:
+                lines.append(f"  seed {o.seed:<4} gives {_short_repr(o.received, width)}  "
+                             f"({o.count} of {n} runs)")
+            if len(outcomes) > show:
+                lines.append(f"  ... and {len(outcomes) - show} more (all are in ex[{name!r}])")
+        for summary, seeds in self.failures.items():
+            lines.append(f"{len(seeds)} of {n} runs failed (first with seed {seeds[0]}): {summary}")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.text()
+
+    def __repr__(self):
+        return self.text()
+
+    def _repr_html_(self):
+        from html import escape
+
+        n = len(self.seeds)
+        parts = [f"<div class='dissyslab-explore'><p><b>{escape(self._seed_text())}</b></p>"]
+        for name, outcomes in self.outcomes.items():
+            what = "the same every time" if len(outcomes) == 1 else \
+                f"{len(outcomes)} different {self._what(outcomes)}"
+            parts.append(f"<p><b>{escape(name)}</b>: {what}</p><table><tr><th>seed</th>"
+                         f"<th>runs</th><th style='text-align:left'>received</th></tr>")
+            for o in outcomes[:self.show]:
+                parts.append(f"<tr><td>{o.seed}</td><td>{o.count} of {n}</td><td style='text-align:"
+                             f"left'><code>{escape(_short_repr(o.received, 160))}</code></td></tr>")
+            parts.append("</table>")
+            if len(outcomes) > self.show:
+                parts.append(f"<p>... and {len(outcomes) - self.show} more "
+                             f"(all are in <code>ex[{escape(repr(name))}]</code>)</p>")
+        for summary, seeds in self.failures.items():
+            parts.append(f"<p>{len(seeds)} of {n} runs failed (first with seed {seeds[0]}): "
+                         f"<code>{escape(summary)}</code></p>")
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def _freeze(value):
+    """A hashable stand-in for a message, equal for equal messages (to group outcomes)."""
+    t = type(value)
+    if t in (list, tuple):
+        return (t.__name__, tuple(_freeze(v) for v in value))
+    if t is dict:
+        return ("dict", frozenset((_freeze(k), _freeze(v)) for k, v in value.items()))
+    if t in (set, frozenset):
+        return ("set", frozenset(_freeze(v) for v in value))
+    if t.__eq__ is object.__eq__:  # compared by identity: only its repr can tell copies apart
+        return ("repr", t.__name__, repr(value))
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        state = getattr(value, "__dict__", None)
+        if state is not None:
+            return (t.__name__, _freeze(state))
+        return ("repr", t.__name__, repr(value))
+
+
+def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
+    """Run ``net`` once per seed and group what each sink received (see ``Network.explore``)."""
+    if runs is not None and seeds is not None:
+        raise ValueError("give explore either runs= (seeds 0, 1, 2, ...) or seeds=[...], not both.")
+    if seeds is None:
+        runs = 50 if runs is None else runs
+        if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+            raise ValueError(f"runs must be a whole number of at least 1, like runs=50, "
+                             f"but got {runs!r}.")
+        seeds = list(range(runs))
+    else:
+        if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+            raise TypeError(f"seeds must be a list of whole numbers, like seeds=range(100), "
+                            f"but got {_short_repr(seeds)}.")
+        seeds = list(dict.fromkeys(seeds))
+        for s in seeds:
+            _check_seed(s)
+        if not seeds:
+            raise ValueError("seeds=[] gives nothing to explore: give at least one seed.")
+    if not net.sinks:
+        raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
+
+    found = {n.name: {} for n in net.sinks}
+    failures = {}
+    seen_warnings = {}
+    for seed in seeds:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                r = run_seeded(net, seed, timeout, max_steps=max_steps, record_sinks=True)
+            except NetworkError as err:
+                r = net._run
+                summary = "; ".join(f.summary() for f in err.failures)
+                failures.setdefault(summary, []).append(seed)
+            except NetworkTimeout as err:
+                raise NetworkTimeout(f"While exploring, seed {seed}: {err}") from err
+        for w in caught:
+            seen_warnings.setdefault((w.category, str(w.message)), None)
+        for name, received in r.received.items():
+            key = _freeze(received)
+            outcome = found[name].get(key)
+            if outcome is None:
+                outcome = found[name][key] = Outcome(received)
+            outcome.seeds.append(seed)
+    for category, message in seen_warnings:
+        warnings.warn(message, category, stacklevel=3)
+    order = {s: i for i, s in enumerate(seeds)}
+    outcomes = {name: sorted(by_key.values(), key=lambda o: (-o.count, order[o.seed]))
+                for name, by_key in found.items()}
+    return Exploration(seeds, outcomes, failures)

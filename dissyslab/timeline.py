@@ -1,0 +1,414 @@
+"""A space-time diagram of a traced run, drawn as SVG: ``g.timeline()``.
+
+One vertical lane per node, in the order messages flow (senders left of their
+receivers); time runs downwards, one row per event, in the order of the
+trace (``seq``): the picture shows what happened before what, not how long
+it took, as in Lamport's diagrams. A dot is a node handling one message (a
+source producing it, another node taking it in), labelled with that message;
+an arrow goes from the dot where a message was sent to the dot where it was
+received. Drops, failures, discarded messages and each node's end are
+marked. The SVG text is deterministic: the same trace gives the same picture.
+"""
+
+from html import escape
+
+from .errors import _short_repr
+from .trace import edge_labels, last_trace
+
+#: colours of the lanes, by kind of node
+COLOURS = {
+    "source": "#17806d",
+    "transform": "#2f64a8",
+    "split": "#7a53b3",
+    "merge_synch": "#b5650d",
+    "sink": "#2e7d32",
+}
+FAIL = "#c62828"
+GREY = "#8b929c"
+LIGHT = "#dde1e7"
+INK = "#1f2933"
+
+ROW = 22  # pixels per event row
+GUTTER = 46  # left margin with the event numbers
+TITLE = 46
+HEADER = 46
+LABEL_CHARS = 30  # longest label, in characters
+CHAR = 6.6  # width of one character of the 11px monospace labels
+MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace"
+SANS = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, 'DejaVu Sans', sans-serif"
+
+
+class Timeline:
+    """A drawn timeline: ``.svg`` is the SVG text; Jupyter shows it as a picture."""
+
+    def __init__(self, svg, shown, total, lanes):
+        self.svg = svg
+        self.shown = shown  # events drawn
+        self.total = total  # events in the trace
+        self.lanes = lanes  # node names, left to right
+
+    def _repr_svg_(self):
+        return self.svg
+
+    def save(self, path):
+        """Write the SVG to a file (open it in a browser, or put it in a report)."""
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.svg)
+
+    def __repr__(self):
+        cut = "" if self.shown == self.total else f" of {self.total}"
+        return f"<Timeline: {self.shown}{cut} events on {len(self.lanes)} lanes: {', '.join(self.lanes)}>"
+
+
+def timeline(net, window=None, max_events=200, trace=None):
+    """Draw the last traced run of ``net`` (or ``trace``); see ``Network.timeline``."""
+    if trace is None:
+        trace = last_trace(net)
+    records = list(trace)
+    total = len(records)
+    if window is not None:
+        first, last = _check_window(window)
+        shown = [r for r in records if first <= r.seq <= last]
+        if not shown and records:
+            raise ValueError(
+                f"window={window!r} holds no events: this trace's events are numbered "
+                f"{records[0].seq} to {records[-1].seq} (see g.trace)."
+            )
+    else:
+        if max_events is not None and (isinstance(max_events, bool) or not isinstance(max_events, int)
+                                       or max_events < 1):
+            raise ValueError(f"max_events must be a whole number of at least 1 (or None for all), "
+                             f"but got {max_events!r}.")
+        shown = records if max_events is None else records[:max_events]
+    return Timeline(_draw(net, trace, records, shown), len(shown), total,
+                    [n.name for n in _lanes(net)])
+
+
+def _check_window(window):
+    ok = (isinstance(window, (tuple, list)) and len(window) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in window)
+          and window[0] <= window[1])
+    if not ok:
+        raise ValueError(
+            f"window must be a pair (first, last) of event numbers (the seq column of g.trace), "
+            f"first <= last, like window=(0, 40); got {window!r}."
+        )
+    return window
+
+
+def _lanes(net):
+    """The nodes in the order messages flow: every sender left of its receivers."""
+    pos = {n.name: i for i, n in enumerate(net.nodes)}
+    waiting = {n.name: len(net.upstream(n)) for n in net.nodes}
+    ready = [n for n in net.nodes if waiting[n.name] == 0]
+    order = []
+    while ready:
+        ready.sort(key=lambda n: pos[n.name])
+        n = ready.pop(0)
+        order.append(n)
+        for d in net.downstream(n):
+            waiting[d.name] -= 1
+            if waiting[d.name] == 0:
+                ready.append(d)
+    return order
+
+
+class _Group:
+    """One row: an event of one node, with the sends, drop or failure that belong to it."""
+
+    __slots__ = ("node", "first", "records", "row")
+
+    def __init__(self, record, row):
+        self.node = record.node
+        self.first = record
+        self.records = [record]
+        self.row = row
+
+    def has(self, event):
+        return any(r.event == event for r in self.records)
+
+    def mark(self):
+        for event in ("fail", "drop", "discard", "end"):
+            if self.has(event):
+                return event
+        return self.first.event  # "emit", "receive" or a lone "send"
+
+
+def _group(records):
+    groups, open_ = [], {}
+    for r in records:
+        g = open_.get(r.node)
+        # a send belongs to the message being handled; a drop or failure too, except a
+        # MergeSynch's leftovers (they have a note) and a source's failure
+        attach = g is not None and (
+            r.event == "send"
+            or (g.first.event == "receive" and (r.event == "fail" or r.event == "drop" and r.note is None)))
+        if attach:
+            g.records.append(r)
+            if r.event == "fail":
+                del open_[r.node]
+            continue
+        g = _Group(r, len(groups))
+        groups.append(g)
+        if r.event in ("emit", "receive"):
+            open_[r.node] = g
+        else:
+            open_.pop(r.node, None)
+    return groups
+
+
+def _label(g):
+    msg = g.first.message
+    mark = g.mark()
+    if mark == "end":
+        return "end" if g.first.note is None else f"end ({g.first.note})"
+    if mark == "fail":
+        note = next(r.note for r in g.records if r.event == "fail")
+        kind = note.split(":", 1)[0]
+        return (f"{_short(msg)} ✕ {kind}" if g.first.event == "receive" else f"✕ {kind}")
+    if mark == "drop":
+        note = next(r.note for r in g.records if r.event == "drop")
+        return f"{_short(msg)} never paired" if note else f"{_short(msg)} dropped"
+    if mark == "discard":
+        return f"{_short(msg)} discarded"
+    return _short(msg)
+
+
+def _short(msg, limit=LABEL_CHARS - 8):
+    return msg if isinstance(msg, str) and msg.startswith("<") else _short_repr(msg, limit)
+
+
+def _fit(text, chars):
+    return text if len(text) <= chars else text[: max(chars - 1, 1)] + "…"
+
+
+def _f(v):
+    """A coordinate as short, stable text."""
+    return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def _draw(net, trace, records, shown):
+    lanes = _lanes(net)
+    groups = _group(shown)
+    rows = len(groups)
+    labels = {id(g): _label(g) for g in groups}
+
+    # lane widths: room for the longest label on the lane and for the node's name
+    width_of = {}
+    for n in lanes:
+        longest = max([len(labels[id(g)]) for g in groups if g.node == n.name] or [0])
+        need = max(22 + min(longest, LABEL_CHARS) * CHAR + 12, len(n.name) * 7.6 + 18, 112)
+        width_of[n.name] = min(need, 22 + LABEL_CHARS * CHAR + 12)
+    x_of, x = {}, GUTTER
+    for n in lanes:
+        x_of[n.name] = x + 12
+        x += width_of[n.name]
+    what = f"seeded run, seed {trace.seed}" if trace.seed is not None else "threaded run"
+    title = f"Timeline of a {what}"
+    if trace.outcome not in (None, "finished"):
+        title += f" (ended by {trace.outcome})"
+    if len(shown) == len(records):
+        sub = f"{len(records)} events, one row each, in the order they happened (time runs down)"
+    elif shown:
+        sub = (f"events {shown[0].seq} to {shown[-1].seq} of {len(records)} (numbered 0 to "
+               f"{records[-1].seq}): g.timeline(window=(first, last)) shows others")
+    else:
+        sub = "no events"
+    width = int(max(x + 12, GUTTER - 34 + len(sub) * 6.3 + 12, 480))
+    legend, legend_h = _legend(width)
+    top = TITLE + HEADER
+    y_of = {id(g): top + 14 + g.row * ROW for g in groups}
+    bottom = top + 14 + max(rows - 1, 0) * ROW
+    legend_y = bottom + 36
+    height = legend_y + legend_h
+    colour = {n.name: COLOURS.get(n.kind, INK) for n in lanes}
+    kind = {n.name: n.kind for n in lanes}
+    seeded = trace.seed is not None
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="{SANS}" class="dissyslab-timeline">',
+        "<defs>",
+    ]
+    for name, c in list(COLOURS.items()) + [("grey", GREY)]:
+        out.append(f'<marker id="dsl-tl-head-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
+                   f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+                   f'<path d="M0,1 L10,5 L0,9 z" fill="{c}"/></marker>')
+    out.append("</defs>")
+    out.append(f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
+
+    out.append(f'<text x="{GUTTER - 34}" y="20" font-size="14" font-weight="600" fill="{INK}">'
+               f'{escape(title)}</text>')
+    out.append(f'<text x="{GUTTER - 34}" y="36" font-size="11" fill="{GREY}">{escape(sub)}</text>')
+
+    # lanes and their headers
+    for n in lanes:
+        name, x = n.name, x_of[n.name]
+        c = colour[name]
+        end = next((g for g in groups if g.node == name and g.mark() == "end"), None)
+        y_end = y_of[id(end)] if end is not None else bottom + 10
+        out.append(f'<line x1="{_f(x)}" y1="{top}" x2="{_f(x)}" y2="{_f(y_end)}" '
+                   f'stroke="{c}" stroke-opacity="0.28" stroke-width="2.5"/>')
+        room = int((width_of[name] - 10) / 7.6)
+        out.append(f'<rect x="{_f(x - 9)}" y="{TITLE + 4}" width="{_f(width_of[name] - 8)}" '
+                   f'height="34" rx="6" fill="{c}" fill-opacity="0.09" stroke="{c}" '
+                   f'stroke-opacity="0.45"/>')
+        out.append(f'<text x="{_f(x - 2)}" y="{TITLE + 19}" font-size="12.5" font-weight="600" '
+                   f'fill="{c}">{escape(_fit(name, room))}</text>')
+        out.append(f'<text x="{_f(x - 2)}" y="{TITLE + 32}" font-size="10" fill="{GREY}">'
+                   f'{escape(kind[name].replace("_", " "))}</text>')
+
+    # event numbers in the gutter
+    out.append(f'<g font-family="{MONO}" font-size="9.5" fill="#a3a9b2" text-anchor="end">')
+    for g in groups:
+        out.append(f'<text x="{GUTTER - 6}" y="{_f(y_of[id(g)] + 3.5)}">{g.first.seq}</text>')
+    out.append("</g>")
+
+    # arrows: the send and the receive of one message share (edge, index)
+    labels_by_edge = dict(zip(edge_labels(net), net.edges))
+    sends, gets = {}, {}
+    for g in groups:
+        for r in g.records:
+            if r.event == "send":
+                sends[(r.edge, r.index)] = (g, r)
+            elif r.event in ("receive", "discard"):
+                gets[(r.edge, r.index)] = (g, r)
+    out.append('<g fill="none" stroke-width="1.4">')
+    for key, (g, r) in sends.items():
+        edge = labels_by_edge[r.edge]
+        c, head = colour[edge.src.name], f"dsl-tl-head-{kind[edge.src.name]}"
+        x1, y1 = x_of[g.node], y_of[id(g)]
+        tip = f"{_short_repr(r.message, 60)} along {r.edge} (message {r.index} on this edge)"
+        got = gets.get(key)
+        if got is not None:
+            g2, r2 = got
+            x2, y2 = x_of[g2.node], y_of[id(g2)]
+            dashed = r2.event == "discard"
+            if dashed:
+                c, head = GREY, "dsl-tl-head-grey"
+                tip += ", discarded: its receiver had failed"
+            out.append(_arrow(x1, y1, x2, y2, c, head, dashed, tip))
+        else:  # received after the window, or never (the run was stopped): a short stub
+            tip += ", received later" if _received_later(records, key) else ", never received"
+            dx, dy = _stub(x_of[edge.dst.name] - x1)
+            out.append(_arrow(x1, y1, x1 + dx, y1 + dy, c, head, True, tip, to_dot=False))
+    for key, (g2, r2) in gets.items():
+        if key in sends:  # drawn above; the others were sent before the window
+            continue
+        edge = labels_by_edge[r2.edge]
+        c, head = colour[edge.src.name], f"dsl-tl-head-{kind[edge.src.name]}"
+        tip = f"{_short_repr(r2.message, 60)} along {r2.edge} (message {r2.index}), sent earlier"
+        x2, y2 = x_of[g2.node], y_of[id(g2)]
+        dx, dy = _stub(x2 - x_of[edge.src.name])
+        out.append(_arrow(x2 - dx, y2 - dy, x2, y2, c, head, True, tip, from_dot=False))
+    out.append("</g>")
+
+    # the events
+    for g in groups:
+        x, y = x_of[g.node], y_of[id(g)]
+        c = colour[g.node]
+        mark = g.mark()
+        tip = _tip(g, seeded)
+        out.append(f"<g><title>{escape(tip)}</title>")
+        if mark == "end":
+            out.append(f'<line x1="{_f(x - 8)}" y1="{_f(y)}" x2="{_f(x + 8)}" y2="{_f(y)}" '
+                       f'stroke="{FAIL if g.first.note == "failed" else c}" stroke-width="3" '
+                       f'stroke-linecap="round"/>')
+        elif mark == "fail":
+            out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="6.5" fill="{FAIL}"/>')
+            out.append(_cross(x, y, 3, "#ffffff", 1.8))
+        elif mark == "drop":
+            out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="4.5" fill="#ffffff" '
+                       f'stroke="{GREY}" stroke-width="1.6"/>')
+            out.append(f'<line x1="{_f(x - 3)}" y1="{_f(y + 3)}" x2="{_f(x + 3)}" '
+                       f'y2="{_f(y - 3)}" stroke="{GREY}" stroke-width="1.4"/>')
+        elif mark == "discard":
+            out.append(_cross(x, y, 4, GREY, 1.8))
+        else:
+            out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="4.5" fill="{c}" '
+                       f'stroke="#ffffff" stroke-width="1.5"/>')
+        text = _fit(labels[id(g)], int((width_of[g.node] - 30) / CHAR))
+        fill = FAIL if mark == "fail" else GREY if mark in ("drop", "discard", "end") else INK
+        out.append(f'<text x="{_f(x + 10)}" y="{_f(y - 3)}" font-family="{MONO}" font-size="11" '
+                   f'fill="{fill}" stroke="#ffffff" stroke-width="3" paint-order="stroke" '
+                   f'stroke-linejoin="round">{escape(text)}</text>')
+        out.append("</g>")
+
+    out.append(f'<g transform="translate(0,{legend_y})">')
+    out.extend(legend)
+    out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _received_later(records, key):
+    return any(r.event in ("receive", "discard") and (r.edge, r.index) == key for r in records)
+
+
+def _stub(dx, length=34.0):
+    """The (dx, dy) of a short arrow pointing from a lane towards another lane, downwards."""
+    dy = 2.0 * ROW
+    n = (dx * dx + dy * dy) ** 0.5 or 1.0
+    return dx * length / n, dy * length / n
+
+
+def _arrow(x1, y1, x2, y2, colour, head, dashed, tip, from_dot=True, to_dot=True):
+    """A straight arrow from a dot to a dot, stopping short of both."""
+    dx, dy = x2 - x1, y2 - y1
+    length = (dx * dx + dy * dy) ** 0.5 or 1.0
+    start, stop = (6.0 if from_dot else 0.0), (7.5 if to_dot else 0.0)
+    ax, ay = x1 + dx * start / length, y1 + dy * start / length
+    bx, by = x2 - dx * stop / length, y2 - dy * stop / length
+    dash = ' stroke-dasharray="4 3"' if dashed else ""
+    return (f'<path d="M{_f(ax)},{_f(ay)} L{_f(bx)},{_f(by)}" stroke="{colour}" '
+            f'stroke-opacity="0.8"{dash} marker-end="url(#{head})"><title>{escape(tip)}</title></path>')
+
+
+def _cross(x, y, r, colour, width):
+    return (f'<path d="M{_f(x - r)},{_f(y - r)} L{_f(x + r)},{_f(y + r)} M{_f(x - r)},{_f(y + r)} '
+            f'L{_f(x + r)},{_f(y - r)}" stroke="{colour}" stroke-width="{width}" '
+            f'stroke-linecap="round"/>')
+
+
+def _tip(g, seeded):
+    parts = []
+    for r in g.records:
+        when = f"step {r.time}" if seeded else f"{r.time * 1000:.2f} ms"
+        text = f"#{r.seq} ({when}) {r.node} {r.event}"
+        if r.event != "end":
+            text += f" {_short_repr(r.message, 80)}"
+        if r.edge is not None:
+            text += f" {'from' if r.event in ('receive', 'discard') else 'along'} {r.edge}"
+        if r.note:
+            text += f": {r.note}"
+        parts.append(text)
+    return "\n".join(parts)
+
+
+def _legend(width):
+    """The key to the marks, wrapped to ``width``; returns (svg parts, height)."""
+    c = COLOURS["transform"]
+    items = [
+        (f'<circle cx="0" cy="0" r="4.5" fill="{c}"/>', "handles a message"),
+        (f'<path d="M-9,0 L8,0" stroke="{c}" stroke-width="1.4" '
+         f'marker-end="url(#dsl-tl-head-transform)"/>', "message"),
+        (f'<circle cx="0" cy="0" r="4.5" fill="#fff" stroke="{GREY}" stroke-width="1.6"/>'
+         f'<line x1="-3" y1="3" x2="3" y2="-3" stroke="{GREY}" stroke-width="1.4"/>', "dropped"),
+        (f'<circle cx="0" cy="0" r="6" fill="{FAIL}"/>' + _cross(0, 0, 2.8, "#fff", 1.7), "failed"),
+        (_cross(0, 0, 4, GREY, 1.8), "discarded"),
+        (f'<line x1="-7" y1="0" x2="7" y2="0" stroke="{c}" stroke-width="3" '
+         f'stroke-linecap="round"/>', "end"),
+        (f'<path d="M-9,0 L9,0" stroke="{GREY}" stroke-width="1.4" stroke-dasharray="4 3"/>',
+         "from or to outside the picture"),
+    ]
+    out = [f'<g font-size="11" fill="{GREY}">']
+    x, y = GUTTER - 20, 0
+    for mark, text in items:  # each mark is drawn around (0, 0), its text after it
+        step = 34 + len(text) * 6.2
+        if x + step > width and x > GUTTER - 20:
+            x, y = GUTTER - 20, y + 20
+        out.append(f'<g transform="translate({_f(x)},{y})">{mark}'
+                   f'<text x="14" y="4">{escape(text)}</text></g>')
+        x += step
+    out.append("</g>")
+    return out, y + 22
