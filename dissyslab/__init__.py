@@ -12,6 +12,7 @@ from .errors import (
 from .graph import Edge, Network, NodeStats, network
 from .nodes import MergeSynch, Sink, Source, Split, Transform
 from .sources import ListSource
+from .diagram import legend  # graphviz itself is imported only when a legend is drawn
 
 __version__ = "0.1.0"
 
@@ -20,4 +21,5 @@ __all__ = [
     "Source", "Transform", "Sink", "Split", "MergeSynch", "ListSource",
     "NetworkError", "NetworkTimeout", "NodeFailure", "CopyError",
     "DuplicateEdgeWarning", "MergeSynchWarning", "NodeStillRunningWarning",
+    "legend",
 ]

@@ -194,6 +194,13 @@ def test_golden_legend():
     check_golden("legend", diagram.legend(states=True).source)
 
 
+def test_legend_is_at_hand_from_the_package():
+    import dissyslab
+
+    assert dissyslab.legend is diagram.legend
+    assert "Transform" in dissyslab.legend().source
+
+
 # --- what the pictures say ---------------------------------------------------
 
 def test_the_same_network_always_gives_the_same_dot():
