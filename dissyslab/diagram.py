@@ -108,13 +108,13 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     for box in plan.boxes:
         g.node(box.id, **_node_attrs(box, view))
     for link in plan.links:
-        tail = box_ref(link.src, "out", link.src_port)
-        head = box_ref(link.dst, "in", link.dst_port)
+        tail = _box_ref(link.src, "out", link.src_port)
+        head = _box_ref(link.dst, "in", link.dst_port)
         g.edge(tail, head, **_edge_attrs(link, view))
     return g
 
 
-def box_ref(box, direction, port):
+def _box_ref(box, direction, port):
     """The DOT endpoint of a box: ``id``, or ``id:out_0:e`` for a port."""
     if port is None:
         return box.id
@@ -233,7 +233,7 @@ def legend(*, states=False):
     if states:
         with g.subgraph(name="states") as row:
             row.attr(rank="same")
-            for state, (word, fill, ink) in STATES.items():
+            for state in STATES:
                 row.node(f"legend_{state}", label=_html(_badge(state)), shape="plain")
         g.edge(samples[0].id, "legend_waiting", style="invis")
         names = [f"legend_{s}" for s in STATES]
@@ -260,16 +260,16 @@ def mimebundle(net, include=None, exclude=None):
 
 def _rich_bundle(net):
     if not graphviz_package_available():
-        problem = "The graphviz Python package is not installed, so this network is shown as text. " + INSTALL_PY
+        problem = "The graphviz Python package is not installed, so this is a simpler picture. " + INSTALL_PY
     elif not dot_available():
-        problem = "Graphviz's `dot` program is not installed, so this network is shown as text. " + INSTALL_DOT
+        problem = "Graphviz's `dot` program is not installed, so this is a simpler picture. " + INSTALL_DOT
     else:
         try:
             return {"image/svg+xml": svg(build(net)), "text/plain": text(net)}
         except Exception as exc:
             reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
             problem = (f"Graphviz could not draw this network ({type(exc).__name__}"
-                       f"{': ' + reason if reason else ''}), so it is shown as text. "
+                       f"{': ' + reason if reason else ''}), so this is a simpler picture. "
                        "`python -m dissyslab doctor` checks your setup.")
     return {
         "text/plain": f"{text(net)}\n\n{problem}",
@@ -500,7 +500,8 @@ class _View:
     failures: dict
 
 
-_GRAPH = {"rankdir": "LR", "bgcolor": "transparent", "pad": "0.15", "nodesep": "0.3",
+# a white page, not a transparent one, so the picture stays legible in dark themes
+_GRAPH = {"rankdir": "LR", "bgcolor": "white", "pad": "0.15", "nodesep": "0.3",
           "ranksep": "0.45", "fontname": FONT}
 _NODE = {"fontname": FONT, "fontsize": "12", "fontcolor": INK, "penwidth": "1.3",
          "margin": "0.14,0.06"}

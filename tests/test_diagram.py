@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
@@ -473,7 +472,7 @@ def test_without_dot_in_a_fresh_python_display_works(tmp_path):
     """In a new process with no dot on PATH, IPython's formatter shows text and Mermaid."""
     pytest.importorskip("IPython")
     code = (
-        "import warnings, sys\n"
+        "import sys\n"
         "from IPython.core.formatters import DisplayFormatter\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "import test_diagram as t\n"
