@@ -1,0 +1,53 @@
+"""Checks for exercises: look at a student's network, run it, and explain what is wrong.
+
+Used in the test cells of the exercises (``from dissyslab import check``)::
+
+    check.fanout(g, "word_source", 2)
+    check.outputs(g, {"collector_upper": ["HELLO", "WORLD"]}, timeout=5)
+    check.outputs(g, {...}, inputs={"word_source": ["other", "words"]})   # data the student never saw
+    check.same_for_all_schedules(g, seeds=range(30))                      # an ordering claim
+
+A failed check raises :class:`CheckFailed` (an AssertionError) whose message
+says what was expected, what the network did, and gives a hint.
+
+Why a student cannot cheat
+--------------------------
+The checks never use what the student built directly: each one rebuilds the
+network from its edges with fresh nodes and the real ``network()``, takes
+node kinds from their classes, records sink results inside the runtime,
+and compares plain data only (``failure.same``), so no student object's
+``__eq__`` is ever trusted. The checks keep their own references to the
+library, so rebinding ``network`` or ``run_network`` in the notebook changes
+nothing for them.
+
+The grade itself never comes from the student's Jupyter kernel, where
+anything could be replaced. ``nbgrader autograde`` (configured by
+``exercises/nbgrader_config.py``) grades each notebook in a fresh Python
+process (``grader.py`` and ``child.py``): it imports a private copy of
+this package, snapshots the library and the builtins, then runs only the
+instructor's cells, the answer cells, and the instructor's test cells
+(nbgrader restores them, hidden tests included; ``nbgrader_plugin.py``
+restores their roles). A test counts only if it raised nothing, finished in
+time, left no thread behind, and the snapshot still matches; verdicts travel
+over a private, signed pipe. Answers that use constructs able to reach into
+the grader (frames, ``gc``, ``ctypes``, ``eval``...) are refused
+(``scan.py``). A hang, a crash or ``sys.exit`` costs the tasks it affects,
+and the next notebook starts in a new process.
+"""
+
+from .failure import CheckFailed, same
+from .runs import (
+    Outcomes, Run, TIMEOUT, differs_between, done, equal, finishes, outputs, overlap, run,
+    same_for_all_schedules, same_result, schedules, seeded_runs_available,
+)
+from .shape import edge, edges, fanin, fanout, is_network, kinds, no_duplicate_edges, no_edge, node
+from .shape import paths, shape, wraps
+
+__all__ = [
+    "CheckFailed", "same",
+    "is_network", "node", "kinds", "edge", "no_edge", "edges", "fanout", "fanin",
+    "no_duplicate_edges", "paths", "shape", "wraps",
+    "run", "Run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
+    "differs_between", "same_result", "overlap", "equal", "done", "seeded_runs_available",
+    "TIMEOUT",
+]

@@ -1,0 +1,159 @@
+"""What a failed check says: :class:`CheckFailed`, and comparisons that explain themselves.
+
+Every message has the same three parts, written for the student: what was
+expected, what their network did, and a hint. Values are compared with
+:func:`same`, which looks only at plain data (numbers, strings, lists,
+tuples, dicts, sets, None), so an object that claims to be equal to
+everything cannot pass a check.
+"""
+
+import math
+from collections import Counter
+
+#: most characters of one value shown in a message
+SHOW = 160
+
+
+class CheckFailed(AssertionError):
+    """A check of the student's work failed; the message says what, why and what to try."""
+
+
+def fail(problem, expected=None, got=None, hint=None, *, expected_label="Expected",
+         got_label="Your network"):
+    """Raise :class:`CheckFailed` with the usual layout (``expected``/``got`` are text)."""
+    raise CheckFailed(message(problem, expected, got, hint, expected_label=expected_label,
+                              got_label=got_label))
+
+
+def message(problem, expected=None, got=None, hint=None, *, expected_label="Expected",
+            got_label="Your network"):
+    """The student-facing text of a failed check."""
+    lines = [problem.rstrip()]
+    width = max(len(expected_label), len(got_label)) + 1
+    if expected is not None:
+        lines.append(f"  {expected_label + ':':<{width}} {expected}")
+    if got is not None:
+        lines.append(f"  {got_label + ':':<{width}} {got}")
+    if hint:
+        lines.append(f"  Hint: {hint}")
+    return "\n".join(lines)
+
+
+def show(value, limit=SHOW):
+    """A one-line picture of a value, without memory addresses, cut to ``limit`` characters."""
+    try:
+        text = _plain_repr(value)
+    except Exception:  # a student's __repr__ that raises
+        text = f"<a {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _plain_repr(value):
+    kind = type(value)
+    if kind in (list, tuple):
+        inner = ", ".join(_plain_repr(v) for v in value[:40])
+        if len(value) > 40:
+            inner += f", ... ({len(value)} items)"
+        if kind is tuple:
+            return f"({inner}{',' if len(value) == 1 else ''})"
+        return f"[{inner}]"
+    if kind is dict:
+        return "{" + ", ".join(f"{_plain_repr(k)}: {_plain_repr(v)}" for k, v in value.items()) + "}"
+    if kind in (str, int, float, bool, bytes, complex) or value is None:
+        return repr(value)
+    text = repr(value)
+    if " at 0x" in text:
+        return f"<{kind.__name__} object>"
+    return text
+
+
+def same(actual, expected, tolerance=1e-9):
+    """True when ``actual`` is the same plain data as ``expected``.
+
+    Types are checked before values, so no user-defined ``__eq__`` is ever
+    called. A list and a tuple with the same items count as the same, and so
+    do an int and a float with the same value; a bool is never a number.
+    """
+    if expected is None:
+        return actual is None
+    e, a = type(expected), type(actual)
+    if e is bool or a is bool:
+        return e is a and actual == expected
+    if e in (int, float):
+        if a not in (int, float):
+            return False
+        if e is float or a is float:
+            return math.isclose(actual, expected, rel_tol=tolerance, abs_tol=tolerance)
+        return actual == expected
+    if e in (str, bytes, complex):
+        return a is e and actual == expected
+    if e in (list, tuple):
+        return (a in (list, tuple) and len(actual) == len(expected)
+                and all(same(x, y, tolerance) for x, y in zip(actual, expected)))
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict) or type(actual).__eq__ is not dict.__eq__:
+            return False
+        keys = list(dict.keys(actual))
+        if len(keys) != len(expected) or not all(_is_plain_key(k) for k in keys):
+            return False
+        return all(k in expected and same(dict.__getitem__(actual, k), expected[k], tolerance)
+                   for k in keys)
+    if e in (set, frozenset):
+        return (a in (set, frozenset) and all(_is_plain_key(x) for x in actual)
+                and set(actual) == set(expected))
+    # an instructor's own type: fall back to its own equality
+    return a is e and actual == expected
+
+
+def _is_plain_key(value):
+    kind = type(value)
+    if kind is tuple:
+        return all(_is_plain_key(v) for v in value)
+    return kind in (str, int, float, bool, bytes, complex, frozenset) or value is None
+
+
+def plain_list(value):
+    """``value`` as a list if it is a list or tuple, else None."""
+    return list(value) if type(value) in (list, tuple) else None
+
+
+def same_items(actual, expected):
+    """True when two lists hold the same items, in any order."""
+    if len(actual) != len(expected):
+        return False
+    left = list(expected)
+    for item in actual:
+        for i, want in enumerate(left):
+            if same(item, want):
+                del left[i]
+                break
+        else:
+            return False
+    return True
+
+
+def explain_difference(actual, expected, noun="message"):
+    """One sentence about how two lists of messages differ, or '' if nothing simple fits."""
+    if not actual and expected:
+        return "Nothing arrived at all."
+    if same_items(actual, expected):
+        return "These are the right messages, but in a different order."
+    if len(actual) == 2 * len(expected) and same_items(actual, list(expected) * 2):
+        return f"Every {noun} arrived twice."
+    if any(type(m) is bool for m in actual) and not any(type(m) is bool for m in expected):
+        return f"Some {noun}s are True or False."
+    for i, (a, e) in enumerate(zip(actual, expected)):
+        if not same(a, e):
+            extra = ""
+            if len(actual) != len(expected):
+                extra = f" (and there are {len(actual)} {noun}s where {len(expected)} were expected)"
+            return f"The first difference is {noun} {i}: expected {show(e, 60)}, got {show(a, 60)}{extra}."
+    if len(actual) < len(expected):
+        return (f"The first {len(actual)} are right, but {len(expected) - len(actual)} "
+                f"more were expected: {show(expected[len(actual):], 80)}.")
+    return f"The first {len(expected)} are right, but then more arrived: {show(actual[len(expected):], 80)}."
+
+
+def counts(items):
+    """How many times each (plain) item occurs, keyed by its repr."""
+    return Counter(show(item, 10_000) for item in items)
