@@ -175,7 +175,7 @@ def _label(g):
 
 
 def _short(msg, limit=LABEL_CHARS - 8):
-    return msg if isinstance(msg, str) and msg.startswith("<") else _short_repr(msg, limit)
+    return _short_repr(msg, limit)
 
 
 def _fit(text, chars):

@@ -25,7 +25,7 @@ in flight, which is how the timeline draws its arrows.
 ``time`` is seconds since the run started in a threaded run, and the step
 number of the scheduler in a seeded run, so a seeded trace is identical every
 time. ``message`` is a copy taken when the event happened (later changes to
-the message do not show), or its repr if it cannot be copied.
+the message do not show), or, if it cannot be copied, its repr (a :class:`Shown`).
 
 Tracing is an observer of the runtime: when ``trace`` is off nothing is
 wrapped and the runtime runs exactly as without this module.
@@ -120,11 +120,18 @@ def edge_labels(net):
     return labels
 
 
+class Shown(str):
+    """The repr of a message that could not be copied, standing in for it in a record."""
+
+    def __repr__(self):
+        return str(self)
+
+
 def _snapshot(msg):
     try:
         return copy_message(msg)
     except Exception:
-        return _short_repr(msg)
+        return Shown(_short_repr(msg))
 
 
 class Recorder:
