@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -585,3 +586,60 @@ def test_an_executed_notebook_keeps_the_svg(tmp_path):
     outputs = nb.cells[0].outputs
     assert len(outputs) == 1 and outputs[0].output_type == "execute_result"
     assert "uppercase" in outputs[0].data["image/svg+xml"]
+
+
+# --- any network can be drawn ------------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@st.composite
+def random_networks(draw):
+    """A random layered DAG of sources, transforms and sinks, with wide fanouts at times."""
+    n_sources = draw(st.integers(1, 3))
+    widths = draw(st.lists(st.integers(1, 16), min_size=0, max_size=3))
+    layers = [[Source(fn=ListSource(items=[1]).run, name=f"s{i}") for i in range(n_sources)]]
+    for depth, width in enumerate(widths):
+        layers.append([Transform(fn=triple, name=f"t{depth}_{i}") for i in range(width)])
+    sinks = [Sink(fn=[].append, name=f"k{i}") for i in range(draw(st.integers(1, 3)))]
+    edges, hubs = [], [draw(st.booleans()) for _ in layers]  # a hub layer: one wide fanout
+    for depth, layer in enumerate(layers[1:], start=1):
+        for node in layer:
+            if hubs[depth]:
+                senders = [layers[depth - 1][0]]
+            else:
+                senders = draw(st.lists(st.sampled_from(layers[depth - 1]), min_size=1, max_size=2))
+            edges += [(s, node) for s in senders]
+    used = {id(s) for s, _ in edges}
+    for depth, layer in enumerate(layers):
+        for node in layer:
+            if id(node) not in used or (not hubs[depth] and draw(st.booleans())):
+                edges.append((node, sinks[0] if hubs[depth] else draw(st.sampled_from(sinks))))
+    for sink in sinks:
+        if not any(d is sink for _, d in edges):
+            edges.append((layers[-1][0], sink))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DuplicateEdgeWarning)
+        return network(edges)
+
+
+@hypothesis.settings(max_examples=60, deadline=None)
+@hypothesis.given(random_networks(), st.sampled_from([None, True, False, 3]))
+def test_any_network_draws_every_node_and_edge_once(net, compact):
+    plan = diagram._plan(net, diagram._threshold(compact), pinned=set())
+    shown = [b.node for b in plan.boxes if b.node is not None]
+    grouped = [m for b in plan.boxes for m in b.members]
+    assert sorted(n.name for n in shown + grouped) == sorted(n.name for n in net.nodes)
+    # every edge is drawn once: on its own, or inside one "×N" arrow beside a group box
+    drawn = [e for link in plan.links for e in link.edges]
+    assert len(drawn) == len(set(map(id, drawn)))
+    inside = [e for e in net.edges if e not in drawn]
+    group = {m.name: b for b in plan.boxes for m in b.members}
+    assert all(e.src.name in group and e.dst.name in group for e in inside)
+    dot = diagram.build(net, compact=compact).source
+    assert dot == diagram.build(net, compact=compact).source
+    assert len(drawn_nodes(dot)) == len(plan.boxes)
+    assert len(drawn_edges(dot)) == len(plan.links)
+    diagram.text(net, compact=compact)
+    diagram.mermaid(net, compact=compact)
