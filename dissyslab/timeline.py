@@ -32,7 +32,7 @@ ROW = 22  # pixels per event row
 GUTTER = 46  # left margin with the event numbers
 TITLE = 46
 HEADER = 46
-LABEL_CHARS = 30  # longest label, in characters
+LABEL_CHARS = 30  # longest label, in characters (the last lane, with nothing to its right: 46)
 CHAR = 6.6  # width of one character of the 11px monospace labels
 MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', monospace"
 SANS = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, 'DejaVu Sans', sans-serif"
@@ -157,25 +157,22 @@ def _group(records):
     return groups
 
 
-def _label(g):
+def _label(g, chars):
     msg = g.first.message
+    limit = chars - 8
     mark = g.mark()
     if mark == "end":
         return "end" if g.first.note is None else f"end ({g.first.note})"
     if mark == "fail":
         note = next(r.note for r in g.records if r.event == "fail")
         kind = note.split(":", 1)[0]
-        return (f"{_short(msg)} ✕ {kind}" if g.first.event == "receive" else f"✕ {kind}")
+        return (f"{_short_repr(msg, limit)} ✕ {kind}" if g.first.event == "receive" else f"✕ {kind}")
     if mark == "drop":
         note = next(r.note for r in g.records if r.event == "drop")
-        return f"{_short(msg)} never paired" if note else f"{_short(msg)} dropped"
+        return f"{_short_repr(msg, limit)} {'never paired' if note else 'dropped'}"
     if mark == "discard":
-        return f"{_short(msg)} discarded"
-    return _short(msg)
-
-
-def _short(msg, limit=LABEL_CHARS - 8):
-    return _short_repr(msg, limit)
+        return f"{_short_repr(msg, limit)} discarded"
+    return _short_repr(msg, chars)
 
 
 def _fit(text, chars):
@@ -191,14 +188,17 @@ def _draw(net, trace, records, shown):
     lanes = _lanes(net)
     groups = _group(shown)
     rows = len(groups)
-    labels = {id(g): _label(g) for g in groups}
+    chars = {n.name: LABEL_CHARS for n in lanes}
+    if lanes:
+        chars[lanes[-1].name] = LABEL_CHARS + 16
+    labels = {id(g): _label(g, chars[g.node]) for g in groups}
 
     # lane widths: room for the longest label on the lane and for the node's name
     width_of = {}
     for n in lanes:
         longest = max([len(labels[id(g)]) for g in groups if g.node == n.name] or [0])
-        need = max(22 + min(longest, LABEL_CHARS) * CHAR + 12, len(n.name) * 7.6 + 18, 112)
-        width_of[n.name] = min(need, 22 + LABEL_CHARS * CHAR + 12)
+        need = max(22 + longest * CHAR + 12, len(n.name) * 7.6 + 18, 112)
+        width_of[n.name] = min(need, 22 + chars[n.name] * CHAR + 12)
     x_of, x = {}, GUTTER
     for n in lanes:
         x_of[n.name] = x + 12
