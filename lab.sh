@@ -20,4 +20,9 @@ if [ ! -d "$dir" ]; then
     dir=.
 fi
 
+# The lessons are ours: trust them, so JupyterLab shows their stored diagrams (SVG).
+if compgen -G "notebooks/*.ipynb" >/dev/null; then
+    .venv/bin/jupyter trust notebooks/*.ipynb >/dev/null 2>&1 || true
+fi
+
 exec .venv/bin/jupyter lab "$dir" ${opts[@]+"${opts[@]}"} "$@"
