@@ -36,10 +36,15 @@ def copy_message(msg):
         return copy.deepcopy(msg)
 
 
+def all_immutable(batch):
+    """True if no message of ``batch`` can ever change, so receivers may share them."""
+    return set(map(type, batch)) <= _ATOMS
+
+
 def copy_batch(batch):
     """Return a new list holding a copy of every message of ``batch``."""
-    if set(map(type, batch)) <= _ATOMS:
-        return batch[:]  # all immutable: share the messages themselves
+    if all_immutable(batch):
+        return batch[:]
     atoms = _ATOMS
     try:
         return [m if type(m) in atoms else _copy(m) for m in batch]

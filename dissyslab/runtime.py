@@ -23,7 +23,7 @@ import time
 import warnings
 from collections import deque
 
-from .copying import copy_batch, copy_message
+from .copying import all_immutable, copy_batch, copy_message
 from .errors import (
     CopyError,
     MergeSynchWarning,
@@ -197,8 +197,11 @@ class _Worker:
         self.pending[port] = []
         self.last_sent = time.perf_counter()
         outs = self.outputs[port]
-        # every copy is made before any receiver can touch the original
-        batches = [items] + [self._copies(items, edge) for edge, _ in outs[1:]]
+        # every copy is made before any receiver can touch the original;
+        # messages that cannot change (numbers, strings...) are shared, not copied
+        shared = len(outs) > 1 and all_immutable(items)
+        batches = [items] + [items[:] if shared else self._copies(items, edge)
+                             for edge, _ in outs[1:]]
         for (edge, channel), batch in zip(outs, batches):
             channel.put(edge, batch)
             self.run.edge_counts[edge] += len(batch)
