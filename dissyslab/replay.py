@@ -28,6 +28,7 @@ input, the network) blocks the run; ``timeout=`` still ends it.
 distinct outcomes at each sink, with a seed that reproduces each.
 """
 
+import operator
 import random
 import threading
 import time
@@ -166,8 +167,13 @@ class _NodeState:
         """Can this node do something now?"""
         if self.finished:
             return False
-        if self.kind != "source" and not any(ib.queue for ib in self.inboxes):
-            return False
+        inboxes = self.inboxes
+        if inboxes:
+            if len(inboxes) == 1:
+                if not inboxes[0].queue:
+                    return False
+            elif not any(ib.queue for ib in inboxes):
+                return False
         for ib in self.bounded:  # a full receiver makes its senders wait, as in a threaded run
             if len(ib.queue) >= ib.capacity and not ib.discarding:
                 return False
@@ -457,14 +463,21 @@ class SeededRun:
         for w in self.order:
             if not w.finished and w not in stuck:
                 w.state = "stopped"
+                if self.recorder is not None:
+                    self.recorder.end(w.node.name, "stopped")
 
 
 def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    """The seed as an int (numpy integers are fine), or a clear error."""
+    try:
+        if isinstance(seed, bool):
+            raise TypeError
+        return operator.index(seed)
+    except TypeError:
         raise TypeError(
             f"seed must be a whole number, like seed=7 (each number gives its own order of "
             f"events, the same every time), but got {_short_repr(seed)} (a {type(seed).__name__})."
-        )
+        ) from None
 
 
 def _check(timeout, capacity):
@@ -482,8 +495,7 @@ def _check(timeout, capacity):
 
 def seeded_runner(seed):
     """What ``run_network(seed=...)`` calls instead of the threaded runtime's ``run``."""
-    _check_seed(seed)
-    return partial(run_seeded, seed=seed)
+    return partial(run_seeded, seed=_check_seed(seed))
 
 
 def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_steps=None,
@@ -495,7 +507,7 @@ def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_step
     (naming the limit) after ``max_steps`` steps (default :data:`MAX_STEPS`),
     so an endless source cannot run for ever. Returns the :class:`SeededRun`.
     """
-    _check_seed(seed)
+    seed = _check_seed(seed)
     capacity = _check(timeout, capacity)
     if max_steps is None:
         max_steps = MAX_STEPS
@@ -633,9 +645,6 @@ class Exploration:
             raise KeyError(f"there is no sink named {name!r}; the sinks are: "
                            f"{', '.join(self.outcomes) or 'none'}") from None
 
-    def __len__(self):
-        return len(self.outcomes)
-
     def __iter__(self):
         return iter(self.outcomes)
 
@@ -743,9 +752,7 @@ def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
         if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
             raise TypeError(f"seeds must be a list of whole numbers, like seeds=range(100), "
                             f"but got {_short_repr(seeds)}.")
-        seeds = list(dict.fromkeys(seeds))
-        for s in seeds:
-            _check_seed(s)
+        seeds = list(dict.fromkeys(_check_seed(s) for s in seeds))
         if not seeds:
             raise ValueError("seeds=[] gives nothing to explore: give at least one seed.")
     if not net.sinks:
@@ -754,6 +761,8 @@ def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
     found = {n.name: {} for n in net.sinks}
     failures = {}
     seen_warnings = {}
+    emitted = []
+    net._trace = None  # g.trace must not describe a run other than the last one
     for seed in seeds:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -767,6 +776,7 @@ def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
                 raise NetworkTimeout(f"While exploring, seed {seed}: {err}") from err
         for w in caught:
             seen_warnings.setdefault((w.category, str(w.message)), None)
+        emitted.append(sum(net.stats[n.name].sent for n in net.sources))
         for name, received in r.received.items():
             key = _freeze(received)
             outcome = found[name].get(key)
@@ -775,6 +785,13 @@ def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
             outcome.seeds.append(seed)
     for category, message in seen_warnings:
         warnings.warn(message, category, stacklevel=3)
+    if emitted[0] and 0 in emitted:
+        seed = seeds[emitted.index(0)]
+        warnings.warn(
+            f"The sources sent nothing in the run with seed {seed} although they did in the "
+            f"first run: a source must start again at every run for explore to compare runs "
+            f"(ListSource does; a function reading from an iterator or a file does not).",
+            UserWarning, stacklevel=3)
     order = {s: i for i, s in enumerate(seeds)}
     outcomes = {name: sorted(by_key.values(), key=lambda o: (-o.count, order[o.seed]))
                 for name, by_key in found.items()}

@@ -200,6 +200,15 @@ def test_explore_groups_failures_and_names_a_seed_for_each():
     assert "10 of 10 runs failed (first with seed 0): transform 'shaky'" in str(ex)
 
 
+def test_explore_warns_when_the_sources_do_not_start_again():
+    items = iter(range(5))
+    out = []
+    g = network([(Source(fn=lambda: next(items, None), name="once"), Sink(fn=out.append, name="k"))])
+    with pytest.warns(UserWarning, match="sources sent nothing in the run with seed 1 .*ListSource"):
+        ex = g.explore(runs=3, timeout=T)
+    assert [o.received for o in ex["k"]] == [[], [0, 1, 2, 3, 4]]
+
+
 def test_explore_checks_its_arguments():
     g = two_sources([])
     with pytest.raises(ValueError, match="runs= .* or seeds="):

@@ -179,6 +179,16 @@ def test_the_trace_of_a_stopped_run_is_kept():
             g.run_network(timeout=0.3, seed=seed, trace=True)
         assert g.trace.outcome == "timeout" and len(g.trace) > 0
         assert "ended by timeout" in g.trace.table(3)
+        ends = {r.node: r.note for r in g.trace.events("end")}
+        assert ends == {"forever": "stopped", "k": "stopped"}
+
+
+def test_explore_leaves_no_stale_trace_behind():
+    g = mixed([])
+    run(g, seed=1)
+    g.explore(runs=2, timeout=T)
+    with pytest.raises(RuntimeError, match="not traced"):
+        g.trace
 
 
 def test_events_rejects_an_unknown_kind():
