@@ -1,6 +1,6 @@
 """Every performance target in one command: throughput, memory and import time.
 
-    python benchmarks/run_all.py [--reps 7] [--quick]
+    python benchmarks/run_all.py [--reps 9] [--quick]
 
 Prints each benchmark's own lines as it runs, then one table with a
 PASS/FAIL line per target. Exits with 1 if any target was missed.
@@ -22,7 +22,7 @@ from workloads import N, WORKLOADS  # noqa: E402
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=7, help="throughput repetitions (default 7)")
+    parser.add_argument("--reps", type=int, default=9, help="throughput repetitions (default 9)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, smaller memory run")
     args = parser.parse_args(argv)
     reps = 3 if args.quick else args.reps
