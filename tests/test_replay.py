@@ -66,9 +66,13 @@ def test_the_same_seed_100_times_gives_identical_results_and_traces():
 
 def test_a_seeded_run_is_the_same_in_a_fresh_process():
     """No hash randomization, dict order of ids or timing can leak into the schedule."""
+    import os
     import subprocess
     import sys
 
+    import dissyslab
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(dissyslab.__file__)))
     script = (
         "from dissyslab import *\n"
         "out = []\n"
@@ -79,7 +83,7 @@ def test_a_seeded_run_is_the_same_in_a_fresh_process():
         "print(out)\n"
     )
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                           timeout=T, env={**__import__("os").environ, "PYTHONHASHSEED": str(h)})
+                           timeout=T, env={**os.environ, "PYTHONHASHSEED": str(h), "PYTHONPATH": root})
             for h in (1, 2)]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr
     assert runs[0].stdout == runs[1].stdout
