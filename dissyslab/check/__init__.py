@@ -35,19 +35,19 @@ the grader (frames, ``gc``, ``ctypes``, ``eval``...) are refused
 and the next notebook starts in a new process.
 """
 
-from .failure import CheckFailed, same
+from .failure import CheckFailed, same, show
 from .runs import (
     Outcomes, Run, TIMEOUT, differs_between, done, equal, finishes, outputs, overlap, run,
-    same_for_all_schedules, same_result, schedules, seeded_runs_available,
+    same_for_all_schedules, same_result, schedules, seeded_runs_available, that,
 )
 from .shape import edge, edges, fanin, fanout, is_network, kinds, no_duplicate_edges, no_edge, node
 from .shape import paths, shape, wraps
 
 __all__ = [
-    "CheckFailed", "same",
+    "CheckFailed", "same", "show",
     "is_network", "node", "kinds", "edge", "no_edge", "edges", "fanout", "fanin",
     "no_duplicate_edges", "paths", "shape", "wraps",
     "run", "Run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
-    "differs_between", "same_result", "overlap", "equal", "done", "seeded_runs_available",
+    "differs_between", "same_result", "overlap", "equal", "that", "done", "seeded_runs_available",
     "TIMEOUT",
 ]

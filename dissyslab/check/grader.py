@@ -409,6 +409,9 @@ def main(argv=None):
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
         g = grade_notebook(nb, workdir=Path(path).parent, cell_timeout=args.cell_timeout,
                            test_timeout=args.test_timeout)
+        for c in g.cells:
+            if c.role == "setup" and c.error and not args.json:
+                print(f"  ! setup cell {c.index} failed: {c.error['ename']}: {c.error['evalue']}")
         tasks = [{"cell": c.index, "passed": c.verdict.passed, "reason": c.verdict.reason,
                   "points": g.points[c.index], "message": c.verdict.message}
                  for c in g.cells if c.verdict is not None]

@@ -390,11 +390,17 @@ def equal(actual, expected, what="the result", hint=None):
              hint=hint)
 
 
+def that(condition, problem, expected=None, got=None, hint=None):
+    """Check any condition; on failure say ``problem``, what was expected, what happened, a hint."""
+    if condition is not True:
+        fail(problem, expected=expected, got=got, hint=hint)
+
+
 def done(task):
     """Print the student's success line at the end of a test cell."""
     print(f"✓ {task}: every check in this cell passed.")
 
 
 __all__ = ["Run", "run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
-           "differs_between", "same_result", "overlap", "equal", "done", "seeded_runs_available",
+           "differs_between", "same_result", "overlap", "equal", "that", "done", "seeded_runs_available",
            "build_copy", "TIMEOUT", "CheckFailed", "message"]

@@ -1,0 +1,47 @@
+"""nbgrader settings for the DisSysLab exercises (run every nbgrader command from this folder).
+
+Grading does not use a Jupyter kernel: each notebook is graded in a fresh Python
+process by dissyslab.check (see README.md, "How grading stays fair"), so a
+submission that hangs, crashes, exits or tampers with the checks only costs its
+own points, and the next submission starts clean.
+"""
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+from dissyslab.check.nbgrader_plugin import autograde_preprocessors, sanitize_preprocessors
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.course_id = "dissyslab"
+c.CourseDirectory.root = "."
+# Folders nbgrader creates here: release/, submitted/, autograded/, feedback/ and gradebook.db.
+# Keep them out of version control (exercises/.gitignore).
+
+# --- generating the student version -------------------------------------------------------
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# --- autograding --------------------------------------------------------------------------
+# Test cells are locked: nbgrader puts back their original code, hidden tests included, and
+# puts back test cells a student deleted.
+c.OverwriteCells.add_missing_cells = True
+# RestoreCellRoles first, then nbgrader's own sanitizing steps.
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
+# GradeInSubprocess instead of nbgrader's Execute: a fresh process per notebook.
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+# Time limits, in seconds. A cell that runs longer is interrupted; one that ignores the
+# interrupt is killed with its whole process (its task, and the ones after it, get 0).
+c.GradeInSubprocess.cell_timeout = 30        # a setup or answer cell
+c.GradeInSubprocess.test_timeout = 60        # a test cell (it may run the network many times)
+c.GradeInSubprocess.notebook_timeout = 600   # one notebook in all
+c.GradeInSubprocess.memory_mb = 4096         # address space of the grading process
+# nbgrader validate (and anything else that still runs a kernel) gets a time limit too.
+c.Execute.timeout = 60
+c.Execute.interrupt_on_timeout = True
+
+# --- feedback -----------------------------------------------------------------------------
+# Students see their scores and the checks' messages, but not the hidden tests' code, so the
+# tests can be used again next year.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.ClearHiddenTests.enforce_metadata = False
