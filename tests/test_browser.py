@@ -1,0 +1,285 @@
+"""The live view in a real browser: JupyterLab driven by headless Chromium through Playwright.
+
+Starts JupyterLab on 127.0.0.1 (a free port, a token, temporary folders), opens
+a notebook, runs all its cells and reads the page while the network runs: the
+result panels must grow before the run ends, then hold the expected results,
+and the diagram must be an SVG. Screenshots go to ``test-output/``.
+
+Skipped when DISSYSLAB_NO_BROWSER=1, or when Chromium, Playwright or
+JupyterLab is missing. Uses the system Chromium (never ``playwright install``).
+"""
+
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+OUTPUT = REPO / "test-output"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+FIXTURE = REPO / "tests" / "browser" / "live_fanout.ipynb"
+LESSON = REPO / "notebooks" / "03_fanout.ipynb"
+WORDS = ["hello", "world", "python", "thread", "queue", "graph", "merge", "split",
+         "fanout", "batch", "stream", "kernel", "widget", "panel", "sink", "source",
+         "node", "edge", "path", "copy", "order", "message", "channel", "result"]
+
+
+def _why_skip():
+    if os.environ.get("DISSYSLAB_NO_BROWSER") == "1":
+        return "DISSYSLAB_NO_BROWSER=1: browser tests are turned off"
+    if not os.path.exists(CHROMIUM):
+        return "Chromium is not installed (Debian: apt-get install chromium)"
+    for module, package in (("playwright", "playwright"), ("jupyterlab", "jupyterlab"),
+                            ("ipywidgets", "ipywidgets")):
+        if importlib.util.find_spec(module) is None:
+            return f"the {package} package is not installed (pip install {package})"
+    return None
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """A JupyterLab server started for these tests, and what is needed to reach it."""
+
+    def __init__(self, url, token, root, log):
+        self.url, self.token, self.root, self.log = url, token, root, log
+
+    def notebook_url(self, name):
+        return f"{self.url}/lab/tree/{name}?token={self.token}&reset"
+
+    def log_tail(self):
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    reason = _why_skip()
+    if reason:
+        pytest.skip(reason)
+    base = tmp_path_factory.mktemp("jupyterlab")
+    root = base / "root"
+    root.mkdir()
+    shutil.copy(FIXTURE, root / FIXTURE.name)
+    if LESSON.exists():
+        shutil.copy(LESSON, root / LESSON.name)
+    settings = base / "settings"
+    # no news or update check pop-ups over the notebook
+    notes = settings / "@jupyterlab" / "apputils-extension"
+    notes.mkdir(parents=True)
+    (notes / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env["JUPYTER_CONFIG_DIR"] = str(base / "config")
+    env["JUPYTER_RUNTIME_DIR"] = str(base / "runtime")
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
+           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'ws'}",
+           "--LabApp.expose_app_in_browser=True"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = base / "jupyterlab.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root,
+                                  start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"JupyterLab exited with code {server.returncode}:\n"
+                            f"{log.read_text(errors='replace')[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer on {url} within 90 s:\n"
+                            f"{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        yield Lab(url, token, root, log)
+    finally:
+        _stop(server)
+
+
+def _stop(server):
+    """Stop the server we started and everything it started (its kernels): they share its group."""
+    if server.poll() is None:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(server.pid, signal.SIGKILL)  # kernels left in the group, if any
+    except ProcessLookupError:
+        pass
+    server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def open_and_run_all(page, lab, name):
+    """Open notebook ``name`` in JupyterLab, wait for its kernel, and start running all cells."""
+    page.goto(lab.notebook_url(name))
+    page.wait_for_function(
+        """() => {
+            const app = window.jupyterapp;
+            const nb = app && app.shell.currentWidget;
+            const kernel = nb && nb.sessionContext && nb.sessionContext.session
+                           && nb.sessionContext.session.kernel;
+            return kernel && kernel.status === 'idle' && nb.content && nb.content.widgets.length;
+        }""", timeout=90_000)
+    # not awaited: the command's promise settles only when every cell has run
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def read_views(page):
+    """Every live view on the page: its outcome and, per panel, sink, count, state and results."""
+    return page.evaluate("""() => [...document.querySelectorAll('.dsl-live')].map(v => ({
+        outcome: v.querySelector('.dsl-status').dataset.outcome,
+        svg: !!v.querySelector('.dsl-diagram svg'),
+        diagram: (v.querySelector('.dsl-diagram') || {}).textContent || '',
+        panels: [...v.querySelectorAll('.dsl-panel')].map(p => ({
+            sink: p.dataset.sink, count: +p.dataset.count, state: p.dataset.state,
+            title: p.querySelector('.dsl-title').textContent,
+            results: [...p.querySelectorAll('.dsl-results li')]
+                .sort((a, b) => a.dataset.index - b.dataset.index)
+                .map(li => li.querySelector('.dsl-v').textContent),
+            errors: [...p.querySelectorAll('.dsl-error')].map(x => x.textContent),
+        })),
+    }))""")
+
+
+def cell_outputs(page):
+    """Per cell: the text of its outputs, and how many outputs it has."""
+    return page.evaluate("""() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(c => ({
+        text: [...c.querySelectorAll('.jp-OutputArea-output')].map(o => o.innerText),
+        live: c.querySelectorAll('.dsl-live').length,
+    }))""")
+
+
+def save_screenshot(page, name):
+    OUTPUT.mkdir(exist_ok=True)
+    path = OUTPUT / name
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def test_panels_grow_while_the_run_lasts_and_keep_the_final_results(lab, page):
+    open_and_run_all(page, lab, FIXTURE.name)
+    readings, deadline = [], time.monotonic() + 60
+    shot_taken = False
+    while time.monotonic() < deadline:
+        views = read_views(page)
+        if views:
+            view = views[0]
+            readings.append((view["outcome"], {p["sink"]: p["count"] for p in view["panels"]}))
+            if view["outcome"] != "running":
+                break
+            if not shot_taken and view["panels"][0]["count"] >= 8:
+                view_box = page.locator(".dsl-live").first
+                view_box.scroll_into_view_if_needed()
+                save_screenshot(page, "live_view_running.png")
+                shot_taken = True
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the run did not finish within 60 s; readings: {readings[-5:]}\n"
+                    f"{lab.log_tail()}")
+
+    during = [counts for outcome, counts in readings if outcome == "running"]
+    growing = sorted({c["collector_upper"] for c in during if 0 < c["collector_upper"] < 24})
+    assert len(growing) >= 2, (
+        f"the upper panel should have been seen with at least two different partial counts "
+        f"while running, but the readings were {readings}")
+    assert all(a["collector_upper"] <= b["collector_upper"] for a, b in zip(during, during[1:]))
+
+    view = read_views(page)[0]
+    assert view["outcome"] == "finished"
+    assert view["svg"], "the diagram should be drawn as an SVG"
+    for name in ("word_source", "uppercase", "reverse", "collector_upper", "collector_reverse"):
+        assert name in view["diagram"]
+    panels = {p["sink"]: p for p in view["panels"]}
+    assert panels["collector_upper"]["title"] == "word_source → uppercase → collector_upper"
+    assert panels["collector_reverse"]["title"] == "word_source → reverse → collector_reverse"
+    assert panels["collector_upper"]["results"] == [repr(w.upper()) for w in WORDS]
+    assert panels["collector_reverse"]["results"] == [repr(w[::-1]) for w in WORDS]
+    for p in panels.values():
+        assert (p["count"], p["state"], p["errors"]) == (24, "done", [])
+
+    # The next cell runs after the run: it shows its own output and nothing of the live view.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-OutputArea-output')]"
+        ".some(o => o.innerText.includes('24 RESULT'))", timeout=30_000)
+    cells = cell_outputs(page)
+    assert [c["live"] for c in cells] == [0, 0, 1, 0]
+    assert cells[2]["text"] and len(cells[2]["text"]) == 1
+    assert [t.strip() for t in cells[3]["text"]] == ["24 RESULT\n24 tluser"]
+
+    page.locator(".dsl-live").first.scroll_into_view_if_needed()
+    path = save_screenshot(page, "live_view.png")
+    assert path.stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not LESSON.exists(), reason="the fanout lesson notebook is not written yet")
+def test_the_fanout_lesson_shows_its_two_paths_live(lab, page):
+    open_and_run_all(page, lab, LESSON.name)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.dsl-status')]"
+        ".some(s => s.dataset.outcome === 'finished')", timeout=60_000)
+    view = read_views(page)[0]
+    assert view["svg"]
+    panels = {p["title"]: p for p in view["panels"]}
+    upper = panels["word_source → uppercase → collector_upper"]
+    reverse = panels["word_source → reverse → collector_reverse"]
+    assert upper["results"] == ["'HELLO'", "'WORLD'", "'PYTHON'"]
+    assert reverse["results"] == ["'olleh'", "'dlrow'", "'nohtyp'"]
+    assert upper["state"] == reverse["state"] == "done"
+    page.locator(".dsl-live").first.scroll_into_view_if_needed()
+    save_screenshot(page, "live_view_lesson_03.png")

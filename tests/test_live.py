@@ -1,0 +1,595 @@
+"""The live view, kernel side: what its widget holds during and after a run, without a browser.
+
+Most tests build the view in this process (ipywidgets then talks to a dummy
+comm) and run the network with it as an observer, reading the widget's value
+from another thread while the run lasts. The last ones execute notebooks in a
+real Jupyter kernel with nbclient and read the widget state it stores.
+"""
+
+import _thread
+import html.parser
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from dissyslab import (
+    ListSource, NetworkError, NetworkTimeout, Sink, Source, Transform, network,
+)
+from dissyslab.runtime import run
+
+pytest.importorskip("ipywidgets")
+from dissyslab import live  # noqa: E402
+from dissyslab.live import LiveView  # noqa: E402
+
+T = 10  # seconds: the time limit of every run in this file
+REPO = Path(__file__).resolve().parent.parent
+
+
+# --- reading the widget -------------------------------------------------------
+
+class _Page(html.parser.HTMLParser):
+    """The facts a student sees in the view's HTML: status, diagram, and each panel."""
+
+    def __init__(self):
+        super().__init__()
+        self.outcome = None
+        self.status = ""
+        self.drawn = None
+        self.diagram_text = ""
+        self.panels = {}
+        self._panel = None
+        self._into = None  # which text is being collected: (kind, target)
+        self._depth = 0
+        self._li = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        cls = (a.get("class") or "").split()
+        if self._into is not None:
+            self._depth += 1
+        if "dsl-status" in cls:
+            self.outcome = a["data-outcome"]
+            self._collect(("status", None))
+        elif "dsl-diagram" in cls:
+            self.drawn = a["data-drawn"]
+            self._collect(("diagram", None))
+        elif "dsl-panel" in cls:
+            self._panel = {"count": int(a["data-count"]), "state": a["data-state"], "titles": [],
+                           "results": {}, "errors": [], "tags": {}, "footer": ""}
+            self.panels[a["data-sink"]] = self._panel
+        elif "dsl-path" in cls:
+            self._collect(("title", None))
+        elif tag == "li" and self._panel is not None:
+            self._li = int(a["data-index"])
+        elif "dsl-v" in cls:
+            self._collect(("result", self._li))
+        elif "dsl-from" in cls:
+            self._collect(("tag", self._li))
+        elif "dsl-error" in cls:
+            self._collect(("error", None))
+        elif "dsl-more" in cls:
+            self._collect(("footer", None))
+
+    def _collect(self, what):
+        if self._into is None:
+            self._into, self._depth, self._text = what, 1, []
+
+    def handle_endtag(self, tag):
+        if self._into is None:
+            return
+        self._depth -= 1
+        if self._depth:
+            return
+        text = "".join(self._text)
+        kind, key = self._into
+        self._into = None
+        if kind == "status":
+            self.status = text
+        elif kind == "diagram":
+            self.diagram_text = text
+        elif kind == "title":
+            self._panel["titles"].append(text)
+        elif kind == "result":
+            self._panel["results"][key] = text
+        elif kind == "tag":
+            self._panel["tags"][key] = text
+        elif kind == "error":
+            self._panel["errors"].append(text)
+        elif kind == "footer":
+            self._panel["footer"] = text
+
+    def handle_data(self, data):
+        if self._into is not None:
+            self._text.append(data)
+
+
+def page(value):
+    """Parse the widget's HTML value into a :class:`_Page`."""
+    p = _Page()
+    p.feed(value)
+    p.close()
+    return p
+
+
+def results(panel):
+    """The results a panel shows, oldest first."""
+    return [panel["results"][i] for i in sorted(panel["results"])]
+
+
+class Sampler:
+    """Reads the view's widget every 20 ms from its own thread while the network runs."""
+
+    def __init__(self, view):
+        self.view, self.pages = view, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.pages.append(page(self.view.widget.value))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+# --- networks -------------------------------------------------------------------
+
+WORDS = ["hello", "world", "python", "thread", "queue", "graph", "merge", "split",
+         "fanout", "batch", "stream", "kernel"]
+
+
+def slow_source(items, delay, name="word_source"):
+    """A source sending ``items``, one every ``delay`` seconds."""
+    it = ListSource(items=items)
+
+    def slow():
+        time.sleep(delay)
+        return it.run()
+
+    slow.__name__ = name
+    return Source(fn=slow, name=name)
+
+
+def fanout(source, upper_fn=str.upper):
+    upper, backwards = [], []
+    up = Transform(fn=upper_fn, name="uppercase")
+    rev = Transform(fn=lambda s: s[::-1], name="reverse")
+    g = network([(source, up), (source, rev),
+                 (up, Sink(fn=upper.append, name="collector_upper")),
+                 (rev, Sink(fn=backwards.append, name="collector_reverse"))])
+    return g, upper, backwards
+
+
+def watch(g, **kw):
+    view = LiveView(g, show=False, **kw)
+    return view
+
+
+# --- during a run ----------------------------------------------------------------
+
+def test_panels_fill_up_while_the_network_runs_and_keep_the_final_results():
+    g, upper, backwards = fanout(slow_source(WORDS, 0.08))
+    view = watch(g)
+    with Sampler(view) as sampler:
+        run(g, timeout=T, observers=[view])
+
+    during = [p for p in sampler.pages if p.outcome == "running"]
+    counts = [p.panels["collector_upper"]["count"] for p in during]
+    assert counts == sorted(counts), "a count never goes down"
+    partial = sorted({c for c in counts if 0 < c < len(WORDS)})
+    assert len(partial) >= 2, f"expected several partial counts while running, saw {counts}"
+    assert {p.panels["collector_upper"]["state"] for p in during} == {"running"}
+    # the diagram shows the source busy at some point, with messages on its edges
+    assert any("busy" in p.diagram_text for p in during)
+
+    final = page(view.widget.value)
+    assert final.outcome == "finished"
+    assert "Finished" in final.status
+    assert final.drawn == "svg"
+    up, rev = final.panels["collector_upper"], final.panels["collector_reverse"]
+    assert up["titles"] == ["word_source → uppercase → collector_upper"]
+    assert rev["titles"] == ["word_source → reverse → collector_reverse"]
+    assert (up["count"], up["state"], up["errors"]) == (len(WORDS), "done", [])
+    assert (rev["count"], rev["state"], rev["errors"]) == (len(WORDS), "done", [])
+    assert results(up) == [repr(w) for w in upper] == [repr(w.upper()) for w in WORDS]
+    assert results(rev) == [repr(w) for w in backwards]
+    assert sorted(up["results"]) == list(range(1, len(WORDS) + 1))
+
+
+def test_the_diagram_shows_node_states_and_edge_counts_as_the_run_goes():
+    g, _, _ = fanout(slow_source(WORDS, 0.08))
+    view = watch(g)
+    with Sampler(view) as sampler:
+        run(g, timeout=T, observers=[view])
+    svgs = [p.diagram_text for p in sampler.pages if p.drawn == "svg"]
+    assert len(set(svgs)) >= 3, "the diagram should be redrawn as the run goes"
+    final = page(view.widget.value).diagram_text
+    assert final.count("done") == 5
+    assert final.count(str(len(WORDS))) >= 4  # every edge carried every word
+    assert "busy" not in final and "waiting" not in final
+
+
+def test_updates_are_coalesced_to_at_most_ten_a_second_and_come_from_one_thread():
+    n = 30_000
+    counter = iter(range(n))
+
+    def steady():  # a fast stream lasting about a second
+        i = next(counter, None)
+        if i is not None and i % 100 == 0:
+            time.sleep(0.003)
+        return i
+
+    got = []
+    g = network([(Source(fn=steady, name="steady"), Sink(fn=got.append, name="keep"))])
+    view = watch(g)
+    changes = []
+    view.widget.observe(lambda change: changes.append(threading.current_thread().name),
+                        names="value")
+    started = time.monotonic()
+    run(g, timeout=T, observers=[view])
+    elapsed = time.monotonic() - started
+    assert len(got) == n
+    # at most one update per tick of the publisher, plus the final one
+    assert 1 <= len(changes) <= elapsed * live.RATE + 2, (len(changes), elapsed)
+    assert set(changes) <= {"live view publisher (dissyslab)", threading.current_thread().name}
+    assert not [name for name in changes if name.startswith("dissyslab ")], \
+        "node threads must never touch the widget"
+
+
+def test_a_long_run_shows_the_newest_results_with_the_total():
+    g = network([(Source(fn=ListSource(items=range(5000)).run, name="numbers"),
+                  Sink(fn=lambda m: None, name="drop"))])
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    panel = page(view.widget.value).panels["drop"]
+    assert panel["count"] == 5000
+    assert sorted(panel["results"]) == list(range(4951, 5001))
+    assert results(panel) == [repr(i) for i in range(4950, 5000)]
+    assert panel["footer"] == "showing the newest 50 of 5,000"
+    assert len(view.widget.value) < 40_000, "the page stays small however long the run"
+
+
+def test_latest_sets_how_many_results_a_panel_shows():
+    g = network([(Source(fn=ListSource(items=range(100)).run, name="numbers"),
+                  Sink(fn=lambda m: None, name="drop"))])
+    view = watch(g, latest=7)
+    run(g, timeout=T, observers=[view])
+    panel = page(view.widget.value).panels["drop"]
+    assert results(panel) == [repr(i) for i in range(93, 100)]
+    assert panel["footer"] == "showing the newest 7 of 100"
+
+
+def test_a_sink_reached_by_two_paths_gets_one_panel_titled_with_both():
+    a = Source(fn=ListSource(items=[1, 2, 3]).run, name="numbers")
+    double = Transform(fn=lambda x: 2 * x, name="double")
+    negate = Transform(fn=lambda x: -x, name="negate")
+    got = []
+    keep = Sink(fn=got.append, name="keep")
+    g = network([(a, double), (a, negate), (double, keep), (negate, keep)])
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    final = page(view.widget.value)
+    assert list(final.panels) == ["keep"]
+    panel = final.panels["keep"]
+    assert panel["titles"] == ["numbers → double → keep", "numbers → negate → keep"]
+    assert panel["count"] == 6
+    shown = {(panel["results"][i], panel["tags"][i]) for i in panel["results"]}
+    assert shown == {("2", "← double"), ("4", "← double"), ("6", "← double"),
+                     ("-1", "← negate"), ("-2", "← negate"), ("-3", "← negate")}
+
+
+def test_results_are_shown_safely_escaped_cut_and_without_memory_addresses():
+    class Thing:
+        pass
+
+    items = ["<script>alert('x')</script>", "x" * 1000, Thing(), "$x^2$"]
+    g = network([(Source(fn=ListSource(items=items).run, name="odd"),
+                  Sink(fn=lambda m: None, name="keep"))])
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    value = view.widget.value
+    assert "<script>" not in value
+    assert "tex2jax_ignore" in value  # "$x^2$" stays text, not maths
+    shown = results(page(value).panels["keep"])
+    assert shown[0] == repr(items[0])
+    assert len(shown[1]) <= 200 and shown[1].endswith("...")
+    assert "0x" not in shown[2] and "Thing" in shown[2]
+
+
+# --- after a failure, a timeout, an interrupt ---------------------------------------
+
+def test_a_failed_node_is_shown_with_its_error_and_the_other_path_completes():
+    def upper(text):
+        if text == "python":
+            raise ValueError("no snakes here")
+        return text.upper()
+
+    g, upper_results, _ = fanout(slow_source(WORDS[:6], 0.02), upper_fn=upper)
+    view = watch(g)
+    with pytest.raises(NetworkError):
+        run(g, timeout=T, observers=[view])
+    final = page(view.widget.value)
+    assert final.outcome == "finished"
+    assert "1 node failed" in final.status
+    up, rev = final.panels["collector_upper"], final.panels["collector_reverse"]
+    assert (up["state"], up["count"]) == ("failed", 2)
+    assert up["errors"] == ["✗ transform 'uppercase' failed on message 'python': "
+                            "ValueError: no snakes here"]
+    assert (rev["state"], rev["count"], rev["errors"]) == ("done", 6, [])
+    # the diagram marks the failed node and prints its error
+    assert "failed" in final.diagram_text and "no snakes here" in final.diagram_text
+
+
+def test_a_timeout_leaves_the_results_so_far_on_screen_marked_stopped():
+    counter = iter(range(10**9))
+
+    def endless():
+        time.sleep(0.01)
+        return next(counter)
+
+    got = []
+    g = network([(Source(fn=endless, name="endless"), Sink(fn=got.append, name="keep"))])
+    view = watch(g)
+    with pytest.raises(NetworkTimeout):
+        run(g, timeout=0.5, observers=[view])
+    final = page(view.widget.value)
+    assert final.outcome == "timeout"
+    assert final.status.startswith("Stopped: timeout")
+    panel = final.panels["keep"]
+    assert panel["state"] == "stopped"
+    assert panel["count"] == len(got) > 0
+    assert "stopped" in final.diagram_text
+
+
+def test_an_interrupt_leaves_the_results_so_far_on_screen():
+    def endless():
+        time.sleep(0.01)
+        return 1
+
+    g = network([(Source(fn=endless, name="endless"), Sink(fn=lambda m: None, name="keep"))])
+    view = watch(g)
+    timer = threading.Timer(0.4, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run(g, timeout=T, observers=[view])
+    timer.join()
+    final = page(view.widget.value)
+    assert final.outcome == "interrupted"
+    assert final.panels["keep"]["state"] == "stopped"
+    assert final.panels["keep"]["count"] > 0
+
+
+def test_nothing_changes_the_view_after_the_run():
+    g, _, _ = fanout(slow_source(WORDS[:4], 0.05))
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    final = view.widget.value
+    assert not view.active
+    time.sleep(0.35)  # several publisher ticks
+    assert view.widget.value == final
+
+
+def test_a_view_whose_run_never_reports_its_end_still_shows_the_end(monkeypatch):
+    """If an exception escapes the runtime before ``finished``, the publisher draws the end."""
+    g, _, _ = fanout(slow_source(WORDS[:3], 0.01))
+    view = watch(g)
+
+    class Boom(Exception):
+        pass
+
+    def explode(net, r):
+        raise Boom("runtime trouble")
+
+    monkeypatch.setattr("dissyslab.runtime._warn_merges", explode)
+    with pytest.raises(Boom):
+        run(g, timeout=T, observers=[view])
+    deadline = time.monotonic() + 5
+    while view.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not view.active
+    final = page(view.widget.value)
+    assert final.outcome == "finished"
+    assert final.panels["collector_upper"]["count"] == 3
+
+
+def test_without_graphviz_the_diagram_is_text_with_how_to_install_it(monkeypatch):
+    from dissyslab import diagram
+
+    monkeypatch.setattr(diagram, "dot_available", lambda: False)
+    g, _, _ = fanout(Source(fn=ListSource(items=["a"]).run, name="word_source"))
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    final = page(view.widget.value)
+    assert final.drawn == "text"
+    assert "Graphviz" in final.diagram_text and "install" in final.diagram_text
+    assert "word_source" in final.diagram_text
+    assert final.panels["collector_upper"]["count"] == 1
+
+
+# --- choosing the view -------------------------------------------------------------
+
+def test_outside_jupyter_live_true_warns_and_runs_without_a_view():
+    got = []
+    g = network([(Source(fn=ListSource(items=[1, 2]).run, name="s"), Sink(fn=got.append, name="k"))])
+    assert not live.in_kernel()
+    with pytest.warns(UserWarning, match="no Jupyter kernel here"):
+        g.run_network(timeout=T, live=True)
+    assert got == [1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g.run_network(timeout=T)  # the default: silently no view
+        g.run_network(timeout=T, live=False)
+
+
+def test_live_must_be_true_false_or_left_out():
+    g = network([(Source(fn=ListSource(items=[1]).run, name="s"), Sink(fn=print, name="k"))])
+    with pytest.raises(TypeError, match=r"live=\.\.\.\) must be True .* but got 'yes'"):
+        g.run_network(timeout=T, live="yes")
+
+
+def test_plain_python_never_imports_jupyter_code():
+    script = textwrap.dedent("""
+        import sys
+        from dissyslab import network, Source, Sink, ListSource
+        got = []
+        g = network([(Source(fn=ListSource(items=[1, 2, 3]).run, name="s"),
+                      Sink(fn=got.append, name="k"))])
+        g.run_network(timeout=10)
+        assert got == [1, 2, 3]
+        loaded = [m for m in ("IPython", "ipykernel", "ipywidgets", "graphviz", "dissyslab.live")
+                  if m in sys.modules]
+        print("loaded:", loaded)
+    """)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "loaded: []"
+
+
+# --- in a real kernel -----------------------------------------------------------------
+
+nbclient = pytest.importorskip("nbclient")
+nbformat = pytest.importorskip("nbformat")
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+SETUP = """
+from dissyslab import network, Source, Transform, Sink, ListSource
+words = ListSource(items=["hello", "world", "python"])
+def upper(text):
+    if text == "python":
+        raise ValueError("no snakes here")
+    return text.upper()
+source = Source(fn=words.run, name="word_source")
+uppercase = Transform(fn=upper, name="uppercase")
+reverse = Transform(fn=lambda text: text[::-1], name="reverse")
+results_upper, results_reverse = [], []
+g = network([(source, uppercase), (source, reverse),
+             (uppercase, Sink(fn=results_upper.append, name="collector_upper")),
+             (reverse, Sink(fn=results_reverse.append, name="collector_reverse"))])
+"""
+
+
+def execute(cells, monkeypatch, allow_errors=True):
+    """Run ``cells`` in a fresh kernel (importing this working tree); return the notebook."""
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=60,
+                                     allow_errors=allow_errors, store_widget_state=True)
+    client.execute()
+    return nb
+
+
+def stored_view(nb, output):
+    """The page of the live view a display output shows, from the notebook's stored widget state."""
+    model_id = output["data"][WIDGET_VIEW]["model_id"]
+    state = nb.metadata["widgets"][WIDGET_STATE]["state"][model_id]["state"]
+    return page(state["value"])
+
+
+@pytest.mark.slow
+def test_in_a_kernel_the_run_shows_one_view_and_the_notebook_stores_its_final_state(monkeypatch):
+    nb = execute([SETUP, "g.run_network(timeout=10)", "print(results_upper, results_reverse)",
+                  "g.run_network(timeout=10, live=False)"], monkeypatch)
+    run_cell, print_cell, quiet_cell = nb.cells[1], nb.cells[2], nb.cells[3]
+
+    displays = [o for o in run_cell.outputs if o.output_type == "display_data"]
+    assert len(displays) == 1
+    assert displays[0]["data"]["text/plain"] == (
+        "Live view of the network: 2 result panels\n"
+        "  word_source → uppercase → collector_upper\n"
+        "  word_source → reverse → collector_reverse")
+    assert [o.output_type for o in run_cell.outputs] == ["display_data", "error"]
+    assert run_cell.outputs[1]["ename"] == "NetworkError"
+
+    final = stored_view(nb, displays[0])
+    assert final.outcome == "finished" and final.drawn == "svg"
+    up, rev = final.panels["collector_upper"], final.panels["collector_reverse"]
+    assert (up["state"], results(up)) == ("failed", ["'HELLO'", "'WORLD'"])
+    assert "no snakes here" in up["errors"][0]
+    assert (rev["state"], results(rev)) == ("done", ["'olleh'", "'dlrow'", "'nohtyp'"])
+
+    # nothing of the view leaks into the next cells
+    assert [o.output_type for o in print_cell.outputs] == ["stream"]
+    assert print_cell.outputs[0]["text"] == "['HELLO', 'WORLD'] ['olleh', 'dlrow', 'nohtyp']\n"
+    assert [o.output_type for o in quiet_cell.outputs] == ["error"]  # live=False: no view
+
+
+@pytest.mark.slow
+def test_in_a_kernel_the_view_updates_while_the_cell_is_still_running(monkeypatch):
+    """Widget updates from the publisher thread reach the client before the cell ends."""
+    slow = SETUP.replace("source = Source(fn=words.run",
+                         "import time\n"
+                         "def slow_words():\n"
+                         "    time.sleep(0.1)\n"
+                         "    return words.run()\n"
+                         "source = Source(fn=slow_words")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in
+                [slow.replace('"python"]', '"python", "thread", "queue", "graph", "merge"]'),  # 7
+                 "g.run_network(timeout=10)"]]
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=60, allow_errors=True)
+    seen = []
+    original = client.handle_comm_msg
+
+    def spy(outs, msg, cell_index):
+        data = msg["content"].get("data", {})
+        value = data.get("state", {}).get("value")
+        if value and "dsl-live" in value:
+            seen.append(page(value))
+        return original(outs, msg, cell_index)
+
+    client.handle_comm_msg = spy
+    client.execute()
+    running = [p for p in seen if p.outcome == "running"]
+    partial = {p.panels["collector_reverse"]["count"] for p in running} - {0, 7}
+    assert len(partial) >= 2, [(p.outcome, {k: v["count"] for k, v in p.panels.items()})
+                               for p in seen]
+    assert seen[-1].outcome == "finished"
+    assert seen[-1].panels["collector_reverse"]["count"] == 7
+
+
+@pytest.mark.slow
+def test_nbconvert_execute_stores_the_final_view_in_the_notebook_file(tmp_path, monkeypatch):
+    """The command the lessons use to store executed notebooks keeps the final panels."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(SETUP.replace('text == "python"', 'text == "cobra"')),
+                nbformat.v4.new_code_cell("g.run_network(timeout=10)")]
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, path)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+         "--ExecutePreprocessor.store_widget_state=True", "--inplace", str(path)],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    saved = nbformat.read(path, as_version=4)
+    (output,) = saved.cells[1].outputs
+    final = stored_view(saved, output)
+    assert final.outcome == "finished"
+    assert results(final.panels["collector_upper"]) == ["'HELLO'", "'WORLD'", "'PYTHON'"]
+    models = saved.metadata["widgets"][WIDGET_STATE]["state"].values()
+    views = [m for m in models if "dsl-live" in json.dumps(m["state"].get("value", ""))]
+    assert len(views) == 1
+    # the models the view refers to (its layout and style) are stored too
+    refs = re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(views[0]["state"]))
+    assert refs and all(r in saved.metadata["widgets"][WIDGET_STATE]["state"] for r in refs)
