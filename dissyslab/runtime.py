@@ -42,8 +42,6 @@ DEFAULT_CAPACITY = 10_000
 BATCH = 256
 #: seconds a result may wait to be batched with the next ones
 LATENCY = 0.002
-#: a call slower than this sends its result on at once
-SLOW_CALL = 0.0005
 #: seconds given to the nodes to stop after a timeout or an interrupt
 STOP_GRACE = 1.0
 
