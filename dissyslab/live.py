@@ -402,7 +402,7 @@ def _shared_looks():
     from ipywidgets.widgets.widget_string import HTMLStyle
 
     if not _looks or any(getattr(w, "comm", None) is None for w in _looks):  # none, or closed
-        _looks[:] = [widgets.Layout(width="100%"), HTMLStyle()]
+        _looks[:] = [widgets.Layout(width="100%", margin="0"), HTMLStyle()]
     return _looks
 
 

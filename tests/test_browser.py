@@ -205,10 +205,18 @@ def cell_outputs(page):
     }))""")
 
 
-def save_screenshot(page, name):
+def save_screenshot(page, name, view_only=False):
+    """Screenshot the page with the first live view's cell at the top (or just the view)."""
     OUTPUT.mkdir(exist_ok=True)
     path = OUTPUT / name
-    page.screenshot(path=str(path), full_page=False)
+    view = page.locator(".dsl-live").first
+    if view_only:
+        view.screenshot(path=str(path))
+        return path
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    view.evaluate("el => el.closest('.jp-Cell').scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(path))
     return path
 
 
@@ -224,9 +232,7 @@ def test_panels_grow_while_the_run_lasts_and_keep_the_final_results(lab, page):
             if view["outcome"] != "running":
                 break
             if not shot_taken and view["panels"][0]["count"] >= 8:
-                view_box = page.locator(".dsl-live").first
-                view_box.scroll_into_view_if_needed()
-                save_screenshot(page, "live_view_running.png")
+                save_screenshot(page, "live_view_running.png", view_only=True)
                 shot_taken = True
         time.sleep(0.2)
     else:
@@ -262,7 +268,6 @@ def test_panels_grow_while_the_run_lasts_and_keep_the_final_results(lab, page):
     assert cells[2]["text"] and len(cells[2]["text"]) == 1
     assert [t.strip() for t in cells[3]["text"]] == ["24 RESULT\n24 tluser"]
 
-    page.locator(".dsl-live").first.scroll_into_view_if_needed()
     path = save_screenshot(page, "live_view.png")
     assert path.stat().st_size > 10_000
 
@@ -281,5 +286,4 @@ def test_the_fanout_lesson_shows_its_two_paths_live(lab, page):
     assert upper["results"] == ["'HELLO'", "'WORLD'", "'PYTHON'"]
     assert reverse["results"] == ["'olleh'", "'dlrow'", "'nohtyp'"]
     assert upper["state"] == reverse["state"] == "done"
-    page.locator(".dsl-live").first.scroll_into_view_if_needed()
     save_screenshot(page, "live_view_lesson_03.png")
