@@ -6,6 +6,8 @@ submission that hangs, crashes, exits or tampers with the checks only costs its
 own points, and the next submission starts clean.
 """
 
+import os
+
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
@@ -14,7 +16,7 @@ from dissyslab.check.nbgrader_plugin import autograde_preprocessors, sanitize_pr
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "dissyslab"
-c.CourseDirectory.root = "."
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # Folders nbgrader creates here: release/, submitted/, autograded/, feedback/ and gradebook.db.
 # Keep them out of version control (exercises/.gitignore).
 

@@ -69,6 +69,7 @@ class CellResult:
 
     index: int
     role: str  # setup, answer, test, extra (added by the student: not run)
+    task: int = None  # 1 for the cells up to the first test cell, 2 up to the second ...
     outputs: list = field(default_factory=list)
     error: dict = None
     verdict: Verdict = None
@@ -156,7 +157,8 @@ def _package():
 
 
 def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TEST_TIMEOUT,
-                   notebook_timeout=NOTEBOOK_TIMEOUT, memory_mb=MEMORY_MB, python=None):
+                   notebook_timeout=NOTEBOOK_TIMEOUT, memory_mb=MEMORY_MB, python=None,
+                   grace=GRACE):
     """Grade one notebook (a dict in nbformat 4 layout); return a :class:`Grading`.
 
     ``workdir``: a folder whose files (data the notebook reads) are copied next
@@ -175,6 +177,7 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
 
     job_cells, task = [], 0
     for r in results:
+        r.task = task + 1
         if r.role in ("setup", "answer", "test"):
             job_cells.append({"index": r.index, "role": r.role, "task": task,
                               "source": _source(cells[r.index])})
@@ -204,13 +207,13 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
         return grading
 
     events = _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout,
-                        memory_mb, python, grading)
+                        memory_mb, python, grading, grace)
     _apply(events, results, grading)
     return grading
 
 
 def _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout, memory_mb,
-               python, grading):
+               python, grading, grace):
     """Run the grading process; return the events it reported (plus one for how it ended)."""
     package = _package()
     before = package.on_disk()
@@ -246,7 +249,7 @@ def _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout,
         except BrokenPipeError:
             pass
         ended = _read_events(proc, read_fd, nonce, kinds, cell_timeout, test_timeout,
-                             notebook_timeout, events)
+                             notebook_timeout, grace, events)
         os.close(read_fd)
         _kill_group(proc)
         stderr.seek(0)
@@ -267,7 +270,8 @@ def _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout,
     return events
 
 
-def _read_events(proc, fd, nonce, kinds, cell_timeout, test_timeout, notebook_timeout, events):
+def _read_events(proc, fd, nonce, kinds, cell_timeout, test_timeout, notebook_timeout, grace,
+                 events):
     """Collect the process's events until it says done; return an 'ended' event if it did not."""
     start = time.monotonic()
     deadline = start + STARTUP_TIMEOUT
@@ -306,7 +310,7 @@ def _read_events(proc, fd, nonce, kinds, cell_timeout, test_timeout, notebook_ti
             elif kind == "start":
                 current = event["index"]
                 t = test_timeout if kinds.get(current) == "test" else cell_timeout
-                deadline = time.monotonic() + t + GRACE
+                deadline = time.monotonic() + t + grace
             elif kind in ("cell", "verdict"):
                 deadline = time.monotonic() + STARTUP_TIMEOUT
 
@@ -388,10 +392,15 @@ def _ended(e, results, by_index, seen_verdict, grading):
                            "traceback": [f"{what}.", f"Hint: {hint}"]}
     for r in results:
         if r.role == "test" and r.index not in seen_verdict:
+            if first is None:
+                where = "before it"
+            elif first.task == r.task:
+                where = "at this task's answer cell"
+            else:
+                where = f"at a cell of task {first.task}"
             r.verdict = Verdict(False, "not_run", (
-                f"These checks could not run: the notebook stopped at cell {index} "
-                f"({'a test' if first is not None and first.role == 'test' else 'an earlier cell'})."
-                f"\n  {what}.\n  Hint: {hint}"))
+                f"These checks could not run: grading stopped {where}.\n  {what}.\n"
+                f"  Hint: {hint}"))
 
 
 def main(argv=None):

@@ -86,6 +86,8 @@ class GradeInSubprocess(NbGraderPreprocessor):
     test_timeout = Float(grader.TEST_TIMEOUT, help="Seconds a test cell may run.").tag(config=True)
     notebook_timeout = Float(grader.NOTEBOOK_TIMEOUT,
                              help="Seconds one notebook may take in all.").tag(config=True)
+    kill_grace = Float(grader.GRACE, help="Seconds a cell gets to stop after its time limit before "
+                                          "its process is killed.").tag(config=True)
     memory_mb = Integer(grader.MEMORY_MB, allow_none=True,
                         help="Address-space limit of the grading process in MB.").tag(config=True)
 
@@ -93,7 +95,8 @@ class GradeInSubprocess(NbGraderPreprocessor):
         workdir = resources.get("metadata", {}).get("path") or None
         result = grader.grade_notebook(
             nb, workdir=workdir, cell_timeout=self.cell_timeout, test_timeout=self.test_timeout,
-            notebook_timeout=self.notebook_timeout, memory_mb=self.memory_mb)
+            notebook_timeout=self.notebook_timeout, memory_mb=self.memory_mb,
+            grace=self.kill_grace)
         for line in result.log:
             self.log.warning("%s: %s", resources["nbgrader"].get("student", "?"), line)
         count = 0
@@ -156,7 +159,10 @@ def autograde_preprocessors():
     """nbgrader's autograding steps, with :class:`GradeInSubprocess` in place of Execute."""
     from nbgrader.converters import Autograde
 
-    default = Autograde.class_traits()["autograde_preprocessors"].default_value
+    default = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    if Execute not in default:
+        raise RuntimeError("this version of nbgrader autogrades without its Execute step, so "
+                           "dissyslab.check does not know where to grade; see exercises/README.md")
     return [GradeInSubprocess if p is Execute else p for p in default]
 
 
