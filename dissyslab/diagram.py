@@ -101,7 +101,8 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     plan = _plan(net, _threshold(compact), pinned=set(failures))
     view = _View(net, stats, states, edge_counts, failures)
 
-    g = graphviz.Digraph("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
+    g = _diagram_class()("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
+    g.summary = _count_words(len(net.nodes), "node") + ", " + _count_words(len(net.edges), "edge")
     if stats and not _has_run(net):
         g.attr(label="not run yet: every counter is 0", labelloc="b", fontsize="10",
                fontcolor=MUTED)
@@ -112,6 +113,29 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
         head = _box_ref(link.dst, "in", link.dst_port)
         g.edge(tail, head, **_edge_attrs(link, view))
     return g
+
+
+_Diagram = None
+
+
+def _diagram_class():
+    """``graphviz.Digraph`` with a repr free of memory addresses (Jupyter shows it as text/plain)."""
+    global _Diagram
+    if _Diagram is None:
+        import graphviz
+
+        class Diagram(graphviz.Digraph):
+            summary = ""
+
+            def __repr__(self):
+                return f"<diagram: {self.summary}>" if self.summary else f"<diagram: {self.name}>"
+
+        _Diagram = Diagram
+    return _Diagram
+
+
+def _count_words(n, noun):
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _box_ref(box, direction, port):
@@ -211,7 +235,7 @@ def legend(*, states=False):
     """A small key to the pictures: one node of each kind (and, with ``states=True``, each state)."""
     import graphviz
 
-    g = graphviz.Digraph("legend", graph_attr={**_GRAPH, "nodesep": "0.15", "ranksep": "0.25"},
+    g = _diagram_class()("legend", graph_attr={**_GRAPH, "nodesep": "0.15", "ranksep": "0.25"},
                          node_attr=_NODE, edge_attr=_EDGE)
     g.attr(rankdir="TB")
     samples = [
