@@ -4,8 +4,9 @@ Started by ``grader.py`` as ``python -I -c <bootstrap>``. It reads a job (the
 cells to run, a secret, time limits) from stdin, imports the whole
 ``dissyslab`` package from where the grader found it, takes an integrity
 snapshot (``integrity.py``), and only then runs student code. Each test cell
-runs with the real builtins, and the snapshot is compared before and after
-it: a test passes only if it raised nothing, finished in time, left no
+runs with the real builtins and with the names the instructor's read-only
+cells defined (whatever an answer rebound), and the snapshot is compared
+before and after it: a test passes only if it raised nothing, finished in time, left no
 thread running and nothing in the library was changed.
 
 Reports go to a pipe only the grader reads, one JSON line per event, each
@@ -75,7 +76,12 @@ class _Magics:
 
     def run_line_magic(self, name, line, *args):
         if name in self.RUNS and line.strip():
-            return eval(compile(line, "<magic>", "eval"), self.ns)
+            try:
+                code = compile(line, "<magic>", "eval")
+            except SyntaxError:  # a statement, like %time x = f()
+                exec(compile(line, "<magic>", "exec"), self.ns)
+                return None
+            return eval(code, self.ns)
         print(f"(%{name} is not run when grading)")
 
     def run_cell_magic(self, name, line, body, *args):
@@ -131,6 +137,7 @@ class Child:
         self.outputs = None
         self.exited_tasks = set()
         self.task_threads = {}
+        self.instructor_names = {}  # what the read-only cells defined, restored before each test
 
     # --- running one cell -------------------------------------------------------------
     def _display(self, *objs, **kwargs):
@@ -195,8 +202,12 @@ class Child:
             if role == "test":
                 self.send(self.run_test(cell, test_timeout))
                 continue
+            before = dict(self.ns) if role == "setup" else None
             outputs, error, timed_out, exited = self.run_cell(
                 cell["source"], f"<cell {i}>", cell_timeout)
+            if before is not None:
+                self.instructor_names.update(
+                    (k, v) for k, v in self.ns.items() if k not in before or before[k] is not v)
             if exited and role == "answer":
                 self.exited_tasks.add(task)
             self.send({"event": "cell", "index": i, "outputs": outputs,
@@ -208,6 +219,9 @@ class Child:
         changes = self.snapshot.changes()
         if changes:
             return _verdict(i, [], "tampered", _tamper_text(changes))
+        # the test sees the instructor's names as the instructor's cells made them, whatever
+        # an answer rebound (check, network, the task's data and functions...)
+        self.ns.update(self.instructor_names)
         self.ns["__builtins__"] = builtins
         outputs, error, timed_out, exited = self.run_cell(
             cell["source"], f"<tests {i}>", timeout, show_last=False)
