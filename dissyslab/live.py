@@ -42,6 +42,9 @@ from .errors import _short_repr
 LATEST = 50
 #: most updates per second sent to the browser
 RATE = 10
+#: results shown in all panels together at most (each panel shows at least MIN_ROWS)
+MAX_ROWS = 400
+MIN_ROWS = 5
 #: path titles listed in one panel's heading before "and N more paths"
 MAX_TITLES = 3
 
@@ -99,10 +102,10 @@ class _SinkLog:
 
     __slots__ = ("count", "chunks", "tagged")
 
-    def __init__(self, latest, tagged):
+    def __init__(self, rows, tagged):
         self.count = 0
-        # (sender name or None, messages): ``latest`` chunks always hold the newest ``latest``
-        self.chunks = deque(maxlen=latest)
+        # (sender name or None, messages): ``rows`` chunks always hold the newest ``rows``
+        self.chunks = deque(maxlen=rows)
         self.tagged = tagged
 
 
@@ -130,14 +133,15 @@ class LiveView:
         import ipywidgets as widgets
 
         self.net = net
-        self.latest = latest
         self.interval = 1.0 / rate
         self.show = show
         self.run = None
         self.outcome = "running"
         self.active = False  # True while the publisher updates this view
+        self.error = None  # what went wrong updating the view, if anything: then it is left alone
         self.publishing = threading.Lock()  # held while the widget is being updated
         self.due = 0.0  # when the publisher next looks at this view
+        self.orphaned = None  # when the publisher saw the run over without being told
         self._lock = threading.Lock()  # guards the sink logs
         self._drawing = _Drawing(net)
         self._picture = None  # what the shown diagram was drawn from
@@ -158,10 +162,12 @@ class LiveView:
                 self.sinks.append(s.name)
                 self.titles[s.name] = [s.name]
         self._above = {name: _ancestors(net, name) for name in self.sinks}
+        # many panels show fewer results each, so the page stays small
+        self.rows = max(1, min(latest, max(MIN_ROWS, MAX_ROWS // len(self.sinks))))
         self._logs = {}
         for name in self.sinks:
             senders = {e.src.name for e in net.in_edges(name)}
-            self._logs[name] = _SinkLog(latest, tagged=len(senders) > 1)
+            self._logs[name] = _SinkLog(self.rows, tagged=len(senders) > 1)
 
         layout, style = _shared_looks()
         self.widget = widgets.HTML(value=self._html(), layout=layout, style=style,
@@ -192,11 +198,14 @@ class LiveView:
             for log in self._logs.values():
                 log.count = 0
                 log.chunks.clear()
-        if self.show:
-            from IPython.display import publish_display_data
+        try:
+            if self.show:
+                from IPython.display import publish_display_data
 
-            publish_display_data(self._repr_mimebundle_())
-        _PUBLISHER.add(self)
+                publish_display_data(self._repr_mimebundle_())
+            _PUBLISHER.add(self)
+        except Exception as exc:  # a view that cannot be shown must not stop the run
+            self.error = exc
 
     def sink_received(self, worker, messages):
         """A sink took ``messages`` (on that sink's thread): remember them, nothing more."""
@@ -205,7 +214,7 @@ class LiveView:
         if log.tagged:
             edge = worker.edge
             sender = edge.src.name if edge is not None else None
-        tail = messages[-self.latest:]  # a copy: the newest are all the view will show
+        tail = messages[-self.rows:]  # a copy: the newest are all the view will show
         with self._lock:
             log.count += len(messages)
             log.chunks.append((sender, tail))
@@ -213,8 +222,18 @@ class LiveView:
     def finished(self, run, outcome):
         """The run has ended (calling thread): stop the publisher and show the final state."""
         _PUBLISHER.remove(self)
-        self.outcome = outcome
-        self.publish(final=True)
+        if self.error is None:
+            self.outcome = outcome
+            try:
+                self.publish(final=True)
+            except Exception as exc:  # the run's own outcome and errors must still come through
+                self.error = exc
+        if self.error is not None:
+            warnings.warn(
+                f"The live view could not be updated ({type(self.error).__name__}: "
+                f"{self.error}). The network itself is not affected; "
+                f"run_network(live=False) runs it without the view.",
+                RuntimeWarning, stacklevel=4)
 
     # --- publishing ------------------------------------------------------
     def publish(self, final=False):
@@ -250,7 +269,7 @@ class LiveView:
                  self._status_html(failures), self._diagram_html, '<div class="dsl-panels">']
         for name in self.sinks:
             count, chunks = snapshot[name] if snapshot else (0, [])
-            recent = _newest(chunks, self.latest)
+            recent = _newest(chunks, self.rows)
             state, failed = self._panel_state(name, states or {}, failures)
             parts.append(self._panel_html(name, count, recent, state, failed))
         parts.append("</div></div>")
@@ -365,32 +384,39 @@ class _Publisher:
 
     def _update(self, view, now):
         with view.publishing:
-            if not view.active:
-                return
-            view.due = now + view.interval
+            keep = view.active and self._publish(view, now)
+        if not keep:
+            with self._cond:
+                if view in self._views:
+                    self._views.remove(view)
+
+    def _publish(self, view, now):
+        """Update one view; False once it needs no more updates."""
+        view.due = now + view.interval
+        try:
+            if view.net._running:
+                view.orphaned = None
+                view.publish()
+                return True
+            # The run is over but its end was never reported (an exception escaped
+            # the runtime): after a grace period, draw the final state and let go.
+            if view.orphaned is None:
+                view.orphaned = now
+            if now - view.orphaned < self.ORPHAN_AFTER:
+                view.publish()
+                return True
+            view.outcome = _outcome_from_states(view.run)
+            view.publish(final=True)
+        except Exception as exc:  # the view must never break a run: say what went wrong
+            view.error = exc
             try:
-                if view.net._running or view.run is None:
-                    view.orphaned = None
-                    view.publish()
-                    return
-                # The run is over but its end was never reported (an exception escaped
-                # the runtime): after a grace period, draw the final state and let go.
-                if getattr(view, "orphaned", None) is None:
-                    view.orphaned = now
-                    view.publish()
-                    return
-                if now - view.orphaned < self.ORPHAN_AFTER:
-                    return
-                view.outcome = _outcome_from_states(view.run)
-                view.publish(final=True)
-            except Exception as exc:  # the view must never break a run: say what went wrong
                 view.widget.value += _note(
                     f"The live view stopped updating ({type(exc).__name__}: {exc}); "
                     f"the network itself is not affected.")
-            view.active = False
-        with self._cond:
-            if view in self._views:
-                self._views.remove(view)
+            except Exception:
+                pass
+        view.active = False
+        return False
 
 
 _PUBLISHER = _Publisher()

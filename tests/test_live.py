@@ -274,6 +274,20 @@ def test_latest_sets_how_many_results_a_panel_shows():
     assert panel["footer"] == "showing the newest 7 of 100"
 
 
+def test_many_panels_show_fewer_results_each_so_the_page_stays_small():
+    src = Source(fn=ListSource(items=range(200)).run, name="numbers")
+    sinks = [Sink(fn=lambda m: None, name=f"keep_{i}") for i in range(40)]
+    g = network([(src, k) for k in sinks])
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    panels = page(view.widget.value).panels
+    assert len(panels) == 40
+    for panel in panels.values():
+        assert panel["count"] == 200
+        assert results(panel) == [repr(i) for i in range(190, 200)]  # 400 rows / 40 panels
+        assert panel["footer"] == "showing the newest 10 of 200"
+
+
 def test_a_sink_reached_by_two_paths_gets_one_panel_titled_with_both():
     a = Source(fn=ListSource(items=[1, 2, 3]).run, name="numbers")
     double = Transform(fn=lambda x: 2 * x, name="double")
@@ -419,6 +433,26 @@ def test_without_graphviz_the_diagram_is_text_with_how_to_install_it(monkeypatch
     assert "Graphviz" in final.diagram_text and "install" in final.diagram_text
     assert "word_source" in final.diagram_text
     assert final.panels["collector_upper"]["count"] == 1
+
+
+def test_a_broken_view_never_breaks_the_run_or_hides_its_errors(monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("cannot draw")
+
+    monkeypatch.setattr(live._Drawing, "draw", broken)
+
+    def upper(text):
+        if text == "world":
+            raise ValueError("bad word")
+        return text.upper()
+
+    g, _, backwards = fanout(slow_source(WORDS[:4], 0.05), upper_fn=upper)
+    view = watch(g)
+    with pytest.warns(RuntimeWarning, match="live view could not be updated .*cannot draw"):
+        with pytest.raises(NetworkError, match="bad word"):
+            run(g, timeout=T, observers=[view])
+    assert backwards == [w[::-1] for w in WORDS[:4]]
+    assert view.error is not None and not view.active
 
 
 # --- choosing the view -------------------------------------------------------------
