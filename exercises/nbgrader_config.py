@@ -34,7 +34,7 @@ c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
 # Time limits, in seconds. A cell that runs longer is interrupted; one that ignores the
 # interrupt is killed with its whole process (its task, and the ones after it, get 0).
-c.GradeInSubprocess.cell_timeout = 30        # a setup or answer cell
+c.GradeInSubprocess.cell_timeout = 15        # a setup or answer cell
 c.GradeInSubprocess.test_timeout = 60        # a test cell (it may run the network many times)
 c.GradeInSubprocess.notebook_timeout = 600   # one notebook in all
 c.GradeInSubprocess.memory_mb = 4096         # address space of the grading process

@@ -38,7 +38,7 @@ from .child import plain_python
 from .scan import scan
 
 #: seconds a setup or answer cell may run
-CELL_TIMEOUT = 30
+CELL_TIMEOUT = 15
 #: seconds a test cell may run (its checks may run the network many times)
 TEST_TIMEOUT = 60
 #: seconds one notebook may take in all
