@@ -229,32 +229,36 @@ def _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout,
         else:
             run_dir.mkdir()
         read_fd, write_fd = os.pipe()
+        err_read, err_write = os.pipe()
         job = {"nonce": nonce, "report_fd": write_fd, "cell_timeout": cell_timeout,
                "test_timeout": test_timeout, "memory_mb": memory_mb, "cells": job_cells}
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME",
                                                             "TMPDIR", "SYSTEMROOT")}
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["MPLBACKEND"] = "Agg"
-        stderr = tempfile.TemporaryFile()
         try:
             proc = subprocess.Popen(
                 [python or sys.executable, "-I", "-c", _BOOT, lib],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err_write,
                 cwd=run_dir, env=env, pass_fds=(write_fd,), start_new_session=True)
         finally:
             os.close(write_fd)
+            os.close(err_write)
+        stderr = _Tail()
         try:
-            proc.stdin.write(json.dumps(job).encode())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        ended = _read_events(proc, read_fd, nonce, kinds, cell_timeout, test_timeout,
-                             notebook_timeout, grace, events)
-        os.close(read_fd)
-        _kill_group(proc)
-        stderr.seek(0)
-        tail = stderr.read()[-2000:].decode(errors="replace")
-        stderr.close()
+            try:
+                proc.stdin.write(json.dumps(job).encode())
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            ended = _read_events(proc, read_fd, err_read, stderr, nonce, kinds, cell_timeout,
+                                 test_timeout, notebook_timeout, grace, events)
+        finally:
+            # whatever happened here (even Ctrl-C), the process and its children end now
+            _kill_group(proc)
+            os.close(read_fd)
+            os.close(err_read)
+        tail = stderr.text()
     if ended is not None:
         ended["stderr"] = tail
         events.append(ended)
@@ -270,8 +274,23 @@ def _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout,
     return events
 
 
-def _read_events(proc, fd, nonce, kinds, cell_timeout, test_timeout, notebook_timeout, grace,
-                 events):
+class _Tail:
+    """The last few thousand bytes of the process's error output (the rest is read and dropped)."""
+
+    KEEP = 4000
+
+    def __init__(self):
+        self.data = b""
+
+    def add(self, chunk):
+        self.data = (self.data + chunk)[-self.KEEP:]
+
+    def text(self):
+        return self.data.decode(errors="replace")
+
+
+def _read_events(proc, fd, err_fd, stderr, nonce, kinds, cell_timeout, test_timeout,
+                 notebook_timeout, grace, events):
     """Collect the process's events until it says done; return an 'ended' event if it did not."""
     start = time.monotonic()
     deadline = start + STARTUP_TIMEOUT
@@ -285,12 +304,23 @@ def _read_events(proc, fd, nonce, kinds, cell_timeout, test_timeout, notebook_ti
             return {"event": "ended", "why": "killed", "limit": why, "index": current,
                     "seconds": (notebook_timeout if why == "notebook" else
                                 (test_timeout if kinds.get(current) == "test" else cell_timeout))}
-        ready, _, _ = select.select([fd], [], [], min(limit - now, 0.5))
-        if not ready:
+        watch = [fd] if err_fd is None else [fd, err_fd]
+        ready, _, _ = select.select(watch, [], [], min(limit - now, 0.5))
+        if err_fd in ready:
+            chunk = os.read(err_fd, 65536)
+            if chunk:
+                stderr.add(chunk)
+            else:
+                err_fd = None
+        if fd not in ready:
             continue
         chunk = os.read(fd, 65536)
         if not chunk:  # the process closed the pipe: it has ended
-            code = proc.wait(timeout=10)
+            try:
+                code = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            _drain(err_fd, stderr)
             return {"event": "ended", "why": "died", "code": code, "index": current}
         buf += chunk
         while b"\n" in buf:
@@ -313,6 +343,21 @@ def _read_events(proc, fd, nonce, kinds, cell_timeout, test_timeout, notebook_ti
                 deadline = time.monotonic() + t + grace
             elif kind in ("cell", "verdict"):
                 deadline = time.monotonic() + STARTUP_TIMEOUT
+
+
+def _drain(fd, stderr):
+    """Read what is left of the error output, without waiting for more."""
+    if fd is None:
+        return
+    os.set_blocking(fd, False)
+    try:
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
+            stderr.add(chunk)
+    except (BlockingIOError, OSError):
+        return
 
 
 def _kill_group(proc):
@@ -404,7 +449,10 @@ def _ended(e, results, by_index, seen_verdict, grading):
 
 
 def main(argv=None):
-    """``python -m dissyslab.check.grader NOTEBOOK...``: grade notebooks and print each task's verdict."""
+    """``python -m dissyslab.check.grader NOTEBOOK...``: grade notebooks and print each task's verdict.
+
+    The exit status is 0 only if every notebook earned every point (handy to check sources).
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -436,7 +484,7 @@ def main(argv=None):
                     print("    " + t["message"].replace("\n", "\n    "))
     if args.json:
         print(json.dumps(report, indent=1))
-    return 0
+    return 0 if all(r["score"] == r["max_score"] for r in report) else 1
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def import_everything(package="dissyslab"):
     """Import every module of ``package`` now, so later lazy imports change nothing."""
     pkg = importlib.import_module(package)
     for info in pkgutil.walk_packages(pkg.__path__, package + "."):
-        if info.name in PARENT_ONLY:
+        if info.name in PARENT_ONLY or info.name.endswith(".__main__"):
             continue
         try:
             importlib.import_module(info.name)

@@ -78,7 +78,7 @@ class Run:
 
 
 class _Recorder:
-    """A sink function that keeps a copy of every message, then calls the student's function."""
+    """A sink function that keeps a copy of every message, then calls the student's function (if any)."""
 
     def __init__(self, fn, into):
         self.fn = fn
@@ -90,14 +90,16 @@ class _Recorder:
         except Exception:
             kept = msg
         self.into.append(kept)
-        return self.fn(msg, **params)
+        if self.fn is not None:
+            return self.fn(msg, **params)
 
 
-def build_copy(g, inputs=None, wrap=None, name="g"):
+def build_copy(g, inputs=None, wrap=None, name="g", call_sinks=True):
     """A fresh copy of ``g`` with recording sinks; returns (network, {sink name: list}).
 
     ``inputs``: {source name: list of messages} to send instead of the source's own data.
     ``wrap``: {node name: function(fn) -> fn} to wrap a node's function.
+    ``call_sinks=False``: the sinks only record; the student's sink functions are not called.
     """
     v = verified(g, name)
     inputs = dict(inputs or {})
@@ -113,7 +115,8 @@ def build_copy(g, inputs=None, wrap=None, name="g"):
             swap[id(n)] = Source(fn=ListSource(items=inputs.pop(n.name)).run, name=n.name)
         elif kind_of(n) == "sink":
             outputs[n.name] = []
-            swap[id(n)] = Sink(fn=_Recorder(fn, outputs[n.name]), name=n.name, params=n.params)
+            swap[id(n)] = Sink(fn=_Recorder(fn if call_sinks else None, outputs[n.name]),
+                               name=n.name, params=n.params)
         elif fn is not n.fn:
             if type(n) is Split:
                 swap[id(n)] = Split(fn=fn, num_outputs=n.num_outputs, name=n.name, params=n.params)
@@ -137,17 +140,20 @@ def build_copy(g, inputs=None, wrap=None, name="g"):
     return net, outputs
 
 
-def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wrap=None):
+def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wrap=None,
+        call_sinks=True):
     """Run a copy of ``g`` once and return a :class:`Run`; never raises for the network's own errors.
 
     ``seed``: run under the seeded schedule ``seed`` (needs seeded runs, see
     :func:`seeded_runs_available`). ``inputs``: data to use instead of a source's own.
+    ``call_sinks``: also call the student's sink functions (their effects are often the
+    point: a tally, a database); each sink's messages are recorded either way.
     """
     if seed is not None and not seeded_runs_available():
         raise RuntimeError(
             "This check runs the network under seeded schedules (run_network(seed=...)), "
             "which this version of DisSysLab does not have yet (no dissyslab.replay).")
-    net, outputs = build_copy(g, inputs=inputs, wrap=wrap, name=name)
+    net, outputs = build_copy(g, inputs=inputs, wrap=wrap, name=name, call_sinks=call_sinks)
     result = Run(net, outputs, seed, timeout)
     extra = {"live": False}
     if seed is not None:
@@ -198,14 +204,16 @@ def finishes(g, timeout=TIMEOUT, inputs=None, seed=None, hint=None, name="g"):
 
 
 def outputs(g, expected, timeout=TIMEOUT, inputs=None, seed=None, any_order=False, hint=None,
-            name="g", hints=None):
+            name="g", hints=None, call_sinks=False):
     """Run ``g`` and check what each sink received: ``expected`` is {sink name: list of messages}.
 
     ``any_order=True`` accepts the messages in any order (for fanin, where the
     order depends on the schedule). ``hints`` is {sink name: hint} for
-    task-specific hints. Returns the :class:`Run`.
+    task-specific hints. The student's sink functions are not called unless
+    ``call_sinks=True``, so running a test cell again leaves their lists as they
+    were. Returns the :class:`Run`.
     """
-    r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name)
+    r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name, call_sinks=call_sinks)
     _require_clean(r, hint)
     for sink, want in expected.items():
         got = r.sink(sink)
