@@ -22,8 +22,8 @@ class Node:
         cls = type(self).__name__
         if not callable(fn):
             raise TypeError(
-                f"{cls}(fn=...) needs a function to call, but got {_describe(fn)}"
-                f"{_for_name(name)}. Pass the function itself, without calling it: "
+                f"{cls}{_for_name(name)}: fn=... must be a function to call, but got "
+                f"{_describe(fn)}. Pass the function itself, without calling it: "
                 f"{cls}(fn=my_function), not {cls}(fn=my_function())."
             )
         _check_name(cls, name)

@@ -64,7 +64,8 @@ class _Failed(Exception):
 class Channel:
     """A FIFO of message batches from one or more senders to one receiver.
 
-    ``put`` waits while ``capacity`` messages are queued (None: no limit).
+    ``put`` waits until the batch fits within ``capacity`` queued messages
+    (None: no limit; a batch always fits into an empty channel).
     ``get`` returns every waiting batch at once, or None when every sender
     has ended and nothing is left.
     """
@@ -81,10 +82,11 @@ class Channel:
         self._stopped = False
         self.discarded = 0
 
-    def put(self, edge, batch):
+    def put(self, edge, batch, wait=True):
         with self._lock:
-            if self._capacity is not None:
-                while self._size >= self._capacity and not (self._discarding or self._stopped):
+            if self._capacity is not None and wait:
+                while (self._size and self._size + len(batch) > self._capacity
+                       and not (self._discarding or self._stopped)):
                     self._writable.wait()
             if self._stopped:
                 raise _Stop
@@ -141,6 +143,8 @@ class _Worker:
         ports = node.num_outputs or 1
         self.outputs = [[] for _ in range(ports)]  # per output port: [(edge, channel)]
         self.pending = [[] for _ in range(ports)]  # per output port: results not yet sent
+        self.sent_upto = [0] * ports  # per port: how many of them the run's thread sent
+        self.send_lock = threading.Lock()
         self.skipped = [0] * ports  # per Split port: items that were None
         self.unpaired = {}
         self.last_sent = 0.0
@@ -189,10 +193,35 @@ class _Worker:
 
     def _send(self, port):
         """Send the pending results of one output port to every edge leaving it."""
-        items = self.pending[port]
+        if not self.pending[port]:
+            return
+        with self.send_lock:
+            items, done = self.pending[port], self.sent_upto[port]
+            self.pending[port], self.sent_upto[port] = [], 0
+            self._deliver(port, items[done:] if done else items)
+
+    def send_stalled(self, now):
+        """Called from the run's thread: send on results that wait behind a long call.
+
+        A function that was fast and then blocks (a source polling for data,
+        say) would otherwise hold the results it already made until it returns.
+        """
+        if now - self.last_sent <= LATENCY or not self.send_lock.acquire(blocking=False):
+            return
+        try:
+            for port, items in enumerate(self.pending):
+                done, end = self.sent_upto[port], len(items)
+                if end > done:
+                    self._deliver(port, items[done:end], wait=False)
+                    self.sent_upto[port] = end
+        except (_Failed, _Stop):
+            pass  # the node's own thread meets the same problem and reports it
+        finally:
+            self.send_lock.release()
+
+    def _deliver(self, port, items, wait=True):
         if not items:
             return
-        self.pending[port] = []
         self.last_sent = time.perf_counter()
         outs = self.outputs[port]
         # every copy is made before any receiver can touch the original;
@@ -201,7 +230,7 @@ class _Worker:
         batches = [items] + [items[:] if shared else self._copies(items, edge)
                              for edge, _ in outs[1:]]
         for (edge, channel), batch in zip(outs, batches):
-            channel.put(edge, batch)
+            channel.put(edge, batch, wait)
             self.run.edge_counts[edge] += len(batch)
         self.stats.sent += len(items)
 
@@ -234,7 +263,7 @@ class _Worker:
 
     # --- one body per kind of node ---------------------------------------
     def _run_source(self):
-        call, clock = self.call, time.perf_counter
+        call, clock, largest = self.call, time.perf_counter, self.run.largest_batch
         pending = self.pending[0]
         self.state = "busy"
         size = 1
@@ -249,8 +278,8 @@ class _Worker:
                     return
                 pending.append(msg)
             now = clock()
-            size = 1 if now - started > LATENCY else min(size * 2, BATCH)
-            if len(pending) >= BATCH or now - self.last_sent > LATENCY:
+            size = 1 if now - started > LATENCY else min(size * 2, largest)
+            if len(pending) >= largest or now - self.last_sent > LATENCY:
                 self._send(0)
                 pending = self.pending[0]
 
@@ -301,8 +330,9 @@ class _Worker:
 
     def _bad_split_result(self, items):
         k = self.node.num_outputs
+        kind = type(items).__name__
         got = (f"a list of {len(items)}" if type(items) in (list, tuple)
-               else f"{_short_repr(items)} (a {type(items).__name__})")
+               else f"{_short_repr(items)} ({'an' if kind[0] in 'aeiou' else 'a'} {kind})")
         return (
             f"split '{self.node.name}' has {k} outputs, so its function must return a list of "
             f"{k} items, one per output (None means 'send nothing there'), but it returned {got}."
@@ -341,9 +371,10 @@ class _Worker:
                     ended[i] = not self._fill(i, buffers[i])
             if not all(buffers):
                 break
-            pending = self.pending[0]
             for _ in range(min(len(b) for b in buffers)):
-                pending.append([b.popleft() for b in buffers])
+                self.pending[0].append([b.popleft() for b in buffers])
+                if len(self.pending[0]) >= self.run.largest_batch:
+                    self._send(0)
             self._send(0)
         # One input has run out: take what the others still send, so they can finish.
         for i in range(k):
@@ -370,7 +401,7 @@ class _Worker:
         A fast function gets large chunks (little overhead per message); a slow
         one gets one message at a time, and its results are sent on after each.
         """
-        inbox, clock = self.inboxes[i], time.perf_counter
+        inbox, clock, largest = self.inboxes[i], time.perf_counter, self.run.largest_batch
         size = 1
         while True:
             self._send_all()  # nothing waits in this node while it waits for input
@@ -390,7 +421,7 @@ class _Worker:
                     started = clock()
                     yield chunk
                     now = clock()
-                    size = 1 if now - started > LATENCY else min(size * 2, BATCH)
+                    size = 1 if now - started > LATENCY else min(size * 2, largest)
                     if now - self.last_sent > LATENCY:
                         self._send_all()
 
@@ -400,6 +431,7 @@ class _Run:
 
     def __init__(self, net, capacity, observers=()):
         self.net = net
+        self.largest_batch = min(BATCH, capacity)  # a batch never overfills a channel
         self.observers = list(observers)
         self.workers = {n.name: _Worker(self, n) for n in net.nodes}
         self.edge_counts = {e: 0 for e in net.edges}
@@ -421,6 +453,9 @@ class _Run:
                 self.channels.append(ch)
                 for e in edges_in:
                     self.workers[e.src.name].outputs[e.src_port or 0].append((e, ch))
+        # the nodes whose results the run's thread may send on (see send_stalled)
+        self.senders = [w for w in self.workers.values()
+                        if w.node.kind in ("source", "transform", "split")]
 
     def finished(self, worker):
         with self._lock:
@@ -488,7 +523,10 @@ def run(net, timeout=None, capacity=None, observers=()):
         r.start()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            while not r.done.wait(0.05):
+            while not r.done.wait(LATENCY * 5):
+                now = time.perf_counter()
+                for w in r.senders:
+                    w.send_stalled(now)
                 if deadline is not None and time.monotonic() >= deadline:
                     outcome = "timeout"
                     break
@@ -557,7 +595,8 @@ def _warn_merges(net, r):
                 f"merge '{node.name}': input in_{i} got {len(rest)} more message"
                 f"{'s' if len(rest) != 1 else ''} than another input, so "
                 f"{'they were' if len(rest) != 1 else 'it was'} never paired: "
-                f"{_short_repr(rest, 120)}. They are kept in g.unpaired[{node.name!r}][{i}].",
+                f"{_short_repr(rest, 120)}. {'They are' if len(rest) != 1 else 'It is'} kept in "
+                f"g.unpaired[{node.name!r}][{i}].",
                 MergeSynchWarning, stacklevel=4)
         for place, count in _exclusive_drops(net, r, node):
             warnings.warn(

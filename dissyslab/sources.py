@@ -1,5 +1,7 @@
 """Ready-made source functions for lessons."""
 
+from .copying import _ATOMS, copy_message
+
 
 class ListSource:
     """Hands out the items of a list one at a time; its ``run`` is a Source's ``fn``.
@@ -26,12 +28,22 @@ class ListSource:
         self._next = 0
 
     def run(self):
-        """Return the next item, or ``None`` when there are no more."""
+        """Return (a copy of) the next item, or ``None`` when there are no more.
+
+        Items that can change (lists, dicts...) are handed out as copies, so a
+        node that changes its message never changes this list: running the
+        network again sends the same items.
+        """
         if self._next >= len(self.items):
             return None
         item = self.items[self._next]
         self._next += 1
-        return item
+        if type(item) in _ATOMS:
+            return item
+        try:
+            return copy_message(item)
+        except Exception:  # cannot be copied (a lock, a file...): hand out the item itself
+            return item
 
     def reset(self):
         """Start again from the first item."""

@@ -103,7 +103,7 @@ def test_node_without_input_or_output():
 
 
 def test_fn_not_callable():
-    with pytest.raises(TypeError, match=r"Transform\(fn=...\) needs a function to call, but got 'hello' \(a str\) named 'x'"):
+    with pytest.raises(TypeError, match=r"Transform named 'x': fn=... must be a function to call, but got 'hello' \(a str\)"):
         Transform(fn="hello", name="x")
     with pytest.raises(TypeError, match=r"Source\(fn=my_function\), not Source\(fn=my_function\(\)\)"):
         Source(fn=None)

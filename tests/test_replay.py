@@ -310,7 +310,8 @@ def test_fanout_gives_the_first_receiver_the_original_and_the_others_copies():
             m["seen_by"] = name
         return fn
 
-    s = Source(fn=ListSource([original]).run, name="s")
+    pending = [original]
+    s = Source(fn=lambda: pending.pop() if pending else None, name="s")
     g = network([(s, Sink(fn=keep("first"), name="first")), (s, Sink(fn=keep("second"), name="second"))])
     g.run_network(seed=1, timeout=T)
     assert got["first"] is original

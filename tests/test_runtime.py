@@ -359,3 +359,57 @@ def test_bad_run_arguments(kwargs, message):
     g = network([(words(1, name="s"), Sink(fn=print, name="k"))])
     with pytest.raises(ValueError, match=message):
         g.run_network(**kwargs)
+
+
+def test_list_source_items_stay_unchanged_so_a_rerun_sends_the_same():
+    items = [{"n": 1}, {"n": 2}]
+    def mark(m):
+        m["seen"] = True
+        return m
+    s, t, out = Source(fn=ListSource(items).run, name="s"), Transform(fn=mark, name="mark"), []
+    g = network([(s, t), (t, Sink(fn=out.append, name="k"))])
+    g.run_network(timeout=T)
+    g.run_network(timeout=T)
+    assert items == [{"n": 1}, {"n": 2}]
+    assert out == [{"n": 1, "seen": True}, {"n": 2, "seen": True}] * 2
+
+
+def test_results_made_before_a_blocking_call_are_sent_on():
+    # A source hands out three ready readings fast, then blocks waiting for more.
+    # The readings must reach the sink while it blocks, not when it returns.
+    ready, arrived, release, woken = [1, 2, 3], [], threading.Event(), []
+
+    def poll():
+        if ready:
+            return ready.pop(0)
+        woken.append(release.wait(5))  # True: the sink got all three while we waited
+        return None
+
+    def sink(m):
+        arrived.append(m)
+        if len(arrived) == 3:
+            release.set()
+
+    g = network([(Source(fn=poll, name="sensor"), Sink(fn=sink, name="k"))])
+    g.run_network(timeout=T)
+    assert arrived == [1, 2, 3] and woken == [True]
+
+
+def test_capacity_is_a_strict_bound_on_waiting_messages():
+    release, waiting = threading.Event(), []
+    s = Source(fn=ListSource(list(range(100))).run, name="s")
+
+    def stuck(m):
+        release.wait(T)
+
+    def look():
+        waiting.append(g.stats["s"].sent - g.stats["k"].received)
+        release.set()
+
+    g = network([(s, Sink(fn=stuck, name="k"))])
+    timer = threading.Timer(0.3, look)
+    timer.start()
+    g.run_network(timeout=T, capacity=5)
+    timer.cancel()
+    # the sink holds one chunk while it is stuck; at most 5 more wait in its inbox
+    assert waiting and waiting[0] <= 5 + 5
