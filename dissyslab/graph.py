@@ -153,6 +153,9 @@ class Network:
         ``capacity``: how many messages may wait in front of one node before
         its senders pause (default 10,000), so a slow path cannot fill memory.
         Raises :class:`NetworkError` after the run if any node failed.
+        ``seed``: run one node step at a time in an order decided by the seed,
+        so the run can be repeated exactly (see ``replay.py``).
+        ``trace``: record every event of the run for ``g.trace`` and ``g.timeline()``.
         ``live``: in Jupyter a live view of the results and the diagram is shown
         while it runs; ``live=False`` turns it off.
         """
