@@ -160,8 +160,9 @@ def test_outputs_come_from_a_fresh_copy_and_leave_the_students_lists_alone():
     assert g.stats["up"].received == 0 and g.state["up"] == "waiting"  # g itself never ran
     check.outputs(g, {"collector": ["A", "B"]}, timeout=T, call_sinks=True)
     assert kept == ["A", "B"]
-    check.finishes(g, timeout=T)  # run() and finishes() call the sinks: their effects count
+    r = check.finishes(g, timeout=T)  # run() and finishes() call the sinks: their effects count
     assert kept == ["A", "B", "A", "B"]
+    assert r.edge_counts == {"word_source → up": 2, "up → collector": 2}
 
 
 def test_wrong_results_say_expected_got_and_where_they_differ():
@@ -469,6 +470,7 @@ def test_a_missing_name_is_explained():
     assert "The checks need `g`, which your notebook does not define" in verdicts[2].message
 
 
+@pytest.mark.slow
 def test_a_hanging_cell_is_interrupted_and_the_rest_is_graded():
     result, verdicts = grade(two_tasks("while True:\n    pass"))
     assert result.cells[1].error["ename"] == "CellTimeout"
@@ -476,6 +478,7 @@ def test_a_hanging_cell_is_interrupted_and_the_rest_is_graded():
     assert result.score == 1
 
 
+@pytest.mark.slow
 def test_a_network_run_without_timeout_is_interrupted_too():
     endless = GOOD_1.replace('ListSource(items=["a", "b"]).run', 'lambda: "x"').replace(
         "g.run_network(timeout=5)", "g.run_network()")
@@ -484,6 +487,7 @@ def test_a_network_run_without_timeout_is_interrupted_too():
     assert verdicts[4].passed and result.score == 1
 
 
+@pytest.mark.slow
 def test_a_cell_that_ignores_the_interrupt_is_killed_and_later_tasks_are_not_run():
     stubborn = "import time\nwhile True:\n    try:\n        time.sleep(0.1)\n    except BaseException:\n        pass"
     result, verdicts = grade(two_tasks(GOOD_1, stubborn))

@@ -14,7 +14,7 @@ import warnings
 from ..copying import copy_message
 from ..errors import NetworkError, NetworkTimeout, NodeStillRunningWarning
 from ..graph import Network, network
-from ..nodes import MergeSynch, Sink, Source, Split
+from ..nodes import Sink, Source, Split
 from ..sources import ListSource
 from .failure import (
     CheckFailed, explain_difference, fail, message, plain_list, same, same_items, show,
@@ -38,7 +38,8 @@ class Run:
     ``failures``: the :class:`~dissyslab.NodeFailure` of each failed node.
     ``timed_out``: the run was stopped by its time limit. ``error``: the text of
     the NetworkError or NetworkTimeout, if any. ``warnings``: warning texts.
-    ``unpaired``, ``stats``, ``state``: as on a network after a run.
+    ``unpaired``, ``stats``, ``state``: as on a network after a run;
+    ``edge_counts``: messages sent along each edge, by label (``"a → b"``).
     """
 
     def __init__(self, net, outputs, seed, timeout):
@@ -54,6 +55,7 @@ class Run:
         self.unpaired = {}
         self.stats = {}
         self.state = {}
+        self.edge_counts = {}
 
     @property
     def clean(self):
@@ -176,6 +178,8 @@ def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wra
     result.unpaired = dict(net.unpaired)
     result.stats = dict(net.stats)
     result.state = dict(net.state)
+    for edge, count in net.edge_counts.items():
+        result.edge_counts[edge.label] = result.edge_counts.get(edge.label, 0) + count
     return result
 
 
