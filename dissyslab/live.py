@@ -21,6 +21,10 @@ How it stays cheap and safe:
 One panel per sink: a sink reached by several paths gets one panel titled with
 all of its paths (results there interleave as they arrive; when they arrive
 along several edges, each is tagged with the node it came from).
+
+An executed notebook keeps the final view in its widget state, so a static
+render shows it; for example:
+``jupyter nbconvert --to notebook --execute --ExecutePreprocessor.store_widget_state=True --inplace lesson.ipynb``
 """
 
 import html
@@ -137,11 +141,9 @@ class LiveView:
         self.show = show
         self.run = None
         self.outcome = "running"
-        self.active = False  # True while the publisher updates this view
+        self.publisher = None  # the thread updating this view while its network runs
         self.error = None  # what went wrong updating the view, if anything: then it is left alone
         self.publishing = threading.Lock()  # held while the widget is being updated
-        self.due = 0.0  # when the publisher next looks at this view
-        self.orphaned = None  # when the publisher saw the run over without being told
         self._lock = threading.Lock()  # guards the sink logs
         self._drawing = _Drawing(net)
         self._picture = None  # what the shown diagram was drawn from
@@ -203,7 +205,9 @@ class LiveView:
                 from IPython.display import publish_display_data
 
                 publish_display_data(self._repr_mimebundle_())
-            _PUBLISHER.add(self)
+            publisher = _Publisher(self)
+            publisher.start()
+            self.publisher = publisher
         except Exception as exc:  # a view that cannot be shown must not stop the run
             self.error = exc
 
@@ -221,19 +225,23 @@ class LiveView:
 
     def finished(self, run, outcome):
         """The run has ended (calling thread): stop the publisher and show the final state."""
-        _PUBLISHER.remove(self)
-        if self.error is None:
-            self.outcome = outcome
-            try:
-                self.publish(final=True)
-            except Exception as exc:  # the run's own outcome and errors must still come through
-                self.error = exc
+        if self.publisher is None:  # the view could not be shown
+            return self._warn()
+        self.publisher.stop()
+        self.outcome = outcome
+        try:
+            self.publish(final=True)
+        except Exception as exc:  # the run's own outcome and errors must still come through
+            self.error = exc
+        self._warn()
+
+    def _warn(self):
         if self.error is not None:
             warnings.warn(
                 f"The live view could not be updated ({type(self.error).__name__}: "
                 f"{self.error}). The network itself is not affected; "
                 f"run_network(live=False) runs it without the view.",
-                RuntimeWarning, stacklevel=4)
+                RuntimeWarning, stacklevel=5)
 
     # --- publishing ------------------------------------------------------
     def publish(self, final=False):
@@ -335,91 +343,54 @@ class LiveView:
                 f'{_pill(state, state)}</div></div>{body}{footer}{errors}</div>')
 
 
-class _Publisher:
-    """The one thread that updates the running live views, each at most ``RATE`` times a second.
+class _Publisher(threading.Thread):
+    """The one thread that updates a view while its network runs, at most ``RATE`` times a second.
 
-    It lives as long as the kernel and sleeps while nothing runs; a view is
-    handed over by ``add`` and taken back, never mid-update, by ``remove``.
+    One per run, started from the cell that runs the network, so that every
+    version of ipykernel sends its updates to that cell. ``stop`` takes the
+    view back, never in the middle of an update.
     """
 
     #: seconds after a run ended without telling its view before the view draws its end itself
     ORPHAN_AFTER = 1.0
 
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._views = []
-        self._thread = None
+    def __init__(self, view):
+        super().__init__(name="live view publisher (dissyslab)", daemon=True)
+        self.view = view
+        self._stop_event = threading.Event()
 
-    def add(self, view):
-        with self._cond:
-            view.due = time.monotonic() + view.interval
-            view.active = True
-            self._views.append(view)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, daemon=True,
-                                                name="live view publisher (dissyslab)")
-                self._thread.start()
-            self._cond.notify()
-
-    def remove(self, view):
-        view.active = False
-        with view.publishing:  # waits for an update of this view in progress
+    def stop(self):
+        self._stop_event.set()
+        with self.view.publishing:  # waits for an update in progress
             pass
-        with self._cond:
-            if view in self._views:
-                self._views.remove(view)
 
-    def _loop(self):
-        while True:
-            with self._cond:
-                while True:
+    def run(self):
+        view, over_since = self.view, None
+        while not self._stop_event.wait(view.interval):
+            with view.publishing:
+                if self._stop_event.is_set():
+                    return
+                try:
+                    if view.net._running:
+                        view.publish()
+                        continue
+                    # The run is over but its end was never reported (an exception escaped
+                    # the runtime): after a grace period, draw the final state and stop.
                     now = time.monotonic()
-                    due = [v for v in self._views if v.due <= now]
-                    if due:
-                        break
-                    wait = min((v.due for v in self._views), default=now + 3600) - now
-                    self._cond.wait(wait)
-            for view in due:
-                self._update(view, now)
-
-    def _update(self, view, now):
-        with view.publishing:
-            keep = view.active and self._publish(view, now)
-        if not keep:
-            with self._cond:
-                if view in self._views:
-                    self._views.remove(view)
-
-    def _publish(self, view, now):
-        """Update one view; False once it needs no more updates."""
-        view.due = now + view.interval
-        try:
-            if view.net._running:
-                view.orphaned = None
-                view.publish()
-                return True
-            # The run is over but its end was never reported (an exception escaped
-            # the runtime): after a grace period, draw the final state and let go.
-            if view.orphaned is None:
-                view.orphaned = now
-            if now - view.orphaned < self.ORPHAN_AFTER:
-                view.publish()
-                return True
-            view.outcome = _outcome_from_states(view.run)
-            view.publish(final=True)
-        except Exception as exc:  # the view must never break a run: say what went wrong
-            view.error = exc
-            try:
-                view.widget.value += _note(
-                    f"The live view stopped updating ({type(exc).__name__}: {exc}); "
-                    f"the network itself is not affected.")
-            except Exception:
-                pass
-        view.active = False
-        return False
-
-
-_PUBLISHER = _Publisher()
+                    over_since = over_since or now
+                    if now - over_since < self.ORPHAN_AFTER:
+                        continue
+                    view.outcome = _outcome_from_states(view.run)
+                    view.publish(final=True)
+                except Exception as exc:  # the view must never break a run: say what went wrong
+                    view.error = exc
+                    try:
+                        view.widget.value += _note(
+                            f"The live view stopped updating ({type(exc).__name__}: {exc}); "
+                            f"the network itself is not affected.")
+                    except Exception:
+                        pass
+                return
 
 
 def _shared_looks():

@@ -209,7 +209,8 @@ def save_screenshot(page, name, view_only=False):
     """Screenshot the page with the first live view's cell at the top (or just the view)."""
     OUTPUT.mkdir(exist_ok=True)
     path = OUTPUT / name
-    view = page.locator(".dsl-live").first
+    # the widget's own element: its content is replaced at every update, the element stays
+    view = page.locator(".dissyslab-live").first
     if view_only:
         view.screenshot(path=str(path))
         return path

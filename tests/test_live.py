@@ -393,9 +393,9 @@ def test_nothing_changes_the_view_after_the_run():
     view = watch(g)
     run(g, timeout=T, observers=[view])
     final = view.widget.value
-    assert not view.active
     time.sleep(0.35)  # several publisher ticks
     assert view.widget.value == final
+    assert not view.publisher.is_alive()
 
 
 def test_a_view_whose_run_never_reports_its_end_still_shows_the_end(monkeypatch):
@@ -412,10 +412,8 @@ def test_a_view_whose_run_never_reports_its_end_still_shows_the_end(monkeypatch)
     monkeypatch.setattr("dissyslab.runtime._warn_merges", explode)
     with pytest.raises(Boom):
         run(g, timeout=T, observers=[view])
-    deadline = time.monotonic() + 5
-    while view.active and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not view.active
+    view.publisher.join(5)
+    assert not view.publisher.is_alive()
     final = page(view.widget.value)
     assert final.outcome == "finished"
     assert final.panels["collector_upper"]["count"] == 3
@@ -452,7 +450,7 @@ def test_a_broken_view_never_breaks_the_run_or_hides_its_errors(monkeypatch):
         with pytest.raises(NetworkError, match="bad word"):
             run(g, timeout=T, observers=[view])
     assert backwards == [w[::-1] for w in WORDS[:4]]
-    assert view.error is not None and not view.active
+    assert view.error is not None
 
 
 # --- choosing the view -------------------------------------------------------------
