@@ -21,6 +21,7 @@ class CheckFailed(AssertionError):
 def fail(problem, expected=None, got=None, hint=None, *, expected_label="Expected",
          got_label="Your network"):
     """Raise :class:`CheckFailed` with the usual layout (``expected``/``got`` are text)."""
+    __tracebackhide__ = True  # Jupyter and pytest show the student's line, not the checks' insides
     raise CheckFailed(message(problem, expected, got, hint, expected_label=expected_label,
                               got_label=got_label))
 

@@ -63,6 +63,7 @@ class Run:
 
     def sink(self, name):
         """The messages the sink ``name`` received (a friendly failure if there is no such sink)."""
+        __tracebackhide__ = True
         if name not in self.outputs:
             sinks = ", ".join(map(repr, self.outputs)) or "none"
             fail(f"Your network has no sink named {name!r}.",
@@ -103,6 +104,7 @@ def build_copy(g, inputs=None, wrap=None, name="g", call_sinks=True):
     ``wrap``: {node name: function(fn) -> fn} to wrap a node's function.
     ``call_sinks=False``: the sinks only record; the student's sink functions are not called.
     """
+    __tracebackhide__ = True
     v = verified(g, name)
     inputs = dict(inputs or {})
     wrap = dict(wrap or {})
@@ -151,6 +153,7 @@ def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wra
     ``call_sinks``: also call the student's sink functions (their effects are often the
     point: a tally, a database); each sink's messages are recorded either way.
     """
+    __tracebackhide__ = True
     if seed is not None and not seeded_runs_available():
         raise RuntimeError(
             "This check runs the network under seeded schedules (run_network(seed=...)), "
@@ -184,6 +187,7 @@ def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wra
 
 
 def _require_clean(r, hint=None):
+    __tracebackhide__ = True
     if r.timed_out:
         fail(f"Your network did not finish within {r.timeout:g} seconds{r.where()}, so the check "
              f"stopped it.\n  What the runtime said: {_indent(r.error)}",
@@ -202,6 +206,7 @@ def _indent(text):
 
 def finishes(g, timeout=TIMEOUT, inputs=None, seed=None, hint=None, name="g"):
     """Check that ``g`` runs to the end within ``timeout`` seconds with no failed node; return the Run."""
+    __tracebackhide__ = True
     r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name)
     _require_clean(r, hint)
     return r
@@ -217,6 +222,7 @@ def outputs(g, expected, timeout=TIMEOUT, inputs=None, seed=None, any_order=Fals
     ``call_sinks=True``, so running a test cell again leaves their lists as they
     were. Returns the :class:`Run`.
     """
+    __tracebackhide__ = True
     r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name, call_sinks=call_sinks)
     _require_clean(r, hint)
     for sink, want in expected.items():
@@ -280,6 +286,7 @@ def schedules(g, seeds=range(30), timeout=TIMEOUT, inputs=None, name="g"):
 
     A run that fails or times out makes the check fail, naming the seed.
     """
+    __tracebackhide__ = True
     runs = []
     for seed in seeds:
         r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name)
@@ -291,6 +298,7 @@ def schedules(g, seeds=range(30), timeout=TIMEOUT, inputs=None, name="g"):
 def same_for_all_schedules(g, seeds=range(30), sinks=None, timeout=TIMEOUT, inputs=None,
                            hint=None, name="g"):
     """Check that every seeded schedule gives the same results (at ``sinks``, or at every sink)."""
+    __tracebackhide__ = True
     runs = schedules(g, seeds, timeout, inputs, name).runs
     first = runs[0]
     for r in runs[1:]:
@@ -311,6 +319,7 @@ def same_for_all_schedules(g, seeds=range(30), sinks=None, timeout=TIMEOUT, inpu
 def differs_between(g, seed_a, seed_b, sinks=None, timeout=TIMEOUT, inputs=None, hint=None,
                     name="g"):
     """Check that two seeds give different results (a claimed counterexample); return both Runs."""
+    __tracebackhide__ = True
     if seed_a == seed_b:
         fail(f"The two seeds are the same ({seed_a}), so they run the same schedule.",
              hint=hint or "pick two different seeds; g.explore(...) lists seeds for each outcome.")
@@ -332,6 +341,7 @@ def same_result(build, read, seeds=range(30), expected=None, timeout=TIMEOUT, hi
     compare (a shared counter, say). Fails naming two seeds with different
     values, or a seed whose value is not ``expected``. Returns the value.
     """
+    __tracebackhide__ = True
     values = []
     for seed in seeds:
         built = build()
@@ -384,6 +394,7 @@ class _Meter:
 
 def overlap(g, names, timeout=TIMEOUT, inputs=None, name="g"):
     """Run ``g`` (threaded) and return the most calls of the ``names`` nodes' functions running at once."""
+    __tracebackhide__ = True
     meter = _Meter()
     r = run(g, timeout=timeout, inputs=inputs, wrap={n: meter.wrap for n in names}, name=name)
     _require_clean(r)
@@ -392,6 +403,7 @@ def overlap(g, names, timeout=TIMEOUT, inputs=None, name="g"):
 
 def equal(actual, expected, what="the result", hint=None):
     """Check that ``actual`` is the same plain data as ``expected``; ``what`` names it for the student."""
+    __tracebackhide__ = True
     if not same(actual, expected):
         extra = ""
         a, e = plain_list(actual), plain_list(expected)
@@ -404,6 +416,7 @@ def equal(actual, expected, what="the result", hint=None):
 
 def that(condition, problem, expected=None, got=None, hint=None):
     """Check any condition; on failure say ``problem``, what was expected, what happened, a hint."""
+    __tracebackhide__ = True
     if condition is not True:
         fail(problem, expected=expected, got=got, hint=hint)
 

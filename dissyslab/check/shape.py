@@ -35,6 +35,7 @@ class Verified:
         return [n.name for n in self.net.nodes]
 
     def node(self, name, hint=None):
+        __tracebackhide__ = True
         for n in self.net.nodes:
             if n.name == name:
                 return n
@@ -51,6 +52,7 @@ def verified(g, name="g", hint=None):
     The copy has new node objects (same functions, names and params) and is
     built again with the real ``network()``, so every rule is checked again.
     """
+    __tracebackhide__ = True
     if type(g) is not Network:
         what = "None" if g is None else f"a {type(g).__name__}"
         if type(g) in (list, tuple):
@@ -92,6 +94,7 @@ def verified(g, name="g", hint=None):
 
 
 def _copy_node(node):
+    __tracebackhide__ = True
     cls = type(node)
     name = node.name
     if type(name) is not str or not name:
@@ -136,11 +139,13 @@ def _edge_label(e):
 
 def is_network(g, name="g", hint=None):
     """Check that ``g`` is a network made with ``network([...])`` that passes all its rules."""
+    __tracebackhide__ = True
     verified(g, name, hint)
 
 
 def node(g, name, kind=None, fn=None, params=None, hint=None):
     """Check that ``g`` has a node called ``name`` (of ``kind``, wrapping ``fn``, with ``params``)."""
+    __tracebackhide__ = True
     v = verified(g)
     n = v.node(name, hint=hint)
     actual_kind = kind_of(n)
@@ -178,6 +183,7 @@ def wraps(node_fn, fn):
 
 def kinds(g, hint=None, **expected):
     """Check how many nodes of each kind ``g`` has, e.g. ``kinds(g, source=1, transform=2, sink=2)``."""
+    __tracebackhide__ = True
     v = verified(g)
     actual = {}
     for n in v.net.nodes:
@@ -199,6 +205,7 @@ def kinds(g, hint=None, **expected):
 
 def edge(g, sender, receiver, hint=None):
     """Check that ``g`` has an edge from ``sender`` to ``receiver`` (names; 'sp.out_0', 'm.in_1' for ports)."""
+    __tracebackhide__ = True
     v = verified(g)
     src, sp = _resolve_end(v, sender, "sender")
     dst, dp = _resolve_end(v, receiver, "receiver")
@@ -216,6 +223,7 @@ def edge(g, sender, receiver, hint=None):
 
 def no_edge(g, sender, receiver, hint=None):
     """Check that ``g`` has no edge from ``sender`` to ``receiver``."""
+    __tracebackhide__ = True
     v = verified(g)
     src, _ = _resolve_end(v, sender, "sender")
     dst, _ = _resolve_end(v, receiver, "receiver")
@@ -226,6 +234,7 @@ def no_edge(g, sender, receiver, hint=None):
 
 def edges(g, expected, hint=None):
     """Check the exact set of edges, as labels like ``"a → b"`` or pairs of names."""
+    __tracebackhide__ = True
     v = verified(g)
     want = sorted(e if isinstance(e, str) else f"{e[0]} → {e[1]}" for e in expected)
     want = [w.replace("->", "→") for w in want]
@@ -246,6 +255,7 @@ def edges(g, expected, hint=None):
 
 def fanout(g, name, degree, hint=None):
     """Check that node ``name`` sends to ``degree`` receivers (its fanout degree)."""
+    __tracebackhide__ = True
     v = verified(g)
     n = v.node(name)
     out = v.net.out_edges(n)
@@ -261,6 +271,7 @@ def fanout(g, name, degree, hint=None):
 
 def fanin(g, name, degree, hint=None):
     """Check that node ``name`` receives along ``degree`` edges (its fanin degree)."""
+    __tracebackhide__ = True
     v = verified(g)
     n = v.node(name)
     into = v.net.in_edges(n)
@@ -274,6 +285,7 @@ def fanin(g, name, degree, hint=None):
 
 def no_duplicate_edges(g, hint=None):
     """Check that no edge is listed twice (which would send every message twice)."""
+    __tracebackhide__ = True
     v = verified(g)
     seen = set()
     for e in v.net.edges:
@@ -286,6 +298,7 @@ def no_duplicate_edges(g, hint=None):
 
 def paths(g, expected, hint=None):
     """Check the paths from sources to sinks, as lists of names or ``"a → b → c"`` strings."""
+    __tracebackhide__ = True
     v = verified(g)
     want = sorted(" → ".join(p) if not isinstance(p, str) else p.replace("->", "→") for p in expected)
     have = sorted(v.net.path_names())
