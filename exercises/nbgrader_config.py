@@ -11,7 +11,13 @@ import os
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
-from dissyslab.check.nbgrader_plugin import autograde_preprocessors, sanitize_preprocessors
+try:
+    from dissyslab.check.nbgrader_plugin import autograde_preprocessors, sanitize_preprocessors
+except ImportError as err:  # stop here: nbgrader would otherwise grade in students' kernels
+    raise SystemExit(
+        f"exercises/nbgrader_config.py needs DisSysLab ({err}). Install the project in the "
+        f"environment that runs nbgrader: pip install -e '.[test]' from the project folder."
+    ) from err
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
