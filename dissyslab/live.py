@@ -553,7 +553,7 @@ _STYLE = """<style>
 .dsl-live .dsl-status{display:flex;align-items:center;gap:10px;margin:0 0 8px 0}
 .dsl-live .dsl-diagram{display:flex;justify-content:center;margin:0 0 12px 0;overflow-x:auto;
  min-height:40px}
-.dsl-live .dsl-diagram svg{max-width:100%;height:auto}
+.dsl-live .dsl-diagram svg{max-width:100%;height:auto;background:#fff;border-radius:8px}
 .dsl-live .dsl-diagram pre{font-size:12px;margin:4px 0}
 .dsl-live .dsl-panels{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 .dsl-live .dsl-panel{flex:1 1 300px;max-width:560px;min-width:260px;overflow:hidden;
