@@ -38,7 +38,6 @@ import threading
 import time
 import warnings
 from collections import deque
-from itertools import repeat
 
 from .errors import _short_repr
 
