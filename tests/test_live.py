@@ -325,6 +325,18 @@ def test_results_are_shown_safely_escaped_cut_and_without_memory_addresses():
     assert "0x" not in shown[2] and "Thing" in shown[2]
 
 
+def test_a_seeded_run_shows_the_same_view():
+    from dissyslab.replay import run_seeded
+
+    g, upper, _ = fanout(Source(fn=ListSource(items=WORDS[:5]).run, name="word_source"))
+    view = watch(g)
+    run_seeded(g, 7, timeout=T, observers=[view])
+    final = page(view.widget.value)
+    assert final.outcome == "finished" and final.drawn == "svg"
+    assert results(final.panels["collector_upper"]) == [repr(w.upper()) for w in WORDS[:5]]
+    assert final.panels["collector_reverse"]["state"] == "done"
+
+
 # --- after a failure, a timeout, an interrupt ---------------------------------------
 
 def test_a_failed_node_is_shown_with_its_error_and_the_other_path_completes():
