@@ -47,15 +47,17 @@ from .errors import (
 )
 from .graph import NodeStats
 from .runtime import (
-    DEFAULT_CAPACITY,
     STOP_GRACE,
+    attach,
+    begin,
+    check_arguments,
+    conclude,
+    wait,
     _Failed,
     _raise_in_thread,
     _Stop,
-    _warn_merges,
     _Worker,
 )
-from .sources import ListSource
 
 #: most steps a seeded run may take before it is stopped (an endless source never ends)
 MAX_STEPS = 1_000_000
@@ -480,19 +482,6 @@ def _check_seed(seed):
         ) from None
 
 
-def _check(timeout, capacity):
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
-        raise ValueError(f"timeout must be a positive number of seconds, like timeout=5, "
-                         f"but got {timeout!r}.")
-    if capacity is None:
-        return DEFAULT_CAPACITY
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise ValueError(f"capacity must be a whole number of messages of at least 1, "
-                         f"but got {capacity!r}.")
-    return capacity
-
-
 def seeded_runner(seed):
     """What ``run_network(seed=...)`` calls instead of the threaded runtime's ``run``."""
     return partial(run_seeded, seed=_check_seed(seed))
@@ -508,87 +497,46 @@ def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_step
     so an endless source cannot run for ever. Returns the :class:`SeededRun`.
     """
     seed = _check_seed(seed)
-    capacity = _check(timeout, capacity)
+    capacity = check_arguments(timeout, capacity)
     if max_steps is None:
         max_steps = MAX_STEPS
     elif isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a whole number of at least 1, but got {max_steps!r}.")
-    if net._running:
-        raise RuntimeError("This network is already running. Wait for that run to finish "
-                           "before starting it again.")
-    for node in net.sources:
-        owner = getattr(node.fn, "__self__", None)
-        if isinstance(owner, ListSource):
-            owner.reset()
-
-    net._running = True
-    r = SeededRun(net, seed, capacity, observers, max_steps, record_sinks)
-    net._run = r
-    net.stats = {name: w.stats for name, w in r.workers.items()}
-    net.edge_counts = r.edge_counts
-    net.failures, net.unpaired = [], {}
+    begin(net)
     outcome, busy, stuck = "finished", "", []
     try:
+        r = SeededRun(net, seed, capacity, observers, max_steps, record_sinks)
+        attach(net, r)
         for observer in r.observers:
             observer.started(r)
         with _virtual_sleeps(net):
             r.thread.start()
-            deadline = None if timeout is None else time.monotonic() + timeout
-            try:
-                while not r.done.wait(0.05):
-                    if deadline is not None and time.monotonic() >= deadline:
-                        outcome = "timeout"
-                        break
-            except KeyboardInterrupt:
-                outcome = "interrupted"
+            outcome = wait(r, timeout)
             if outcome != "finished":
                 busy = r.busy()
                 stuck = r.stop()
     finally:
         net._running = False
-        if r.outcome == "steps" and outcome == "finished":
-            busy = r.busy()
-        r.settle(stuck)
-        net.state = {name: w.state for name, w in r.workers.items()}
+    if r.outcome == "steps" and outcome == "finished":
+        outcome, busy = "timeout", r.busy()
+        steps_text = (
+            f"The seeded run (seed {seed}) took {r.steps:,} steps without finishing, so "
+            f"it was stopped.{busy} Results collected so far are kept. A source that never "
+            f"returns None never ends; if the run is just long, raise the limit "
+            f"(dissyslab.replay.MAX_STEPS, or max_steps= of explore).")
+    else:
+        steps_text = None
+    r.settle(stuck)
+    net.state = {name: w.state for name, w in r.workers.items()}
     if r.error is not None:
         raise r.error
-    steps_out = r.outcome == "steps" and outcome == "finished"
-
-    for w in r.order:
-        w.stats.discarded += sum(ib.discarded for ib in w.inboxes)
-    net.failures = [w.failure for w in r.order if w.failure is not None]
-    net.unpaired = {name: w.unpaired for name, w in r.workers.items() if w.unpaired}
-    _warn_merges(net, r)
-    for observer in r.observers:
-        observer.finished(r, "timeout" if steps_out else outcome)
     if stuck:
         warnings.warn(
             f"{stuck[0].node.kind} '{stuck[0].node.name}' was still inside its function when the "
             f"seeded run stopped. Its call ends as soon as it returns (it may be waiting for "
             f"something that never comes: input, a lock, the network).",
             NodeStillRunningWarning, stacklevel=3)
-
-    if outcome == "interrupted":
-        raise KeyboardInterrupt(
-            f"The network was interrupted and stopped.{busy} Results collected so far are kept."
-        )
-    if outcome == "timeout" or steps_out:
-        if steps_out:
-            text = (f"The seeded run (seed {seed}) took {r.steps:,} steps without finishing, so "
-                    f"it was stopped.{busy} Results collected so far are kept. A source that never "
-                    f"returns None never ends; if the run is just long, raise the limit "
-                    f"(dissyslab.replay.MAX_STEPS, or max_steps= of explore).")
-        else:
-            text = (f"The network did not finish within {timeout:g} seconds, so it was stopped."
-                    f"{busy} Results collected so far are kept. If it is just slow, give a larger "
-                    f"timeout; a source that never returns None never ends.")
-        err = NetworkTimeout(text + (f"\n{NetworkError(net.failures)}" if net.failures else ""))
-        err.failures = net.failures
-        raise err
-    if net.failures:
-        discarded = {w.node.name: w.stats.discarded for w in r.order
-                     if w.failure is not None and w.stats.discarded}
-        raise NetworkError(net.failures, discarded) from net.failures[0].exception
+    conclude(net, r, r.order, outcome, busy, timeout, steps_text)
     return r
 
 

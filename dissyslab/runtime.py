@@ -457,6 +457,11 @@ class _Run:
         self.senders = [w for w in self.workers.values()
                         if w.node.kind in ("source", "transform", "split")]
 
+    def send_stalled(self):
+        now = time.perf_counter()
+        for w in self.senders:
+            w.send_stalled(now)
+
     def finished(self, worker):
         with self._lock:
             self._left -= 1
@@ -493,15 +498,47 @@ def run(net, timeout=None, capacity=None, observers=()):
     arrive, then ``finished(run, outcome)`` with outcome "finished",
     "timeout" or "interrupted". It must be quick: it runs on the nodes' threads.
     """
+    capacity = check_arguments(timeout, capacity)
+    begin(net)
+    busy, stuck = "", []
+    try:
+        r = _Run(net, capacity, observers)
+        attach(net, r)
+        for observer in r.observers:
+            observer.started(r)
+        r.start()
+        outcome = wait(r, timeout, tick=r.send_stalled)
+        if outcome != "finished":
+            busy, stuck = _busy(r), r.stop()
+    finally:
+        net._running = False
+    net.state = {name: w.state for name, w in r.workers.items()}
+    if stuck:
+        warnings.warn(
+            "These nodes were still inside their function when the network stopped: "
+            + ", ".join(f"'{w.node.name}'" for w in stuck)
+            + ". Each thread ends as soon as that call returns (a long time.sleep, say).",
+            NodeStillRunningWarning, stacklevel=3)
+    conclude(net, r, list(r.workers.values()), outcome, busy, timeout)
+
+
+# --- the steps every run takes, threaded or seeded (replay.py) -----------------
+def check_arguments(timeout, capacity):
+    """Check ``timeout`` and ``capacity``; return the capacity to use."""
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or timeout <= 0):
         raise ValueError(f"timeout must be a positive number of seconds, like timeout=5, "
                          f"but got {timeout!r}.")
     if capacity is None:
-        capacity = DEFAULT_CAPACITY
-    elif isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        return DEFAULT_CAPACITY
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
         raise ValueError(f"capacity must be a whole number of messages of at least 1, "
                          f"but got {capacity!r}.")
+    return capacity
+
+
+def begin(net):
+    """Mark ``net`` as running (once at a time) and rewind its ListSources."""
     if net._running:
         raise RuntimeError("This network is already running. Wait for that run to finish "
                            "before starting it again.")
@@ -509,68 +546,57 @@ def run(net, timeout=None, capacity=None, observers=()):
         owner = getattr(node.fn, "__self__", None)
         if isinstance(owner, ListSource):
             owner.reset()
-
     net._running = True
-    r = _Run(net, capacity, observers)
+
+
+def attach(net, r):
+    """Let ``net`` show the counters of run ``r`` while it goes."""
     net._run = r
     net.stats = {name: w.stats for name, w in r.workers.items()}
     net.edge_counts = r.edge_counts
     net.failures, net.unpaired = [], {}
-    outcome = "finished"
-    try:
-        for observer in r.observers:
-            observer.started(r)
-        r.start()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while not r.done.wait(LATENCY * 5):
-                now = time.perf_counter()
-                for w in r.senders:
-                    w.send_stalled(now)
-                if deadline is not None and time.monotonic() >= deadline:
-                    outcome = "timeout"
-                    break
-        except KeyboardInterrupt:
-            outcome = "interrupted"
-        busy = _busy(r) if outcome != "finished" else ""
-        stuck = r.stop() if outcome != "finished" else []
-    finally:
-        net._running = False
-        net.state = {name: w.state for name, w in r.workers.items()}
 
-    for w in r.workers.values():
-        inbox_lost = sum(ch.discarded for ch in w.inboxes)
-        w.stats.discarded += inbox_lost
-    net.failures = [w.failure for w in r.workers.values() if w.failure is not None]
-    net.unpaired = {name: w.unpaired for name, w in r.workers.items() if w.unpaired}
+
+def wait(r, timeout, tick=None):
+    """Wait for run ``r`` to end: "finished", "timeout" or "interrupted" (Ctrl-C)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while not r.done.wait(LATENCY * 5):
+            if tick is not None:
+                tick()
+            if deadline is not None and time.monotonic() >= deadline:
+                return "timeout"
+    except KeyboardInterrupt:
+        return "interrupted"
+    return "finished"
+
+
+def conclude(net, r, workers, outcome, busy, timeout, timeout_text=None):
+    """Record how run ``r`` went on ``net``, tell the observers, then raise what went wrong."""
+    for w in workers:
+        w.stats.discarded += sum(ch.discarded for ch in w.inboxes)
+    net.failures = [w.failure for w in workers if w.failure is not None]
+    net.unpaired = {w.node.name: w.unpaired for w in workers if w.unpaired}
     _warn_merges(net, r)
     for observer in r.observers:
         observer.finished(r, outcome)
-    if stuck:
-        warnings.warn(
-            "These nodes were still inside their function when the network stopped: "
-            + ", ".join(f"'{w.node.name}'" for w in stuck)
-            + ". Each thread ends as soon as that call returns (a long time.sleep, say).",
-            NodeStillRunningWarning, stacklevel=3)
 
     if outcome == "interrupted":
         raise KeyboardInterrupt(
             f"The network was interrupted and stopped.{busy} Results collected so far are kept."
         )
     if outcome == "timeout":
-        err = NetworkTimeout(
+        text = timeout_text or (
             f"The network did not finish within {timeout:g} seconds, so it was stopped.{busy} "
             f"Results collected so far are kept. If it is just slow, give a larger timeout; "
-            f"a source that never returns None never ends."
-            + (f"\n{NetworkError(net.failures)}" if net.failures else "")
-        )
+            f"a source that never returns None never ends.")
+        err = NetworkTimeout(text + (f"\n{NetworkError(net.failures)}" if net.failures else ""))
         err.failures = net.failures
         raise err
     if net.failures:
-        discarded = {w.node.name: w.stats.discarded for w in r.workers.values()
+        discarded = {w.node.name: w.stats.discarded for w in workers
                      if w.failure is not None and w.stats.discarded}
-        err = NetworkError(net.failures, discarded)
-        raise err from net.failures[0].exception
+        raise NetworkError(net.failures, discarded) from net.failures[0].exception
 
 
 def _busy(r):
@@ -597,13 +623,13 @@ def _warn_merges(net, r):
                 f"{'they were' if len(rest) != 1 else 'it was'} never paired: "
                 f"{_short_repr(rest, 120)}. {'They are' if len(rest) != 1 else 'It is'} kept in "
                 f"g.unpaired[{node.name!r}][{i}].",
-                MergeSynchWarning, stacklevel=4)
+                MergeSynchWarning, stacklevel=5)
         for place, count in _exclusive_drops(net, r, node):
             warnings.warn(
                 f"merge '{node.name}': {place} dropped {count} message{'s' if count != 1 else ''} "
                 f"on the way into one input but not the others, so after the first drop the "
                 f"lists it made may pair messages that do not belong together.",
-                MergeSynchWarning, stacklevel=4)
+                MergeSynchWarning, stacklevel=5)
 
 
 def _exclusive_drops(net, r, merge):
