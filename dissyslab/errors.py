@@ -51,9 +51,13 @@ class NodeFailure:
         where = f"{self.node.kind} '{self.node.name}'"
         if self.detail:
             return f"{where} {self.detail} ({exc})"
+        hint = ""
+        if isinstance(self.exception, TypeError) and "required" in str(self.exception) and (
+                "argument" in str(self.exception)):
+            hint = " (does its function need more arguments? Give them with params={...})"
         if self.has_message:
-            return f"{where} failed on message {_short_repr(self.message)}: {exc}"
-        return f"{where} failed: {exc}"
+            return f"{where} failed on message {_short_repr(self.message)}: {exc}{hint}"
+        return f"{where} failed: {exc}{hint}"
 
     def __repr__(self):
         return f"<NodeFailure {self.summary()}>"

@@ -21,10 +21,15 @@ class Node:
     def __init__(self, fn, name=None, params=None):
         cls = type(self).__name__
         if not callable(fn):
+            if callable(getattr(fn, "run", None)):
+                fix = (f"To use a {type(fn).__name__} here, pass its run method: "
+                       f"{cls}(fn=my_{type(fn).__name__.lower()}.run).")
+            else:
+                fix = (f"Pass the function itself, without calling it: "
+                       f"{cls}(fn=my_function), not {cls}(fn=my_function()).")
             raise TypeError(
                 f"{cls}{_for_name(name)}: fn=... must be a function to call, but got "
-                f"{_describe(fn)}. Pass the function itself, without calling it: "
-                f"{cls}(fn=my_function), not {cls}(fn=my_function())."
+                f"{_describe(fn)}. {fix}"
             )
         _check_name(cls, name)
         if params is None:

@@ -153,3 +153,8 @@ def test_introspection():
     assert "0x" not in repr(g) + g.describe() + repr(up) + repr(g.edges)
     with pytest.raises(KeyError, match="no node named 'nope'; its nodes are: src, up, rev, k1, k2"):
         g.node("nope")
+
+
+def test_a_list_source_without_run_is_explained():
+    with pytest.raises(TypeError, match=r"To use a ListSource here, pass its run method: Source\(fn=my_listsource.run\)"):
+        Source(fn=ListSource(["a"]))

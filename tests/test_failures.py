@@ -141,3 +141,10 @@ def test_the_process_can_exit_even_if_a_node_sleeps_for_ever():
     assert done.returncode == 0, done.stderr
     assert "stopped: True" in done.stdout
     assert time.monotonic() - started < 8
+
+
+def test_a_missing_argument_suggests_params():
+    t = Transform(fn=lambda x, k: x * k, name="times")
+    g = network([(words("a"), t), (t, Sink(fn=print, name="k"))])
+    with pytest.raises(NetworkError, match=r"missing 1 required positional argument: 'k' \(does its function need more arguments\? Give them with params="):
+        g.run_network(timeout=T)
