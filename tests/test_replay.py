@@ -8,7 +8,6 @@ from time import sleep as imported_sleep
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from dissyslab import (
     ListSource, MergeSynch, MergeSynchWarning, NetworkError, NetworkTimeout, NodeStillRunningWarning,
@@ -16,6 +15,7 @@ from dissyslab import (
 )
 from dissyslab import replay
 from dissyslab.replay import Exploration
+from random_dags import build, check_delivery, dags
 
 T = 10
 
@@ -226,70 +226,12 @@ def test_explore_checks_its_arguments():
 
 
 # --- every seeded run is one a threaded run could produce ------------------------------
-@st.composite
-def dags(draw):
-    """A random layered DAG: sources, then transforms (some filter), then sinks."""
-    n_src = draw(st.integers(1, 3))
-    n_mid = draw(st.integers(0, 5))
-    n_snk = draw(st.integers(1, 3))
-    names = [f"s{i}" for i in range(n_src)] + [f"t{i}" for i in range(n_mid)] + [f"k{i}" for i in range(n_snk)]
-    edges = set()
-    for j in range(n_src, len(names)):
-        senders = draw(st.sets(st.integers(0, min(j, n_src + n_mid) - 1), min_size=1, max_size=3))
-        edges |= {(i, j) for i in senders}
-    for i in range(n_src + n_mid):
-        if not any(a == i for a, _ in edges):
-            edges.add((i, draw(st.integers(max(i + 1, n_src), len(names) - 1))))
-    filters = draw(st.lists(st.integers(0, 4), min_size=n_mid, max_size=n_mid))
-    counts = draw(st.lists(st.integers(0, 25), min_size=n_src, max_size=n_src))
-    seed = draw(st.integers(0, 2**32))
-    return names, sorted(edges), filters, counts, seed
-
-
-def keeps(name, modulus, i):
-    return modulus < 2 or (i + len(name)) % modulus != 0
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dags())
 def test_seeded_runs_deliver_every_message_once_per_path_in_order(dag):
-    names, edges, filters, counts, seed = dag
-    n_src = len(counts)
-    results = {n: [] for n in names if n.startswith("k")}
-    nodes = []
-    for idx, name in enumerate(names):
-        if name.startswith("s"):
-            # lists, so that fanout copies are exercised and a shared object would show
-            items = [[name, i, [name]] for i in range(counts[idx])]
-            nodes.append(Source(fn=ListSource(items).run, name=name))
-        elif name.startswith("t"):
-            mod = filters[idx - n_src]
-
-            def step(m, name=name, mod=mod):
-                if not keeps(name, mod, m[1]):
-                    return None
-                m[2].append(name)  # mutates its own copy: must not be seen on other paths
-                return m
-            nodes.append(Transform(fn=step, name=name))
-        else:
-            nodes.append(Sink(fn=lambda m, name=name: results[name].append(
-                (m[0], m[1], tuple(m[2]) + (name,))), name=name))
-    g = network([(nodes[a], nodes[b]) for a, b in edges])
-    g.run_network(seed=seed, timeout=T)
-
-    expected = {}
-    for path in g.paths():
-        route = tuple(n.name for n in path)
-        kept = [i for i in range(counts[names.index(route[0])])
-                if all(keeps(n, filters[names.index(n) - n_src], i) for n in route[1:-1])]
-        if kept:
-            expected[route] = kept
-    got = {}
-    for sink_results in results.values():
-        for source, i, route in sink_results:
-            assert route[0] == source
-            got.setdefault(route, []).append(i)
-    assert got == expected
+    g, results = build(dag)
+    g.run_network(seed=dag[-1], timeout=T)
+    check_delivery(g, dag, results)
 
     # the counters are those of a threaded run of the same network
     seeded = ({k: vars(v).copy() for k, v in g.stats.items()},
