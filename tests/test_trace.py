@@ -146,7 +146,8 @@ def test_records_are_plain_and_easy_to_tabulate():
 
 
 def test_a_trace_makes_a_data_frame():
-    pandas = pytest.importorskip("pandas")
+    import pandas
+
     trace = run(mixed([]), seed=1)
     frame = pandas.DataFrame(trace)
     assert list(frame.columns) == list(TraceRecord._fields) and len(frame) == len(trace)
