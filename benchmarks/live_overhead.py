@@ -33,24 +33,8 @@ TARGET = 1.10
 SETUP = r'''
 import gc, statistics, sys, time
 sys.path.insert(0, {root!r})
-from dissyslab import ListSource, Sink, Source, Transform, network
-
-def pipeline(n):
-    """source -> transform -> sink"""
-    out = []
-    src = Source(fn=ListSource(items=range(n)).run, name="numbers")
-    double = Transform(fn=lambda x: 2 * x, name="double")
-    return network([(src, double), (double, Sink(fn=out.append, name="collect"))]), out
-
-def fanout(n):
-    """the fanout lesson's shape: words -> (uppercase, reverse) -> two collectors"""
-    upper, backwards = [], []
-    words = Source(fn=ListSource(items=[f"word{{i}}" for i in range(n)]).run, name="word_source")
-    up = Transform(fn=str.upper, name="uppercase")
-    rev = Transform(fn=lambda s: s[::-1], name="reverse")
-    return network([(words, up), (words, rev),
-                    (up, Sink(fn=upper.append, name="collector_upper")),
-                    (rev, Sink(fn=backwards.append, name="collector_reverse"))]), upper
+sys.path.insert(0, {benchmarks!r})
+from small_networks import fanout, pipeline
 
 def once(build, n, live):
     g, out = build(n)
@@ -119,7 +103,7 @@ def main():
     args = parser.parse_args()
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(root=ROOT)),
+    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(root=ROOT, benchmarks=os.path.join(ROOT, "benchmarks"))),
                 nbformat.v4.new_code_cell(MEASURE.replace("N_MESSAGES", str(args.n))
                                            .replace("REPETITIONS", str(args.reps)))]
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600)

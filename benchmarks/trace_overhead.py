@@ -25,29 +25,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dissyslab import ListSource, Sink, Source, Transform, network  # noqa: E402
 from dissyslab.runtime import run  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from small_networks import fanout, pipeline  # noqa: E402
+
 TARGET = 1.05
-
-
-def pipeline(n):
-    """source -> transform -> sink"""
-    out = []
-    src = Source(fn=ListSource(items=range(n)).run, name="numbers")
-    double = Transform(fn=lambda x: 2 * x, name="double")
-    return network([(src, double), (double, Sink(fn=out.append, name="collect"))]), out
-
-
-def fanout(n):
-    """words -> (uppercase, reverse) -> two collectors"""
-    upper, backwards = [], []
-    words = Source(fn=ListSource(items=[f"word{i}" for i in range(n)]).run, name="word_source")
-    up = Transform(fn=str.upper, name="uppercase")
-    rev = Transform(fn=lambda s: s[::-1], name="reverse")
-    return network([(words, up), (words, rev),
-                    (up, Sink(fn=upper.append, name="collector_upper")),
-                    (rev, Sink(fn=backwards.append, name="collector_reverse"))]), upper
 
 
 def once(build, n, how):
