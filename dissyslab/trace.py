@@ -247,12 +247,7 @@ class Tracer:
         rec, call, name, outs = self.rec, w.call, w.node.name, w.outputs[0]
 
         def traced(msg):
-            rec.receive(name, w.edge, msg)
-            try:
-                result = call(msg)
-            except BaseException as exc:
-                _failed(rec, name, msg, exc)
-                raise
+            result = _received_and_called(rec, name, w, call, msg)
             if result is None:
                 rec.drop(name, msg)
             else:
@@ -265,12 +260,7 @@ class Tracer:
         rec, call, name = self.rec, w.call, w.node.name
 
         def traced(msg):
-            rec.receive(name, w.edge, msg)
-            try:
-                return call(msg)
-            except BaseException as exc:
-                _failed(rec, name, msg, exc)
-                raise
+            return _received_and_called(rec, name, w, call, msg)
         w.call = traced
 
     def _wrap_split(self, w):
@@ -279,12 +269,7 @@ class Tracer:
         rec, call, name, k = self.rec, w.call, w.node.name, w.node.num_outputs
 
         def traced(msg):
-            rec.receive(name, w.edge, msg)
-            try:
-                items = call(msg)
-            except BaseException as exc:
-                _failed(rec, name, msg, exc)
-                raise
+            items = _received_and_called(rec, name, w, call, msg)
             if type(items) not in (list, tuple) or len(items) != k:
                 rec.fail(name, msg, ValueError(_Worker._bad_split_result(w, items)))
                 return items
@@ -348,6 +333,16 @@ class Tracer:
                 continue
             for k in range(rec.got[i], rec.sent[i]):
                 rec.receive(edge.dst.name, edge, sent.get((labels[i], k)), "discard")
+
+
+def _received_and_called(rec, name, worker, call, msg):
+    """Record that node ``name`` received ``msg``, then call its function (recording a failure)."""
+    rec.receive(name, worker.edge, msg)
+    try:
+        return call(msg)
+    except BaseException as exc:
+        _failed(rec, name, msg, exc)
+        raise
 
 
 def _failed(rec, name, msg, exc):
