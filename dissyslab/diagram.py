@@ -8,8 +8,10 @@ functions that need it: ``import dissyslab`` stays free of it, and a missing
 
 import html
 import importlib.util
+import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -21,6 +23,7 @@ FONT = "Helvetica,Arial,sans-serif"
 INK = "#1F2933"      # text
 MUTED = "#52606D"    # secondary text
 WIRE = "#5F6B7A"     # edges
+ZERO_WIRE = "#AEB7C2"  # edges no message has crossed
 FAIL = "#C2410C"     # failed nodes: a dark vermillion, readable on white
 
 #: a fanout group bigger than this is drawn compactly when ``compact=None``
@@ -76,6 +79,7 @@ STATE_PRIORITY = ("failed", "busy", "waiting", "stopped", "done")
 
 BADGE_WIDTH, BADGE_HEIGHT = 70, 15
 COUNT_WIDTH, COUNT_HEIGHT = 36, 13
+COUNT_CELL = ' BGCOLOR="transparent"'
 
 
 # --- public API --------------------------------------------------------------
@@ -103,6 +107,7 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
 
     g = _diagram_class()("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
     g.summary = _count_words(len(net.nodes), "node") + ", " + _count_words(len(net.edges), "edge")
+    g.arrows = [tuple(link.edges) for link in plan.links]
     if stats and not _has_run(net):
         g.attr(label="not run yet: every counter is 0", labelloc="b", fontsize="10",
                fontcolor=MUTED)
@@ -126,6 +131,8 @@ def _diagram_class():
 
         class Diagram(graphviz.Digraph):
             summary = ""
+            arrows = ()  # the network edges each arrow stands for, in drawing order
+
 
             def __repr__(self):
                 return f"<diagram: {self.summary}>" if self.summary else f"<diagram: {self.name}>"
@@ -165,12 +172,21 @@ class DotNotFound(RuntimeError):
 
 def dot_available():
     """True when the Graphviz ``dot`` program can be found on PATH."""
-    return shutil.which("dot") is not None
+    path = os.environ.get("PATH", "")
+    if path in _dot_found_on:  # each live view asks: looking costs more than its drawing
+        return True
+    found = shutil.which("dot") is not None
+    if found:
+        _dot_found_on.add(path)
+    return found
+
+
+_dot_found_on = set()  # the PATH values dot was found on
 
 
 def graphviz_package_available():
     """True when the graphviz Python package can be imported (without importing it)."""
-    return importlib.util.find_spec("graphviz") is not None
+    return sys.modules.get("graphviz") is not None or importlib.util.find_spec("graphviz") is not None
 
 
 def text(net, *, stats=False, compact=None):
@@ -618,20 +634,24 @@ def _edge_attrs(link, view):
         words.append(f"\u00d7{link.multiplicity}")
     if view.edge_counts is not None:
         count = sum(view.edge_counts.get(e, 0) for e in link.edges)
-        words.append(_count_text(count))
+        words.append(count_text(count))
         if not count:
-            attrs["color"] = "#AEB7C2"
+            attrs["color"] = ZERO_WIRE
     if words:
+        # the count's cell has a transparent background: the SVG then gives the cell's box,
+        # so a live view can write a new count into a picture without laying it out again
         cells = "".join(
-            f'<TD FIXEDSIZE="TRUE" WIDTH="{COUNT_WIDTH}" HEIGHT="{COUNT_HEIGHT}">{_esc(w)}</TD>'
-            for w in words
+            f'<TD FIXEDSIZE="TRUE" WIDTH="{COUNT_WIDTH}" HEIGHT="{COUNT_HEIGHT}"'
+            f'{COUNT_CELL if view.edge_counts is not None and i == len(words) - 1 else ""}>'
+            f'{_esc(w)}</TD>'
+            for i, w in enumerate(words)
         )
         attrs["label"] = _html(f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
                                f"<TR>{cells}</TR></TABLE>")
     return attrs
 
 
-def _count_text(n):
+def count_text(n):
     """A message count in at most five characters, so the label keeps its width."""
     if n < 100_000:
         return str(n)
