@@ -8,12 +8,16 @@ How it stays cheap and safe:
 
 * Node threads never touch widgets. A sink's thread only appends what it
   received to a short buffer under a lock (:meth:`LiveView.sink_received`).
-* One publisher thread (:class:`_Publisher`) reads those buffers, the nodes'
-  states and the edge counts at most ``RATE`` times a second and sets the
+* The thread that called ``run_network`` is the one publisher. While it waits
+  for the nodes it reads those buffers, the nodes' states and the edge counts
+  at most ``RATE`` times a second (:meth:`LiveView.tick`) and sets the
   widget's value only when something changed, however many messages flow.
-* When the run ends (finished, failed, timed out or interrupted) the calling
-  thread draws the final state, which stays on screen and is what an executed
-  notebook stores.
+* The view appears after the first interval, or at the end of a run that is
+  over sooner: a run over in a blink costs one widget, shown once, final.
+* When the run ends (finished, failed, timed out or interrupted) that thread
+  draws the final state, which stays on screen and is what an executed
+  notebook stores. A clean finish is drawn by writing the counts into a
+  picture laid out while the nodes ran (:class:`_Counts`).
 * The whole view is one HTML widget, and one ``dot`` process is kept for all
   drawings (:class:`_DotProcess`): each widget or message costs the kernel
   time, and the runs being watched are often fast.
@@ -126,25 +130,27 @@ def _newest(chunks, n):
 class LiveView:
     """One HTML widget showing one run of a network: its diagram and a panel of results per sink.
 
-    It is a runtime observer (``started``, ``sink_received``, ``finished``).
+    It is a runtime observer (``started``, ``sink_received``, ``tick``, ``finished``).
+    The view appears once the run has gone on for one update interval, or when
+    it ends if that is sooner: a run over in a blink shows just its final state.
     ``show=False`` builds and updates the widget without displaying it.
     The page carries the state as data attributes (``data-outcome``,
     ``data-sink``, ``data-count``, ``data-state``) for tests and tools.
     """
 
     def __init__(self, net, *, latest=LATEST, rate=RATE, show=True):
-        import ipywidgets as widgets
-
         self.net = net
         self.interval = 1.0 / rate
         self.show = show
+        self.shown = False
         self.run = None
         self.outcome = "running"
-        self.publisher = None  # the thread updating this view while its network runs
         self.error = None  # what went wrong updating the view, if anything: then it is left alone
-        self.publishing = threading.Lock()  # held while the widget is being updated
         self._lock = threading.Lock()  # guards the sink logs
+        self._widget = None
+        self._value = None  # the widget's HTML
         self._drawing = _Drawing(net)
+        self._next_update = 0.0
         self._picture = None  # what the shown diagram was drawn from
         self._next_drawing = 0.0
         self._shown_key = None
@@ -170,17 +176,29 @@ class LiveView:
             senders = {e.src.name for e in net.in_edges(name)}
             self._logs[name] = _SinkLog(self.rows, tagged=len(senders) > 1)
 
-        layout, style = _shared_looks()
-        self.widget = widgets.HTML(value=self._html(), layout=layout, style=style,
-                                   _dom_classes=("dissyslab-live",))
-
     # --- display ---------------------------------------------------------
+    @property
+    def widget(self):
+        """The ``ipywidgets.HTML`` widget holding the view, made when first needed."""
+        if self._widget is None:
+            self._set(self._value or self._html())
+        return self._widget
+
+    def _set(self, value):
+        self._value = value
+        if self._widget is not None:
+            self._widget.value = value
+            return
+        import ipywidgets as widgets
+
+        layout, style = _shared_looks()
+        self._widget = widgets.HTML(value=value, layout=layout, style=style,
+                                    _dom_classes=("dissyslab-live",))
+
     def _repr_mimebundle_(self, **kwargs):
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):  # (data, metadata)
-            bundle = bundle[0]
-        bundle["text/plain"] = self.text()
-        return bundle
+        # what the widget's own bundle holds, with a text stand-in that is the same at every run
+        view = {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}
+        return {"application/vnd.jupyter.widget-view+json": view, "text/plain": self.text()}
 
     def text(self):
         """A plain-text stand-in where widgets cannot be shown; the same at every run."""
@@ -190,25 +208,24 @@ class LiveView:
             lines.extend(f"  {t}" for t in self.titles[name])
         return "\n".join(lines)
 
+    def _show(self):
+        if self.show and not self.shown:
+            from IPython.display import publish_display_data
+
+            publish_display_data(self._repr_mimebundle_())
+            self.shown = True
+
     # --- the runtime's observer calls --------------------------------------
     def started(self, run):
-        """The run is about to start (calling thread): show the view, hand it to the publisher."""
+        """The run is about to start (calling thread): have the final picture laid out meanwhile."""
         self.run = run
         self.outcome = "running"
+        self._next_update = time.monotonic() + self.interval
         with self._lock:
             for log in self._logs.values():
                 log.count = 0
                 log.chunks.clear()
-        try:
-            if self.show:
-                from IPython.display import publish_display_data
-
-                publish_display_data(self._repr_mimebundle_())
-            publisher = _Publisher(self)
-            publisher.start()
-            self.publisher = publisher
-        except Exception as exc:  # a view that cannot be shown must not stop the run
-            self.error = exc
+        self._drawing.prepare()
 
     def sink_received(self, worker, messages):
         """A sink took ``messages`` (on that sink's thread): remember them, nothing more."""
@@ -222,19 +239,33 @@ class LiveView:
             log.count += len(messages)
             log.chunks.append((sender, tail))
 
+    def tick(self):
+        """The run goes on (calling thread, every few ms): show and update the view at its rate."""
+        if self.error is not None:
+            return
+        try:
+            now = time.monotonic()
+            if now >= self._next_update:
+                self._next_update = now + self.interval
+                self.publish()
+                self._show()
+        except Exception as exc:  # the view must never break a run: say what went wrong
+            self.error = exc
+            try:
+                self._set((self._value or self._html()) + _note(
+                    f"The live view stopped updating ({type(exc).__name__}: {exc}); "
+                    f"the network itself is not affected."))
+            except Exception:
+                pass
+
     def finished(self, run, outcome):
-        """The run has ended (calling thread): stop the publisher and show the final state."""
-        if self.publisher is None:  # the view could not be shown
-            return self._warn()
-        self.publisher.stop()
+        """The run has ended (calling thread): show its final state, which stays on screen."""
         self.outcome = outcome
         try:
             self.publish(final=True)
+            self._show()
         except Exception as exc:  # the run's own outcome and errors must still come through
             self.error = exc
-        self._warn()
-
-    def _warn(self):
         if self.error is not None:
             warnings.warn(
                 f"The live view could not be updated ({type(self.error).__name__}: "
@@ -255,8 +286,9 @@ class LiveView:
         picture = (final, tuple(states.values()), tuple(counts.values()))
         if picture != self._picture and (final or time.monotonic() >= self._next_drawing):
             began = time.monotonic()
-            # the final picture also shows each node's counters and a failed node's error
-            drawn = self._drawing.draw(states, counts, stats=final)
+            # a run that did not end cleanly is drawn with each node's counters and errors
+            troubled = final and (self.outcome != "finished" or bool(failures))
+            drawn = self._drawing.draw(states, counts, stats=troubled)
             # a slow drawing (a big network) is redrawn less often, so the panels stay lively
             self._next_drawing = time.monotonic() + 2 * (time.monotonic() - began)
             self._picture = picture
@@ -267,7 +299,7 @@ class LiveView:
                tuple(c for c, _ in snapshot.values()), len(failures))
         if key != self._shown_key:
             self._shown_key = key
-            self.widget.value = self._html(states, snapshot, failures)
+            self._set(self._html(states, snapshot, failures))
 
     # --- HTML ------------------------------------------------------------
     def _html(self, states=None, snapshot=None, failures=None):
@@ -342,56 +374,6 @@ class LiveView:
                 f'{_pill(state, state)}</div></div>{body}{footer}{errors}</div>')
 
 
-class _Publisher(threading.Thread):
-    """The one thread that updates a view while its network runs, at most ``RATE`` times a second.
-
-    One per run, started from the cell that runs the network, so that every
-    version of ipykernel sends its updates to that cell. ``stop`` takes the
-    view back, never in the middle of an update.
-    """
-
-    #: seconds after a run ended without telling its view before the view draws its end itself
-    ORPHAN_AFTER = 1.0
-
-    def __init__(self, view):
-        super().__init__(name="live view publisher (dissyslab)", daemon=True)
-        self.view = view
-        self._stop_event = threading.Event()
-
-    def stop(self):
-        self._stop_event.set()
-        with self.view.publishing:  # waits for an update in progress
-            pass
-
-    def run(self):
-        view, over_since = self.view, None
-        while not self._stop_event.wait(view.interval):
-            with view.publishing:
-                if self._stop_event.is_set():
-                    return
-                try:
-                    if view.net._running:
-                        view.publish()
-                        continue
-                    # The run is over but its end was never reported (an exception escaped
-                    # the runtime): after a grace period, draw the final state and stop.
-                    now = time.monotonic()
-                    over_since = over_since or now
-                    if now - over_since < self.ORPHAN_AFTER:
-                        continue
-                    view.outcome = _outcome_from_states(view.run)
-                    view.publish(final=True)
-                except Exception as exc:  # the view must never break a run: say what went wrong
-                    view.error = exc
-                    try:
-                        view.widget.value += _note(
-                            f"The live view stopped updating ({type(exc).__name__}: {exc}); "
-                            f"the network itself is not affected.")
-                    except Exception:
-                        pass
-                return
-
-
 def _shared_looks():
     """One Layout and one style model shared by every live view: each new model costs a message."""
     import ipywidgets as widgets
@@ -416,11 +398,6 @@ def _ancestors(net, name):
     return seen
 
 
-def _outcome_from_states(run):
-    states = [w.state for w in run.workers.values()]
-    return "timeout" if "stopped" in states else "finished"
-
-
 def _show(msg):
     try:
         return _short_repr(msg, 200)
@@ -435,6 +412,7 @@ class _Drawing:
         self.net = net
         self.reason = None
         self.diagram = None
+        self._clean_end = None  # what prepare() asked dot for, then the _Counts made of it
         self._text_shown = False
         try:
             from . import diagram
@@ -459,6 +437,34 @@ class _Drawing:
         return (f'<div class="dsl-diagram" data-drawn="text"><div class="dsl-muted">'
                 f'{html.escape(self.reason)}</div><pre>{html.escape(text)}</pre></div>')
 
+    def prepare(self):
+        """Ask ``dot`` to lay out the picture of every node done, its edge counts to fill in.
+
+        ``dot`` draws it while the nodes run. A run that ends cleanly is then
+        drawn by writing its counts into this picture, without waiting for a
+        layout while the cell waits to finish.
+        """
+        self._clean_end = None
+        if self.reason is not None:
+            return
+        try:
+            done = {node.name: "done" for node in self.net.nodes}
+            digraph = self.diagram.build(self.net, states=done,
+                                         edge_counts=dict.fromkeys(self.net.edges, 1))
+            answer = _DotProcess.ask(digraph.source)
+            if answer is not None:
+                self._clean_end = (answer, digraph.arrows)
+        except Exception:  # then the end is laid out like any other picture
+            pass
+
+    def clean_end(self):
+        """The picture :meth:`prepare` asked for, as a :class:`_Counts` (None if there is none)."""
+        if isinstance(self._clean_end, tuple):
+            answer, arrows = self._clean_end
+            svg = answer.svg()
+            self._clean_end = _Counts.parse(svg, arrows) if svg is not None else None
+        return self._clean_end
+
     def draw(self, states, counts, stats=False):
         """The diagram as HTML with these node states and edge counts (None: nothing new)."""
         if self.reason is not None:
@@ -466,30 +472,98 @@ class _Drawing:
                 return None
             self._text_shown = True
             return self._text()
+        if not stats and all(state == "done" for state in states.values()):
+            clean_end = self.clean_end()
+            if clean_end is not None:
+                return self._html(clean_end.fill(counts))
         digraph = self.diagram.build(self.net, stats=stats, states=states, edge_counts=counts)
+        return self._html(self._svg(digraph))
+
+    def _svg(self, digraph):
         svg = _DotProcess.shared_render(digraph.source)
-        if svg is None:
-            svg = self.diagram.svg(digraph)
+        return svg if svg is not None else self.diagram.svg(digraph)
+
+    @staticmethod
+    def _html(svg):
         start = svg.find("<svg")  # drop the XML prologue: the SVG sits inside HTML
         return f'<div class="dsl-diagram" data-drawn="svg">{svg[max(start, 0):]}</div>'
+
+
+class _Counts:
+    """An SVG diagram whose edge counts can be rewritten without laying it out again.
+
+    The diagram gives each count a fixed-size cell with a transparent
+    background, which the SVG draws as a box: a new count is written centred in
+    that box, and an arrow no message crossed turns pale, as Graphviz draws it.
+    """
+
+    # one arrow's group, up to the end of its count's text
+    ARROW = re.compile(
+        r'<g id="edge(?P<n>\d+)" class="edge">'
+        r'(?P<body>(?:(?!</g>).)*?<polygon fill="(?:transparent|none)"[^>]*? '
+        r'points="(?P<box>[^"]*)"/>\s*<text) text-anchor="start" x="[^"]*"'
+        r'(?P<rest> y="[^"]*"[^>]*>)[^<]*(?=</text>)', re.S)
+
+    def __init__(self, parts, arrows):
+        self.parts = parts  # text, and (arrow index, its group drawn busy, drawn pale) to fill
+        self.arrows = arrows
+
+    @classmethod
+    def parse(cls, svg, arrows):
+        """A _Counts from an SVG of the diagram with edge counts, or None if it is not as expected."""
+        from .diagram import WIRE, ZERO_WIRE
+
+        parts, at, found = [], 0, set()
+        for m in cls.ARROW.finditer(svg):
+            xs = [float(point.split(",")[0]) for point in m.group("box").split()]
+            body = (f'{m.group("body")} text-anchor="middle" x="{(min(xs) + max(xs)) / 2:g}"'
+                    f'{m.group("rest")}')
+            pale = re.sub(re.escape(WIRE), ZERO_WIRE.lower(), body, flags=re.I)
+            index = int(m.group("n")) - 1
+            parts += [svg[at:m.start("body")], (index, body, pale)]
+            found.add(index)
+            at = m.end()
+        parts.append(svg[at:])
+        return cls(parts, arrows) if found == set(range(len(arrows))) else None
+
+    def fill(self, counts):
+        """The SVG text with the arrows showing ``counts`` ({Edge: number of messages})."""
+        from .diagram import count_text
+
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            index, body, pale = part
+            n = sum(counts.get(e, 0) for e in self.arrows[index])
+            out += [body if n else pale, html.escape(count_text(n))]
+        return "".join(out)
 
 
 class _DotProcess:
     """One ``dot -Tsvg`` process, kept for the kernel's life, that draws graph after graph.
 
-    Starting ``dot`` costs ~10 ms; a kept one draws a small network in ~1 ms,
-    so even the final picture, drawn while the cell waits, costs little. If it
+    Starting ``dot`` costs ~10 ms; a kept one draws a small network in ~1 ms.
+    A drawing can be asked for now and collected later (:meth:`ask`, then
+    :meth:`Drawing.svg`), so ``dot`` works while the nodes run. If it
     misbehaves once, pictures are drawn by :func:`dissyslab.diagram.svg` instead.
     """
 
     WAIT = 10.0  # seconds to wait for one picture before giving up on the process
     _shared = None
-    _lock = threading.Lock()
+    _lock = threading.Lock()  # guards the process and the drawings it owes
     _broken = False
 
     @classmethod
     def shared_render(cls, source):
         """The SVG text of DOT ``source``, or None when the kept process cannot draw it."""
+        drawing = cls.ask(source)
+        return drawing.svg() if drawing is not None else None
+
+    @classmethod
+    def ask(cls, source):
+        """Send DOT ``source`` to the kept process: a :class:`_DotAnswer`, or None if there is none."""
         if cls._broken:
             return None
         with cls._lock:
@@ -498,38 +572,86 @@ class _DotProcess:
                     cls._broken = True
                     return None
                 cls._shared = cls()
-            svg = cls._shared.render(source)
-            if svg is None:
-                cls._broken = True
-                cls._shared = None
-            return svg
+            process = cls._shared
+            if process.owed:  # one drawing at a time: a big one could fill both pipes
+                process.read_until(process.owed[-1])
+                if process.proc.poll() is not None:
+                    return None
+            answer = _DotAnswer(process)
+            try:
+                process.proc.stdin.write(source.encode("utf-8") + b"\n")
+                process.proc.stdin.flush()
+            except (OSError, ValueError):
+                process.end()
+                return None
+            except BaseException:
+                process.end(broken=False)
+                raise
+            process.owed.append(answer)
+            return answer
 
     def __init__(self):
         self.proc = subprocess.Popen(
             [shutil.which("dot"), "-Tsvg"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL)
+        self.owed = deque()  # the answers not read yet, in the order they were asked for
+        self.unread = bytearray()  # what dot wrote beyond the last answer read
 
-    def render(self, source):
-        """The SVG text of ``source``, or None if dot did not answer (then it is ended)."""
+    def read_until(self, answer):
+        """Read dot's answers, in order, until ``answer`` has its own (the lock is held)."""
         try:
-            self.proc.stdin.write(source.encode("utf-8") + b"\n")
-            self.proc.stdin.flush()
             fd = self.proc.stdout.fileno()
-            out = bytearray()
             deadline = time.monotonic() + self.WAIT
-            while not out.rstrip().endswith(b"</svg>"):
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([fd], [], [], left)[0]:
-                    raise TimeoutError("dot did not answer")
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    raise EOFError("dot ended")
-                out += chunk
+            while not answer.ready:
+                end = self.unread.find(b"</svg>")
+                if end < 0:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not select.select([fd], [], [], left)[0]:
+                        raise TimeoutError("dot did not answer")
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        raise EOFError("dot ended")
+                    self.unread += chunk
+                    continue
+                end += len(b"</svg>")
+                text = self.unread[:end].decode("utf-8")
+                del self.unread[:end]
+                self.owed.popleft().set(
+                    re.sub(r"<!-- Generated by graphviz[^>]*-->\n?", "", text).lstrip())
         except (OSError, ValueError, TimeoutError, EOFError):
-            self.proc.kill()
-            self.proc.wait()
-            return None
-        return re.sub(r"<!-- Generated by graphviz[^>]*-->\n?", "", out.decode("utf-8"))
+            self.end()
+        except BaseException:  # Ctrl-C while dot draws: start a new process next time
+            self.end(broken=False)
+            raise
+
+    def end(self, broken=True):
+        """Stop the process; every drawing it still owes comes back as None."""
+        self.proc.kill()
+        self.proc.wait()
+        while self.owed:
+            self.owed.popleft().set(None)
+        if _DotProcess._shared is self:
+            _DotProcess._shared = None
+            _DotProcess._broken = broken
+
+
+class _DotAnswer:
+    """A drawing asked of the kept ``dot`` process; :meth:`svg` waits for it."""
+
+    __slots__ = ("process", "ready", "text")
+
+    def __init__(self, process):
+        self.process, self.ready, self.text = process, False, None
+
+    def set(self, text):
+        self.text, self.ready = text, True
+
+    def svg(self):
+        """The SVG text, or None if the process could not draw it."""
+        if not self.ready:
+            with _DotProcess._lock:
+                self.process.read_until(self)
+        return self.text
 
 
 def _path_html(title):

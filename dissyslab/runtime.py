@@ -495,8 +495,9 @@ def run(net, timeout=None, capacity=None, observers=()):
 
     Each of ``observers`` (the live view, the tracer) is told ``started(run)``, then
     ``sink_received(worker, messages)`` from each sink's thread as messages
-    arrive, then ``finished(run, outcome)`` with outcome "finished",
-    "timeout" or "interrupted". It must be quick: it runs on the nodes' threads.
+    arrive (it must be quick: it runs on the nodes' threads), ``tick()`` from
+    the calling thread every few milliseconds while it waits, then
+    ``finished(run, outcome)`` with outcome "finished", "timeout" or "interrupted".
     """
     capacity = check_arguments(timeout, capacity)
     begin(net)
@@ -564,6 +565,8 @@ def wait(r, timeout, tick=None):
         while not r.done.wait(LATENCY * 5):
             if tick is not None:
                 tick()
+            for observer in r.observers:
+                observer.tick()
             if deadline is not None and time.monotonic() >= deadline:
                 return "timeout"
     except KeyboardInterrupt:
@@ -573,13 +576,15 @@ def wait(r, timeout, tick=None):
 
 def conclude(net, r, workers, outcome, busy, timeout, timeout_text=None):
     """Record how run ``r`` went on ``net``, tell the observers, then raise what went wrong."""
-    for w in workers:
-        w.stats.discarded += sum(ch.discarded for ch in w.inboxes)
-    net.failures = [w.failure for w in workers if w.failure is not None]
-    net.unpaired = {w.node.name: w.unpaired for w in workers if w.unpaired}
-    _warn_merges(net, r)
-    for observer in r.observers:
-        observer.finished(r, outcome)
+    try:
+        for w in workers:
+            w.stats.discarded += sum(ch.discarded for ch in w.inboxes)
+        net.failures = [w.failure for w in workers if w.failure is not None]
+        net.unpaired = {w.node.name: w.unpaired for w in workers if w.unpaired}
+        _warn_merges(net, r)
+    finally:  # whatever happened, the observers hear that the run ended
+        for observer in r.observers:
+            observer.finished(r, outcome)
 
     if outcome == "interrupted":
         raise KeyboardInterrupt(

@@ -220,6 +220,9 @@ class Tracer:
     def sink_received(self, worker, messages):
         pass
 
+    def tick(self):
+        """Nothing to do while the run goes: every event is recorded as it happens."""
+
     def finished(self, run, outcome):
         rec = self.rec
         if not getattr(run, "seeded", False):

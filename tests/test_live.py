@@ -11,6 +11,7 @@ import html.parser
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -20,11 +21,16 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dissyslab import (
-    ListSource, NetworkError, NetworkTimeout, Sink, Source, Transform, network,
+    ListSource, MergeSynch, NetworkError, NetworkTimeout, Sink, Source, Split, Transform,
+    network,
 )
 from dissyslab.runtime import run
+from random_dags import build as build_dag
+from random_dags import dags
 
 pytest.importorskip("ipywidgets")
 from dissyslab import live  # noqa: E402
@@ -177,6 +183,7 @@ def fanout(source, upper_fn=str.upper):
 
 def watch(g, **kw):
     view = LiveView(g, show=False, **kw)
+    view.widget  # made now, so a Sampler's thread reads the same widget the run updates
     return view
 
 
@@ -244,9 +251,9 @@ def test_updates_are_coalesced_to_at_most_ten_a_second_and_come_from_one_thread(
     run(g, timeout=T, observers=[view])
     elapsed = time.monotonic() - started
     assert len(got) == n
-    # at most one update per tick of the publisher, plus the final one
+    # at most one update per interval, plus the final one, all from the thread that runs it
     assert 1 <= len(changes) <= elapsed * live.RATE + 2, (len(changes), elapsed)
-    assert set(changes) <= {"live view publisher (dissyslab)", threading.current_thread().name}
+    assert set(changes) == {threading.current_thread().name}
     assert not [name for name in changes if name.startswith("dissyslab ")], \
         "node threads must never touch the widget"
 
@@ -337,6 +344,101 @@ def test_a_seeded_run_shows_the_same_view():
     assert final.panels["collector_reverse"]["state"] == "done"
 
 
+# --- the final picture ------------------------------------------------------------
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+
+
+def _same_layout(svg):
+    """``svg`` without what may differ between two drawings of one layout: where a count's
+    text starts (Graphviz places it by its own estimate of the text's width) and the page id."""
+    svg = re.sub(r'<g id="[^"]*graph0"', '<g id="graph0"', svg)
+    return re.sub(r'(<polygon fill="transparent"[^>]*/>\s*<text) text-anchor="[^"]*" x="[^"]*"',
+                  r"\1", svg)
+
+
+def _check_counts_fill_in(g, counts):
+    from dissyslab import diagram
+
+    done = {n.name: "done" for n in g.nodes}
+    laid_out = diagram.build(g, states=done, edge_counts=dict.fromkeys(g.edges, 1))
+    picture = live._Counts.parse(live._DotProcess.shared_render(laid_out.source), laid_out.arrows)
+    assert picture is not None
+    filled = picture.fill(counts)
+    drawn = live._DotProcess.shared_render(diagram.build(g, states=done, edge_counts=counts).source)
+    assert _same_layout(filled) == _same_layout(drawn)
+    # each count sits in the middle of its cell
+    for box, x in re.findall(r'<polygon fill="transparent"[^>]*points="([^"]*)"/>\s*'
+                             r'<text text-anchor="middle" x="([^"]*)"', filled):
+        xs = [float(p.split(",")[0]) for p in box.split()]
+        assert float(x) == pytest.approx((min(xs) + max(xs)) / 2)
+    return filled
+
+
+@needs_dot
+@settings(max_examples=40, deadline=None)
+@given(dags(), st.data())
+def test_counts_written_into_a_laid_out_picture_match_a_new_drawing(dag, data):
+    g, _ = build_dag(dag)
+    counts = {e: data.draw(st.sampled_from([0, 1, 7, 12_345, 123_456, 99_999_999]))
+              for e in g.edges}
+    _check_counts_fill_in(g, counts)
+
+
+@needs_dot
+def test_counts_fill_in_with_ports_and_grouped_fanouts():
+    src = Source(fn=ListSource([1]).run, name="src")
+    split = Split(fn=lambda x: [x, None], num_outputs=2, name="split")
+    merge = MergeSynch(num_inputs=2, name="merge")
+    g = network([(src, split), (split.out_0, merge.in_0), (split.out_1, merge.in_1),
+                 (merge, Sink(fn=print, name="sink"))])
+    _check_counts_fill_in(g, {e: i for i, e in enumerate(g.edges)})
+
+    src = Source(fn=ListSource([1]).run, name="src")
+    edges = []
+    for i in range(40):
+        t = Transform(fn=str, name=f"t{i}")
+        edges += [(src, t), (t, Sink(fn=print, name=f"k{i}"))]
+    g = network(edges)
+    filled = _check_counts_fill_in(g, {e: 1000 for e in g.edges})
+    assert ">37000<" in filled  # one arrow stands for 37 edges: their counts add up
+
+
+@needs_dot
+def test_a_clean_finish_is_drawn_without_waiting_for_a_new_layout(monkeypatch):
+    g, upper, _ = fanout(Source(fn=ListSource(items=WORDS).run, name="word_source"))
+    view = watch(g, rate=0.1)  # no update during the run, however slow the machine
+    layouts = []
+    render = live._DotProcess.shared_render
+    monkeypatch.setattr(live._DotProcess, "shared_render",
+                        lambda source: layouts.append(source) or render(source))
+    run(g, timeout=T, observers=[view])
+    assert layouts == [], "the final picture should be the one laid out while the nodes ran"
+    final = page(view.widget.value)
+    assert final.drawn == "svg" and final.diagram_text.count("done") == 5
+    assert final.diagram_text.count(str(len(WORDS))) == 4  # each edge's count
+
+
+@needs_dot
+def test_drawings_asked_ahead_come_back_in_order_and_an_interrupt_costs_only_the_process(
+        monkeypatch):
+    first = live._DotProcess.ask('digraph { first -> one }')
+    second = live._DotProcess.shared_render('digraph { second -> two }')  # reads first's answer too
+    assert ">second<" in second and ">first<" in first.svg()
+
+    waiting = live._DotProcess.ask('digraph { third }')
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(live.select, "select", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        waiting.svg()
+    monkeypatch.undo()
+    assert waiting.svg() is None  # the process that owed it was ended
+    assert ">fourth<" in live._DotProcess.shared_render('digraph { fourth }')  # a new one draws
+
+
 # --- after a failure, a timeout, an interrupt ---------------------------------------
 
 def test_a_failed_node_is_shown_with_its_error_and_the_other_path_completes():
@@ -405,13 +507,13 @@ def test_nothing_changes_the_view_after_the_run():
     view = watch(g)
     run(g, timeout=T, observers=[view])
     final = view.widget.value
-    time.sleep(0.35)  # several publisher ticks
+    time.sleep(0.35)  # several update intervals
     assert view.widget.value == final
-    assert not view.publisher.is_alive()
+    assert not [t for t in threading.enumerate() if "dissyslab" in t.name]
 
 
-def test_a_view_whose_run_never_reports_its_end_still_shows_the_end(monkeypatch):
-    """If an exception escapes the runtime before ``finished``, the publisher draws the end."""
+def test_a_view_still_shows_the_end_when_an_exception_escapes_the_runtime(monkeypatch):
+    """The runtime tells its observers that the run ended, whatever goes wrong at its end."""
     g, _, _ = fanout(slow_source(WORDS[:3], 0.01))
     view = watch(g)
 
@@ -424,8 +526,6 @@ def test_a_view_whose_run_never_reports_its_end_still_shows_the_end(monkeypatch)
     monkeypatch.setattr("dissyslab.runtime._warn_merges", explode)
     with pytest.raises(Boom):
         run(g, timeout=T, observers=[view])
-    view.publisher.join(5)
-    assert not view.publisher.is_alive()
     final = page(view.widget.value)
     assert final.outcome == "finished"
     assert final.panels["collector_upper"]["count"] == 3
@@ -579,7 +679,7 @@ def test_in_a_kernel_the_run_shows_one_view_and_the_notebook_stores_its_final_st
 
 @pytest.mark.slow
 def test_in_a_kernel_the_view_updates_while_the_cell_is_still_running(monkeypatch):
-    """Widget updates from the publisher thread reach the client before the cell ends."""
+    """Widget updates made while the network runs reach the client before the cell ends."""
     slow = SETUP.replace("source = Source(fn=words.run",
                          "import time\n"
                          "def slow_words():\n"
