@@ -17,7 +17,7 @@ view costs nothing per message, so the ratio falls as runs get longer; the
 runtime moves 100,000 messages in a few tens of milliseconds, which is where
 the fixed cost shows most. ``--n 1000000`` shows the per-message picture.
 
-    python benchmarks/live_overhead.py [--reps 15] [--n 100000]
+    python benchmarks/live_overhead.py [--reps 41] [--n 100000]
 """
 
 import argparse
@@ -89,7 +89,7 @@ print("RESULTS" + json.dumps(results))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--reps", type=int, default=41)
     parser.add_argument("--n", type=int, default=100_000)
     args = parser.parse_args()
 
