@@ -505,7 +505,7 @@ class _Counts:
         r'(?P<rest> y="[^"]*"[^>]*>)[^<]*(?=</text>)', re.S)
 
     def __init__(self, parts, arrows):
-        self.parts = parts  # text, and (arrow index, its group drawn busy, drawn pale) to fill
+        self.parts = parts  # text, and (arrow index, its group drawn as usual, drawn pale)
         self.arrows = arrows
 
     @classmethod
@@ -546,7 +546,7 @@ class _DotProcess:
 
     Starting ``dot`` costs ~10 ms; a kept one draws a small network in ~1 ms.
     A drawing can be asked for now and collected later (:meth:`ask`, then
-    :meth:`Drawing.svg`), so ``dot`` works while the nodes run. If it
+    :meth:`_DotAnswer.svg`), so ``dot`` works while the nodes run. If it
     misbehaves once, pictures are drawn by :func:`dissyslab.diagram.svg` instead.
     """
 
