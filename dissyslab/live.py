@@ -288,7 +288,13 @@ class LiveView:
             began = time.monotonic()
             # a run that did not end cleanly is drawn with each node's counters and errors
             troubled = final and (self.outcome != "finished" or bool(failures))
-            drawn = self._drawing.draw(states, counts, stats=troubled)
+            try:
+                drawn = self._drawing.draw(states, counts, stats=troubled)
+            except Exception as exc:  # the panels are still worth showing
+                self.error = exc
+                drawn = (f'<div class="dsl-diagram dsl-muted" data-drawn="no">The diagram could '
+                         f'not be drawn ({html.escape(type(exc).__name__)}: '
+                         f'{html.escape(str(exc))}).</div>')
             # a slow drawing (a big network) is redrawn less often, so the panels stay lively
             self._next_drawing = time.monotonic() + 2 * (time.monotonic() - began)
             self._picture = picture

@@ -563,6 +563,12 @@ def test_a_broken_view_never_breaks_the_run_or_hides_its_errors(monkeypatch):
             run(g, timeout=T, observers=[view])
     assert backwards == [w[::-1] for w in WORDS[:4]]
     assert view.error is not None
+    # without its diagram, the view still shows how the run ended and every result
+    final = page(view.widget.value)
+    assert final.outcome == "finished"
+    assert final.drawn == "no" and "could not be drawn" in final.diagram_text
+    assert results(final.panels["collector_reverse"]) == [repr(w[::-1]) for w in WORDS[:4]]
+    assert final.panels["collector_upper"]["state"] == "failed"
 
 
 # --- choosing the view -------------------------------------------------------------
