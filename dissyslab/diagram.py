@@ -133,7 +133,6 @@ def _diagram_class():
             summary = ""
             arrows = ()  # the network edges each arrow stands for, in drawing order
 
-
             def __repr__(self):
                 return f"<diagram: {self.summary}>" if self.summary else f"<diagram: {self.name}>"
 
@@ -628,27 +627,27 @@ def _badge(state):
 
 def _edge_attrs(link, view):
     attrs = {}
-    words = []
+    cells = []
     if link.multiplicity > 1:
         attrs["penwidth"] = "2.4"
-        words.append(f"\u00d7{link.multiplicity}")
+        cells.append(_label_cell(f"\u00d7{link.multiplicity}"))
     if view.edge_counts is not None:
         count = sum(view.edge_counts.get(e, 0) for e in link.edges)
-        words.append(count_text(count))
+        # a transparent background makes the SVG give the count's box, so a live view
+        # can write a new count into a picture without laying it out again
+        cells.append(_label_cell(count_text(count), COUNT_CELL))
         if not count:
             attrs["color"] = ZERO_WIRE
-    if words:
-        # the count's cell has a transparent background: the SVG then gives the cell's box,
-        # so a live view can write a new count into a picture without laying it out again
-        cells = "".join(
-            f'<TD FIXEDSIZE="TRUE" WIDTH="{COUNT_WIDTH}" HEIGHT="{COUNT_HEIGHT}"'
-            f'{COUNT_CELL if view.edge_counts is not None and i == len(words) - 1 else ""}>'
-            f'{_esc(w)}</TD>'
-            for i, w in enumerate(words)
-        )
+    if cells:
         attrs["label"] = _html(f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
-                               f"<TR>{cells}</TR></TABLE>")
+                               f"<TR>{''.join(cells)}</TR></TABLE>")
     return attrs
+
+
+def _label_cell(text, extra=""):
+    """One fixed-size cell of an arrow's label, so the label keeps its width as text changes."""
+    return (f'<TD FIXEDSIZE="TRUE" WIDTH="{COUNT_WIDTH}" HEIGHT="{COUNT_HEIGHT}"{extra}>'
+            f"{_esc(text)}</TD>")
 
 
 def count_text(n):
