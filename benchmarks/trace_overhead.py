@@ -4,7 +4,7 @@ Tracing is an observer attached only when ``trace=True``: with it off, no
 function is wrapped and the runtime's hot path is the plain one. This script
 checks that: the same 100,000-message networks run through
 ``run_network(trace=False)`` (the tracing and seeding wiring in place, off) and
-through ``dissyslab.runtime.run`` directly (no wiring at all). The two
+through ``dissyslab.threads.run`` directly (no wiring at all). The two
 alternate (which goes first swaps every repetition) so a busy neighbour on a
 shared machine slows both alike. Prints, per network, the median run time of
 each and the median of the per-repetition ratios (off / bare), with the
@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from dissyslab.runtime import run  # noqa: E402
+from dissyslab.threads import run  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from small_networks import fanout, pipeline  # noqa: E402

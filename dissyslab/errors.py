@@ -56,7 +56,7 @@ class NodeFailure:
                 "argument" in str(self.exception)):
             hint = " (does its function need more arguments? Give them with params={...})"
         if self.has_message:
-            return f"{where} failed on message {_short_repr(self.message)}: {exc}{hint}"
+            return f"{where} failed on message {short_repr(self.message)}: {exc}{hint}"
         return f"{where} failed: {exc}{hint}"
 
     def __repr__(self):
@@ -83,7 +83,7 @@ class NodeStillRunningWarning(RuntimeWarning):
     """A node's function did not return after the network was stopped."""
 
 
-def _short_repr(value, limit=80):
+def short_repr(value, limit=80):
     """A one-line repr of a message, cut to ``limit`` characters."""
     text = repr(value)
     if " at 0x" in text:

@@ -3,9 +3,10 @@
 import sys
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 from .errors import DuplicateEdgeWarning
-from .nodes import MergeSynch, Node, Port, Sink, Source, Split, function_name
+from .nodes import MergeSynch, Node, NodeStats, Port, Sink, Source, Split, function_name
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,23 +29,6 @@ class Edge:
         return f"Edge({self.label})"
 
 
-@dataclass
-class NodeStats:
-    """Counters of one node for the last run.
-
-    ``received``: messages it took in; ``sent``: messages it sent on (a message
-    fanned out to three receivers counts once); ``dropped``: messages it
-    filtered out by returning ``None``; ``failed``: messages on which its
-    function raised; ``discarded``: messages that reached it after it failed.
-    """
-
-    received: int = 0
-    sent: int = 0
-    dropped: int = 0
-    failed: int = 0
-    discarded: int = 0
-
-
 class Network:
     """A checked set of nodes and edges, ready to run. Make one with :func:`network`."""
 
@@ -59,12 +43,40 @@ class Network:
                 self._down[e.src.name].append(e.dst)
             if e.src not in self._up[e.dst.name]:
                 self._up[e.dst.name].append(e.src)
-        self.stats = {n.name: NodeStats() for n in self.nodes}
-        self.edge_counts = {e: 0 for e in self.edges}
-        self.failures = []
-        self.unpaired = {}
-        self.state = {n.name: "waiting" for n in self.nodes}
+        self.last_run = None  # the Run of the last (or current) run_network, if any
         self._running = False
+
+    # --- what the last run did (see running.py) -----------------------------
+    @property
+    def stats(self):
+        """Per node name, the :class:`NodeStats` of the last run (zeros before any run)."""
+        if self.last_run is None:
+            return {n.name: NodeStats() for n in self.nodes}
+        return self.last_run.stats
+
+    @property
+    def state(self):
+        """Per node name: "waiting" (before any run), "busy", "done", "failed" or "stopped"."""
+        if self.last_run is None:
+            return {n.name: "waiting" for n in self.nodes}
+        return self.last_run.state
+
+    @property
+    def edge_counts(self):
+        """Per :class:`Edge`, the messages sent along it in the last run."""
+        if self.last_run is None:
+            return {e: 0 for e in self.edges}
+        return self.last_run.edge_counts
+
+    @property
+    def failures(self):
+        """The :class:`NodeFailure` of each node that failed in the last run."""
+        return [] if self.last_run is None else self.last_run.failures
+
+    @property
+    def unpaired(self):
+        """Per MergeSynch name, per input, the messages it could not pair in the last run."""
+        return {} if self.last_run is None else self.last_run.unpaired
 
     # --- introspection -------------------------------------------------
     def node(self, name):
@@ -154,21 +166,21 @@ class Network:
         its senders pause (default 10,000), so a slow path cannot fill memory.
         Raises :class:`NetworkError` after the run if any node failed.
         ``seed``: run one node step at a time in an order decided by the seed,
-        so the run can be repeated exactly (see ``replay.py``).
+        so the run can be repeated exactly (see ``seeded.py``).
         ``trace``: record every event of the run for ``g.trace`` and ``g.timeline()``.
         ``live``: in Jupyter a live view of the results and the diagram is shown
         while it runs; ``live=False`` turns it off.
         """
-        from .runtime import run
+        if seed is None:  # threads.py: every node in its own thread
+            from .threads import run
+        else:  # seeded.py: one node at a time, in an order decided by the seed
+            from .seeded import check_seed, run_seeded
 
+            run = partial(run_seeded, seed=check_seed(seed))
         observers = []
-        self._trace = None
         if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
             from .trace import Tracer
-            observers.append(Tracer(self))
-        if seed is not None:  # replay.py: one node at a time, in an order decided by the seed
-            from .replay import seeded_runner
-            run = seeded_runner(seed)
+            observers.append(Tracer())
         # live= (live.py): the live view's observer
         if live is not False and (live is not None or "ipykernel" in sys.modules):
             from .live import live_view  # only here: plain Python never loads Jupyter code
@@ -192,7 +204,7 @@ class Network:
 
         return mimebundle(self, include=include, exclude=exclude)
 
-    # --- replay and timeline (replay.py, trace.py, timeline.py)
+    # --- seeded runs and timeline (seeded.py, trace.py, timeline.py)
     @property
     def trace(self):
         """The events of the last run, if it ran with ``trace=True``: a list of ``TraceRecord``.
@@ -202,19 +214,19 @@ class Network:
         """
         from .trace import last_trace
 
-        return last_trace(self)
+        return last_trace(self.last_run)
 
     def explore(self, runs=None, seeds=None, timeout=None, max_steps=None):
         """Run the network under many seeded schedules and list what each sink can receive.
 
         ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
-        ``timeout`` is per run. Returns an :class:`~dissyslab.replay.Exploration`:
+        ``timeout`` is per run. Returns an :class:`~dissyslab.seeded.Exploration`:
         per sink, the distinct outcomes, how many seeds gave each and a seed that
         reproduces it (``g.run_network(seed=...)``). Sink functions still run every
         time (a list they append to grows with each run); the outcomes are what
         the sinks received, recorded by the scheduler.
         """
-        from .replay import explore
+        from .seeded import explore
 
         return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
 

@@ -43,7 +43,7 @@ import time
 import warnings
 from collections import deque
 
-from .errors import _short_repr
+from .errors import short_repr
 
 #: results shown per panel (the newest); the panel also shows the total count
 LATEST = 50
@@ -277,11 +277,11 @@ class LiveView:
     def publish(self, final=False):
         """Set the widget from the run's current state, if anything changed."""
         run = self.run
-        states = {name: w.state for name, w in run.workers.items()}
+        states = {name: w.state for name, w in run.nodes.items()}
         counts = {e: run.edge_counts[e] for e in self.net.edges}
         with self._lock:
             snapshot = {name: (log.count, list(log.chunks)) for name, log in self._logs.items()}
-        failures = {name: w.failure for name, w in run.workers.items() if w.failure is not None}
+        failures = {name: w.failure for name, w in run.nodes.items() if w.failure is not None}
 
         picture = (final, tuple(states.values()), tuple(counts.values()))
         if picture != self._picture and (final or time.monotonic() >= self._next_drawing):
@@ -406,7 +406,7 @@ def _ancestors(net, name):
 
 def _show(msg):
     try:
-        return _short_repr(msg, 200)
+        return short_repr(msg, 200)
     except Exception:
         return f"<{type(msg).__name__} that cannot be shown>"
 

@@ -1,13 +1,32 @@
 """The building blocks of a network: nodes that wrap ordinary Python functions.
 
 A node knows its function, its name and its parameters; it knows nothing of
-threads or queues. The runtime (``runtime.py``) gives each node a thread.
+threads or queues: what a node does with a message is in ``semantics.py``, and a
+scheduler (``threads.py``, ``seeded.py``) decides when it does it.
 """
 
 import functools
 import re
+from dataclasses import dataclass
 
 KINDS = ("source", "transform", "sink", "split", "merge_synch")
+
+
+@dataclass
+class NodeStats:
+    """Counters of one node for the last run.
+
+    ``received``: messages it took in; ``sent``: messages it sent on (a message
+    fanned out to three receivers counts once); ``dropped``: messages it
+    filtered out by returning ``None``; ``failed``: messages on which its
+    function raised; ``discarded``: messages that reached it after it failed.
+    """
+
+    received: int = 0
+    sent: int = 0
+    dropped: int = 0
+    failed: int = 0
+    discarded: int = 0
 
 
 class Node:

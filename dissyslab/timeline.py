@@ -12,7 +12,7 @@ marked. The SVG text is deterministic: the same trace gives the same picture.
 
 from html import escape
 
-from .errors import _short_repr
+from .errors import short_repr
 from .trace import edge_labels, last_trace
 
 #: colours of the lanes, by kind of node
@@ -63,7 +63,7 @@ class Timeline:
 def timeline(net, window=None, max_events=200, trace=None):
     """Draw the last traced run of ``net`` (or ``trace``); see ``Network.timeline``."""
     if trace is None:
-        trace = last_trace(net)
+        trace = last_trace(net.last_run)
     records = list(trace)
     total = len(records)
     if window is not None:
@@ -166,13 +166,13 @@ def _label(g, chars):
     if mark == "fail":
         note = next(r.note for r in g.records if r.event == "fail")
         kind = note.split(":", 1)[0]
-        return (f"{_short_repr(msg, limit)} ✕ {kind}" if g.first.event == "receive" else f"✕ {kind}")
+        return (f"{short_repr(msg, limit)} ✕ {kind}" if g.first.event == "receive" else f"✕ {kind}")
     if mark == "drop":
         note = next(r.note for r in g.records if r.event == "drop")
-        return f"{_short_repr(msg, limit)} {'never paired' if note else 'dropped'}"
+        return f"{short_repr(msg, limit)} {'never paired' if note else 'dropped'}"
     if mark == "discard":
-        return f"{_short_repr(msg, limit)} discarded"
-    return _short_repr(msg, chars)
+        return f"{short_repr(msg, limit)} discarded"
+    return short_repr(msg, chars)
 
 
 def _fit(text, chars):
@@ -278,7 +278,7 @@ def _draw(net, trace, records, shown):
         edge = labels_by_edge[r.edge]
         c, head = colour[edge.src.name], f"dsl-tl-head-{kind[edge.src.name]}"
         x1, y1 = x_of[g.node], y_of[id(g)]
-        tip = f"{_short_repr(r.message, 60)} along {r.edge} (message {r.index} on this edge)"
+        tip = f"{short_repr(r.message, 60)} along {r.edge} (message {r.index} on this edge)"
         got = gets.get(key)
         if got is not None:
             g2, r2 = got
@@ -297,7 +297,7 @@ def _draw(net, trace, records, shown):
             continue
         edge = labels_by_edge[r2.edge]
         c, head = colour[edge.src.name], f"dsl-tl-head-{kind[edge.src.name]}"
-        tip = f"{_short_repr(r2.message, 60)} along {r2.edge} (message {r2.index}), sent earlier"
+        tip = f"{short_repr(r2.message, 60)} along {r2.edge} (message {r2.index}), sent earlier"
         x2, y2 = x_of[g2.node], y_of[id(g2)]
         dx, dy = _stub(x2 - x_of[edge.src.name])
         out.append(_arrow(x2 - dx, y2 - dy, x2, y2, c, head, True, tip, from_dot=False))
@@ -376,7 +376,7 @@ def _tip(g, seeded):
         when = f"step {r.time}" if seeded else f"{r.time * 1000:.2f} ms"
         text = f"#{r.seq} ({when}) {r.node} {r.event}"
         if r.event != "end":
-            text += f" {_short_repr(r.message, 80)}"
+            text += f" {short_repr(r.message, 80)}"
         if r.edge is not None:
             text += f" {'from' if r.event in ('receive', 'discard') else 'along'} {r.edge}"
         if r.note:

@@ -27,8 +27,9 @@ number of the scheduler in a seeded run, so a seeded trace is identical every
 time. ``message`` is a copy taken when the event happened (later changes to
 the message do not show), or, if it cannot be copied, its repr (a :class:`Shown`).
 
-Tracing is an observer of the runtime: when ``trace`` is off nothing is
-wrapped and the runtime runs exactly as without this module.
+Tracing is an observer of the runtime (``observers.py``): the node semantics
+tell it of every event. When ``trace`` is off there is no such observer, and
+nothing is recorded.
 """
 
 import itertools
@@ -36,7 +37,8 @@ import time
 from typing import NamedTuple
 
 from .copying import copy_message
-from .errors import _short_repr
+from .errors import short_repr
+from .observers import Events, Observer
 
 EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end")
 
@@ -83,7 +85,7 @@ class Trace(list):
                 extra.append(f"{r.edge} [{r.index}]")
             if r.note:
                 extra.append(r.note)
-            msg = "" if r.event == "end" else _short_repr(r.message, 24)
+            msg = "" if r.event == "end" else short_repr(r.message, 24)
             lines.append(f"{r.seq:>5} {t:>7}  {r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}".rstrip())
         if limit is not None and len(self) > limit:
             lines.append(f"... {len(self) - limit} more records (g.trace.table(limit=None) shows all)")
@@ -98,9 +100,9 @@ class Trace(list):
         printer.text(self.table())
 
 
-def last_trace(net):
-    """The trace of the last run of ``net`` (what ``g.trace`` returns), or a clear error."""
-    trace = getattr(net, "_trace", None)
+def last_trace(run):
+    """The trace of ``run`` (what ``g.trace`` returns for the last run), or a clear error."""
+    trace = getattr(run, "trace", None)
     if trace is None:
         raise RuntimeError(
             "There is no trace: the last run of this network was not traced. Run it with "
@@ -131,26 +133,43 @@ def _snapshot(msg):
     try:
         return copy_message(msg)
     except Exception:
-        return Shown(_short_repr(msg))
+        return Shown(short_repr(msg))
 
 
-class Recorder:
-    """Makes the records. Safe to call from many node threads at once.
+class Tracer(Observer, Events):
+    """The observer behind ``run_network(trace=True)``: one record per event, kept in ``run.trace``.
 
-    Each edge's send counter is only touched by its sender's thread and its
-    receive counter by its receiver's thread, and ``next`` on a counter and
-    ``list.append`` are atomic in CPython, so no lock is needed.
+    It is told of every message by the node semantics (``events = True``) and
+    may be called from many node threads at once. Each edge's send counter is
+    only touched by its sender's thread and its receive counter by its
+    receiver's thread, and ``next`` on a counter and ``list.append`` are atomic
+    in CPython, so no lock is needed. Time is seconds since the run started in
+    a threaded run, and the scheduler's step in a seeded one.
     """
 
-    def __init__(self, net, clock):
+    events = True
+
+    def __init__(self):
         self.records = []
-        self.clock = clock
+        self.clock = None
         self._seq = itertools.count()
+
+    def started(self, run):
+        net = run.net
         self._ids = {e: i for i, e in enumerate(net.edges)}
         self._labels = edge_labels(net)
         self.sent = [0] * len(net.edges)
         self.got = [0] * len(net.edges)
-        self.failed = set()
+        if run.seed is not None:
+            self.clock = lambda: run.steps
+        else:
+            t0 = time.perf_counter()
+            self.clock = lambda: time.perf_counter() - t0
+
+    def finished(self, run, outcome):
+        trace = Trace(sorted(self.records))
+        trace.seed, trace.outcome = run.seed, outcome
+        run.trace = trace
 
     def _add(self, node, event, message=None, edge=None, index=None, note=None):
         t = self.clock()
@@ -178,179 +197,7 @@ class Recorder:
         self._add(node, "drop", _snapshot(msg), note=note)
 
     def fail(self, node, msg, exc):
-        self.failed.add(node)
         self._add(node, "fail", _snapshot(msg), note=f"{type(exc).__name__}: {exc}")
 
     def end(self, node, state):
         self._add(node, "end", note=None if state == "done" else state)
-
-    def trace(self, seed, outcome):
-        trace = Trace(sorted(self.records))
-        trace.seed, trace.outcome = seed, outcome
-        return trace
-
-
-class Tracer:
-    """The runtime observer behind ``run_network(trace=True)``; leaves the trace in ``net._trace``.
-
-    In a threaded run it wraps, before any thread starts, each node's
-    function (``worker.call``: receive, send, drop and fail records, with
-    ``worker.edge`` telling which edge a message came along), each
-    MergeSynch's inboxes and sending (it calls no function), and
-    ``run.finished`` (end records). A seeded run (``replay.py``) calls the
-    recorder itself at each step and numbers time by steps.
-    """
-
-    def __init__(self, net):
-        self.net = net
-        self.rec = None
-
-    def started(self, run):
-        if getattr(run, "seeded", False):
-            self.rec = Recorder(self.net, lambda: run.steps)
-            run.recorder = self.rec
-            return
-        t0 = time.perf_counter()
-        self.rec = Recorder(self.net, lambda: time.perf_counter() - t0)
-        for w in run.workers.values():
-            wrap = getattr(self, "_wrap_" + w.node.kind)
-            wrap(w)
-        run.finished = self._wrap_finished(run.finished)
-
-    def sink_received(self, worker, messages):
-        pass
-
-    def tick(self):
-        """Nothing to do while the run goes: every event is recorded as it happens."""
-
-    def finished(self, run, outcome):
-        rec = self.rec
-        if not getattr(run, "seeded", False):
-            self._discards(run)
-        self.net._trace = rec.trace(getattr(run, "seed", None), outcome)
-
-    # --- threaded runs ---------------------------------------------------
-    def _wrap_source(self, w):
-        rec, call, name, outs = self.rec, w.call, w.node.name, w.outputs[0]
-
-        def traced():
-            try:
-                msg = call()
-            except BaseException as exc:
-                _failed(rec, name, None, exc)
-                raise
-            if msg is not None:
-                rec.emit(name, msg)
-                for edge, _ in outs:
-                    rec.send(name, edge, msg)
-            return msg
-        w.call = traced
-
-    def _wrap_transform(self, w):
-        rec, call, name, outs = self.rec, w.call, w.node.name, w.outputs[0]
-
-        def traced(msg):
-            result = _received_and_called(rec, name, w, call, msg)
-            if result is None:
-                rec.drop(name, msg)
-            else:
-                for edge, _ in outs:
-                    rec.send(name, edge, result)
-            return result
-        w.call = traced
-
-    def _wrap_sink(self, w):
-        rec, call, name = self.rec, w.call, w.node.name
-
-        def traced(msg):
-            return _received_and_called(rec, name, w, call, msg)
-        w.call = traced
-
-    def _wrap_split(self, w):
-        from .runtime import _Worker
-
-        rec, call, name, k = self.rec, w.call, w.node.name, w.node.num_outputs
-
-        def traced(msg):
-            items = _received_and_called(rec, name, w, call, msg)
-            if type(items) not in (list, tuple) or len(items) != k:
-                rec.fail(name, msg, ValueError(_Worker._bad_split_result(w, items)))
-                return items
-            sent = False
-            for port, item in enumerate(items):
-                if item is not None:
-                    sent = True
-                    for edge, _ in w.outputs[port]:
-                        rec.send(name, edge, item)
-            if not sent:
-                rec.drop(name, msg)
-            return items
-        w.call = traced
-
-    def _wrap_merge_synch(self, w):
-        rec, name, send = self.rec, w.node.name, w._send
-        for inbox in w.inboxes:
-            inbox.get = self._traced_get(name, inbox.get)
-
-        def traced_send(port):
-            for item in w.pending[port]:
-                for edge, _ in w.outputs[port]:
-                    rec.send(name, edge, item)
-            return send(port)
-        w._send = traced_send
-
-    def _traced_get(self, name, get):
-        rec = self.rec
-
-        def traced():
-            batches = get()
-            if batches:
-                for edge, batch in batches:
-                    for msg in batch:
-                        rec.receive(name, edge, msg)
-            return batches
-        return traced
-
-    def _wrap_finished(self, finished):
-        rec = self.rec
-
-        def traced(worker):
-            name = worker.node.name
-            failure = worker.failure
-            if failure is not None and name not in rec.failed:  # e.g. a message it could not copy
-                rec.fail(name, failure.message, failure.exception)
-            for i, rest in sorted(worker.unpaired.items()):
-                for msg in rest:
-                    rec.drop(name, msg, note=f"never paired (in_{i})")
-            rec.end(name, worker.state)
-            return finished(worker)
-        return traced
-
-    def _discards(self, run):
-        """Messages sent to a node after it failed were never received: record them as discarded."""
-        rec = self.rec
-        labels = edge_labels(self.net)
-        sent = {(r.edge, r.index): r.message for r in rec.records if r.event == "send"}
-        for i, edge in enumerate(self.net.edges):
-            if run.workers[edge.dst.name].failure is None:
-                continue
-            for k in range(rec.got[i], rec.sent[i]):
-                rec.receive(edge.dst.name, edge, sent.get((labels[i], k)), "discard")
-
-
-def _received_and_called(rec, name, worker, call, msg):
-    """Record that node ``name`` received ``msg``, then call its function (recording a failure)."""
-    rec.receive(name, worker.edge, msg)
-    try:
-        return call(msg)
-    except BaseException as exc:
-        _failed(rec, name, msg, exc)
-        raise
-
-
-def _failed(rec, name, msg, exc):
-    """Record a failure unless ``exc`` is the runtime stopping the node."""
-    from .runtime import _Stop
-
-    if not isinstance(exc, _Stop):
-        rec.fail(name, msg, exc)

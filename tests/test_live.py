@@ -28,7 +28,7 @@ from dissyslab import (
     ListSource, MergeSynch, NetworkError, NetworkTimeout, Sink, Source, Split, Transform,
     network,
 )
-from dissyslab.runtime import run
+from dissyslab.threads import run
 from random_dags import build as build_dag
 from random_dags import dags
 
@@ -333,7 +333,7 @@ def test_results_are_shown_safely_escaped_cut_and_without_memory_addresses():
 
 
 def test_a_seeded_run_shows_the_same_view():
-    from dissyslab.replay import run_seeded
+    from dissyslab.seeded import run_seeded
 
     g, upper, _ = fanout(Source(fn=ListSource(items=WORDS[:5]).run, name="word_source"))
     view = watch(g)
@@ -520,10 +520,10 @@ def test_a_view_still_shows_the_end_when_an_exception_escapes_the_runtime(monkey
     class Boom(Exception):
         pass
 
-    def explode(net, r):
+    def explode(run):
         raise Boom("runtime trouble")
 
-    monkeypatch.setattr("dissyslab.runtime._warn_merges", explode)
+    monkeypatch.setattr("dissyslab.running._warn_merges", explode)
     with pytest.raises(Boom):
         run(g, timeout=T, observers=[view])
     final = page(view.widget.value)

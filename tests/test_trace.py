@@ -165,11 +165,10 @@ def test_without_trace_there_is_no_trace_and_nothing_is_wrapped():
         pass
     with pytest.raises(RuntimeError, match=r"run_network\(trace=True\)"):
         g.trace
-    # an untraced threaded run calls the node functions directly
-    for name, w in g._run.workers.items():
-        assert w.call is g.node(name).fn
-        assert "_send" not in vars(w)
-    assert "finished" not in vars(g._run)
+    # an untraced threaded run calls the node functions directly, and tells no one of events
+    for name, nr in g.last_run.nodes.items():
+        assert nr.call is g.node(name).fn
+        assert nr.watch is None
 
 
 def test_the_trace_of_a_stopped_run_is_kept():

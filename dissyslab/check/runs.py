@@ -28,7 +28,7 @@ _RUN_NETWORK = Network.run_network
 
 def seeded_runs_available():
     """True if this DisSysLab can run a network under a seeded schedule (``run_network(seed=N)``)."""
-    return importlib.util.find_spec("dissyslab.replay") is not None
+    return importlib.util.find_spec("dissyslab.seeded") is not None
 
 
 class Run:
@@ -157,7 +157,7 @@ def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wra
     if seed is not None and not seeded_runs_available():
         raise RuntimeError(
             "This check runs the network under seeded schedules (run_network(seed=...)), "
-            "which this version of DisSysLab does not have yet (no dissyslab.replay).")
+            "which this version of DisSysLab does not have yet (no dissyslab.seeded).")
     net, outputs = build_copy(g, inputs=inputs, wrap=wrap, name=name, call_sinks=call_sinks)
     result = Run(net, outputs, seed, timeout)
     extra = {"live": False}

@@ -38,26 +38,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .copying import copy_message
-from .errors import (
-    NetworkError,
-    NetworkTimeout,
-    NodeFailure,
-    NodeStillRunningWarning,
-    _short_repr,
-)
-from .graph import NodeStats
-from .runtime import (
-    STOP_GRACE,
-    attach,
-    begin,
-    check_arguments,
-    conclude,
-    wait,
-    _Failed,
-    _raise_in_thread,
-    _Stop,
-    _Worker,
-)
+from .errors import NetworkError, NetworkTimeout, NodeStillRunningWarning, short_repr
+from .running import Run, begin, check_arguments, conclude, still_running, wait
+from .semantics import Stop
+from .threads import STOP_GRACE, raise_in_thread
 
 #: most steps a seeded run may take before it is stopped (an endless source never ends)
 MAX_STEPS = 1_000_000
@@ -133,37 +117,25 @@ class _virtual_sleeps:
 class _Inbox:
     """Messages waiting at one input of one node, as (edge, message) in arrival order."""
 
-    __slots__ = ("owner", "queue", "senders", "capacity", "discarding", "discarded")
+    __slots__ = ("owner", "port", "queue", "senders", "capacity")
 
-    def __init__(self, owner, senders, capacity):
+    def __init__(self, owner, port, senders, capacity):
         self.owner = owner
+        self.port = port
         self.queue = deque()
         self.senders = senders  # edges into this input whose sender has not finished
         self.capacity = capacity
-        self.discarding = False
-        self.discarded = 0
 
 
-class _NodeState:
-    """One node in a seeded run; has the attributes observers read on a threaded worker."""
+class _Place:
+    """Where one node stands in a seeded run: its inboxes, where it sends, whether it has ended."""
 
-    def __init__(self, run, node):
-        self.run = run
-        self.node = node
-        self.kind = node.kind
-        self.stats = NodeStats()
-        self.state = "waiting"
-        self.failure = None
-        self.unpaired = {}
-        self.edge = None  # the edge the current message came along
+    def __init__(self, node_run):
+        self.nr = node_run
         self.finished = False
         self.inboxes = []
-        ports = node.num_outputs or 1
-        self.outputs = [[] for _ in range(ports)]  # per output port: [(edge, inbox)]
-        self.skipped = [0] * ports  # per Split port: items that were None
-        self.buffers = [deque() for _ in range(node.num_inputs or 0)]  # MergeSynch only
+        self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, inbox)]
         self.bounded = []  # inboxes downstream that have a capacity
-        self.call = partial(node.fn, **node.params) if node.params else node.fn
 
     def ready(self):
         """Can this node do something now?"""
@@ -177,62 +149,63 @@ class _NodeState:
             elif not any(ib.queue for ib in inboxes):
                 return False
         for ib in self.bounded:  # a full receiver makes its senders wait, as in a threaded run
-            if len(ib.queue) >= ib.capacity and not ib.discarding:
+            if len(ib.queue) >= ib.capacity and ib.owner.nr.failure is None:
                 return False
         return True
 
+    def idle(self):
+        """Every input has ended and nothing waits: the node can end."""
+        return all(ib.senders == 0 and not ib.queue for ib in self.inboxes)
 
-class SeededRun:
-    """One seeded run: the nodes' states, the random generator and the outcome.
 
-    ``workers``, ``edge_counts`` and ``observers`` mirror the threaded run's, so
-    observers (the tracer, the live view) work with both. ``steps`` counts the
-    scheduler's steps, ``clock`` the seconds node functions asked to sleep.
+class Scheduler:
+    """One seeded run: picks, step after step, one node that can make progress.
+
+    A step of a source is ``produce(1)``; a step of any other node is
+    ``take`` of the oldest message waiting at one of its inputs (a MergeSynch
+    takes from the input with the fewest messages waiting to be paired).
+    ``run.steps`` counts the steps, ``run.clock`` the seconds node functions
+    asked to sleep.
     """
 
-    seeded = True
-
-    def __init__(self, net, seed, capacity, observers=(), max_steps=MAX_STEPS, record_sinks=False):
-        self.net = net
-        self.seed = seed
-        self.observers = list(observers)
-        self.rng = random.Random(seed)
+    def __init__(self, run, capacity, max_steps=MAX_STEPS, record_sinks=False):
+        self.run = run
+        self.rng = random.Random(run.seed)
         self.max_steps = max_steps
-        self.workers = {n.name: _NodeState(self, n) for n in net.nodes}
-        self.order = list(self.workers.values())
-        self.edge_counts = {e: 0 for e in net.edges}
-        self.steps = 0
-        self.clock = 0.0
-        self.recorder = None  # set by the tracer's started()
-        self.received = {n.name: [] for n in net.sinks} if record_sinks else None
+        self.places = {name: _Place(nr) for name, nr in run.nodes.items()}
+        self.order = list(self.places.values())
+        self.received = {n.name: [] for n in run.net.sinks} if record_sinks else None
         self.current = None  # the node inside its function, if any
         self.stopping = False
-        self.outcome = None
+        self.out_of_steps = False
         self.error = None
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._main, name="dissyslab seeded run", daemon=True)
-        # The same wiring, in the same order, as the threaded runtime: so the same
-        # receiver of a fanout gets the original.
+        net, inbox_of = run.net, {}
         for w in self.order:
-            node = w.node
+            node = w.nr.node
             if node.kind == "source":
                 continue
             for port in range(node.num_inputs or 1):
                 edges_in = [e for e in net.edges if e.dst is node and (e.dst_port or 0) == port]
-                ib = _Inbox(w, len(edges_in), None if node.kind == "merge_synch" else capacity)
+                ib = _Inbox(w, port, len(edges_in), None if node.kind == "merge_synch" else capacity)
                 w.inboxes.append(ib)
                 for e in edges_in:
-                    sender = self.workers[e.src.name]
-                    sender.outputs[e.src_port or 0].append((e, ib))
-                    if ib.capacity is not None and ib not in sender.bounded:
-                        sender.bounded.append(ib)
+                    inbox_of[e] = ib
+        for w in self.order:
+            for port, edges in enumerate(w.nr.outs):
+                for e in edges:
+                    ib = inbox_of[e]
+                    w.outputs[port].append((e, ib))
+                    if ib.capacity is not None and ib not in w.bounded:
+                        w.bounded.append(ib)
 
     # --- the scheduler thread ---------------------------------------------------
     def _main(self):
-        _scheduling[threading.get_ident()] = self
+        _scheduling[threading.get_ident()] = self.run
         try:
             self._loop()
-        except _Stop:
+        except Stop:
             pass
         except BaseException as exc:  # a fault of the scheduler itself: reported by the caller
             self.error = exc
@@ -241,213 +214,87 @@ class SeededRun:
             self.done.set()
 
     def _loop(self):
-        order, rng = self.order, self.rng
-        steppers = {"source": self._step_source, "transform": self._step_transform,
-                    "sink": self._step_sink, "split": self._step_split,
-                    "merge_synch": self._step_merge}
+        order, rng, run = self.order, self.rng, self.run
         while not self.stopping:
             ready = [w for w in order if w.ready()]
             if not ready:
                 return
-            if self.steps >= self.max_steps:
-                self.outcome = "steps"
+            if run.steps >= self.max_steps:
+                self.out_of_steps = True
                 return
             w = ready[rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
-            self.steps += 1
+            run.steps += 1
             try:
-                steppers[w.kind](w)
-            except _Stop:
+                self._step(w)
+            except Stop:
                 raise
             except BaseException as exc:  # outside the node's function (an observer, say)
-                if not w.finished:
-                    self._fail(w, exc, None, False, "stopped unexpectedly")
-                else:
+                if w.finished:
                     raise
+                w.nr.fail(exc, None, False, "stopped unexpectedly")
+            self._after(w)
 
-    def _call(self, w, *args):
-        """Call the node's function; True and its result, or False after recording its failure."""
-        w.state = "busy"
-        self.current = w
-        try:
-            result = w.call(*args)
-        except _Stop:
-            raise
-        except BaseException as exc:
+    def _step(self, w):
+        nr = w.nr
+        if nr.kind == "source":
+            nr.state = "busy"  # as in a threaded run, a source is busy from start to end
+            self.current = nr
+            nr.produce(1)
             self.current = None
-            self._fail(w, exc, args[0] if args else None, bool(args))
-            return False, None
-        self.current = None
-        if w.kind != "source":  # a threaded source is busy from start to end
-            w.state = "waiting"
-        return True, result
-
-    def _take(self, w, ib):
+            return
+        if nr.kind == "merge_synch":  # the input with the fewest messages waiting to be paired
+            ib = min((ib for ib in w.inboxes if ib.queue), key=lambda ib: len(nr.buffers[ib.port]))
+        else:
+            ib = w.inboxes[0]
         edge, msg = ib.queue.popleft()
-        w.edge = edge
-        w.stats.received += 1
-        if self.recorder is not None:
-            self.recorder.receive(w.node.name, edge, msg)
-        return msg
+        if self.received is not None and nr.kind == "sink":
+            self.received[nr.name].append(_snapshot(msg))
+        nr.state = "busy"
+        self.current = nr
+        nr.take(ib.port, edge, [msg])
+        self.current = None
+        if nr.failure is None:
+            nr.state = "waiting"
 
-    def _step_source(self, w):
-        ok, msg = self._call(w)
-        if not ok:
-            return
-        if msg is None:
-            self._finish(w)
-            return
-        if self.recorder is not None:
-            self.recorder.emit(w.node.name, msg)
-        self._send(w, 0, msg)
-
-    def _step_transform(self, w):
-        msg = self._take(w, w.inboxes[0])
-        ok, result = self._call(w, msg)
-        if not ok:
-            return
-        if result is None:
-            w.stats.dropped += 1
-            if self.recorder is not None:
-                self.recorder.drop(w.node.name, msg)
-        elif not self._send(w, 0, result):
-            return
-        self._finish_if_done(w)
-
-    def _step_sink(self, w):
-        msg = self._take(w, w.inboxes[0])
-        if self.received is not None:
-            self.received[w.node.name].append(_snapshot(msg))
-        ok, _ = self._call(w, msg)
-        if not ok:
-            return
-        for observer in self.observers:
-            observer.sink_received(w, [msg])
-        self._finish_if_done(w)
-
-    def _step_split(self, w):
-        msg = self._take(w, w.inboxes[0])
-        ok, items = self._call(w, msg)
-        if not ok:
-            return
-        k = w.node.num_outputs
-        if type(items) not in (list, tuple) or len(items) != k:
-            self._fail(w, ValueError(_Worker._bad_split_result(w, items)), msg)
-            return
-        sent = False
-        for port in range(k):
-            item = items[port]
-            if item is None:
-                w.skipped[port] += 1
-                continue
-            if any(item is other for other in items[:port]):  # one object sent to two ports
-                try:
-                    item = copy_message(item)
-                except Exception as exc:
-                    self._fail(w, exc, msg)
-                    return
-            if not self._send(w, port, item):
-                return
-            sent = True
-        if not sent:
-            w.stats.dropped += 1
-            if self.recorder is not None:
-                self.recorder.drop(w.node.name, msg)
-        self._finish_if_done(w)
-
-    def _step_merge(self, w):
-        buffers = w.buffers
-        # take from the input that has the fewest messages waiting to be paired
-        i = min((i for i, ib in enumerate(w.inboxes) if ib.queue), key=lambda i: len(buffers[i]))
-        buffers[i].append(self._take(w, w.inboxes[i]))
-        if all(buffers) and not self._send(w, 0, [b.popleft() for b in buffers]):
-            return
-        self._finish_if_done(w)
-
-    def _send(self, w, port, msg):
-        """Send ``msg`` along every edge of an output port; False if the node failed doing so."""
-        outs = w.outputs[port]
-        copies = [msg]
-        try:
-            for edge, _ in outs[1:]:  # every copy is made before any receiver sees the message
-                copies.append(_Worker._copies(w, [msg], edge)[0])
-        except _Failed as failed:
-            self._fail(w, failed.exception, failed.message, failed.has_message, failed.detail)
-            return False
-        rec = self.recorder
-        for (edge, ib), m in zip(outs, copies):
-            self.edge_counts[edge] += 1
-            if rec is not None:
-                rec.send(w.node.name, edge, m)
-            if ib.discarding:
-                ib.discarded += 1
-                if rec is not None:
-                    rec.discard(ib.owner.node.name, edge, m)
-            else:
-                ib.queue.append((edge, m))
-        w.stats.sent += 1
-        return True
-
-    def _fail(self, w, exc, msg, has_message=True, detail=None):
-        """The node stops: what waits for it and what still comes is counted and thrown away."""
-        w.state = "failed"
-        w.stats.failed += 1 if has_message else 0
-        w.failure = NodeFailure(w.node, exc, msg, has_message, detail)
-        rec = self.recorder
-        if rec is not None:
-            rec.fail(w.node.name, msg, exc)
-        for ib in w.inboxes:
-            if rec is not None:
+    def _after(self, w):
+        """Hand on what the step made; end the node if it failed or has nothing left to do."""
+        nr = w.nr
+        for port, items in enumerate(nr.out):
+            if items:
+                nr.out[port] = []
+                for (edge, ib), batch in zip(w.outputs[port], nr.hand_over(port, items)):
+                    owner = ib.owner.nr
+                    for m in batch:
+                        if owner.failure is not None:
+                            owner.take(ib.port, edge, [m])  # counted and thrown away
+                        else:
+                            ib.queue.append((edge, m))
+        if nr.failure is not None and not w.finished:
+            for ib in w.inboxes:  # what waits for it is counted and thrown away
                 for edge, m in ib.queue:
-                    rec.discard(w.node.name, edge, m)
-            ib.discarded += len(ib.queue)
-            ib.queue.clear()
-            ib.discarding = True
-        self._finish(w)
-
-    def _finish_if_done(self, w):
-        if not w.finished and all(ib.senders == 0 and not ib.queue for ib in w.inboxes):
+                    nr.take(ib.port, edge, [m])
+                ib.queue.clear()
+            self._finish(w)
+        elif nr.exhausted or (w.inboxes and w.idle()):
             self._finish(w)
 
     def _finish(self, w):
-        """``w`` has finished: tell its receivers, and finish those that have nothing left."""
+        """``w`` has ended: tell its receivers, and end those that have nothing left."""
         todo = deque([w])
         while todo:
             x = todo.popleft()
             if x.finished:
                 continue
             x.finished = True
-            name = x.node.name
-            if x.state != "failed":
-                x.state = "done"
-                if x.kind == "merge_synch":
-                    x.unpaired = {i: list(b) for i, b in enumerate(x.buffers) if b}
-                    x.stats.dropped = sum(len(b) for b in x.buffers)
-                    if self.recorder is not None:
-                        for i, rest in x.unpaired.items():
-                            for m in rest:
-                                self.recorder.drop(name, m, note=f"never paired (in_{i})")
-            if self.recorder is not None:
-                self.recorder.end(name, x.state)
+            x.nr.end()
             for outs in x.outputs:
                 for _, ib in outs:
                     ib.senders -= 1
                     y = ib.owner
-                    if not y.finished and all(i.senders == 0 and not i.queue for i in y.inboxes):
+                    if not y.finished and y.idle():
                         todo.append(y)
 
     # --- seen from the calling thread -----------------------------------------------
-    def busy(self):
-        """' Still running: ...' naming the nodes that had not finished, as a threaded run does."""
-        parts = []
-        for w in self.order:
-            if w.finished:
-                continue
-            if w.state == "busy":
-                parts.append(f"{w.node.kind} '{w.node.name}' (inside its function)")
-            else:
-                parts.append(f"{w.node.kind} '{w.node.name}' (waiting for messages)")
-        return f" Still running: {', '.join(parts)}." if parts else ""
-
     def stop(self):
         """Stop the scheduler; interrupt the node function it is inside if it does not return."""
         self.stopping = True
@@ -455,7 +302,7 @@ class SeededRun:
         while self.thread.is_alive() and time.monotonic() < deadline:
             self.thread.join(0.05)
             if self.thread.is_alive() and self.current is not None:
-                _raise_in_thread(self.thread, _Stop)
+                raise_in_thread(self.thread, Stop)
         if self.thread.is_alive():
             return [self.current] if self.current is not None else []
         return []
@@ -463,13 +310,11 @@ class SeededRun:
     def settle(self, stuck):
         """Nodes that had not finished when the run was stopped are 'stopped'."""
         for w in self.order:
-            if not w.finished and w not in stuck:
-                w.state = "stopped"
-                if self.recorder is not None:
-                    self.recorder.end(w.node.name, "stopped")
+            if not w.finished and w.nr not in stuck:
+                w.nr.stop()
 
 
-def _check_seed(seed):
+def check_seed(seed):
     """The seed as an int (numpy integers are fine), or a clear error."""
     try:
         if isinstance(seed, bool):
@@ -478,13 +323,8 @@ def _check_seed(seed):
     except TypeError:
         raise TypeError(
             f"seed must be a whole number, like seed=7 (each number gives its own order of "
-            f"events, the same every time), but got {_short_repr(seed)} (a {type(seed).__name__})."
+            f"events, the same every time), but got {short_repr(seed)} (a {type(seed).__name__})."
         ) from None
-
-
-def seeded_runner(seed):
-    """What ``run_network(seed=...)`` calls instead of the threaded runtime's ``run``."""
-    return partial(run_seeded, seed=_check_seed(seed))
 
 
 def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_steps=None,
@@ -494,9 +334,9 @@ def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_step
     Raises what a threaded run raises: :class:`NetworkError` after the run if
     nodes failed, :class:`NetworkTimeout` after ``timeout`` seconds, and also
     (naming the limit) after ``max_steps`` steps (default :data:`MAX_STEPS`),
-    so an endless source cannot run for ever. Returns the :class:`SeededRun`.
+    so an endless source cannot run for ever. Returns the :class:`~dissyslab.running.Run`.
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     capacity = check_arguments(timeout, capacity)
     if max_steps is None:
         max_steps = MAX_STEPS
@@ -505,46 +345,52 @@ def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_step
     begin(net)
     outcome, busy, stuck = "finished", "", []
     try:
-        r = SeededRun(net, seed, capacity, observers, max_steps, record_sinks)
-        attach(net, r)
+        r = Run(net, observers, seed=seed)
+        net.last_run = r
+        s = Scheduler(r, capacity, max_steps, record_sinks)
+        r.received = s.received
         for observer in r.observers:
             observer.started(r)
         with _virtual_sleeps(net):
-            r.thread.start()
-            outcome = wait(r, timeout)
+            s.thread.start()
+            outcome = wait(s.done, r.observers, timeout)
             if outcome != "finished":
-                busy = r.busy()
-                stuck = r.stop()
+                busy = _still_running(s)
+                stuck = s.stop()
     finally:
         net._running = False
-    if r.outcome == "steps" and outcome == "finished":
-        outcome, busy = "timeout", r.busy()
+    if s.out_of_steps and outcome == "finished":
+        outcome, busy = "timeout", _still_running(s)
         steps_text = (
             f"The seeded run (seed {seed}) took {r.steps:,} steps without finishing, so "
             f"it was stopped.{busy} Results collected so far are kept. A source that never "
             f"returns None never ends; if the run is just long, raise the limit "
-            f"(dissyslab.replay.MAX_STEPS, or max_steps= of explore).")
+            f"(dissyslab.seeded.MAX_STEPS, or max_steps= of explore).")
     else:
         steps_text = None
-    r.settle(stuck)
-    net.state = {name: w.state for name, w in r.workers.items()}
-    if r.error is not None:
-        raise r.error
+    s.settle(stuck)
+    if s.error is not None:
+        raise s.error
     if stuck:
         warnings.warn(
-            f"{stuck[0].node.kind} '{stuck[0].node.name}' was still inside its function when the "
+            f"{stuck[0].kind} '{stuck[0].name}' was still inside its function when the "
             f"seeded run stopped. Its call ends as soon as it returns (it may be waiting for "
             f"something that never comes: input, a lock, the network).",
             NodeStillRunningWarning, stacklevel=3)
-    conclude(net, r, r.order, outcome, busy, timeout, steps_text)
+    conclude(r, outcome, busy, timeout, steps_text)
     return r
+
+
+def _still_running(s):
+    finished = {w.nr.name for w in s.order if w.finished}
+    return still_running(s.run, alive=lambda nr: nr.name not in finished)
 
 
 def _snapshot(msg):
     try:
         return copy_message(msg)
     except Exception:
-        return _short_repr(msg)
+        return short_repr(msg)
 
 
 # --- exploring many seeds ------------------------------------------------------
@@ -623,11 +469,11 @@ class Exploration:
         lines = [self._seed_text()]
         for name, outcomes in self.outcomes.items():
             if len(outcomes) == 1:
-                lines.append(f"{name}: the same every time: {_short_repr(outcomes[0].received, width)}")
+                lines.append(f"{name}: the same every time: {short_repr(outcomes[0].received, width)}")
                 continue
             lines.append(f"{name}: {len(outcomes)} different {self._what(outcomes)}")
             for o in outcomes[:show]:
-                lines.append(f"  seed {o.seed:<4} gives {_short_repr(o.received, width)}  "
+                lines.append(f"  seed {o.seed:<4} gives {short_repr(o.received, width)}  "
                              f"({o.count} of {n} runs)")
             if len(outcomes) > show:
                 lines.append(f"  ... and {len(outcomes) - show} more (all are in ex[{name!r}])")
@@ -653,7 +499,7 @@ class Exploration:
                          f"<th>runs</th><th style='text-align:left'>received</th></tr>")
             for o in outcomes[:self.show]:
                 parts.append(f"<tr><td>{o.seed}</td><td>{o.count} of {n}</td><td style='text-align:"
-                             f"left'><code>{escape(_short_repr(o.received, 160))}</code></td></tr>")
+                             f"left'><code>{escape(short_repr(o.received, 160))}</code></td></tr>")
             parts.append("</table>")
             if len(outcomes) > self.show:
                 parts.append(f"<p>... and {len(outcomes) - self.show} more "
@@ -699,8 +545,8 @@ def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
     else:
         if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
             raise TypeError(f"seeds must be a list of whole numbers, like seeds=range(100), "
-                            f"but got {_short_repr(seeds)}.")
-        seeds = list(dict.fromkeys(_check_seed(s) for s in seeds))
+                            f"but got {short_repr(seeds)}.")
+        seeds = list(dict.fromkeys(check_seed(s) for s in seeds))
         if not seeds:
             raise ValueError("seeds=[] gives nothing to explore: give at least one seed.")
     if not net.sinks:
@@ -710,14 +556,13 @@ def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
     failures = {}
     seen_warnings = {}
     emitted = []
-    net._trace = None  # g.trace must not describe a run other than the last one
     for seed in seeds:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 r = run_seeded(net, seed, timeout, max_steps=max_steps, record_sinks=True)
             except NetworkError as err:
-                r = net._run
+                r = net.last_run
                 summary = "; ".join(f.summary() for f in err.failures)
                 failures.setdefault(summary, []).append(seed)
             except NetworkTimeout as err:

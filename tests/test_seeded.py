@@ -13,8 +13,8 @@ from dissyslab import (
     ListSource, MergeSynch, MergeSynchWarning, NetworkError, NetworkTimeout, NodeStillRunningWarning,
     Sink, Source, Split, Transform, network,
 )
-from dissyslab import replay
-from dissyslab.replay import Exploration
+from dissyslab import seeded
+from dissyslab.seeded import Exploration
 from random_dags import build, check_delivery, dags
 
 T = 10
@@ -382,13 +382,13 @@ def test_sleeping_functions_do_not_stall_a_seeded_run():
     slow_node = Transform(fn=slow, name="slow")
     g = network([(src(range(5), "s"), slow_node), (slow_node, Sink(fn=also_slow, name="k"))])
     started = time.monotonic()
-    run = replay.run_seeded(g, 3, timeout=T)
+    run = seeded.run_seeded(g, 3, timeout=T)
     assert time.monotonic() - started < 5  # 100 s of sleeping, done at once
     assert out == [0, 1, 2, 3, 4]
     assert run.clock == 100.0
     # sleeps are real again afterwards, and in other threads all along
-    assert time.sleep is replay._real_sleep and imported_sleep is replay._real_sleep
-    assert globals()["imported_sleep"] is replay._real_sleep
+    assert time.sleep is seeded._real_sleep and imported_sleep is seeded._real_sleep
+    assert globals()["imported_sleep"] is seeded._real_sleep
     started = time.monotonic()
     time.sleep(0.05)
     assert time.monotonic() - started >= 0.04
@@ -402,7 +402,7 @@ def test_sleeps_are_restored_even_when_the_run_fails():
     g = network([(src([1], "s"), Sink(fn=slow_then_broken, name="k"))])
     with pytest.raises(NetworkError, match="broken"):
         g.run_network(seed=0, timeout=T)
-    assert time.sleep is replay._real_sleep
+    assert time.sleep is seeded._real_sleep
 
 
 def test_sleep_durations_do_not_change_the_schedule():
@@ -439,7 +439,7 @@ def test_an_endless_source_is_stopped_by_the_timeout():
 
 
 def test_a_step_limit_stops_an_endless_source_without_a_timeout(monkeypatch):
-    monkeypatch.setattr(replay, "MAX_STEPS", 500)
+    monkeypatch.setattr(seeded, "MAX_STEPS", 500)
     g = network([(Source(fn=endless(), name="forever"), Sink(fn=lambda m: None, name="k"))])
     with pytest.raises(NetworkTimeout, match=r"seed 2\) took 500 steps without finishing"):
         g.run_network(seed=2)

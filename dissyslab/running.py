@@ -1,0 +1,197 @@
+"""What every run has, whichever scheduler runs it: its arguments, its record, its ending.
+
+A :class:`Run` is one run of a network: the :class:`~dissyslab.semantics.NodeRun`
+of each node while it goes, then how it ended (outcome, failures, unpaired
+MergeSynch messages, the trace if one was taken). The network keeps a link to
+its last run, so ``g.stats``, ``g.state``, ``g.failures``, ``g.unpaired`` and
+``g.trace`` show it. Each scheduler (``threads.py``, ``seeded.py``) takes the
+same steps: :func:`check_arguments`, :func:`begin`, make a Run, tell the
+observers, run the nodes, :func:`wait`, then :func:`conclude`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+from .errors import MergeSynchWarning, NetworkError, NetworkTimeout, short_repr
+from .observers import event_watcher
+from .semantics import NodeRun, wiring
+from .sources import ListSource
+
+#: messages that may wait in front of a node before its senders pause
+DEFAULT_CAPACITY = 10_000
+#: seconds between two looks of the calling thread at a run (observers' ticks)
+TICK = 0.01
+
+
+class Run:
+    """One run of a network: each node's part, and, once it has ended, how it went.
+
+    ``nodes``: node name -> :class:`NodeRun` (counters, state, failure).
+    ``seed``: the seed of a seeded run, None for a threaded one.
+    ``outcome``: "finished", "timeout" or "interrupted" once it has ended.
+    ``failures``, ``unpaired``, ``trace``: as ``g.failures``, ``g.unpaired``, ``g.trace``.
+    """
+
+    def __init__(self, net, observers=(), seed=None):
+        self.net = net
+        self.seed = seed
+        self.observers = list(observers)
+        watch = event_watcher(self.observers)
+        outs = wiring(net)
+        self.nodes = {n.name: NodeRun(n, outs[n.name], watch, self.observers) for n in net.nodes}
+        self.outcome = None
+        self.failures = []
+        self.unpaired = {}
+        self.trace = None  # set by the tracer when the run is traced
+        self.steps = 0  # seeded runs: the scheduler's steps so far
+        self.clock = 0.0  # seeded runs: the seconds node functions asked to sleep
+        self.received = None  # seeded runs for explore: what each sink received
+
+    @property
+    def stats(self) -> dict:
+        return {name: nr.stats for name, nr in self.nodes.items()}
+
+    @property
+    def state(self) -> dict:
+        return {name: nr.state for name, nr in self.nodes.items()}
+
+    @property
+    def edge_counts(self) -> dict:
+        """Messages sent along each edge so far."""
+        counts = {}
+        for nr in self.nodes.values():
+            counts.update(nr.edge_counts)
+        return {e: counts.get(e, 0) for e in self.net.edges}
+
+
+def check_arguments(timeout, capacity) -> int:
+    """Check ``timeout`` and ``capacity``; return the capacity to use."""
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not math.isfinite(timeout) or timeout <= 0):
+        raise ValueError(f"timeout must be a positive number of seconds, like timeout=5 "
+                         f"(or None for no limit), but got {timeout!r}.")
+    if capacity is None:
+        return DEFAULT_CAPACITY
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"capacity must be a whole number of messages of at least 1, "
+                         f"but got {capacity!r}.")
+    return capacity
+
+
+def begin(net) -> None:
+    """Mark ``net`` as running (once at a time) and rewind its ListSources."""
+    if net._running:
+        raise RuntimeError("This network is already running. Wait for that run to finish "
+                           "before starting it again.")
+    for node in net.sources:
+        owner = getattr(node.fn, "__self__", None)
+        if isinstance(owner, ListSource):
+            owner.reset()
+    net._running = True
+
+
+def wait(done, observers, timeout, tick=None) -> str:
+    """Wait for the event ``done``: "finished", "timeout" or "interrupted" (Ctrl-C)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while not done.wait(TICK):
+            if tick is not None:
+                tick()
+            for observer in observers:
+                observer.tick()
+            if deadline is not None and time.monotonic() >= deadline:
+                return "timeout"
+    except KeyboardInterrupt:
+        return "interrupted"
+    return "finished"
+
+
+def conclude(run: Run, outcome: str, busy: str, timeout, timeout_text=None) -> None:
+    """Record how ``run`` went, tell the observers, then raise what went wrong."""
+    try:
+        run.outcome = outcome
+        run.failures = [nr.failure for nr in run.nodes.values() if nr.failure is not None]
+        run.unpaired = {name: nr.unpaired for name, nr in run.nodes.items() if nr.unpaired}
+        _warn_merges(run)
+    finally:  # whatever happened, the observers hear that the run ended
+        for observer in run.observers:
+            observer.finished(run, outcome)
+
+    if outcome == "interrupted":
+        raise KeyboardInterrupt(
+            f"The network was interrupted and stopped.{busy} Results collected so far are kept."
+        )
+    if outcome == "timeout":
+        text = timeout_text or (
+            f"The network did not finish within {timeout:g} seconds, so it was stopped.{busy} "
+            f"Results collected so far are kept. If it is just slow, give a larger timeout; "
+            f"a source that never returns None never ends.")
+        err = NetworkTimeout(text + (f"\n{NetworkError(run.failures)}" if run.failures else ""))
+        err.failures = run.failures
+        raise err
+    if run.failures:
+        discarded = {name: nr.stats.discarded for name, nr in run.nodes.items()
+                     if nr.failure is not None and nr.stats.discarded}
+        raise NetworkError(run.failures, discarded) from run.failures[0].exception
+
+
+def still_running(run: Run, alive=lambda nr: True) -> str:
+    """' Still running: ...' naming the nodes that had not finished, and what they were doing."""
+    parts = []
+    for nr in run.nodes.values():
+        if nr.state == "busy":
+            parts.append(f"{nr.kind} '{nr.name}' (inside its function)")
+        elif nr.state == "waiting" and alive(nr):
+            parts.append(f"{nr.kind} '{nr.name}' (waiting for messages)")
+    return f" Still running: {', '.join(parts)}." if parts else ""
+
+
+def _warn_merges(run: Run) -> None:
+    """Warn when a MergeSynch could not pair its inputs one to one."""
+    for nr in run.nodes.values():
+        if nr.kind != "merge_synch":
+            continue
+        name = nr.name
+        for i, rest in nr.unpaired.items():
+            warnings.warn(
+                f"merge '{name}': input in_{i} got {len(rest)} more message"
+                f"{'s' if len(rest) != 1 else ''} than another input, so "
+                f"{'they were' if len(rest) != 1 else 'it was'} never paired: "
+                f"{short_repr(rest, 120)}. {'They are' if len(rest) != 1 else 'It is'} kept in "
+                f"g.unpaired[{name!r}][{i}].",
+                MergeSynchWarning, stacklevel=5)
+        for place, count in _exclusive_drops(run, nr.node):
+            warnings.warn(
+                f"merge '{name}': {place} dropped {count} message{'s' if count != 1 else ''} "
+                f"on the way into one input but not the others, so after the first drop the "
+                f"lists it made may pair messages that do not belong together.",
+                MergeSynchWarning, stacklevel=5)
+
+
+def _exclusive_drops(run: Run, merge):
+    """(place, count) for each filter upstream of only some of ``merge``'s inputs that dropped."""
+    edges = run.net.edges
+
+    def places_above(port):
+        found, todo = set(), [e for e in edges if e.dst is merge and e.dst_port == port]
+        while todo:
+            e = todo.pop()
+            place = (e.src.name, e.src_port)
+            if place not in found:
+                found.add(place)
+                todo.extend(x for x in edges if x.dst is e.src)
+        return found
+
+    above = [places_above(i) for i in range(merge.num_inputs)]
+    shared = set.intersection(*above)
+    out = []
+    for name, port in sorted(set.union(*above) - shared, key=lambda p: (p[0], p[1] or 0)):
+        nr = run.nodes[name]
+        count = nr.skipped[port] if port is not None else nr.stats.dropped
+        if count and nr.kind != "merge_synch":
+            where = f"{nr.kind} '{name}'" + ("" if port is None else f" (output out_{port})")
+            out.append((where, count))
+    return out

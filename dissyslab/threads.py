@@ -1,0 +1,241 @@
+"""The threaded scheduler: every node in a thread of its own, all at once.
+
+How a run goes:
+
+* Every node gets a thread, and every node that receives gets an inbox, a
+  :class:`~dissyslab.channels.Channel` that all its senders share.
+* A source's thread calls ``produce``; any other node's thread takes what
+  waits in its inbox and calls ``take`` (``semantics.py`` says what those do).
+  Results wait in the node's :class:`~dissyslab.channels.Outbox` and go on in
+  batches: a fast stream costs little per message, and a slow function's
+  results are sent on at once.
+* When a node has ended (a source returned None, or every sender of a node
+  has ended and its inbox is empty) its thread tells each receiver "end".
+  That is how the end of the stream flows from the sources to the sinks.
+* A node whose function raised keeps taking what reaches it, and throws it
+  away (the semantics count it as discarded), so its senders never block.
+  Its receivers are told "end" at once.
+* The calling thread waits. On timeout or Ctrl-C it stops every channel and
+  interrupts every node still inside its function, then waits (a little) for
+  each thread to end.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+import warnings
+
+from .channels import Channel, Outbox
+from .errors import NodeStillRunningWarning
+from .running import Run, begin, check_arguments, conclude, still_running, wait
+from .semantics import NodeRun, Stop
+
+#: most messages sent on together
+BATCH = 256
+#: seconds a result may wait to be batched with the next ones
+LATENCY = 0.002
+#: seconds given to the nodes to stop after a timeout or an interrupt
+STOP_GRACE = 1.0
+
+
+class NodeThread:
+    """The thread of one node: takes messages from its inbox, lets the node handle them, sends results."""
+
+    def __init__(self, node_run: NodeRun, inbox, outbox, largest: int, finished):
+        self.node_run = node_run
+        self.inbox = inbox  # None for a source
+        self.outbox = outbox  # None for a sink
+        self.largest = largest  # most messages handled or sent in one go
+        self.finished = finished  # called with this object when the thread ends
+        self.receivers_told = False
+        self.thread = threading.Thread(
+            target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
+
+    def _main(self):
+        nr = self.node_run
+        stopped = False
+        try:
+            try:
+                if self.inbox is None:
+                    self._produce()
+                else:
+                    self._take()
+                self._tell_receivers()
+            except Stop:
+                stopped = True
+        except BaseException as exc:  # a fault of the runtime itself: still reported
+            nr.fail(exc, has_message=False, detail="stopped unexpectedly")
+        finally:
+            self._tell_receivers(send=False)
+            if stopped:
+                nr.stop()
+            else:
+                nr.end()
+            self.finished(self)
+
+    def _produce(self):
+        """A source: make messages while there is room for them, until it returns None."""
+        nr, outbox, clock, largest = self.node_run, self.outbox, time.perf_counter, self.largest
+        nr.state = "busy"
+        size = 1
+        while not nr.exhausted:
+            room = outbox.room(size)
+            started = clock()
+            nr.produce(room)
+            now = clock()
+            size = 1 if now - started > LATENCY else min(size * 2, largest)
+            if outbox.held() >= largest or now - outbox.last_sent > LATENCY:
+                outbox.send()
+
+    def _take(self):
+        """Any other node: hand what arrives to the node, in chunks sized to its function's speed.
+
+        A fast function gets large chunks (little overhead per message); a slow
+        one gets one message at a time, and its results are sent on after each.
+        """
+        nr, inbox, outbox = self.node_run, self.inbox, self.outbox
+        clock, largest = time.perf_counter, self.largest
+        size = 1
+        while True:
+            if outbox is not None:
+                outbox.send(keep=False)  # nothing waits here while the node waits for input
+            if nr.failure is None:
+                nr.state = "waiting"
+            got = inbox.get()
+            if got is None:
+                return
+            if nr.failure is None:
+                nr.state = "busy"
+            for edge, batch in got:
+                port, pos, n = edge.dst_port or 0, 0, len(batch)
+                while pos < n:
+                    k = size if outbox is None or nr.failure else outbox.room(size)
+                    chunk = batch if pos == 0 and k >= n else batch[pos:pos + k]
+                    pos += len(chunk)
+                    started = clock()
+                    inbox.release(1)  # the first message is taken now, the others as handled
+                    nr.take(port, edge, chunk)
+                    inbox.release(len(chunk) - 1)
+                    now = clock()
+                    size = 1 if now - started > LATENCY else min(size * 2, largest)
+                    if nr.failure is not None:
+                        self._tell_receivers()  # results made before the failure go first
+                    elif outbox is not None and now - outbox.last_sent > LATENCY:
+                        outbox.send()
+
+    def _tell_receivers(self, send=True):
+        """Send what is held, then tell every receiver that this sender has ended (once)."""
+        if self.receivers_told:
+            return
+        outbox = self.outbox
+        if outbox is not None:
+            if send:
+                outbox.send(keep=False)
+            for pairs in outbox.ports:
+                for _, channel in pairs:
+                    channel.end()
+        self.receivers_told = True
+
+
+class Threads:
+    """The threads and channels of one threaded run."""
+
+    def __init__(self, run: Run, capacity: int):
+        net = run.net
+        largest = min(BATCH, capacity)  # a batch never overfills a channel
+        self.done = threading.Event()
+        self._left = len(net.nodes)
+        self._lock = threading.Lock()
+        channels, inboxes = {}, {}
+        for node in net.nodes:
+            if node.kind == "source":
+                continue
+            edges_in = [e for e in net.edges if e.dst is node]
+            # a MergeSynch waits for one message from each input, so its inputs are not
+            # bounded: a bound there could stop a fork from feeding the input it needs.
+            inbox = Channel(len(edges_in), None if node.kind == "merge_synch" else capacity)
+            inboxes[node.name] = inbox
+            for e in edges_in:
+                channels[e] = inbox
+        self.channels = list(inboxes.values())
+        self.threads = {}
+        self.outboxes = []
+        for name, nr in run.nodes.items():
+            outbox = Outbox(nr, channels) if nr.kind != "sink" else None
+            if outbox is not None:
+                self.outboxes.append(outbox)
+            self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self._ended)
+
+    def _ended(self, node_thread):
+        with self._lock:
+            self._left -= 1
+            if self._left == 0:
+                self.done.set()
+
+    def start(self) -> None:
+        for t in self.threads.values():
+            t.thread.start()
+
+    def send_stalled(self) -> None:
+        """From the calling thread: send on results that wait behind a long call."""
+        now = time.perf_counter()
+        for outbox in self.outboxes:
+            outbox.send_stalled(now, LATENCY)
+
+    def alive(self) -> list:
+        return [t for t in self.threads.values() if t.thread.is_alive()]
+
+    def stop(self) -> list:
+        """Stop every node and wait (at most a little over STOP_GRACE) for its thread to end."""
+        for channel in self.channels:
+            channel.stop()  # wakes every node that waits for input or for room
+        deadline = time.monotonic() + STOP_GRACE
+        alive = self.alive()
+        while alive and time.monotonic() < deadline:
+            for t in alive:
+                t.thread.join(0.05)
+                if t.node_run.state == "busy":  # inside its function: interrupt it there
+                    raise_in_thread(t.thread, Stop)
+            alive = self.alive()
+        return alive
+
+
+def run(net, timeout=None, capacity=None, observers=()) -> Run:
+    """Run ``net`` with one thread per node (see :meth:`Network.run_network`); return the Run.
+
+    Observers are told what ``observers.py`` describes.
+    """
+    capacity = check_arguments(timeout, capacity)
+    begin(net)
+    busy, stuck = "", []
+    try:
+        r = Run(net, observers)
+        net.last_run = r
+        threads = Threads(r, capacity)
+        for observer in r.observers:
+            observer.started(r)
+        threads.start()
+        outcome = wait(threads.done, r.observers, timeout, tick=threads.send_stalled)
+        if outcome != "finished":
+            alive = {t.node_run.name for t in threads.alive()}
+            busy = still_running(r, alive=lambda nr: nr.name in alive)
+            stuck = threads.stop()
+    finally:
+        net._running = False
+    if stuck:
+        warnings.warn(
+            "These nodes were still inside their function when the network stopped: "
+            + ", ".join(f"'{t.node_run.name}'" for t in stuck)
+            + ". Each thread ends as soon as that call returns (a long time.sleep, say).",
+            NodeStillRunningWarning, stacklevel=3)
+    conclude(r, outcome, busy, timeout)
+    return r
+
+
+def raise_in_thread(thread, exc_type):
+    """Ask Python to raise ``exc_type`` in ``thread`` at its next Python instruction."""
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(exc_type))
