@@ -43,12 +43,13 @@ STOP_GRACE = 1.0
 class NodeThread:
     """The thread of one node: takes messages from its inbox, lets the node handle them, sends results."""
 
-    def __init__(self, node_run: NodeRun, inbox, outbox, largest: int, finished):
+    def __init__(self, node_run: NodeRun, inbox, outbox, largest: int, finished, go):
         self.node_run = node_run
         self.inbox = inbox  # None for a source
         self.outbox = outbox  # None for a sink
         self.largest = largest  # most messages handled or sent in one go
         self.finished = finished  # called with this object when the thread ends
+        self.go = go  # opened once every thread has started (or the run is stopped)
         self.receivers_told = False
         self.thread = threading.Thread(
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
@@ -58,6 +59,8 @@ class NodeThread:
         stopped = False
         try:
             try:
+                if not self.go.wait():
+                    raise Stop
                 if self.inbox is None:
                     self._produce()
                 else:
@@ -115,9 +118,12 @@ class NodeThread:
                     chunk = batch if pos == 0 and k >= n else batch[pos:pos + k]
                     pos += len(chunk)
                     started = clock()
-                    inbox.release(1)  # the first message is taken now, the others as handled
-                    nr.take(port, edge, chunk)
-                    inbox.release(len(chunk) - 1)
+                    if len(chunk) == 1:  # a slow function: its message is taken now
+                        inbox.release(1)
+                        nr.take(port, edge, chunk)
+                    else:  # a fast one: the chunk's room is given back once it is handled
+                        nr.take(port, edge, chunk)
+                        inbox.release(len(chunk))
                     now = clock()
                     size = 1 if now - started > LATENCY else min(size * 2, largest)
                     if nr.failure is not None:
@@ -139,6 +145,23 @@ class NodeThread:
         self.receivers_told = True
 
 
+class _StartGate:
+    """Holds every node thread until all have started; opened at once if the run is stopped."""
+
+    def __init__(self):
+        self._event = threading.Event()
+        self.stopped = False
+
+    def open(self, stopped=False):
+        self.stopped = self.stopped or stopped
+        self._event.set()
+
+    def wait(self):
+        """Wait until the gate opens; True if the nodes may work, False if the run was stopped."""
+        self._event.wait()
+        return not self.stopped
+
+
 class Threads:
     """The threads and channels of one threaded run."""
 
@@ -146,6 +169,7 @@ class Threads:
         net = run.net
         largest = min(BATCH, capacity)  # a batch never overfills a channel
         self.done = threading.Event()
+        self.go = _StartGate()  # no node works before every thread has started
         self._left = len(net.nodes)
         self._lock = threading.Lock()
         channels, inboxes = {}, {}
@@ -166,7 +190,8 @@ class Threads:
             outbox = Outbox(nr, channels) if nr.kind != "sink" else None
             if outbox is not None:
                 self.outboxes.append(outbox)
-            self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self._ended)
+            self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self._ended,
+                                            self.go)
 
     def _ended(self, node_thread):
         with self._lock:
@@ -175,8 +200,21 @@ class Threads:
                 self.done.set()
 
     def start(self) -> None:
-        for t in self.threads.values():
-            t.thread.start()
+        """Start every thread; they begin to work together, once all have started.
+
+        Otherwise the first nodes would already compete with the calling thread
+        for the interpreter while it starts the others, and starting a large
+        network would take seconds. If a thread cannot be started, or Ctrl-C
+        comes meanwhile, the threads already started are stopped before the
+        error goes on.
+        """
+        try:
+            for t in self.threads.values():
+                t.thread.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.go.open()
 
     def send_stalled(self) -> None:
         """From the calling thread: send on results that wait behind a long call."""
@@ -185,10 +223,12 @@ class Threads:
             outbox.send_stalled(now, LATENCY)
 
     def alive(self) -> list:
-        return [t for t in self.threads.values() if t.thread.is_alive()]
+        return [t for t in self.threads.values() if t.thread.ident is not None
+                and t.thread.is_alive()]
 
     def stop(self) -> list:
         """Stop every node and wait (at most a little over STOP_GRACE) for its thread to end."""
+        self.go.open(stopped=True)  # threads not yet at work end at once
         for channel in self.channels:
             channel.stop()  # wakes every node that waits for input or for room
         deadline = time.monotonic() + STOP_GRACE
@@ -216,8 +256,20 @@ def run(net, timeout=None, capacity=None, observers=()) -> Run:
         threads = Threads(r, capacity)
         for observer in r.observers:
             observer.started(r)
-        threads.start()
-        outcome = wait(threads.done, r.observers, timeout, tick=threads.send_stalled)
+        try:
+            threads.start()
+        except KeyboardInterrupt:
+            outcome = "interrupted"  # every thread started is stopped already
+        except RuntimeError as exc:  # "can't start new thread"
+            for observer in r.observers:
+                observer.finished(r, "interrupted")
+            raise RuntimeError(
+                f"Python could not start a thread for every node of this network "
+                f"({len(net.nodes)} nodes): {exc}. Each node runs in a thread of its own, and "
+                f"this process may start no more. Build a smaller network, or restart the "
+                f"kernel if earlier runs left threads behind.") from exc
+        else:
+            outcome = wait(threads.done, r.observers, timeout, tick=threads.send_stalled)
         if outcome != "finished":
             alive = {t.node_run.name for t in threads.alive()}
             busy = still_running(r, alive=lambda nr: nr.name in alive)
