@@ -1,4 +1,21 @@
-"""DisSysLab: build networks of ordinary Python functions and watch them run concurrently."""
+"""DisSysLab: build networks of ordinary Python functions and watch them run concurrently.
+
+The package has rooms, and each idea lives in one of them:
+
+* the model, what a network *is*: ``nodes.py`` (Source, Transform, Sink, Split,
+  MergeSynch), ``graph.py`` (``network()``, its checks, the Network),
+  ``errors.py``, ``copying.py`` (fanout copies), ``sources.py`` (ListSource);
+* the semantics, what each kind of node does with a message: ``semantics.py``;
+* the schedulers, *when* those steps run: ``threads.py`` (a thread per node,
+  with ``channels.py`` carrying messages between them) and ``seeded.py`` (one
+  step at a time, in an order decided by a seed; ``g.explore()``), sharing the
+  steps of every run in ``running.py``;
+* observers and views, which watch runs through ``observers.py``: ``trace.py``,
+  ``live.py`` (the live view in Jupyter), ``diagram.py``, ``timeline.py``;
+* the checks for exercises and the grader: ``check/``.
+
+To see how a run works, read ``semantics.py`` and then ``threads.py``.
+"""
 
 from .errors import (
     CopyError,
