@@ -7,6 +7,7 @@ own points, and the next submission starts clean.
 """
 
 import os
+import sys
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -18,6 +19,16 @@ except ImportError as err:  # stop here: nbgrader would otherwise grade in stude
         f"exercises/nbgrader_config.py needs DisSysLab ({err}). Install the project in the "
         f"environment that runs nbgrader: pip install -e '.[test]' from the project folder."
     ) from err
+
+# nbgrader runs the `alembic` program, found on PATH, to create and upgrade gradebook.db.
+# alembic is installed next to the Python that runs nbgrader (.venv/bin/, a conda env's bin/),
+# which is on PATH only while that environment is activated. Put that folder first, so that
+# `.venv/bin/nbgrader ...`, `.venv/bin/python -m nbgrader ...` and JupyterLab's formgrader
+# work without activating anything. nbgrader loads this file before it opens the gradebook
+# (and may load it more than once: PATH gets the folder only once).
+_bin = os.path.dirname(sys.executable)
+if sys.executable and os.environ.get("PATH", "").split(os.pathsep)[0] != _bin:
+    os.environ["PATH"] = os.pathsep.join(p for p in (_bin, os.environ.get("PATH")) if p)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
