@@ -10,11 +10,15 @@ in the grader and in a real Jupyter kernel, and every released notebook must sco
 
 import csv
 import json
+import os
+import shutil
+import sys
 
 import pytest
 
 from dissyslab.check.grader import grade_notebook
-from grading.course import ASSIGNMENTS, EXERCISES, copy_course, load, nbgrader, notebook_path
+from grading.course import (ASSIGNMENTS, CLEAN_PATH, EXERCISES, copy_course, load, nbgrader,
+                            notebook_path)
 from grading.students import ASSIGNMENT, POINTS, TASKS, students
 
 pytestmark = pytest.mark.slow
@@ -34,6 +38,22 @@ def course(tmp_path_factory):
     root = copy_course(tmp_path_factory.mktemp("grading"))
     _ok(nbgrader(root, "generate_assignment", "*", "--force"))
     return root
+
+
+def test_nbgrader_needs_no_activated_environment(tmp_path):
+    """`.venv/bin/python -m nbgrader` with nothing of the venv on PATH, as in exercises/README.md.
+
+    nbgrader runs the `alembic` program when it creates a gradebook and by `nbgrader db upgrade`;
+    nbgrader_config.py lets it find the environment's own. (Every nbgrader command of these tests
+    runs with PATH=CLEAN_PATH; `.venv/bin/nbgrader` is the one the course fixture uses.)
+    """
+    here = os.path.dirname(sys.executable)
+    if shutil.which("alembic", path=CLEAN_PATH) or here in CLEAN_PATH.split(os.pathsep):
+        pytest.skip(f"this machine has alembic or this Python in {CLEAN_PATH}: nothing to prove")
+    root = copy_course(tmp_path)
+    _ok(nbgrader(root, "generate_assignment", "01_basics", module=True))
+    assert (root / "release" / "01_basics").is_dir()
+    _ok(nbgrader(root, "db", "upgrade", module=True))
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +215,6 @@ def test_each_released_notebook_scores_zero_and_hides_solutions(course, assignme
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_each_solution_passes_in_a_jupyter_kernel(assignment, monkeypatch):
     """What a student sees: the solution notebook, run in a real kernel, raises nothing."""
-    import os
-
     import nbformat
     from nbclient import NotebookClient
 

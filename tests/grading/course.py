@@ -35,11 +35,26 @@ def copy_course(into):
     return dest
 
 
-def nbgrader(course, *args, timeout=600):
-    """Run an nbgrader command in ``course`` with this interpreter and this working tree."""
-    env = dict(os.environ)
+#: PATH on a clean machine: the system's own programs, and nothing from this environment
+#: (its bin/ is on PATH only while it is activated, and an instructor need not activate it),
+#: so a program nbgrader needs from there makes the grading tests fail, not an instructor.
+CLEAN_PATH = os.pathsep.join(["/usr/bin", "/bin"])
+
+
+def nbgrader(course, *args, module=False, timeout=600):
+    """Run an nbgrader command in ``course`` as exercises/README.md says, venv not activated.
+
+    That is ``.venv/bin/nbgrader ...`` (this environment's own ``nbgrader`` program), or
+    ``.venv/bin/python -m nbgrader ...`` with ``module=True``, with PATH set to
+    :data:`CLEAN_PATH`. The grading code is this working tree's.
+    """
+    env = dict(os.environ, PATH=CLEAN_PATH)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+    if module:
+        command = [sys.executable, "-m", "nbgrader"]
+    else:
+        command = [os.path.join(os.path.dirname(sys.executable), "nbgrader")]
+    return subprocess.run([*command, *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
