@@ -3,8 +3,9 @@
 #
 # Installs what is missing first (see scripts/setup.sh): .venv with the
 # project and its test tools, Graphviz, and Chromium for the browser tests.
-# With no arguments it runs tests/ and notebooks/ (notebooks are checked
-# strictly with nbval); with arguments they go straight to pytest, e.g.
+# With no arguments it lints the code with ruff, then runs tests/ and
+# notebooks/ (notebooks are checked strictly with nbval); with arguments
+# they go straight to pytest (no lint), e.g.
 #   ./test.sh tests/test_core.py -k merge -x
 #   ./test.sh -m "not browser and not slow"
 set -euo pipefail
@@ -32,6 +33,14 @@ if [ "$#" -eq 0 ]; then
         exit 0
     fi
     set -- "${paths[@]}"
+
+    # Lint first (settings in pyproject.toml, [tool.ruff]): a failure stops
+    # the run before the tests.
+    echo "[test] .venv/bin/python -m ruff check ."
+    if ! .venv/bin/python -m ruff check .; then
+        echo "[test] ruff found problems (above); fix them, or run .venv/bin/python -m ruff check --fix . for the fixable ones. No tests were run." >&2
+        exit 1
+    fi
 fi
 
 echo "[test] .venv/bin/python -m pytest ${args[*]} $*"

@@ -99,7 +99,8 @@ def main():
     args = parser.parse_args()
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SETUP.format(root=ROOT, benchmarks=os.path.join(ROOT, "benchmarks"))),
+    setup = SETUP.format(root=ROOT, benchmarks=os.path.join(ROOT, "benchmarks"))
+    nb.cells = [nbformat.v4.new_code_cell(setup),
                 nbformat.v4.new_code_cell(MEASURE.replace("N_MESSAGES", str(args.n))
                                            .replace("REPETITIONS", str(args.reps)))]
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=600)
@@ -119,7 +120,7 @@ def main():
           f"client)")
     worst = 0.0
     for name, r in results.items():
-        ratios = [a / b for a, b in zip(r["on"], r["off"])]
+        ratios = [a / b for a, b in zip(r["on"], r["off"], strict=True)]
         fixed = med(r["around"]) * 1000
         worst = max(worst, fixed)
         print(f"  {name:<9} the view's fixed cost per run, on the calling thread: {fixed:.2f} ms "
@@ -139,6 +140,7 @@ def _quartiles(values):
     import statistics
 
     return statistics.quantiles(values, n=4) if len(values) >= 4 else values
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -107,7 +107,8 @@ def measure(runner, n):
 
 
 def report(result):
-    return (f"{result['runner']:<13} peak {result['peak_mb']:6.1f} MB (at start {result['start_mb']:.1f} MB), "
+    return (f"{result['runner']:<13} peak {result['peak_mb']:6.1f} MB "
+            f"(at start {result['start_mb']:.1f} MB), "
             f"{result['seconds']:5.1f} s, fast path got {result['fast']:,}, slow path {result['slow']:,}, "
             f"{'all delivered' if result['all_delivered'] else 'MESSAGES LOST'}")
 

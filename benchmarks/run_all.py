@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import import_time  # noqa: E402
 import memory  # noqa: E402
 import throughput  # noqa: E402
-from workloads import N, WORKLOADS  # noqa: E402
+from workloads import WORKLOADS, N  # noqa: E402
 
 
 def main(argv=None):

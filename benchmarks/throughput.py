@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from dissyslab import network  # noqa: E402
 from handwritten import run_threads  # noqa: E402
-from workloads import N, WORKLOADS  # noqa: E402
+from workloads import WORKLOADS, N  # noqa: E402
 
 #: the lowest ratio (dissyslab / hand-written) each workload must reach
 TARGETS = {"pipeline": 1.0, "fanout 2": 1.0, "fanout 10": 1.0, "fanin 4": 1.0,
@@ -76,11 +76,11 @@ def run(names, reps, n):
     rows = []
     for name in names:
         ours, theirs = measure(name, reps, n)
-        ratios = [t[0] / o[0] for o, t in zip(ours, theirs)]  # wall time theirs / ours
+        ratios = [t[0] / o[0] for o, t in zip(ours, theirs, strict=True)]  # wall time theirs / ours
         row = {"workload": name, "ours": n / statistics.median(o[0] for o in ours),
                "theirs": n / statistics.median(t[0] for t in theirs),
                "ratio": statistics.median(ratios), "low": min(ratios), "high": max(ratios),
-               "cpu": statistics.median(t[1] / o[1] for o, t in zip(ours, theirs)),
+               "cpu": statistics.median(t[1] / o[1] for o, t in zip(ours, theirs, strict=True)),
                "target": TARGETS[name]}
         row["ok"] = row["ratio"] >= row["target"]
         rows.append(row)

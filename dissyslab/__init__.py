@@ -17,6 +17,7 @@ The package has rooms, and each idea lives in one of them:
 To see how a run works, read ``semantics.py`` and then ``threads.py``.
 """
 
+from .diagram import legend  # graphviz itself is imported only when a legend is drawn
 from .errors import (
     CopyError,
     DuplicateEdgeWarning,
@@ -29,7 +30,6 @@ from .errors import (
 from .graph import Edge, Network, NodeStats, network
 from .nodes import MergeSynch, Sink, Source, Split, Transform
 from .sources import ListSource
-from .diagram import legend  # graphviz itself is imported only when a legend is drawn
 
 __version__ = "0.1.0"
 

@@ -118,7 +118,7 @@ class Outbox:
 
     def held(self) -> int:
         """How many results wait here to be sent."""
-        return max(len(out) - done for out, done in zip(self.node_run.out, self.sent_upto))
+        return max(len(out) - done for out, done in zip(self.node_run.out, self.sent_upto, strict=True))
 
     def room(self, want: int) -> int:
         """Room on every edge for how many more messages (1 to ``want``); waits if there is none."""
@@ -194,7 +194,7 @@ class Outbox:
     def _put(self, port, pairs, items):
         self.last_sent = time.perf_counter()
         batches = self.node_run.hand_over(port, items)
-        for (edge, channel), batch in zip(pairs, batches):
+        for (edge, channel), batch in zip(pairs, batches, strict=True):
             if batch:
                 channel.put(edge, batch)
                 self.credit[edge] -= len(batch)

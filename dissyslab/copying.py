@@ -84,7 +84,7 @@ def _copy_dict(value):
 
 def _copy_tuple(value):
     items = [v if type(v) in _ATOMS else _copy(v) for v in value]
-    if all(a is b for a, b in zip(items, value)):
+    if all(a is b for a, b in zip(items, value, strict=True)):
         return value  # nothing inside can change: share the tuple
     return tuple(items)
 

@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass, field
+from itertools import pairwise
 from types import SimpleNamespace
 
 from .nodes import default_name, function_name
@@ -97,7 +98,7 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     The layout depends only on the network and the options given, never on
     the values in ``states`` or ``edge_counts``, so a live view does not jump.
     """
-    import graphviz
+    Diagram = _diagram_class()  # first, so a missing graphviz package fails before any work
 
     failures = {f.node.name: f for f in getattr(net, "failures", ())} if stats else {}
     if stats and edge_counts is None:
@@ -105,7 +106,7 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     plan = _plan(net, _threshold(compact), pinned=set(failures))
     view = _View(net, stats, states, edge_counts, failures)
 
-    g = _diagram_class()("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
+    g = Diagram("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
     g.summary = _count_words(len(net.nodes), "node") + ", " + _count_words(len(net.edges), "edge")
     g.arrows = [tuple(link.edges) for link in plan.links]
     if stats and not _has_run(net):
@@ -248,8 +249,6 @@ def mermaid(net, *, compact=None):
 
 def legend(*, states=False):
     """A small key to the pictures: one node of each kind (and, with ``states=True``, each state)."""
-    import graphviz
-
     g = _diagram_class()("legend", graph_attr={**_GRAPH, "nodesep": "0.15", "ranksep": "0.25"},
                          node_attr=_NODE, edge_attr=_EDGE)
     g.attr(rankdir="TB")
@@ -267,7 +266,7 @@ def legend(*, states=False):
         row.attr(rank="same")
         for box in samples:
             row.node(box.id, **_node_attrs(box, view))
-    for a, b in zip(samples, samples[1:]):
+    for a, b in pairwise(samples):
         g.edge(a.id, b.id, style="invis")
     if states:
         with g.subgraph(name="states") as row:
@@ -276,7 +275,7 @@ def legend(*, states=False):
                 row.node(f"legend_{state}", label=_html(_badge(state)), shape="plain")
         g.edge(samples[0].id, "legend_waiting", style="invis")
         names = [f"legend_{s}" for s in STATES]
-        for a, b in zip(names, names[1:]):
+        for a, b in pairwise(names):
             g.edge(a, b, style="invis")
     return g
 
@@ -621,7 +620,8 @@ def _badge(state):
     word, fill, ink = STATES.get(state, STATES["waiting"])
     return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
             f'<TD FIXEDSIZE="TRUE" WIDTH="{BADGE_WIDTH}" HEIGHT="{BADGE_HEIGHT}" BGCOLOR="{fill}" '
-            f'BORDER="1" COLOR="{MUTED if fill == "#FFFFFF" else fill}" STYLE="rounded"><FONT POINT-SIZE="9" COLOR="{ink}">{_esc(word)}</FONT></TD>'
+            f'BORDER="1" COLOR="{MUTED if fill == "#FFFFFF" else fill}" STYLE="rounded">'
+            f'<FONT POINT-SIZE="9" COLOR="{ink}">{_esc(word)}</FONT></TD>'
             f"</TR></TABLE>")
 
 

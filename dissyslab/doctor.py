@@ -70,8 +70,8 @@ def check_graphviz_package():
 def check_drawing():
     """Draw a tiny network end to end, the way a lesson does."""
     from . import diagram
-    from .nodes import Sink, Source
     from .graph import network
+    from .nodes import Sink, Source
 
     if not (diagram.dot_available() and diagram.graphviz_package_available()):
         return Check("drawing a diagram", None,

@@ -27,8 +27,10 @@ all of its paths (results there interleave as they arrive; when they arrive
 along several edges, each is tagged with the node it came from).
 
 An executed notebook keeps the final view in its widget state, so a static
-render shows it; for example:
-``jupyter nbconvert --to notebook --execute --ExecutePreprocessor.store_widget_state=True --inplace lesson.ipynb``
+render shows it; for example::
+
+    jupyter nbconvert --to notebook --execute --inplace \\
+        --ExecutePreprocessor.store_widget_state=True lesson.ipynb
 """
 
 import html

@@ -76,7 +76,8 @@ def _function_globals(fn):
     fn = getattr(fn, "__func__", fn)
     g = getattr(fn, "__globals__", None)
     if g is None and not isinstance(fn, type):
-        g = getattr(getattr(type(fn), "__call__", None), "__globals__", None)
+        # the globals of a callable object's __call__ method (not a test for callable)
+        g = getattr(getattr(type(fn), "__call__", None), "__globals__", None)  # noqa: B004
     return g
 
 
@@ -262,7 +263,7 @@ class Scheduler:
         for port, items in enumerate(nr.out):
             if items:
                 nr.out[port] = []
-                for (edge, ib), batch in zip(w.outputs[port], nr.hand_over(port, items)):
+                for (edge, ib), batch in zip(w.outputs[port], nr.hand_over(port, items), strict=True):
                     owner = ib.owner.nr
                     for m in batch:
                         if owner.failure is not None:

@@ -265,7 +265,7 @@ def _draw(net, trace, records, shown):
     out.append("</g>")
 
     # arrows: the send and the receive of one message share (edge, index)
-    labels_by_edge = dict(zip(edge_labels(net), net.edges))
+    labels_by_edge = dict(zip(edge_labels(net), net.edges, strict=True))
     sends, gets = {}, {}
     for g in groups:
         for r in g.records:

@@ -86,11 +86,14 @@ class Trace(list):
             if r.note:
                 extra.append(r.note)
             msg = "" if r.event == "end" else short_repr(r.message, 24)
-            lines.append(f"{r.seq:>5} {t:>7}  {r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}".rstrip())
+            line = f"{r.seq:>5} {t:>7}  {r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}"
+            lines.append(line.rstrip())
         if limit is not None and len(self) > limit:
             lines.append(f"... {len(self) - limit} more records (g.trace.table(limit=None) shows all)")
-        head = f"trace of a {'seeded run (seed ' + str(self.seed) + ')' if self.seed is not None else 'threaded run'}"
-        head += f": {len(self)} records" + ("" if self.outcome in (None, "finished") else f", ended by {self.outcome}")
+        run = "threaded run" if self.seed is None else f"seeded run (seed {self.seed})"
+        head = f"trace of a {run}: {len(self)} records"
+        if self.outcome not in (None, "finished"):
+            head += f", ended by {self.outcome}"
         return head + "\n" + "\n".join(lines)
 
     def __str__(self):

@@ -16,7 +16,8 @@ def dags(draw):
     n_src = draw(st.integers(1, 3))
     n_mid = draw(st.integers(0, 5))
     n_snk = draw(st.integers(1, 3))
-    names = [f"s{i}" for i in range(n_src)] + [f"t{i}" for i in range(n_mid)] + [f"k{i}" for i in range(n_snk)]
+    names = ([f"s{i}" for i in range(n_src)] + [f"t{i}" for i in range(n_mid)]
+             + [f"k{i}" for i in range(n_snk)])
     edges = set()
     for j in range(n_src, len(names)):
         # every non-source gets one or more senders from earlier in the order

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -245,7 +246,7 @@ def test_panels_grow_while_the_run_lasts_and_keep_the_final_results(lab, page):
     assert len(growing) >= 2, (
         f"the upper panel should have been seen with at least two different partial counts "
         f"while running, but the readings were {readings}")
-    assert all(a["collector_upper"] <= b["collector_upper"] for a, b in zip(during, during[1:]))
+    assert all(a["collector_upper"] <= b["collector_upper"] for a, b in pairwise(during))
 
     view = read_views(page)[0]
     assert view["outcome"] == "finished"

@@ -1,11 +1,17 @@
 """network() checks its edges and explains every mistake, naming the nodes at fault."""
 
-import warnings
 
 import pytest
 
 from dissyslab import (
-    DuplicateEdgeWarning, ListSource, MergeSynch, Sink, Source, Split, Transform, network,
+    DuplicateEdgeWarning,
+    ListSource,
+    MergeSynch,
+    Sink,
+    Source,
+    Split,
+    Transform,
+    network,
 )
 
 
@@ -36,7 +42,8 @@ def test_edge_that_is_not_a_pair():
 def test_endpoint_that_is_a_plain_function_suggests_wrapping():
     def shout(x):
         return x.upper()
-    with pytest.raises(TypeError, match=r"the receiver is the function shout, not a node.*Transform\(fn=shout\)"):
+    with pytest.raises(TypeError,
+                       match=r"the receiver is the function shout, not a node.*Transform\(fn=shout\)"):
         network([(src(), shout)])
 
 
@@ -55,12 +62,14 @@ def test_sink_as_sender_and_source_as_receiver():
 
 def test_split_needs_a_port_and_ports_are_checked():
     sp = Split(fn=lambda m: [m, m], num_outputs=2, name="router")
-    with pytest.raises(ValueError, match=r"split 'router' has 2 outputs, so say which one sends: \(router.out_0, out\)"):
+    with pytest.raises(ValueError,
+                       match=r"split 'router' has 2 outputs, so say which one sends: \(router.out_0, out\)"):
         network([(src(), sp), (sp, sink())])
-    with pytest.raises(AttributeError, match="Split 'router' has 2 ports .out_0 to out_1., so there is no out_2"):
-        sp.out_2
+    with pytest.raises(AttributeError,
+                       match="Split 'router' has 2 ports .out_0 to out_1., so there is no out_2"):
+        _ = sp.out_2
     with pytest.raises(AttributeError, match="has no in_0: it has numbered outputs"):
-        sp.in_0
+        _ = sp.in_0
     with pytest.raises(ValueError, match=r"out_1 is not connected"):
         network([(src(), sp), (sp.out_0, sink())])
     with pytest.raises(ValueError, match=r"uses router.out_0 as the receiver.*output port"):
@@ -76,8 +85,9 @@ def test_merge_needs_a_port_and_all_inputs():
         network([(a, m.in_0), (m, sink())])
     with pytest.raises(ValueError, match=r"uses pair.in_0 as the sender"):
         network([(m.in_0, sink()), (a, m.in_0), (b, m.in_1)])
-    with pytest.raises(AttributeError, match="MergeSynch 'pair' has 2 ports .in_0 to in_1., so there is no in_2"):
-        m.in_2
+    with pytest.raises(AttributeError,
+                       match="MergeSynch 'pair' has 2 ports .in_0 to in_1., so there is no in_2"):
+        _ = m.in_2
 
 
 def test_bad_port_counts():
@@ -88,7 +98,8 @@ def test_bad_port_counts():
 
 
 def test_two_nodes_with_one_name():
-    with pytest.raises(ValueError, match=r"Two different nodes are both named 'up' \(a transform and a transform\)"):
+    with pytest.raises(ValueError,
+                       match=r"Two different nodes are both named 'up' \(a transform and a transform\)"):
         s = src()
         a, b = Transform(fn=str.upper, name="up"), Transform(fn=str.lower, name="up")
         network([(s, a), (s, b), (a, sink("k1")), (b, sink("k2"))])
@@ -103,7 +114,9 @@ def test_node_without_input_or_output():
 
 
 def test_fn_not_callable():
-    with pytest.raises(TypeError, match=r"Transform named 'x': fn=... must be a function to call, but got 'hello' \(a str\)"):
+    with pytest.raises(TypeError,
+                       match=r"Transform named 'x': fn=... must be a function to call, "
+                             r"but got 'hello' \(a str\)"):
         Transform(fn="hello", name="x")
     with pytest.raises(TypeError, match=r"Source\(fn=my_function\), not Source\(fn=my_function\(\)\)"):
         Source(fn=None)
@@ -123,7 +136,8 @@ def test_cycle_is_rejected_and_named():
 
 def test_duplicate_edge_warns_naming_both_nodes():
     s, t, k = src(), Transform(fn=str.upper, name="up"), sink()
-    with pytest.warns(DuplicateEdgeWarning, match=r"src → up is listed twice.*'up' will receive every message from 'src' twice"):
+    with pytest.warns(DuplicateEdgeWarning,
+                      match=r"src → up is listed twice.*'up' will receive every message from 'src' twice"):
         g = network([(s, t), (s, t), (t, k)])
     assert len(g.edges) == 3
 
@@ -156,5 +170,7 @@ def test_introspection():
 
 
 def test_a_list_source_without_run_is_explained():
-    with pytest.raises(TypeError, match=r"To use a ListSource here, pass its run method: Source\(fn=my_listsource.run\)"):
+    with pytest.raises(TypeError,
+                       match=r"To use a ListSource here, pass its run method: "
+                             r"Source\(fn=my_listsource.run\)"):
         Source(fn=ListSource(["a"]))

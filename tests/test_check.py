@@ -489,7 +489,8 @@ def test_a_network_run_without_timeout_is_interrupted_too():
 
 @pytest.mark.slow
 def test_a_cell_that_ignores_the_interrupt_is_killed_and_later_tasks_are_not_run():
-    stubborn = "import time\nwhile True:\n    try:\n        time.sleep(0.1)\n    except BaseException:\n        pass"
+    stubborn = ("import time\nwhile True:\n    try:\n        time.sleep(0.1)\n"
+                "    except BaseException:\n        pass")
     result, verdicts = grade(two_tasks(GOOD_1, stubborn))
     assert verdicts[2].passed
     assert result.cells[3].error["ename"] == "GradingStopped"

@@ -57,8 +57,8 @@ def test_copy_batch_copies_every_message():
     batch = [{"n": i, "tags": [i]} for i in range(5)] + ["s", 3]
     copies = copy_batch(batch)
     assert copies == batch
-    assert all(a is not b for a, b in zip(copies[:5], batch[:5]))
-    assert all(a["tags"] is not b["tags"] for a, b in zip(copies[:5], batch[:5]))
+    assert all(a is not b for a, b in zip(copies[:5], batch[:5], strict=True))
+    assert all(a["tags"] is not b["tags"] for a, b in zip(copies[:5], batch[:5], strict=True))
 
 
 def test_an_uncopyable_message_raises():

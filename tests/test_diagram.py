@@ -13,15 +13,23 @@ import shutil
 import subprocess
 import sys
 import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from dissyslab import (
-    DuplicateEdgeWarning, ListSource, MergeSynch, NetworkError, Sink, Source, Split, Transform,
+    DuplicateEdgeWarning,
+    ListSource,
+    MergeSynch,
+    NetworkError,
+    Sink,
+    Source,
+    Split,
+    Transform,
+    diagram,
     network,
 )
-from dissyslab import diagram
 
 graphviz = pytest.importorskip("graphviz")
 
@@ -271,7 +279,7 @@ def test_awkward_names_get_safe_unique_ids_and_are_shown_as_written():
     steps = [Transform(fn=to_uppercase, name=n) for n in names[1:-1]]
     sink = Sink(fn=print, name=names[-1])
     chain = [source, *steps, sink]
-    net = network(list(zip(chain, chain[1:])))
+    net = network(list(pairwise(chain)))
     ids = diagram.node_ids(net.nodes)
     assert len(set(ids.values())) == len(names)
     assert all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", i) for i in ids.values())

@@ -10,7 +10,13 @@ import time
 import pytest
 
 from dissyslab import (
-    ListSource, NetworkError, NetworkTimeout, Sink, Source, Transform, network,
+    ListSource,
+    NetworkError,
+    NetworkTimeout,
+    Sink,
+    Source,
+    Transform,
+    network,
 )
 
 T = 10
@@ -146,5 +152,7 @@ def test_the_process_can_exit_even_if_a_node_sleeps_for_ever():
 def test_a_missing_argument_suggests_params():
     t = Transform(fn=lambda x, k: x * k, name="times")
     g = network([(words("a"), t), (t, Sink(fn=print, name="k"))])
-    with pytest.raises(NetworkError, match=r"missing 1 required positional argument: 'k' \(does its function need more arguments\? Give them with params="):
+    with pytest.raises(NetworkError,
+                       match=r"missing 1 required positional argument: 'k' "
+                             r"\(does its function need more arguments\? Give them with params="):
         g.run_network(timeout=T)

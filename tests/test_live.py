@@ -25,7 +25,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dissyslab import (
-    ListSource, MergeSynch, NetworkError, NetworkTimeout, Sink, Source, Split, Transform,
+    ListSource,
+    MergeSynch,
+    NetworkError,
+    NetworkTimeout,
+    Sink,
+    Source,
+    Split,
+    Transform,
     network,
 )
 from dissyslab.threads import run
@@ -183,7 +190,7 @@ def fanout(source, upper_fn=str.upper):
 
 def watch(g, **kw):
     view = LiveView(g, show=False, **kw)
-    view.widget  # made now, so a Sampler's thread reads the same widget the run updates
+    _ = view.widget  # made now, so a Sampler's thread reads the same widget the run updates
     return view
 
 

@@ -7,7 +7,14 @@ import warnings
 import pytest
 
 from dissyslab import (
-    ListSource, MergeSynch, MergeSynchWarning, Sink, Source, Split, Transform, network,
+    ListSource,
+    MergeSynch,
+    MergeSynchWarning,
+    Sink,
+    Source,
+    Split,
+    Transform,
+    network,
 )
 
 T = 10  # seconds: the time limit of every run in this file
@@ -270,7 +277,8 @@ def test_a_slow_path_does_not_hold_back_a_fast_one():
 
     s = words(*range(n), name="s")
     f, sl = Transform(fn=str, name="fast"), Transform(fn=slow, name="slow")
-    g = network([(s, f), (s, sl), (f, Sink(fn=fast_sink, name="fast_sink")), (sl, Sink(fn=print, name="slow_sink"))])
+    g = network([(s, f), (s, sl), (f, Sink(fn=fast_sink, name="fast_sink")),
+                 (sl, Sink(fn=print, name="slow_sink"))])
     g.run_network(timeout=T)
     assert len(fast) == n
 

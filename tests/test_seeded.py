@@ -10,10 +10,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from dissyslab import (
-    ListSource, MergeSynch, MergeSynchWarning, NetworkError, NetworkTimeout, NodeStillRunningWarning,
-    Sink, Source, Split, Transform, network,
+    ListSource,
+    MergeSynch,
+    MergeSynchWarning,
+    NetworkError,
+    NetworkTimeout,
+    NodeStillRunningWarning,
+    Sink,
+    Source,
+    Split,
+    Transform,
+    network,
+    seeded,
 )
-from dissyslab import seeded
 from dissyslab.seeded import Exploration
 from random_dags import build, check_delivery, dags
 

@@ -58,7 +58,8 @@ def test_one_lane_per_node_in_flow_order_and_one_arrow_per_message():
     assert not any(a.get("stroke-dasharray") for a in drawn)  # every message arrived in the picture
     assert "'HELLO'" in texts and "'<b>&co</b>'" in texts
     assert any(t and t.endswith("dropped") for t in texts)
-    assert repr(tl) == "<Timeline: %d events on 4 lanes: word_source, uppercase, short_only, collector>" % len(g.trace)
+    lanes = "word_source, uppercase, short_only, collector"
+    assert repr(tl) == f"<Timeline: {len(g.trace)} events on 4 lanes: {lanes}>"
 
 
 def test_arrows_go_from_the_sender_lane_down_to_the_receiver_lane():

@@ -5,7 +5,15 @@ import collections
 import pytest
 
 from dissyslab import (
-    ListSource, MergeSynch, NetworkError, NetworkTimeout, Sink, Source, Split, Transform, network,
+    ListSource,
+    MergeSynch,
+    NetworkError,
+    NetworkTimeout,
+    Sink,
+    Source,
+    Split,
+    Transform,
+    network,
 )
 from dissyslab.trace import EVENTS, TraceRecord
 
@@ -54,7 +62,7 @@ def check_consistent(g, trace):
         assert len(sends) == g.edge_counts[e] == len(gets)
         assert [r.index for r in sends] == list(range(len(sends)))
         # the k-th message sent along an edge is the k-th taken from it, and was sent first
-        for s, r in zip(sends, sorted(gets, key=lambda r: r.index)):
+        for s, r in zip(sends, sorted(gets, key=lambda r: r.index), strict=True):
             assert (s.index, s.message) == (r.index, r.message) and s.seq < r.seq
             assert s.node == e.src.name and r.node == e.dst.name
     ends = {r.node: r.seq for r in trace if r.event == "end"}
@@ -70,7 +78,8 @@ def test_a_trace_records_every_event_consistently(seed):
     trace = run(g, seed=seed)
     check_consistent(g, trace)
     fail = trace.events("fail")[0]
-    assert (fail.node, fail.message, fail.note) == ("invert", 0, "ZeroDivisionError: integer division or modulo by zero")
+    assert (fail.node, fail.message) == ("invert", 0)
+    assert fail.note == "ZeroDivisionError: integer division or modulo by zero"
     assert [r.message for r in trace.events("drop")] == [1, 3, 5]
     assert {r.note for r in trace.events("end")} == {None, "failed"}
     assert trace.seed == seed and trace.outcome == "finished"
@@ -156,7 +165,7 @@ def test_a_trace_makes_a_data_frame():
 def test_without_trace_there_is_no_trace_and_nothing_is_wrapped():
     g = mixed([])
     with pytest.raises(RuntimeError, match="the last run of this network was not traced"):
-        g.trace
+        _ = g.trace
     run(g)
     assert len(g.trace) > 0
     try:
@@ -164,7 +173,7 @@ def test_without_trace_there_is_no_trace_and_nothing_is_wrapped():
     except NetworkError:
         pass
     with pytest.raises(RuntimeError, match=r"run_network\(trace=True\)"):
-        g.trace
+        _ = g.trace
     # an untraced threaded run calls the node functions directly, and tells no one of events
     for name, nr in g.last_run.nodes.items():
         assert nr.call is g.node(name).fn
@@ -188,7 +197,7 @@ def test_explore_leaves_no_stale_trace_behind():
     run(g, seed=1)
     g.explore(runs=2, timeout=T)
     with pytest.raises(RuntimeError, match="not traced"):
-        g.trace
+        _ = g.trace
 
 
 def test_events_rejects_an_unknown_kind():

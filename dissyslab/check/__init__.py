@@ -37,11 +37,36 @@ and the next notebook starts in a new process.
 
 from .failure import CheckFailed, same, show
 from .runs import (
-    Outcomes, Run, TIMEOUT, differs_between, done, equal, finishes, outputs, overlap, run,
-    same_for_all_schedules, same_result, schedules, seeded_runs_available, that,
+    TIMEOUT,
+    Outcomes,
+    Run,
+    differs_between,
+    done,
+    equal,
+    finishes,
+    outputs,
+    overlap,
+    run,
+    same_for_all_schedules,
+    same_result,
+    schedules,
+    seeded_runs_available,
+    that,
 )
-from .shape import edge, edges, fanin, fanout, is_network, kinds, no_duplicate_edges, no_edge, node
-from .shape import paths, shape, wraps
+from .shape import (
+    edge,
+    edges,
+    fanin,
+    fanout,
+    is_network,
+    kinds,
+    no_duplicate_edges,
+    no_edge,
+    node,
+    paths,
+    shape,
+    wraps,
+)
 
 __all__ = [
     "CheckFailed", "same", "show",

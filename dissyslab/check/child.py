@@ -67,7 +67,10 @@ class _Capture(io.TextIOBase):
 
 
 class _Magics:
-    """Stands in for IPython when a cell uses a magic: time/timeit/capture run their code, others are skipped."""
+    """Stands in for IPython when a cell uses a magic.
+
+    time/timeit/capture run their code, others are skipped.
+    """
 
     RUNS = ("time", "timeit", "capture", "prun")
 

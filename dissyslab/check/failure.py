@@ -90,7 +90,7 @@ def same(actual, expected, tolerance=1e-9):
         return a is e and actual == expected
     if e in (list, tuple):
         return (a in (list, tuple) and len(actual) == len(expected)
-                and all(same(x, y, tolerance) for x, y in zip(actual, expected)))
+                and all(same(x, y, tolerance) for x, y in zip(actual, expected, strict=True)))
     if isinstance(expected, dict):
         if not isinstance(actual, dict) or type(actual).__eq__ is not dict.__eq__:
             return False
@@ -143,7 +143,7 @@ def explain_difference(actual, expected, noun="message"):
         return f"Every {noun} arrived twice."
     if any(type(m) is bool for m in actual) and not any(type(m) is bool for m in expected):
         return f"Some {noun}s are True or False."
-    for i, (a, e) in enumerate(zip(actual, expected)):
+    for i, (a, e) in enumerate(zip(actual, expected, strict=False)):  # the first difference
         if not same(a, e):
             extra = ""
             if len(actual) != len(expected):

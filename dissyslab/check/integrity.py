@@ -133,7 +133,7 @@ class Snapshot:
 
 def _same_identity(a, b):
     if type(a) is tuple and type(b) is tuple:
-        return len(a) == len(b) and all(_same_identity(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same_identity(x, y) for x, y in zip(a, b, strict=True))
     if type(a) is frozenset and type(b) is frozenset:
         return a == b
     return a is b

@@ -20,7 +20,12 @@ Only this module imports nbgrader; ``import dissyslab`` never does.
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import (
-    CheckCellMetadata, ClearOutput, DeduplicateIds, Execute, NbGraderPreprocessor, OverwriteCells,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    Execute,
+    NbGraderPreprocessor,
+    OverwriteCells,
     OverwriteKernelspec,
 )
 from traitlets import Float, Integer

@@ -17,7 +17,14 @@ from ..graph import Network, network
 from ..nodes import Sink, Source, Split
 from ..sources import ListSource
 from .failure import (
-    CheckFailed, explain_difference, fail, message, plain_list, same, same_items, show,
+    CheckFailed,
+    explain_difference,
+    fail,
+    message,
+    plain_list,
+    same,
+    same_items,
+    show,
 )
 from .shape import kind_of, verified
 
@@ -307,7 +314,7 @@ def same_for_all_schedules(g, seeds=range(30), sinks=None, timeout=TIMEOUT, inpu
             if not same(b, a):
                 fail(f"The result of your network depends on the schedule: the sink {sink!r} "
                      f"received different messages under seed {first.seed} and seed {r.seed}.",
-                     expected=f"the same messages under every schedule",
+                     expected="the same messages under every schedule",
                      got=f"seed {first.seed}: {show(a, 90)}; seed {r.seed}: {show(b, 90)}",
                      hint=hint or "threads take turns in any order. Find what the two schedules "
                                   "share (a list, a counter, a sink) and give each path its own, "

@@ -204,7 +204,10 @@ def kinds(g, hint=None, **expected):
 
 
 def edge(g, sender, receiver, hint=None):
-    """Check that ``g`` has an edge from ``sender`` to ``receiver`` (names; 'sp.out_0', 'm.in_1' for ports)."""
+    """Check that ``g`` has an edge from ``sender`` to ``receiver``.
+
+    Both are node names, or ports such as 'sp.out_0' and 'm.in_1'.
+    """
     __tracebackhide__ = True
     v = verified(g)
     src, sp = _resolve_end(v, sender, "sender")
