@@ -9,8 +9,6 @@ import functools
 import re
 from dataclasses import dataclass
 
-KINDS = ("source", "transform", "sink", "split", "merge_synch")
-
 
 @dataclass
 class NodeStats:

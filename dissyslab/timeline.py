@@ -25,7 +25,6 @@ COLOURS = {
 }
 FAIL = "#c62828"
 GREY = "#8b929c"
-LIGHT = "#dde1e7"
 INK = "#1f2933"
 
 ROW = 22  # pixels per event row

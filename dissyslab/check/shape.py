@@ -131,10 +131,6 @@ def _resolve_end(v, text, role):
     return v.node(text), None
 
 
-def _edge_label(e):
-    return e.label
-
-
 # --- the checks ---------------------------------------------------------------------------
 
 def is_network(g, name="g", hint=None):
