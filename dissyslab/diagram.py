@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from types import SimpleNamespace
 
+from .errors import cut, short_repr
 from .nodes import default_name, function_name
 
 __all__ = ["build", "svg", "dot_available", "text", "mermaid", "legend", "mimebundle"]
@@ -522,8 +523,7 @@ def node_detail(node):
 def _short(value):
     """A parameter's value if it is a short plain value; ``…`` for anything that may change."""
     if value is None or isinstance(value, (bool, int, float, str)):
-        text = repr(value)
-        return text if len(text) <= 16 else text[:15] + "\u2026"
+        return short_repr(value, 16, ellipsis="\u2026")
     return "\u2026"
 
 
@@ -705,15 +705,8 @@ def _error_rows(box, view):
     exc = failure.exception
     rows = [_cut(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 44)]
     if failure.has_message:
-        rows.append(_cut(f"on message {_message_repr(failure.message)}", 44))
+        rows.append(_cut(f"on message {short_repr(failure.message, limit=None)}", 44))
     return rows
-
-
-def _message_repr(message):
-    text = repr(message)
-    if re.search(r"0x[0-9a-fA-F]{6,}", text):
-        text = f"<{type(message).__name__} object>"
-    return text
 
 
 def _tooltip(box, view):
@@ -741,8 +734,8 @@ def _html(body):
 
 
 def _cut(s, limit):
-    s = " ".join(str(s).split())
-    return s if len(s) <= limit else s[: limit - 1] + "\u2026"
+    """``s`` on one line, cut to ``limit`` characters."""
+    return cut(" ".join(str(s).split()), limit, "\u2026")
 
 
 def _plural(n, word):

@@ -1,5 +1,6 @@
 """Exceptions and warnings a network can raise, written for students to read."""
 
+import re
 import traceback as _traceback
 
 
@@ -83,9 +84,31 @@ class NodeStillRunningWarning(RuntimeWarning):
     """A node's function did not return after the network was stopped."""
 
 
-def short_repr(value, limit=80):
-    """A one-line repr of a message, cut to ``limit`` characters."""
-    text = repr(value)
-    if " at 0x" in text:
+#: a memory address in a repr, as in ``<Thing object at 0x7f3a...>``
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def short_repr(value, limit=80, *, ellipsis="..."):
+    """A repr of ``value`` with no memory addresses, cut to ``limit`` characters.
+
+    This is the one helper for showing a message or value to a student; the
+    text is the same at every run. A repr that shows a memory address
+    (``<Thing object at 0x7f3a...>``) becomes ``<Thing object>``, and one that
+    raises becomes ``<Thing that cannot be shown>``. A longer text is cut to
+    ``limit`` characters, the last of them ``ellipsis``; ``limit=None`` keeps
+    it whole.
+    """
+    try:
+        text = repr(value)
+    except Exception:  # a student's __repr__ that raises
+        return f"<{type(value).__name__} that cannot be shown>"
+    if _ADDRESS.search(text):
         text = f"<{type(value).__name__} object>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return cut(text, limit, ellipsis)
+
+
+def cut(text, limit, ellipsis="..."):
+    """``text`` if it has at most ``limit`` characters, else its start ending in ``ellipsis``."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: limit - len(ellipsis)] + ellipsis

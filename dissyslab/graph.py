@@ -5,7 +5,7 @@ import warnings
 from dataclasses import dataclass
 from functools import partial
 
-from .errors import DuplicateEdgeWarning
+from .errors import DuplicateEdgeWarning, short_repr
 from .nodes import MergeSynch, Node, NodeStats, Port, Sink, Source, Split, function_name
 
 
@@ -448,6 +448,7 @@ def _ordinal(n):
 
 
 def _show(value):
+    """An edge or one end of it as a student wrote it: nodes by name, other values by short_repr."""
     if isinstance(value, (tuple, list)):
         inner = ", ".join(_show(v) for v in value)
         return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
@@ -455,7 +456,4 @@ def _show(value):
         return value.name
     if isinstance(value, Port):
         return repr(value)
-    text = repr(value)
-    if " at 0x" in text:
-        return f"<{type(value).__name__}>"
-    return text if len(text) <= 60 else text[:57] + "..."
+    return short_repr(value, 60)

@@ -362,7 +362,7 @@ class LiveView:
             tag = (f'<span class="dsl-from">← {html.escape(sender)}</span>'
                    if tagged and sender is not None else "")
             rows.append(f'<li data-index="{first + i}"><span class="dsl-i">{first + i}</span>'
-                        f'<span class="dsl-v">{html.escape(_show(msg))}</span>{tag}</li>')
+                        f'<span class="dsl-v">{html.escape(short_repr(msg, 200))}</span>{tag}</li>')
         rows.reverse()  # newest first in the page: column-reverse shows it at the bottom
         if rows:
             body = f'<ol class="dsl-results">{"".join(rows)}</ol>'
@@ -404,13 +404,6 @@ def _ancestors(net, name):
                 seen.add(up.name)
                 todo.append(up.name)
     return seen
-
-
-def _show(msg):
-    try:
-        return short_repr(msg, 200)
-    except Exception:
-        return f"<{type(msg).__name__} that cannot be shown>"
 
 
 class _Drawing:

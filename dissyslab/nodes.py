@@ -9,6 +9,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from .errors import short_repr
+
 
 @dataclass
 class NodeStats:
@@ -220,7 +222,9 @@ def _for_name(name):
 
 
 def _describe(value):
-    text = repr(value)
-    if " at 0x" in text or len(text) > 60:
-        text = f"a {type(value).__name__}"
-    return f"{text} (a {type(value).__name__})" if not text.startswith("a ") else text
+    """``'hello' (a str)``; just ``a Thing`` when the repr is long or shows a memory address."""
+    kind = type(value).__name__
+    text = short_repr(value, limit=None)
+    if len(text) > 60 or text in (f"<{kind} object>", f"<{kind} that cannot be shown>"):
+        return f"a {kind}"
+    return f"{text} (a {kind})"

@@ -18,6 +18,7 @@ from dissyslab import (
     Transform,
     network,
 )
+from dissyslab.errors import short_repr
 
 T = 10
 
@@ -155,4 +156,36 @@ def test_a_missing_argument_suggests_params():
     with pytest.raises(NetworkError,
                        match=r"missing 1 required positional argument: 'k' "
                              r"\(does its function need more arguments\? Give them with params="):
+        g.run_network(timeout=T)
+
+
+# --- how a message is shown ------------------------------------------------------------
+
+class _Thing:
+    pass
+
+
+class _Unprintable:
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+def test_short_repr_hides_addresses_survives_a_bad_repr_and_cuts():
+    assert short_repr("hello") == "'hello'"
+    assert short_repr(_Thing()) == "<_Thing object>"
+    assert short_repr(_Unprintable()) == "<_Unprintable that cannot be shown>"
+    assert short_repr(list(range(100)), 20) == "[0, 1, 2, 3, 4, 5..."
+    assert short_repr(list(range(100)), 20, ellipsis="\u2026") == "[0, 1, 2, 3, 4, 5, \u2026"
+    assert len(short_repr("x" * 500)) == 80
+    assert short_repr("x" * 500, None) == repr("x" * 500)
+
+
+def test_a_failure_on_a_message_whose_repr_raises_is_still_reported():
+    def boom(m):
+        raise ValueError("bad")
+
+    src = Source(fn=ListSource(items=[_Unprintable()]).run, name="src")
+    t = Transform(fn=boom, name="t")
+    g = network([(src, t), (t, Sink(fn=print, name="out"))])
+    with pytest.raises(NetworkError, match="failed on message <_Unprintable that cannot be shown>"):
         g.run_network(timeout=T)

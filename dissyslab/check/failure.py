@@ -10,6 +10,8 @@ everything cannot pass a check.
 import math
 from collections import Counter
 
+from ..errors import cut, short_repr
+
 #: most characters of one value shown in a message
 SHOW = 160
 
@@ -42,11 +44,7 @@ def message(problem, expected=None, got=None, hint=None, *, expected_label="Expe
 
 def show(value, limit=SHOW):
     """A one-line picture of a value, without memory addresses, cut to ``limit`` characters."""
-    try:
-        text = _plain_repr(value)
-    except Exception:  # a student's __repr__ that raises
-        text = f"<a {type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 4] + " ..."
+    return cut(_plain_repr(value), limit, " ...")
 
 
 def _plain_repr(value):
@@ -62,10 +60,7 @@ def _plain_repr(value):
         return "{" + ", ".join(f"{_plain_repr(k)}: {_plain_repr(v)}" for k, v in value.items()) + "}"
     if kind in (str, int, float, bool, bytes, complex) or value is None:
         return repr(value)
-    text = repr(value)
-    if " at 0x" in text:
-        return f"<{kind.__name__} object>"
-    return text
+    return short_repr(value, limit=None)
 
 
 def same(actual, expected, tolerance=1e-9):
