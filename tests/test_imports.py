@@ -1,0 +1,131 @@
+"""The package's import structure: no cycles, and no Jupyter code on ``import dissyslab``."""
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "dissyslab"
+
+#: what ``import dissyslab`` must not load: the views import these only when used
+#: (the same list as benchmarks/import_time.py)
+FORBIDDEN = ("IPython", "ipykernel", "ipywidgets", "jupyter", "jupyter_client", "jupyter_core",
+             "jupyterlab", "graphviz", "notebook", "nbformat", "traitlets", "comm")
+
+
+def _modules():
+    """{module name: path} for every module of the package."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(REPO).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _type_checking_only(node):
+    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports there never run."""
+    test = node.test
+    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
+def _walk(tree):
+    """Every node of ``tree`` (functions' bodies too), but not what only a type checker reads."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and _type_checking_only(child):
+                todo.extend(child.orelse)
+            else:
+                todo.append(child)
+
+
+def _imports(name, path, modules):
+    """The package's modules that ``name`` imports, anywhere in it (also inside functions)."""
+    is_package = path.name == "__init__.py"
+    here = name.split(".") if is_package else name.split(".")[:-1]
+    wanted = set()
+    for node in _walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = here[: len(here) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module
+            # `from . import x` and `from .pkg import mod` may name modules themselves
+            targets = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            # importing a.b.c runs a, a.b and a.b.c
+            parts = target.split(".")
+            for i in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:i])
+                if prefix in modules and prefix != name:
+                    wanted.add(prefix)
+    return wanted
+
+
+def _cycle(graph):
+    """One import cycle as a list of module names (first == last), or None."""
+    colour = dict.fromkeys(graph, 0)  # 0 new, 1 on the path, 2 done
+    for start in sorted(graph):
+        if colour[start]:
+            continue
+        path, stack = [start], [iter(sorted(graph[start]))]
+        colour[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                colour[path.pop()] = 2
+                stack.pop()
+            elif colour[nxt] == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif colour[nxt] == 0:
+                colour[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(sorted(graph[nxt])))
+    return None
+
+
+def _package_graph():
+    modules = _modules()
+    graph = {name: _imports(name, path, modules) for name, path in modules.items()}
+    # a package's __init__ runs before any module inside it, so a module's import of
+    # its own package (``from . import x``, or ``from .errors`` in a subpackage) only
+    # counts for cycles when it reaches back into modules that are not yet loaded:
+    # leave out the edges from a module to the packages that contain it
+    for name in graph:
+        graph[name] = {m for m in graph[name] if not name.startswith(m + ".")}
+    return graph
+
+
+def test_the_package_has_modules_and_sees_their_imports():
+    graph = _package_graph()
+    assert {"dissyslab", "dissyslab.graph", "dissyslab.nodes", "dissyslab.check.runs"} <= set(graph)
+    assert "dissyslab.nodes" in graph["dissyslab.graph"]
+
+
+def test_no_import_cycle_among_the_package_modules():
+    cycle = _cycle(_package_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_import_dissyslab_loads_no_jupyter_or_graphviz_module():
+    # tests/test_live.py and tests/test_diagram.py check this after running a network too,
+    # but are skipped without ipywidgets or graphviz; this one runs everywhere
+    code = ("import sys\nbefore = set(sys.modules)\nimport dissyslab\n"
+            "print(sorted(m for m in set(sys.modules) - before if m.split('.')[0] in %r))" % (FORBIDDEN,))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"import dissyslab loaded {done.stdout.strip()}"
