@@ -15,11 +15,17 @@ This is transport only: it never changes what a network computes (that is
   waits for anything, so nothing is held back while the node is idle.
 """
 
+from __future__ import annotations
+
 import threading
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from .semantics import NodeRun, Stop
+
+if TYPE_CHECKING:
+    from .graph import Edge
 
 
 class Channel:
@@ -30,7 +36,7 @@ class Channel:
     ``stop`` every waiting call raises :class:`Stop`.
     """
 
-    def __init__(self, senders: int, capacity):
+    def __init__(self, senders: int, capacity: int | None) -> None:
         self._lock = threading.Lock()
         self._readable = threading.Condition(self._lock)
         self._writable = threading.Condition(self._lock)
@@ -61,7 +67,7 @@ class Channel:
             self._used -= n
             self._writable.notify_all()
 
-    def put(self, edge, batch: list) -> None:
+    def put(self, edge: Edge, batch: list) -> None:
         """Add a batch for which room was reserved."""
         with self._lock:
             if self._stopped:
@@ -75,7 +81,7 @@ class Channel:
             self._senders -= 1
             self._readable.notify()
 
-    def get(self):
+    def get(self) -> deque | None:
         """Every waiting ``(edge, batch)``; None once all senders ended and nothing is left."""
         with self._lock:
             while not self._batches:
@@ -107,7 +113,7 @@ class Outbox:
     which a node must do before it waits, or two nodes could wait for each other.
     """
 
-    def __init__(self, node_run: NodeRun, channels: dict):
+    def __init__(self, node_run: NodeRun, channels: dict[Edge, Channel]) -> None:
         self.node_run = node_run
         # per output port: [(edge, channel)], in the order of node_run.outs
         self.ports = [[(e, channels[e]) for e in edges] for edges in node_run.outs]

@@ -12,13 +12,19 @@ observers, run the nodes, :func:`wait`, then :func:`conclude`.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .errors import MergeSynchWarning, NetworkError, NetworkTimeout, short_repr
 from .observers import event_watcher
 from .semantics import NodeRun, wiring
 from .sources import ListSource
+
+if TYPE_CHECKING:
+    from .graph import Network
+    from .observers import Observer
 
 #: messages that may wait in front of a node before its senders pause
 DEFAULT_CAPACITY = 10_000
@@ -35,7 +41,7 @@ class Run:
     ``failures``, ``unpaired``, ``trace``: as ``g.failures``, ``g.unpaired``, ``g.trace``.
     """
 
-    def __init__(self, net, observers=(), seed=None):
+    def __init__(self, net: Network, observers: Iterable[Observer] = (), seed: int | None = None) -> None:
         self.net = net
         self.seed = seed
         self.observers = list(observers)
@@ -67,7 +73,7 @@ class Run:
         return {e: counts.get(e, 0) for e in self.net.edges}
 
 
-def check_arguments(timeout, capacity) -> int:
+def check_arguments(timeout: float | None, capacity: int | None) -> int:
     """Check ``timeout`` and ``capacity``; return the capacity to use."""
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not math.isfinite(timeout) or timeout <= 0):
@@ -81,7 +87,7 @@ def check_arguments(timeout, capacity) -> int:
     return capacity
 
 
-def begin(net) -> None:
+def begin(net: Network) -> None:
     """Mark ``net`` as running (once at a time) and rewind its ListSources."""
     if net._running:
         raise RuntimeError("This network is already running. Wait for that run to finish "
@@ -93,7 +99,8 @@ def begin(net) -> None:
     net._running = True
 
 
-def wait(done, observers, timeout, tick=None) -> str:
+def wait(done: threading.Event, observers: list[Observer], timeout: float | None,
+         tick: Callable[[], None] | None = None) -> str:
     """Wait for the event ``done``: "finished", "timeout" or "interrupted" (Ctrl-C)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -109,7 +116,8 @@ def wait(done, observers, timeout, tick=None) -> str:
     return "finished"
 
 
-def conclude(run: Run, outcome: str, busy: str, timeout, timeout_text=None) -> None:
+def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
+             timeout_text: str | None = None) -> None:
     """Record how ``run`` went, tell the observers, then raise what went wrong."""
     try:
         run.outcome = outcome
@@ -138,7 +146,7 @@ def conclude(run: Run, outcome: str, busy: str, timeout, timeout_text=None) -> N
         raise NetworkError(run.failures, discarded) from run.failures[0].exception
 
 
-def still_running(run: Run, alive=lambda nr: True) -> str:
+def still_running(run: Run, alive: Callable[[NodeRun], bool] = lambda nr: True) -> str:
     """' Still running: ...' naming the nodes that had not finished, and what they were doing."""
     parts = []
     for nr in run.nodes.values():

@@ -28,6 +28,8 @@ input, the network) blocks the run; ``timeout=`` still ends it.
 distinct outcomes at each sink, with a seed that reproduces each.
 """
 
+from __future__ import annotations
+
 import operator
 import random
 import threading
@@ -36,12 +38,18 @@ import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .copying import copy_message
 from .errors import NetworkError, NetworkTimeout, NodeStillRunningWarning, short_repr
 from .running import Run, begin, check_arguments, conclude, still_running, wait
 from .semantics import Stop
 from .threads import STOP_GRACE, raise_in_thread
+
+if TYPE_CHECKING:
+    from .graph import Network
+    from .observers import Observer
+    from .semantics import NodeRun
 
 #: most steps a seeded run may take before it is stopped (an endless source never ends)
 MAX_STEPS = 1_000_000
@@ -169,7 +177,8 @@ class Scheduler:
     asked to sleep.
     """
 
-    def __init__(self, run, capacity, max_steps=MAX_STEPS, record_sinks=False):
+    def __init__(self, run: Run, capacity: int, max_steps: int = MAX_STEPS,
+                 record_sinks: bool = False) -> None:
         self.run = run
         self.rng = random.Random(run.seed)
         self.max_steps = max_steps
@@ -296,7 +305,7 @@ class Scheduler:
                         todo.append(y)
 
     # --- seen from the calling thread -----------------------------------------------
-    def stop(self):
+    def stop(self) -> list[NodeRun]:
         """Stop the scheduler; interrupt the node function it is inside if it does not return."""
         self.stopping = True
         deadline = time.monotonic() + STOP_GRACE
@@ -308,14 +317,14 @@ class Scheduler:
             return [self.current] if self.current is not None else []
         return []
 
-    def settle(self, stuck):
+    def settle(self, stuck: list[NodeRun]) -> None:
         """Nodes that had not finished when the run was stopped are 'stopped'."""
         for w in self.order:
             if not w.finished and w.nr not in stuck:
                 w.nr.stop()
 
 
-def check_seed(seed):
+def check_seed(seed: Any) -> int:
     """The seed as an int (numpy integers are fine), or a clear error."""
     try:
         if isinstance(seed, bool):
@@ -328,8 +337,9 @@ def check_seed(seed):
         ) from None
 
 
-def run_seeded(net, seed, timeout=None, capacity=None, observers=(), *, max_steps=None,
-               record_sinks=False):
+def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: int | None = None,
+               observers: Iterable[Observer] = (), *, max_steps: int | None = None,
+               record_sinks: bool = False) -> Run:
     """Run ``net`` under the scheduler decided by ``seed`` (see the module docstring).
 
     Raises what a threaded run raises: :class:`NetworkError` after the run if
@@ -403,12 +413,12 @@ class Outcome:
     seeds: list = field(default_factory=list)
 
     @property
-    def seed(self):
+    def seed(self) -> int:
         """A seed that reproduces this outcome: ``g.run_network(seed=outcome.seed)``."""
         return self.seeds[0]
 
     @property
-    def count(self):
+    def count(self) -> int:
         """How many of the explored runs gave this outcome."""
         return len(self.seeds)
 
@@ -422,17 +432,18 @@ class Exploration:
     readable summary; it is the same for the same network and seeds.
     """
 
-    def __init__(self, seeds, outcomes, failures, show=10):
+    def __init__(self, seeds: Iterable[int], outcomes: dict[str, list[Outcome]],
+                 failures: dict[str, list[int]], show: int = 10) -> None:
         self.seeds = list(seeds)
         self.outcomes = outcomes  # sink name -> [Outcome]
         self.failures = failures  # summary -> [seed]
         self.show = show
 
     @property
-    def sinks(self):
+    def sinks(self) -> list[str]:
         return list(self.outcomes)
 
-    def __getitem__(self, sink):
+    def __getitem__(self, sink: Any) -> list[Outcome]:
         name = getattr(sink, "name", sink)
         try:
             return self.outcomes[name]
@@ -440,10 +451,10 @@ class Exploration:
             raise KeyError(f"there is no sink named {name!r}; the sinks are: "
                            f"{', '.join(self.outcomes) or 'none'}") from None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.outcomes)
 
-    def seed_for(self, sink, received):
+    def seed_for(self, sink: Any, received: Iterable) -> int | None:
         """A seed under which ``sink`` received exactly ``received``, or None if none did."""
         for outcome in self[sink]:
             if outcome.received == list(received):
@@ -463,7 +474,7 @@ class Exploration:
         shown = ", ".join(str(x) for x in s[:8]) + (", ..." if n > 8 else "")
         return f"{n} seeded run{'s' if n != 1 else ''} (seed{'s' if n != 1 else ''} {shown})"
 
-    def text(self, show=None, width=100):
+    def text(self, show: int | None = None, width: int = 100) -> str:
         """The summary as text: per sink, the distinct outcomes (at most ``show``), each with a seed."""
         show = self.show if show is None else show
         n = len(self.seeds)
@@ -482,10 +493,10 @@ class Exploration:
             lines.append(f"{len(seeds)} of {n} runs failed (first with seed {seeds[0]}): {summary}")
         return "\n".join(lines)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.text()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.text()
 
     def _repr_html_(self):
@@ -533,7 +544,8 @@ def _freeze(value):
         return ("repr", t.__name__, repr(value))
 
 
-def explore(net, runs=None, seeds=None, timeout=None, max_steps=None):
+def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None = None,
+            timeout: float | None = None, max_steps: int | None = None) -> Exploration:
     """Run ``net`` once per seed and group what each sink received (see ``Network.explore``)."""
     if runs is not None and seeds is not None:
         raise ValueError("give explore either runs= (seeds 0, 1, 2, ...) or seeds=[...], not both.")

@@ -38,12 +38,19 @@ hear about what reaches a sink through ``on_sink`` (see ``observers.py``).
 With neither, nothing but the node's own counters is touched.
 """
 
+from __future__ import annotations
+
 from collections import deque
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from .copying import all_immutable, copy_batch, copy_message
 from .errors import CopyError, NodeFailure, short_repr
 from .nodes import Node, NodeStats
+
+if TYPE_CHECKING:
+    from .graph import Edge, Network
+    from .observers import Events, Observer
 
 
 class Stop(BaseException):
@@ -61,7 +68,8 @@ class NodeRun:
     node works), "done", "failed" or "stopped".
     """
 
-    def __init__(self, node: Node, outs: list, watch=None, on_sink=()):
+    def __init__(self, node: Node, outs: list, watch: Events | None = None,
+                 on_sink: list[Observer] | tuple = ()) -> None:
         self.node = node
         self.name = node.name
         self.kind = node.kind
@@ -273,7 +281,8 @@ class NodeRun:
             raise
 
     # --- failures -----------------------------------------------------------------
-    def fail(self, exc: BaseException, msg=None, has_message: bool = True, detail=None) -> None:
+    def fail(self, exc: BaseException, msg: Any = None, has_message: bool = True,
+             detail: str | None = None) -> None:
         """Record that the node failed; from now on what reaches it is discarded."""
         self.state = "failed"
         self.stats.failed += 1 if has_message else 0
@@ -320,7 +329,7 @@ class _CopyFailed(Exception):
         self.error, self.message, self.detail = error, message, detail
 
 
-def wiring(net) -> dict:
+def wiring(net: Network) -> dict[str, list[list[Edge]]]:
     """Per node name, the edges leaving each of its output ports.
 
     They are ordered by receiver (in the network's node order), then by the

@@ -26,11 +26,16 @@ import ctypes
 import threading
 import time
 import warnings
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from .channels import Channel, Outbox
 from .errors import NodeStillRunningWarning
 from .running import Run, begin, check_arguments, conclude, still_running, wait
 from .semantics import NodeRun, Stop
+
+if TYPE_CHECKING:
+    from .graph import Network
+    from .observers import Observer
 
 #: most messages sent on together
 BATCH = 256
@@ -43,7 +48,8 @@ STOP_GRACE = 1.0
 class NodeThread:
     """The thread of one node: takes messages from its inbox, lets the node handle them, sends results."""
 
-    def __init__(self, node_run: NodeRun, inbox, outbox, largest: int, finished, go):
+    def __init__(self, node_run: NodeRun, inbox: Channel | None, outbox: Outbox | None, largest: int,
+                 finished: Callable[[NodeThread], None], go: _StartGate) -> None:
         self.node_run = node_run
         self.inbox = inbox  # None for a source
         self.outbox = outbox  # None for a sink
@@ -165,7 +171,7 @@ class _StartGate:
 class Threads:
     """The threads and channels of one threaded run."""
 
-    def __init__(self, run: Run, capacity: int):
+    def __init__(self, run: Run, capacity: int) -> None:
         net = run.net
         largest = min(BATCH, capacity)  # a batch never overfills a channel
         self.done = threading.Event()
@@ -242,7 +248,8 @@ class Threads:
         return alive
 
 
-def run(net, timeout=None, capacity=None, observers=()) -> Run:
+def run(net: Network, timeout: float | None = None, capacity: int | None = None,
+        observers: Iterable[Observer] = ()) -> Run:
     """Run ``net`` with one thread per node (see :meth:`Network.run_network`); return the Run.
 
     Observers are told what ``observers.py`` describes.
@@ -286,7 +293,7 @@ def run(net, timeout=None, capacity=None, observers=()) -> Run:
     return r
 
 
-def raise_in_thread(thread, exc_type):
+def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:
     """Ask Python to raise ``exc_type`` in ``thread`` at its next Python instruction."""
     if thread.ident is not None and thread.is_alive():
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
