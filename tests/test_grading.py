@@ -17,8 +17,7 @@ import sys
 import pytest
 
 from dissyslab.check.grader import grade_notebook
-from grading.course import (ASSIGNMENTS, CLEAN_PATH, EXERCISES, copy_course, load, nbgrader,
-                            notebook_path)
+from grading.course import ASSIGNMENTS, CLEAN_PATH, EXERCISES, copy_course, load, nbgrader, notebook_path
 from grading.students import ASSIGNMENT, POINTS, TASKS, students
 
 pytestmark = pytest.mark.slow

@@ -1,5 +1,6 @@
 """A run ends when it should, however it is started, and leaves no node thread behind."""
 
+import itertools
 import threading
 import time
 
@@ -21,7 +22,7 @@ def long_pipeline(n):
     nodes = [Source(fn=lambda: next(items), name="numbers")]
     nodes += [Transform(fn=busy, name=f"busy_{i}") for i in range(n)]
     nodes.append(Sink(fn=lambda m: None, name="sink"))
-    return network(list(zip(nodes, nodes[1:])))
+    return network(list(itertools.pairwise(nodes)))
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.0, 0, -1])
