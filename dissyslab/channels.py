@@ -46,16 +46,26 @@ class Channel:
         self._senders = senders
         self._stopped = False
 
-    def reserve(self, want: int, block: bool) -> int:
-        """Reserve room for up to ``want`` messages: how many; at least 1 if ``block``."""
+    def reserve(self, want: int, block: bool, at_least: int = 1) -> int:
+        """Reserve room for up to ``want`` messages and say for how many.
+
+        Without ``block`` it may be 0. With ``block`` it waits until there is
+        room for ``at_least``. (A node that sends one message along more edges
+        into this node than ``capacity`` gets that room once nothing else
+        waits here, or it could never send: the one case where more than
+        ``capacity`` messages may wait.)
+        """
         if self.capacity is None:
             return want
         with self._lock:
-            while block and self._used >= self.capacity and not self._stopped:
+            while (block and self._used and self.capacity - self._used < at_least
+                   and not self._stopped):
                 self._writable.wait()
             if self._stopped:
                 raise Stop
             got = max(0, min(want, self.capacity - self._used))
+            if block and got < at_least:  # the channel is empty
+                got = at_least
             self._used += got
             return got
 
@@ -105,19 +115,30 @@ class Channel:
 class Outbox:
     """A node's results waiting to be sent, per output port, with the room reserved for them.
 
-    ``room(k)`` makes sure every edge leaving the node has room for at least
-    one more message and says for how many (at most ``k``) there is room on
-    all of them: the node may then make that many. ``send(keep)`` hands
+    ``room(k)`` makes sure every node this one sends to has room for at least
+    one more of its messages and says for how many (at most ``k``) there is
+    room everywhere: the node may then handle that many. ``send(keep)`` hands
     the results to the node's semantics for copying (``NodeRun.hand_over``)
     and puts them in the channels; unless ``keep``, it gives back unused room,
     which a node must do before it waits, or two nodes could wait for each other.
     """
 
-    def __init__(self, node_run: NodeRun, channels: dict[Edge, Channel]) -> None:
+    def __init__(self, node_run: NodeRun, channels: dict[Edge, Channel],
+                 unbounded: frozenset | set = frozenset()) -> None:
         self.node_run = node_run
         # per output port: [(edge, channel)], in the order of node_run.outs
         self.ports = [[(e, channels[e]) for e in edges] for edges in node_run.outs]
-        self.credit = {e: 0 for edges in node_run.outs for e in edges}
+        # room is reserved per receiving channel, for the edges that need it: not into an
+        # unbounded channel, and not one of the ``unbounded`` edges (those that close a loop:
+        # a loop must never wait for itself). A message takes one place per edge.
+        self.needs = {}  # channel -> [port of each edge into it that needs room]
+        self.bounded = set()  # those edges
+        for port, pairs in enumerate(self.ports):
+            for e, ch in pairs:
+                if ch.capacity is not None and e not in unbounded:
+                    self.needs.setdefault(ch, []).append(port)
+                    self.bounded.add(e)
+        self.credit = {ch: 0 for ch in self.needs}  # room reserved and not yet used
         self.sent_upto = [0] * len(self.ports)  # per port: results the run's thread already sent
         self.lock = threading.Lock()
         self.last_sent = 0.0
@@ -127,39 +148,33 @@ class Outbox:
         return max(len(out) - done for out, done in zip(self.node_run.out, self.sent_upto, strict=True))
 
     def room(self, want: int) -> int:
-        """Room on every edge for how many more messages (1 to ``want``); waits if there is none."""
-        out, credit = self.node_run.out, self.credit
+        """Room everywhere for how many more messages (1 to ``want``); waits if there is none."""
+        if not self.needs:
+            return want
+        out, credit, done = self.node_run.out, self.credit, self.sent_upto
         while True:
             with self.lock:  # the run's thread may be sending (send_stalled)
                 k, full = want, None
-                for port, pairs in enumerate(self.ports):
-                    held = len(out[port]) - self.sent_upto[port]
-                    for edge, channel in pairs:
-                        free = credit[edge] - held
-                        if free < want:
-                            got = channel.reserve(want - free, block=False)
-                            credit[edge] += got
-                            free += got
-                        if free < k:
-                            k, full = free, edge
+                for channel, ports in self.needs.items():
+                    per = len(ports)  # places one message takes in this channel
+                    free = credit[channel] - sum(len(out[p]) - done[p] for p in ports)
+                    if free < want * per:
+                        got = channel.reserve(want * per - free, block=False)
+                        credit[channel] += got
+                        free += got
+                    if free // per < k:
+                        k, full = free // per, channel
                 if k > 0:
                     return k
-            # no room on one edge: send everything, give back all room, then wait there
+            # no room in one channel: send everything, give back all room, then wait there
             self.send(keep=False)
-            got = self._channel_of(full).reserve(want, block=True)
+            got = full.reserve(len(self.needs[full]), block=True, at_least=len(self.needs[full]))
             with self.lock:
                 credit[full] += got
 
-    def _channel_of(self, edge):
-        for pairs in self.ports:
-            for e, channel in pairs:
-                if e is edge:
-                    return channel
-        raise KeyError(edge)
-
     def send(self, keep: bool = True) -> None:
         """Send every result held here; unless ``keep``, give back the room not used."""
-        node_run, credit = self.node_run, self.credit
+        node_run = self.node_run
         with self.lock:
             for port, pairs in enumerate(self.ports):
                 items, done = node_run.out[port], self.sent_upto[port]
@@ -170,10 +185,10 @@ class Outbox:
                 elif done:
                     node_run.out[port] = []
                     self.sent_upto[port] = 0
-                if not keep:
-                    for edge, channel in pairs:
-                        channel.release(credit[edge])
-                        credit[edge] = 0
+            if not keep:
+                for channel, unused in self.credit.items():
+                    channel.release(unused)
+                    self.credit[channel] = 0
 
     def send_stalled(self, now: float, latency: float) -> None:
         """From the run's thread: send results that wait behind a long call of the node's function.
@@ -200,7 +215,9 @@ class Outbox:
     def _put(self, port, pairs, items):
         self.last_sent = time.perf_counter()
         batches = self.node_run.hand_over(port, items)
+        credit = self.credit
         for (edge, channel), batch in zip(pairs, batches, strict=True):
             if batch:
                 channel.put(edge, batch)
-                self.credit[edge] -= len(batch)
+                if edge in self.bounded:
+                    credit[channel] -= len(batch)

@@ -757,6 +757,14 @@ def _path_lines(net, limit=8):
 
 def _count_paths(net):
     """How many source-to-sink paths start at each node (as ``net.paths()`` counts them)."""
+    if net.loops:  # paths that do not go round a loop (as net.paths() finds them): walk them
+        def walks(node, on_path):
+            if node.kind == "sink":
+                return 1
+            return sum(walks(nxt, on_path | {id(nxt)}) for nxt in net.downstream(node)
+                       if id(nxt) not in on_path)
+
+        return {n.name: walks(n, {id(n)}) for n in net.nodes}
     down = {n.name: net.downstream(n) for n in net.nodes}
     waiting = {n.name: len(down[n.name]) for n in net.nodes}
     ready = [n for n in net.nodes if not down[n.name]]

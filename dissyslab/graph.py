@@ -43,6 +43,10 @@ class Network:
                 self._down[e.src.name].append(e.dst)
             if e.src not in self._up[e.dst.name]:
                 self._up[e.dst.name].append(e.src)
+        #: the loops (feedback cycles): lists of nodes that can all reach one another
+        self.loops = find_loops(self.nodes, self.edges)
+        #: the edges that close a loop, seen from the sources (their messages come back round)
+        self.feedback_edges = _feedback_edges(self.nodes, self.edges) if self.loops else set()
         self.last_run = None  # the Run of the last (or current) run_network, if any
         self._running = False
 
@@ -67,6 +71,20 @@ class Network:
         if self.last_run is None:
             return {e: 0 for e in self.edges}
         return self.last_run.edge_counts
+
+    @property
+    def edge_received(self):
+        """Per :class:`Edge`, the messages its receiver took and handled in the last run.
+
+        At the end of a run, ``edge_counts[e] == edge_received[e] + edge_discarded[e]``
+        for every edge: each message sent was handled, or thrown away after a failure.
+        """
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_received
+
+    @property
+    def edge_discarded(self):
+        """Per :class:`Edge`, the messages that reached a receiver after it failed (thrown away)."""
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_discarded
 
     @property
     def failures(self):
@@ -116,7 +134,10 @@ class Network:
         return [e for e in self.edges if e.src is node]
 
     def paths(self, limit=10_000):
-        """Every path from a source to a sink, as tuples of nodes, in a stable order."""
+        """Every path from a source to a sink, as tuples of nodes, in a stable order.
+
+        A path visits each node at most once: a loop on the way is not gone round.
+        """
         found = []
 
         def walk(path):
@@ -127,7 +148,8 @@ class Network:
                 found.append(tuple(path))
                 return
             for nxt in self._down[last.name]:
-                walk(path + [nxt])
+                if nxt not in path:
+                    walk(path + [nxt])
 
         for src in self.sources:
             walk([src])
@@ -276,7 +298,7 @@ def network(edges):
         checked.append(edge)
     _name_nodes(nodes)
     _check_ports_and_ends(nodes, checked)
-    _check_no_cycle(nodes, checked)
+    _check_loops(nodes, checked)
     return Network(nodes, checked)
 
 
@@ -311,11 +333,6 @@ def _check_edge(i, pair):
         raise ValueError(
             f"{where} {label}: merge '{dst.name}' has {dst.num_inputs} inputs, so say which "
             f"one receives: ({src.name}, {dst.name}.in_0) ... (..., {dst.name}.in_{dst.num_inputs - 1})."
-        )
-    if src is dst:
-        raise ValueError(
-            f"{where} {label} connects '{src.name}' to itself. Feedback loops are not "
-            f"supported yet; connect it to a different node."
         )
     return src, src_port, dst, dst_port
 
@@ -410,36 +427,130 @@ def _check_ports_and_ends(nodes, edges):
                 )
 
 
-def _check_no_cycle(nodes, edges):
-    down = {id(n): [] for n in nodes}
-    for e in edges:
-        down[id(e.src)].append(e.dst)
-    colour = {id(n): 0 for n in nodes}  # 0 new, 1 on the current path, 2 finished
+def _check_loops(nodes, edges):
+    """Loops are allowed, but every node must be fed from a source and lead to a sink."""
+    down = {id(n): [e.dst for e in edges if e.src is n] for n in nodes}
+    up = {id(n): [e.src for e in edges if e.dst is n] for n in nodes}
+    fed = _reach([n for n in nodes if n.kind == "source"], down)
+    leads = _reach([n for n in nodes if n.kind == "sink"], up)
+    for n in nodes:
+        if id(n) not in fed:
+            loop = _loop_through(n, up, lambda m: id(m) not in fed, backwards=True)
+            raise ValueError(
+                f"{_loop_text(loop)}. No source reaches it, so it would never receive a message. "
+                f"Send messages into the loop from a source, or from a node that a source reaches.")
+        if id(n) not in leads:
+            loop = _loop_through(n, down, lambda m: id(m) not in leads, backwards=False)
+            raise ValueError(
+                f"{_loop_text(loop)}. No edge leads from the loop towards a sink, so its messages "
+                f"could never leave it. Add an edge from one of its nodes to a path that ends "
+                f"in a Sink.")
 
+
+def _reach(starts, step):
+    """ids of the nodes reached from ``starts`` following ``step`` (a dict id -> next nodes)."""
+    seen, todo = {id(n) for n in starts}, list(starts)
+    while todo:
+        for m in step[id(todo.pop())]:
+            if id(m) not in seen:
+                seen.add(id(m))
+                todo.append(m)
+    return seen
+
+
+def _loop_through(n, step, bad, backwards):
+    """A loop among the ``bad`` nodes next to ``n`` (there is one: all of ``n``'s neighbours are bad)."""
+    path, node = [n], n
+    while True:  # follow bad neighbours until a node repeats
+        node = next(m for m in step[id(node)] if bad(m))
+        if node in path:
+            loop = path[path.index(node):]
+            if backwards:
+                loop.reverse()
+            return loop + [loop[0]]
+        path.append(node)
+
+
+def _loop_text(loop):
+    if len(loop) == 2:
+        return f"{loop[0].kind} '{loop[0].name}' sends to itself (a loop)"
+    return "These nodes form a loop: " + " → ".join(n.name for n in loop)
+
+
+def find_loops(nodes, edges):
+    """The loops of a network: each a list of nodes that can all reach one another.
+
+    These are the strongly connected components with more than one node, or a
+    node with an edge to itself (Tarjan's algorithm), in the order of ``nodes``.
+    """
+    index, low, on_stack, stack, found = {}, {}, set(), [], []
+    down = {id(n): [e.dst for e in edges if e.src is n] for n in nodes}
+    counter = 0
     for start in nodes:
-        if colour[id(start)]:
+        if id(start) in index:
             continue
-        stack = [(start, iter(down[id(start)]))]
-        path = [start]
-        colour[id(start)] = 1
-        while stack:
-            node, it = stack[-1]
+        work = [(start, iter(down[id(start)]))]
+        index[id(start)] = low[id(start)] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(id(start))
+        while work:
+            node, it = work[-1]
             nxt = next(it, None)
-            if nxt is None:
-                colour[id(node)] = 2
-                stack.pop()
-                path.pop()
-            elif colour[id(nxt)] == 1:
-                loop = path[path.index(nxt):] + [nxt]
-                raise ValueError(
-                    "These edges form a loop: " + " → ".join(n.name for n in loop) + ". "
-                    "Feedback loops are not supported yet: messages must flow from sources "
-                    "to sinks without coming back. Remove one edge of the loop."
-                )
-            elif colour[id(nxt)] == 0:
-                colour[id(nxt)] = 1
-                stack.append((nxt, iter(down[id(nxt)])))
-                path.append(nxt)
+            if nxt is not None:
+                if id(nxt) not in index:
+                    index[id(nxt)] = low[id(nxt)] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(id(nxt))
+                    work.append((nxt, iter(down[id(nxt)])))
+                elif id(nxt) in on_stack:
+                    low[id(node)] = min(low[id(node)], index[id(nxt)])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[id(parent)] = min(low[id(parent)], low[id(node)])
+            if low[id(node)] == index[id(node)]:
+                part = []
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(id(m))
+                    part.append(m)
+                    if m is node:
+                        break
+                if len(part) > 1 or node in down[id(node)]:
+                    order = {id(n): i for i, n in enumerate(nodes)}
+                    found.append(sorted(part, key=lambda m: order[id(m)]))
+    order = {id(n): i for i, n in enumerate(nodes)}
+    return sorted(found, key=lambda part: order[id(part[0])])
+
+
+def _feedback_edges(nodes, edges):
+    """The edges that lead back to a node on the current path of a walk from the sources.
+
+    The walk starts at each source in turn and follows edges in the order they
+    were listed, so the same network always gets the same feedback edges.
+    """
+    out = {id(n): [e for e in edges if e.src is n] for n in nodes}
+    state, found = {}, set()  # id -> 1 on the current path, 2 finished
+    for start in nodes:
+        if start.kind != "source" or id(start) in state:
+            continue
+        state[id(start)] = 1
+        work = [(start, iter(out[id(start)]))]
+        while work:
+            node, it = work[-1]
+            e = next(it, None)
+            if e is None:
+                state[id(node)] = 2
+                work.pop()
+            elif state.get(id(e.dst)) == 1:
+                found.add(e)
+            elif id(e.dst) not in state:
+                state[id(e.dst)] = 1
+                work.append((e.dst, iter(out[id(e.dst)])))
+    return found
 
 
 def _ordinal(n):

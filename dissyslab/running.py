@@ -21,6 +21,7 @@ from .errors import MergeSynchWarning, NetworkError, NetworkTimeout, short_repr
 from .observers import event_watcher
 from .semantics import NodeRun, wiring
 from .sources import ListSource
+from .termination import loop_watches
 
 if TYPE_CHECKING:
     from .graph import Network
@@ -55,6 +56,8 @@ class Run:
         self.steps = 0  # seeded runs: the scheduler's steps so far
         self.clock = 0.0  # seeded runs: the seconds node functions asked to sleep
         self.received = None  # seeded runs for explore: what each sink received
+        # termination.py: per loop of the network, the messages still going round it
+        self.loops, self.loop_of_edge = loop_watches(net)
 
     @property
     def stats(self) -> dict:
@@ -63,6 +66,22 @@ class Run:
     @property
     def state(self) -> dict:
         return {name: nr.state for name, nr in self.nodes.items()}
+
+    @property
+    def edge_received(self) -> dict:
+        """Messages taken from each edge and handled by its receiver so far."""
+        return self._per_edge("received_on")
+
+    @property
+    def edge_discarded(self) -> dict:
+        """Messages that came along each edge to a receiver that had failed, and were thrown away."""
+        return self._per_edge("discarded_on")
+
+    def _per_edge(self, counter):
+        counts = {}
+        for nr in self.nodes.values():
+            counts.update(getattr(nr, counter))
+        return {e: counts.get(e, 0) for e in self.net.edges}
 
     @property
     def edge_counts(self) -> dict:
@@ -137,6 +156,11 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
             f"The network did not finish within {timeout:g} seconds, so it was stopped.{busy} "
             f"Results collected so far are kept. If it is just slow, give a larger timeout; "
             f"a source that never returns None never ends.")
+        for loop in run.loops:
+            if not loop.quiet and loop.outstanding:
+                n = loop.outstanding
+                text += (f" The loop {loop.describe()} still had {n} message{'s' if n != 1 else ''} "
+                         f"going round: a loop ends only once no message is left in it.")
         err = NetworkTimeout(text + (f"\n{NetworkError(run.failures)}" if run.failures else ""))
         err.failures = run.failures
         raise err

@@ -126,7 +126,7 @@ class _virtual_sleeps:
 class _Inbox:
     """Messages waiting at one input of one node, as (edge, message) in arrival order."""
 
-    __slots__ = ("owner", "port", "queue", "senders", "capacity")
+    __slots__ = ("owner", "port", "queue", "senders", "capacity", "size")
 
     def __init__(self, owner, port, senders, capacity):
         self.owner = owner
@@ -134,6 +134,7 @@ class _Inbox:
         self.queue = deque()
         self.senders = senders  # edges into this input whose sender has not finished
         self.capacity = capacity
+        self.size = 0  # messages waiting that count against the capacity (not feedback ones)
 
 
 class _Place:
@@ -158,7 +159,7 @@ class _Place:
             elif not any(ib.queue for ib in inboxes):
                 return False
         for ib in self.bounded:  # a full receiver makes its senders wait, as in a threaded run
-            if len(ib.queue) >= ib.capacity and ib.owner.nr.failure is None:
+            if ib.size >= ib.capacity and ib.owner.nr.failure is None:
                 return False
         return True
 
@@ -202,19 +203,28 @@ class Scheduler:
                 w.inboxes.append(ib)
                 for e in edges_in:
                     inbox_of[e] = ib
+        self.feedback = net.feedback_edges  # they close a loop: never bounded (threads.py)
+        self.loop_of_edge = run.loop_of_edge
         for w in self.order:
             for port, edges in enumerate(w.nr.outs):
                 for e in edges:
                     ib = inbox_of[e]
                     w.outputs[port].append((e, ib))
-                    if ib.capacity is not None and ib not in w.bounded:
+                    if ib.capacity is not None and e not in self.feedback and ib not in w.bounded:
                         w.bounded.append(ib)
+        self.inbox_of = inbox_of
 
     # --- the scheduler thread ---------------------------------------------------
     def _main(self):
         _scheduling[threading.get_ident()] = self.run
         try:
             self._loop()
+            left = [w.nr.name for w in self.order if not w.finished]
+            if left and not (self.stopping or self.out_of_steps):
+                raise RuntimeError(  # the rules above should make this impossible: say so loudly
+                    f"DisSysLab's seeded scheduler found no node able to go on, although "
+                    f"{', '.join(left)} had not ended. This is a bug in DisSysLab: please report "
+                    f"it with the network that shows it.")
         except Stop:
             pass
         except BaseException as exc:  # a fault of the scheduler itself: reported by the caller
@@ -234,29 +244,33 @@ class Scheduler:
                 return
             w = ready[rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
             run.steps += 1
+            edge = None
             try:
-                self._step(w)
+                edge = self._step(w)
             except Stop:
                 raise
             except BaseException as exc:  # outside the node's function (an observer, say)
                 if w.finished:
                     raise
                 w.nr.fail(exc, None, False, "stopped unexpectedly")
-            self._after(w)
+            self._after(w, edge)
 
     def _step(self, w):
+        """One step of ``w``; returns the edge of the message it took (None for a source)."""
         nr = w.nr
         if nr.kind == "source":
             nr.state = "busy"  # as in a threaded run, a source is busy from start to end
             self.current = nr
             nr.produce(1)
             self.current = None
-            return
+            return None
         if nr.kind == "merge_synch":  # the input with the fewest messages waiting to be paired
             ib = min((ib for ib in w.inboxes if ib.queue), key=lambda ib: len(nr.buffers[ib.port]))
         else:
             ib = w.inboxes[0]
         edge, msg = ib.queue.popleft()
+        if edge not in self.feedback:
+            ib.size -= 1
         if self.received is not None and nr.kind == "sink":
             self.received[nr.name].append(_snapshot(msg))
         nr.state = "busy"
@@ -265,32 +279,64 @@ class Scheduler:
         self.current = None
         if nr.failure is None:
             nr.state = "waiting"
+        return edge
 
-    def _after(self, w):
-        """Hand on what the step made; end the node if it failed or has nothing left to do."""
-        nr = w.nr
+    def _after(self, w, taken):
+        """Hand on what the step made; end the node if it failed or has nothing left to do.
+
+        ``taken`` is the edge of the message the step took. In a loop, what the
+        step sent is counted before that message counts as handled (termination.py).
+        """
+        nr, loops, todo = w.nr, self.loop_of_edge, deque()
         for port, items in enumerate(nr.out):
             if items:
                 nr.out[port] = []
                 for (edge, ib), batch in zip(w.outputs[port], nr.hand_over(port, items), strict=True):
-                    owner = ib.owner.nr
+                    loop = loops.get(edge)
+                    if loop is not None:
+                        loop.sent(len(batch))
                     for m in batch:
-                        if owner.failure is not None:
-                            owner.take(ib.port, edge, [m])  # counted and thrown away
-                        else:
-                            ib.queue.append((edge, m))
+                        self._deliver(edge, ib, m, todo)
+        loop = loops.get(taken)
+        if loop is not None and loop.handled(1):
+            self._close(loop, todo)
         if nr.failure is not None and not w.finished:
             for ib in w.inboxes:  # what waits for it is counted and thrown away
-                for edge, m in ib.queue:
-                    nr.take(ib.port, edge, [m])
+                waiting, ib.size = list(ib.queue), 0
                 ib.queue.clear()
-            self._finish(w)
+                for edge, m in waiting:
+                    self._discard(nr, ib, edge, m, todo)
+            todo.append(w)
         elif nr.exhausted or (w.inboxes and w.idle()):
-            self._finish(w)
+            todo.append(w)
+        self._finish(todo)
 
-    def _finish(self, w):
-        """``w`` has ended: tell its receivers, and end those that have nothing left."""
-        todo = deque([w])
+    def _deliver(self, edge, ib, m, todo):
+        if ib.owner.nr.failure is not None:
+            self._discard(ib.owner.nr, ib, edge, m, todo)
+        else:
+            ib.queue.append((edge, m))
+            if edge not in self.feedback:
+                ib.size += 1
+
+    def _discard(self, nr, ib, edge, m, todo):
+        """``m`` reached a node that has failed: it is counted and thrown away."""
+        nr.take(ib.port, edge, [m])
+        loop = self.loop_of_edge.get(edge)
+        if loop is not None and loop.handled(1):
+            self._close(loop, todo)
+
+    def _close(self, loop, todo):
+        """A loop has gone quiet: every edge round it ends, and its nodes with nothing left end."""
+        for edge in loop.inside:
+            self.inbox_of[edge].senders -= 1
+        for w in self.order:
+            if w.nr.node in loop.nodes and not w.finished and w.idle():
+                todo.append(w)
+
+    def _finish(self, todo):
+        """The nodes in ``todo`` have ended: tell their receivers, and end those with nothing left."""
+        loops = self.loop_of_edge
         while todo:
             x = todo.popleft()
             if x.finished:
@@ -298,8 +344,13 @@ class Scheduler:
             x.finished = True
             x.nr.end()
             for outs in x.outputs:
-                for _, ib in outs:
+                for edge, ib in outs:
+                    loop = loops.get(edge)
+                    if loop is not None and edge in loop.inside:
+                        continue  # an edge round a loop ends when the loop goes quiet
                     ib.senders -= 1
+                    if loop is not None and loop.sender_ended():
+                        self._close(loop, todo)
                     y = ib.owner
                     if not y.finished and y.idle():
                         todo.append(y)

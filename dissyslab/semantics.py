@@ -87,7 +87,19 @@ class NodeRun:
         self.edge = None  # the edge the messages being handled came along
         self.watch = watch
         self.on_sink = tuple(on_sink)
-        self.take = getattr(self, "_take_" + node.kind, None)
+        self._handle = getattr(self, "_take_" + node.kind, None)
+        self.received_on = {}  # per edge into the node: messages it handled
+        self.discarded_on = {}  # per edge into the node: messages thrown away after a failure
+
+    def take(self, port: int, edge: Edge, batch: list) -> None:
+        """``batch`` arrived at input ``port`` along ``edge``, in order: handle it (one method per kind)."""
+        before = self.stats.discarded
+        self._handle(port, edge, batch)
+        thrown = self.stats.discarded - before
+        if thrown:
+            self.discarded_on[edge] = self.discarded_on.get(edge, 0) + thrown
+        if thrown < len(batch):
+            self.received_on[edge] = self.received_on.get(edge, 0) + len(batch) - thrown
 
     # --- sources ------------------------------------------------------------
     def produce(self, k: int) -> None:

@@ -49,14 +49,20 @@ class NodeThread:
     """The thread of one node: takes messages from its inbox, lets the node handle them, sends results."""
 
     def __init__(self, node_run: NodeRun, inbox: Channel | None, outbox: Outbox | None, largest: int,
-                 finished: Callable[[NodeThread], None], go: _StartGate) -> None:
+                 finished: Callable[[NodeThread], None], go: _StartGate, threads: Threads) -> None:
         self.node_run = node_run
         self.inbox = inbox  # None for a source
         self.outbox = outbox  # None for a sink
         self.largest = largest  # most messages handled or sent in one go
         self.finished = finished  # called with this object when the thread ends
         self.go = go  # opened once every thread has started (or the run is stopped)
+        self.threads = threads
         self.receivers_told = False
+        # loops (termination.py): the watch of each loop this node's output ports send into
+        self.loop_outs = [[threads.loop_of_edge[e] for e in edges if e in threads.loop_of_edge]
+                          for edges in node_run.outs]
+        if not any(self.loop_outs):
+            self.loop_outs = None
         self.thread = threading.Thread(
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
 
@@ -92,7 +98,10 @@ class NodeThread:
         while not nr.exhausted:
             room = outbox.room(size)
             started = clock()
+            before = [len(o) for o in nr.out] if self.loop_outs else None
             nr.produce(room)
+            if before:
+                self._count_sent(before)
             now = clock()
             size = 1 if now - started > LATENCY else min(size * 2, largest)
             if outbox.held() >= largest or now - outbox.last_sent > LATENCY:
@@ -106,6 +115,7 @@ class NodeThread:
         """
         nr, inbox, outbox = self.node_run, self.inbox, self.outbox
         clock, largest = time.perf_counter, self.largest
+        loop_of_edge, feedback = self.threads.loop_of_edge, self.threads.feedback
         size = 1
         while True:
             if outbox is not None:
@@ -119,16 +129,23 @@ class NodeThread:
                 nr.state = "busy"
             for edge, batch in got:
                 port, pos, n = edge.dst_port or 0, 0, len(batch)
+                loop = loop_of_edge.get(edge)  # the loop this edge goes into or round, if any
+                give_back = edge not in feedback  # a feedback edge took no room
                 while pos < n:
                     k = size if outbox is None or nr.failure else outbox.room(size)
                     chunk = batch if pos == 0 and k >= n else batch[pos:pos + k]
                     pos += len(chunk)
                     started = clock()
-                    if len(chunk) == 1:  # a slow function: its message is taken now
+                    slow = len(chunk) == 1
+                    if slow and give_back:  # a slow function: its message is taken now
                         inbox.release(1)
-                        nr.take(port, edge, chunk)
-                    else:  # a fast one: the chunk's room is given back once it is handled
-                        nr.take(port, edge, chunk)
+                    before = [len(o) for o in nr.out] if self.loop_outs else None
+                    nr.take(port, edge, chunk)
+                    if before:
+                        self._count_sent(before)
+                    if loop is not None and loop.handled(len(chunk)):
+                        self.threads.close_loop(loop)
+                    if not slow and give_back:  # a fast one: the chunk's room is given back now
                         inbox.release(len(chunk))
                     now = clock()
                     size = 1 if now - started > LATENCY else min(size * 2, largest)
@@ -145,10 +162,25 @@ class NodeThread:
         if outbox is not None:
             if send:
                 outbox.send(keep=False)
+            loops = self.threads.loop_of_edge
             for pairs in outbox.ports:
-                for _, channel in pairs:
+                for edge, channel in pairs:
+                    loop = loops.get(edge)
+                    if loop is not None and edge in loop.inside:
+                        continue  # an edge round a loop ends when the loop goes quiet
                     channel.end()
+                    if loop is not None and loop.sender_ended():
+                        self.threads.close_loop(loop)
         self.receivers_told = True
+
+    def _count_sent(self, before):
+        """Count what the node just made for edges into or round a loop (termination.py)."""
+        out = self.node_run.out
+        for port, loops in enumerate(self.loop_outs):
+            made = len(out[port]) - before[port]
+            if made:
+                for loop in loops:
+                    loop.sent(made)
 
 
 class _StartGate:
@@ -178,6 +210,8 @@ class Threads:
         self.go = _StartGate()  # no node works before every thread has started
         self._left = len(net.nodes)
         self._lock = threading.Lock()
+        self.loop_of_edge = run.loop_of_edge
+        self.feedback = net.feedback_edges  # they close a loop: never bounded, or it could wait for itself
         channels, inboxes = {}, {}
         for node in net.nodes:
             if node.kind == "source":
@@ -190,14 +224,20 @@ class Threads:
             for e in edges_in:
                 channels[e] = inbox
         self.channels = list(inboxes.values())
+        self.channel_of = channels
         self.threads = {}
         self.outboxes = []
         for name, nr in run.nodes.items():
-            outbox = Outbox(nr, channels) if nr.kind != "sink" else None
+            outbox = Outbox(nr, channels, self.feedback) if nr.kind != "sink" else None
             if outbox is not None:
                 self.outboxes.append(outbox)
             self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self._ended,
-                                            self.go)
+                                            self.go, self)
+
+    def close_loop(self, loop) -> None:
+        """A loop has gone quiet: tell the receiver of every edge round it that the edge has ended."""
+        for edge in loop.inside:
+            self.channel_of[edge].end()
 
     def _ended(self, node_thread):
         with self._lock:

@@ -96,19 +96,26 @@ def _check_window(window):
 
 
 def _lanes(net):
-    """The nodes in the order messages flow: every sender left of its receivers."""
+    """The nodes in the order messages flow: every sender left of its receivers.
+
+    An edge that closes a loop (``net.feedback_edges``) goes right to left.
+    """
     pos = {n.name: i for i, n in enumerate(net.nodes)}
-    waiting = {n.name: len(net.upstream(n)) for n in net.nodes}
-    ready = [n for n in net.nodes if waiting[n.name] == 0]
+    senders = {n.name: set() for n in net.nodes}
+    for e in net.edges:
+        if e not in net.feedback_edges:
+            senders[e.dst.name].add(e.src.name)
+    ready = [n for n in net.nodes if not senders[n.name]]
     order = []
     while ready:
         ready.sort(key=lambda n: pos[n.name])
         n = ready.pop(0)
         order.append(n)
         for d in net.downstream(n):
-            waiting[d.name] -= 1
-            if waiting[d.name] == 0:
-                ready.append(d)
+            if n.name in senders[d.name]:
+                senders[d.name].discard(n.name)
+                if not senders[d.name]:
+                    ready.append(d)
     return order
 
 

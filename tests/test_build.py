@@ -126,14 +126,6 @@ def test_fn_not_callable():
         Sink(fn=print, name="")
 
 
-def test_cycle_is_rejected_and_named():
-    s, a, b, k = src(), Transform(fn=str.upper, name="a"), Transform(fn=str.lower, name="b"), sink()
-    with pytest.raises(ValueError, match=r"loop: a → b → a.*Feedback loops are not supported yet"):
-        network([(s, a), (a, b), (b, a), (b, k)])
-    with pytest.raises(ValueError, match="connects 'a' to itself"):
-        network([(s, a), (a, a), (a, k)])
-
-
 def test_duplicate_edge_warns_naming_both_nodes():
     s, t, k = src(), Transform(fn=str.upper, name="up"), sink()
     with pytest.warns(DuplicateEdgeWarning,
