@@ -186,6 +186,10 @@ class Network:
         :class:`NetworkTimeout` (a ``TimeoutError``) is raised.
         ``capacity``: how many messages may wait in front of one node before
         its senders pause (default 10,000), so a slow path cannot fill memory.
+        It is exact, except where waiting could never end: along an edge that
+        closes a loop (``g.feedback_edges``: a loop must not wait for itself),
+        and into a MergeSynch (it may need one input to fill while it waits
+        for another).
         Raises :class:`NetworkError` after the run if any node failed.
         ``seed``: run one node step at a time in an order decided by the seed,
         so the run can be repeated exactly (see ``seeded.py``).

@@ -1,0 +1,99 @@
+"""This DisSysLab against an earlier one, side by side: the cost of a change to the runtime.
+
+    python benchmarks/versus.py [--rev HEAD~1] [--only pipeline] [--reps 15] [--n 100000]
+
+``--rev`` is any git revision of this repository (a commit, a tag, ``HEAD~3``):
+it is checked out into a temporary folder with ``git worktree``, and the two
+versions run the same workloads (``workloads.py``) in turn, each run in a
+fresh interpreter, the order swapping at every repetition so that a busy
+neighbour slows both alike. Prints, per workload, the median time of each and
+the median of the per-repetition ratios (this one / the other).
+
+Feedback loops' termination detection (``termination.py``) costs acyclic
+networks nothing by design; this is how that is checked (target: at most 5 %
+on the pipeline against the release before it).
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+ONE_RUN = r"""
+import gc, json, sys, time
+sys.path.insert(0, {root!r})
+sys.path.insert(1, {benchmarks!r})
+from workloads import WORKLOADS
+from dissyslab import network
+build = WORKLOADS[{name!r}][0]
+w = build({n})
+g = network(w.edges)
+gc.collect()
+started = time.perf_counter()
+g.run_network(timeout=300, live=False)
+elapsed = time.perf_counter() - started
+w.check("dissyslab")
+print(json.dumps(elapsed))
+"""
+
+
+def one_run(root, name, n):
+    code = ONE_RUN.format(root=root, benchmarks=HERE, name=name, n=n)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          check=False)
+    if done.returncode != 0:
+        sys.exit(f"a run of {name} with {root} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    sys.path.insert(0, HERE)
+    from workloads import WORKLOADS
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rev", default="HEAD~1", help="the git revision to compare with")
+    parser.add_argument("--only", action="append", choices=list(WORKLOADS))
+    parser.add_argument("--reps", type=int, default=15)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--target", type=float, default=1.05,
+                        help="largest acceptable median ratio (this / the other)")
+    args = parser.parse_args(argv)
+    names = args.only or ["pipeline"]
+    with tempfile.TemporaryDirectory() as tmp:
+        other = os.path.join(tmp, "other")
+        subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", "-q", other, args.rev],
+                       check=True)
+        try:
+            rev = subprocess.run(["git", "-C", other, "log", "-1", "--format=%h %s"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+            print(f"this working tree against {rev}: {args.reps} repetitions of "
+                  f"{args.n:,} messages, each run in a fresh interpreter")
+            worst = 0.0
+            for name in names:
+                mine, theirs = [], []
+                for rep in range(args.reps):
+                    order = [(ROOT, mine), (other, theirs)]
+                    for root, times in (order if rep % 2 == 0 else order[::-1]):
+                        times.append(one_run(root, name, args.n))
+                ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
+                ratio = statistics.median(ratios)
+                worst = max(worst, ratio)
+                q = statistics.quantiles(ratios, n=4) if len(ratios) >= 4 else ratios
+                print(f"  {name:<17} this {statistics.median(mine) * 1000:7.1f} ms   other "
+                      f"{statistics.median(theirs) * 1000:7.1f} ms   ratio {ratio:.3f} "
+                      f"(quartiles {q[0]:.3f} .. {q[-1]:.3f})")
+        finally:
+            subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", other], check=False)
+    verdict = "OK" if worst <= args.target else "ABOVE TARGET"
+    print(f"largest median ratio {worst:.3f}, target <= {args.target:.2f}: {verdict}")
+    return 0 if worst <= args.target else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
