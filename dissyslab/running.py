@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 DEFAULT_CAPACITY = 10_000
 #: seconds between two looks of the calling thread at a run (observers' ticks)
 TICK = 0.01
+#: a deadline noticed this many seconds late was held up by a call Python cannot interrupt
+HELD = 0.25
 
 
 class Run:
@@ -118,9 +120,26 @@ def begin(net: Network) -> None:
     net._running = True
 
 
-def wait(done: threading.Event, observers: list[Observer], timeout: float | None,
+class Finished(threading.Event):
+    """Set by a scheduler once every node has ended; remembers when (``at``, monotonic seconds)."""
+
+    at = None
+
+    def set(self) -> None:
+        self.at = time.monotonic()
+        super().set()
+
+
+def wait(done: Finished, observers: list[Observer], timeout: float | None,
          tick: Callable[[], None] | None = None) -> str:
-    """Wait for the event ``done``: "finished", "timeout" or "interrupted" (Ctrl-C)."""
+    """Wait for ``done``: "finished", "timeout", "interrupted" (Ctrl-C), "late" or "held".
+
+    A call Python cannot interrupt (C code such as a long regular expression)
+    can hold the interpreter past the deadline: the calling thread wakes up
+    only when it returns. "late": the run had ended by itself by then, after
+    the deadline; "held": it had not, and the deadline was noticed late.
+    Either way the time limit was broken, and is reported.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         while not done.wait(TICK):
@@ -129,15 +148,36 @@ def wait(done: threading.Event, observers: list[Observer], timeout: float | None
             for observer in observers:
                 observer.tick()
             if deadline is not None and time.monotonic() >= deadline:
-                return "timeout"
+                return "held" if time.monotonic() - deadline > HELD else "timeout"
     except KeyboardInterrupt:
         return "interrupted"
+    if deadline is not None and done.at is not None and done.at > deadline:
+        return "late"
     return "finished"
+
+
+def stop_anyway(stop: Callable[[], list]) -> list:
+    """Call ``stop`` to its end: another Ctrl-C meanwhile cannot cut the stopping short."""
+    while True:
+        try:
+            return stop()
+        except KeyboardInterrupt:
+            continue  # stopping is what is being done already: finish it, then report
 
 
 def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
              timeout_text: str | None = None) -> None:
     """Record how ``run`` went, tell the observers, then raise what went wrong."""
+    if outcome in ("late", "held"):
+        timeout_text = timeout_text or (
+            f"The network did not finish within {timeout:g} seconds: a call that Python cannot "
+            f"interrupt (C code, such as a long regular expression or a library call) held "
+            f"everything up, and the run "
+            + ("ended by itself only after it returned." if outcome == "late" else
+               f"was stopped as soon as it returned.{busy}")
+            + " Results collected so far are kept. A time limit cannot cut such a call short: "
+              "make the call itself quicker.")
+        outcome = "timeout"
     try:
         run.outcome = outcome
         run.failures = [nr.failure for nr in run.nodes.values() if nr.failure is not None]

@@ -42,7 +42,16 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .copying import copy_message
 from .errors import NetworkError, NetworkTimeout, NodeStillRunningWarning, short_repr
-from .running import Run, begin, check_arguments, conclude, still_running, wait
+from .running import (
+    Finished,
+    Run,
+    begin,
+    check_arguments,
+    conclude,
+    still_running,
+    stop_anyway,
+    wait,
+)
 from .semantics import Stop
 from .threads import STOP_GRACE, raise_in_thread
 
@@ -190,7 +199,7 @@ class Scheduler:
         self.stopping = False
         self.out_of_steps = False
         self.error = None
-        self.done = threading.Event()
+        self.done = Finished()
         self.thread = threading.Thread(target=self._main, name="dissyslab seeded run", daemon=True)
         net, inbox_of = run.net, {}
         for w in self.order:
@@ -416,9 +425,9 @@ def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: 
         with _virtual_sleeps(net):
             s.thread.start()
             outcome = wait(s.done, r.observers, timeout)
-            if outcome != "finished":
+            if outcome in ("timeout", "interrupted", "held"):
                 busy = _still_running(s)
-                stuck = s.stop()
+                stuck = stop_anyway(s.stop)
     finally:
         net._running = False
     if s.out_of_steps and outcome == "finished":

@@ -22,7 +22,9 @@ How a run goes:
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import sys
 import threading
 import time
 import warnings
@@ -30,7 +32,16 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .channels import Channel, Outbox
 from .errors import NodeStillRunningWarning
-from .running import Run, begin, check_arguments, conclude, still_running, wait
+from .running import (
+    Finished,
+    Run,
+    begin,
+    check_arguments,
+    conclude,
+    still_running,
+    stop_anyway,
+    wait,
+)
 from .semantics import NodeRun, Stop
 
 if TYPE_CHECKING:
@@ -206,7 +217,7 @@ class Threads:
     def __init__(self, run: Run, capacity: int) -> None:
         net = run.net
         largest = min(BATCH, capacity)  # a batch never overfills a channel
-        self.done = threading.Event()
+        self.done = Finished()
         self.go = _StartGate()  # no node works before every thread has started
         self._left = len(net.nodes)
         self._lock = threading.Lock()
@@ -317,10 +328,10 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
                 f"kernel if earlier runs left threads behind.") from exc
         else:
             outcome = wait(threads.done, r.observers, timeout, tick=threads.send_stalled)
-        if outcome != "finished":
+        if outcome in ("timeout", "interrupted", "held"):
             alive = {t.node_run.name for t in threads.alive()}
             busy = still_running(r, alive=lambda nr: nr.name in alive)
-            stuck = threads.stop()
+            stuck = stop_anyway(threads.stop)
     finally:
         net._running = False
     if stuck:
@@ -331,6 +342,24 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
             NodeStillRunningWarning, stacklevel=3)
     conclude(r, outcome, busy, timeout)
     return r
+
+
+@atexit.register
+def _let_the_process_exit() -> None:
+    """Keep a node stuck reading standard input from making the interpreter abort at exit.
+
+    A node thread still inside ``input()`` (or another read of ``sys.stdin``)
+    holds the lock of stdin's buffer; closing stdin at exit would wait for
+    that lock and abort the interpreter ("Fatal Python error:
+    _enter_buffered_busy"). When such a thread is left, stdin is simply never
+    closed: the process then ends as it should, with its own exit code.
+    """
+    if not any(t.name.startswith("dissyslab ") and t.is_alive() for t in threading.enumerate()):
+        return
+    for stream in {id(x): x for x in (sys.stdin, sys.__stdin__) if x is not None}.values():
+        for obj in (stream, getattr(stream, "buffer", None)):
+            if obj is not None:
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
 def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:

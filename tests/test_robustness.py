@@ -1,6 +1,9 @@
 """A run ends when it should, however it is started, and leaves no node thread behind."""
 
 import itertools
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -58,3 +61,51 @@ def test_a_thread_that_cannot_start_stops_the_others_and_says_why(monkeypatch):
         g.run_network(timeout=5, live=False)
     assert "22 nodes" in str(info.value)
     assert not any(t.is_alive() for t in started)
+
+
+def run_script(code, stdin=None, timeout=60):
+    """Run ``code`` in a fresh interpreter with this checkout first on sys.path."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {root!r})\n" + code],
+                          input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_a_node_stuck_in_input_never_keeps_the_process_from_exiting():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.path.insert(0, {root!r})\n"
+            "from dissyslab import *\n"
+            "t = Transform(fn=lambda x: input('? '), name='ask')\n"
+            "g = network([(Source(fn=ListSource([1]).run, name='s'), t), (t, Sink(fn=print, name='k'))])\n"
+            "try:\n"
+            "    g.run_network(timeout=0.3, live=False)\n"
+            "except NetworkTimeout:\n"
+            "    print('timed out', flush=True)\n"
+            "sys.exit(3)\n")
+    # stdin stays open and empty: input() waits for ever, as for a student at a terminal
+    with subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            proc.wait(timeout=60)  # stdin is not closed: only the run's own ending can end it
+        finally:
+            proc.kill()
+        out, err = proc.stdout.read(), proc.stderr.read()
+    assert "timed out" in out
+    assert "'ask'" in err  # the stuck node is named (NodeStillRunningWarning)
+    assert "Fatal Python error" not in err
+    assert proc.returncode == 3
+
+
+def test_a_call_that_holds_the_interpreter_past_the_timeout_is_reported_when_it_returns():
+    done = run_script(
+        "import re\n"
+        "from dissyslab import *\n"
+        "def slow(x):\n"
+        "    return re.match(r'(a+)+$', 'a' * 24 + 'b')  # catastrophic backtracking, in C\n"
+        "t = Transform(fn=slow, name='regex')\n"
+        "g = network([(Source(fn=ListSource([1]).run, name='s'), t), (t, Sink(fn=print, name='k'))])\n"
+        "try:\n"
+        "    g.run_network(timeout=0.2, live=False)\n"
+        "except NetworkTimeout as err:\n"
+        "    print('TIMEOUT', err)\n")
+    assert "TIMEOUT The network did not finish within 0.2 seconds" in done.stdout, done.stderr
+    assert "a call that Python cannot interrupt" in done.stdout
