@@ -12,9 +12,11 @@ How a run goes:
 * When a node has ended (a source returned None, or every sender of a node
   has ended and its inbox is empty) its thread tells each receiver "end".
   That is how the end of the stream flows from the sources to the sinks.
+  Round a loop it cannot: there, the loop's count of outstanding messages
+  (``termination.py``) says when the edges round it end.
 * A node whose function raised keeps taking what reaches it, and throws it
   away (the semantics count it as discarded), so its senders never block.
-  Its receivers are told "end" at once.
+  Its receivers are told "end" at once (round a loop: when the loop is quiet).
 * The calling thread waits. On timeout or Ctrl-C it stops every channel and
   interrupts every node still inside its function, then waits (a little) for
   each thread to end.
