@@ -46,7 +46,7 @@ class Network:
         #: the loops (feedback cycles): lists of nodes that can all reach one another
         self.loops = find_loops(self.nodes, self.edges)
         #: the edges that close a loop, seen from the sources (their messages come back round)
-        self.feedback_edges = _feedback_edges(self.nodes, self.edges) if self.loops else set()
+        self.feedback_edges = _feedback_edges(self.nodes, self.edges) if self.loops else []
         self.last_run = None  # the Run of the last (or current) run_network, if any
         self._running = False
 
@@ -534,7 +534,8 @@ def _feedback_edges(nodes, edges):
     """The edges that lead back to a node on the current path of a walk from the sources.
 
     The walk starts at each source in turn and follows edges in the order they
-    were listed, so the same network always gets the same feedback edges.
+    were listed, so the same network always gets the same feedback edges,
+    listed in the order of its edges.
     """
     out = {id(n): [e for e in edges if e.src is n] for n in nodes}
     state, found = {}, set()  # id -> 1 on the current path, 2 finished
@@ -554,7 +555,7 @@ def _feedback_edges(nodes, edges):
             elif id(e.dst) not in state:
                 state[id(e.dst)] = 1
                 work.append((e.dst, iter(out[id(e.dst)])))
-    return found
+    return [e for e in edges if e in found]  # in the order they were listed
 
 
 def _ordinal(n):

@@ -170,7 +170,7 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
     """Record how ``run`` went, tell the observers, then raise what went wrong."""
     if outcome in ("late", "held"):
         timeout_text = timeout_text or (
-            f"The network did not finish within {timeout:g} seconds: a call that Python cannot "
+            f"The network did not finish within {_seconds(timeout)}: a call that Python cannot "
             f"interrupt (C code, such as a long regular expression or a library call) held "
             f"everything up, and the run "
             + ("ended by itself only after it returned." if outcome == "late" else
@@ -192,15 +192,19 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
             f"The network was interrupted and stopped.{busy} Results collected so far are kept."
         )
     if outcome == "timeout":
+        going_round = [loop for loop in run.loops if not loop.quiet and loop.outstanding]
+        sources_ended = all(nr.state in ("done", "failed") for nr in run.nodes.values()
+                            if nr.kind == "source")
+        hint = ("a loop that never goes quiet never ends" if going_round and sources_ended else
+                "a source that never returns None never ends")
         text = timeout_text or (
-            f"The network did not finish within {timeout:g} seconds, so it was stopped.{busy} "
+            f"The network did not finish within {_seconds(timeout)}, so it was stopped.{busy} "
             f"Results collected so far are kept. If it is just slow, give a larger timeout; "
-            f"a source that never returns None never ends.")
-        for loop in run.loops:
-            if not loop.quiet and loop.outstanding:
-                n = loop.outstanding
-                text += (f" The loop {loop.describe()} still had {n} message{'s' if n != 1 else ''} "
-                         f"going round: a loop ends only once no message is left in it.")
+            f"{hint}.")
+        for loop in going_round:
+            n = loop.outstanding
+            text += (f" The loop {loop.describe()} still had {n} message{'s' if n != 1 else ''} "
+                     f"going round: a loop ends only once no message is left in it.")
         err = NetworkTimeout(text + (f"\n{NetworkError(run.failures)}" if run.failures else ""))
         err.failures = run.failures
         raise err
@@ -208,6 +212,10 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         discarded = {name: nr.stats.discarded for name, nr in run.nodes.items()
                      if nr.failure is not None and nr.stats.discarded}
         raise NetworkError(run.failures, discarded) from run.failures[0].exception
+
+
+def _seconds(t: float) -> str:
+    return f"{t:g} second{'' if t == 1 else 's'}"
 
 
 def still_running(run: Run, alive: Callable[[NodeRun], bool] = lambda nr: True) -> str:

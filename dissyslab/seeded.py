@@ -212,7 +212,7 @@ class Scheduler:
                 w.inboxes.append(ib)
                 for e in edges_in:
                     inbox_of[e] = ib
-        self.feedback = net.feedback_edges  # they close a loop: never bounded (threads.py)
+        self.feedback = set(net.feedback_edges)  # they close a loop: never bounded (threads.py)
         self.loop_of_edge = run.loop_of_edge
         for w in self.order:
             for port, edges in enumerate(w.nr.outs):

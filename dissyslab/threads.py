@@ -224,7 +224,7 @@ class Threads:
         self._left = len(net.nodes)
         self._lock = threading.Lock()
         self.loop_of_edge = run.loop_of_edge
-        self.feedback = net.feedback_edges  # they close a loop: never bounded, or it could wait for itself
+        self.feedback = set(net.feedback_edges)  # they close a loop: never bounded (termination.py)
         channels, inboxes = {}, {}
         for node in net.nodes:
             if node.kind == "source":
