@@ -8,6 +8,7 @@ functions that need it: ``import dissyslab`` stays free of it, and a missing
 
 import html
 import importlib.util
+import operator
 import os
 import re
 import shutil
@@ -101,7 +102,7 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     """
     Diagram = _diagram_class()  # first, so a missing graphviz package fails before any work
 
-    failures = {f.node.name: f for f in getattr(net, "failures", ())} if stats else {}
+    failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     if stats and edge_counts is None:
         edge_counts = getattr(net, "edge_counts", None)
     plan = _plan(net, _threshold(compact), pinned=set(failures))
@@ -192,7 +193,7 @@ def graphviz_package_available():
 
 def text(net, *, stats=False, compact=None):
     """A readable text picture: each node with where it sends, then the paths."""
-    failures = {f.node.name: f for f in getattr(net, "failures", ())} if stats else {}
+    failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     plan = _plan(net, _threshold(compact), pinned=set(failures))
     view = _View(net, stats, None, None, failures)
     width = max(len(b.kind) for b in plan.boxes)
@@ -336,6 +337,11 @@ class _Box:
     node: object = None
     ports: int = 0
     members: list = field(default_factory=list)  # the hidden nodes a group box stands for
+    member_names: list = field(default_factory=list)  # their names in the network
+
+    def __post_init__(self):
+        if self.members and not self.member_names:
+            self.member_names = [m.name for m in self.members]
 
 
 @dataclass(eq=False)
@@ -376,50 +382,52 @@ def _threshold(compact):
 
 def _plan(net, threshold, pinned):
     """Decide the boxes and arrows; ``pinned`` names nodes that must stay visible."""
-    ids = node_ids(net.nodes)
-    ins = {n.name: [] for n in net.nodes}
-    outs = {n.name: [] for n in net.nodes}
+    name = _namer(net)
+    ids = node_ids(net.nodes, name)
+    ins = {name(n): [] for n in net.nodes}
+    outs = {name(n): [] for n in net.nodes}
     for e in net.edges:
-        outs[e.src.name].append(e)
-        ins[e.dst.name].append(e)
+        outs[name(e.src)].append(e)
+        ins[name(e.dst)].append(e)
 
     group_of = {}  # hidden node name -> its group box
     boxes_first = {}  # name of the first hidden node at a branch position -> group box
     taken = set(ids.values())
     if threshold is not None:
-        for branches in _alike_groups(net, threshold, ins, outs):
-            if any(m.name in group_of for m in branches[0]):
+        for branches in _alike_groups(net, threshold, ins, outs, name):
+            if any(name(m) in group_of for m in branches[0]):
                 continue
             keep = [b for i, b in enumerate(branches)
-                    if i < KEEP or any(m.name in pinned for m in b)]
+                    if i < KEEP or any(name(m) in pinned for m in b)]
             hidden = [b for b in branches if b not in keep]
             if len(hidden) < 2:
                 continue
             for pos in range(len(hidden[0])):
                 column = [b[pos] for b in hidden]
                 first = column[0]
-                box_id = _unique(f"{ids[first.name]}__more", taken)
+                box_id = _unique(f"{ids[name(first)]}__more", taken)
                 more = f"\u2026 {len(column)} more" + (" like this" if pos == 0 else "")
-                box = _Box(box_id, first.kind, more, f"{first.name} \u2026 {column[-1].name}",
-                           ports=_ports(first), members=column)
-                boxes_first[first.name] = box
+                box = _Box(box_id, first.kind, more, f"{name(first)} \u2026 {name(column[-1])}",
+                           ports=_ports(first), members=column,
+                           member_names=[name(m) for m in column])
+                boxes_first[name(first)] = box
                 for m in column:
-                    group_of[m.name] = box
+                    group_of[name(m)] = box
 
     boxes, box_of = [], {}
     for n in net.nodes:
-        if n.name in group_of:
-            if n.name in boxes_first:
-                boxes.append(boxes_first[n.name])
+        if name(n) in group_of:
+            if name(n) in boxes_first:
+                boxes.append(boxes_first[name(n)])
             continue
-        box = _Box(ids[n.name], n.kind, n.name, node_detail(n), node=n, ports=_ports(n))
+        box = _Box(ids[name(n)], n.kind, name(n), node_detail(n, name(n)), node=n, ports=_ports(n))
         boxes.append(box)
-        box_of[n.name] = box
+        box_of[name(n)] = box
 
     links, merged = [], {}
     for e in net.edges:
-        src = box_of.get(e.src.name) or group_of[e.src.name]
-        dst = box_of.get(e.dst.name) or group_of[e.dst.name]
+        src = box_of.get(name(e.src)) or group_of[name(e.src)]
+        dst = box_of.get(name(e.dst)) or group_of[name(e.dst)]
         if src.members or dst.members:
             key = (src.id, e.src_port, dst.id, e.dst_port)
             if key in merged:
@@ -433,7 +441,7 @@ def _plan(net, threshold, pinned):
     return _Plan(boxes, links)
 
 
-def _alike_groups(net, threshold, ins, outs):
+def _alike_groups(net, threshold, ins, outs, name):
     """Groups of more than ``threshold`` alike branches, the biggest groups first.
 
     A branch is a node and everything only it feeds; branches are alike when
@@ -441,7 +449,7 @@ def _alike_groups(net, threshold, ins, outs):
     """
     by_senders = {}
     for n in net.nodes:
-        key = (n.kind, tuple((e.src.name, e.src_port, e.dst_port) for e in ins[n.name]))
+        key = (n.kind, tuple((name(e.src), e.src_port, e.dst_port) for e in ins[name(n)]))
         by_senders.setdefault(key, []).append(n)
     groups = []
     for roots in by_senders.values():
@@ -449,33 +457,33 @@ def _alike_groups(net, threshold, ins, outs):
             continue
         by_shape = {}
         for root in roots:
-            branch = _branch(root, ins, outs)
-            by_shape.setdefault(_shape(branch, outs), []).append(branch)
+            branch = _branch(root, ins, outs, name)
+            by_shape.setdefault(_shape(branch, outs, name), []).append(branch)
         groups += [g for g in by_shape.values() if len(g) > threshold]
-    order = {n.name: i for i, n in enumerate(net.nodes)}
-    groups.sort(key=lambda g: (-len(g) * len(g[0]), order[g[0][0].name]))
+    order = {name(n): i for i, n in enumerate(net.nodes)}
+    groups.sort(key=lambda g: (-len(g) * len(g[0]), order[name(g[0][0])]))
     return groups
 
 
-def _branch(root, ins, outs):
-    members, inside = [root], {root.name}
+def _branch(root, ins, outs, name):
+    members, inside = [root], {name(root)}
     i = 0
     while i < len(members):
-        for e in outs[members[i].name]:
+        for e in outs[name(members[i])]:
             d = e.dst
-            if d.name not in inside and all(x.src.name in inside for x in ins[d.name]):
-                inside.add(d.name)
+            if name(d) not in inside and all(name(x.src) in inside for x in ins[name(d)]):
+                inside.add(name(d))
                 members.append(d)
         i += 1
     return members
 
 
-def _shape(branch, outs):
-    index = {m.name: i for i, m in enumerate(branch)}
-    nodes = tuple((m.kind, node_detail(m), _ports(m)) for m in branch)
+def _shape(branch, outs, name):
+    index = {name(m): i for i, m in enumerate(branch)}
+    nodes = tuple((m.kind, node_detail(m, name(m)), _ports(m)) for m in branch)
     wires = tuple(
-        (index[m.name], e.src_port, index.get(e.dst.name, ("outside", e.dst.name)), e.dst_port)
-        for m in branch for e in outs[m.name]
+        (index[name(m)], e.src_port, index.get(name(e.dst), ("outside", name(e.dst))), e.dst_port)
+        for m in branch for e in outs[name(m)]
     )
     return nodes, wires
 
@@ -484,14 +492,14 @@ def _ports(node):
     return node.num_outputs or node.num_inputs or 0
 
 
-def node_ids(nodes):
-    """Stable DOT/Mermaid identifiers made from node names: ASCII, safe, unique."""
+def node_ids(nodes, name=operator.attrgetter("name")):
+    """Stable DOT/Mermaid identifiers made from node names (``name(node)``): ASCII, safe, unique."""
     ids, taken = {}, set()
     for n in nodes:
-        slug = re.sub(r"[^A-Za-z0-9_]+", "_", n.name).strip("_") or n.kind
+        slug = re.sub(r"[^A-Za-z0-9_]+", "_", name(n)).strip("_") or n.kind
         if slug[0].isdigit():
             slug = "n" + slug
-        ids[n.name] = _unique(slug, taken)
+        ids[name(n)] = _unique(slug, taken)
     return ids
 
 
@@ -503,8 +511,12 @@ def _unique(slug, taken):
     return name
 
 
-def node_detail(node):
-    """The function's name (and parameters) when it adds something to the node's name."""
+def node_detail(node, name=None):
+    """The function's name (and parameters) when it adds something to the node's name.
+
+    ``name``: the network's name for the node (by default its own).
+    """
+    name = node.name if name is None else name
     if node.kind == "merge_synch":
         return ""
     fn = function_name(node.fn)
@@ -512,11 +524,11 @@ def node_detail(node):
         fn = fn.rsplit(".", 1)[-1]
     if fn == "<lambda>":
         fn = "lambda"
-    elif fn == node.name or default_name(node.fn, node.kind) == node.name:
+    elif fn == name or default_name(node.fn, node.kind) == name:
         fn = ""
     params = ", ".join(f"{k}={_short(v)}" for k, v in node.params.items())
     if params:
-        fn = f"{fn or node.name}({params})"
+        fn = f"{fn or name}({params})"
     return fn if len(fn) <= 40 else fn[:39] + "\u2026"
 
 
@@ -663,7 +675,7 @@ def _box_state(box, view):
     if view.states is None:
         return None
     if box.members:
-        found = {view.states.get(m.name, "waiting") for m in box.members}
+        found = {view.states.get(m, "waiting") for m in box.member_names}
         return next((s for s in STATE_PRIORITY if s in found), "waiting")
     return view.states.get(box.name, "waiting")
 
@@ -672,13 +684,13 @@ def _box_failure(box, view):
     if not view.failures:
         return None
     if box.members:
-        return next((view.failures[m.name] for m in box.members if m.name in view.failures), None)
+        return next((view.failures[m] for m in box.member_names if m in view.failures), None)
     return view.failures.get(box.name)
 
 
 def _counters(box, view):
     stats = getattr(view.net, "stats", {}) or {}
-    names = [m.name for m in box.members] if box.members else [box.name]
+    names = box.member_names if box.members else [box.name]
     found = [stats[n] for n in names if n in stats]
     if not found:
         return ""
@@ -714,7 +726,7 @@ def _tooltip(box, view):
     if failure is not None:
         text = failure.summary()
     elif box.members:
-        text = ", ".join(m.name for m in box.members[:20]) + (", \u2026" if len(box.members) > 20 else "")
+        text = ", ".join(box.member_names[:20]) + (", \u2026" if len(box.members) > 20 else "")
     else:
         return None
     text = re.sub(r"0x[0-9a-fA-F]{6,}", "0x\u2026", text)
@@ -745,11 +757,12 @@ def _plural(n, word):
 # --- text and Mermaid helpers ------------------------------------------------
 
 def _path_lines(net, limit=8):
+    name = _namer(net)
     counts = _count_paths(net)
-    total = sum(counts[n.name] for n in net.sources)
+    total = sum(counts[name(n)] for n in net.sources)
     lines = [f"paths from a source to a sink ({total}):"]
     for path in net.paths(limit=limit):
-        lines.append("  " + " \u2192 ".join(n.name for n in path))
+        lines.append("  " + " \u2192 ".join(name(n) for n in path))
     if total > limit:
         lines.append(f"  \u2026 and {total - limit} more")
     return lines
@@ -757,6 +770,7 @@ def _path_lines(net, limit=8):
 
 def _count_paths(net):
     """How many source-to-sink paths start at each node (as ``net.paths()`` counts them)."""
+    name = _namer(net)
     if net.loops:  # paths that do not go round a loop (as net.paths() finds them): walk them
         def walks(node, on_path):
             if node.kind == "sink":
@@ -764,19 +778,24 @@ def _count_paths(net):
             return sum(walks(nxt, on_path | {id(nxt)}) for nxt in net.downstream(node)
                        if id(nxt) not in on_path)
 
-        return {n.name: walks(n, {id(n)}) for n in net.nodes}
-    down = {n.name: net.downstream(n) for n in net.nodes}
-    waiting = {n.name: len(down[n.name]) for n in net.nodes}
-    ready = [n for n in net.nodes if not down[n.name]]
+        return {name(n): walks(n, {id(n)}) for n in net.nodes}
+    down = {name(n): net.downstream(n) for n in net.nodes}
+    waiting = {name(n): len(down[name(n)]) for n in net.nodes}
+    ready = [n for n in net.nodes if not down[name(n)]]
     counts = {}
     while ready:  # a node is counted once everything downstream of it is
         n = ready.pop()
-        counts[n.name] = 1 if n.kind == "sink" else sum(counts[d.name] for d in down[n.name])
+        counts[name(n)] = 1 if n.kind == "sink" else sum(counts[name(d)] for d in down[name(n)])
         for u in net.upstream(n):
-            waiting[u.name] -= 1
-            if not waiting[u.name]:
+            waiting[name(u)] -= 1
+            if not waiting[name(u)]:
                 ready.append(u)
     return counts
+
+
+def _namer(net):
+    """The network's name for a node (``net.name_of``), or else the node's own name."""
+    return getattr(net, "name_of", None) or (lambda n: n.name)
 
 
 def _mermaid_id(box):

@@ -37,8 +37,9 @@ class NetworkError(Exception):
 class NodeFailure:
     """What went wrong in one node: its name, the message it was handling, the error."""
 
-    def __init__(self, node, exception, message=None, has_message=False, detail=None):
+    def __init__(self, node, exception, message=None, has_message=False, detail=None, name=None):
         self.node = node
+        self.name = node.name if name is None else name  # the network's name for the node
         self.exception = exception
         self.message = message
         self.has_message = has_message
@@ -49,7 +50,7 @@ class NodeFailure:
 
     def summary(self):
         exc = f"{type(self.exception).__name__}: {self.exception}"
-        where = f"{self.node.kind} '{self.node.name}'"
+        where = f"{self.node.kind} '{self.name}'"
         if self.detail:
             return f"{where} {self.detail} ({exc})"
         hint = ""

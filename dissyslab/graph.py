@@ -2,7 +2,7 @@
 
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from .errors import DuplicateEdgeWarning, short_repr
@@ -17,12 +17,15 @@ class Edge:
     dst: Node
     src_port: int = None  # index of a Split output, else None
     dst_port: int = None  # index of a MergeSynch input, else None
+    #: (sender's name, receiver's name) in the network the edge belongs to
+    names: tuple = field(default=None, repr=False)
 
     @property
     def label(self):
         """``"a → b"``, with ports where there are any: ``"split.out_0 → m.in_1"``."""
-        left = self.src.name if self.src_port is None else f"{self.src.name}.out_{self.src_port}"
-        right = self.dst.name if self.dst_port is None else f"{self.dst.name}.in_{self.dst_port}"
+        src, dst = self.names or (self.src.name, self.dst.name)
+        left = src if self.src_port is None else f"{src}.out_{self.src_port}"
+        right = dst if self.dst_port is None else f"{dst}.in_{self.dst_port}"
         return f"{left} → {right}"
 
     def __repr__(self):
@@ -32,17 +35,21 @@ class Edge:
 class Network:
     """A checked set of nodes and edges, ready to run. Make one with :func:`network`."""
 
-    def __init__(self, nodes, edges):
+    def __init__(self, nodes, edges, names=None):
         self.nodes = list(nodes)
         self.edges = list(edges)
-        self._by_name = {n.name: n for n in self.nodes}
-        self._down = {n.name: [] for n in self.nodes}
-        self._up = {n.name: [] for n in self.nodes}
+        # this network's name for each node (by identity): the node's own name, except
+        # when another node of this network has that name too (see network()).
+        self._names = {id(n): n.name for n in self.nodes}
+        self._names.update(names or {})
+        self._by_name = {self._names[id(n)]: n for n in self.nodes}
+        self._down = {name: [] for name in self._by_name}
+        self._up = {name: [] for name in self._by_name}
         for e in self.edges:
-            if e.dst not in self._down[e.src.name]:
-                self._down[e.src.name].append(e.dst)
-            if e.src not in self._up[e.dst.name]:
-                self._up[e.dst.name].append(e.src)
+            if e.dst not in self._down[self.name_of(e.src)]:
+                self._down[self.name_of(e.src)].append(e.dst)
+            if e.src not in self._up[self.name_of(e.dst)]:
+                self._up[self.name_of(e.dst)].append(e.src)
         #: the loops (feedback cycles): lists of nodes that can all reach one another
         self.loops = find_loops(self.nodes, self.edges)
         #: the edges that close a loop, seen from the sources (their messages come back round)
@@ -55,14 +62,14 @@ class Network:
     def stats(self):
         """Per node name, the :class:`NodeStats` of the last run (zeros before any run)."""
         if self.last_run is None:
-            return {n.name: NodeStats() for n in self.nodes}
+            return {name: NodeStats() for name in self._by_name}
         return self.last_run.stats
 
     @property
     def state(self):
         """Per node name: "waiting" (before any run), "busy", "done", "failed" or "stopped"."""
         if self.last_run is None:
-            return {n.name: "waiting" for n in self.nodes}
+            return {name: "waiting" for name in self._by_name}
         return self.last_run.state
 
     @property
@@ -97,10 +104,18 @@ class Network:
         return {} if self.last_run is None else self.last_run.unpaired
 
     # --- introspection -------------------------------------------------
+    def name_of(self, node):
+        """This network's name for ``node`` (its own name, unless two of its nodes share one)."""
+        try:
+            return self._names[id(node)]
+        except KeyError:
+            raise KeyError(f"{short_repr(node)} is not a node of this network; its nodes are: "
+                           f"{', '.join(self._by_name)}") from None
+
     def node(self, name):
-        """The node called ``name``."""
+        """The node called ``name`` (or, given a node of this network, that node)."""
         if isinstance(name, Node):
-            name = name.name
+            return self._by_name[self.name_of(name)]
         try:
             return self._by_name[name]
         except KeyError:
@@ -119,11 +134,11 @@ class Network:
 
     def upstream(self, node):
         """The nodes that send to ``node``, in edge order."""
-        return list(self._up[self.node(node).name])
+        return list(self._up[self.name_of(self.node(node))])
 
     def downstream(self, node):
         """The nodes that ``node`` sends to, in edge order."""
-        return list(self._down[self.node(node).name])
+        return list(self._down[self.name_of(self.node(node))])
 
     def in_edges(self, node):
         node = self.node(node)
@@ -147,7 +162,7 @@ class Network:
             if last.kind == "sink":
                 found.append(tuple(path))
                 return
-            for nxt in self._down[last.name]:
+            for nxt in self._down[self.name_of(last)]:
                 if nxt not in path:
                     walk(path + [nxt])
 
@@ -157,19 +172,18 @@ class Network:
 
     def path_names(self):
         """Each path written out as ``"source → transform → sink"``."""
-        return [" → ".join(n.name for n in p) for p in self.paths()]
+        return [" → ".join(self.name_of(n) for n in p) for p in self.paths()]
 
     def describe(self):
         """A text picture of the network: each node, its kind and where it sends."""
         lines = []
         for n in self.nodes:
             outs = ", ".join(
-                (e.dst.name if e.dst_port is None else f"{e.dst.name}.in_{e.dst_port}")
-                + ("" if e.src_port is None else f" (from out_{e.src_port})")
+                e.label.split(" → ")[1] + ("" if e.src_port is None else f" (from out_{e.src_port})")
                 for e in self.out_edges(n)
             )
             fn = "" if n.kind == "merge_synch" else f" fn={function_name(n.fn)}"
-            lines.append(f"{n.kind:<11} {n.name}{fn}" + (f"  → {outs}" if outs else ""))
+            lines.append(f"{n.kind:<11} {self.name_of(n)}{fn}" + (f"  → {outs}" if outs else ""))
         return "\n".join(lines)
 
     def __repr__(self):
@@ -280,30 +294,32 @@ def network(edges):
             "network([]) has no edges. Give at least one pair (sender, receiver), "
             "like network([(source, sink)])."
         )
-    nodes, checked, seen = [], [], {}
+    nodes, ends = [], []
     for i, pair in enumerate(edges):
         src, src_port, dst, dst_port = _check_edge(i, pair)
         for n in (src, dst):
             if not any(n is m for m in nodes):
                 nodes.append(n)
-        edge = Edge(src, dst, src_port, dst_port)
+        ends.append((src, src_port, dst, dst_port))
+    names = _name_nodes(nodes)
+    checked, seen = [], {}
+    for i, (src, src_port, dst, dst_port) in enumerate(ends):
+        edge = Edge(src, dst, src_port, dst_port, (names[id(src)], names[id(dst)]))
         key = (id(src), src_port, id(dst), dst_port)
         if key in seen:
             warnings.warn(
                 f"The edge {edge.label} is listed twice ({_ordinal(seen[key] + 1)} and "
-                f"{_ordinal(i + 1)} edges), so "
-                f"'{dst.name}' will receive every message from '{src.name}' twice. "
-                f"If that is not what you want, delete one of them.",
+                f"{_ordinal(i + 1)} edges), so '{edge.names[1]}' will receive every message "
+                f"from '{edge.names[0]}' twice. If that is not what you want, delete one of them.",
                 DuplicateEdgeWarning,
                 stacklevel=2,
             )
         else:
             seen[key] = i
         checked.append(edge)
-    _name_nodes(nodes)
-    _check_ports_and_ends(nodes, checked)
-    _check_loops(nodes, checked)
-    return Network(nodes, checked)
+    _check_ports_and_ends(nodes, checked, names)
+    _check_loops(nodes, checked, names)
+    return Network(nodes, checked, names)
 
 
 def _check_edge(i, pair):
@@ -371,7 +387,14 @@ def _endpoint(where, end, role):
 
 
 def _name_nodes(nodes):
-    """Check that given names are unique and make derived names unique."""
+    """This network's name for each node (by ``id``), checking that given names are unique.
+
+    A node's own name never changes once it is set: a given name, or a name
+    derived from its function, made unique (``double``, ``double_2``) by the
+    first network the node joins. Should two nodes of this network still have
+    the same name (each was named in a network of its own), the network calls
+    the later one by a name of its own, kept here and never written to the node.
+    """
     given = {}
     for n in nodes:
         if n.given_name is None:
@@ -383,55 +406,59 @@ def _name_nodes(nodes):
                 f"{n.kind}). Names tell nodes apart in errors and diagrams: give each its own."
             )
         given[n.given_name] = n
+    names = {id(n): n.given_name for n in given.values()}
     taken = set(given)
-    for n in nodes:
-        if n.given_name is not None:
-            continue
-        base = n.default_name
+    settled = [n for n in nodes if n.given_name is None and n._name is not None]
+    for n in settled + [n for n in nodes if n._name is None]:
+        base = n.name
         name, k = base, 2
         while name in taken:
             name, k = f"{base}_{k}", k + 1
-        n.name = name
+        if n._name is None:
+            n._name = name  # fixed once, by the first network that needs it
+        names[id(n)] = name
         taken.add(name)
+    return names
 
 
-def _check_ports_and_ends(nodes, edges):
+def _check_ports_and_ends(nodes, edges, names):
     has_in = {id(e.dst) for e in edges}
     has_out = {id(e.src) for e in edges}
     for n in nodes:
+        name = names[id(n)]
         if n.kind != "source" and id(n) not in has_in:
             raise ValueError(
-                f"{n.kind} '{n.name}' has no incoming edge, so it would never receive a "
-                f"message. Add an edge (some_node, {n.name}), or leave it out."
+                f"{n.kind} '{name}' has no incoming edge, so it would never receive a "
+                f"message. Add an edge (some_node, {name}), or leave it out."
             )
         if n.kind != "sink" and id(n) not in has_out:
             raise ValueError(
-                f"{n.kind} '{n.name}' sends to nothing, so its messages would be lost. "
-                f"Add an edge ({n.name}, some_node) — a Sink collects results."
+                f"{n.kind} '{name}' sends to nothing, so its messages would be lost. "
+                f"Add an edge ({name}, some_node) — a Sink collects results."
             )
         if isinstance(n, Split):
             used = {e.src_port for e in edges if e.src is n}
             missing = [f"out_{i}" for i in range(n.num_outputs) if i not in used]
             if missing:
                 raise ValueError(
-                    f"split '{n.name}' has {n.num_outputs} outputs but {', '.join(missing)} "
+                    f"split '{name}' has {n.num_outputs} outputs but {', '.join(missing)} "
                     f"{'is' if len(missing) == 1 else 'are'} not connected, so messages sent "
                     f"there would be lost. Connect {'it' if len(missing) == 1 else 'them'}, e.g. "
-                    f"({n.name}.{missing[0]}, some_node), or use fewer num_outputs."
+                    f"({name}.{missing[0]}, some_node), or use fewer num_outputs."
                 )
         if isinstance(n, MergeSynch):
             used = {e.dst_port for e in edges if e.dst is n}
             missing = [f"in_{i}" for i in range(n.num_inputs) if i not in used]
             if missing:
                 raise ValueError(
-                    f"merge '{n.name}' has {n.num_inputs} inputs but {', '.join(missing)} "
+                    f"merge '{name}' has {n.num_inputs} inputs but {', '.join(missing)} "
                     f"{'is' if len(missing) == 1 else 'are'} not connected, so it could never "
                     f"make a complete list. Connect {'it' if len(missing) == 1 else 'them'}, e.g. "
-                    f"(some_node, {n.name}.{missing[0]}), or use fewer num_inputs."
+                    f"(some_node, {name}.{missing[0]}), or use fewer num_inputs."
                 )
 
 
-def _check_loops(nodes, edges):
+def _check_loops(nodes, edges, names):
     """Loops are allowed, but every node must be fed from a source and lead to a sink."""
     down = {id(n): [e.dst for e in edges if e.src is n] for n in nodes}
     up = {id(n): [e.src for e in edges if e.dst is n] for n in nodes}
@@ -441,14 +468,15 @@ def _check_loops(nodes, edges):
         if id(n) not in fed:
             loop = _loop_through(n, up, lambda m: id(m) not in fed, backwards=True)
             raise ValueError(
-                f"{_loop_text(loop)}. No source reaches it, so it would never receive a message. "
-                f"Send messages into the loop from a source, or from a node that a source reaches.")
+                f"{_loop_text(loop, names)}. No source reaches it, so it would never receive a "
+                f"message. Send messages into the loop from a source, or from a node that a "
+                f"source reaches.")
         if id(n) not in leads:
             loop = _loop_through(n, down, lambda m: id(m) not in leads, backwards=False)
             raise ValueError(
-                f"{_loop_text(loop)}. No edge leads from the loop towards a sink, so its messages "
-                f"could never leave it. Add an edge from one of its nodes to a path that ends "
-                f"in a Sink.")
+                f"{_loop_text(loop, names)}. No edge leads from the loop towards a sink, so its "
+                f"messages could never leave it. Add an edge from one of its nodes to a path that "
+                f"ends in a Sink.")
 
 
 def _reach(starts, step):
@@ -475,10 +503,10 @@ def _loop_through(n, step, bad, backwards):
         path.append(node)
 
 
-def _loop_text(loop):
+def _loop_text(loop, names):
     if len(loop) == 2:
-        return f"{loop[0].kind} '{loop[0].name}' sends to itself (a loop)"
-    return "These nodes form a loop: " + " → ".join(n.name for n in loop)
+        return f"{loop[0].kind} '{names[id(loop[0])]}' sends to itself (a loop)"
+    return "These nodes form a loop: " + " → ".join(names[id(n)] for n in loop)
 
 
 def find_loops(nodes, edges):

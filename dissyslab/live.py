@@ -160,22 +160,23 @@ class LiveView:
 
         self.sinks = []  # sink names, in the order their first path appears
         self.titles = {}  # sink name -> its path names
+        name_of = net.name_of
         for p in net.paths():
-            name = p[-1].name
+            name = name_of(p[-1])
             if name not in self.titles:
                 self.sinks.append(name)
                 self.titles[name] = []
-            self.titles[name].append(" → ".join(n.name for n in p))
+            self.titles[name].append(" → ".join(name_of(n) for n in p))
         for s in net.sinks:
-            if s.name not in self.titles:
-                self.sinks.append(s.name)
-                self.titles[s.name] = [s.name]
+            if name_of(s) not in self.titles:
+                self.sinks.append(name_of(s))
+                self.titles[name_of(s)] = [name_of(s)]
         self._above = {name: _ancestors(net, name) for name in self.sinks}
         # many panels show fewer results each, so the page stays small
         self.rows = max(1, min(latest, max(MIN_ROWS, MAX_ROWS // len(self.sinks))))
         self._logs = {}
         for name in self.sinks:
-            senders = {e.src.name for e in net.in_edges(name)}
+            senders = {id(e.src) for e in net.in_edges(name)}
             self._logs[name] = _SinkLog(self.rows, tagged=len(senders) > 1)
 
     # --- display ---------------------------------------------------------
@@ -231,11 +232,11 @@ class LiveView:
 
     def sink_received(self, worker, messages):
         """A sink took ``messages`` (on that sink's thread): remember them, nothing more."""
-        log = self._logs[worker.node.name]
+        log = self._logs[worker.name]
         sender = None
         if log.tagged:
             edge = worker.edge
-            sender = edge.src.name if edge is not None else None
+            sender = self.net.name_of(edge.src) if edge is not None else None
         tail = messages[-self.rows:]  # a copy: the newest are all the view will show
         with self._lock:
             log.count += len(messages)
@@ -400,9 +401,9 @@ def _ancestors(net, name):
     seen, todo = {name}, [name]
     while todo:
         for up in net.upstream(todo.pop()):
-            if up.name not in seen:
-                seen.add(up.name)
-                todo.append(up.name)
+            if net.name_of(up) not in seen:
+                seen.add(net.name_of(up))
+                todo.append(net.name_of(up))
     return seen
 
 
@@ -449,7 +450,7 @@ class _Drawing:
         if self.reason is not None:
             return
         try:
-            done = {node.name: "done" for node in self.net.nodes}
+            done = {self.net.name_of(node): "done" for node in self.net.nodes}
             digraph = self.diagram.build(self.net, states=done,
                                          edge_counts=dict.fromkeys(self.net.edges, 1))
             answer = _DotProcess.ask(digraph.source)

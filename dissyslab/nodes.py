@@ -62,7 +62,26 @@ class Node:
         self.params = dict(params)
         self.given_name = name
         self.default_name = default_name(fn, self.kind)
-        self.name = name if name is not None else self.default_name
+        self._name = name  # a derived name is fixed by the first network that needs it
+
+    @property
+    def name(self):
+        """The node's name: the one given, else the one derived from its function.
+
+        A derived name is made unique by the first network the node joins
+        (``double``, ``double_2``) and never changes afterwards: building
+        another network never renames a node. A network that holds two nodes
+        of the same name calls one of them by a name of its own
+        (``g.name_of(node)``).
+        """
+        return self._name if self._name is not None else self.default_name
+
+    @name.setter
+    def name(self, value):
+        raise AttributeError(
+            f"a node's name cannot be changed once it is made (it would no longer match "
+            f"the networks it is in). Give the name when you make the node: "
+            f"{type(self).__name__}(..., name={short_repr(value, 40)}).")
 
     def __repr__(self):
         return f"{type(self).__name__}(name={self.name!r}, fn={function_name(self.fn)})"
@@ -166,8 +185,6 @@ class MergeSynch(_PortedNode):
     def __init__(self, num_inputs, name=None):
         super().__init__(_pair_up, name=name)
         self.default_name = "merge_synch"
-        if name is None:
-            self.name = self.default_name
         self._make_ports(num_inputs, "num_inputs")
         self.num_inputs = num_inputs
 

@@ -50,7 +50,9 @@ class Run:
         self.observers = list(observers)
         watch = event_watcher(self.observers)
         outs = wiring(net)
-        self.nodes = {n.name: NodeRun(n, outs[n.name], watch, self.observers) for n in net.nodes}
+        names = [net.name_of(n) for n in net.nodes]
+        self.nodes = {name: NodeRun(n, outs[name], watch, self.observers, name)
+                      for n, name in zip(net.nodes, names, strict=True)}
         self.outcome = None
         self.failures = []
         self.unpaired = {}
@@ -259,7 +261,7 @@ def _exclusive_drops(run: Run, merge):
         found, todo = set(), [e for e in edges if e.dst is merge and e.dst_port == port]
         while todo:
             e = todo.pop()
-            place = (e.src.name, e.src_port)
+            place = (run.net.name_of(e.src), e.src_port)
             if place not in found:
                 found.add(place)
                 todo.extend(x for x in edges if x.dst is e.src)

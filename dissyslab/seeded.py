@@ -194,7 +194,7 @@ class Scheduler:
         self.max_steps = max_steps
         self.places = {name: _Place(nr) for name, nr in run.nodes.items()}
         self.order = list(self.places.values())
-        self.received = {n.name: [] for n in run.net.sinks} if record_sinks else None
+        self.received = {run.net.name_of(n): [] for n in run.net.sinks} if record_sinks else None
         self.current = None  # the node inside its function, if any
         self.stopping = False
         self.out_of_steps = False
@@ -625,7 +625,7 @@ def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None =
     if not net.sinks:
         raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
 
-    found = {n.name: {} for n in net.sinks}
+    found = {net.name_of(n): {} for n in net.sinks}
     failures = {}
     seen_warnings = {}
     emitted = []
@@ -642,7 +642,7 @@ def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None =
                 raise NetworkTimeout(f"While exploring, seed {seed}: {err}") from err
         for w in caught:
             seen_warnings.setdefault((w.category, str(w.message)), None)
-        emitted.append(sum(net.stats[n.name].sent for n in net.sources))
+        emitted.append(sum(net.stats[net.name_of(n)].sent for n in net.sources))
         for name, received in r.received.items():
             key = _freeze(received)
             outcome = found[name].get(key)

@@ -69,9 +69,9 @@ class NodeRun:
     """
 
     def __init__(self, node: Node, outs: list, watch: Events | None = None,
-                 on_sink: list[Observer] | tuple = ()) -> None:
+                 on_sink: list[Observer] | tuple = (), name: str | None = None) -> None:
         self.node = node
-        self.name = node.name
+        self.name = node.name if name is None else name  # the network's name for the node
         self.kind = node.kind
         self.call = partial(node.fn, **node.params) if node.params else node.fn
         self.outs = outs
@@ -298,7 +298,7 @@ class NodeRun:
         """Record that the node failed; from now on what reaches it is discarded."""
         self.state = "failed"
         self.stats.failed += 1 if has_message else 0
-        self.failure = NodeFailure(self.node, exc, msg, has_message, detail)
+        self.failure = NodeFailure(self.node, exc, msg, has_message, detail, name=self.name)
         if self.watch is not None:
             self.watch.fail(self.name, msg, exc)
 
@@ -348,10 +348,10 @@ def wiring(net: Network) -> dict[str, list[list[Edge]]]:
     receiver's input port, then as listed: every scheduler uses this order, so
     the same receiver of a fanout gets the original under each of them.
     """
-    outs = {n.name: [[] for _ in range(n.num_outputs or 1)] for n in net.nodes}
+    outs = {net.name_of(n): [[] for _ in range(n.num_outputs or 1)] for n in net.nodes}
     for node in net.nodes:
         for port in range(node.num_inputs or 1):
             for e in net.edges:
                 if e.dst is node and (e.dst_port or 0) == port:
-                    outs[e.src.name][e.src_port or 0].append(e)
+                    outs[net.name_of(e.src)][e.src_port or 0].append(e)
     return outs

@@ -233,7 +233,7 @@ class Threads:
             # a MergeSynch waits for one message from each input, so its inputs are not
             # bounded: a bound there could stop a fork from feeding the input it needs.
             inbox = Channel(len(edges_in), None if node.kind == "merge_synch" else capacity)
-            inboxes[node.name] = inbox
+            inboxes[net.name_of(node)] = inbox
             for e in edges_in:
                 channels[e] = inbox
         self.channels = list(inboxes.values())

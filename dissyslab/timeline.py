@@ -61,6 +61,7 @@ class Timeline:
 
 def timeline(net, window=None, max_events=200, trace=None):
     """Draw the last traced run of ``net`` (or ``trace``); see ``Network.timeline``."""
+    name_of = _namer(net)
     if trace is None:
         trace = last_trace(net.last_run)
     records = list(trace)
@@ -80,7 +81,7 @@ def timeline(net, window=None, max_events=200, trace=None):
                              f"but got {max_events!r}.")
         shown = records if max_events is None else records[:max_events]
     return Timeline(_draw(net, trace, records, shown), len(shown), total,
-                    [n.name for n in _lanes(net)])
+                    [name_of(n) for n in _lanes(net)])
 
 
 def _check_window(window):
@@ -95,26 +96,31 @@ def _check_window(window):
     return window
 
 
+def _namer(net):
+    """The network's name for a node (``net.name_of``), or else the node's own name."""
+    return getattr(net, "name_of", None) or (lambda n: n.name)
+
+
 def _lanes(net):
     """The nodes in the order messages flow: every sender left of its receivers.
 
     An edge that closes a loop (``net.feedback_edges``) goes right to left.
     """
-    pos = {n.name: i for i, n in enumerate(net.nodes)}
-    senders = {n.name: set() for n in net.nodes}
+    pos = {id(n): i for i, n in enumerate(net.nodes)}
+    senders = {id(n): set() for n in net.nodes}
     for e in net.edges:
         if e not in net.feedback_edges:
-            senders[e.dst.name].add(e.src.name)
-    ready = [n for n in net.nodes if not senders[n.name]]
+            senders[id(e.dst)].add(id(e.src))
+    ready = [n for n in net.nodes if not senders[id(n)]]
     order = []
     while ready:
-        ready.sort(key=lambda n: pos[n.name])
+        ready.sort(key=lambda n: pos[id(n)])
         n = ready.pop(0)
         order.append(n)
         for d in net.downstream(n):
-            if n.name in senders[d.name]:
-                senders[d.name].discard(n.name)
-                if not senders[d.name]:
+            if id(n) in senders[id(d)]:
+                senders[id(d)].discard(id(n))
+                if not senders[id(d)]:
                     ready.append(d)
     return order
 
@@ -191,24 +197,25 @@ def _f(v):
 
 
 def _draw(net, trace, records, shown):
+    name_of = _namer(net)
     lanes = _lanes(net)
     groups = _group(shown)
     rows = len(groups)
-    chars = {n.name: LABEL_CHARS for n in lanes}
+    chars = {name_of(n): LABEL_CHARS for n in lanes}
     if lanes:
-        chars[lanes[-1].name] = LABEL_CHARS + 16
+        chars[name_of(lanes[-1])] = LABEL_CHARS + 16
     labels = {id(g): _label(g, chars[g.node]) for g in groups}
 
     # lane widths: room for the longest label on the lane and for the node's name
     width_of = {}
     for n in lanes:
-        longest = max([len(labels[id(g)]) for g in groups if g.node == n.name] or [0])
-        need = max(22 + longest * CHAR + 12, len(n.name) * 7.6 + 18, 112)
-        width_of[n.name] = min(need, 22 + chars[n.name] * CHAR + 12)
+        longest = max([len(labels[id(g)]) for g in groups if g.node == name_of(n)] or [0])
+        need = max(22 + longest * CHAR + 12, len(name_of(n)) * 7.6 + 18, 112)
+        width_of[name_of(n)] = min(need, 22 + chars[name_of(n)] * CHAR + 12)
     x_of, x = {}, GUTTER
     for n in lanes:
-        x_of[n.name] = x + 12
-        x += width_of[n.name]
+        x_of[name_of(n)] = x + 12
+        x += width_of[name_of(n)]
     what = f"seeded run, seed {trace.seed}" if trace.seed is not None else "threaded run"
     title = f"Timeline of a {what}"
     if trace.outcome not in (None, "finished"):
@@ -227,8 +234,8 @@ def _draw(net, trace, records, shown):
     bottom = top + 14 + max(rows - 1, 0) * ROW
     legend_y = bottom + 36
     height = legend_y + legend_h
-    colour = {n.name: COLOURS.get(n.kind, INK) for n in lanes}
-    kind = {n.name: n.kind for n in lanes}
+    colour = {name_of(n): COLOURS.get(n.kind, INK) for n in lanes}
+    kind = {name_of(n): n.kind for n in lanes}
     seeded = trace.seed is not None
 
     out = [
@@ -249,7 +256,7 @@ def _draw(net, trace, records, shown):
 
     # lanes and their headers
     for n in lanes:
-        name, x = n.name, x_of[n.name]
+        name, x = name_of(n), x_of[name_of(n)]
         c = colour[name]
         end = next((g for g in groups if g.node == name and g.mark() == "end"), None)
         y_end = y_of[id(end)] if end is not None else bottom + 10
@@ -282,7 +289,7 @@ def _draw(net, trace, records, shown):
     out.append('<g fill="none" stroke-width="1.4">')
     for key, (g, r) in sends.items():
         edge = labels_by_edge[r.edge]
-        c, head = colour[edge.src.name], f"dsl-tl-head-{kind[edge.src.name]}"
+        c, head = colour[name_of(edge.src)], f"dsl-tl-head-{kind[name_of(edge.src)]}"
         x1, y1 = x_of[g.node], y_of[id(g)]
         tip = f"{short_repr(r.message, 60)} along {r.edge} (message {r.index} on this edge)"
         got = gets.get(key)
@@ -296,16 +303,16 @@ def _draw(net, trace, records, shown):
             out.append(_arrow(x1, y1, x2, y2, c, head, dashed, tip))
         else:  # received after the window, or never (the run was stopped): a short stub
             tip += ", received later" if _received_later(records, key) else ", never received"
-            dx, dy = _stub(x_of[edge.dst.name] - x1)
+            dx, dy = _stub(x_of[name_of(edge.dst)] - x1)
             out.append(_arrow(x1, y1, x1 + dx, y1 + dy, c, head, True, tip, to_dot=False))
     for key, (g2, r2) in gets.items():
         if key in sends:  # drawn above; the others were sent before the window
             continue
         edge = labels_by_edge[r2.edge]
-        c, head = colour[edge.src.name], f"dsl-tl-head-{kind[edge.src.name]}"
+        c, head = colour[name_of(edge.src)], f"dsl-tl-head-{kind[name_of(edge.src)]}"
         tip = f"{short_repr(r2.message, 60)} along {r2.edge} (message {r2.index}), sent earlier"
         x2, y2 = x_of[g2.node], y_of[id(g2)]
-        dx, dy = _stub(x2 - x_of[edge.src.name])
+        dx, dy = _stub(x2 - x_of[name_of(edge.src)])
         out.append(_arrow(x2 - dx, y2 - dy, x2, y2, c, head, True, tip, from_dot=False))
     out.append("</g>")
 

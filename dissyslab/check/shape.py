@@ -74,7 +74,7 @@ def verified(g, name="g", hint=None):
                  hint="every edge must connect Source, Transform, Sink, Split or MergeSynch nodes.")
         new = copies.get(id(node))
         if new is None:
-            new = copies[id(node)] = _copy_node(node)
+            new = copies[id(node)] = _copy_node(node, _name_in(g, node))
         if port is None:
             return new
         if type(port) is not int or not 0 <= port < len(new.ports):
@@ -93,10 +93,17 @@ def verified(g, name="g", hint=None):
     return Verified(net, g)
 
 
-def _copy_node(node):
+def _name_in(g, node):
+    """``g``'s name for ``node`` (a network may call a node by a name of its own)."""
+    try:
+        return g.name_of(node)
+    except Exception:
+        return node.name
+
+
+def _copy_node(node, name):
     __tracebackhide__ = True
     cls = type(node)
-    name = node.name
     if type(name) is not str or not name:
         fail(f"A node of the network has no usable name ({show(name)}).",
              hint="give every node a name with name='...'.")

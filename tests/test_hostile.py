@@ -1,0 +1,94 @@
+"""Hostile and unusual networks still end cleanly, with the real error (issue 14).
+
+Each test runs its network in a fresh interpreter with a hard time limit
+(``tests/subproc.py``), so a hang fails one test instead of the suite.
+"""
+
+from subproc import run_ok
+
+
+def test_reusing_nodes_in_a_second_network_changes_neither_the_nodes_nor_the_first():
+    out = run_ok("""
+        from dissyslab import ListSource, Sink, Source, Transform, network
+
+        def double(x):
+            return 2 * x
+
+        got1, got2 = [], []
+        s = Source(fn=ListSource(items=[1, 2, 3]).run, name="s")
+        a, b = Transform(fn=double), Transform(fn=double)
+        k = Sink(fn=got1.append, name="k")
+        g1 = network([(s, a), (a, b), (b, k)])
+        names1 = [n.name for n in g1.nodes]
+        s2 = Source(fn=ListSource(items=[5]).run, name="s")
+        k2 = Sink(fn=got2.append, name="k")
+        g2 = network([(s2, b), (b, k2)])
+        assert [n.name for n in g1.nodes] == names1 == ["s", "double", "double_2", "k"], names1
+        assert a.name == "double" and b.name == "double_2"
+        g1.run_network(timeout=5, live=False)
+        g2.run_network(timeout=5, live=False)
+        assert got1 == [4, 8, 12] and got2 == [10], (got1, got2)
+        assert sorted(g1.stats) == ["double", "double_2", "k", "s"]
+        assert sorted(g2.stats) == ["double_2", "k", "s"]
+
+        # two nodes named alike in two networks, then put together: the third network
+        # has its own name for one of them, and the first two are untouched
+        c, d = Transform(fn=double), Transform(fn=double)
+        out_c, out_d, out_both = [], [], []
+        g3 = network([(Source(fn=ListSource(items=[1]).run), c), (c, Sink(fn=out_c.append))])
+        g4 = network([(Source(fn=ListSource(items=[2]).run), d), (d, Sink(fn=out_d.append))])
+        assert c.name == d.name == "double"
+        src = Source(fn=ListSource(items=[3]).run)
+        both = Sink(fn=out_both.append)
+        g5 = network([(src, c), (src, d), (c, both), (d, both)])
+        assert c.name == d.name == "double"
+        assert [g5.name_of(n) for n in g5.nodes] == ["list_source", "double", "double_2", "append"]
+        assert g5.node("double_2") is d and g5.node(d) is d and g5.node(c) is c
+        assert [e.label for e in g5.edges][1] == "list_source → double_2"
+        for g in (g3, g4, g5):
+            g.run_network(timeout=5, live=False)
+        assert (out_c, out_d, sorted(out_both)) == ([2], [4], [6, 6])
+        assert sorted(g5.stats) == ["append", "double", "double_2", "list_source"]
+        assert g5.stats["double_2"].received == 1 and g3.stats["double"].received == 1
+        assert "double_2" in g5.describe() and "double_2" not in g4.describe()
+        g5.run_network(seed=3, timeout=5, live=False)
+        from dissyslab.check.shape import verified
+        assert verified(g5).names() == ["list_source", "double", "double_2", "append"]
+        assert "double_2" in __import__("dissyslab").diagram.text(g5)
+        assert sorted(out_both) == [6, 6, 6, 6]
+        print("ok")
+        """)
+    assert out.stdout.strip() == "ok"
+
+
+def test_a_network_names_its_own_nodes_in_errors_and_pictures():
+    out = run_ok("""
+        from dissyslab import ListSource, NetworkError, Sink, Source, Transform, network
+        from dissyslab import diagram
+
+        def bad(x):
+            raise ValueError("no")
+
+        c, d = Transform(fn=bad), Transform(fn=bad)
+        network([(Source(fn=ListSource(items=[1]).run), c), (c, Sink(fn=print))])
+        network([(Source(fn=ListSource(items=[1]).run), d), (d, Sink(fn=print))])
+        src = Source(fn=ListSource(items=[3]).run)
+        sink = Sink(fn=print)
+        g = network([(src, c), (src, d), (c, sink), (d, sink)])
+        try:
+            g.run_network(timeout=5, live=False)
+        except NetworkError as err:
+            text = str(err)
+        assert "transform 'bad' failed" in text and "transform 'bad_2' failed" in text, text
+        picture = diagram.text(g, stats=True)
+        assert "bad_2" in picture, picture
+        try:
+            g.run_network(timeout=5, live=False, trace=True)
+        except NetworkError:
+            pass
+        assert {r.node for r in g.trace} == {"list_source", "bad", "bad_2", "print"}, g.trace
+        assert "bad_2" in g.timeline().lanes and "bad_2" in g.timeline().svg
+        assert "list_source → bad_2" in {e.label for e in g.edges}
+        print("ok")
+        """)
+    assert out.stdout.strip() == "ok"
