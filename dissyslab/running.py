@@ -15,6 +15,7 @@ import math
 import threading
 import time
 import warnings
+import weakref
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from .errors import MergeSynchWarning, NetworkError, NetworkTimeout, short_repr
@@ -110,16 +111,54 @@ def check_arguments(timeout: float | None, capacity: int | None) -> int:
     return capacity
 
 
+#: every network that has started a run (a network is running while its ``_running`` is set)
+_started = weakref.WeakSet()
+_begin_lock = threading.Lock()
+
+
 def begin(net: Network) -> None:
-    """Mark ``net`` as running (once at a time) and rewind its ListSources."""
-    if net._running:
-        raise RuntimeError("This network is already running. Wait for that run to finish "
-                           "before starting it again.")
+    """Mark ``net`` as running (once at a time) and rewind its ListSources.
+
+    A source (or a ListSource) that is part of another network running now is
+    refused: the two runs would split its messages between them.
+    """
+    with _begin_lock:
+        if net._running:
+            raise RuntimeError("This network is already running. Wait for that run to finish "
+                               "before starting it again.")
+        _check_sources_free(net)
+        for node in net.sources:
+            owner = getattr(node.fn, "__self__", None)
+            if isinstance(owner, ListSource):
+                owner.reset()
+        net._running = True
+        _started.add(net)
+
+
+def _check_sources_free(net: Network) -> None:
+    """Refuse to start ``net`` if one of its sources is in another network that is running."""
+    busy = {}  # id of a source node or ListSource in a running network -> its description
+    for other in list(_started):
+        if other is net or not other._running:
+            continue
+        for node in other.sources:
+            busy[id(node)] = busy[id(getattr(node.fn, "__self__", node))] = None
+    if not busy:
+        return
     for node in net.sources:
+        name = net.name_of(node)
         owner = getattr(node.fn, "__self__", None)
-        if isinstance(owner, ListSource):
-            owner.reset()
-    net._running = True
+        if id(node) in busy:
+            what = f"source '{name}'"
+        elif isinstance(owner, ListSource) and id(owner) in busy:
+            what = f"the ListSource of source '{name}'"
+        else:
+            continue
+        raise RuntimeError(
+            f"{what} is also part of another network that is running now. The two runs "
+            f"would take turns at it and split its messages between them, so neither would "
+            f"get them all. Run the networks one after the other (wait for the first run to "
+            f"finish), or give each network a source of its own (with a ListSource of its own).")
 
 
 class Finished(threading.Event):

@@ -92,3 +92,47 @@ def test_a_network_names_its_own_nodes_in_errors_and_pictures():
         print("ok")
         """)
     assert out.stdout.strip() == "ok"
+
+
+def test_two_networks_sharing_a_source_cannot_run_at_the_same_time():
+    out = run_ok("""
+        import threading
+        from dissyslab import ListSource, Sink, Source, network
+
+        items = ListSource(items=range(20000))
+        release = threading.Event()
+        got1, got2, got3 = [], [], []
+
+        def held(x):
+            release.wait(10)
+            got1.append(x)
+
+        shared = Source(fn=items.run, name="numbers")
+        g1 = network([(shared, Sink(fn=held, name="k"))])
+        g2 = network([(shared, Sink(fn=got2.append, name="k"))])
+        # a ListSource in two Source nodes splits its items just the same
+        g3 = network([(Source(fn=items.run, name="again"), Sink(fn=got3.append, name="k"))])
+        t = threading.Thread(target=g1.run_network, kwargs={"timeout": 10, "live": False})
+        t.start()
+        while not got1 and not g1._running:
+            pass
+        for g, what in ((g2, "source 'numbers'"), (g3, "the ListSource of source 'again'")):
+            try:
+                g.run_network(timeout=10, live=False)
+            except RuntimeError as exc:
+                text = str(exc)
+                assert what in text and "another network that is running" in text, text
+                assert "one after the other" in text, text
+            else:
+                raise AssertionError("no error")
+        release.set()
+        t.join()
+        assert len(got1) == 20000 and not got2 and not got3, (len(got1), len(got2), len(got3))
+        # one after the other, each gets every item
+        g2.run_network(timeout=10, live=False)
+        g3.run_network(timeout=10, live=False)
+        assert len(got2) == len(got3) == 20000
+        print("ok")
+        """)
+    assert out.stdout.strip() == "ok"
+
