@@ -6,6 +6,7 @@ scheduler (``threads.py``, ``seeded.py``) decides when it does it.
 """
 
 import functools
+import inspect
 import re
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ class Node:
                 f"{_describe(fn)}. {fix}"
             )
         _check_name(cls, name)
+        _check_plain_function(cls, self.kind, fn, name)
         if params is None:
             params = {}
         if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
@@ -224,6 +226,61 @@ def default_name(fn, kind):
         return kind
     name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
     return re.sub(r"\W+", "_", name).strip("_") or kind
+
+
+def _calls_make_objects(fn):
+    """"generator" or "async" when calling ``fn`` makes a generator or coroutine, not a result."""
+    candidates = [fn]
+    if not (inspect.isroutine(fn) or isinstance(fn, (functools.partial, type))):
+        candidates.append(getattr(fn, "__call__", None))  # a callable object  # noqa: B004
+    for f in candidates:
+        try:
+            if inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f):
+                return "async"
+            if inspect.isgeneratorfunction(f):
+                return "generator"
+        except Exception:  # an odd callable that inspect cannot look into
+            return None
+    return None
+
+
+#: per kind, what its function must do instead of yielding
+_INSTEAD_OF_YIELD = {
+    "source": ("the source would send generator objects, one per call, for ever. A source's "
+               "function must return the next message each time it is called, and None when "
+               "there are no more. To send the items of a list, use "
+               "Source(fn=ListSource(items=[...]).run); to send what a generator makes, make "
+               "the generator once and hand out its items: items = {fn}(), then "
+               "Source(fn=lambda: next(items, None))."),
+    "transform": ("the generator object would be sent on as the message, and the code inside "
+                  "it would never run. A transform's function must return its result: write "
+                  "return instead of yield. To send each message to several nodes, connect this "
+                  "node to each of them (fanout); to send different items to different places, "
+                  "use a Split."),
+    "sink": ("the code inside it would never run. A sink's function must do its work and "
+             "return: write it without yield."),
+    "split": ("the code inside it would never run. A split's function must return a list with "
+              "one item per output: write return [...] instead of yield."),
+}
+
+
+def _check_plain_function(cls, kind, fn, name):
+    """Refuse generator functions and ``async def`` functions, saying what to write instead."""
+    what = _calls_make_objects(fn)
+    if what is None:
+        return
+    fname = function_name(fn)
+    if what == "generator":
+        raise TypeError(
+            f"{cls}{_for_name(name)}: {fname} is a generator function (it uses yield), so "
+            f"calling it gives a generator object, not a result: "
+            + _INSTEAD_OF_YIELD.get(kind, _INSTEAD_OF_YIELD["transform"]).format(
+                fn=fname.rsplit(".", 1)[-1]))
+    raise TypeError(
+        f"{cls}{_for_name(name)}: {fname} is an async def function, so calling it gives a "
+        f"coroutine, not a result, and the code inside it would never run: nodes do not use "
+        f"asyncio. Each node already runs in a thread of its own, so a slow call does not hold "
+        f"up the others: write it as a plain def, without async and await.")
 
 
 def _check_name(cls, name):

@@ -136,3 +136,54 @@ def test_two_networks_sharing_a_source_cannot_run_at_the_same_time():
         """)
     assert out.stdout.strip() == "ok"
 
+
+def test_generator_and_async_functions_are_refused_when_the_node_is_made():
+    out = run_ok("""
+        import functools
+        from dissyslab import Sink, Source, Split, Transform
+
+        def numbers():
+            yield from range(3)
+
+        def doubles(x):
+            yield 2 * x
+
+        async def fetch(x):
+            return x
+
+        async def ticks():
+            yield 1
+
+        class Reader:
+            def lines(self):
+                yield "a"
+
+            def __call__(self, x):
+                yield x
+
+        def refused(make, *words):
+            try:
+                make()
+            except TypeError as exc:
+                text = str(exc)
+                assert all(w in text for w in words), (words, text)
+                return text
+            raise AssertionError(f"accepted: {words}")
+
+        print(refused(lambda: Source(fn=numbers), "Source", "numbers", "generator function",
+                      "ListSource", "None"))
+        refused(lambda: Source(fn=Reader().lines), "generator function", "ListSource")
+        print(refused(lambda: Transform(fn=doubles), "Transform", "doubles", "generator function",
+                      "return"))
+        refused(lambda: Transform(fn=functools.partial(doubles)), "generator function")
+        refused(lambda: Sink(fn=Reader()), "generator function")
+        refused(lambda: Split(fn=doubles, num_outputs=2), "generator function", "list")
+        print(refused(lambda: Transform(fn=fetch), "async def", "fetch", "def"))
+        refused(lambda: Sink(fn=functools.partial(fetch)), "async def")
+        refused(lambda: Source(fn=ticks), "async def")
+        Transform(fn=abs), Source(fn=iter([1]).__next__), Sink(fn=print)
+        print("ok")
+        """)
+    assert out.stdout.strip().endswith("ok")
+    print(out.stdout)
+
