@@ -20,6 +20,7 @@ To see how a run works, read ``semantics.py`` and then ``threads.py``.
 from .diagram import legend  # graphviz itself is imported only when a legend is drawn
 from .errors import (
     CopyError,
+    DroppedEverythingWarning,
     DuplicateEdgeWarning,
     MergeSynchWarning,
     NetworkError,
@@ -38,5 +39,6 @@ __all__ = [
     "Source", "Transform", "Sink", "Split", "MergeSynch", "ListSource",
     "NetworkError", "NetworkTimeout", "NodeFailure", "CopyError",
     "DuplicateEdgeWarning", "MergeSynchWarning", "NodeStillRunningWarning",
+    "DroppedEverythingWarning",
     "legend",
 ]

@@ -81,6 +81,10 @@ class MergeSynchWarning(UserWarning):
     """A MergeSynch could not pair its inputs one to one."""
 
 
+class DroppedEverythingWarning(UserWarning):
+    """A Transform dropped every message of a run: its function returned None each time."""
+
+
 class NodeStillRunningWarning(RuntimeWarning):
     """A node's function did not return after the network was stopped."""
 

@@ -18,7 +18,13 @@ import warnings
 import weakref
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from .errors import MergeSynchWarning, NetworkError, NetworkTimeout, short_repr
+from .errors import (
+    DroppedEverythingWarning,
+    MergeSynchWarning,
+    NetworkError,
+    NetworkTimeout,
+    short_repr,
+)
 from .observers import event_watcher
 from .semantics import NodeRun, wiring
 from .sources import ListSource
@@ -224,6 +230,8 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         run.failures = [nr.failure for nr in run.nodes.values() if nr.failure is not None]
         run.unpaired = {name: nr.unpaired for name, nr in run.nodes.items() if nr.unpaired}
         _warn_merges(run)
+        if outcome == "finished":
+            _warn_dropped_everything(run)
     finally:  # whatever happened, the observers hear that the run ended
         for observer in run.observers:
             observer.finished(run, outcome)
@@ -290,6 +298,24 @@ def _warn_merges(run: Run) -> None:
                 f"on the way into one input but not the others, so after the first drop the "
                 f"lists it made may pair messages that do not belong together.",
                 MergeSynchWarning, stacklevel=5)
+
+
+#: a transform that drops at least this many messages, and all of them, is named after the run
+DROPPED_EVERYTHING = 10
+
+
+def _warn_dropped_everything(run: Run) -> None:
+    """Warn, one line per node, when a transform dropped every one of many messages."""
+    for nr in run.nodes.values():
+        got = nr.stats.received
+        if nr.kind == "transform" and nr.failure is None and got >= DROPPED_EVERYTHING and (
+                nr.stats.dropped == got):
+            warnings.warn(
+                f"transform '{nr.name}' dropped all {got} messages it received: its function "
+                f"returned None every time, and a transform passes on only what its function "
+                f"returns (None means 'drop this message'). If it should pass messages on, "
+                f"make it return the message; if it only uses them (print, saving), make it a Sink.",
+                DroppedEverythingWarning, stacklevel=5)
 
 
 def _exclusive_drops(run: Run, merge):

@@ -187,3 +187,32 @@ def test_generator_and_async_functions_are_refused_when_the_node_is_made():
     assert out.stdout.strip().endswith("ok")
     print(out.stdout)
 
+
+def test_a_transform_that_drops_every_message_is_named_after_the_run():
+    out = run_ok("""
+        import warnings
+        from dissyslab import DroppedEverythingWarning, ListSource, Sink, Source, Transform, network
+
+        def run(fn, n, **kw):
+            got = []
+            src = Source(fn=ListSource(items=[{"n": i} for i in range(n)]).run, name="numbers")
+            t = Transform(fn=fn, **kw)
+            g = network([(src, t), (t, Sink(fn=got.append, name="keep"))])
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                g.run_network(timeout=5, live=False)
+            return [str(w.message) for w in caught if w.category is DroppedEverythingWarning]
+
+        seen = run(lambda d: d.update(k=1), 20, name="add_key")
+        assert len(seen) == 1, seen
+        text = seen[0]
+        assert "transform 'add_key'" in text and "20" in text and "return" in text, text
+        assert "\\n" not in text, text
+        seen = run(print, 12)
+        assert len(seen) == 1 and "transform 'print'" in seen[0] and "Sink" in seen[0], seen
+        assert run(print, 5) == []              # too few messages to be sure
+        assert run(lambda d: d if d["n"] else None, 20) == []   # a filter that passes some
+        print("ok")
+        """)
+    assert out.stdout.strip().endswith("ok")
+
