@@ -27,6 +27,7 @@ from .errors import (
     NetworkTimeout,
     NodeFailure,
     NodeStillRunningWarning,
+    ThreadStillRunningWarning,
 )
 from .graph import Edge, Network, NodeStats, network
 from .nodes import MergeSynch, Sink, Source, Split, Transform
@@ -39,6 +40,6 @@ __all__ = [
     "Source", "Transform", "Sink", "Split", "MergeSynch", "ListSource",
     "NetworkError", "NetworkTimeout", "NodeFailure", "CopyError",
     "DuplicateEdgeWarning", "MergeSynchWarning", "NodeStillRunningWarning",
-    "DroppedEverythingWarning",
+    "DroppedEverythingWarning", "ThreadStillRunningWarning",
     "legend",
 ]

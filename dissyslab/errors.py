@@ -89,6 +89,10 @@ class NodeStillRunningWarning(RuntimeWarning):
     """A node's function did not return after the network was stopped."""
 
 
+class ThreadStillRunningWarning(RuntimeWarning):
+    """Threads that node functions started during a run were still running when it ended."""
+
+
 #: a memory address in a repr, as in ``<Thing object at 0x7f3a...>``
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 

@@ -23,6 +23,7 @@ from .errors import (
     MergeSynchWarning,
     NetworkError,
     NetworkTimeout,
+    ThreadStillRunningWarning,
     short_repr,
 )
 from .observers import event_watcher
@@ -69,6 +70,7 @@ class Run:
         self.received = None  # seeded runs for explore: what each sink received
         # termination.py: per loop of the network, the messages still going round it
         self.loops, self.loop_of_edge = loop_watches(net)
+        self.threads_before = set(threading.enumerate())  # to find threads nodes leave behind
 
     @property
     def stats(self) -> dict:
@@ -232,6 +234,7 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         _warn_merges(run)
         if outcome == "finished":
             _warn_dropped_everything(run)
+        _warn_threads_left(run)
     finally:  # whatever happened, the observers hear that the run ended
         for observer in run.observers:
             observer.finished(run, outcome)
@@ -298,6 +301,28 @@ def _warn_merges(run: Run) -> None:
                 f"on the way into one input but not the others, so after the first drop the "
                 f"lists it made may pair messages that do not belong together.",
                 MergeSynchWarning, stacklevel=5)
+
+
+def _warn_threads_left(run: Run) -> None:
+    """Warn when threads started during the run (by node functions) are still running."""
+    left = [t for t in threading.enumerate() if t not in run.threads_before and t.is_alive()
+            and not t.name.startswith("dissyslab ")]  # the runtime's own threads are named so
+    if not left:
+        return
+    names = ", ".join(repr(t.name) for t in left[:5]) + (
+        f" and {len(left) - 5} more" if len(left) > 5 else "")
+    daemon = any(t.daemon for t in left)
+    warnings.warn(
+        f"{'A thread' if len(left) == 1 else 'Threads'} started during the run (by a node's "
+        f"function) {'is' if len(left) == 1 else 'are'} still running: {names}. The run has "
+        f"ended without waiting for {'it' if len(left) == 1 else 'them'}, so what "
+        f"{'it does' if len(left) == 1 else 'they do'} is not part of its results"
+        + ("; and a thread started from a node's thread is a daemon thread, which Python "
+           "stops without waiting when the program ends, losing any work not yet done"
+           if daemon else "")
+        + ". Do the work in the node's function itself, or call .join() on the thread before "
+          "the function returns.",
+        ThreadStillRunningWarning, stacklevel=5)
 
 
 #: a transform that drops at least this many messages, and all of them, is named after the run

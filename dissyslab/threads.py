@@ -20,6 +20,13 @@ How a run goes:
 * The calling thread waits. On timeout or Ctrl-C it stops every channel and
   interrupts every node still inside its function, then waits (a little) for
   each thread to end.
+
+A node's function may start threads of its own, but each inherits the daemon
+status of the node's thread: Python stops daemon threads without waiting when
+the program ends, so whatever they had not finished is lost, and a run does not
+wait for them either. A run therefore warns (:class:`ThreadStillRunningWarning`)
+when threads started during it are still alive as it ends, naming them; a node
+that starts a thread should ``join()`` it before its function returns.
 """
 
 from __future__ import annotations

@@ -216,3 +216,42 @@ def test_a_transform_that_drops_every_message_is_named_after_the_run():
         """)
     assert out.stdout.strip().endswith("ok")
 
+
+def test_threads_a_node_started_and_left_running_are_named_after_the_run():
+    out = run_ok("""
+        import threading, time, warnings
+        import dissyslab
+        from dissyslab import ListSource, Sink, Source, network
+
+        stop = threading.Event()
+
+        def save_later(x):
+            threading.Thread(target=stop.wait, name=f"saver {x}").start()
+
+        def save_now(x):
+            t = threading.Thread(target=lambda: None, name=f"quick {x}")
+            t.start()
+            t.join()
+
+        def run(fn, **kw):
+            g = network([(Source(fn=ListSource(items=[1, 2]).run), Sink(fn=fn, name="saver"))])
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                g.run_network(timeout=5, live=False, **kw)
+            return [str(w.message) for w in caught
+                    if w.category is dissyslab.ThreadStillRunningWarning]
+
+        for kw in ({}, {"seed": 1}):
+            seen = run(save_later, **kw)
+            assert len(seen) == 1, seen
+            assert "'saver 1'" in seen[0] and "'saver 2'" in seen[0], seen
+            assert "daemon" in seen[0] and "join" in seen[0], seen
+            stop.set()
+            time.sleep(0.2)
+            stop.clear()
+        assert run(save_now) == []
+        stop.set()
+        print("ok")
+        """)
+    assert out.stdout.strip().endswith("ok")
+
