@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from types import SimpleNamespace
 
-from .errors import cut, short_repr
+from .errors import cut, exception_text, short_repr
 from .nodes import default_name, function_name
 
 __all__ = ["build", "svg", "dot_available", "text", "mermaid", "legend", "mimebundle"]
@@ -715,7 +715,7 @@ def _error_rows(box, view):
     if failure is None:
         return []
     exc = failure.exception
-    rows = [_cut(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 44)]
+    rows = [_cut(exception_text(exc, 200), 44)]
     if failure.has_message:
         rows.append(_cut(f"on message {short_repr(failure.message, limit=None)}", 44))
     return rows

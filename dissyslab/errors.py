@@ -1,6 +1,7 @@
 """Exceptions and warnings a network can raise, written for students to read."""
 
 import re
+import reprlib
 import traceback as _traceback
 
 
@@ -49,13 +50,12 @@ class NodeFailure:
         )
 
     def summary(self):
-        exc = f"{type(self.exception).__name__}: {self.exception}"
+        exc = exception_text(self.exception)
         where = f"{self.node.kind} '{self.name}'"
         if self.detail:
             return f"{where} {self.detail} ({exc})"
         hint = ""
-        if isinstance(self.exception, TypeError) and "required" in str(self.exception) and (
-                "argument" in str(self.exception)):
+        if isinstance(self.exception, TypeError) and "required" in exc and "argument" in exc:
             hint = " (does its function need more arguments? Give them with params={...})"
         if self.has_message:
             return f"{where} failed on message {short_repr(self.message)}: {exc}{hint}"
@@ -108,12 +108,43 @@ def short_repr(value, limit=80, *, ellipsis="..."):
     it whole.
     """
     try:
-        text = repr(value)
+        text = _bounded_repr(value, limit)
+    except RecursionError:  # nested thousands deep
+        return f"<{type(value).__name__} nested too deeply to show>"
     except Exception:  # a student's __repr__ that raises
         return f"<{type(value).__name__} that cannot be shown>"
     if _ADDRESS.search(text):
         text = f"<{type(value).__name__} object>"
     return cut(text, limit, ellipsis)
+
+
+#: a list, dict... longer than this is shown from its first items only (its repr could be huge)
+BIG = 10_000
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _bounded_repr(value, limit):
+    """``repr(value)``, but a huge list, dict... is shown from its first ``limit`` items only."""
+    if limit is None or type(value) not in _CONTAINERS or len(value) <= BIG:
+        return repr(value)
+    r = reprlib.Repr()
+    r.maxlevel = 10
+    r.maxlist = r.maxtuple = r.maxdict = r.maxset = r.maxfrozenset = limit
+    r.maxstring = r.maxlong = r.maxother = max(limit, 30)
+    return r.repr(value)
+
+
+def exception_text(exc, limit=1000):
+    """``"ValueError: bad value"`` for an exception, even one whose ``__str__`` raises.
+
+    The text is cut to ``limit`` characters; just the type's name if it has no message.
+    """
+    name = type(exc).__name__
+    try:
+        text = str(exc)
+    except Exception:  # a student's __str__ that raises, or nested too deeply to show
+        return f"{name} (its message cannot be shown)"
+    return cut(f"{name}: {text}" if text else name, limit)
 
 
 def cut(text, limit, ellipsis="..."):

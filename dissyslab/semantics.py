@@ -45,7 +45,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .copying import all_immutable, copy_batch, copy_message
-from .errors import CopyError, NodeFailure, short_repr
+from .errors import CopyError, NodeFailure, exception_text, short_repr
 from .nodes import Node, NodeStats
 
 if TYPE_CHECKING:
@@ -285,7 +285,7 @@ class NodeRun:
                 except Exception as exc:
                     error = CopyError(
                         f"fanout gives every receiver its own copy, and this message cannot be "
-                        f"copied ({type(exc).__name__}: {exc}). Send plain data such as numbers, "
+                        f"copied ({exception_text(exc, 300)}). Send plain data such as numbers, "
                         f"strings, lists, dicts or tuples instead.")
                     error.__cause__ = exc
                     raise _CopyFailed(error, msg, f"could not send {short_repr(msg)} along the "

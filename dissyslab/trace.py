@@ -37,7 +37,7 @@ import time
 from typing import NamedTuple
 
 from .copying import copy_message
-from .errors import short_repr
+from .errors import exception_text, short_repr
 from .observers import Events, Observer
 
 EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end")
@@ -200,7 +200,7 @@ class Tracer(Observer, Events):
         self._add(node, "drop", _snapshot(msg), note=note)
 
     def fail(self, node, msg, exc):
-        self._add(node, "fail", _snapshot(msg), note=f"{type(exc).__name__}: {exc}")
+        self._add(node, "fail", _snapshot(msg), note=exception_text(exc))
 
     def end(self, node, state):
         self._add(node, "end", note=None if state == "done" else state)

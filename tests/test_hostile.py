@@ -255,3 +255,66 @@ def test_threads_a_node_started_and_left_running_are_named_after_the_run():
         """)
     assert out.stdout.strip().endswith("ok")
 
+
+def test_the_real_error_survives_messages_and_exceptions_that_cannot_be_shown():
+    out = run_ok("""
+        from dissyslab import ListSource, NetworkError, Sink, Source, Split, Transform, network
+        from dissyslab.errors import short_repr
+
+        class BadRepr:
+            def __repr__(self):
+                raise AttributeError("repr is broken")
+
+        class BadStr(Exception):
+            def __str__(self):
+                raise AttributeError("str is broken")
+
+        def real_error(x):
+            raise ValueError("the real error")
+
+        def bad_str(x):
+            raise BadStr()
+
+        deep = []
+        for _ in range(100_000):
+            deep = [deep]
+
+        def failure(fn, items, trace=False, fanout=False):
+            src = Source(fn=ListSource(items=[0]).run, name="s")
+            t = Transform(fn=lambda x: items[0], name="make")
+            f = fn if isinstance(fn, (Transform, Split)) else Transform(fn=fn, name="t")
+            edges = [(src, t), (t, f)]
+            if isinstance(f, Split):
+                edges += [(f.out_0, Sink(fn=len, name="a")), (f.out_1, Sink(fn=len, name="b"))]
+            else:
+                edges += [(f, Sink(fn=len, name="a"))]
+                if fanout:
+                    edges.append((f, Sink(fn=len, name="b")))
+            g = network(edges)
+            try:
+                g.run_network(timeout=20, live=False, trace=trace)
+            except NetworkError as err:
+                text = str(err)
+                assert len(text) < 2000, len(text)
+                return text
+            raise AssertionError("no NetworkError")
+
+        for trace in (False, True):
+            text = failure(real_error, [BadRepr()], trace)
+            assert "ValueError: the real error" in text and "BadRepr" in text, text
+            text = failure(bad_str, [1], trace)
+            assert "transform 't' failed on message 1: BadStr" in text, text
+            text = failure(real_error, [deep], trace)
+            assert "ValueError: the real error" in text, text
+            text = failure(lambda x: x, [deep], trace, fanout=True)
+            assert "could not send" in text and "copied" in text, text
+            text = failure(Split(fn=lambda x: BadRepr(), num_outputs=2, name="sp"), [1], trace)
+            assert "must return a list of 2 items" in text, text
+            text = failure(Split(fn=lambda x: deep, num_outputs=2, name="sp"), [1], trace)
+            assert "must return a list of 2 items" in text, text
+        big = list(range(10_000_000))
+        assert short_repr(big) == repr(big[:30])[:77] + "...", short_repr(big)
+        assert "nested" in short_repr(deep), short_repr(deep)
+        print("ok")
+        """, timeout=60)
+    assert out.stdout.strip().endswith("ok")
