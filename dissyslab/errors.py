@@ -57,6 +57,12 @@ class NodeFailure:
         hint = ""
         if isinstance(self.exception, TypeError) and "required" in exc and "argument" in exc:
             hint = " (does its function need more arguments? Give them with params={...})"
+        elif isinstance(self.exception, StopIteration):
+            hint = (" (a source ends its stream by returning None, not by raising StopIteration, "
+                    "which next(it) raises once the iterator is used up: write next(it, None) "
+                    "instead, or use a ListSource)" if self.node.kind == "source" else
+                    " (next(it) raises StopIteration once the iterator is used up; "
+                    "next(it, default) returns default instead)")
         if self.has_message:
             return f"{where} failed on message {short_repr(self.message)}: {exc}{hint}"
         return f"{where} failed: {exc}{hint}"

@@ -318,3 +318,25 @@ def test_the_real_error_survives_messages_and_exceptions_that_cannot_be_shown():
         print("ok")
         """, timeout=60)
     assert out.stdout.strip().endswith("ok")
+
+
+def test_a_source_that_raises_stop_iteration_is_told_to_return_none():
+    out = run_ok("""
+        from dissyslab import NetworkError, Sink, Source, network
+
+        for kw in ({}, {"seed": 2}):
+            got = []
+            g = network([(Source(fn=iter([1, 2]).__next__, name="numbers"),
+                           Sink(fn=got.append, name="k"))])
+            try:
+                g.run_network(timeout=5, live=False, **kw)
+            except NetworkError as err:
+                text = str(err)
+            else:
+                raise AssertionError("no error")
+            assert got == [1, 2], got
+            assert "source 'numbers' failed: StopIteration" in text, text
+            assert "returning None" in text and "next(it, None)" in text, text
+        print("ok")
+        """)
+    assert out.stdout.strip().endswith("ok")
