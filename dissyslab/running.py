@@ -270,15 +270,31 @@ def _seconds(t: float) -> str:
     return f"{t:g} second{'' if t == 1 else 's'}"
 
 
+#: at most this many nodes are named in a timeout message; the others are counted
+LISTED = 10
+
+
 def still_running(run: Run, alive: Callable[[NodeRun], bool] = lambda nr: True) -> str:
-    """' Still running: ...' naming the nodes that had not finished, and what they were doing."""
-    parts = []
-    for nr in run.nodes.values():
-        if nr.state == "busy":
-            parts.append(f"{nr.kind} '{nr.name}' (inside its function)")
-        elif nr.state == "waiting" and alive(nr):
-            parts.append(f"{nr.kind} '{nr.name}' (waiting for messages)")
-    return f" Still running: {', '.join(parts)}." if parts else ""
+    """' Still running: ...' naming the nodes that had not finished, and what they were doing.
+
+    Beyond :data:`LISTED` nodes, those inside their function are named first
+    (they are where the time goes) and the rest are counted.
+    """
+    busy = [nr for nr in run.nodes.values() if nr.state == "busy"]
+    waiting = [nr for nr in run.nodes.values() if nr.state == "waiting" and alive(nr)]
+    if not busy and not waiting:
+        return ""
+    shown = set(map(id, (busy + waiting)[:LISTED]))
+    parts = [f"{nr.kind} '{nr.name}' (inside its function)" if nr.state == "busy"
+             else f"{nr.kind} '{nr.name}' (waiting for messages)"
+             for nr in run.nodes.values() if id(nr) in shown]
+    more_busy = len(busy) - sum(id(nr) in shown for nr in busy)
+    more_waiting = len(waiting) - sum(id(nr) in shown for nr in waiting)
+    if more_busy or more_waiting:
+        counts = [f"{k} {what}" for k, what in ((more_busy, "inside their function"),
+                                                  (more_waiting, "waiting for messages")) if k]
+        parts.append(f"and {more_busy + more_waiting} more ({', '.join(counts)})")
+    return f" Still running: {', '.join(parts)}."
 
 
 def _warn_merges(run: Run) -> None:

@@ -340,3 +340,33 @@ def test_a_source_that_raises_stop_iteration_is_told_to_return_none():
         print("ok")
         """)
     assert out.stdout.strip().endswith("ok")
+
+
+def test_the_timeout_message_summarises_a_large_network():
+    out = run_ok("""
+        import itertools, time
+        from dissyslab import NetworkTimeout, Sink, Source, Transform, network
+
+        numbers = itertools.count()
+
+        def slow(x):
+            time.sleep(0.01)
+            return x
+
+        nodes = [Source(fn=lambda: next(numbers), name="numbers")]
+        nodes += [Transform(fn=slow, name=f"step_{i}") for i in range(200)]
+        nodes.append(Sink(fn=lambda m: None, name="end"))
+        g = network(list(itertools.pairwise(nodes)))
+        try:
+            g.run_network(timeout=1, live=False)
+        except NetworkTimeout as err:
+            text = str(err)
+        else:
+            raise AssertionError("no timeout")
+        assert len(text) < 1500, (len(text), text)
+        assert "source 'numbers'" in text, text
+        assert text.count("'step_") == 10 - ("source 'numbers'" in text), text
+        assert "and 19" in text and "more" in text, text
+        print("ok")
+        """, timeout=60)
+    assert out.stdout.strip().endswith("ok")
