@@ -179,7 +179,8 @@ class Network:
         lines = []
         for n in self.nodes:
             outs = ", ".join(
-                e.label.split(" → ")[1] + ("" if e.src_port is None else f" (from out_{e.src_port})")
+                (self.name_of(e.dst) if e.dst_port is None else f"{self.name_of(e.dst)}.in_{e.dst_port}")
+                + ("" if e.src_port is None else f" (from out_{e.src_port})")
                 for e in self.out_edges(n)
             )
             fn = "" if n.kind == "merge_synch" else f" fn={function_name(n.fn)}"
@@ -319,6 +320,9 @@ def network(edges):
         checked.append(edge)
     _check_ports_and_ends(nodes, checked, names)
     _check_loops(nodes, checked, names)
+    for n in nodes:
+        if n._name is None:
+            n._name = names[id(n)]  # a derived name is fixed once, by the first network built
     return Network(nodes, checked, names)
 
 
@@ -391,9 +395,10 @@ def _name_nodes(nodes):
 
     A node's own name never changes once it is set: a given name, or a name
     derived from its function, made unique (``double``, ``double_2``) by the
-    first network the node joins. Should two nodes of this network still have
-    the same name (each was named in a network of its own), the network calls
-    the later one by a name of its own, kept here and never written to the node.
+    first network built with the node (``network()`` fixes it at the end, once
+    every check has passed). Should two nodes of this network still have the
+    same name (each was named in a network of its own), the network calls the
+    later one by a name of its own, kept here and never written to the node.
     """
     given = {}
     for n in nodes:
@@ -414,8 +419,6 @@ def _name_nodes(nodes):
         name, k = base, 2
         while name in taken:
             name, k = f"{base}_{k}", k + 1
-        if n._name is None:
-            n._name = name  # fixed once, by the first network that needs it
         names[id(n)] = name
         taken.add(name)
     return names

@@ -370,3 +370,27 @@ def test_the_timeout_message_summarises_a_large_network():
         print("ok")
         """, timeout=60)
     assert out.stdout.strip().endswith("ok")
+
+
+def test_a_network_that_is_refused_changes_no_node():
+    out = run_ok("""
+        from dissyslab import ListSource, Sink, Source, Transform, network
+
+        def double(x):
+            return 2 * x
+
+        s = Source(fn=ListSource(items=[1]).run, name="s")
+        a, b = Transform(fn=double), Transform(fn=double)
+        try:
+            network([(s, a), (a, b)])  # b sends to nothing
+        except ValueError as err:
+            assert "'double_2' sends to nothing" in str(err), err
+        assert a.name == b.name == "double"
+        got = []
+        g = network([(s, b), (b, Sink(fn=got.append, name="k"))])
+        assert b.name == "double" and g.name_of(b) == "double"
+        g.run_network(timeout=5, live=False)
+        assert got == [2]
+        print("ok")
+        """)
+    assert out.stdout.strip().endswith("ok")
