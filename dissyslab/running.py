@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 import weakref
+from collections import deque
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from .errors import (
@@ -343,13 +344,31 @@ def _warn_threads_left(run: Run) -> None:
 
 #: a transform that drops at least this many messages, and all of them, is named after the run
 DROPPED_EVERYTHING = 10
+#: methods of list, dict, set... that change their object and return None
+_NONE_METHODS = {"append", "extend", "insert", "update", "add", "discard", "remove", "clear",
+                 "sort", "reverse", "appendleft", "extendleft"}
+
+
+def _always_none(fn) -> bool:
+    """True for ``print``, ``list.append``, ``results.append``, ``dict.update``...: they return None."""
+    if fn is print:
+        return True
+    owner = getattr(fn, "__objclass__", None) or type(getattr(fn, "__self__", None))
+    return (type(fn).__name__ in ("builtin_function_or_method", "method_descriptor")
+            and getattr(fn, "__name__", None) in _NONE_METHODS
+            and owner in (list, dict, set, bytearray, deque))
 
 
 def _warn_dropped_everything(run: Run) -> None:
-    """Warn, one line per node, when a transform dropped every one of many messages."""
+    """Warn, one line per node, when a transform dropped every one of many messages.
+
+    "Many" is :data:`DROPPED_EVERYTHING`, or just one for a function that always
+    returns None (``print``, ``list.append``...).
+    """
     for nr in run.nodes.values():
         got = nr.stats.received
-        if nr.kind == "transform" and nr.failure is None and got >= DROPPED_EVERYTHING and (
+        least = 1 if _always_none(nr.node.fn) else DROPPED_EVERYTHING
+        if nr.kind == "transform" and nr.failure is None and got >= least and (
                 nr.stats.dropped == got):
             warnings.warn(
                 f"transform '{nr.name}' dropped all {got} messages it received: its function "

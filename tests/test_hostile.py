@@ -210,7 +210,10 @@ def test_a_transform_that_drops_every_message_is_named_after_the_run():
         assert "\\n" not in text, text
         seen = run(print, 12)
         assert len(seen) == 1 and "transform 'print'" in seen[0] and "Sink" in seen[0], seen
-        assert run(print, 5) == []              # too few messages to be sure
+        assert run(lambda d: None, 5) == []     # too few messages to be sure
+        assert len(run(print, 3)) == 1          # ... unless the function always returns None
+        assert len(run(dict.update, 3, params={"k": 1})) == 1
+        assert len(run([].append, 3)) == 1
         assert run(lambda d: d if d["n"] else None, 20) == []   # a filter that passes some
         print("ok")
         """)
