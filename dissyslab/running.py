@@ -146,12 +146,15 @@ def begin(net: Network) -> None:
 
 def _check_sources_free(net: Network) -> None:
     """Refuse to start ``net`` if one of its sources is in another network that is running."""
-    busy = {}  # id of a source node or ListSource in a running network -> its description
+    busy = set()  # ids of the source nodes, and of their ListSources, of running networks
     for other in list(_started):
         if other is net or not other._running:
             continue
         for node in other.sources:
-            busy[id(node)] = busy[id(getattr(node.fn, "__self__", node))] = None
+            busy.add(id(node))
+            owner = getattr(node.fn, "__self__", None)
+            if isinstance(owner, ListSource):
+                busy.add(id(owner))
     if not busy:
         return
     for node in net.sources:
