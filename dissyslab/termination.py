@@ -44,8 +44,9 @@ import threading
 class LoopWatch:
     """The outstanding-message count of one loop, and whether it has gone quiet."""
 
-    def __init__(self, nodes: list, entering: list, inside: list) -> None:
+    def __init__(self, nodes: list, entering: list, inside: list, names: list | None = None) -> None:
         self.nodes = nodes  # the loop's nodes, in the network's order
+        self.names = names or [n.name for n in nodes]  # their names in the network
         self.entering = entering  # edges from outside the loop into it
         self.inside = inside  # edges between nodes of the loop
         self._lock = threading.Lock()
@@ -78,8 +79,7 @@ class LoopWatch:
 
     def describe(self) -> str:
         """The loop as "a → b → a"."""
-        names = [n.name for n in self.nodes]
-        return " → ".join(names + [names[0]])
+        return " → ".join(self.names + [self.names[0]])
 
 
 def loop_watches(net) -> tuple[list, dict]:
@@ -89,7 +89,7 @@ def loop_watches(net) -> tuple[list, dict]:
         members = {id(n) for n in nodes}
         entering = [e for e in net.edges if id(e.dst) in members and id(e.src) not in members]
         inside = [e for e in net.edges if id(e.dst) in members and id(e.src) in members]
-        watch = LoopWatch(nodes, entering, inside)
+        watch = LoopWatch(nodes, entering, inside, [net.name_of(n) for n in nodes])
         watches.append(watch)
         for e in entering + inside:
             of_edge[e] = watch
