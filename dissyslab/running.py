@@ -12,6 +12,8 @@ observers, run the nodes, :func:`wait`, then :func:`conclude`.
 from __future__ import annotations
 
 import math
+import sys
+import sysconfig
 import threading
 import time
 import warnings
@@ -323,10 +325,29 @@ def _warn_merges(run: Run) -> None:
                 MergeSynchWarning, stacklevel=5)
 
 
+def _from_installed_package(thread: threading.Thread) -> bool:
+    """True if ``thread`` runs code of an installed package (Jupyter's kernel, a library).
+
+    Python does not record which thread started another, so the threads new
+    since a run began are told apart by the code they run: a student's
+    function (or the standard library's, like ``Event.wait``) is theirs; a
+    package's (ipykernel's subshells, say) belongs to the machinery around.
+    """
+    fn = getattr(thread, "_target", None) or type(thread).run
+    fn = getattr(fn, "__func__", fn)
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    path = getattr(module, "__file__", None) or ""
+    return any(path.startswith(p) for p in _PACKAGE_DIRS)
+
+
+_PACKAGE_DIRS = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib")})
+
+
 def _warn_threads_left(run: Run) -> None:
-    """Warn when threads started during the run (by node functions) are still running."""
+    """Warn when threads started during the run by node functions are still running."""
     left = [t for t in threading.enumerate() if t not in run.threads_before and t.is_alive()
-            and not t.name.startswith("dissyslab ")]  # the runtime's own threads are named so
+            and not t.name.startswith("dissyslab ")  # the runtime's own threads are named so
+            and not _from_installed_package(t)]
     if not left:
         return
     names = ", ".join(repr(t.name) for t in left[:5]) + (
