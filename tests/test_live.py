@@ -691,6 +691,31 @@ def test_in_a_kernel_the_run_shows_one_view_and_the_notebook_stores_its_final_st
 
 
 @pytest.mark.slow
+def test_in_a_kernel_text_printed_before_the_view_is_shown_comes_out_before_it(monkeypatch):
+    """The view skips ipykernel's wait for stdout and stderr only when they hold no text."""
+    quiet = "from dissyslab import network, Source, Sink, ListSource\n"
+    nb = execute([
+        quiet + "network([(Source(fn=ListSource([1, 2]).run, name='s'),"
+                " Sink(fn=print, name='k'))]).run_network(timeout=10)",
+        quiet + "import sys\nprint('before', file=sys.stderr)\nprint('and before')\n"
+                "network([(Source(fn=ListSource([3]).run, name='s'),"
+                " Sink(fn=lambda x: None, name='k'))]).run_network(timeout=10)\nprint('after')",
+        quiet + "network([(Source(fn=ListSource([4]).run, name='s'),"
+                " Sink(fn=lambda x: None, name='k'))]).run_network(timeout=10)",
+    ], monkeypatch, allow_errors=False)
+    outputs = [[(o.output_type, o.get("name"), o.get("text")) for o in cell.outputs
+                if o.output_type != "display_data"] for cell in nb.cells]
+    shown = [[i for i, o in enumerate(cell.outputs) if o.output_type == "display_data"]
+             for cell in nb.cells]
+    # printed by the sink while the nodes ran, then the view, shown at the end of the short run
+    assert outputs[0] == [("stream", "stdout", "1\n2\n")] and shown[0] == [1]
+    assert sorted(outputs[1][:2]) == [("stream", "stderr", "before\n"),
+                                      ("stream", "stdout", "and before\n")]
+    assert shown[1] == [2] and outputs[1][2:] == [("stream", "stdout", "after\n")]
+    assert outputs[2] == [] and shown[2] == [0]
+
+
+@pytest.mark.slow
 def test_in_a_kernel_the_view_updates_while_the_cell_is_still_running(monkeypatch):
     """Widget updates made while the network runs reach the client before the cell ends."""
     slow = SETUP.replace("source = Source(fn=words.run",
