@@ -17,7 +17,8 @@ How it stays cheap and safe:
 * When the run ends (finished, failed, timed out or interrupted) that thread
   draws the final state, which stays on screen and is what an executed
   notebook stores. A clean finish is drawn by writing the counts into a
-  picture laid out while the nodes ran (:class:`_Counts`).
+  picture laid out while the nodes ran (:class:`_Counts`), or by an earlier
+  run of the same picture (:class:`_LaidOut`).
 * The whole view is one HTML widget, and one ``dot`` process is kept for all
   drawings (:class:`_DotProcess`): each widget or message costs the kernel
   time, and the runs being watched are often fast. Showing the widget waits
@@ -58,6 +59,8 @@ MAX_ROWS = 400
 MIN_ROWS = 5
 #: path titles listed in one panel's heading before "and N more paths"
 MAX_TITLES = 3
+#: pictures of networks kept laid out, ready for their counts (the most recently used)
+LAID_OUT = 32
 
 _warned_no_widgets = False
 
@@ -491,7 +494,8 @@ class _Drawing:
 
         ``dot`` draws it while the nodes run. A run that ends cleanly is then
         drawn by writing its counts into this picture, without waiting for a
-        layout while the cell waits to finish.
+        layout while the cell waits to finish. The same picture (the same DOT
+        text: a cell run again builds the same network) is laid out only once.
         """
         self._clean_end = None
         if self.reason is not None:
@@ -500,18 +504,25 @@ class _Drawing:
             done = {self.net.name_of(node): "done" for node in self.net.nodes}
             digraph = self.diagram.build(self.net, states=done,
                                          edge_counts=dict.fromkeys(self.net.edges, 1))
-            answer = _DotProcess.ask(digraph.source)
+            source = digraph.source
+            parts = _LaidOut.recall(source)
+            if parts is not None:
+                self._clean_end = _Counts(parts, digraph.arrows)
+                return
+            answer = _DotProcess.ask(source)
             if answer is not None:
-                self._clean_end = (answer, digraph.arrows)
+                self._clean_end = (answer, source, digraph.arrows)
         except Exception:  # then the end is laid out like any other picture
             pass
 
     def clean_end(self):
         """The picture :meth:`prepare` asked for, as a :class:`_Counts` (None if there is none)."""
         if isinstance(self._clean_end, tuple):
-            answer, arrows = self._clean_end
+            answer, source, arrows = self._clean_end
             svg = answer.svg()
             self._clean_end = _Counts.parse(svg, arrows) if svg is not None else None
+            if self._clean_end is not None:
+                _LaidOut.keep(source, self._clean_end.parts)
         return self._clean_end
 
     def draw(self, states, counts, stats=False):
@@ -536,6 +547,29 @@ class _Drawing:
     def _html(svg):
         start = svg.find("<svg")  # drop the XML prologue: the SVG sits inside HTML
         return f'<div class="dsl-diagram" data-drawn="svg">{svg[max(start, 0):]}</div>'
+
+
+class _LaidOut:
+    """The pictures :meth:`_Drawing.prepare` had laid out, by DOT text, for the next runs."""
+
+    _parts = {}  # DOT text -> the _Counts parts of its SVG, the least recently used first
+    _lock = threading.Lock()
+
+    @classmethod
+    def recall(cls, source):
+        with cls._lock:
+            parts = cls._parts.pop(source, None)
+            if parts is not None:
+                cls._parts[source] = parts
+            return parts
+
+    @classmethod
+    def keep(cls, source, parts):
+        with cls._lock:
+            cls._parts.pop(source, None)
+            cls._parts[source] = parts
+            while len(cls._parts) > LAID_OUT:
+                del cls._parts[next(iter(cls._parts))]
 
 
 class _Counts:

@@ -427,6 +427,32 @@ def test_a_clean_finish_is_drawn_without_waiting_for_a_new_layout(monkeypatch):
 
 
 @needs_dot
+def test_the_same_network_built_again_is_laid_out_once(monkeypatch):
+    asked = []
+    ask = live._DotProcess.ask
+    monkeypatch.setattr(live._DotProcess, "ask", lambda source: asked.append(source) or ask(source))
+    monkeypatch.setattr(live._LaidOut, "_parts", {})
+
+    def run_once(items, name="word_source"):
+        g, upper, _ = fanout(Source(fn=ListSource(items=items).run, name=name))
+        view = watch(g, rate=0.1)
+        run(g, timeout=T, observers=[view])
+        return page(view.widget.value), upper
+
+    first, _ = run_once(WORDS)
+    assert len(asked) == 1
+    again, upper = run_once(WORDS[:3])  # a new network of the same shape: no new layout
+    assert len(asked) == 1 and upper == [w.upper() for w in WORDS[:3]]
+    assert again.drawn == "svg" and again.diagram_text.count("done") == 5
+    assert again.diagram_text.count("3") == 4 and str(len(WORDS)) not in again.diagram_text
+    monkeypatch.setattr(live, "LAID_OUT", 1)
+    other, _ = run_once(WORDS, name="other_source")  # another picture is laid out anew
+    assert len(asked) == 2 and "other_source" in other.diagram_text
+    run_once(WORDS)  # the least recently used picture was let go
+    assert len(asked) == 3 and list(live._LaidOut._parts) == [asked[0]] == [asked[2]]
+
+
+@needs_dot
 def test_drawings_asked_ahead_come_back_in_order_and_an_interrupt_costs_only_the_process(
         monkeypatch):
     first = live._DotProcess.ask('digraph { first -> one }')
