@@ -100,26 +100,63 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     The layout depends only on the network and the options given, never on
     the values in ``states`` or ``edge_counts``, so a live view does not jump.
     """
-    Diagram = _diagram_class()  # first, so a missing graphviz package fails before any work
+    _diagram_class()  # first, so a missing graphviz package fails before any work
+    return digraph(picture(net, stats=stats, states=states, edge_counts=edge_counts,
+                           compact=compact))
 
+
+@dataclass(frozen=True)
+class Picture:
+    """What :func:`build` draws, as plain values, before any of it is written as DOT.
+
+    Two pictures with the same :attr:`key` give the same DOT text, so the
+    live view can keep a laid-out picture without writing DOT for it again.
+    """
+
+    summary: str
+    label: tuple  # the graph's own (attribute, value) pairs: a note under it, or nothing
+    nodes: tuple  # (box id, ((attribute, value), ...)) for each box
+    edges: tuple  # (tail, head, ((attribute, value), ...)) for each arrow
+    arrows: tuple = field(compare=False)  # the network edges each arrow stands for
+
+    @property
+    def key(self):
+        return (self.label, self.nodes, self.edges)
+
+
+def picture(net, *, stats=False, states=None, edge_counts=None, compact=None):
+    """The :class:`Picture` :func:`build` draws, with the same options."""
     failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     if stats and edge_counts is None:
         edge_counts = getattr(net, "edge_counts", None)
     plan = _plan(net, _threshold(compact), pinned=set(failures))
     view = _View(net, stats, states, edge_counts, failures)
-
-    g = Diagram("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
-    g.summary = _count_words(len(net.nodes), "node") + ", " + _count_words(len(net.edges), "edge")
-    g.arrows = [tuple(link.edges) for link in plan.links]
+    label = ()
     if stats and not _has_run(net):
-        g.attr(label="not run yet: every counter is 0", labelloc="b", fontsize="10",
-               fontcolor=MUTED)
-    for box in plan.boxes:
-        g.node(box.id, **_node_attrs(box, view))
-    for link in plan.links:
-        tail = _box_ref(link.src, "out", link.src_port)
-        head = _box_ref(link.dst, "in", link.dst_port)
-        g.edge(tail, head, **_edge_attrs(link, view))
+        label = (("label", "not run yet: every counter is 0"), ("labelloc", "b"),
+                 ("fontsize", "10"), ("fontcolor", MUTED))
+    nodes = tuple((box.id, tuple(_node_attrs(box, view).items())) for box in plan.boxes)
+    edges = tuple((_box_ref(link.src, "out", link.src_port),
+                   _box_ref(link.dst, "in", link.dst_port),
+                   tuple(_edge_attrs(link, view).items())) for link in plan.links)
+    return Picture(
+        summary=_count_words(len(net.nodes), "node") + ", " + _count_words(len(net.edges), "edge"),
+        label=label, nodes=nodes, edges=edges,
+        arrows=tuple(tuple(link.edges) for link in plan.links))
+
+
+def digraph(pic):
+    """A :class:`Picture` written as a ``graphviz.Digraph`` (what :func:`build` returns)."""
+    Diagram = _diagram_class()
+    g = Diagram("network", graph_attr=_GRAPH, node_attr=_NODE, edge_attr=_EDGE)
+    g.summary = pic.summary
+    g.arrows = list(pic.arrows)
+    if pic.label:
+        g.attr(**dict(pic.label))
+    for box_id, attrs in pic.nodes:
+        g.node(box_id, **dict(attrs))
+    for tail, head, attrs in pic.edges:
+        g.edge(tail, head, **dict(attrs))
     return g
 
 

@@ -494,35 +494,34 @@ class _Drawing:
 
         ``dot`` draws it while the nodes run. A run that ends cleanly is then
         drawn by writing its counts into this picture, without waiting for a
-        layout while the cell waits to finish. The same picture (the same DOT
-        text: a cell run again builds the same network) is laid out only once.
+        layout while the cell waits to finish. The same picture (a cell run
+        again builds the same network) is laid out, and written as DOT, only once.
         """
         self._clean_end = None
         if self.reason is not None:
             return
         try:
             done = {self.net.name_of(node): "done" for node in self.net.nodes}
-            digraph = self.diagram.build(self.net, states=done,
-                                         edge_counts=dict.fromkeys(self.net.edges, 1))
-            source = digraph.source
-            parts = _LaidOut.recall(source)
+            picture = self.diagram.picture(self.net, states=done,
+                                           edge_counts=dict.fromkeys(self.net.edges, 1))
+            parts = _LaidOut.recall(picture.key)
             if parts is not None:
-                self._clean_end = _Counts(parts, digraph.arrows)
+                self._clean_end = _Counts(parts, picture.arrows)
                 return
-            answer = _DotProcess.ask(source)
+            answer = _DotProcess.ask(self.diagram.digraph(picture).source)
             if answer is not None:
-                self._clean_end = (answer, source, digraph.arrows)
+                self._clean_end = (answer, picture.key, picture.arrows)
         except Exception:  # then the end is laid out like any other picture
             pass
 
     def clean_end(self):
         """The picture :meth:`prepare` asked for, as a :class:`_Counts` (None if there is none)."""
         if isinstance(self._clean_end, tuple):
-            answer, source, arrows = self._clean_end
+            answer, key, arrows = self._clean_end
             svg = answer.svg()
             self._clean_end = _Counts.parse(svg, arrows) if svg is not None else None
             if self._clean_end is not None:
-                _LaidOut.keep(source, self._clean_end.parts)
+                _LaidOut.keep(key, self._clean_end.parts)
         return self._clean_end
 
     def draw(self, states, counts, stats=False):
@@ -550,24 +549,28 @@ class _Drawing:
 
 
 class _LaidOut:
-    """The pictures :meth:`_Drawing.prepare` had laid out, by DOT text, for the next runs."""
+    """The pictures :meth:`_Drawing.prepare` had laid out, kept for the next runs.
 
-    _parts = {}  # DOT text -> the _Counts parts of its SVG, the least recently used first
+    They are found by :attr:`dissyslab.diagram.Picture.key`: equal keys give the
+    same DOT text, so the same SVG.
+    """
+
+    _parts = {}  # picture key -> the _Counts parts of its SVG, the least recently used first
     _lock = threading.Lock()
 
     @classmethod
-    def recall(cls, source):
+    def recall(cls, key):
         with cls._lock:
-            parts = cls._parts.pop(source, None)
+            parts = cls._parts.pop(key, None)
             if parts is not None:
-                cls._parts[source] = parts
+                cls._parts[key] = parts
             return parts
 
     @classmethod
-    def keep(cls, source, parts):
+    def keep(cls, key, parts):
         with cls._lock:
-            cls._parts.pop(source, None)
-            cls._parts[source] = parts
+            cls._parts.pop(key, None)
+            cls._parts[key] = parts
             while len(cls._parts) > LAID_OUT:
                 del cls._parts[next(iter(cls._parts))]
 

@@ -218,6 +218,19 @@ def test_the_same_network_always_gives_the_same_dot():
     assert diagram.mermaid(one) == diagram.mermaid(two)
 
 
+def test_equal_picture_keys_mean_the_same_dot():
+    """The live view keeps laid-out pictures by Picture.key, to skip writing DOT again."""
+    one, two, other = spec_fanout(), spec_fanout(), split()
+    for options in ({}, {"stats": True}, {"states": {}, "edge_counts": {}}):
+        pictures = [diagram.picture(net, **options) for net in (one, two, other)]
+        built = [diagram.build(net, **options) for net in (one, two, other)]
+        assert [diagram.digraph(p).source for p in pictures] == [b.source for b in built]
+        assert [list(p.arrows) for p in pictures] == [b.arrows for b in built]
+        assert pictures[0].key == pictures[1].key != pictures[2].key
+        assert hash(pictures[0].key) == hash(pictures[1].key)
+        assert pictures[0].arrows != pictures[1].arrows  # each network's own edges
+
+
 def test_a_run_does_not_change_the_plain_picture():
     net = spec_fanout()
     before = net.diagram().source
