@@ -250,6 +250,7 @@ class LiveView:
         if self.error is not None:
             return
         try:
+            self._drawing.collect()  # the final picture, laid out by now: not left to the end
             now = time.monotonic()
             if now >= self._next_update:
                 self._next_update = now + self.interval
@@ -514,6 +515,14 @@ class _Drawing:
         except Exception:  # then the end is laid out like any other picture
             pass
 
+    def collect(self):
+        """Parse the picture :meth:`prepare` asked for now if ``dot`` has drawn it, else later."""
+        if isinstance(self._clean_end, tuple) and self._clean_end[0].arrived():
+            try:
+                self.clean_end()
+            except Exception:  # then the end is laid out like any other picture
+                self._clean_end = None
+
     def clean_end(self):
         """The picture :meth:`prepare` asked for, as a :class:`_Counts` (None if there is none)."""
         if isinstance(self._clean_end, tuple):
@@ -683,16 +692,21 @@ class _DotProcess:
         self.owed = deque()  # the answers not read yet, in the order they were asked for
         self.unread = bytearray()  # what dot wrote beyond the last answer read
 
-    def read_until(self, answer):
-        """Read dot's answers, in order, until ``answer`` has its own (the lock is held)."""
+    def read_until(self, answer, wait=True):
+        """Read dot's answers, in order, until ``answer`` has its own (the lock is held).
+
+        ``wait=False``: read only what dot has written already.
+        """
         try:
             fd = self.proc.stdout.fileno()
             deadline = time.monotonic() + self.WAIT
             while not answer.ready:
                 end = self.unread.find(b"</svg>")
                 if end < 0:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    left = deadline - time.monotonic() if wait else 0
+                    if not select.select([fd], [], [], max(left, 0))[0]:
+                        if not wait:
+                            return
                         raise TimeoutError("dot did not answer")
                     chunk = os.read(fd, 1 << 16)
                     if not chunk:
@@ -738,6 +752,15 @@ class _DotAnswer:
             with _DotProcess._lock:
                 self.process.read_until(self)
         return self.text
+
+    def arrived(self):
+        """True once :meth:`svg` has its answer without waiting: reads what dot has written."""
+        if not self.ready and _DotProcess._lock.acquire(blocking=False):
+            try:
+                self.process.read_until(self, wait=False)
+            finally:
+                _DotProcess._lock.release()
+        return self.ready
 
 
 def _path_html(title):

@@ -427,6 +427,22 @@ def test_a_clean_finish_is_drawn_without_waiting_for_a_new_layout(monkeypatch):
 
 
 @needs_dot
+def test_the_final_picture_is_read_while_the_nodes_run(monkeypatch):
+    monkeypatch.setattr(live._LaidOut, "_parts", {})
+    g, upper, _ = fanout(slow_source(WORDS[:4], 0.05))
+    view = watch(g, rate=0.1)  # no update during the run: only the final picture is asked for
+    at_the_end = []
+    finished = view.finished
+    monkeypatch.setattr(view, "finished", lambda *args: at_the_end.append(
+        type(view._drawing._clean_end)) or finished(*args))
+    run(g, timeout=T, observers=[view])
+    assert at_the_end == [live._Counts], "dot's answer should be read and parsed during the run"
+    final = page(view.widget.value)
+    assert final.drawn == "svg" and final.diagram_text.count("done") == 5
+    assert final.diagram_text.count("4") == 4 and len(upper) == 4
+
+
+@needs_dot
 def test_the_same_network_built_again_is_laid_out_once(monkeypatch):
     asked = []
     ask = live._DotProcess.ask
@@ -470,6 +486,14 @@ def test_drawings_asked_ahead_come_back_in_order_and_an_interrupt_costs_only_the
     monkeypatch.undo()
     assert waiting.svg() is None  # the process that owed it was ended
     assert ">fourth<" in live._DotProcess.shared_render('digraph { fourth }')  # a new one draws
+
+    fifth = live._DotProcess.ask('digraph { fifth }')
+    with live._DotProcess._lock:  # another thread reads dot's answers: no waiting for it
+        assert not fifth.arrived()
+    deadline = time.monotonic() + T
+    while not fifth.arrived() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert fifth.ready and ">fifth<" in fifth.svg()
 
 
 # --- after a failure, a timeout, an interrupt ---------------------------------------
