@@ -22,7 +22,7 @@ How it stays cheap and safe:
 * The whole view is one HTML widget, and one ``dot`` process is kept for all
   drawings (:class:`_DotProcess`): each widget or message costs the kernel
   time, and the runs being watched are often fast. Showing the widget waits
-  for ipykernel to flush stdout and stderr only when they hold text
+  for ipykernel to flush stdout or stderr only when it holds text
   (:func:`_display`).
 
 One panel per sink: a sink reached by several paths gets one panel titled with
@@ -393,20 +393,25 @@ def _display(bundle):
     Before each display ipykernel flushes stdout and stderr, so that text printed
     earlier comes out first. Each flush waits for the kernel's IO thread, even
     with nothing to send: together about 1.5 ms, most of what a short run's view
-    costs. When neither stream holds any text, there is nothing the display must
-    come after, so the display is sent without that wait; otherwise (or when the
-    streams are not ipykernel's, or unknown to this check) it flushes as usual.
+    cost. So only a stream that holds text is flushed (and waited for) here,
+    before the display is sent without ipykernel's own flushes. When the streams
+    are not ipykernel's, or this cannot tell, it flushes both as usual.
     """
     from IPython import get_ipython
     from IPython.display import publish_display_data
 
     publisher = getattr(get_ipython(), "display_pub", None)
+    streams = (sys.stdout, sys.stderr)
     with _display_lock:
-        if (publisher is None or not _streams_empty()
+        waiting = [_waiting_text(stream) for stream in streams]
+        if (publisher is None or None in waiting
                 or not callable(getattr(type(publisher), "_flush_streams", None))
                 or "_flush_streams" in vars(publisher)):
             publish_display_data(bundle)
             return
+        for stream, text in zip(streams, waiting, strict=True):
+            if text:
+                stream.flush()
         publisher._flush_streams = _nothing
         try:
             publish_display_data(bundle)
@@ -421,17 +426,14 @@ def _nothing():
     pass
 
 
-def _streams_empty():
-    """True when ipykernel's stdout and stderr are known to hold no text waiting to be sent."""
-    for stream in (sys.stdout, sys.stderr):
-        if getattr(stream, "_flush_pending", None) is not False:  # unknown, or text waiting
-            return False
-        if getattr(stream, "_subprocess_flush_pending", False):
-            return False
-        buffers = getattr(stream, "_buffers", None)  # text a write is just adding
-        if buffers is None or any(b.tell() for b in list(buffers.values())):
-            return False
-    return True
+def _waiting_text(stream):
+    """Whether ipykernel's ``stream`` holds text not sent yet: True, False, or None (cannot tell)."""
+    pending = getattr(stream, "_flush_pending", None)
+    buffers = getattr(stream, "_buffers", None)  # text a write is just adding
+    if not isinstance(pending, bool) or buffers is None:
+        return None
+    return (pending or bool(getattr(stream, "_subprocess_flush_pending", False))
+            or any(b.tell() for b in list(buffers.values())))
 
 
 def _shared_looks():
