@@ -5,8 +5,9 @@
 ``--rev`` is any git revision of this repository (a commit, a tag, ``HEAD~3``):
 it is checked out into a temporary folder with ``git worktree``, and the two
 versions run the same workloads (``workloads.py``) in turn, each run in a
-fresh interpreter, the order swapping at every repetition so that a busy
-neighbour slows both alike. Prints, per workload, the median time of each and
+fresh interpreter (after one small untimed run, so that importing the
+scheduler is not counted), the order swapping at every repetition so that a
+busy neighbour slows both alike. Prints, per workload, the median time of each and
 the median of the per-repetition ratios (this one / the other).
 
 Feedback loops' termination detection (``termination.py``) costs acyclic
@@ -32,6 +33,8 @@ sys.path.insert(1, {benchmarks!r})
 from workloads import WORKLOADS
 from dissyslab import network
 build = WORKLOADS[{name!r}][0]
+warm = build(1000)  # a first, untimed run: imports the scheduler and warms its caches
+network(warm.edges).run_network(timeout=300, live=False)
 w = build({n})
 g = network(w.edges)
 gc.collect()
