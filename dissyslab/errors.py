@@ -11,11 +11,14 @@ class NetworkError(Exception):
     Every other path ran to completion first, so their results are kept.
     ``failures`` lists one :class:`NodeFailure` per failed node, in the
     order the failures happened; each keeps the original exception.
+    ``other_paths`` says whether some path from a source to a sink avoids
+    every failed node (the message then says those paths kept their results).
     """
 
-    def __init__(self, failures, discarded=None):
+    def __init__(self, failures, discarded=None, other_paths=True):
         self.failures = list(failures)
         self.discarded = dict(discarded or {})
+        self.other_paths = other_paths
         super().__init__(self._describe())
 
     def _describe(self):
@@ -29,8 +32,9 @@ class NetworkError(Exception):
                 f"'{name}' after it failed could not be processed)"
             )
         lines.append(
-            "Every other path ran to the end and kept its results. "
-            "The traceback of each failure is in err.failures[i].traceback."
+            ("Every other path ran to the end and kept its results. " if self.other_paths else
+             "What reached the sinks before the failure is kept. ")
+            + "The traceback of each failure is in err.failures[i].traceback."
         )
         return "\n".join(lines)
 

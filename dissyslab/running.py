@@ -263,13 +263,16 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
             n = loop.outstanding
             text += (f" The loop {loop.describe()} still had {n} message{'s' if n != 1 else ''} "
                      f"going round: a loop ends only once no message is left in it.")
-        err = NetworkTimeout(text + (f"\n{NetworkError(run.failures)}" if run.failures else ""))
+        err = NetworkTimeout(text + (f"\n{NetworkError(run.failures, other_paths=False)}"
+                                     if run.failures else ""))
         err.failures = run.failures
         raise err
     if run.failures:
         discarded = {name: nr.stats.discarded for name, nr in run.nodes.items()
                      if nr.failure is not None and nr.stats.discarded}
-        raise NetworkError(run.failures, discarded) from run.failures[0].exception
+        failed = {id(f.node) for f in run.failures}
+        others = any(not any(id(n) in failed for n in path) for path in run.net.paths())
+        raise NetworkError(run.failures, discarded, others) from run.failures[0].exception
 
 
 def _seconds(t: float) -> str:
