@@ -1,9 +1,10 @@
 """nbgrader settings for the DisSysLab exercises (run every nbgrader command from this folder).
 
-Grading does not use a Jupyter kernel: each notebook is graded in a fresh Python
-process by dissyslab.check (see README.md, "How grading stays fair"), so a
+Grading does not use a Jupyter kernel: each notebook's answers run in a fresh,
+sandboxed Python process, and its tests run in the grading process, asking that
+process only for observations (see README.md, "How grading stays fair"); so a
 submission that hangs, crashes, exits or tampers with the checks only costs its
-own points, and the next submission starts clean.
+own points, cannot reach this folder, and the next submission starts clean.
 """
 
 import os
@@ -13,7 +14,11 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 try:
-    from dissyslab.check.nbgrader_plugin import autograde_preprocessors, sanitize_preprocessors
+    from dissyslab.check.nbgrader_plugin import (
+        HideLateOutputs,
+        autograde_preprocessors,
+        sanitize_preprocessors,
+    )
 except ImportError as err:  # stop here: nbgrader would otherwise grade in students' kernels
     raise SystemExit(
         f"exercises/nbgrader_config.py needs DisSysLab ({err}). Install the project in the "
@@ -54,7 +59,10 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.GradeInSubprocess.cell_timeout = 15        # a setup or answer cell
 c.GradeInSubprocess.test_timeout = 60        # a test cell (it may run the network many times)
 c.GradeInSubprocess.notebook_timeout = 600   # one notebook in all
-c.GradeInSubprocess.memory_mb = 4096         # address space of the grading process
+c.GradeInSubprocess.memory_mb = 4096         # address space of the student's process
+# A failed hidden test says which check failed, not its inputs and expected values; set this
+# to True to show them in the feedback too (the hidden tests are then less hidden next year).
+c.GradeInSubprocess.hidden_details = False
 # nbgrader validate (and anything else that still runs a kernel) gets a time limit too.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
@@ -62,5 +70,8 @@ c.Execute.interrupt_on_timeout = True
 # --- feedback -----------------------------------------------------------------------------
 # Students see their scores and the checks' messages, but not the hidden tests' code, so the
 # tests can be used again next year.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Answer cells that ran after a hidden test may print the data it sent to the student's code:
+# HideLateOutputs leaves their outputs out of the feedback (the autograded notebook keeps them).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, HideLateOutputs,
+                                    CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = False

@@ -11,7 +11,8 @@
 #   1. .venv/ is made with the first python3 that is >= 3.10 (kept if it works);
 #   2. pip install -e ".[test]" runs only when pyproject.toml is newer than
 #      the stamp file .venv/.dissyslab-installed;
-#   3. Graphviz's `dot` (and, with --browser, Chromium) are installed with
+#   3. Graphviz's `dot`, bubblewrap's `bwrap` (the sandbox that grading runs
+#      student code in) and, with --browser, Chromium are installed with
 #      apt-get when missing and we are root or have passwordless sudo;
 #      otherwise we say how to get them and carry on.
 #
@@ -106,7 +107,11 @@ else
 fi
 unset _dsl_stamp
 
-# --- 3. System programs: Graphviz's dot, and Chromium for browser tests ------
+# --- 3. System programs: Graphviz's dot, bubblewrap, Chromium for browser tests
+
+_dsl_have_bwrap() {  # bubblewrap, the sandbox dissyslab.check grades student code in
+    command -v bwrap >/dev/null 2>&1
+}
 
 _dsl_find_chromium() {
     local c
@@ -173,17 +178,24 @@ _dsl_apt_install() {  # $1: Debian package. One apt-get update per run, then ins
 
 _dsl_need_dot=0
 _dsl_have_dot || _dsl_need_dot=1
+_dsl_need_bwrap=0
+if [ "$(uname -s)" = Linux ] && ! _dsl_have_bwrap; then
+    _dsl_need_bwrap=1
+fi
 _dsl_need_chromium=0
 if [ "$_dsl_want_browser" = 1 ] && [ "${DISSYSLAB_NO_BROWSER:-0}" != "1" ] \
         && ! _dsl_find_chromium >/dev/null; then
     _dsl_need_chromium=1
 fi
 
-if [ "$_dsl_need_dot" = 1 ] || [ "$_dsl_need_chromium" = 1 ]; then
+if [ "$_dsl_need_dot" = 1 ] || [ "$_dsl_need_chromium" = 1 ] || [ "$_dsl_need_bwrap" = 1 ]; then
     if _dsl_can_apt; then
         : >.venv/apt.log
         if [ "$_dsl_need_dot" = 1 ]; then
             _dsl_apt_install graphviz || true
+        fi
+        if [ "$_dsl_need_bwrap" = 1 ]; then
+            _dsl_apt_install bubblewrap || true
         fi
         if [ "$_dsl_need_chromium" = 1 ]; then
             _dsl_apt_install chromium || true
@@ -196,6 +208,11 @@ if ! _dsl_have_dot; then
     _dsl_warn "  Debian/Ubuntu:  sudo apt-get install graphviz"
     _dsl_warn "  macOS:          brew install graphviz"
     _dsl_warn "  conda:          conda install -c conda-forge graphviz"
+fi
+
+if [ "$(uname -s)" = Linux ] && ! _dsl_have_bwrap; then
+    _dsl_warn "bubblewrap ('bwrap') is not installed, so nbgrader autograde would run student code without a sandbox. To get it:"
+    _dsl_warn "  Debian/Ubuntu:  sudo apt-get install bubblewrap"
 fi
 
 if [ "$_dsl_want_browser" = 1 ]; then

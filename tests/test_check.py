@@ -1,20 +1,16 @@
 """dissyslab.check: checks of students' networks, their messages, and grading in a fresh process."""
 
-import builtins
 import copy
 import functools
-import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import dissyslab.check as check
-from dissyslab import ListSource, MergeSynch, Network, Sink, Source, Split, Transform, network
+from dissyslab import ListSource, MergeSynch, Sink, Source, Split, Transform, network
 from dissyslab.check import CheckFailed, same
 from dissyslab.check.grader import grade_notebook
-from dissyslab.check.integrity import Snapshot
-from dissyslab.check.scan import scan
 
 T = 5  # seconds: the time limit of every run in this file
 
@@ -326,83 +322,6 @@ def test_a_shared_state_race_is_detected_and_its_fix_passes():
     fails(lambda: check.same_result(lambda: 42, lambda t: t), "should return two things")
 
 
-# --- integrity and the scan -------------------------------------------------------------------
-
-def test_the_snapshot_sees_every_kind_of_monkeypatch():
-    snap = Snapshot()
-    assert snap.changes() == []
-    saved = check.outputs
-    check.outputs = lambda *a, **k: None
-    try:
-        assert "dissyslab.check.outputs" in snap.changes()
-    finally:
-        check.outputs = saved
-    saved = Network.run_network
-    Network.run_network = lambda self, **k: None
-    try:
-        assert any("Network.run_network" in c for c in snap.changes())
-    finally:
-        Network.run_network = saved
-    from dissyslab.check import failure
-    code = failure.same.__code__
-    failure.same.__code__ = (lambda actual, expected, tolerance=0: True).__code__
-    try:
-        assert any("the code of dissyslab.check.failure.same" in c for c in snap.changes())
-    finally:
-        failure.same.__code__ = code
-    saved_len = builtins.len
-    builtins.len = lambda x: 0
-    try:
-        assert "builtins.len" in snap.changes()
-    finally:
-        builtins.len = saved_len
-    module = sys.modules["dissyslab.check"]
-    sys.modules["dissyslab.check"] = type(module)("fake")
-    try:
-        assert "sys.modules['dissyslab.check']" in snap.changes()
-    finally:
-        sys.modules["dissyslab.check"] = module
-    assert snap.changes() == []
-
-
-@pytest.mark.parametrize("code, phrase", [
-    ("import gc", "import gc"),
-    ("import ctypes as c", "import ctypes"),
-    ("from inspect import currentframe", "from inspect import"),
-    ("import sys\nsys._getframe(1)", "._getframe"),
-    ("x = eval('1')", "eval"),
-    ("f = (lambda: 0).__code__", ".__code__"),
-    ("b = __builtins__", "__builtins__"),
-    ("name = 'x'\ngetattr(object, name)", "computed name"),
-    ("getattr(object, '__subclasses__')", "__subclasses__"),
-    ("import os\nos.kill(1, 9)", ".kill"),
-    ("import subprocess", "import subprocess"),
-    ("().__class__.__base__", ".__class__"),
-])
-def test_the_scan_refuses_what_could_reach_into_the_grader(code, phrase):
-    found = scan(code, cell=3)
-    assert found and any(phrase in str(f) for f in found), [str(f) for f in found]
-    assert "answer cell 3" in str(found[0])
-
-
-def test_the_scan_leaves_ordinary_answers_alone():
-    code = """
-import re, time, sqlite3, threading
-from collections import Counter
-from dissyslab import network, Source, Sink, ListSource, NetworkError
-from dissyslab import check
-lock = threading.Lock()
-g = network([(Source(fn=ListSource(items=[1]).run, name="n"), Sink(fn=print, name="s"))])
-try:
-    g.run_network(timeout=5)
-except NetworkError as err:
-    names = {f.node.name: f.message for f in err.failures}
-word = getattr(g, "nodes")
-print(sorted(Counter("abca").items()), re.findall("[a-z]+", "Hi there"))
-"""
-    assert scan(code) == []
-
-
 # --- grading a notebook in a fresh process ----------------------------------------------------
 
 SETUP = "from dissyslab import network, Source, Transform, Sink, ListSource\nfrom dissyslab import check"
@@ -480,9 +399,11 @@ def test_a_hanging_cell_is_interrupted_and_the_rest_is_graded():
 
 @pytest.mark.slow
 def test_a_network_run_without_timeout_is_interrupted_too():
-    endless = GOOD_1.replace('ListSource(items=["a", "b"]).run', 'lambda: "x"').replace(
-        "g.run_network(timeout=5)", "g.run_network()")
-    result, verdicts = grade(two_tasks(endless))
+    # (its threads go on after the interrupt; a source that is not flat out keeps the
+    # sink's list from filling the process's memory before task 2 is graded)
+    endless = GOOD_1.replace('ListSource(items=["a", "b"]).run', 'lambda: time.sleep(0.001) or "x"'
+                             ).replace("g.run_network(timeout=5)", "g.run_network()")
+    result, verdicts = grade(two_tasks("import time\n" + endless))
     assert result.cells[1].error["ename"] == "CellTimeout"
     assert verdicts[4].passed and result.score == 1
 
@@ -512,20 +433,29 @@ def test_sys_exit_costs_its_own_task_only():
     assert verdicts[4].passed and result.score == 1
 
 
-def test_monkeypatching_the_checks_voids_the_whole_notebook():
+def test_monkeypatching_the_checks_in_the_students_process_gains_nothing():
+    # the checks run in the grader: the student's copy of them is not used
     cheat = "from dissyslab import check\ncheck.equal = lambda *a, **k: None\nn = 4"
     result, verdicts = grade(two_tasks(GOOD_1, cheat))
-    assert result.score == 0
-    assert all(v.reason == "tampered" for v in verdicts.values())
-    assert "dissyslab.check.equal" in verdicts[4].message
+    assert verdicts[2].passed and verdicts[4].reason == "failed" and result.score == 2
+    assert "is not what the task asks for" in verdicts[4].message
 
 
-def test_a_node_that_patches_the_checks_while_they_run_is_caught():
+def test_a_node_that_patches_the_checks_while_they_run_gains_nothing():
     sneaky = GOOD_1.replace("str.upper", "sneaky").replace(
         "out = []", "out = []\ndef sneaky(x):\n    import dissyslab.check.failure as f\n"
-                    "    f.same = lambda *a, **k: True\n    return x.upper()")
+                    "    f.same = lambda *a, **k: True\n    return x.lower()")
     result, verdicts = grade(two_tasks(sneaky))
-    assert result.score == 0 and verdicts[2].reason == "tampered"
+    assert verdicts[2].reason == "failed" and result.score == 1
+
+
+def test_ordinary_answers_are_never_voided():
+    """getattr, __getstate__, pickle, inspect...: the source scan that voided them is gone."""
+    ordinary = ("import pickle, inspect, gc\n"
+                "class Box:\n    def __getstate__(self):\n        return {}\n"
+                "n = getattr(Box(), 'missing', 3)\nassert pickle.loads(pickle.dumps(n)) == 3\n")
+    result, verdicts = grade(two_tasks(GOOD_1, ordinary))
+    assert result.score == 3, verdicts
 
 
 def test_own_definitions_of_network_and_check_gain_nothing():
@@ -558,12 +488,6 @@ def test_threads_left_running_fail_their_task():
     assert verdicts[4].passed
 
 
-def test_refused_constructs_void_the_notebook_before_anything_runs():
-    result, verdicts = grade(two_tasks("import ctypes\n" + GOOD_1))
-    assert result.score == 0 and all(v.reason == "refused" for v in verdicts.values())
-    assert "import ctypes (answer cell 1, line 1)" in verdicts[4].message
-
-
 def test_cells_a_student_added_are_not_run():
     result, verdicts = grade(two_tasks(GOOD_1, GOOD_2, ("extra", "import os\nos._exit(3)")))
     assert result.score == 3
@@ -580,3 +504,80 @@ def test_the_grader_runs_with_a_copy_of_the_data_files(tmp_path):
     answer = GOOD_1.replace('["a", "b"]', 'open("data.txt").read().split()')
     result, verdicts = grade(two_tasks(answer), workdir=tmp_path)
     assert result.score == 3
+
+
+# --- what crosses between the student's process and the grader ----------------------------------
+
+def test_plain_data_crosses_and_a_lying_dict_is_sent_with_what_it_holds():
+    from dissyslab.check import wire
+
+    class Liar(dict):
+        def __getitem__(self, key):
+            return 6
+
+        def items(self):
+            return [("count", 6)]
+
+    enc = wire.Encoder()
+    dec = wire.Decoder(lambda *a: ("remote", a[0]))
+    value = {"t": (1, 2.5, "x", None, True), "s": {3}, "b": b"\x00", "liar": Liar(count=2),
+             "nan": float("inf"), "obj": object()}
+    raw = wire.loads(wire.dumps({"value": enc.encode(value)}))
+    got = dec.decode(raw["value"])
+    assert got["t"] == (1, 2.5, "x", None, True) and got["s"] == {3} and got["b"] == b"\x00"
+    assert type(got["liar"]) is dict and dict.__getitem__(got["liar"], "count") == 2
+    assert got["nan"] == float("inf") and got["obj"][0] == "remote"
+
+
+def test_copies_of_the_students_lists_follow_later_changes():
+    from dissyslab.check import wire
+
+    enc = wire.Encoder()
+    dec = wire.Decoder(lambda *a: None)
+    results = [1]
+    mine = dec.decode(enc.encode({"results": results}))["results"]
+    results.append(2)
+    dec.sync(wire.loads(wire.dumps({"sync": enc.sync()}))["sync"])
+    assert mine == [1, 2]
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"value": {"__evil": 1}}', b'{"value": NaN}', b"[1, 2]", b"not json",
+    b'{"value": {"__d": [[{"__l": [], "i": 1}, 1]]}}',
+    b'{"value": ' + b'{"__t": [' * 200 + b']}' * 200 + b'}',
+])
+def test_what_is_not_plain_data_is_refused(raw):
+    from dissyslab.check import wire
+
+    dec = wire.Decoder(lambda *a: None)
+    with pytest.raises(wire.WireError):
+        dec.decode(wire.loads(raw)["value"])
+
+
+def test_grading_without_a_sandbox_still_works_and_says_what_is_missing(monkeypatch):
+    from dissyslab.check import sandbox
+
+    monkeypatch.setattr(sandbox, "available", lambda *a: (False, "bubblewrap is not installed"))
+    result, verdicts = grade(two_tasks())
+    assert result.score == 3
+    assert any("WITHOUT a sandbox" in line and "bubblewrap is not installed" in line
+               for line in result.log)
+
+
+def test_a_hidden_test_that_fails_does_not_show_its_data():
+    test = ('check.outputs(g, {"out": ["A", "B"]})\n### BEGIN HIDDEN TESTS\n'
+            'check.outputs(g, {"out": ["SECRET"]}, inputs={"src": ["secret"]})\n'
+            '### END HIDDEN TESTS\ncheck.done("Task 1")')
+    nb = notebook(("setup", SETUP), ("answer", GOOD_1.replace("str.upper", "str.title")),
+                  ("test", test, 1))
+    _, verdicts = grade(nb)
+    assert "did not receive the right messages" in verdicts[2].message
+    _, verdicts = grade(notebook(("setup", SETUP), ("answer", GOOD_1.replace(
+        "str.upper", "lambda s: s.upper() if s != 'secret' else s")), ("test", test, 1)))
+    message = verdicts[2].message
+    assert "A hidden test of this task failed" in message and "'out'" in message
+    assert "SECRET" not in message and "secret" not in message
+    result, verdicts = grade(notebook(("setup", SETUP), ("answer", GOOD_1.replace(
+        "str.upper", "lambda s: s.upper() if s != 'secret' else s")), ("test", test, 1)),
+        hidden_details=True)
+    assert "SECRET" in verdicts[2].message

@@ -20,19 +20,17 @@ and compares plain data only (``failure.same``), so no student object's
 library, so rebinding ``network`` or ``run_network`` in the notebook changes
 nothing for them.
 
-The grade itself never comes from the student's Jupyter kernel, where
-anything could be replaced. ``nbgrader autograde`` (configured by
-``exercises/nbgrader_config.py``) grades each notebook in a fresh Python
-process (``grader.py`` and ``child.py``): it imports a private copy of
-this package, snapshots the library and the builtins, then runs only the
-instructor's cells, the answer cells, and the instructor's test cells
-(nbgrader restores them, hidden tests included; ``nbgrader_plugin.py``
-restores their roles). A test counts only if it raised nothing, finished in
-time, left no thread behind, and the snapshot still matches; verdicts travel
-over a private, signed pipe. Answers that use constructs able to reach into
-the grader (frames, ``gc``, ``ctypes``, ``eval``...) are refused
-(``scan.py``). A hang, a crash or ``sys.exit`` costs the tasks it affects,
-and the next notebook starts in a new process.
+The grade itself never comes from the student's code. ``nbgrader autograde``
+(configured by ``exercises/nbgrader_config.py``) runs each notebook's answer
+cells in a separate process that the operating system keeps in a sandbox
+(``child.py``, ``sandbox.py``), and the test cells, hidden ones included, in
+the grading process itself (``grader.py``): there a name the student defined
+stands for the student's value (plain data is copied, anything else is a
+handle, ``remote.py``), and the checks above ask the student's process only
+for observations, which cross as plain data (``wire.py``), and judge them
+here. Test code, expected values and verdicts never enter the student's
+process. A hang, a crash or ``sys.exit`` costs the tasks it affects, and the
+next notebook starts in a new process.
 """
 
 from .failure import CheckFailed, same, show
@@ -47,6 +45,7 @@ from .runs import (
     outputs,
     overlap,
     run,
+    run_beside,
     same_for_all_schedules,
     same_result,
     schedules,
@@ -74,5 +73,6 @@ __all__ = [
     "no_duplicate_edges", "paths", "shape", "wraps",
     "run", "Run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
     "differs_between", "same_result", "overlap", "equal", "that", "done", "seeded_runs_available",
+    "run_beside",
     "TIMEOUT",
 ]

@@ -17,15 +17,29 @@ SHOW = 160
 
 
 class CheckFailed(AssertionError):
-    """A check of the student's work failed; the message says what, why and what to try."""
+    """A check of the student's work failed; the message says what, why and what to try.
+
+    ``public``: the same failure told without the test's data (its inputs and
+    expected values), shown when a hidden test fails; None if the check has no
+    such version (grading then says only that a hidden check failed).
+    """
+
+    public = None
 
 
 def fail(problem, expected=None, got=None, hint=None, *, expected_label="Expected",
-         got_label="Your network"):
-    """Raise :class:`CheckFailed` with the usual layout (``expected``/``got`` are text)."""
+         got_label="Your network", public=None, public_hint=Ellipsis):
+    """Raise :class:`CheckFailed` with the usual layout (``expected``/``got`` are text).
+
+    ``public``: the problem in words that give away no data of the test (for hidden tests);
+    the hint is shown with it (or ``public_hint``, when the hint itself would give data away).
+    """
     __tracebackhide__ = True  # Jupyter and pytest show the student's line, not the checks' insides
-    raise CheckFailed(message(problem, expected, got, hint, expected_label=expected_label,
+    err = CheckFailed(message(problem, expected, got, hint, expected_label=expected_label,
                               got_label=got_label))
+    if public is not None:
+        err.public = message(public, hint=hint if public_hint is Ellipsis else public_hint)
+    raise err
 
 
 def message(problem, expected=None, got=None, hint=None, *, expected_label="Expected",

@@ -1,29 +1,34 @@
-"""Grading one notebook safely: its cells run in a fresh process, and only that process's verdicts count.
+"""Grading one notebook: the student's code runs in a sandboxed process, the checks run here.
 
 :func:`grade_notebook` takes a notebook (nbformat dict) whose test cells are
 the instructor's own (nbgrader restores them before this runs), and:
 
-1. reads every answer cell first (``scan.py``) and refuses constructs that
-   could reach into the grader;
-2. starts a fresh interpreter (``python -I``) that imports a private copy of
-   the ``dissyslab`` package, taken from the grader's memory when the grader
-   started, so files a submission edits on disk change nothing for anyone;
-3. sends it the instructor's setup cells, the answer cells and the test
-   cells (cells a student added are not run), and reads its verdicts from a
-   private pipe, each line signed with a one-time secret;
-4. stops it when a cell runs past its time limit (the process group is
-   killed), and treats a process that dies as a crash: the cell it was
-   running and every test after it fail, earlier verdicts stand.
+1. starts the student's process (``child.py``) in a sandbox (``sandbox.py``:
+   bubblewrap, an unprivileged user, limits), with a private copy of the
+   ``dissyslab`` package taken from this process's memory, and the data files;
+2. runs the read-only cells there (for the answers to use) and here (for the
+   tests), and the answer cells there only; cells a student added are not run;
+3. runs every test cell HERE, visible and hidden parts alike: a name the
+   student defined stands for the student's value (plain data is copied,
+   anything else is a reference, see ``remote.py``), and the checks ask the
+   student's process for observations (what each sink received, the edges,
+   the counters) and judge them here. Test code, expected values and verdicts
+   never enter the student's process;
+4. counts the threads and processes the submission left behind from outside
+   (``/proc``), stops a cell that runs past its time limit, and treats a
+   process that dies as a crash: the cell it was running and every test
+   after it fail, earlier verdicts stand.
 
-If a submission changed the library or the builtins (seen by the process's
-integrity snapshot), or uses a refused construct, every test of the notebook
-fails: tampering gains nothing. ``python -m dissyslab.check.grader NB...``
-grades notebooks from a terminal.
+A hidden test that fails says which check failed but not its data, unless
+``hidden_details=True``. ``python -m dissyslab.check.grader NB...`` grades
+notebooks from a terminal.
 """
 
+import builtins
+import contextlib
+import io
 import json
 import os
-import secrets
 import select
 import shutil
 import signal
@@ -34,8 +39,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import remote, sandbox, wire
 from .child import plain_python
-from .scan import scan
+from .failure import CheckFailed
 
 #: seconds a setup or answer cell may run
 CELL_TIMEOUT = 15
@@ -50,8 +56,13 @@ GRACE = 5
 #: address space of the grading process, in MB (None: no limit)
 MEMORY_MB = 4096
 
+#: seconds a task's threads get to end after its checks
+THREAD_GRACE = 1.0
+
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from dissyslab.check.child import main; main()")
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
 
 
 @dataclass
@@ -59,7 +70,7 @@ class Verdict:
     """The result of one test cell: passed or not, and the message for the student."""
 
     passed: bool
-    reason: str  # passed, failed, timeout, threads, exited, tampered, refused, crashed, not_run
+    reason: str  # passed, failed, timeout, threads, exited, crashed, not_run
     message: str = ""
 
 
@@ -73,6 +84,7 @@ class CellResult:
     outputs: list = field(default_factory=list)
     error: dict = None
     verdict: Verdict = None
+    after_hidden: bool = False  # ran after hidden tests had sent data to the student's code
 
 
 @dataclass
@@ -156,13 +168,208 @@ def _package():
     return _PACKAGE
 
 
+
+def split_test(source):
+    """A test cell as [(hidden, code)], hidden parts between the nbgrader markers; line numbers kept."""
+    parts, current, hidden, offset = [], [], False, 0
+    for line in source.splitlines():
+        mark = line.strip()
+        if mark == HIDDEN_BEGIN or mark == HIDDEN_END:
+            if current:
+                parts.append((hidden, "\n" * offset + "\n".join(current)))
+            offset += len(current) + 1
+            current = []
+            hidden = mark == HIDDEN_BEGIN
+            continue
+        current.append(line)
+    if current:
+        parts.append((hidden, "\n" * offset + "\n".join(current)))
+    return parts
+
+
+class _Student:
+    """The sandboxed process that runs one submission's code, and the pipes to it."""
+
+    def __init__(self, workdir, python, memory_mb, cpu_seconds, log):
+        self.tmp = tempfile.mkdtemp(prefix="dissyslab-grading-")
+        lib = Path(self.tmp) / "lib"
+        _package().write(lib)
+        work = Path(self.tmp) / "work"
+        if workdir is not None and Path(workdir).is_dir():
+            shutil.copytree(workdir, work, ignore=shutil.ignore_patterns(
+                "*.ipynb", ".ipynb_checkpoints", "__pycache__"))
+        else:
+            work.mkdir()
+        for dirpath, _, _ in os.walk(lib):
+            os.chmod(dirpath, 0o755)
+        sandbox.prepare(work)
+        python = python or sys.executable
+        cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
+            "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds)
+        self.sandboxed = missing is None
+        if missing is not None:
+            _warn_once(sandbox.warning(missing))
+            log.append(sandbox.warning(missing))
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
+        env.update(HOME=str(work), TMPDIR=str(work), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, cwd=cwd, env=env,
+                                     start_new_session=True)
+        self.out_fd = self.proc.stdout.fileno()
+        self.err_fd = self.proc.stderr.fileno()
+        self.buf = b""
+        self.stderr = _Tail()
+
+    def talk(self, request, seconds):
+        """Send one request and wait at most ``seconds`` for its reply (a checked dict)."""
+        try:
+            self.proc.stdin.write(wire.dumps(request))
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._gone() from None
+        return self.reply(seconds)
+
+    def reply(self, seconds):
+        deadline = time.monotonic() + seconds
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise remote.StudentGone("killed")
+            watch = [self.out_fd] + ([self.err_fd] if self.err_fd is not None else [])
+            ready, _, _ = select.select(watch, [], [], min(left, 0.5))
+            if self.err_fd is not None and self.err_fd in ready:
+                chunk = os.read(self.err_fd, 65536)
+                if chunk:
+                    self.stderr.add(chunk)
+                else:
+                    self.err_fd = None
+            if self.out_fd in ready:
+                chunk = os.read(self.out_fd, 1 << 20)
+                if not chunk:
+                    raise self._gone()
+                self.buf += chunk
+                if len(self.buf) > wire.MAX_BYTES and b"\n" not in self.buf:
+                    self.kill()
+                    raise remote.StudentGone("died", "sent a reply that is too big")
+        line, self.buf = self.buf.split(b"\n", 1)
+        try:
+            return wire.loads(line)
+        except wire.WireError as err:
+            return {"error": {"ename": "WireError", "evalue": str(err)}}
+
+    def _gone(self):
+        try:
+            code = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        if self.err_fd is not None:
+            _drain(self.err_fd, self.stderr)
+        if self.sandboxed and isinstance(code, int) and code > 128:
+            code = -(code - 128)  # bubblewrap reports a signal as 128 + its number
+        return remote.StudentGone("died", code)
+
+    def threads(self):
+        return sandbox.tree_threads(self.proc.pid)
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self):
+        self.kill()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+_WARNED = set()
+
+
+def _warn_once(text):
+    if text not in _WARNED:
+        _WARNED.add(text)
+        print(text, file=sys.stderr)
+
+
+class _Names:
+    """A test cell's names: its own, the instructor's, and (looked up each time) the student's."""
+
+    def __init__(self, ns, conn, instructor):
+        self.ns = ns
+        self.conn = conn
+        self.instructor = instructor
+        self.mine = set()
+
+    def __getitem__(self, name):
+        if name in self.mine:
+            return self.ns[name]
+        if name in self.instructor or name.startswith("__") or hasattr(builtins, name):
+            raise KeyError(name)
+        found, value = self.conn.get(name)
+        if not found:
+            raise KeyError(name)
+        self.ns[name] = value  # helper functions of the cell see it too
+        return value
+
+    def __setitem__(self, name, value):
+        self.mine.add(name)
+        self.ns[name] = value
+
+    def __delitem__(self, name):
+        self.mine.discard(name)
+        del self.ns[name]
+
+
+@contextlib.contextmanager
+def _in_folder(folder):
+    if folder is None:
+        yield
+        return
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
+def _outputs(raw):
+    """The outputs of a cell as the student's process reported them, checked."""
+    out = []
+    for o in raw if type(raw) is list else []:
+        if type(o) is dict and o.get("output_type") == "stream" and o.get("name") in (
+                "stdout", "stderr") and type(o.get("text")) is str:
+            out.append({"output_type": "stream", "name": o["name"], "text": o["text"][:20_000]})
+    return out
+
+
+def _error(raw):
+    if type(raw) is not dict:
+        return None
+    tb = raw.get("traceback")
+    return {"ename": str(raw.get("ename"))[:200], "evalue": str(raw.get("evalue"))[:4000],
+            "traceback": [str(t)[:2000] for t in tb[:40]] if type(tb) is list else []}
+
+
 def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TEST_TIMEOUT,
                    notebook_timeout=NOTEBOOK_TIMEOUT, memory_mb=MEMORY_MB, python=None,
-                   grace=GRACE):
+                   grace=GRACE, trusted_dir=None, hidden_details=False):
     """Grade one notebook (a dict in nbformat 4 layout); return a :class:`Grading`.
 
-    ``workdir``: a folder whose files (data the notebook reads) are copied next
-    to the notebook's process; the process runs in a fresh temporary folder.
+    ``workdir``: a folder whose files (data the notebook reads) are copied for the
+    student's process. ``trusted_dir``: where the read-only and test cells run here
+    (the instructor's copy of the assignment; default ``workdir``).
+    ``hidden_details``: show the full message of a failed hidden test (its data too).
     """
     cells = nb["cells"]
     results = [CellResult(i, role_of(c)) for i, c in enumerate(cells)]
@@ -175,103 +382,226 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
     if not points:
         return grading
 
-    job_cells, task = [], 0
+    jobs, task = [], 0
     for r in results:
         r.task = task + 1
         if r.role in ("setup", "answer", "test"):
-            job_cells.append({"index": r.index, "role": r.role, "task": task,
-                              "source": _source(cells[r.index])})
+            jobs.append(r)
         if r.role == "test":
             task += 1
+    trusted_dir = trusted_dir if trusted_dir is not None else workdir
+    if trusted_dir is not None and not Path(trusted_dir).is_dir():
+        trusted_dir = None
 
-    refused = []
-    for jc in job_cells:
-        if jc["role"] == "answer":
-            try:
-                code = plain_python(jc["source"])
-            except Exception:
-                code = jc["source"]
-            for f in scan(code, cell=jc["index"]):
-                if (f.cell, f.line, f.what) not in {(x.cell, x.line, x.what) for x in refused}:
-                    refused.append(f)
-
-    if refused:
-        text = ("Your answers use something that can reach into the grader, so this notebook "
-                "gets no points:\n" + "\n".join(f"  - {f}" for f in refused[:5])
-                + "\n  Hint: none of the tasks needs it; take it out. If you think this is a "
-                  "mistake, ask your instructor.")
-        for r in results:
-            if r.role == "test":
-                r.verdict = Verdict(False, "refused", text)
-        grading.log.append(f"refused: {refused[0]}")
-        return grading
-
-    events = _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout,
-                        memory_mb, python, grading, grace)
-    _apply(events, results, grading)
+    student = _Student(workdir, python, memory_mb, notebook_timeout, grading.log)
+    conn = remote.Connection(student.talk, grace)
+    run = _Run(grading, student, conn, cells, cell_timeout, test_timeout, grace, trusted_dir,
+               hidden_details)
+    started = time.monotonic()
+    current = None
+    try:
+        ready = student.reply(STARTUP_TIMEOUT)
+        if ready.get("ready") is not True:
+            raise remote.StudentGone("died", None)
+        for r in jobs:
+            current = r
+            if time.monotonic() - started > notebook_timeout:
+                raise remote.StudentGone("killed", "notebook")
+            run.cell(r)
+        current = None
+    except remote.StudentGone as gone:
+        if gone.code == "notebook" or time.monotonic() - started > notebook_timeout:
+            event = {"why": "killed", "limit": "notebook", "seconds": notebook_timeout}
+        elif gone.why == "killed":
+            event = {"why": "killed", "limit": "cell",
+                     "seconds": test_timeout if current is not None and current.role == "test"
+                     else cell_timeout}
+        else:
+            event = {"why": "died", "code": gone.code}
+        event["index"] = None if current is None else current.index
+        event["stderr"] = student.stderr.text()
+        seen = {r.index for r in results if r.verdict is not None}
+        _ended(event, results, {r.index: r for r in results}, seen, grading)
+    finally:
+        student.close()
+    for r in results:
+        if r.role == "test" and r.verdict is None:
+            r.verdict = Verdict(False, "not_run", "These checks did not run.")
+        if r.role == "test":
+            earned = grading.points[r.index][1] if r.verdict.passed else 0.0
+            grading.points[r.index] = (earned, grading.points[r.index][1])
     return grading
 
 
-def _run_child(job_cells, workdir, cell_timeout, test_timeout, notebook_timeout, memory_mb,
-               python, grading, grace):
-    """Run the grading process; return the events it reported (plus one for how it ended)."""
-    package = _package()
-    before = package.on_disk()
-    nonce = secrets.token_hex(16)
-    kinds = {jc["index"]: jc["role"] for jc in job_cells}
-    events = []
-    with tempfile.TemporaryDirectory(prefix="dissyslab-grading-") as tmp:
-        lib = package.write(Path(tmp) / "lib")
-        run_dir = Path(tmp) / "run"
-        if workdir is not None and Path(workdir).is_dir():
-            shutil.copytree(workdir, run_dir, ignore=shutil.ignore_patterns(
-                "*.ipynb", ".ipynb_checkpoints", "__pycache__"))
+class _Run:
+    """Grading one notebook, cell by cell (see :func:`grade_notebook`)."""
+
+    def __init__(self, grading, student, conn, cells, cell_timeout, test_timeout, grace,
+                 trusted_dir, hidden_details):
+        self.grading = grading
+        self.student = student
+        self.conn = conn
+        self.cells = cells
+        self.cell_timeout = cell_timeout
+        self.test_timeout = test_timeout
+        self.grace = grace
+        self.trusted_dir = trusted_dir
+        self.hidden_details = hidden_details
+        self.ns = {"__name__": "__main__", "__builtins__": builtins}
+        self.instructor = set()
+        self.baseline = {}
+        self.exited = set()
+        self.hidden_sent = False
+
+    def cell(self, r):
+        if r.task not in self.baseline:
+            self.baseline[r.task] = self.student.threads()
+        source = _source(self.cells[r.index])
+        try:
+            code = plain_python(source)
+        except Exception:
+            code = source
+        if r.role == "test":
+            r.verdict = self.test(r, code)
+            return
+        reply = self.student.talk({"op": "cell", "index": r.index, "role": r.role, "source": code,
+                                   "timeout": self.cell_timeout}, self.cell_timeout + self.grace)
+        r.outputs = _outputs(reply.get("outputs"))
+        if type(reply.get("result")) is str:
+            r.outputs.append({"output_type": "execute_result", "execution_count": None,
+                              "metadata": {}, "data": {"text/plain": reply["result"][:20_000]}})
+        r.after_hidden = self.hidden_sent
+        if reply.get("timed_out") is True:
+            r.error = {"ename": "CellTimeout", "traceback": [], "evalue": (
+                f"This cell was still running after {self.cell_timeout:g} seconds, so it was "
+                f"stopped.")}
         else:
-            run_dir.mkdir()
-        read_fd, write_fd = os.pipe()
-        err_read, err_write = os.pipe()
-        job = {"nonce": nonce, "report_fd": write_fd, "cell_timeout": cell_timeout,
-               "test_timeout": test_timeout, "memory_mb": memory_mb, "cells": job_cells}
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "HOME",
-                                                            "TMPDIR", "SYSTEMROOT")}
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env["MPLBACKEND"] = "Agg"
+            r.error = _error(reply.get("error"))
+        if reply.get("exited") is True and r.role == "answer":
+            self.exited.add(r.task)
+        if r.role == "setup":
+            self.setup_here(r, code)
+
+    def setup_here(self, r, code):
+        """Run a read-only cell in the grader too: the tests use its names from here."""
+        before = dict(self.ns)
         try:
-            proc = subprocess.Popen(
-                [python or sys.executable, "-I", "-c", _BOOT, lib],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err_write,
-                cwd=run_dir, env=env, pass_fds=(write_fd,), start_new_session=True)
-        finally:
-            os.close(write_fd)
-            os.close(err_write)
-        stderr = _Tail()
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()), _in_folder(self.trusted_dir):
+                exec(compile(code, f"<cell {r.index}>", "exec"), self.ns)
+        except Exception as err:  # the tests that need it will say so
+            self.grading.log.append(f"read-only cell {r.index} failed in the grader: "
+                                    f"{type(err).__name__}: {err}")
+        for k, v in self.ns.items():
+            if k not in before or before[k] is not v:
+                self.instructor.add(k)
+        self.conn.names_by_id = {id(self.ns[k]): k for k in self.instructor if k in self.ns}
+
+    def test(self, r, code):
+        conn = self.conn
+        ns = dict(self.ns)
+        ns["__builtins__"] = builtins
+        names = _Names(ns, conn, self.instructor)
+        shown = io.StringIO()
+        error, hidden_error, timed_out = None, False, False
+        conn.deadline = time.monotonic() + self.test_timeout
+        remote.CURRENT = conn
         try:
-            try:
-                proc.stdin.write(json.dumps(job).encode())
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            ended = _read_events(proc, read_fd, err_read, stderr, nonce, kinds, cell_timeout,
-                                 test_timeout, notebook_timeout, grace, events)
+            for hidden, part in split_test(code):
+                if hidden:
+                    self.hidden_sent = True
+                out = io.StringIO() if hidden else shown
+                try:
+                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
+                            _in_folder(self.trusted_dir):
+                        exec(compile(part, f"<tests {r.index}>", "exec"), ns, names)
+                except remote.StudentTimeout:
+                    timed_out = True
+                    break
+                except (remote.StudentGone, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:  # noqa: BLE001 (a failed check, or an error)
+                    error, hidden_error = exc, hidden
+                    break
         finally:
-            # whatever happened here (even Ctrl-C), the process and its children end now
-            _kill_group(proc)
-            os.close(read_fd)
-            os.close(err_read)
-        tail = stderr.text()
-    if ended is not None:
-        ended["stderr"] = tail
-        events.append(ended)
-    after = package.on_disk()
-    changed = sorted(str(rel) for rel in before if after[rel] != before[rel])
-    if changed:
-        # Other notebooks are safe (each process imports its own copy), but the instructor
-        # should know: an edit made during this run may come from this submission.
-        grading.log.append(f"the files of the installed dissyslab package changed while this "
-                           f"notebook was graded: {', '.join(changed)}. If nobody edited them, "
-                           f"this submission may have; reinstall the package before the next "
-                           f"grading run.")
-    return events
+            remote.CURRENT = None
+            conn.deadline = None
+        r.outputs = [{"output_type": "stream", "name": "stdout", "text": shown.getvalue()}] \
+            if shown.getvalue() else []
+        try:
+            conn.request("forget")
+        except (remote.StudentTimeout, remote.StudentError, wire.WireError):
+            pass
+        if r.task in self.exited:
+            return Verdict(False, "exited", (
+                "Your answer for this task called sys.exit(), which stops a program. In a "
+                "notebook it stops the cell halfway, so this task gets no points.\n"
+                "  Hint: remove the sys.exit() call; to stop a function early, use return."))
+        if timed_out:
+            return Verdict(False, "timeout", (
+                f"The checks for this task did not finish within {self.test_timeout:g} seconds, so "
+                f"they were stopped.\n  Hint: does a source never return None, or a function loop "
+                f"or sleep for a long time? Run your network with run_network(timeout=5) to see "
+                f"which node is still busy."))
+        if error is not None:
+            return Verdict(False, "failed", _failure_text(error, hidden_error and
+                                                          not self.hidden_details))
+        left = self._threads_left(r.task)
+        if left:
+            return Verdict(False, "threads", (
+                f"Your code left threads running after the checks finished ({left} more than "
+                f"before this task).\n  Hint: a node stuck inside its function (a long sleep or "
+                f"an endless loop) cannot be stopped; and threads or processes you start "
+                f"yourself must end."))
+        return Verdict(True, "passed", "")
+
+    def _threads_left(self, task):
+        before = self.baseline.get(task)
+        if before is None:
+            return 0
+        deadline = time.monotonic() + THREAD_GRACE
+        while True:
+            now = self.student.threads()
+            if now is None or now <= before:
+                return 0
+            if time.monotonic() > deadline:
+                return now - before
+            time.sleep(0.02)
+
+
+HIDDEN = ("A hidden test of this task failed (hidden tests use other data than the visible "
+          "ones; their details are not shown).")
+
+
+def _failure_text(exc, hidden):
+    if isinstance(exc, CheckFailed):
+        if hidden:
+            return HIDDEN + ("\n" + exc.public if exc.public else "")
+        return str(exc)
+    if isinstance(exc, remote.StudentError):
+        if hidden:
+            return f"{HIDDEN}\nYour code raised {exc.ename} while the hidden checks used it."
+        return (f"Your code raised {exc.ename} while the checks used it: {exc.evalue}\n"
+                f"  Hint: call that function yourself with a few inputs to see the error.")
+    if isinstance(exc, wire.WireError):
+        return ("Your code sent the checks something they cannot read (not plain data: "
+                f"{exc}).\n  Hint: return numbers, strings, lists, tuples or dicts.")
+    if isinstance(exc, AssertionError):
+        if hidden:
+            return HIDDEN
+        text = str(exc)
+        return text if text else "A check in this cell failed (an assert without a message)."
+    if isinstance(exc, NameError):
+        name = getattr(exc, "name", None) or str(exc)
+        return (f"The checks need `{name}`, which your notebook does not define.\n"
+                f"  Hint: keep the names the task asks for, and make sure the answer cell runs "
+                f"without an error from top to bottom.")
+    if hidden:
+        return (f"{HIDDEN}\nThe checks stopped with an error ({type(exc).__name__}): something the "
+                f"task asks for is missing or has another type than expected.")
+    return (f"The checks stopped with an error: {type(exc).__name__}: {exc}\n"
+            f"  Hint: this usually means something the task asks for is missing or has another "
+            f"type than expected (a list, a node, a network ...).")
 
 
 class _Tail:
@@ -289,62 +619,6 @@ class _Tail:
         return self.data.decode(errors="replace")
 
 
-def _read_events(proc, fd, err_fd, stderr, nonce, kinds, cell_timeout, test_timeout,
-                 notebook_timeout, grace, events):
-    """Collect the process's events until it says done; return an 'ended' event if it did not."""
-    start = time.monotonic()
-    deadline = start + STARTUP_TIMEOUT
-    final = start + notebook_timeout
-    current, buf = None, b""
-    while True:
-        now = time.monotonic()
-        limit = min(deadline, final)
-        if now >= limit:
-            why = "notebook" if final <= deadline else "cell"
-            return {"event": "ended", "why": "killed", "limit": why, "index": current,
-                    "seconds": (notebook_timeout if why == "notebook" else
-                                (test_timeout if kinds.get(current) == "test" else cell_timeout))}
-        watch = [fd] if err_fd is None else [fd, err_fd]
-        ready, _, _ = select.select(watch, [], [], min(limit - now, 0.5))
-        if err_fd in ready:
-            chunk = os.read(err_fd, 65536)
-            if chunk:
-                stderr.add(chunk)
-            else:
-                err_fd = None
-        if fd not in ready:
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:  # the process closed the pipe: it has ended
-            try:
-                code = proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                code = None
-            _drain(err_fd, stderr)
-            return {"event": "ended", "why": "died", "code": code, "index": current}
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if type(event) is not dict or event.get("nonce") != nonce:
-                continue  # not from the grader: ignore it
-            events.append(event)
-            kind = event.get("event")
-            if kind == "done":
-                return None
-            if kind == "ready":
-                deadline = time.monotonic() + STARTUP_TIMEOUT
-            elif kind == "start":
-                current = event["index"]
-                t = test_timeout if kinds.get(current) == "test" else cell_timeout
-                deadline = time.monotonic() + t + grace
-            elif kind in ("cell", "verdict"):
-                deadline = time.monotonic() + STARTUP_TIMEOUT
-
-
 def _drain(fd, stderr):
     """Read what is left of the error output, without waiting for more."""
     if fd is None:
@@ -358,50 +632,6 @@ def _drain(fd, stderr):
             stderr.add(chunk)
     except (BlockingIOError, OSError):
         return
-
-
-def _kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _apply(events, results, grading):
-    by_index = {r.index: r for r in results}
-    seen_verdict = set()
-    for e in events:
-        kind = e.get("event")
-        r = by_index.get(e.get("index"))
-        if kind == "cell" and r is not None:
-            r.outputs = list(e.get("outputs") or [])
-            r.error = e.get("error")
-        elif kind == "verdict" and r is not None and r.role == "test":
-            r.outputs = list(e.get("outputs") or [])
-            r.verdict = Verdict(bool(e.get("passed")), str(e.get("reason")), str(e.get("message")))
-            seen_verdict.add(r.index)
-        elif kind == "ended":
-            _ended(e, results, by_index, seen_verdict, grading)
-    # tampering anywhere voids the whole notebook
-    tampered = [r for r in results if r.verdict is not None and r.verdict.reason == "tampered"]
-    if tampered:
-        first = tampered[0]
-        for r in results:
-            if r.role == "test" and (r.verdict is None or r.verdict.reason != "tampered"):
-                r.verdict = Verdict(False, "tampered", (
-                    f"Another cell of this notebook (cell {first.index}) found that the checks "
-                    f"or the library were changed, so no task of this notebook can be graded.\n"
-                    + first.verdict.message))
-    for r in results:
-        if r.role == "test" and r.verdict is None:
-            r.verdict = Verdict(False, "not_run", "These checks did not run.")
-        if r.role == "test":
-            earned = grading.points[r.index][1] if r.verdict.passed else 0.0
-            grading.points[r.index] = (earned, grading.points[r.index][1])
 
 
 def _ended(e, results, by_index, seen_verdict, grading):

@@ -10,12 +10,17 @@
   included) and ``add_missing_cells`` (which puts deleted test cells back),
   a student who edits, deletes or relabels test cells changes nothing.
 * :class:`GradeInSubprocess` (in place of nbgrader's Execute): grades the
-  notebook in a fresh process (see ``grader.py``) and writes each cell's
-  outputs, and each test cell's verdict, into the notebook, where nbgrader's
-  SaveAutoGrades reads the scores as usual (an error output means 0 points).
+  notebook with ``grader.py`` (the answers in a sandboxed process, the tests
+  here) and writes each cell's outputs, and each test cell's verdict, into the
+  notebook, where nbgrader's SaveAutoGrades reads the scores as usual (an
+  error output means 0 points).
+* :class:`HideLateOutputs` (feedback): leaves out what answer cells printed
+  after a hidden test had sent its data to the student's code.
 
 Only this module imports nbgrader; ``import dissyslab`` never does.
 """
+
+import os
 
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.api import Gradebook, MissingEntry
@@ -28,7 +33,7 @@ from nbgrader.preprocessors import (
     OverwriteCells,
     OverwriteKernelspec,
 )
-from traitlets import Float, Integer
+from traitlets import Bool, Float, Integer
 
 from . import grader
 
@@ -84,7 +89,7 @@ class RestoreCellRoles(NbGraderPreprocessor):
 
 
 class GradeInSubprocess(NbGraderPreprocessor):
-    """Run and grade the notebook in a fresh process (``dissyslab.check.grader``), not in a kernel."""
+    """Grade the notebook with ``dissyslab.check.grader`` (student code sandboxed), not in a kernel."""
 
     cell_timeout = Float(grader.CELL_TIMEOUT, help="Seconds a setup or answer cell may run.").tag(
         config=True)
@@ -94,14 +99,29 @@ class GradeInSubprocess(NbGraderPreprocessor):
     kill_grace = Float(grader.GRACE, help="Seconds a cell gets to stop after its time limit before "
                                           "its process is killed.").tag(config=True)
     memory_mb = Integer(grader.MEMORY_MB, allow_none=True,
-                        help="Address-space limit of the grading process in MB.").tag(config=True)
+                        help="Address-space limit of the student's process in MB.").tag(config=True)
+    hidden_details = Bool(False, help="Show the full message of a failed hidden test, with its "
+                                      "inputs and expected values (the student sees them in the "
+                                      "feedback).").tag(config=True)
+
+    def _source_folder(self, assignment):
+        """The instructor's folder of the assignment: read-only and test cells run there."""
+        try:
+            from nbgrader.coursedir import CourseDirectory
+
+            course = CourseDirectory(config=self.config)
+            folder = course.format_path(course.source_directory, ".", assignment)
+        except Exception:  # noqa: BLE001 (an nbgrader without this API: run them elsewhere)
+            return None
+        return folder if os.path.isdir(folder) else None
 
     def preprocess(self, nb, resources):
         workdir = resources.get("metadata", {}).get("path") or None
         result = grader.grade_notebook(
             nb, workdir=workdir, cell_timeout=self.cell_timeout, test_timeout=self.test_timeout,
             notebook_timeout=self.notebook_timeout, memory_mb=self.memory_mb,
-            grace=self.kill_grace)
+            grace=self.kill_grace, hidden_details=self.hidden_details,
+            trusted_dir=self._source_folder(resources["nbgrader"].get("assignment")))
         for line in result.log:
             self.log.warning("%s: %s", resources["nbgrader"].get("student", "?"), line)
         count = 0
@@ -112,6 +132,10 @@ class GradeInSubprocess(NbGraderPreprocessor):
             count += 1
             cell.execution_count = count
             cell.outputs = [_output(o) for o in r.outputs]
+            if r.after_hidden and r.outputs:
+                # it ran after hidden tests sent their data to the student's code, which may
+                # print it: the feedback leaves these outputs out (see HideLateOutputs)
+                cell.metadata["dissyslab"] = {"after_hidden_tests": True}
             if r.role == "extra":
                 if cell.source.strip():
                     cell.outputs = [_stream("stdout", "(Not run when grading: only the "
@@ -131,10 +155,22 @@ class GradeInSubprocess(NbGraderPreprocessor):
                             for k in ("data", "metadata", "execution_count"):
                                 o.pop(k, None)
                 else:
-                    name = {"tampered": "NotGraded", "refused": "NotGraded",
-                            "not_run": "NotGraded"}.get(r.verdict.reason, "CheckFailed")
+                    name = {"not_run": "NotGraded", "timeout": "TimeLimit", "crashed": "NotGraded",
+                            "threads": "ThreadsLeft", "exited": "SystemExit"}.get(
+                        r.verdict.reason, "CheckFailed")
                     cell.outputs.append(_error(name, r.verdict.message,
                                                r.verdict.message.splitlines()))
+        return nb, resources
+
+
+class HideLateOutputs(NbGraderPreprocessor):
+    """Feedback: leave out what answer cells printed after hidden tests had sent them their data."""
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            if (cell.get("metadata", {}).get("dissyslab") or {}).get("after_hidden_tests"):
+                cell.outputs = [_stream("stdout", "(What this cell printed when it was graded is "
+                                                  "not shown here: it ran after hidden tests.)\n")]
         return nb, resources
 
 
@@ -171,5 +207,5 @@ def autograde_preprocessors():
     return [GradeInSubprocess if p is Execute else p for p in default]
 
 
-__all__ = ["RestoreCellRoles", "GradeInSubprocess", "sanitize_preprocessors",
+__all__ = ["RestoreCellRoles", "GradeInSubprocess", "HideLateOutputs", "sanitize_preprocessors",
            "autograde_preprocessors"]

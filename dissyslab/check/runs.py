@@ -26,6 +26,7 @@ from .failure import (
     same_items,
     show,
 )
+from .remote import Remote, has_remote
 from .shape import kind_of, verified
 
 #: seconds a check's run may take unless the test says otherwise
@@ -165,6 +166,9 @@ def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wra
         raise RuntimeError(
             "This check runs the network under seeded schedules (run_network(seed=...)), "
             "which this version of DisSysLab does not have yet (no dissyslab.seeded).")
+    if type(g) is Remote:  # grading: run it in the student's process, judge the report here
+        return g._conn.run(g, timeout, inputs, seed, capacity, name, call_sinks,
+                           sorted(wrap) if wrap else None, Run)
     net, outputs = build_copy(g, inputs=inputs, wrap=wrap, name=name, call_sinks=call_sinks)
     result = Run(net, outputs, seed, timeout)
     extra = {"live": False}
@@ -199,12 +203,15 @@ def _require_clean(r, hint=None):
         fail(f"Your network did not finish within {r.timeout:g} seconds{r.where()}, so the check "
              f"stopped it.\n  What the runtime said: {_indent(r.error)}",
              hint=hint or "a source that never returns None never ends; a function that loops "
-                          "or sleeps for long holds everything up.")
+                          "or sleeps for long holds everything up.",
+             public=f"Your network did not finish within {r.timeout:g} seconds in a hidden test.")
     if r.failures:
+        names = ", ".join(sorted({repr(f.node.name) for f in r.failures}))
         fail(f"A node of your network failed while the check ran it{r.where()}.\n"
              f"  What the runtime said: {_indent(r.error)}",
              hint=hint or "read which node failed and on which message; call its function on "
-                          "that message yourself to see the error.")
+                          "that message yourself to see the error.",
+             public=f"A node of your network ({names}) failed in a hidden test.")
 
 
 def _indent(text):
@@ -245,7 +252,9 @@ def outputs(g, expected, timeout=TIMEOUT, inputs=None, seed=None, any_order=Fals
                  + (f" {why}" if why else ""),
                  expected=show(list(want)) + (" (in any order)" if any_order else ""),
                  got=show(got),
-                 hint=(hints or {}).get(sink) or hint or _auto_hint(got, list(want), r, sink))
+                 hint=(hints or {}).get(sink) or hint or _auto_hint(got, list(want), r, sink),
+                 public=f"The sink {sink!r} did not receive the right messages in a hidden test"
+                        f"{' (with other data than the example)' if inputs else ''}.")
     return r
 
 
@@ -351,13 +360,23 @@ def same_result(build, read, seeds=range(30), expected=None, timeout=TIMEOUT, hi
     __tracebackhide__ = True
     values = []
     for seed in seeds:
-        built = build()
-        if type(built) is not tuple or len(built) != 2:
-            fail("The build function should return two things: the network and its state, "
-                 "as in `return g, state`.", got=f"it returned {show(built, 80)}")
-        g, state = built
-        r = run(g, timeout=timeout, seed=seed)
-        _require_clean(r)
+        if type(build) is Remote:  # grading: build and run in the student's process
+            r, bad, state = build._conn.build_run(build, seed, timeout, Run)
+            if bad is not None:
+                fail("The build function should return two things: the network and its state, "
+                     "as in `return g, state`.", got=f"it returned {bad}")
+            _require_clean(r)
+            if has_remote(state):
+                fail("The state your build function returns should be plain data (a dict, a "
+                     "list, numbers...), so the check can read it.", got=show(state, 80))
+        else:
+            built = build()
+            if type(built) is not tuple or len(built) != 2:
+                fail("The build function should return two things: the network and its state, "
+                     "as in `return g, state`.", got=f"it returned {show(built, 80)}")
+            g, state = built
+            r = run(g, timeout=timeout, seed=seed)
+            _require_clean(r)
         values.append((seed, read(state)))
     first_seed, first = values[0]
     for seed, value in values:
@@ -402,6 +421,10 @@ class _Meter:
 def overlap(g, names, timeout=TIMEOUT, inputs=None, name="g"):
     """Run ``g`` (threaded) and return the most calls of the ``names`` nodes' functions running at once."""
     __tracebackhide__ = True
+    if type(g) is Remote:  # grading: the calls are counted in the student's process
+        r = run(g, timeout=timeout, inputs=inputs, wrap={n: None for n in names}, name=name)
+        _require_clean(r)
+        return r.peak
     meter = _Meter()
     r = run(g, timeout=timeout, inputs=inputs, wrap={n: meter.wrap for n in names}, name=name)
     _require_clean(r)
@@ -418,14 +441,38 @@ def equal(actual, expected, what="the result", hint=None):
             extra = " " + explain_difference(a, e, noun="item")
         fail(f"{what[:1].upper() + what[1:]} is not what the task asks for.{extra}",
              expected=show(expected), got=show(actual), got_label="Yours",
-             hint=hint)
+             hint=hint, public=f"{what[:1].upper() + what[1:]} is not what the task asks for.")
 
 
 def that(condition, problem, expected=None, got=None, hint=None):
     """Check any condition; on failure say ``problem``, what was expected, what happened, a hint."""
     __tracebackhide__ = True
     if condition is not True:
-        fail(problem, expected=expected, got=got, hint=hint)
+        fail(problem, expected=expected, got=got, hint=hint, public=problem)
+
+
+def run_beside(code):
+    """Run instructor code that a test needs next to the student's answers; return what it defines.
+
+    For tests that must hand the student's function objects of their own (a
+    network whose nodes fail, say): ``nets = check.run_beside('''...''')`` runs
+    the code with the names of the notebook's read-only cells and returns
+    ``{name: value}`` of what it defined. In a notebook this runs right here;
+    when grading it runs in the student's process (only this code is sent
+    there, not the test around it), and the values are references to it.
+    """
+    from . import remote
+
+    if remote.CURRENT is not None:
+        return remote.CURRENT.beside(code)
+    import sys
+
+    caller = sys._getframe(1).f_globals
+    ns = dict(caller)
+    before = set(ns)
+    exec(compile(code, "<instructor code>", "exec"), ns)
+    return {k: v for k, v in ns.items()
+            if (k not in before or ns[k] is not caller.get(k)) and not k.startswith("__")}
 
 
 def done(task):
@@ -434,5 +481,6 @@ def done(task):
 
 
 __all__ = ["Run", "run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
-           "differs_between", "same_result", "overlap", "equal", "that", "done", "seeded_runs_available",
+           "differs_between", "same_result", "overlap", "equal", "that", "done", "run_beside",
+           "seeded_runs_available",
            "build_copy", "TIMEOUT", "CheckFailed", "message"]

@@ -151,9 +151,11 @@ def students(released):
                   {"task1": 4, "task2": 3, "task3": 0})
     # replaces the checks and `network`: gains nothing
     out["hal"] = (fresh().answer("task1_answer", MONKEYPATCH), zero)
-    # right answers, but uses a refused construct (gc can find the grader's objects)
+    # right answers that use getattr, gc and a class with __getstate__: nothing is voided
     out["jay"] = (solve("task2", "task3").answer(
-        "task1_answer", "import gc\n" + solve("task1").source_of("task1_answer")), zero)
+        "task1_answer", "import gc\n" + solve("task1").source_of("task1_answer")
+        + "\nclass Box:\n    def __getstate__(self):\n        return {}\n"
+          "kind = getattr(Box(), 'kind', 'box')\n"), full)
     # task 1 leaves a thread of its own running
     out["kim"] = (solve("task2", "task3").answer(
         "task1_answer", solve("task1").source_of("task1_answer")

@@ -1,0 +1,230 @@
+"""Submissions that attack the grader, graded with `nbgrader autograde` on a fresh course copy.
+
+Each attack (tests/grading/attacks.py) is a blank notebook plus code that tries to forge
+its verdicts, hide what it did, write to the course (other students' notebooks, feedback
+and gradebook rows, nbgrader_config.py), outlive grading, reach the network, kill the
+grader, or read the hidden tests. Each must score 0, and nothing outside its own grading
+may change: a student graded earlier keeps their submission, autograded notebook,
+feedback and gradebook rows; a student graded later gets full marks; nbgrader_config.py
+is unchanged; no process of a submission is alive after grading and none of its code
+runs later; no feedback file holds hidden test text.
+"""
+
+import html
+import json
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from grading.attacks import (
+    ATTACKS,
+    HIDDEN_LEAK_2,
+    IS_ALIVE,
+    LYING_DICT,
+    fill,
+)
+from grading.course import (
+    EXERCISES,
+    Submission,
+    copy_course,
+    load,
+    nbgrader,
+    notebook_path,
+    source_text,
+)
+
+pytestmark = pytest.mark.slow
+
+FANOUT, RACE = "03_fanout", "08_concurrency"
+TASKS = ("task1", "task2", "task3")
+
+
+def _ok(result):
+    assert result.returncode == 0, f"nbgrader failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+
+
+def _files(folder):
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()} if folder.exists() else {}
+
+
+def _rows(course, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(FANOUT, student)
+        return sub.score, sorted((g.name, g.auto_score, g.manual_score)
+                                 for nb in sub.notebooks for g in nb.grades)
+
+
+def _score(course, assignment, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return gb.find_submission(assignment, student).score
+
+
+class _Listener:
+    """A TCP server on the loopback that records anything that connects."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(5)
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.connections = []
+        self.stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.connections.append(conn.recv(100))
+                conn.close()
+            except OSError:
+                continue
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    course = copy_course(tmp_path_factory.mktemp("attacks"))
+    for assignment in (FANOUT, RACE):
+        _ok(nbgrader(course, "generate_assignment", assignment, "--force"))
+    marker = "dsl_attack_" + secrets.token_hex(4)
+    listener = _Listener()
+    values = {"course": course, "marker": marker, "port": listener.port}
+    released = notebook_path(course, FANOUT, "release")
+
+    def fresh():
+        return Submission(released)
+
+    def solved():
+        return fresh().solve(FANOUT, *(f"{t}_answer" for t in TASKS))
+
+    # a student graded (with feedback) before the attackers
+    solved().save(course, "aaa_earlier", FANOUT)
+    _ok(nbgrader(course, "autograde", FANOUT, "--student=aaa_earlier"))
+    _ok(nbgrader(course, "generate_feedback", FANOUT, "--student=aaa_earlier"))
+    config = (course / "nbgrader_config.py").read_bytes()
+    earlier = {folder: _files(course / folder / "aaa_earlier") for folder in (
+        "submitted", "autograded", "feedback")}
+    earlier_rows = _rows(course, "aaa_earlier")
+
+    expected = {"sol": 10, "blank": 0, "zzz_later": 10}
+    solved().save(course, "sol", FANOUT)
+    fresh().save(course, "blank", FANOUT)
+    for name, code in ATTACKS.items():
+        sub = fresh().answer("task1_answer", fill(code, **values))
+        if name == "hidden_leak":
+            sub.answer("task2_answer", HIDDEN_LEAK_2)
+        sub.save(course, name, FANOUT)
+        expected[name] = 0
+    # task 1 solved, with a thread left running and the means to see it patched away
+    task1 = fresh().solve(FANOUT, "task1_answer")
+    task1.answer("task1_answer", task1.source_of("task1_answer") + IS_ALIVE)
+    task1.save(course, "is_alive", FANOUT)
+    expected["is_alive"] = 0
+    # a student graded after the attackers
+    solved().save(course, "zzz_later", FANOUT)
+    later = _files(course / "submitted" / "zzz_later")
+    # assignment 08: the race kept, hidden behind a dict that lies
+    race = notebook_path(course, RACE, "release")
+    Submission(race).answer("task3_answer", LYING_DICT).save(course, "lying_dict", RACE)
+
+    started = time.monotonic()
+    graded = nbgrader(course, "autograde", FANOUT, "--force")
+    graded_race = nbgrader(course, "autograde", RACE, "--force")
+    took = time.monotonic() - started
+    _ok(graded)
+    _ok(graded_race)
+    alive = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    _ok(nbgrader(course, "generate_feedback", FANOUT, "--force"))
+    _ok(nbgrader(course, "generate_feedback", RACE, "--force"))
+    time.sleep(5)  # what escaped would write its file by now
+    listener.stop = True
+    return dict(course=course, marker=marker, listener=listener, config=config, earlier=earlier,
+                earlier_rows=earlier_rows, later=later, expected=expected, alive=alive,
+                took=took, log=graded.stderr)
+
+
+@pytest.mark.timeout(1200)
+def test_every_attack_scores_zero_and_the_others_their_points(attacked):
+    course = attacked["course"]
+    scores = {s: _score(course, FANOUT, s) for s in attacked["expected"]}
+    assert scores == {s: float(v) for s, v in attacked["expected"].items()}
+    assert _score(course, RACE, "lying_dict") == 0
+    nb = load(course / "autograded" / "lying_dict" / RACE / notebook_path(course, RACE).name)
+    text = json.dumps(nb)
+    assert "a race" in text or "depends on the schedule" in text
+
+
+@pytest.mark.timeout(1200)
+def test_nothing_outside_the_submissions_own_grading_changes(attacked):
+    course = attacked["course"]
+    assert (course / "nbgrader_config.py").read_bytes() == attacked["config"]
+    for folder, files in attacked["earlier"].items():
+        assert _files(course / folder / "aaa_earlier") == files, folder
+    assert _rows(course, "aaa_earlier") == attacked["earlier_rows"]
+    assert _files(course / "submitted" / "zzz_later") == attacked["later"]
+    marker = attacked["marker"]
+    assert not list(course.rglob(f"*{marker}*"))
+    for path in course.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".ipynb", ".html", ".db", ".csv"):
+            data = path.read_bytes()
+            if b"plagiarism detected" in data:
+                # only the attacker's own notebooks may hold its code
+                assert "course_writes" in path.parts, path
+
+
+@pytest.mark.timeout(1200)
+def test_no_process_of_a_submission_is_left_and_none_reached_the_network(attacked):
+    assert attacked["alive"] == ""
+    out = subprocess.run(["pgrep", "-f", attacked["marker"]], capture_output=True, text=True)
+    assert out.stdout == ""
+    assert attacked["listener"].connections == []
+
+
+def _hidden_lines(assignment):
+    """Lines of the hidden tests that appear nowhere in the student's version."""
+    lines = set()
+    for cell in load(notebook_path(EXERCISES, assignment))["cells"]:
+        src = source_text(cell)
+        if "### BEGIN HIDDEN TESTS" not in src:
+            continue
+        hidden = src.split("### BEGIN HIDDEN TESTS", 1)[1].split("### END HIDDEN TESTS", 1)[0]
+        visible = src.replace(hidden, "")
+        for line in hidden.splitlines():
+            line = line.strip()
+            if len(line) >= 12 and line not in visible and not line.startswith("#"):
+                lines.add(line)
+    return lines
+
+
+@pytest.mark.timeout(1200)
+def test_no_feedback_holds_hidden_test_text(attacked):
+    course = attacked["course"]
+    files = list((course / "feedback").rglob("*.html"))
+    assert len(files) >= len(attacked["expected"])
+    secret = {a: _hidden_lines(a) for a in (FANOUT, RACE)}
+    assert secret[FANOUT] and secret[RACE]
+    for path in files:
+        text = html.unescape(path.read_text(encoding="utf-8"))
+        assignment = path.parent.name
+        for line in secret[assignment]:
+            assert line not in text, (path, line)
+        # what task 1's hidden tests sent to the spying answer is not shown either
+        assert "'fanout'" not in text and "FANOUT" not in text, path
+
+
+@pytest.mark.timeout(1200)
+def test_a_protection_that_is_missing_is_said(attacked):
+    """On this machine the sandbox works: grading says nothing about missing protections."""
+    assert "WITHOUT a sandbox" not in attacked["log"]
