@@ -147,15 +147,18 @@ class _PackageCopy:
             dest.write_bytes(data)
         return str(into)
 
-    def on_disk(self):
-        """The package's files as they are on disk now: {relative path: bytes or None}."""
-        found = {}
-        for rel in self.files:
-            try:
-                found[rel] = (self.root / rel).read_bytes()
-            except OSError:
-                found[rel] = None
-        return found
+    def shared_copy(self):
+        """One copy on disk for every notebook of this process (mounted read-only in the sandbox)."""
+        if getattr(self, "shared", None) is None or not Path(self.shared).is_dir():
+            folder = Path(tempfile.mkdtemp(prefix="dissyslab-grading-lib-"))
+            self.write(folder)
+            for dirpath, _, _ in os.walk(folder):
+                os.chmod(dirpath, 0o755)
+            self.shared = folder
+            import atexit
+
+            atexit.register(shutil.rmtree, str(folder), True)
+        return self.shared
 
 
 _PACKAGE = None
@@ -192,18 +195,19 @@ class _Student:
 
     def __init__(self, workdir, python, memory_mb, cpu_seconds, log):
         self.tmp = tempfile.mkdtemp(prefix="dissyslab-grading-")
-        lib = Path(self.tmp) / "lib"
-        _package().write(lib)
         work = Path(self.tmp) / "work"
         if workdir is not None and Path(workdir).is_dir():
             shutil.copytree(workdir, work, ignore=shutil.ignore_patterns(
                 "*.ipynb", ".ipynb_checkpoints", "__pycache__"))
         else:
             work.mkdir()
-        for dirpath, _, _ in os.walk(lib):
-            os.chmod(dirpath, 0o755)
         sandbox.prepare(work)
         python = python or sys.executable
+        lib = _package().shared_copy()
+        if not sandbox.available(lib, work, python)[0]:
+            # without the sandbox the student's process could change a shared copy
+            lib = Path(self.tmp) / "lib"
+            _package().write(lib)
         cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
             "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds)
         self.sandboxed = missing is None

@@ -165,6 +165,33 @@ def prepare(folder):
 
 def tree_threads(pid):
     """Threads of ``pid`` and of every process below it (by /proc), or None if unknown."""
+    total, todo, seen = 0, [pid], set()
+    try:
+        while todo:
+            p = todo.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                tasks = os.listdir(f"/proc/{p}/task")
+            except OSError:
+                continue
+            total += len(tasks)
+            for t in tasks:
+                try:
+                    with open(f"/proc/{p}/task/{t}/children", "rb") as f:
+                        todo.extend(int(c) for c in f.read().split())
+                except FileNotFoundError:
+                    return _tree_threads_by_scan(pid)
+                except OSError:
+                    pass
+        return total
+    except OSError:
+        return None
+
+
+def _tree_threads_by_scan(pid):
+    """:func:`tree_threads` on kernels without /proc/<pid>/task/<tid>/children."""
     try:
         children = {}
         for entry in os.listdir("/proc"):
