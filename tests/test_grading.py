@@ -17,7 +17,16 @@ import sys
 import pytest
 
 from dissyslab.check.grader import grade_notebook
-from grading.course import ASSIGNMENTS, CLEAN_PATH, EXERCISES, copy_course, load, nbgrader, notebook_path
+from grading.course import (
+    ASSIGNMENTS,
+    CLEAN_PATH,
+    EXERCISES,
+    REPO,
+    copy_course,
+    load,
+    nbgrader,
+    notebook_path,
+)
 from grading.students import ASSIGNMENT, POINTS, TASKS, students
 
 pytestmark = pytest.mark.slow
@@ -196,6 +205,18 @@ def test_each_solution_passes_its_own_tests(assignment):
     assert result.score == result.max_score == 10
     tests = [c for c in result.cells if c.role == "test"]
     assert 2 <= len(tests) <= 4
+
+
+@pytest.mark.timeout(900)
+def test_the_student_versions_in_notebooks_are_current(course):
+    """notebooks/exercises/ is what generate_assignment releases (scripts/student_versions.py)."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        from student_versions import differences
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    assert differences(course / "release") == [], (
+        "notebooks/exercises/ is out of date: run .venv/bin/python scripts/student_versions.py")
 
 
 @pytest.mark.timeout(900)

@@ -97,17 +97,18 @@ def test_required_sections(lesson):
 
 
 def test_exercise_pointer(lesson):
-    """The lesson names its exercise folder, and the folder exists once exercises/ does."""
+    """The lesson links the student version of its exercise (notebooks/exercises/NN_.../), never the
+    instructor's version with the solutions (exercises/source/)."""
     path, nb = lesson
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    pointers = set(re.findall(r"exercises/source/([0-9]{2}_[A-Za-z0-9_]+)", text))
-    assert pointers, f"{path.name} should point to its exercise: exercises/source/{path.name[:2]}_.../"
-    for name in pointers:
+    assert "exercises/source" not in text, f"{path.name} sends students to the solutions"
+    pointers = set(re.findall(r"\]\(exercises/([0-9]{2}_[A-Za-z0-9_]+)/([A-Za-z0-9_]+\.ipynb)\)", text))
+    assert pointers, (f"{path.name} should link its exercise: "
+                      f"[...](exercises/{path.name[:2]}_.../{path.name[:2]}_..._exercises.ipynb)")
+    for name, notebook in pointers:
         assert name.startswith(path.name[:2]), f"{path.name} points to another module's exercise: {name}"
-        if (ROOT / "exercises" / "source").is_dir():
-            assert (ROOT / "exercises" / "source" / name).is_dir(), (
-                f"{path.name} points to exercises/source/{name}/, which does not exist"
-            )
+        assert (NOTEBOOKS / "exercises" / name / notebook).is_file(), (
+            f"{path.name} links exercises/{name}/{notebook}, which does not exist")
 
 
 def test_executed_in_order_with_outputs_stored(lesson):
