@@ -9,14 +9,17 @@ own points, cannot reach this folder, and the next submission starts clean.
 
 import os
 import sys
+import warnings
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 
 try:
     from dissyslab.check.nbgrader_plugin import (
+        CsvExport,
         HideLateOutputs,
         autograde_preprocessors,
+        feedback_template_dirs,
         sanitize_preprocessors,
     )
 except ImportError as err:  # stop here: nbgrader would otherwise grade in students' kernels
@@ -36,6 +39,11 @@ if sys.executable and os.environ.get("PATH", "").split(os.pathsep)[0] != _bin:
     os.environ["PATH"] = os.pathsep.join(p for p in (_bin, os.environ.get("PATH")) if p)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+# nbgrader's gradebook code makes SQLAlchemy warn ("Object of type <SubmittedAssignment> not in
+# session ...") on every autograde; the grades are saved all the same. Keep them out of the log
+# so that the warnings that matter show.
+warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session")
 
 c.CourseDirectory.course_id = "dissyslab"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -67,6 +75,10 @@ c.GradeInSubprocess.hidden_details = False
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
 
+# --- export ------------------------------------------------------------------------------
+# grades.csv with a column `submitted`: a student who handed nothing in has empty scores, not 0.
+c.ExportApp.plugin_class = CsvExport
+
 # --- feedback -----------------------------------------------------------------------------
 # Students see their scores and the checks' messages, but not the hidden tests' code, so the
 # tests can be used again next year.
@@ -75,3 +87,6 @@ c.Execute.interrupt_on_timeout = True
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, HideLateOutputs,
                                     CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = False
+# nbgrader's feedback page, with each test cell's score under its task's name, not "Test cell".
+c.HTMLExporter.template_name = "dissyslab_feedback"
+c.HTMLExporter.extra_template_basedirs = feedback_template_dirs()

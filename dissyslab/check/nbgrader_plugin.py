@@ -21,9 +21,11 @@ Only this module imports nbgrader; ``import dissyslab`` never does.
 """
 
 import os
+import re
 
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.plugins import CsvExportPlugin
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearOutput,
@@ -33,7 +35,7 @@ from nbgrader.preprocessors import (
     OverwriteCells,
     OverwriteKernelspec,
 )
-from traitlets import Bool, Float, Integer
+from traitlets import Bool, Float, Integer, List
 
 from . import grader
 
@@ -80,12 +82,41 @@ class RestoreCellRoles(NbGraderPreprocessor):
                 if "checksum" in nbg:
                     role["checksum"] = nbg["checksum"]
                 role["cell_type"] = cells[gid].cell_type
+                if cells[gid].locked and cell.get("source") != cells[gid].source:
+                    # Put the instructor's code back here, so that OverwriteCells does not warn
+                    # about every test cell (the released ones lack the hidden tests); say so
+                    # only when the student really changed the cell.
+                    if _lines(cell.get("source", "")) != _lines(_without_hidden(cells[gid].source)):
+                        self.log.warning("Cell %r was changed in the submission: the original "
+                                         "is put back", gid)
+                    cell["source"] = cells[gid].source
+                    role["checksum"] = cells[gid].checksum
                 changed = {k for k in role if nbg.get(k) != role[k]}
                 if changed - {"cell_type", "checksum"}:
                     self.log.warning("Cell %r: nbgrader metadata %s restored from the gradebook",
                                      gid, sorted(changed))
                 meta["nbgrader"] = from_dict(role)
         return nb, resources
+
+
+def _without_hidden(source):
+    """A cell's code as the student version has it: without its hidden tests."""
+    out, hidden = [], False
+    for line in source.splitlines():
+        mark = line.strip()
+        if mark == "### BEGIN HIDDEN TESTS":
+            hidden = True
+        elif mark == "### END HIDDEN TESTS":
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _lines(source):
+    if isinstance(source, list):
+        source = "".join(source)
+    return [line.rstrip() for line in str(source).splitlines() if line.strip()]
 
 
 class GradeInSubprocess(NbGraderPreprocessor):
@@ -124,6 +155,15 @@ class GradeInSubprocess(NbGraderPreprocessor):
             trusted_dir=self._source_folder(resources["nbgrader"].get("assignment")))
         for line in result.log:
             self.log.warning("%s: %s", resources["nbgrader"].get("student", "?"), line)
+        heading = None
+        for cell in nb.cells:  # name each test cell by the heading of its task
+            if cell.cell_type == "markdown":
+                for line in cell.source.splitlines():
+                    if line.startswith("## "):
+                        heading = re.sub(r"\s*\(\d+(\.\d+)? points?\)\s*$", "", line[3:].strip())
+            meta = cell.metadata.get("nbgrader") or {}
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") and heading:
+                cell.metadata.setdefault("dissyslab", {})["task"] = heading
         count = 0
         for r in result.cells:
             cell = nb.cells[r.index]
@@ -135,7 +175,7 @@ class GradeInSubprocess(NbGraderPreprocessor):
             if r.after_hidden and r.outputs:
                 # it ran after hidden tests sent their data to the student's code, which may
                 # print it: the feedback leaves these outputs out (see HideLateOutputs)
-                cell.metadata["dissyslab"] = {"after_hidden_tests": True}
+                cell.metadata.setdefault("dissyslab", {})["after_hidden_tests"] = True
             if r.role == "extra":
                 if cell.source.strip():
                     cell.outputs = [_stream("stdout", "(Not run when grading: only the "
@@ -166,6 +206,9 @@ class GradeInSubprocess(NbGraderPreprocessor):
 class HideLateOutputs(NbGraderPreprocessor):
     """Feedback: leave out what answer cells printed after hidden tests had sent them their data."""
 
+    # nbgrader hands every feedback preprocessor this option; take it quietly
+    display_data_priority = List([]).tag(config=True)
+
     def preprocess(self, nb, resources):
         for cell in nb.cells:
             if (cell.get("metadata", {}).get("dissyslab") or {}).get("after_hidden_tests"):
@@ -190,6 +233,18 @@ def _text(o):
     return o.get("data", {}).get("text/plain", "") + "\n"
 
 
+#: nbgrader's feedback template, with test cells named by their task (for GenerateFeedback)
+FEEDBACK_TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+
+
+def feedback_template_dirs():
+    """Where HTMLExporter finds ``dissyslab_feedback`` (ours) and nbgrader's own templates."""
+    import nbgrader
+
+    return [FEEDBACK_TEMPLATES, os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions",
+                                             "formgrader", "templates")]
+
+
 def sanitize_preprocessors():
     """nbgrader's sanitizing steps, with :class:`RestoreCellRoles` first."""
     return [ClearOutput, RestoreCellRoles, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
@@ -207,5 +262,49 @@ def autograde_preprocessors():
     return [GradeInSubprocess if p is Execute else p for p in default]
 
 
-__all__ = ["RestoreCellRoles", "GradeInSubprocess", "HideLateOutputs", "sanitize_preprocessors",
+class CsvExport(CsvExportPlugin):
+    """``nbgrader export`` to CSV, with a column ``submitted``: a missing submission is not a 0.
+
+    nbgrader's own CSV gives a student who handed nothing in a score of 0.0; here their
+    score columns are empty and ``submitted`` is ``no``.
+    """
+
+    def export(self, gradebook):
+        import csv
+
+        dest = self.to or "grades.csv"
+        students = {str(s) for s in self.student}
+        assignments = {str(a) for a in self.assignment}
+        self.log.info("Exporting grades to %s", dest)
+        keys = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name",
+                "email", "submitted", "raw_score", "late_submission_penalty", "score",
+                "max_score"]
+        with open(dest, "w", newline="") as fh:
+            out = csv.DictWriter(fh, keys)
+            out.writeheader()
+            for assignment in gradebook.assignments:
+                if assignments and assignment.name not in assignments:
+                    continue
+                for student in gradebook.students:
+                    if students and student.id not in students:
+                        continue
+                    row = {"assignment": assignment.name, "duedate": assignment.duedate,
+                           "student_id": student.id, "last_name": student.last_name,
+                           "first_name": student.first_name, "email": student.email,
+                           "max_score": assignment.max_score}
+                    try:
+                        sub = gradebook.find_submission(assignment.name, student.id)
+                    except MissingEntry:
+                        row.update(submitted="no", timestamp="", raw_score="",
+                                   late_submission_penalty="", score="")
+                    else:
+                        penalty = sub.late_submission_penalty or 0.0
+                        row.update(submitted="yes", timestamp=sub.timestamp, raw_score=sub.score,
+                                   late_submission_penalty=penalty,
+                                   score=max(0.0, sub.score - penalty))
+                    out.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
+__all__ = ["RestoreCellRoles", "GradeInSubprocess", "HideLateOutputs", "CsvExport",
+           "feedback_template_dirs", "sanitize_preprocessors",
            "autograde_preprocessors"]
