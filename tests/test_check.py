@@ -581,3 +581,23 @@ def test_a_hidden_test_that_fails_does_not_show_its_data():
         "str.upper", "lambda s: s.upper() if s != 'secret' else s")), ("test", test, 1)),
         hidden_details=True)
     assert "SECRET" in verdicts[2].message
+
+
+def test_each_missing_protection_is_said_in_one_line(monkeypatch, tmp_path):
+    from dissyslab.check import sandbox
+
+    def argv(lib):
+        return ["-c", "pass"]
+
+    monkeypatch.setattr(sandbox, "available", lambda *a: (True, ""))
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
+    if sandbox.shutil.which("prlimit"):
+        assert line is None and "setpriv" in cmd and "--unshare-net" in cmd
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
+    assert "setpriv" not in cmd and "--unshare-all" in cmd
+    assert "does not run as root" in line and "\n" not in line
+    monkeypatch.setattr(sandbox, "available", lambda *a: (False, "bubblewrap is not installed"))
+    cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
+    assert "bwrap" not in cmd and "WITHOUT a sandbox" in line and "\n" not in line

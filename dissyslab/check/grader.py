@@ -210,10 +210,9 @@ class _Student:
             _package().write(lib)
         cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
             "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds)
-        self.sandboxed = missing is None
-        if missing is not None:
-            _warn_once(sandbox.warning(missing))
-            log.append(sandbox.warning(missing))
+        self.sandboxed = cmd[0] == "bwrap"
+        if missing is not None and _warn_once(missing):
+            log.append(missing)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
         env.update(HOME=str(work), TMPDIR=str(work), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -300,9 +299,12 @@ _WARNED = set()
 
 
 def _warn_once(text):
-    if text not in _WARNED:
-        _WARNED.add(text)
-        print(text, file=sys.stderr)
+    """Print ``text`` (once per process); True the first time."""
+    if text in _WARNED:
+        return False
+    _WARNED.add(text)
+    print(text, file=sys.stderr)
+    return True
 
 
 class _Names:

@@ -127,21 +127,29 @@ def available(lib_dir, work_dir, python):
 
 
 def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds):
-    """(the command line, the folder it starts in, protections missing) for running ``argv`` boxed."""
+    """(the command line, the folder it starts in, a line on missing protections or None)."""
     as_root = os.geteuid() == 0
     ok, why = available(lib_dir, work_dir, python)
+    limits = shutil.which("prlimit") is not None
     if ok:
         cmd = _bwrap_args(lib_dir, work_dir, python, as_root)
         if as_root:
             cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                     "--no-new-privs", "--"]
-        if shutil.which("prlimit"):
+        if limits:
             cmd += _limits(memory_mb, cpu_seconds, as_root)
-        return cmd + [python, *argv(LIB)], str(work_dir), None
-    cmd = []
-    if shutil.which("prlimit"):
-        cmd = _limits(memory_mb, cpu_seconds, False)
-    return cmd + [python, *argv(str(lib_dir))], str(work_dir), why
+        missing = []
+        if not as_root:
+            missing.append("grading does not run as root, so student code keeps your user id "
+                           "inside the sandbox (it still sees none of your files) and has no "
+                           "limit on its number of processes")
+        if not limits:
+            missing.append("prlimit is missing, so student code has no memory, CPU or file-size "
+                           "limit")
+        line = ("dissyslab grading: " + "; ".join(missing) + ".") if missing else None
+        return cmd + [python, *argv(LIB)], str(work_dir), line
+    cmd = _limits(memory_mb, cpu_seconds, False) if limits else []
+    return cmd + [python, *argv(str(lib_dir))], str(work_dir), warning(why)
 
 
 def warning(why):
