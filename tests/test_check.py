@@ -601,3 +601,10 @@ def test_each_missing_protection_is_said_in_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox, "available", lambda *a: (False, "bubblewrap is not installed"))
     cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
     assert "bwrap" not in cmd and "WITHOUT a sandbox" in line and "\n" not in line
+
+
+def test_a_container_too_big_to_send_is_refused_not_sent():
+    from dissyslab.check import wire
+
+    with pytest.raises(wire.WireError, match="at most"):
+        wire.Encoder().encode([0] * (wire.MAX_ITEMS + 1))

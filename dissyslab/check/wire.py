@@ -22,6 +22,8 @@ MAX_BYTES = 16_000_000
 MAX_DEPTH = 100
 #: most characters of a repr kept for a reference
 REPR = 300
+#: most items of one list, dict or set (a network left running can fill one without end)
+MAX_ITEMS = 200_000
 
 _TAGS = ("__l", "__t", "__d", "__s", "__f", "__b", "__j", "__x", "__c", "__r", "__n")
 
@@ -97,6 +99,12 @@ class Encoder:
         if isinstance(value, complex):
             c = complex.__complex__(value) if t is not complex else value
             return {"__j": [self._enc(c.real, depth, seen, watch), self._enc(c.imag, depth, seen, watch)]}
+        if isinstance(value, (list, dict, set, tuple, frozenset)):
+            size = (list.__len__ if isinstance(value, list) else dict.__len__
+                    if isinstance(value, dict) else tuple.__len__ if isinstance(value, tuple)
+                    else set.__len__ if isinstance(value, set) else frozenset.__len__)(value)
+            if size > MAX_ITEMS:
+                raise WireError(f"a {_type_name(value)} of {size} items (at most {MAX_ITEMS})")
         if isinstance(value, (list, dict, set)):
             key = id(value)
             if key in seen:
