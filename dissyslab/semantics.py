@@ -94,7 +94,10 @@ class NodeRun:
     def take(self, port: int, edge: Edge, batch: list) -> None:
         """``batch`` arrived at input ``port`` along ``edge``, in order: handle it (one method per kind)."""
         before = self.stats.discarded
-        self._handle(port, edge, batch)
+        if self.failure is not None:  # a failed node throws away what still reaches it
+            self._discard(edge, batch)
+        else:
+            self._handle(port, edge, batch)
         thrown = self.stats.discarded - before
         if thrown:
             self.discarded_on[edge] = self.discarded_on.get(edge, 0) + thrown
@@ -125,8 +128,6 @@ class NodeRun:
 
     # --- one method per kind that receives ----------------------------------
     def _take_transform(self, port: int, edge, batch: list) -> None:
-        if self.failure is not None:
-            return self._discard(edge, batch)
         self.edge = edge
         call, out, watch, name = self.call, self.out[0], self.watch, self.name
         done = dropped = 0
@@ -153,8 +154,6 @@ class NodeRun:
         self.stats.dropped += dropped
 
     def _take_sink(self, port: int, edge, batch: list) -> None:
-        if self.failure is not None:
-            return self._discard(edge, batch)
         self.edge = edge
         call, watch, name = self.call, self.watch, self.name
         done = 0
@@ -174,8 +173,6 @@ class NodeRun:
         self._told_sink(batch)
 
     def _take_split(self, port: int, edge, batch: list) -> None:
-        if self.failure is not None:
-            return self._discard(edge, batch)
         self.edge = edge
         call, out, watch, name = self.call, self.out, self.watch, self.name
         k, skipped = len(out), self.skipped
@@ -213,8 +210,6 @@ class NodeRun:
         self.stats.dropped += dropped
 
     def _take_merge_synch(self, port: int, edge, batch: list) -> None:
-        if self.failure is not None:
-            return self._discard(edge, batch)
         self.edge = edge
         watch, buffers, out = self.watch, self.buffers, self.out[0]
         if watch is not None:
