@@ -83,11 +83,14 @@ STATE_PRIORITY = ("failed", "busy", "waiting", "stopped", "done")
 BADGE_WIDTH, BADGE_HEIGHT = 70, 15
 COUNT_WIDTH, COUNT_HEIGHT = 36, 13
 COUNT_CELL = ' BGCOLOR="transparent"'
+#: the cell for the messages waiting on an edge ("+99999 waiting" fits), drawn in this colour
+WAIT_WIDTH = 64
+WAIT_INK = "#B45309"
 
 
 # --- public API --------------------------------------------------------------
 
-def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
+def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None):
     """Draw ``net`` as a ``graphviz.Digraph``, left to right.
 
     ``stats=True``: each node's counters from the last run, failed nodes
@@ -95,6 +98,11 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     ``states``: ``{node name: "waiting"|"busy"|"done"|"failed"|"stopped"}``
     shown as a badge on each node (for the live view).
     ``edge_counts``: ``{Edge: int}``, shown on each edge.
+    ``waiting``: ``{Edge: int}``, the messages sent along each edge that its
+    receiver has not taken yet. Each edge then shows the messages that
+    passed (``edge_counts`` minus ``waiting``) and, when any wait, "+N waiting"
+    in a second cell that is always there, so the layout never changes.
+    With ``stats=True`` it comes from the last run when any message waits there.
     ``compact``: group big fanouts (None: when more than 12 alike, True:
     more than 5, False: never, or a number of your own).
     The layout depends only on the network and the options given, never on
@@ -102,7 +110,7 @@ def build(net, *, stats=False, states=None, edge_counts=None, compact=None):
     """
     _diagram_class()  # first, so a missing graphviz package fails before any work
     return digraph(picture(net, stats=stats, states=states, edge_counts=edge_counts,
-                           compact=compact))
+                           waiting=waiting, compact=compact))
 
 
 @dataclass(frozen=True)
@@ -124,13 +132,17 @@ class Picture:
         return (self.label, self.nodes, self.edges)
 
 
-def picture(net, *, stats=False, states=None, edge_counts=None, compact=None):
+def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None):
     """The :class:`Picture` :func:`build` draws, with the same options."""
     failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     if stats and edge_counts is None:
         edge_counts = getattr(net, "edge_counts", None)
+        if waiting is None and edge_counts is not None:
+            waiting = waiting_counts(net) or None  # only when some message waits
+    if edge_counts is None:
+        waiting = None
     plan = _plan(net, _threshold(compact), pinned=set(failures))
-    view = _View(net, stats, states, edge_counts, failures)
+    view = _View(net, stats, states, edge_counts, failures, waiting)
     label = ()
     if stats and not _has_run(net):
         label = (("label", "not run yet: every counter is 0"), ("labelloc", "b"),
@@ -232,7 +244,7 @@ def text(net, *, stats=False, compact=None):
     """A readable text picture: each node with where it sends, then the paths."""
     failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     plan = _plan(net, _threshold(compact), pinned=set(failures))
-    view = _View(net, stats, None, None, failures)
+    view = _View(net, stats, None, None, failures, None)
     width = max(len(b.kind) for b in plan.boxes)
     lines = [f"network: {_plural(len(net.nodes), 'node')}, {_plural(len(net.edges), 'edge')}"
              " (read each arrow as 'sends to')", ""]
@@ -585,6 +597,7 @@ class _View:
     states: dict
     edge_counts: dict
     failures: dict
+    waiting: dict = None
 
 
 # a white page, not a transparent one, so the picture stays legible in dark themes
@@ -684,7 +697,12 @@ def _edge_attrs(link, view):
         count = sum(view.edge_counts.get(e, 0) for e in link.edges)
         # a transparent background makes the SVG give the count's box, so a live view
         # can write a new count into a picture without laying it out again
-        cells.append(_label_cell(count_text(count), COUNT_CELL))
+        if view.waiting is None:
+            cells.append(_label_cell(count_text(count), COUNT_CELL))
+        else:
+            wait = min(count, sum(view.waiting.get(e, 0) for e in link.edges))
+            cells.append(_label_cell(count_text(count - wait), COUNT_CELL))
+            cells.append(_label_cell(wait_text(wait), COUNT_CELL, WAIT_WIDTH, WAIT_INK))
         if not count:
             attrs["color"] = ZERO_WIRE
     if cells:
@@ -693,10 +711,31 @@ def _edge_attrs(link, view):
     return attrs
 
 
-def _label_cell(text, extra=""):
+def _label_cell(text, extra="", width=COUNT_WIDTH, ink=None):
     """One fixed-size cell of an arrow's label, so the label keeps its width as text changes."""
-    return (f'<TD FIXEDSIZE="TRUE" WIDTH="{COUNT_WIDTH}" HEIGHT="{COUNT_HEIGHT}"{extra}>'
-            f"{_esc(text)}</TD>")
+    body = _esc(text) if ink is None or not text else f'<FONT COLOR="{ink}">{_esc(text)}</FONT>'
+    return f'<TD FIXEDSIZE="TRUE" WIDTH="{width}" HEIGHT="{COUNT_HEIGHT}"{extra}>{body}</TD>'
+
+
+def wait_text(n):
+    """What an arrow says about the messages waiting on it: "+93 waiting", or nothing."""
+    return f"+{count_text(n)} waiting" if n > 0 else ""
+
+
+def waiting_counts(net):
+    """``{Edge: messages waiting}`` after the last run of ``net``, only the edges where some wait.
+
+    Waiting: sent along the edge, neither handled by the receiver nor thrown away.
+    """
+    sent = getattr(net, "edge_counts", None) or {}
+    received = getattr(net, "edge_received", None) or {}
+    discarded = getattr(net, "edge_discarded", None) or {}
+    out = {}
+    for e, n in sent.items():
+        left = n - received.get(e, 0) - discarded.get(e, 0)
+        if left > 0:
+            out[e] = left
+    return out
 
 
 def count_text(n):

@@ -285,18 +285,22 @@ class LiveView:
         """Set the widget from the run's current state, if anything changed."""
         run = self.run
         states = {name: w.state for name, w in run.nodes.items()}
+        # taken before sent, so that a message is never counted as taken and not sent
+        taken = run.edge_received
+        discarded = run.edge_discarded
         counts = {e: run.edge_counts[e] for e in self.net.edges}
+        waiting = {e: max(0, counts[e] - taken[e] - discarded[e]) for e in self.net.edges}
         with self._lock:
             snapshot = {name: (log.count, list(log.chunks)) for name, log in self._logs.items()}
         failures = {name: w.failure for name, w in run.nodes.items() if w.failure is not None}
 
-        picture = (final, tuple(states.values()), tuple(counts.values()))
+        picture = (final, tuple(states.values()), tuple(counts.values()), tuple(waiting.values()))
         if picture != self._picture and (final or time.monotonic() >= self._next_drawing):
             began = time.monotonic()
             # a run that did not end cleanly is drawn with each node's counters and errors
             troubled = final and (self.outcome != "finished" or bool(failures))
             try:
-                drawn = self._drawing.draw(states, counts, stats=troubled)
+                drawn = self._drawing.draw(states, counts, waiting, stats=troubled)
             except Exception as exc:  # the panels are still worth showing
                 self.error = exc
                 drawn = (f'<div class="dsl-diagram dsl-muted" data-drawn="no">The diagram could '
@@ -505,8 +509,8 @@ class _Drawing:
             return
         try:
             done = {self.net.name_of(node): "done" for node in self.net.nodes}
-            picture = self.diagram.picture(self.net, states=done,
-                                           edge_counts=dict.fromkeys(self.net.edges, 1))
+            ones = dict.fromkeys(self.net.edges, 1)
+            picture = self.diagram.picture(self.net, states=done, edge_counts=ones, waiting=ones)
             parts = _LaidOut.recall(picture.key)
             if parts is not None:
                 self._clean_end = _Counts(parts, picture.arrows)
@@ -535,8 +539,11 @@ class _Drawing:
                 _LaidOut.keep(key, self._clean_end.parts)
         return self._clean_end
 
-    def draw(self, states, counts, stats=False):
-        """The diagram as HTML with these node states and edge counts (None: nothing new)."""
+    def draw(self, states, counts, waiting=None, stats=False):
+        """The diagram as HTML with these node states and edge counts (None: nothing new).
+
+        ``waiting``: ``{Edge: messages sent along it and not taken yet}``.
+        """
         if self.reason is not None:
             if self._text_shown:
                 return None
@@ -545,8 +552,10 @@ class _Drawing:
         if not stats and all(state == "done" for state in states.values()):
             clean_end = self.clean_end()
             if clean_end is not None:
-                return self._html(clean_end.fill(counts))
-        digraph = self.diagram.build(self.net, stats=stats, states=states, edge_counts=counts)
+                return self._html(clean_end.fill(counts, waiting))
+        waiting = waiting if waiting is not None else dict.fromkeys(self.net.edges, 0)
+        digraph = self.diagram.build(self.net, stats=stats, states=states, edge_counts=counts,
+                                     waiting=waiting)
         return self._html(self._svg(digraph))
 
     def _svg(self, digraph):
@@ -592,6 +601,7 @@ class _Counts:
     The diagram gives each count a fixed-size cell with a transparent
     background, which the SVG draws as a box: a new count is written centred in
     that box, and an arrow no message crossed turns pale, as Graphviz draws it.
+    Next to it, a second such cell says how many messages wait on the arrow.
     """
 
     # one arrow's group, up to the end of its count's text
@@ -601,8 +611,15 @@ class _Counts:
         r'points="(?P<box>[^"]*)"/>\s*<text) text-anchor="start" x="[^"]*"'
         r'(?P<rest> y="[^"]*"[^>]*>)[^<]*(?=</text>)', re.S)
 
+    # the cell after the count, up to the end of its text: the messages waiting
+    WAIT = re.compile(
+        r'(?P<body></text>\s*<polygon fill="transparent"[^>]*? points="(?P<box>[^"]*)"/>\s*<text)'
+        r' text-anchor="start" x="[^"]*"(?P<rest> y="[^"]*"[^>]*>)[^<]*(?=</text>)')
+
     def __init__(self, parts, arrows):
-        self.parts = parts  # text, and (arrow index, its group drawn as usual, drawn pale)
+        # text; (arrow index, its group drawn as usual, drawn pale) before each count;
+        # (arrow index, text) before each number waiting
+        self.parts = parts
         self.arrows = arrows
 
     @classmethod
@@ -610,7 +627,7 @@ class _Counts:
         """A _Counts from an SVG of the diagram with edge counts, or None if it is not as expected."""
         from .diagram import WIRE, ZERO_WIRE
 
-        parts, at, found = [], 0, set()
+        parts, at, found, waits = [], 0, set(), set()
         for m in cls.ARROW.finditer(svg):
             xs = [float(point.split(",")[0]) for point in m.group("box").split()]
             body = (f'{m.group("body")} text-anchor="middle" x="{(min(xs) + max(xs)) / 2:g}"'
@@ -620,21 +637,34 @@ class _Counts:
             parts += [svg[at:m.start("body")], (index, body, pale)]
             found.add(index)
             at = m.end()
+            w = cls.WAIT.match(svg, at)
+            if w is not None:
+                xs = [float(point.split(",")[0]) for point in w.group("box").split()]
+                parts.append((index, f'{w.group("body")} text-anchor="middle" '
+                                     f'x="{(min(xs) + max(xs)) / 2:g}"{w.group("rest")}'))
+                waits.add(index)
+                at = w.end()
         parts.append(svg[at:])
-        return cls(parts, arrows) if found == set(range(len(arrows))) else None
+        every = set(range(len(arrows)))
+        return cls(parts, arrows) if found == every and waits in (set(), every) else None
 
-    def fill(self, counts):
-        """The SVG text with the arrows showing ``counts`` ({Edge: number of messages})."""
-        from .diagram import count_text
+    def fill(self, counts, waiting=None):
+        """The SVG text with the arrows showing ``counts`` ({Edge: number of messages sent})
+        and ``waiting`` ({Edge: number of those not taken yet}; None: none)."""
+        from .diagram import count_text, wait_text
 
-        out = []
+        out, sent, wait = [], 0, 0
         for part in self.parts:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            index, body, pale = part
-            n = sum(counts.get(e, 0) for e in self.arrows[index])
-            out += [body if n else pale, html.escape(count_text(n))]
+            if len(part) == 3:
+                index, body, pale = part
+                sent = sum(counts.get(e, 0) for e in self.arrows[index])
+                wait = min(sent, sum((waiting or {}).get(e, 0) for e in self.arrows[index]))
+                out += [body if sent else pale, html.escape(count_text(sent - wait))]
+            else:
+                out += [part[1], html.escape(wait_text(wait))]
         return "".join(out)
 
 

@@ -338,15 +338,65 @@ def test_edge_counts_label_every_edge():
     assert ">123k<" in dot and ">0<" in dot
 
 
+def slow_sink_network(n=100, pause=0.05):
+    import time
+
+    def slowly(x):
+        time.sleep(pause)
+
+    src = Source(fn=ListSource(items=list(range(n))).run, name="numbers")
+    return network([(src, Sink(fn=slowly, name="slow_sink"))])
+
+
+def test_a_timeout_with_a_slow_sink_shows_the_messages_waiting_on_its_edge():
+    from dissyslab import NetworkTimeout
+
+    net = slow_sink_network()
+    with pytest.raises(NetworkTimeout):
+        net.run_network(timeout=0.5)
+    (edge,) = net.edges
+    sent, taken = net.edge_counts[edge], net.edge_received[edge]
+    assert sent > taken > 0 and net.edge_discarded[edge] == 0
+    (label,) = drawn_edges(diagram.build(net, stats=True).source)
+    # what passed, and what still waits: together what was sent
+    assert f">{taken}<" in label and f">+{sent - taken} waiting<" in label
+    assert diagram.waiting_counts(net) == {edge: sent - taken}
+    # the plain picture and explicit counts without ``waiting`` are as before
+    assert "waiting" not in diagram.build(net).source
+    assert "waiting" not in diagram.build(net, edge_counts=net.edge_counts).source
+
+
+def test_a_clean_run_shows_no_waiting_cell_after_it():
+    net = spec_fanout()
+    net.run_network(timeout=T)
+    assert diagram.waiting_counts(net) == {}
+    assert "waiting" not in "".join(drawn_edges(diagram.build(net, stats=True).source))
+
+
+def test_waiting_counts_are_shown_next_to_what_passed():
+    net = spec_fanout()
+    counts = {e: 10 for e in net.edges}
+    waiting = {e: i for i, e in enumerate(net.edges)}
+    labels = drawn_edges(diagram.build(net, edge_counts=counts, waiting=waiting).source)
+    assert ">10<" in labels[0] and "waiting" not in labels[0]  # none wait: the cell is empty
+    assert ">9<" in labels[1] and ">+1 waiting<" in labels[1]
+    dot = diagram.build(net, edge_counts={net.edges[0]: 5}, waiting={net.edges[0]: 123456}).source
+    assert ">0<" in dot and ">+5 waiting<" in dot  # never more waiting than were sent
+
+
 @needs_dot
 def test_layout_does_not_move_when_states_and_counts_change():
     for net in (split(), merge_synch(), spec_fanout(), wide_fanout(30)):
-        layouts = set()
-        for k, state in enumerate(diagram.STATES):
-            states = {n.name: state for n in net.nodes}
-            counts = {e: (7 ** k) * (i + 1) for i, e in enumerate(net.edges)}
-            layouts.add(repr(plain_layout(diagram.build(net, states=states, edge_counts=counts))))
-        assert len(layouts) == 1
+        for with_waiting in (False, True):
+            layouts = set()
+            for k, state in enumerate(diagram.STATES):
+                states = {n.name: state for n in net.nodes}
+                counts = {e: (7 ** k) * (i + 1) for i, e in enumerate(net.edges)}
+                waiting = ({e: (3 ** k) * i for i, e in enumerate(net.edges)}
+                           if with_waiting else None)
+                layouts.add(repr(plain_layout(diagram.build(
+                    net, states=states, edge_counts=counts, waiting=waiting))))
+            assert len(layouts) == 1
 
 
 # --- big fanouts stay readable -----------------------------------------------

@@ -238,6 +238,46 @@ def test_the_diagram_shows_node_states_and_edge_counts_as_the_run_goes():
     assert "busy" not in final and "waiting" not in final
 
 
+def slow_sink(n, pause, name="slow_sink"):
+    """A source of ``n`` numbers into a sink that takes ``pause`` seconds for each."""
+    def slowly(x):
+        time.sleep(pause)
+
+    slowly.__name__ = name
+    src = Source(fn=ListSource(items=list(range(n))).run, name="numbers")
+    return network([(src, Sink(fn=slowly, name=name))])
+
+
+def waiting_shown(diagram_text):
+    """The "+N waiting" counts a diagram shows on its arrows."""
+    return [int(n) for n in re.findall(r"\+(\d+) waiting", diagram_text)]
+
+
+def test_messages_waiting_for_a_slow_sink_are_shown_on_its_edge_while_the_network_runs():
+    g = slow_sink(40, 0.02)
+    view = watch(g)
+    with Sampler(view) as sampler:
+        run(g, timeout=T, observers=[view])
+    during = [p for p in sampler.pages if p.outcome == "running" and p.drawn == "svg"]
+    shown = [n for p in during for n in waiting_shown(p.diagram_text)]
+    assert shown and max(shown) > 0, "some picture during the run showed messages waiting"
+    final = page(view.widget.value)
+    assert final.outcome == "finished" and waiting_shown(final.diagram_text) == []
+    assert "40" in final.diagram_text.split()  # every message passed
+
+
+def test_a_timeout_shows_the_messages_still_waiting_on_the_final_picture():
+    g = slow_sink(100, 0.05)
+    view = watch(g)
+    with pytest.raises(NetworkTimeout):
+        run(g, timeout=0.5, observers=[view])
+    (edge,) = g.edges
+    left = g.edge_counts[edge] - g.edge_received[edge]
+    final = page(view.widget.value)
+    assert final.outcome == "timeout"
+    assert left > 0 and waiting_shown(final.diagram_text) == [left]
+
+
 def test_updates_are_coalesced_to_at_most_ten_a_second_and_come_from_one_thread():
     n = 30_000
     counter = iter(range(n))
@@ -360,19 +400,23 @@ def _same_layout(svg):
     """``svg`` without what may differ between two drawings of one layout: where a count's
     text starts (Graphviz places it by its own estimate of the text's width) and the page id."""
     svg = re.sub(r'<g id="[^"]*graph0"', '<g id="graph0"', svg)
+    svg = re.sub(r'\s*<text [^>]*></text>', "", svg)  # an empty cell: no text at all, or empty
     return re.sub(r'(<polygon fill="transparent"[^>]*/>\s*<text) text-anchor="[^"]*" x="[^"]*"',
                   r"\1", svg)
 
 
-def _check_counts_fill_in(g, counts):
+def _check_counts_fill_in(g, counts, waiting=None):
     from dissyslab import diagram
 
     done = {n.name: "done" for n in g.nodes}
-    laid_out = diagram.build(g, states=done, edge_counts=dict.fromkeys(g.edges, 1))
+    ones = dict.fromkeys(g.edges, 1)
+    laid_out = diagram.build(g, states=done, edge_counts=ones,
+                             waiting=None if waiting is None else ones)
     picture = live._Counts.parse(live._DotProcess.shared_render(laid_out.source), laid_out.arrows)
     assert picture is not None
-    filled = picture.fill(counts)
-    drawn = live._DotProcess.shared_render(diagram.build(g, states=done, edge_counts=counts).source)
+    filled = picture.fill(counts, waiting)
+    drawn = live._DotProcess.shared_render(
+        diagram.build(g, states=done, edge_counts=counts, waiting=waiting).source)
     assert _same_layout(filled) == _same_layout(drawn)
     # each count sits in the middle of its cell
     for box, x in re.findall(r'<polygon fill="transparent"[^>]*points="([^"]*)"/>\s*'
@@ -389,7 +433,9 @@ def test_counts_written_into_a_laid_out_picture_match_a_new_drawing(dag, data):
     g, _ = build_dag(dag)
     counts = {e: data.draw(st.sampled_from([0, 1, 7, 12_345, 123_456, 99_999_999]))
               for e in g.edges}
-    _check_counts_fill_in(g, counts)
+    waiting = data.draw(st.none() | st.fixed_dictionaries(
+        {e: st.sampled_from([0, 1, 5, 99_999, 123_456]) for e in g.edges}))
+    _check_counts_fill_in(g, counts, waiting)
 
 
 @needs_dot
@@ -400,6 +446,7 @@ def test_counts_fill_in_with_ports_and_grouped_fanouts():
     g = network([(src, split), (split.out_0, merge.in_0), (split.out_1, merge.in_1),
                  (merge, Sink(fn=print, name="sink"))])
     _check_counts_fill_in(g, {e: i for i, e in enumerate(g.edges)})
+    _check_counts_fill_in(g, {e: 9 for e in g.edges}, {e: i for i, e in enumerate(g.edges)})
 
     src = Source(fn=ListSource([1]).run, name="src")
     edges = []
