@@ -12,6 +12,7 @@ JupyterLab is missing. Uses the system Chromium (never ``playwright install``).
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -33,6 +34,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 FIXTURE = REPO / "tests" / "browser" / "live_fanout.ipynb"
+SLOW_SINK = REPO / "tests" / "browser" / "live_slow_sink.ipynb"
 LESSON = REPO / "notebooks" / "03_fanout.ipynb"
 WORDS = ["hello", "world", "python", "thread", "queue", "graph", "merge", "split",
          "fanout", "batch", "stream", "kernel", "widget", "panel", "sink", "source",
@@ -79,6 +81,7 @@ def lab(tmp_path_factory):
     root = base / "root"
     root.mkdir()
     shutil.copy(FIXTURE, root / FIXTURE.name)
+    shutil.copy(SLOW_SINK, root / SLOW_SINK.name)
     if LESSON.exists():
         shutil.copy(LESSON, root / LESSON.name)
     settings = base / "settings"
@@ -272,6 +275,34 @@ def test_panels_grow_while_the_run_lasts_and_keep_the_final_results(lab, page):
 
     path = save_screenshot(page, "live_view.png")
     assert path.stat().st_size > 10_000
+
+
+def test_messages_waiting_for_a_slow_sink_grow_then_drain_on_screen(lab, page):
+    open_and_run_all(page, lab, SLOW_SINK.name)
+    readings, deadline, shot = [], time.monotonic() + 60, False
+    while time.monotonic() < deadline:
+        views = read_views(page)
+        if views:
+            view = views[0]
+            found = re.findall(r"\+(\d+) waiting", view["diagram"])
+            if view["svg"]:  # not the placeholder shown before the first drawing
+                readings.append((view["outcome"], int(found[0]) if found else 0))
+            if view["outcome"] != "running":
+                break
+            if found and int(found[0]) >= 10 and not shot:
+                save_screenshot(page, "live_view_waiting.png", view_only=True)
+                shot = True
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the run did not finish within 60 s; readings: {readings[-5:]}\n"
+                    f"{lab.log_tail()}")
+    during = [w for outcome, w in readings if outcome == "running"]
+    top = max(during, default=0)
+    assert top > 0, f"no messages were seen waiting on the edge; readings: {readings}"
+    peak = during.index(top)
+    assert any(w < top for w in during[:peak + 1]), f"never seen growing: {readings}"
+    assert any(w < top for w in during[peak:]), f"never seen draining: {readings}"
+    assert readings[-1] == ("finished", 0)  # at the end, nothing waits
 
 
 @pytest.mark.skipif(not LESSON.exists(), reason="the fanout lesson notebook is not written yet")
