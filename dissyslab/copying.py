@@ -14,6 +14,8 @@ copy is still fully independent of the original and of the other copies.
 import copy
 import sys
 
+from .errors import short_repr
+
 #: types whose values can never change, so every receiver may share them
 _ATOMS = {int, float, complex, bool, str, bytes, type(None), range, type(Ellipsis)}
 
@@ -34,6 +36,19 @@ def copy_message(msg):
     except RecursionError:
         # a container that contains itself: deepcopy keeps track of the loop
         return copy.deepcopy(msg)
+
+
+def snapshot(msg, stand_in=None):
+    """A copy of ``msg`` as it is now, to keep (a trace, what a sink received).
+
+    A message that cannot be copied is kept as its short repr, passed to
+    ``stand_in`` (a str subclass, say) if one is given.
+    """
+    try:
+        return copy_message(msg)
+    except Exception:
+        text = short_repr(msg)
+        return text if stand_in is None else stand_in(text)
 
 
 def all_immutable(batch):

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from .copying import copy_message
+from .copying import snapshot
 from .errors import NetworkError, NetworkTimeout, NodeStillRunningWarning, short_repr
 from .running import (
     Finished,
@@ -281,7 +281,7 @@ class Scheduler:
         if edge not in self.feedback:
             ib.size -= 1
         if self.received is not None and nr.kind == "sink":
-            self.received[nr.name].append(_snapshot(msg))
+            self.received[nr.name].append(snapshot(msg))
         nr.state = "busy"
         self.current = nr
         nr.take(ib.port, edge, [msg])
@@ -455,13 +455,6 @@ def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: 
 def _still_running(s):
     finished = {w.nr.name for w in s.order if w.finished}
     return still_running(s.run, alive=lambda nr: nr.name not in finished)
-
-
-def _snapshot(msg):
-    try:
-        return copy_message(msg)
-    except Exception:
-        return short_repr(msg)
 
 
 # --- exploring many seeds ------------------------------------------------------

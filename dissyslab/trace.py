@@ -36,7 +36,7 @@ import itertools
 import time
 from typing import NamedTuple
 
-from .copying import copy_message
+from .copying import snapshot
 from .errors import exception_text, short_repr
 from .observers import Events, Observer
 
@@ -133,10 +133,7 @@ class Shown(str):
 
 
 def _snapshot(msg):
-    try:
-        return copy_message(msg)
-    except Exception:
-        return Shown(short_repr(msg))
+    return snapshot(msg, Shown)
 
 
 class Tracer(Observer, Events):
