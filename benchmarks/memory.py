@@ -12,6 +12,10 @@ from /proc, or getrusage elsewhere) is its own. ``--baseline`` also runs
 the same network as hand-written threads with unbounded SimpleQueues (and
 no copies, so the source is as fast as it can be), for comparison.
 
+A second workload joins a fast source and a slow one with a MergeSynch:
+the fast input's messages wait there for partners, and without a bound per
+input they would pile up as fast as the source makes them.
+
     python benchmarks/memory.py [--n 1000000] [--baseline]
 """
 
@@ -71,21 +75,57 @@ def peak_rss_mb():
     return peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 
 
+class SlowRecords:
+    """A source of ``n`` records that sleeps briefly every ``SLOW_EVERY`` of them."""
+
+    def __init__(self, n):
+        from workloads import Records
+        self.records = Records(n)
+        self.calls = 0
+
+    def next(self):
+        self.calls += 1
+        if self.calls % SLOW_EVERY == 0:
+            time.sleep(SLOW_SLEEP)
+        return self.records.next()
+
+
+class CountPairs:
+    """A sink function for a MergeSynch's pairs: a count, and a sum of ids of pairs that match."""
+
+    def __init__(self):
+        self.count = 0
+        self.ids = 0
+
+    def add(self, pair):
+        self.count += 1
+        if pair[0]["id"] == pair[1]["id"]:
+            self.ids += pair[0]["id"]
+
+
 def child(runner, n):
-    """Run the slow fanout once in this process; print a JSON line of figures."""
-    from dissyslab import Sink, Source, Transform, network
+    """Run one workload once in this process; print a JSON line of figures."""
+    from dissyslab import MergeSynch, Sink, Source, Transform, network
     from handwritten import run_threads
     from workloads import Records, tag_record
 
     fast, slow = Count(), Count()
-    src = Source(fn=Records(n).next, name="records")
-    quick = Transform(fn=tag_record, name="quick")
-    lagging = Transform(fn=SlowTag().tag, name="lagging")
-    edges = [(src, quick), (quick, Sink(fn=fast.add, name="fast")),
-             (src, lagging), (lagging, Sink(fn=slow.add, name="slow"))]
+    if runner == "join":
+        m = MergeSynch(num_inputs=2, name="join")
+        pairs = CountPairs()
+        edges = [(Source(fn=Records(n).next, name="fast"), m.in_0),
+                 (Source(fn=SlowRecords(n).next, name="slow"), m.in_1),
+                 (m, Sink(fn=pairs.add, name="pairs"))]
+        fast = slow = pairs
+    else:
+        src = Source(fn=Records(n).next, name="records")
+        quick = Transform(fn=tag_record, name="quick")
+        lagging = Transform(fn=SlowTag().tag, name="lagging")
+        edges = [(src, quick), (quick, Sink(fn=fast.add, name="fast")),
+                 (src, lagging), (lagging, Sink(fn=slow.add, name="slow"))]
     before = peak_rss_mb()
     started = time.perf_counter()
-    if runner == "dissyslab":
+    if runner in ("dissyslab", "join"):
         network(edges).run_network(timeout=600)
     else:
         run_threads(edges)
@@ -118,7 +158,7 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=1_000_000, help="records (default 1,000,000)")
     parser.add_argument("--baseline", action="store_true",
                         help="also run hand-written threads with unbounded queues")
-    parser.add_argument("--child", choices=["dissyslab", "hand-written"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["dissyslab", "join", "hand-written"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.n)
@@ -132,7 +172,15 @@ def main(argv=None):
     ok = ours["peak_mb"] <= LIMIT_MB and ours["all_delivered"]
     print(f"peak memory {ours['peak_mb']:.0f} MB <= {LIMIT_MB} MB with every record delivered: "
           f"{'PASS' if ok else 'FAIL'}")
-    return 0 if ok else 1
+    print(f"join: {args.n:,} records from a fast source and from a source that sleeps "
+          f"{SLOW_SLEEP * 1000:g} ms every {SLOW_EVERY:,}, paired by a MergeSynch")
+    join = measure("join", args.n)
+    print(report(join).replace("fast path got", "pairs").split(", slow path")[0]
+          + (", every pair matched" if join["all_delivered"] else ", PAIRS LOST OR MISMATCHED"))
+    join_ok = join["peak_mb"] <= LIMIT_MB and join["all_delivered"]
+    print(f"peak memory {join['peak_mb']:.0f} MB <= {LIMIT_MB} MB with every pair matched: "
+          f"{'PASS' if join_ok else 'FAIL'}")
+    return 0 if ok and join_ok else 1
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ This is transport only: it never changes what a network computes (that is
   has taken out but not yet given to its function. A sender *reserves room*
   before it makes messages (:meth:`Channel.reserve`), and the receiver gives
   the room back once its function has had them (:meth:`Channel.release`).
+  A MergeSynch has room per input, and gives it back as it pairs messages.
 * An :class:`Outbox` keeps a node's results until there are enough to send
   in one go, with the room it reserved for them. It sends them before its node
   waits for anything, so nothing is held back while the node is idle.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .semantics import NodeRun, Stop
 
@@ -34,19 +35,32 @@ class Channel:
     ``capacity`` None means no bound. ``get`` returns every waiting batch at
     once, or None when every sender has ended and nothing is left; after
     ``stop`` every waiting call raises :class:`Stop`.
+
+    The room is one for the whole node, or with ``rooms=k`` one per input of
+    a MergeSynch (``room_of(edge)`` says which): a fast input then waits for
+    a slow one, while the slow one can still send. ``waiting`` counts the
+    threads blocked here and not yet woken (see :func:`stalled`).
     """
 
-    def __init__(self, senders: int, capacity: int | None) -> None:
+    def __init__(self, senders: int, capacity: int | None, rooms: int = 1) -> None:
         self._lock = threading.Lock()
         self._readable = threading.Condition(self._lock)
         self._writable = threading.Condition(self._lock)
         self._batches = deque()
-        self._used = 0  # room reserved by senders and not yet released by the receiver
         self.capacity = capacity
+        self.rooms = rooms
+        self._limit = [capacity] * rooms  # None: no bound (any more)
+        self._used = [0] * rooms  # room reserved by senders and not yet released by the receiver
         self._senders = senders
         self._stopped = False
+        self._readers = 0  # threads waiting for messages, not yet woken
+        self._writers = [0] * rooms  # threads waiting for room, not yet woken
 
-    def reserve(self, want: int, block: bool, at_least: int = 1) -> int:
+    def room_of(self, edge: Edge) -> int:
+        """Which room a message along ``edge`` takes."""
+        return (edge.dst_port or 0) if self.rooms > 1 else 0
+
+    def reserve(self, want: int, block: bool, at_least: int = 1, room: int = 0) -> int:
         """Reserve room for up to ``want`` messages and say for how many.
 
         Without ``block`` it may be 0. With ``block`` it waits until there is
@@ -57,24 +71,51 @@ class Channel:
         """
         if self.capacity is None:
             return want
+        used = self._used
         with self._lock:
-            while (block and self._used and self.capacity - self._used < at_least
-                   and not self._stopped):
-                self._writable.wait()
-            if self._stopped:
-                raise Stop
-            got = max(0, min(want, self.capacity - self._used))
-            if block and got < at_least:  # the channel is empty
+            while True:
+                limit = self._limit[room]
+                if self._stopped:
+                    raise Stop
+                if limit is None:
+                    return want
+                if not (block and used[room] and limit - used[room] < at_least):
+                    break
+                self._writers[room] += 1
+                self._writable.wait()  # whoever wakes us takes us off _writers
+            got = max(0, min(want, limit - used[room]))
+            if block and got < at_least:  # the room is empty
                 got = at_least
-            self._used += got
+            used[room] += got
             return got
 
-    def release(self, n: int) -> None:
+    def release(self, n: int, room: int = 0) -> None:
         """Give back room for ``n`` messages (handled by the receiver, or reserved but unused)."""
         if self.capacity is None or n <= 0:
             return
         with self._lock:
-            self._used -= n
+            self._used[room] -= n
+            self._wake_writers()
+
+    def senders_waiting(self) -> bool:
+        """Does a sender wait for room here? (A glance, without the lock.)"""
+        return any(self._writers)
+
+    def unbound(self) -> bool:
+        """Lift the bound of every full room that senders wait for; True if there was one.
+
+        Only for a MergeSynch whose whole network waits (see :func:`stalled`).
+        """
+        with self._lock:
+            full = [r for r, w in enumerate(self._writers) if w]
+            for r in full:
+                self._limit[r] = None
+            self._wake_writers()
+            return bool(full)
+
+    def _wake_writers(self):
+        if any(self._writers):
+            self._writers = [0] * self.rooms
             self._writable.notify_all()
 
     def put(self, edge: Edge, batch: list) -> None:
@@ -83,13 +124,13 @@ class Channel:
             if self._stopped:
                 raise Stop
             self._batches.append((edge, batch))
-            self._readable.notify()
+            self._wake_reader()
 
     def end(self) -> None:
         """One sender has ended."""
         with self._lock:
             self._senders -= 1
-            self._readable.notify()
+            self._wake_reader()
 
     def get(self) -> deque | None:
         """Every waiting ``(edge, batch)``; None once all senders ended and nothing is left."""
@@ -99,17 +140,44 @@ class Channel:
                     raise Stop
                 if self._senders <= 0:
                     return None
-                self._readable.wait()
+                self._readers += 1
+                self._readable.wait()  # whoever wakes us takes us off _readers
             if self._stopped:
                 raise Stop
             batches, self._batches = self._batches, deque()
             return batches
 
+    def _wake_reader(self):
+        if self._readers:
+            self._readers -= 1
+            self._readable.notify()
+
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
+            self._readers = 0
+            self._writers = [0] * self.rooms
             self._readable.notify_all()
             self._writable.notify_all()
+
+
+def stalled(channels: list[Channel], alive: Callable[[], int]) -> bool:
+    """Is every node thread blocked in one of ``channels``, with no one left to wake it?
+
+    The count is taken with every channel locked at once, so it is exact: no
+    thread can wake another meanwhile. ``alive()`` counts the node threads
+    that have not ended.
+    """
+    locked = []
+    try:
+        for ch in channels:
+            ch._lock.acquire()
+            locked.append(ch)
+        blocked = sum(ch._readers + sum(ch._writers) for ch in channels)
+        return blocked > 0 and blocked >= alive()
+    finally:
+        for ch in locked:
+            ch._lock.release()
 
 
 class Outbox:
@@ -128,17 +196,19 @@ class Outbox:
         self.node_run = node_run
         # per output port: [(edge, channel)], in the order of node_run.outs
         self.ports = [[(e, channels[e]) for e in edges] for edges in node_run.outs]
-        # room is reserved per receiving channel, for the edges that need it: not into an
-        # unbounded channel, and not one of the ``unbounded`` edges (those that close a loop:
-        # a loop must never wait for itself). A message takes one place per edge.
-        self.needs = {}  # channel -> [port of each edge into it that needs room]
-        self.bounded = set()  # those edges
+        # room is reserved per receiving room (a channel's, or one input's of a MergeSynch),
+        # for the edges that need it: not into an unbounded channel, and not one of the
+        # ``unbounded`` edges (those that close a loop: a loop must never wait for itself).
+        # A message takes one place per edge.
+        self.needs = {}  # (channel, room) -> [port of each edge into it that needs room]
+        self.bounded = {}  # those edges -> their (channel, room)
         for port, pairs in enumerate(self.ports):
             for e, ch in pairs:
                 if ch.capacity is not None and e not in unbounded:
-                    self.needs.setdefault(ch, []).append(port)
-                    self.bounded.add(e)
-        self.credit = {ch: 0 for ch in self.needs}  # room reserved and not yet used
+                    place = (ch, ch.room_of(e))
+                    self.needs.setdefault(place, []).append(port)
+                    self.bounded[e] = place
+        self.credit = {place: 0 for place in self.needs}  # room reserved and not yet used
         self.sent_upto = [0] * len(self.ports)  # per port: results the run's thread already sent
         self.lock = threading.Lock()
         self.last_sent = 0.0
@@ -155,20 +225,22 @@ class Outbox:
         while True:
             with self.lock:  # the run's thread may be sending (send_stalled)
                 k, full = want, None
-                for channel, ports in self.needs.items():
-                    per = len(ports)  # places one message takes in this channel
-                    free = credit[channel] - sum(len(out[p]) - done[p] for p in ports)
+                for place, ports in self.needs.items():
+                    per = len(ports)  # places one message takes in this room
+                    free = credit[place] - sum(len(out[p]) - done[p] for p in ports)
                     if free < want * per:
-                        got = channel.reserve(want * per - free, block=False)
-                        credit[channel] += got
+                        channel, room = place
+                        got = channel.reserve(want * per - free, block=False, room=room)
+                        credit[place] += got
                         free += got
                     if free // per < k:
-                        k, full = free // per, channel
+                        k, full = free // per, place
                 if k > 0:
                     return k
-            # no room in one channel: send everything, give back all room, then wait there
+            # no room in one place: send everything, give back all room, then wait there
             self.send(keep=False)
-            got = full.reserve(len(self.needs[full]), block=True, at_least=len(self.needs[full]))
+            per = len(self.needs[full])
+            got = full[0].reserve(per, block=True, at_least=per, room=full[1])
             with self.lock:
                 credit[full] += got
 
@@ -186,9 +258,9 @@ class Outbox:
                     node_run.out[port] = []
                     self.sent_upto[port] = 0
             if not keep:
-                for channel, unused in self.credit.items():
-                    channel.release(unused)
-                    self.credit[channel] = 0
+                for (channel, room), unused in self.credit.items():
+                    channel.release(unused, room)
+                    self.credit[channel, room] = 0
 
     def send_stalled(self, now: float, latency: float) -> None:
         """From the run's thread: send results that wait behind a long call of the node's function.
@@ -219,5 +291,6 @@ class Outbox:
         for (edge, channel), batch in zip(pairs, batches, strict=True):
             if batch:
                 channel.put(edge, batch)
-                if edge in self.bounded:
-                    credit[channel] -= len(batch)
+                place = self.bounded.get(edge)
+                if place is not None:
+                    credit[place] -= len(batch)

@@ -202,9 +202,12 @@ class Network:
         ``capacity``: how many messages may wait in front of one node before
         its senders pause (default 10,000), so a slow path cannot fill memory.
         It is exact, except where waiting could never end: along an edge that
-        closes a loop (``g.feedback_edges``: a loop must not wait for itself),
-        and into a MergeSynch (it may need one input to fill while it waits
-        for another).
+        closes a loop (``g.feedback_edges``: a loop must not wait for itself).
+        Each input of a MergeSynch has room of its own, and a message waits
+        there until it is paired; if the paths into a MergeSynch deliver
+        different numbers of messages (one filters), its full input could wait
+        for ever: when every node waits, that input's bound is lifted and the
+        run goes on, ending with a MergeSynchWarning for what was never paired.
         Raises :class:`NetworkError` after the run if any node failed.
         ``seed``: run one node step at a time in an order decided by the seed,
         so the run can be repeated exactly (see ``seeded.py``).

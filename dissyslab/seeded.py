@@ -30,6 +30,7 @@ distinct outcomes at each sink, with a seed that reproduces each.
 
 from __future__ import annotations
 
+import math
 import operator
 import random
 import threading
@@ -135,7 +136,7 @@ class _virtual_sleeps:
 class _Inbox:
     """Messages waiting at one input of one node, as (edge, message) in arrival order."""
 
-    __slots__ = ("owner", "port", "queue", "senders", "capacity", "size")
+    __slots__ = ("owner", "port", "queue", "senders", "capacity", "size", "owed")
 
     def __init__(self, owner, port, senders, capacity):
         self.owner = owner
@@ -144,6 +145,7 @@ class _Inbox:
         self.senders = senders  # edges into this input whose sender has not finished
         self.capacity = capacity
         self.size = 0  # messages waiting that count against the capacity (not feedback ones)
+        self.owed = 0  # a MergeSynch's: of those, how many it took but has not paired yet
 
 
 class _Place:
@@ -208,7 +210,7 @@ class Scheduler:
                 continue
             for port in range(node.num_inputs or 1):
                 edges_in = [e for e in net.edges if e.dst is node and (e.dst_port or 0) == port]
-                ib = _Inbox(w, port, len(edges_in), None if node.kind == "merge_synch" else capacity)
+                ib = _Inbox(w, port, len(edges_in), capacity)  # a MergeSynch: one per input
                 w.inboxes.append(ib)
                 for e in edges_in:
                     inbox_of[e] = ib
@@ -246,6 +248,8 @@ class Scheduler:
         order, rng, run = self.order, self.rng, self.run
         while not self.stopping:
             ready = [w for w in order if w.ready()]
+            if not ready and self._unblock_merges():
+                continue
             if not ready:
                 return
             if run.steps >= self.max_steps:
@@ -278,17 +282,46 @@ class Scheduler:
         else:
             ib = w.inboxes[0]
         edge, msg = ib.queue.popleft()
+        merge = nr.kind == "merge_synch"
         if edge not in self.feedback:
-            ib.size -= 1
+            if merge:  # its room is given back once it is paired
+                ib.owed += 1
+            else:
+                ib.size -= 1
         if self.received is not None and nr.kind == "sink":
             self.received[nr.name].append(snapshot(msg))
         nr.state = "busy"
         self.current = nr
+        paired = nr.paired
         nr.take(ib.port, edge, [msg])
         self.current = None
+        if merge:
+            paired = nr.paired - paired
+            for other in w.inboxes:  # a pair takes one message from every input
+                k = other.owed if nr.failure is not None else min(other.owed, paired)
+                other.owed -= k
+                other.size -= k
         if nr.failure is None:
             nr.state = "waiting"
         return edge
+
+    def _unblock_merges(self):
+        """No node can go on: lift the bound of the full MergeSynch inputs that senders wait for.
+
+        As in a threaded run (``Threads.tick``): the paths into a MergeSynch
+        deliver different numbers of messages, and the fork feeding them waits
+        for the full input. True if a bound was lifted.
+        """
+        lifted = False
+        for w in self.order:
+            if w.finished:
+                continue
+            for ib in w.bounded:
+                if (ib.owner.nr.kind == "merge_synch" and ib.size >= ib.capacity
+                        and ib.owner.nr.failure is None):
+                    ib.capacity = math.inf
+                    lifted = True
+        return lifted
 
     def _after(self, w, taken):
         """Hand on what the step made; end the node if it failed or has nothing left to do.
@@ -311,7 +344,7 @@ class Scheduler:
             self._close(loop, todo)
         if nr.failure is not None and not w.finished:
             for ib in w.inboxes:  # what waits for it is counted and thrown away
-                waiting, ib.size = list(ib.queue), 0
+                waiting, ib.size, ib.owed = list(ib.queue), 0, 0
                 ib.queue.clear()
                 for edge, m in waiting:
                     self._discard(nr, ib, edge, m, todo)

@@ -80,6 +80,7 @@ class NodeRun:
         self.edge_counts = {e: 0 for port in outs for e in port}
         self.skipped = [0] * len(outs)  # per Split port: items that were None
         self.buffers = [deque() for _ in range(node.num_inputs or 0)]  # MergeSynch only
+        self.paired = 0  # MergeSynch only: pairs made (each took one message from every input)
         self.unpaired = {}
         self.failure = None
         self.exhausted = False  # a source has returned None
@@ -220,6 +221,7 @@ class NodeRun:
         while all(buffers):
             pair = [b.popleft() for b in buffers]
             out.append(pair)
+            self.paired += 1
             if watch is not None:
                 self._sends(0, pair)
 

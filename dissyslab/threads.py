@@ -39,7 +39,7 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from .channels import Channel, Outbox
+from .channels import Channel, Outbox, stalled
 from .errors import NodeStillRunningWarning
 from .running import (
     Finished,
@@ -136,6 +136,8 @@ class NodeThread:
         nr, inbox, outbox = self.node_run, self.inbox, self.outbox
         clock, largest = time.perf_counter, self.largest
         loop_of_edge, feedback = self.threads.loop_of_edge, self.threads.feedback
+        # a MergeSynch: per input, messages taken into its buffers whose room is not yet given back
+        owed = [0] * inbox.rooms if inbox.rooms > 1 else None
         size = 1
         while True:
             if outbox is not None:
@@ -151,6 +153,10 @@ class NodeThread:
                 port, pos, n = edge.dst_port or 0, 0, len(batch)
                 loop = loop_of_edge.get(edge)  # the loop this edge goes into or round, if any
                 give_back = edge not in feedback  # a feedback edge took no room
+                if owed is not None:  # a MergeSynch: room is given back as messages are paired
+                    if give_back:
+                        owed[port] += n
+                    give_back = False
                 while pos < n:
                     k = size if outbox is None or nr.failure else outbox.room(size)
                     chunk = batch if pos == 0 and k >= n else batch[pos:pos + k]
@@ -160,9 +166,12 @@ class NodeThread:
                     if slow and give_back:  # a slow function: its message is taken now
                         inbox.release(1)
                     before = [len(o) for o in nr.out] if self.loop_outs else None
+                    paired = nr.paired
                     nr.take(port, edge, chunk)
                     if before:
                         self._count_sent(before)
+                    if owed is not None:
+                        self._give_back(owed, nr.paired - paired)
                     if loop is not None and loop.handled(len(chunk)):
                         self.threads.close_loop(loop)
                     if not slow and give_back:  # a fast one: the chunk's room is given back now
@@ -173,6 +182,18 @@ class NodeThread:
                         self._tell_receivers()  # results made before the failure go first
                     elif outbox is not None and now - outbox.last_sent > LATENCY:
                         outbox.send()
+
+    def _give_back(self, owed, paired):
+        """A MergeSynch made ``paired`` pairs: one message of each input left, with its room.
+
+        After a failure it pairs nothing more, and gives back all it holds.
+        """
+        failed = self.node_run.failure is not None
+        for room, held in enumerate(owed):
+            k = held if failed else min(held, paired)
+            if k:
+                owed[room] -= k
+                self.inbox.release(k, room)
 
     def _tell_receivers(self, send=True):
         """Send what is held, then tell every receiver that this sender has ended (once)."""
@@ -232,14 +253,18 @@ class Threads:
         self._lock = threading.Lock()
         self.loop_of_edge = run.loop_of_edge
         self.feedback = set(net.feedback_edges)  # they close a loop: never bounded (termination.py)
+        self.merges = []  # the inboxes of the MergeSynch nodes
         channels, inboxes = {}, {}
         for node in net.nodes:
             if node.kind == "source":
                 continue
             edges_in = [e for e in net.edges if e.dst is node]
-            # a MergeSynch waits for one message from each input, so its inputs are not
-            # bounded: a bound there could stop a fork from feeding the input it needs.
-            inbox = Channel(len(edges_in), None if node.kind == "merge_synch" else capacity)
+            # a MergeSynch pairs one message from each input: each input has room of its own,
+            # so that a fast input waits for a slow one while the slow one can still send
+            merge = node.kind == "merge_synch"
+            inbox = Channel(len(edges_in), capacity, rooms=node.num_inputs if merge else 1)
+            if merge:
+                self.merges.append(inbox)
             inboxes[net.name_of(node)] = inbox
             for e in edges_in:
                 channels[e] = inbox
@@ -282,11 +307,29 @@ class Threads:
             raise
         self.go.open()
 
-    def send_stalled(self) -> None:
-        """From the calling thread: send on results that wait behind a long call."""
+    def tick(self) -> None:
+        """From the calling thread, every few milliseconds while the nodes work."""
         now = time.perf_counter()
-        for outbox in self.outboxes:
+        for outbox in self.outboxes:  # results that wait behind a long call go on now
             outbox.send_stalled(now, LATENCY)
+        if self.merges:
+            self._unblock_merges()
+
+    def _unblock_merges(self):
+        """If every node waits for every other, lift the bound of the MergeSynch inputs they wait for.
+
+        That happens when the paths into a MergeSynch deliver different numbers
+        of messages (one filters): its full input waits for partners that never
+        come, and the fork feeding both paths waits for that input. Without a
+        bound the run goes on and ends, and the messages never paired are
+        reported (MergeSynchWarning).
+        """
+        if any(ch.senders_waiting() for ch in self.merges) and stalled(self.channels, self._alive):
+            for ch in self.merges:
+                ch.unbound()
+
+    def _alive(self):
+        return self._left
 
     def alive(self) -> list:
         return [t for t in self.threads.values() if t.thread.ident is not None
@@ -336,7 +379,7 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
                 f"this process may start no more. Build a smaller network, or restart the "
                 f"kernel if earlier runs left threads behind.") from exc
         else:
-            outcome = wait(threads.done, r.observers, timeout, tick=threads.send_stalled)
+            outcome = wait(threads.done, r.observers, timeout, tick=threads.tick)
         if outcome in ("timeout", "interrupted", "held"):
             alive = {t.node_run.name for t in threads.alive()}
             busy = still_running(r, alive=lambda nr: nr.name in alive)
