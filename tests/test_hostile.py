@@ -397,3 +397,36 @@ def test_a_network_that_is_refused_changes_no_node():
         print("ok")
         """)
     assert out.stdout.strip().endswith("ok")
+
+
+def test_a_fast_merge_synch_input_beside_a_slow_one_does_not_fill_memory():
+    # Before MergeSynch inputs had a bound, this grew by hundreds of MB a second.
+    out = run_ok("""
+        import resource, time
+        from dissyslab import MergeSynch, NetworkTimeout, Sink, Source, network
+
+        def fast():
+            return "x" * 100
+
+        def slow():
+            time.sleep(0.01)
+            return "y"
+
+        m = MergeSynch(num_inputs=2, name="pair")
+        pairs = []
+        g = network([(Source(fn=fast, name="fast"), m.in_0), (Source(fn=slow, name="slow"), m.in_1),
+                     (m, Sink(fn=pairs.append, name="pairs"))])
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            g.run_network(timeout=2, capacity=100, live=False)
+        except NetworkTimeout:
+            pass
+        grew_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        made = g.stats["fast"].sent
+        print(f"grew {grew_mb:.0f} MB; fast made {made}, pairs {len(pairs)}")
+        assert grew_mb < 50, grew_mb
+        # at most 100 wait at pair.in_0 unpaired, and 100 pairs wait for the sink
+        assert made <= len(pairs) + 2 * 100, (made, len(pairs))
+        assert pairs and pairs[0] == ["x" * 100, "y"]
+    """, timeout=60)
+    assert "grew" in out.stdout
