@@ -32,12 +32,44 @@ class Edge:
         return f"Edge({self.label})"
 
 
-class Network:
-    """A checked set of nodes and edges, ready to run. Make one with :func:`network`."""
+@dataclass(frozen=True, eq=False)
+class Part:
+    """A sub-network placed inside a network, as that network sees it.
 
-    def __init__(self, nodes, edges, names=None):
+    ``name``: its name in the network (``"cleaner"``, or ``"pipeline/cleaner"``
+    for one nested inside another); ``network``: the sub-network itself;
+    ``nodes``: every node inside it, nested ones included; ``parent``: the
+    name of the part it is nested in, or None.
+    """
+
+    name: str
+    network: "Network" = field(repr=False)
+    nodes: tuple = field(repr=False)
+    parent: str = None
+
+
+class Network:
+    """A checked set of nodes and edges, ready to run. Make one with :func:`network`.
+
+    Built with ``inputs=`` or ``outputs=`` it is a *sub-network*: a piece to
+    wire into a larger network like a node (see :func:`network`), not run alone.
+    """
+
+    def __init__(self, nodes, edges, names=None, *, parts=(), inputs=(), outputs=(), name=None):
         self.nodes = list(nodes)
         self.edges = list(edges)
+        #: the name given with network(..., name=...), or None
+        self.given_name = name
+        #: the sub-networks inside this one (outer ones first, each followed by those it holds)
+        self.parts = list(parts)
+        #: where messages come in from outside: (node, input port or None) per input in_0, in_1, ...
+        self.inputs = tuple(inputs)
+        #: where messages leave: (node, output port or None) per output out_0, out_1, ...
+        self.outputs = tuple(outputs)
+        self.ports = (tuple(Port(self, i, "in") for i in range(len(self.inputs)))
+                      + tuple(Port(self, i, "out") for i in range(len(self.outputs))))
+        for port in self.ports:
+            setattr(self, port.name, port)
         # this network's name for each node (by identity): the node's own name, except
         # when another node of this network has that name too (see network()).
         self._names = {id(n): n.name for n in self.nodes}
@@ -56,6 +88,48 @@ class Network:
         self.feedback_edges = _feedback_edges(self.nodes, self.edges) if self.loops else []
         self.last_run = None  # the Run of the last (or current) run_network, if any
         self._running = False
+
+    @property
+    def name(self):
+        """The name given with ``network(..., name=...)``, else ``"network"``.
+
+        A network that holds this one as a sub-network may call it by a name
+        of its own, made unique there (``cleaner_2``): see ``outer.parts``.
+        """
+        return self.given_name if self.given_name is not None else "network"
+
+    @property
+    def is_piece(self):
+        """True for a sub-network: one built with ``inputs=`` or ``outputs=``."""
+        return bool(self.inputs or self.outputs)
+
+    def part_of(self, node):
+        """The name of the innermost sub-network that holds ``node`` here, or None."""
+        node = self.node(node)
+        found = None
+        for part in self.parts:  # outer parts come before the parts they hold
+            if any(n is node for n in part.nodes):
+                found = part.name
+        return found
+
+    def __getattr__(self, attr):
+        # Only called for attributes that do not exist, such as a port out of range.
+        if attr.startswith(("out_", "in_")) and "ports" in self.__dict__:
+            direction, _, index = attr.partition("_")
+            if index.isdigit():
+                have = [p for p in self.__dict__["ports"] if p.direction == direction]
+                words = "inputs" if direction == "in" else "outputs"
+                name = self.__dict__.get("given_name") or "network"
+                if not have:
+                    declare = "inputs=[...]" if direction == "in" else "outputs=[...]"
+                    raise AttributeError(
+                        f"sub-network '{name}' has no {words}, so there is no {attr}. Declare "
+                        f"them when you build it: network(edges, {declare}, name={name!r}).")
+                raise AttributeError(
+                    f"sub-network '{name}' has {len(have)} {words if len(have) > 1 else words[:-1]} "
+                    f"({have[0].name}{' to ' + have[-1].name if len(have) > 1 else ''}), so there "
+                    f"is no {attr}. Ports are numbered from 0.")
+        raise AttributeError(f"'Network' object has no attribute {attr!r}")
 
     # --- what the last run did (see running.py) -----------------------------
     @property
@@ -188,12 +262,27 @@ class Network:
         return "\n".join(lines)
 
     def __repr__(self):
+        if self.is_piece:
+            def ends(pairs):
+                return ", ".join(self.name_of(n) + ("" if p is None else f".{d}_{p}")
+                                 for (n, p), d in pairs) or "none"
+            return (f"<sub-network '{self.name}': {len(self.nodes)} nodes, "
+                    f"inputs: {ends((e, 'in') for e in self.inputs)}; "
+                    f"outputs: {ends((e, 'out') for e in self.outputs)}>")
         return (
             f"<network: {len(self.nodes)} nodes, {len(self.edges)} edges: "
             f"{', '.join(e.label for e in self.edges[:6])}{', ...' if len(self.edges) > 6 else ''}>"
         )
 
     # --- running ------------------------------------------------------
+    def _refuse_piece(self, what):
+        if self.is_piece:
+            raise TypeError(
+                f"sub-network '{self.name}' cannot be run on its own: it is a piece, "
+                f"with inputs and outputs that other nodes connect to. Wire it into a network "
+                f"with a source and a sink, like g = network([(source, {self.name}), "
+                f"({self.name}, sink)]), and call g.{what} on that.")
+
     def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None):
         """Run every node in its own thread and wait until every path has finished.
 
@@ -215,6 +304,7 @@ class Network:
         ``live``: in Jupyter a live view of the results and the diagram is shown
         while it runs; ``live=False`` turns it off.
         """
+        self._refuse_piece("run_network()")
         if seed is None:  # threads.py: every node in its own thread
             from .threads import run
         else:  # seeded.py: one node at a time, in an order decided by the seed
@@ -272,6 +362,7 @@ class Network:
         """
         from .seeded import explore
 
+        self._refuse_piece("explore()")
         return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
 
     def timeline(self, window=None, max_events=200):
@@ -285,32 +376,61 @@ class Network:
         return timeline(self, window=window, max_events=max_events)
 
 
-def network(edges):
-    """Check a list of ``(sender, receiver)`` pairs and build a runnable :class:`Network`."""
+def network(edges, inputs=None, outputs=None, name=None):
+    """Check a list of ``(sender, receiver)`` pairs and build a runnable :class:`Network`.
+
+    Given ``inputs=[...]`` or ``outputs=[...]`` it builds a *sub-network*: a
+    piece that is wired into a larger network like a node. ``inputs`` lists
+    the nodes that receive from outside (or ports such as ``merge.in_1``),
+    ``outputs`` the nodes that send outside (or ports such as ``split.out_0``).
+    A piece with one input and one output is wired like a Transform,
+    ``(source, piece), (piece, sink)``; with more, through its ports
+    ``piece.in_0``, ``piece.out_1``. ``name`` names the piece: its nodes are
+    then called ``name/node`` in the larger network (``cleaner/strip``). The
+    larger network is built flat, as if its pieces' edges had been listed in
+    it, so it runs exactly as that flat network would.
+    """
     if isinstance(edges, (str, bytes, dict)) or not hasattr(edges, "__iter__"):
         raise TypeError(
             "network(...) needs a list of edges, each a pair (sender, receiver), "
             "like network([(source, transform), (transform, sink)])."
         )
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise TypeError(f"network(..., name=...) must be a non-empty string such as "
+                        f"name='cleaner', but got {_show(name)}.")
     edges = list(edges)
     if not edges:
         raise ValueError(
             "network([]) has no edges. Give at least one pair (sender, receiver), "
             "like network([(source, sink)])."
         )
-    nodes, ends = [], []
+    ends, pieces, owner, used = [], [], {}, set()
     for i, pair in enumerate(edges):
-        src, src_port, dst, dst_port = _check_edge(i, pair)
+        s, d = _check_edge(i, pair)
+        ends.append((s.node, s.port, d.node, d.port, False))
+        for end in (s, d):
+            if end.piece is None:
+                _claim(owner, end.node, None)
+                continue
+            used.add((id(end.piece), end.role, end.piece_port))
+            if not any(end.piece is p for p in pieces):
+                pieces.append(end.piece)
+                for n in end.piece.nodes:
+                    _claim(owner, n, end.piece)
+                ends += [(e.src, e.src_port, e.dst, e.dst_port, True) for e in end.piece.edges]
+    nodes, seen_ids = [], set()
+    for src, _, dst, _, _ in ends:
         for n in (src, dst):
-            if not any(n is m for m in nodes):
+            if id(n) not in seen_ids:
+                seen_ids.add(id(n))
                 nodes.append(n)
-        ends.append((src, src_port, dst, dst_port))
-    names = _name_nodes(nodes)
+    names = _name_nodes([n for n in nodes if owner[id(n)] is None])
+    parts = _name_parts(pieces, names)
     checked, seen = [], {}
-    for i, (src, src_port, dst, dst_port) in enumerate(ends):
+    for i, (src, src_port, dst, dst_port, inner) in enumerate(ends):
         edge = Edge(src, dst, src_port, dst_port, (names[id(src)], names[id(dst)]))
         key = (id(src), src_port, id(dst), dst_port)
-        if key in seen:
+        if key in seen and not inner:  # a piece's own duplicates were reported when it was built
             warnings.warn(
                 f"The edge {edge.label} is listed twice ({_ordinal(seen[key] + 1)} and "
                 f"{_ordinal(i + 1)} edges), so '{edge.names[1]}' will receive every message "
@@ -318,28 +438,107 @@ def network(edges):
                 DuplicateEdgeWarning,
                 stacklevel=2,
             )
-        else:
+        elif key not in seen:
             seen[key] = i
         checked.append(edge)
-    _check_ports_and_ends(nodes, checked, names)
-    _check_loops(nodes, checked, names)
+    for kind, declared in (("inputs", inputs), ("outputs", outputs)):
+        if declared is not None and not isinstance(declared, (list, tuple)):
+            raise TypeError(f"network(..., {kind}=...) must be a list, like {kind}=[node], "
+                            f"but got {_show(declared)}.")
+    ins = [_declared(i, item, "inputs", pieces, owner, names) for i, item in enumerate(inputs or [])]
+    outs = [_declared(i, item, "outputs", pieces, owner, names) for i, item in enumerate(outputs or [])]
+    for end in ins + outs:
+        if end.piece is not None:
+            used.add((id(end.piece), end.role, end.piece_port))
+    _check_unique_ends(ins, "inputs", names)
+    _check_unique_ends(outs, "outputs", names)
+    piece = bool(ins or outs)
+    try:
+        _check_piece_ports(pieces, used, {id(p): part.name for p, part in zip(
+            pieces, [q for q in parts if q.parent is None], strict=True)})
+        _check_ports_and_ends(nodes, checked, names, ins, outs, piece)
+        _check_loops(nodes, checked, names, ins, outs)
+    except ValueError as err:
+        if not piece and name is None:
+            raise
+        raise ValueError(f"In sub-network '{name or 'network'}': {err}") from None
     for n in nodes:
-        if n._name is None:
+        if owner[id(n)] is None and n._name is None:
             n._name = names[id(n)]  # a derived name is fixed once, by the first network built
-    return Network(nodes, checked, names)
+    return Network(nodes, checked, names, parts=parts, name=name,
+                   inputs=[(e.node, e.port) for e in ins], outputs=[(e.node, e.port) for e in outs])
+
+
+@dataclass(frozen=True)
+class _End:
+    """One end of an edge once resolved: a node (and port), and the sub-network it was reached by."""
+
+    node: Node
+    port: int = None
+    piece: "Network" = None  # the sub-network written in the edge, if any
+    piece_port: int = None  # which of its inputs or outputs
+    role: str = None  # "in" or "out"
+
+
+def _claim(owner, node, piece):
+    """Note which sub-network (None: none) ``node`` belongs to here; a node has one place."""
+    before = owner.setdefault(id(node), piece)
+    if before is piece:
+        return
+    if before is None or piece is None:
+        inside = before or piece
+        raise ValueError(
+            f"{node.kind} '{node.name}' is inside sub-network '{inside.name}' "
+            f"(as {inside.name}/{inside.name_of(node)}), and this network also uses it directly "
+            f"in its edges. A node has one place: connect to the sub-network instead, through "
+            f"its inputs and outputs (declare more of them if you need to), or use a node of "
+            f"its own here.")
+    for outer, inner in ((before, piece), (piece, before)):
+        if any(part.network is inner for part in outer.parts):
+            raise ValueError(
+                f"sub-network '{inner.name}' is already inside sub-network '{outer.name}', and "
+                f"this network uses both. A piece has one place: connect to '{outer.name}' only, "
+                f"or build a second '{inner.name}' (call the function that builds it again).")
+    raise ValueError(
+        f"{node.kind} '{node.name}' is inside two sub-networks, '{before.name}' and "
+        f"'{piece.name}', and this network uses both. A node has one place: build each piece "
+        f"from nodes of its own, e.g. by calling the function that makes the piece once for "
+        f"each piece.")
+
+
+def _name_parts(pieces, names):
+    """Name each sub-network uniquely here (``cleaner``, ``cleaner_2``) and its nodes ``cleaner/strip``.
+
+    Adds the inner nodes' names to ``names``; returns the :class:`Part` list,
+    each piece followed by the parts nested in it.
+    """
+    taken, parts = set(names.values()), []
+    for p in pieces:
+        base = p.name
+        pname, k = base, 2
+        while pname in taken or any(t.startswith(pname + "/") for t in taken):
+            pname, k = f"{base}_{k}", k + 1
+        taken.add(pname)
+        for n in p.nodes:
+            names[id(n)] = f"{pname}/{p.name_of(n)}"
+            taken.add(names[id(n)])
+        parts.append(Part(pname, p, tuple(p.nodes), None))
+        parts += [Part(f"{pname}/{q.name}", q.network, q.nodes,
+                       pname if q.parent is None else f"{pname}/{q.parent}") for q in p.parts]
+    return parts
 
 
 def _check_edge(i, pair):
-    """Return (src, src_port, dst, dst_port) for one edge, or raise a clear error."""
+    """Return the two resolved ends (:class:`_End`) of one edge, or raise a clear error."""
     where = f"The {_ordinal(i + 1)} edge in the list"
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise TypeError(
             f"{where} is {_show(pair)}, but each edge must be a pair (sender, receiver), "
             f"like (source, uppercase)."
         )
-    src, dst = pair
-    src, src_port = _endpoint(where, src, "sender")
-    dst, dst_port = _endpoint(where, dst, "receiver")
+    s = _endpoint(where, pair[0], "sender")
+    d = _endpoint(where, pair[1], "receiver")
+    src, src_port, dst, dst_port = s.node, s.port, d.node, d.port
     label = f"({_show(pair[0])}, {_show(pair[1])})"
     if isinstance(src, Sink):
         raise ValueError(
@@ -354,32 +553,43 @@ def _check_edge(i, pair):
     if isinstance(src, Split) and src_port is None:
         raise ValueError(
             f"{where} {label}: split '{src.name}' has {src.num_outputs} outputs, so say which "
-            f"one sends: ({src.name}.out_0, {dst.name}) ... ({src.name}.out_{src.num_outputs - 1}, ...)."
+            f"one sends: ({src.name}.out_0, {_show(pair[1])}) ... "
+            f"({src.name}.out_{src.num_outputs - 1}, ...)."
         )
     if isinstance(dst, MergeSynch) and dst_port is None:
         raise ValueError(
             f"{where} {label}: merge '{dst.name}' has {dst.num_inputs} inputs, so say which "
-            f"one receives: ({src.name}, {dst.name}.in_0) ... (..., {dst.name}.in_{dst.num_inputs - 1})."
+            f"one receives: ({_show(pair[0])}, {dst.name}.in_0) ... "
+            f"(..., {dst.name}.in_{dst.num_inputs - 1})."
         )
-    return src, src_port, dst, dst_port
+    return s, d
 
 
 def _endpoint(where, end, role):
+    wanted = "out" if role == "sender" else "in"
     if isinstance(end, Port):
-        wanted = "out" if role == "sender" else "in"
         if end.direction != wanted:
             node = end.node
-            fix = (f"({node.name}.out_0, ...)" if role == "sender" and isinstance(node, Split)
-                   else f"(..., {node.name}.in_0)" if isinstance(node, MergeSynch)
-                   else f"({node.name}, ...)")
+            if isinstance(node, Network):
+                fix = f"({node.name}.out_0, ...)" if role == "sender" else f"(..., {node.name}.in_0)"
+                kind = "sub-network"
+            else:
+                fix = (f"({node.name}.out_0, ...)" if role == "sender" and isinstance(node, Split)
+                       else f"(..., {node.name}.in_0)" if isinstance(node, MergeSynch)
+                       else f"({node.name}, ...)")
+                kind = type(node).__name__
             raise ValueError(
                 f"{where} uses {end!r} as the {role}, but {end!r} is an "
                 f"{'output' if end.direction == 'out' else 'input'} port of "
-                f"{type(node).__name__} '{node.name}'. Write it as {fix}."
+                f"{kind} '{node.name}'. Write it as {fix}."
             )
-        return end.node, end.index
+        if isinstance(end.node, Network):
+            return _piece_end(end.node, end.index, wanted)
+        return _End(end.node, end.index)
+    if isinstance(end, Network):
+        return _piece_end(end, _only_port(where, end, role), wanted)
     if isinstance(end, Node):
-        return end, None
+        return _End(end, None)
     if callable(end):
         name = getattr(end, "__name__", type(end).__name__)
         raise TypeError(
@@ -388,9 +598,124 @@ def _endpoint(where, end, role):
         )
     raise TypeError(
         f"{where}: the {role} is {_show(end)}, a {type(end).__name__}, not a node. "
-        f"Edges connect Source, Transform, Sink, Split and MergeSynch objects "
+        f"Edges connect Source, Transform, Sink, Split and MergeSynch objects, or sub-networks "
         f"(use the node object, not its name)."
     )
+
+
+def _only_port(where, piece, role):
+    """The port to use when a sub-network is written in an edge without one: its only one."""
+    name = piece.name
+    if not piece.is_piece:
+        what = f"network '{name}'" if piece.given_name is not None else "a network"
+        raise ValueError(
+            f"{where}: the {role} is {what}, which declares no inputs or outputs, so "
+            f"nothing can connect to it. To use a network as a piece of another, say where "
+            f"messages come in and go out: network(edges, inputs=[first_node], "
+            f"outputs=[last_node], name={piece.given_name or 'piece'!r}).")
+    have = piece.outputs if role == "sender" else piece.inputs
+    words = "outputs" if role == "sender" else "inputs"
+    if not have:
+        raise ValueError(
+            f"{where}: sub-network '{name}' is the {role}, but it has no {words}"
+            + (", so nothing in it sends outside. " if role == "sender" else
+               ", so nothing in it receives from outside. ")
+            + f"Declare one when you build it: network(edges, {words}=[node], name={name!r}).")
+    if len(have) > 1:
+        d = "out" if role == "sender" else "in"
+        example = (f"({name}.out_0, some_node)" if role == "sender"
+                   else f"(some_node, {name}.in_0)")
+        raise ValueError(
+            f"{where}: sub-network '{name}' has {len(have)} {words}, so say which one "
+            f"{'sends' if role == 'sender' else 'receives'}: {example}, ... up to "
+            f"{name}.{d}_{len(have) - 1}.")
+    return 0
+
+
+def _piece_end(piece, index, direction):
+    node, port = (piece.inputs if direction == "in" else piece.outputs)[index]
+    return _End(node, port, piece, index, direction)
+
+
+def _declared(i, item, kind, pieces, owner, names):
+    """One item of ``inputs=[...]`` or ``outputs=[...]``, resolved to an :class:`_End`."""
+    where = f"network(..., {kind}=[...]): the {_ordinal(i + 1)} item, {_show(item)},"
+    direction = "in" if kind == "inputs" else "out"
+    if isinstance(item, Port):
+        if item.direction != direction:
+            raise ValueError(
+                f"{where} is an {'output' if item.direction == 'out' else 'input'} port, but "
+                f"{kind} lists where messages {'come in' if kind == 'inputs' else 'go out'}: "
+                f"use {'an input port such as merge.in_0' if kind == 'inputs' else 'an output port such as split.out_0'}.")
+        target = item.node
+    elif isinstance(item, (Node, Network)):
+        target = item
+    else:
+        raise TypeError(f"{where} is not a node. List the nodes (the objects, not their names) "
+                        f"that {'receive from' if kind == 'inputs' else 'send to'} outside.")
+    if isinstance(target, Network):
+        if not any(target is p for p in pieces):
+            raise ValueError(f"{where} is not used in this network's edges. List a sub-network "
+                             f"that is part of this one.")
+        index = item.index if isinstance(item, Port) else _only_port(where, target, (
+            "receiver" if kind == "inputs" else "sender"))
+        return _piece_end(target, index, direction)
+    if id(target) not in owner:
+        raise ValueError(f"{where} is not in this network's edges. List a node that is part "
+                         f"of it, or add the edges that connect it.")
+    inside = owner[id(target)]
+    if inside is not None:
+        raise ValueError(
+            f"{where} is inside sub-network '{inside.name}'. Declare the sub-network itself "
+            f"(or one of its ports, like {inside.name}.{direction}_0) instead.")
+    name = names[id(target)]
+    if kind == "inputs" and isinstance(target, Source):
+        raise ValueError(
+            f"{where} is source '{name}', but a Source only sends: it cannot receive from "
+            f"outside. Declare the node the messages should reach first, or leave the source "
+            f"out of the sub-network and connect it in the larger one.")
+    if kind == "outputs" and isinstance(target, Sink):
+        raise ValueError(
+            f"{where} is sink '{name}', but a Sink sends nothing on. Declare the node whose "
+            f"results should leave the sub-network, or leave the sink out of it.")
+    port = item.index if isinstance(item, Port) else None
+    if port is None and kind == "inputs" and isinstance(target, MergeSynch):
+        raise ValueError(f"{where} is merge '{name}', which has {target.num_inputs} inputs: say "
+                         f"which one receives from outside, like {name}.in_0.")
+    if port is None and kind == "outputs" and isinstance(target, Split):
+        raise ValueError(f"{where} is split '{name}', which has {target.num_outputs} outputs: say "
+                         f"which one sends outside, like {name}.out_0.")
+    return _End(target, port)
+
+
+def _check_unique_ends(declared, kind, names):
+    seen = set()
+    for e in declared:
+        key = (id(e.node), e.port)
+        if key in seen:
+            where = names[id(e.node)] + ("" if e.port is None else f".{'in' if kind == 'inputs' else 'out'}_{e.port}")
+            raise ValueError(f"network(..., {kind}=[...]) lists {where} twice. List each "
+                             f"{kind[:-1]} once.")
+        seen.add(key)
+
+
+def _check_piece_ports(pieces, used, piece_names):
+    """Every input and output of a sub-network used here must be connected (like a Split's)."""
+    for p in pieces:
+        name = piece_names[id(p)]
+        for direction, have in (("in", p.inputs), ("out", p.outputs)):
+            missing = [f"{direction}_{i}" for i in range(len(have)) if (id(p), direction, i) not in used]
+            if not missing:
+                continue
+            words = "inputs" if direction == "in" else "outputs"
+            example = (f"(some_node, {name}.{missing[0]})" if direction == "in"
+                       else f"({name}.{missing[0]}, some_node)")
+            why = ("so the nodes behind it would never receive a message" if direction == "in"
+                   else "so the messages sent there would be lost")
+            raise ValueError(
+                f"sub-network '{name}' has {len(have)} {words if len(have) > 1 else words[:-1]} "
+                f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not connected, "
+                f"{why}. Connect {'it' if len(missing) == 1 else 'them'}, e.g. {example}.")
 
 
 def _name_nodes(nodes):
@@ -427,23 +752,36 @@ def _name_nodes(nodes):
     return names
 
 
-def _check_ports_and_ends(nodes, edges, names):
-    has_in = {id(e.dst) for e in edges}
-    has_out = {id(e.src) for e in edges}
+def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
+    """Every node receives and sends; every port of a Split or MergeSynch is connected.
+
+    ``ins``, ``outs``: a sub-network's declared inputs and outputs, which count
+    as connected (the larger network connects them).
+    """
+    has_in = {id(e.dst) for e in edges} | {id(e.node) for e in ins}
+    has_out = {id(e.src) for e in edges} | {id(e.node) for e in outs}
+    no_sources = not piece and not any(n.kind == "source" for n in nodes)
+    no_sinks = not piece and not any(n.kind == "sink" for n in nodes)
     for n in nodes:
         name = names[id(n)]
         if n.kind != "source" and id(n) not in has_in:
             raise ValueError(
                 f"{n.kind} '{name}' has no incoming edge, so it would never receive a "
                 f"message. Add an edge (some_node, {name}), or leave it out."
+                + (f" If this network is a piece to use inside another one, say where messages "
+                   f"come in: network(edges, inputs=[{name}], outputs=[...], name='...')."
+                   if no_sources else "")
             )
         if n.kind != "sink" and id(n) not in has_out:
             raise ValueError(
                 f"{n.kind} '{name}' sends to nothing, so its messages would be lost. "
                 f"Add an edge ({name}, some_node) — a Sink collects results."
+                + (f" If this network is a piece to use inside another one, say where messages "
+                   f"go out: network(edges, inputs=[...], outputs=[{name}], name='...')."
+                   if no_sinks else "")
             )
         if isinstance(n, Split):
-            used = {e.src_port for e in edges if e.src is n}
+            used = {e.src_port for e in edges if e.src is n} | {e.port for e in outs if e.node is n}
             missing = [f"out_{i}" for i in range(n.num_outputs) if i not in used]
             if missing:
                 raise ValueError(
@@ -453,7 +791,7 @@ def _check_ports_and_ends(nodes, edges, names):
                     f"({name}.{missing[0]}, some_node), or use fewer num_outputs."
                 )
         if isinstance(n, MergeSynch):
-            used = {e.dst_port for e in edges if e.dst is n}
+            used = {e.dst_port for e in edges if e.dst is n} | {e.port for e in ins if e.node is n}
             missing = [f"in_{i}" for i in range(n.num_inputs) if i not in used]
             if missing:
                 raise ValueError(
@@ -464,12 +802,15 @@ def _check_ports_and_ends(nodes, edges, names):
                 )
 
 
-def _check_loops(nodes, edges, names):
-    """Loops are allowed, but every node must be fed from a source and lead to a sink."""
+def _check_loops(nodes, edges, names, ins=(), outs=()):
+    """Loops are allowed, but every node must be fed from a source and lead to a sink.
+
+    In a sub-network, its declared inputs count as fed and its outputs as leading out.
+    """
     down = {id(n): [e.dst for e in edges if e.src is n] for n in nodes}
     up = {id(n): [e.src for e in edges if e.dst is n] for n in nodes}
-    fed = _reach([n for n in nodes if n.kind == "source"], down)
-    leads = _reach([n for n in nodes if n.kind == "sink"], up)
+    fed = _reach(_unique_nodes([n for n in nodes if n.kind == "source"] + [e.node for e in ins]), down)
+    leads = _reach(_unique_nodes([n for n in nodes if n.kind == "sink"] + [e.node for e in outs]), up)
     for n in nodes:
         if id(n) not in fed:
             loop = _loop_through(n, up, lambda m: id(m) not in fed, backwards=True)
@@ -483,6 +824,15 @@ def _check_loops(nodes, edges, names):
                 f"{_loop_text(loop, names)}. No edge leads from the loop towards a sink, so its "
                 f"messages could never leave it. Add an edge from one of its nodes to a path that "
                 f"ends in a Sink.")
+
+
+def _unique_nodes(nodes):
+    out, seen = [], set()
+    for n in nodes:
+        if id(n) not in seen:
+            seen.add(id(n))
+            out.append(n)
+    return out
 
 
 def _reach(starts, step):
@@ -606,4 +956,6 @@ def _show(value):
         return value.name
     if isinstance(value, Port):
         return repr(value)
+    if isinstance(value, Network):
+        return value.name
     return short_repr(value, 60)
