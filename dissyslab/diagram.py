@@ -67,7 +67,12 @@ LOOKS = {
     "split": Look("Split", "item i goes to out_i", "plain", "#F6E0EC", "#A8467F", ("[/", "\\]")),
     "merge_synch": Look("MergeSynch", "one from each input, as a list", "plain",
                         "#E6E3F7", "#5B4FB0", ("[\\", "/]")),
+    "network": Look("Sub-network", "a piece built once, used like a node", "box3d",
+                    "#EEF1F5", "#52606D", ("[[", "]]")),
 }
+#: the frame drawn round the nodes of a sub-network
+CLUSTER = {"style": "rounded", "color": "#9AA5B1", "bgcolor": "#F7F9FB", "fontcolor": MUTED,
+           "fontsize": "11", "labeljust": "l", "margin": "10"}
 
 #: state -> (badge text, badge fill, badge text colour); the word is the cue, colour helps
 STATES = {
@@ -90,7 +95,8 @@ WAIT_INK = "#B45309"
 
 # --- public API --------------------------------------------------------------
 
-def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None):
+def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None,
+          expand=True):
     """Draw ``net`` as a ``graphviz.Digraph``, left to right.
 
     ``stats=True``: each node's counters from the last run, failed nodes
@@ -105,12 +111,14 @@ def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, comp
     With ``stats=True`` it comes from the last run when any message waits there.
     ``compact``: group big fanouts (None: when more than 12 alike, True:
     more than 5, False: never, or a number of your own).
+    ``expand``: draw each sub-network as a labelled frame holding its nodes
+    (True), or as one box with its inputs and outputs (False).
     The layout depends only on the network and the options given, never on
     the values in ``states`` or ``edge_counts``, so a live view does not jump.
     """
     _diagram_class()  # first, so a missing graphviz package fails before any work
     return digraph(picture(net, stats=stats, states=states, edge_counts=edge_counts,
-                           waiting=waiting, compact=compact))
+                           waiting=waiting, compact=compact, expand=expand))
 
 
 @dataclass(frozen=True)
@@ -126,13 +134,16 @@ class Picture:
     nodes: tuple  # (box id, ((attribute, value), ...)) for each box
     edges: tuple  # (tail, head, ((attribute, value), ...)) for each arrow
     arrows: tuple = field(compare=False)  # the network edges each arrow stands for
+    #: (frame id, label, parent frame id or None, box ids) for each sub-network drawn as a frame
+    clusters: tuple = ()
 
     @property
     def key(self):
-        return (self.label, self.nodes, self.edges)
+        return (self.label, self.nodes, self.edges, self.clusters)
 
 
-def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None):
+def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None,
+            expand=True):
     """The :class:`Picture` :func:`build` draws, with the same options."""
     failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     if stats and edge_counts is None:
@@ -141,7 +152,7 @@ def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, co
             waiting = waiting_counts(net) or None  # only when some message waits
     if edge_counts is None:
         waiting = None
-    plan = _plan(net, _threshold(compact), pinned=set(failures))
+    plan = _plan(net, _threshold(compact), pinned=set(failures), expand=expand)
     view = _View(net, stats, states, edge_counts, failures, waiting)
     label = ()
     if stats and not _has_run(net):
@@ -154,7 +165,8 @@ def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, co
     return Picture(
         summary=_count_words(len(net.nodes), "node") + ", " + _count_words(len(net.edges), "edge"),
         label=label, nodes=nodes, edges=edges,
-        arrows=tuple(tuple(link.edges) for link in plan.links))
+        arrows=tuple(tuple(link.edges) for link in plan.links),
+        clusters=_clusters(net, plan) if expand else ())
 
 
 def digraph(pic):
@@ -165,8 +177,22 @@ def digraph(pic):
     g.arrows = list(pic.arrows)
     if pic.label:
         g.attr(**dict(pic.label))
+    attrs_of = dict(pic.nodes)
+    framed = {box_id for *_, ids in pic.clusters for box_id in ids}
     for box_id, attrs in pic.nodes:
-        g.node(box_id, **dict(attrs))
+        if box_id not in framed:
+            g.node(box_id, **dict(attrs))
+
+    def frame(into, parent):
+        for cid, label, up, ids in pic.clusters:
+            if up == parent:
+                with into.subgraph(name=cid) as c:
+                    c.attr(label=label, id=cid, **CLUSTER)
+                    for box_id in ids:
+                        c.node(box_id, **dict(attrs_of[box_id]))
+                    frame(c, cid)
+
+    frame(g, None)
     for tail, head, attrs in pic.edges:
         g.edge(tail, head, **dict(attrs))
     return g
@@ -387,10 +413,16 @@ class _Box:
     ports: int = 0
     members: list = field(default_factory=list)  # the hidden nodes a group box stands for
     member_names: list = field(default_factory=list)  # their names in the network
+    label: str = None  # the name written in the box (inside a frame, without the frame's name)
+    in_ports: int = 0  # a sub-network drawn as one box: its inputs and outputs
+    out_ports: int = 0
+    part: object = None  # and its Part
 
     def __post_init__(self):
         if self.members and not self.member_names:
             self.member_names = [m.name for m in self.members]
+        if self.label is None:
+            self.label = self.name
 
 
 @dataclass(eq=False)
@@ -429,8 +461,11 @@ def _threshold(compact):
     )
 
 
-def _plan(net, threshold, pinned):
+def _plan(net, threshold, pinned, expand=True):
     """Decide the boxes and arrows; ``pinned`` names nodes that must stay visible."""
+    parts = getattr(net, "parts", None) or []
+    if parts and not expand:
+        return _collapsed_plan(net, [p for p in parts if p.parent is None])
     name = _namer(net)
     ids = node_ids(net.nodes, name)
     ins = {name(n): [] for n in net.nodes}
@@ -469,7 +504,8 @@ def _plan(net, threshold, pinned):
             if name(n) in boxes_first:
                 boxes.append(boxes_first[name(n)])
             continue
-        box = _Box(ids[name(n)], n.kind, name(n), node_detail(n, name(n)), node=n, ports=_ports(n))
+        box = _Box(ids[name(n)], n.kind, name(n), node_detail(n, _short_name(net, n)), node=n,
+                   ports=_ports(n), label=_short_name(net, n))
         boxes.append(box)
         box_of[name(n)] = box
 
@@ -486,6 +522,89 @@ def _plan(net, threshold, pinned):
             link = merged[key] = _Link(src, dst, e.src_port, e.dst_port, [e])
         else:
             link = _Link(src, dst, e.src_port, e.dst_port, [e])
+        links.append(link)
+    return _Plan(boxes, links)
+
+
+def _short_name(net, node):
+    """A node's name inside the frame of its sub-network: ``strip`` for ``cleaner/strip``."""
+    name = _namer(net)(node)
+    part = net.part_of(node) if getattr(net, "parts", None) else None
+    return name[len(part) + 1:] if part and name.startswith(part + "/") else name
+
+
+def _part_label(part):
+    """A frame's label: the sub-network's name, without the name of the frame around it."""
+    return part.name[len(part.parent) + 1:] if part.parent else part.name
+
+
+def _clusters(net, plan):
+    """The frames to draw round the boxes of each sub-network (innermost frame per box)."""
+    parts = getattr(net, "parts", None) or []
+    if not parts:
+        return ()
+    ids = node_ids(parts, operator.attrgetter("name"))
+    cid = {p.name: "cluster_" + ids[p.name] for p in parts}
+    inner = {}  # box id -> the innermost part holding all it stands for
+    for box in plan.boxes:
+        held = box.members or [box.node]
+        found = None
+        for p in parts:  # outer parts come before those they hold
+            if all(any(m is n for n in p.nodes) for m in held):
+                found = p
+        if found is not None:
+            inner[box.id] = found.name
+    return tuple((cid[p.name], _part_label(p), cid[p.parent] if p.parent else None,
+                  tuple(b.id for b in plan.boxes if inner.get(b.id) == p.name)) for p in parts)
+
+
+def _collapsed_plan(net, parts):
+    """The plan with each outer sub-network drawn as one box (``expand=False``)."""
+    name = _namer(net)
+    part_of, taken, boxes, box_of = {}, set(), [], {}
+    for p in parts:
+        for n in p.nodes:
+            part_of[id(n)] = p
+    ids = node_ids([n for n in net.nodes if id(n) not in part_of], name)
+    taken.update(ids.values())
+    part_box = {}
+    for n in net.nodes:
+        p = part_of.get(id(n))
+        if p is None:
+            box = _Box(ids[name(n)], n.kind, name(n), node_detail(n, name(n)), node=n, ports=_ports(n))
+            box_of[id(n)] = box
+            boxes.append(box)
+        elif p.name not in part_box:
+            slug = re.sub(r"[^A-Za-z0-9_]+", "_", p.name).strip("_") or "network"
+            box = _Box(_unique(slug, taken), "network", p.name, _count_words(len(p.nodes), "node"),
+                       members=list(p.nodes), member_names=[name(m) for m in p.nodes],
+                       in_ports=len(p.network.inputs), out_ports=len(p.network.outputs), part=p)
+            part_box[p.name] = box
+            boxes.append(box)
+    for p in parts:
+        for n in p.nodes:
+            box_of[id(n)] = part_box[p.name]
+
+    def port_of(box, node, port, direction):
+        if box.kind != "network":
+            return port
+        have = box.part.network.inputs if direction == "in" else box.part.network.outputs
+        index = next(i for i, (m, q) in enumerate(have) if m is node and q == port)
+        return index if len(have) > 1 else None
+
+    links, merged = [], {}
+    for e in net.edges:
+        src, dst = box_of[id(e.src)], box_of[id(e.dst)]
+        if src is dst and src.kind == "network":
+            continue  # an edge inside a sub-network
+        sp = port_of(src, e.src, e.src_port, "out")
+        dp = port_of(dst, e.dst, e.dst_port, "in")
+        key = (src.id, sp, dst.id, dp)
+        if key in merged:
+            merged[key].edges.append(e)
+            merged[key].multiplicity += 1
+            continue
+        link = merged[key] = _Link(src, dst, sp, dp, [e])
         links.append(link)
     return _Plan(boxes, links)
 
@@ -614,7 +733,7 @@ def _node_attrs(box, view):
     state = _box_state(box, view)
     failed = state == "failed" or _box_failure(box, view) is not None
     line = FAIL if failed else look.line
-    rows = [f"<B>{_esc(box.name)}</B>"]
+    rows = [f"<B>{_esc(box.label)}</B>"]
     if box.detail:
         rows.append(f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(box.detail)}</FONT>')
     if view.stats:
@@ -627,7 +746,9 @@ def _node_attrs(box, view):
         rows += [f'<FONT POINT-SIZE="9" COLOR="{FAIL}">{_esc(r)}</FONT>' for r in errors]
     badge = _badge(state) if view.states is not None else None
     attrs = {"id": box.id}
-    if box.kind in ("split", "merge_synch"):
+    if box.kind == "network":
+        attrs.update(shape="plain", label=_html(_network_table(box, look, line, rows, badge, failed)))
+    elif box.kind in ("split", "merge_synch"):
         # the border width may mark a failure after a run, never a live state (it moves the layout)
         thick = _box_failure(box, view) is not None
         attrs.update(shape="plain", label=_html(_ported_table(box, look, line, rows, badge, thick)))
@@ -673,6 +794,37 @@ def _ported_table(box, look, line, rows, badge, thick):
         trs.append(f"<TR>{first}{port}</TR>" if out else f"<TR>{port}{first}</TR>")
     if badge:
         trs.append(f'<TR><TD COLSPAN="2" CELLPADDING="2">{badge}</TD></TR>')
+    width = "2" if thick else "1"
+    return (f'<TABLE BORDER="{width}" CELLBORDER="0" CELLSPACING="0" STYLE="rounded" '
+            f'COLOR="{line}" BGCOLOR="{look.fill}">{"".join(trs)}</TABLE>')
+
+
+def _network_table(box, look, line, rows, badge, thick):
+    """A sub-network drawn as one box: inputs on the left, outputs on the right (when several)."""
+    inner = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows)
+    if badge:
+        inner += f"<TR><TD>{badge}</TD></TR>"
+    k = max(box.in_ports, box.out_ports, 1)
+    middle = (f'<TD ROWSPAN="{k}" CELLPADDING="8"><TABLE BORDER="0" CELLBORDER="0" '
+              f'CELLSPACING="0" CELLPADDING="1">{inner}</TABLE></TD>')
+
+    def cell(word, sides, rowspan):
+        span = f' ROWSPAN="{rowspan}"' if rowspan > 1 else ""
+        return (f'<TD PORT="{word}"{span} BORDER="1" SIDES="{sides}" COLOR="{line}" '
+                f'BGCOLOR="#FFFFFF" CELLPADDING="3"><FONT POINT-SIZE="9" COLOR="{MUTED}">'
+                f"{word}</FONT></TD>")
+
+    trs = []
+    for i in range(k):
+        left = (cell(f"in_{i}", "R" + ("T" if i else ""), 1) if box.in_ports > 1 and i < box.in_ports
+                else "")
+        right = (cell(f"out_{i}", "L" + ("T" if i else ""), 1) if box.out_ports > 1 and i < box.out_ports
+                 else "")
+        if box.in_ports > 1 and i >= box.in_ports:
+            left = '<TD BORDER="0"></TD>'
+        if box.out_ports > 1 and i >= box.out_ports:
+            right = '<TD BORDER="0"></TD>'
+        trs.append(f"<TR>{left}{middle if i == 0 else ''}{right}</TR>")
     width = "2" if thick else "1"
     return (f'<TABLE BORDER="{width}" CELLBORDER="0" CELLSPACING="0" STYLE="rounded" '
             f'COLOR="{line}" BGCOLOR="{look.fill}">{"".join(trs)}</TABLE>')
@@ -765,6 +917,12 @@ def _box_failure(box, view):
 
 
 def _counters(box, view):
+    if box.kind == "network":  # what crossed its border, from the edge counts
+        counts = getattr(view.net, "edge_counts", None) or {}
+        inside = {id(m) for m in box.members}
+        came = sum(c for e, c in counts.items() if id(e.dst) in inside and id(e.src) not in inside)
+        went = sum(c for e, c in counts.items() if id(e.src) in inside and id(e.dst) not in inside)
+        return f"received {came} \u00b7 sent {went}" if counts else ""
     stats = getattr(view.net, "stats", {}) or {}
     names = box.member_names if box.members else [box.name]
     found = [stats[n] for n in names if n in stats]

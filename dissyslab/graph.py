@@ -399,15 +399,22 @@ def network(edges, inputs=None, outputs=None, name=None):
         raise TypeError(f"network(..., name=...) must be a non-empty string such as "
                         f"name='cleaner', but got {_show(name)}.")
     edges = list(edges)
-    if not edges:
+    for kind, declared in (("inputs", inputs), ("outputs", outputs)):
+        if declared is not None and not isinstance(declared, (list, tuple)):
+            raise TypeError(f"network(..., {kind}=...) must be a list, like {kind}=[node], "
+                            f"but got {_show(declared)}.")
+    if not edges and not (inputs or outputs):
         raise ValueError(
             "network([]) has no edges. Give at least one pair (sender, receiver), "
             "like network([(source, sink)])."
         )
+    # the flat list of edges: each sub-network's own edges come in where it is first used
+    # (before the edge it sends along, after the edge it receives from), as
+    # (src, src_port, dst, dst_port, position in the list given, or None inside a piece)
     ends, pieces, owner, used = [], [], {}, set()
     for i, pair in enumerate(edges):
         s, d = _check_edge(i, pair)
-        ends.append((s.node, s.port, d.node, d.port, False))
+        around = {"out": [], "in": []}
         for end in (s, d):
             if end.piece is None:
                 _claim(owner, end.node, None)
@@ -417,20 +424,39 @@ def network(edges, inputs=None, outputs=None, name=None):
                 pieces.append(end.piece)
                 for n in end.piece.nodes:
                     _claim(owner, n, end.piece)
-                ends += [(e.src, e.src_port, e.dst, e.dst_port, True) for e in end.piece.edges]
+                around[end.role] += [(e.src, e.src_port, e.dst, e.dst_port, None)
+                                     for e in end.piece.edges]
+        ends += around["out"] + [(s.node, s.port, d.node, d.port, i)] + around["in"]
+    for item in [*(inputs or []), *(outputs or [])]:  # a declared piece with no edge here
+        piece = item.node if isinstance(item, Port) else item
+        if isinstance(piece, Network) and piece.is_piece and not any(piece is p for p in pieces):
+            pieces.append(piece)
+            for n in piece.nodes:
+                _claim(owner, n, piece)
+            ends += [(e.src, e.src_port, e.dst, e.dst_port, None) for e in piece.edges]
     nodes, seen_ids = [], set()
     for src, _, dst, _, _ in ends:
         for n in (src, dst):
             if id(n) not in seen_ids:
                 seen_ids.add(id(n))
                 nodes.append(n)
+    for n in (n for p in pieces for n in p.nodes):  # a piece's lone nodes (it has no edges)
+        if id(n) not in seen_ids:
+            seen_ids.add(id(n))
+            nodes.append(n)
+    for item in [*(inputs or []), *(outputs or [])]:  # a declared node with no edge inside
+        n = item.node if isinstance(item, Port) else item
+        if isinstance(n, Node) and id(n) not in seen_ids:
+            seen_ids.add(id(n))
+            owner[id(n)] = None
+            nodes.append(n)
     names = _name_nodes([n for n in nodes if owner[id(n)] is None])
     parts = _name_parts(pieces, names)
     checked, seen = [], {}
-    for i, (src, src_port, dst, dst_port, inner) in enumerate(ends):
+    for src, src_port, dst, dst_port, i in ends:
         edge = Edge(src, dst, src_port, dst_port, (names[id(src)], names[id(dst)]))
         key = (id(src), src_port, id(dst), dst_port)
-        if key in seen and not inner:  # a piece's own duplicates were reported when it was built
+        if key in seen and i is not None:  # a piece's own duplicates were reported when it was built
             warnings.warn(
                 f"The edge {edge.label} is listed twice ({_ordinal(seen[key] + 1)} and "
                 f"{_ordinal(i + 1)} edges), so '{edge.names[1]}' will receive every message "
@@ -438,15 +464,11 @@ def network(edges, inputs=None, outputs=None, name=None):
                 DuplicateEdgeWarning,
                 stacklevel=2,
             )
-        elif key not in seen:
+        elif key not in seen and i is not None:
             seen[key] = i
         checked.append(edge)
-    for kind, declared in (("inputs", inputs), ("outputs", outputs)):
-        if declared is not None and not isinstance(declared, (list, tuple)):
-            raise TypeError(f"network(..., {kind}=...) must be a list, like {kind}=[node], "
-                            f"but got {_show(declared)}.")
-    ins = [_declared(i, item, "inputs", pieces, owner, names) for i, item in enumerate(inputs or [])]
-    outs = [_declared(i, item, "outputs", pieces, owner, names) for i, item in enumerate(outputs or [])]
+    ins = [_declared(i, item, "inputs", owner, names) for i, item in enumerate(inputs or [])]
+    outs = [_declared(i, item, "outputs", owner, names) for i, item in enumerate(outputs or [])]
     for end in ins + outs:
         if end.piece is not None:
             used.add((id(end.piece), end.role, end.piece_port))
@@ -637,7 +659,7 @@ def _piece_end(piece, index, direction):
     return _End(node, port, piece, index, direction)
 
 
-def _declared(i, item, kind, pieces, owner, names):
+def _declared(i, item, kind, owner, names):
     """One item of ``inputs=[...]`` or ``outputs=[...]``, resolved to an :class:`_End`."""
     where = f"network(..., {kind}=[...]): the {_ordinal(i + 1)} item, {_show(item)},"
     direction = "in" if kind == "inputs" else "out"
@@ -654,9 +676,6 @@ def _declared(i, item, kind, pieces, owner, names):
         raise TypeError(f"{where} is not a node. List the nodes (the objects, not their names) "
                         f"that {'receive from' if kind == 'inputs' else 'send to'} outside.")
     if isinstance(target, Network):
-        if not any(target is p for p in pieces):
-            raise ValueError(f"{where} is not used in this network's edges. List a sub-network "
-                             f"that is part of this one.")
         index = item.index if isinstance(item, Port) else _only_port(where, target, (
             "receiver" if kind == "inputs" else "sender"))
         return _piece_end(target, index, direction)

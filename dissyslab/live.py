@@ -177,6 +177,12 @@ class LiveView:
                 self.sinks.append(name_of(s))
                 self.titles[name_of(s)] = [name_of(s)]
         self._above = {name: _ancestors(net, name) for name in self.sinks}
+        # panels of sinks inside a sub-network are grouped under its name (None: outside any)
+        part_of = getattr(net, "part_of", None)
+        self.groups = {}
+        for name in self.sinks:
+            part = part_of(name) if part_of is not None and net.parts else None
+            self.groups.setdefault(part, []).append(name)
         # many panels show fewer results each, so the page stays small
         self.rows = max(1, min(latest, max(MIN_ROWS, MAX_ROWS // len(self.sinks))))
         self._logs = {}
@@ -212,8 +218,11 @@ class LiveView:
         """A plain-text stand-in where widgets cannot be shown; the same at every run."""
         n = len(self.sinks)
         lines = [f"Live view of the network: {n} result panel{'s' if n != 1 else ''}"]
-        for name in self.sinks:
-            lines.extend(f"  {t}" for t in self.titles[name])
+        for part, names in self.groups.items():
+            if part is not None:
+                lines.append(f"  in sub-network {part}:")
+            for name in names:
+                lines.extend(f"  {'  ' if part is not None else ''}{t}" for t in self.titles[name])
         return "\n".join(lines)
 
     def _show(self):
@@ -322,13 +331,20 @@ class LiveView:
     def _html(self, states=None, snapshot=None, failures=None):
         failures = failures or {}
         parts = [_STYLE, '<div class="dsl-live tex2jax_ignore mathjax_ignore">',
-                 self._status_html(failures), self._diagram_html, '<div class="dsl-panels">']
-        for name in self.sinks:
-            count, chunks = snapshot[name] if snapshot else (0, [])
-            recent = _newest(chunks, self.rows)
-            state, failed = self._panel_state(name, states or {}, failures)
-            parts.append(self._panel_html(name, count, recent, state, failed))
-        parts.append("</div></div>")
+                 self._status_html(failures), self._diagram_html]
+        for part, names in self.groups.items():
+            if part is not None:  # the panels of the sinks inside one sub-network, together
+                parts.append(f'<div class="dsl-group" data-part="{html.escape(part)}">'
+                             f'<div class="dsl-group-head">sub-network '
+                             f'<b>{html.escape(part)}</b></div>')
+            parts.append('<div class="dsl-panels">')
+            for name in names:
+                count, chunks = snapshot[name] if snapshot else (0, [])
+                recent = _newest(chunks, self.rows)
+                state, failed = self._panel_state(name, states or {}, failures)
+                parts.append(self._panel_html(name, count, recent, state, failed))
+            parts.append("</div></div>" if part is not None else "</div>")
+        parts.append("</div>")
         return "".join(parts)
 
     def _panel_state(self, name, states, failures):
@@ -818,6 +834,10 @@ _STYLE = """<style>
 .dsl-live .dsl-diagram svg{max-width:100%;height:auto;background:#fff;border-radius:8px}
 .dsl-live .dsl-diagram pre{font-size:12px;margin:4px 0}
 .dsl-live .dsl-panels{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+.dsl-live .dsl-group{margin:12px 0 0 0;padding:8px 10px 10px 10px;border-radius:10px;
+ border:1px dashed var(--jp-border-color1,#9aa5b1);background:var(--jp-layout-color2,#f7f9fb)}
+.dsl-live .dsl-group-head{font-size:12px;margin:0 0 6px 0;
+ color:var(--jp-content-font-color2,#656d76)}
 .dsl-live .dsl-panel{flex:1 1 300px;max-width:560px;min-width:260px;overflow:hidden;
  border:1px solid var(--jp-border-color2,#d0d7de);border-radius:8px;
  background:var(--jp-layout-color1,#fff)}

@@ -65,6 +65,11 @@ def verified(g, name="g", hint=None):
         fail(f"`{name}` should be a network, made with network([(sender, receiver), ...]), "
              f"but it is {what}.",
              hint=hint or f"build it with {name} = network([...]) and keep that name.")
+    if g.__dict__.get("inputs") or g.__dict__.get("outputs"):
+        fail(f"`{name}` is a sub-network (built with inputs= or outputs=): a piece to wire into "
+             f"a larger network, which cannot run on its own.",
+             hint=f"build the whole network with its source and sink, e.g. "
+                  f"{name} = network([(source, piece), (piece, sink)]).")
     edges = list.copy(g.edges) if type(g.edges) is list else None
     if not edges or not all(type(e) is Edge for e in edges):
         fail(f"`{name}` is not a network made by network([...]): its edges were changed after "
