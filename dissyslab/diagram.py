@@ -67,7 +67,7 @@ LOOKS = {
     "split": Look("Split", "item i goes to out_i", "plain", "#F6E0EC", "#A8467F", ("[/", "\\]")),
     "merge_synch": Look("MergeSynch", "one from each input, as a list", "plain",
                         "#E6E3F7", "#5B4FB0", ("[\\", "/]")),
-    "network": Look("Sub-network", "a piece built once, used like a node", "box3d",
+    "network": Look("Sub-network", "a piece built once, used like a node", "plain",
                     "#EEF1F5", "#52606D", ("[[", "]]")),
 }
 #: the frame drawn round the nodes of a sub-network
@@ -295,17 +295,37 @@ def text(net, *, stats=False, compact=None):
     return "\n".join(lines)
 
 
-def mermaid(net, *, compact=None):
-    """The network as a Mermaid flowchart (for front ends without Graphviz)."""
-    plan = _plan(net, _threshold(compact), pinned=set())
+def mermaid(net, *, compact=None, expand=True):
+    """The network as a Mermaid flowchart (for front ends without Graphviz).
+
+    Each sub-network is a Mermaid subgraph holding its nodes (``expand=False``: one box).
+    """
+    plan = _plan(net, _threshold(compact), pinned=set(), expand=expand)
+    clusters = _clusters(net, plan) if expand else ()
     lines = ["flowchart LR"]
-    for box in plan.boxes:
+    by_id = {box.id: box for box in plan.boxes}
+
+    def box_line(box, indent):
         look = LOOKS[box.kind]
-        label = _mermaid_text(box.name)
+        label = _mermaid_text(box.label)
         if box.detail:
             label += "<br/><small>" + _mermaid_text(box.detail) + "</small>"
         shape = ("[[", "]]") if box.members else look.mermaid
-        lines.append(f'    {_mermaid_id(box)}{shape[0]}"{label}"{shape[1]}')
+        return f'{indent}{_mermaid_id(box)}{shape[0]}"{label}"{shape[1]}'
+
+    framed = {box_id for *_, ids in clusters for box_id in ids}
+    lines += [box_line(box, "    ") for box in plan.boxes if box.id not in framed]
+
+    def frame(parent, depth):
+        for cid, label, up, ids in clusters:
+            if up == parent:
+                indent = "    " * (depth + 1)
+                lines.append(f'{indent}subgraph {cid} ["{_mermaid_text(label)}"]')
+                lines.extend(box_line(by_id[box_id], indent + "    ") for box_id in ids)
+                frame(cid, depth + 1)
+                lines.append(f"{indent}end")
+
+    frame(None, 0)
     for link in plan.links:
         words = []
         if link.src_port is not None:
@@ -337,6 +357,8 @@ def legend(*, states=False):
         _Box("legend_merge", "merge_synch", "MergeSynch", LOOKS["merge_synch"].role, ports=2),
         _Box("legend_more", "transform", "\u2026 97 more like this", "a big fanout, grouped",
              members=[SimpleNamespace(name=f"worker_{i}") for i in range(3, 100)]),
+        _Box("legend_network", "network", "Sub-network", LOOKS["network"].role,
+             members=[SimpleNamespace(name="piece/node")], in_ports=1, out_ports=2),
     ]
     view = _View(None, False, None, None, {})
     with g.subgraph(name="kinds") as row:

@@ -668,7 +668,8 @@ def _declared(i, item, kind, owner, names):
             raise ValueError(
                 f"{where} is an {'output' if item.direction == 'out' else 'input'} port, but "
                 f"{kind} lists where messages {'come in' if kind == 'inputs' else 'go out'}: "
-                f"use {'an input port such as merge.in_0' if kind == 'inputs' else 'an output port such as split.out_0'}.")
+                + ("use an input port such as merge.in_0." if kind == "inputs"
+                   else "use an output port such as split.out_0."))
         target = item.node
     elif isinstance(item, (Node, Network)):
         target = item
@@ -712,7 +713,8 @@ def _check_unique_ends(declared, kind, names):
     for e in declared:
         key = (id(e.node), e.port)
         if key in seen:
-            where = names[id(e.node)] + ("" if e.port is None else f".{'in' if kind == 'inputs' else 'out'}_{e.port}")
+            port = "" if e.port is None else f".{'in' if kind == 'inputs' else 'out'}_{e.port}"
+            where = names[id(e.node)] + port
             raise ValueError(f"network(..., {kind}=[...]) lists {where} twice. List each "
                              f"{kind[:-1]} once.")
         seen.add(key)

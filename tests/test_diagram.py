@@ -141,6 +141,25 @@ def wide_fanout(n=100, chain=False):
     return network([(numbers, w) for w in workers] + [(w, collector) for w in workers])
 
 
+def cleaner(name="cleaner"):
+    """A piece: strip, then lower-case."""
+    strip = Transform(fn=str.strip, name="strip")
+    lower = Transform(fn=str.lower, name="lower")
+    return network([(strip, lower)], inputs=[strip], outputs=[lower], name=name)
+
+
+def nested_pieces():
+    """Two cleaners nested in 'prepare', then a 'router' piece with two outputs (its split's)."""
+    a, b = cleaner(), cleaner()
+    prepare = network([(a, b)], inputs=[a], outputs=[b], name="prepare")
+    sp = Split(fn=lambda w: [w, None] if len(w) < 5 else [None, w], num_outputs=2, name="by_length")
+    shout = Transform(fn=to_uppercase, name="shout")
+    router = network([(sp.out_0, shout)], inputs=[sp], outputs=[shout, sp.out_1], name="router")
+    return network([(words(" Hi ", " Hello "), prepare), (prepare, router),
+                    (router.out_0, Sink(fn=[].append, name="short")),
+                    (router.out_1, Sink(fn=[].append, name="long"))])
+
+
 def check_golden(name, dot_text):
     path = GOLDEN / f"{name}.dot"
     if UPDATE:
@@ -194,6 +213,50 @@ def test_golden_live_view():
     check_golden("split_live", diagram.build(net, states=states, edge_counts=counts).source)
 
 
+def test_golden_nested_sub_networks_are_labelled_frames_inside_frames():
+    dot = nested_pieces().diagram().source
+    check_golden("subnetworks", dot)
+    assert "subgraph cluster_prepare {" in dot and "\t\tsubgraph cluster_prepare_cleaner_2 {" in dot
+    assert "label=cleaner_2" in dot and "label=router" in dot
+
+
+def test_golden_sub_networks_drawn_as_one_box_each_with_their_ports():
+    net = nested_pieces()
+    dot = net.diagram(expand=False).source
+    check_golden("subnetworks_collapsed", dot)
+    assert "subgraph" not in dot and "<B>strip</B>" not in dot
+    assert [line.strip() for line in drawn_edges(dot)] == [
+        "word_source -> prepare", "prepare -> router", "router:out_0:e -> short",
+        "router:out_1:e -> long"]
+
+
+@needs_dot
+def test_sub_network_pictures_render_with_dot():
+    net = nested_pieces()
+    assert 'id="cluster_prepare_cleaner"' in diagram.svg(net.diagram())
+    assert 'id="router"' in diagram.svg(net.diagram(expand=False))
+
+
+def test_a_collapsed_sub_network_shows_the_state_of_its_nodes_and_what_crossed_its_border():
+    net = nested_pieces()
+    net.run_network(timeout=T)
+    dot = net.diagram(expand=False, stats=True).source
+    assert "received 2 \u00b7 sent 2" in dot  # prepare: 2 words in, 2 out to the router
+    states = {name: "done" for name in net.stats}
+    states["router/shout"] = "busy"
+    dot = diagram.build(net, states=states, expand=False).source
+    router = next(line for line in drawn_nodes(dot) if line.strip().startswith("router "))
+    assert "busy" in router
+
+
+def test_text_and_mermaid_show_sub_networks():
+    net = nested_pieces()
+    assert "transform  prepare/cleaner_2/strip" in diagram.text(net)
+    m = diagram.mermaid(net)
+    assert 'subgraph cluster_prepare ["prepare"]' in m and 'subgraph cluster_prepare_cleaner ["cleaner"]' in m
+    assert 'n_router[["router<br/><small>2 nodes</small>"]]' in diagram.mermaid(net, expand=False)
+
+
 def test_golden_wide_fanout():
     check_golden("fanout_100", wide_fanout().diagram().source)
 
@@ -242,8 +305,8 @@ def test_left_to_right_with_each_kind_its_own_shape_and_colour():
     dot = split().diagram().source
     assert "rankdir=LR" in dot
     shapes = {kind: look.shape for kind, look in diagram.LOOKS.items()}
-    assert len({(look.shape, look.fill) for look in diagram.LOOKS.values()}) == 5
-    assert len({look.fill for look in diagram.LOOKS.values()}) == 5
+    assert len({(look.shape, look.fill) for look in diagram.LOOKS.values()}) == len(diagram.LOOKS)
+    assert len({look.fill for look in diagram.LOOKS.values()}) == len(diagram.LOOKS)
     assert f"shape={shapes['source']}" in dot and f"shape={shapes['sink']}" in dot
     fan = spec_fanout().diagram().source
     assert "shape=box" in fan and 'style="filled,rounded"' in fan
@@ -469,7 +532,7 @@ def test_svg_renders_every_node(make):
 def test_failed_run_and_legend_render():
     picture = diagram.svg(failing().diagram(stats=True))
     assert "division by zero" in picture
-    legend = diagram.svg(diagram.legend(states=True))
+    legend = html.unescape(diagram.svg(diagram.legend(states=True)))
     for look in diagram.LOOKS.values():
         assert look.title in legend
 
