@@ -179,10 +179,12 @@ class LiveView:
         self._above = {name: _ancestors(net, name) for name in self.sinks}
         # panels of sinks inside a sub-network are grouped under its name (None: outside any)
         part_of = getattr(net, "part_of", None)
-        self.groups = {}
+        self.groups = {None: []}  # the panels outside any sub-network come first
         for name in self.sinks:
             part = part_of(name) if part_of is not None and net.parts else None
             self.groups.setdefault(part, []).append(name)
+        if not self.groups[None]:
+            del self.groups[None]
         # many panels show fewer results each, so the page stays small
         self.rows = max(1, min(latest, max(MIN_ROWS, MAX_ROWS // len(self.sinks))))
         self._logs = {}

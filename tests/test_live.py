@@ -59,6 +59,7 @@ class _Page(html.parser.HTMLParser):
         self.drawn = None
         self.diagram_text = ""
         self.panels = {}
+        self.group = None  # the sub-network whose panels are being read, if any
         self._panel = None
         self._into = None  # which text is being collected: (kind, target)
         self._depth = 0
@@ -75,9 +76,12 @@ class _Page(html.parser.HTMLParser):
         elif "dsl-diagram" in cls:
             self.drawn = a["data-drawn"]
             self._collect(("diagram", None))
+        elif "dsl-group" in cls:
+            self.group = a["data-part"]
         elif "dsl-panel" in cls:
             self._panel = {"count": int(a["data-count"]), "state": a["data-state"], "titles": [],
-                           "results": {}, "errors": [], "tags": {}, "footer": ""}
+                           "results": {}, "errors": [], "tags": {}, "footer": "",
+                           "group": self.group}
             self.panels[a["data-sink"]] = self._panel
         elif "dsl-path" in cls:
             self._collect(("title", None))
@@ -359,6 +363,28 @@ def test_a_sink_reached_by_two_paths_gets_one_panel_titled_with_both():
     shown = {(panel["results"][i], panel["tags"][i]) for i in panel["results"]}
     assert shown == {("2", "← double"), ("4", "← double"), ("6", "← double"),
                      ("-1", "← negate"), ("-2", "← negate"), ("-3", "← negate")}
+
+
+def test_panels_of_sinks_inside_a_sub_network_are_grouped_under_its_name():
+    def tally(name):
+        """A piece that ends in a sink: it has an input and no output."""
+        clean = Transform(fn=str.strip, name="clean")
+        got = []
+        return network([(clean, Sink(fn=got.append, name="keep"))], inputs=[clean], name=name), got
+
+    left, got_left = tally("left")
+    right, got_right = tally("right")
+    words = Source(fn=ListSource(items=[" a ", " b "]).run, name="words")
+    outside = Sink(fn=[].append, name="all_words")
+    g = network([(words, left), (words, right), (words, outside)])
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    final = page(view.widget.value)
+    assert {k: (p["group"], p["count"]) for k, p in final.panels.items()} == {
+        "left/keep": ("left", 2), "right/keep": ("right", 2), "all_words": (None, 2)}
+    assert final.panels["right/keep"]["titles"] == ["words → right/clean → right/keep"]
+    assert got_left == got_right == ["a", "b"]
+    assert "in sub-network left:" in view.text()
 
 
 def test_results_are_shown_safely_escaped_cut_and_without_memory_addresses():
