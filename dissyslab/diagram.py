@@ -162,6 +162,9 @@ def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, co
     edges = tuple((_box_ref(link.src, "out", link.src_port),
                    _box_ref(link.dst, "in", link.dst_port),
                    tuple(_edge_attrs(link, view).items())) for link in plan.links)
+    ends = _piece_ends(net, plan)
+    nodes += tuple((end_id, attrs) for end_id, attrs, _ in ends)
+    edges += tuple(edge for *_, edge in ends)
     return Picture(
         summary=_count_words(len(net.nodes), "node") + ", " + _count_words(len(net.edges), "edge"),
         label=label, nodes=nodes, edges=edges,
@@ -272,7 +275,9 @@ def text(net, *, stats=False, compact=None):
     plan = _plan(net, _threshold(compact), pinned=set(failures))
     view = _View(net, stats, None, None, failures, None)
     width = max(len(b.kind) for b in plan.boxes)
-    lines = [f"network: {_plural(len(net.nodes), 'node')}, {_plural(len(net.edges), 'edge')}"
+    piece = bool(getattr(net, "inputs", None) or getattr(net, "outputs", None))
+    what = f"sub-network '{net.name}'" if piece else "network"
+    lines = [f"{what}: {_plural(len(net.nodes), 'node')}, {_plural(len(net.edges), 'edge')}"
              " (read each arrow as 'sends to')", ""]
     for box in plan.boxes:
         head = f"{box.kind:<{width}}  {box.name}"
@@ -291,6 +296,15 @@ def text(net, *, stats=False, compact=None):
             dst = link.dst.name if link.dst_port is None else f"{link.dst.name}.in_{link.dst_port}"
             many = f"  ({link.multiplicity} edges)" if link.multiplicity > 1 else ""
             lines.append(f"{indent}{port}\u2192 {dst}{many}")
+    if piece:
+        name = _namer(net)
+        lines.append("")
+        for direction, have in (("in", net.inputs), ("out", net.outputs)):
+            words = ", ".join(f"{direction}_{i} {'→ ' if direction == 'in' else '← '}{name(n)}"
+                              + ("" if p is None else f".{direction}_{p}")
+                              for i, (n, p) in enumerate(have))
+            lines.append(f"{'inputs' if direction == 'in' else 'outputs'}: {words or 'none'}")
+        return "\n".join(lines)
     lines += ["", *_path_lines(net)]
     return "\n".join(lines)
 
@@ -546,6 +560,31 @@ def _plan(net, threshold, pinned, expand=True):
             link = _Link(src, dst, e.src_port, e.dst_port, [e])
         links.append(link)
     return _Plan(boxes, links)
+
+
+def _piece_ends(net, plan):
+    """A sub-network drawn on its own: a small ``in_k`` / ``out_k`` mark at each input and output.
+
+    Returns (mark id, its attributes, the dashed arrow joining it to its node) for each.
+    """
+    if not (getattr(net, "inputs", None) or getattr(net, "outputs", None)):
+        return ()
+    box_of = {id(b.node): b for b in plan.boxes if b.node is not None}
+    for b in plan.boxes:
+        for m in b.members:
+            box_of.setdefault(id(m), b)
+    taken = {b.id for b in plan.boxes}
+    look = (("shape", "plaintext"), ("fontsize", "9"), ("fontcolor", MUTED))
+    arrow = (("style", "dashed"), ("color", MUTED))
+    ends = []
+    for direction, have in (("in", net.inputs), ("out", net.outputs)):
+        for i, (node, port) in enumerate(have):
+            mark = _unique(f"{direction}_{i}", taken)
+            box = box_of[id(node)]
+            ref = _box_ref(box, direction, port)
+            edge = (mark, ref, arrow) if direction == "in" else (ref, mark, arrow)
+            ends.append((mark, (("label", f"{direction}_{i}"), *look), edge))
+    return tuple(ends)
 
 
 def _short_name(net, node):

@@ -249,6 +249,17 @@ def test_a_collapsed_sub_network_shows_the_state_of_its_nodes_and_what_crossed_i
     assert "busy" in router
 
 
+def test_a_sub_network_drawn_on_its_own_marks_its_inputs_and_outputs():
+    router = nested_pieces().parts[-1].network
+    dot = router.diagram().source
+    assert [line.strip() for line in drawn_edges(dot)] == [
+        "by_length:out_0:e -> shout", "in_0 -> by_length [color=\"#52606D\" style=dashed]",
+        "shout -> out_0 [color=\"#52606D\" style=dashed]",
+        "by_length:out_1:e -> out_1 [color=\"#52606D\" style=dashed]"]
+    assert diagram.text(router).endswith(
+        "inputs: in_0 → by_length\noutputs: out_0 ← shout, out_1 ← by_length.out_1")
+
+
 def test_text_and_mermaid_show_sub_networks():
     net = nested_pieces()
     assert "transform  prepare/cleaner_2/strip" in diagram.text(net)
