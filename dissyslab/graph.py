@@ -483,7 +483,8 @@ def network(edges, inputs=None, outputs=None, name=None):
     except ValueError as err:
         if not piece and name is None:
             raise
-        raise ValueError(f"In sub-network '{name or 'network'}': {err}") from None
+        where = f"sub-network '{name or 'network'}'" if piece else f"network '{name}'"
+        raise ValueError(f"In {where}: {err}") from None
     for n in nodes:
         if owner[id(n)] is None and n._name is None:
             n._name = names[id(n)]  # a derived name is fixed once, by the first network built
@@ -728,6 +729,8 @@ def _check_piece_ports(pieces, used, piece_names):
             missing = [f"{direction}_{i}" for i in range(len(have)) if (id(p), direction, i) not in used]
             if not missing:
                 continue
+            node, port = have[int(missing[0].split("_")[1])]
+            inner = f"{name}/{p.name_of(node)}" + ("" if port is None else f".{direction}_{port}")
             words = "inputs" if direction == "in" else "outputs"
             example = (f"(some_node, {name}.{missing[0]})" if direction == "in"
                        else f"({name}.{missing[0]}, some_node)")
@@ -735,7 +738,8 @@ def _check_piece_ports(pieces, used, piece_names):
                    else "so the messages sent there would be lost")
             raise ValueError(
                 f"sub-network '{name}' has {len(have)} {words if len(have) > 1 else words[:-1]} "
-                f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not connected, "
+                f"but {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not connected "
+                f"({missing[0]} {'leads to' if direction == 'in' else 'comes from'} {inner}), "
                 f"{why}. Connect {'it' if len(missing) == 1 else 'them'}, e.g. {example}.")
 
 
@@ -791,7 +795,9 @@ def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
                 f"message. Add an edge (some_node, {name}), or leave it out."
                 + (f" If this network is a piece to use inside another one, say where messages "
                    f"come in: network(edges, inputs=[{name}], outputs=[...], name='...')."
-                   if no_sources else "")
+                   if no_sources else
+                   " If it receives from outside this sub-network, list it in inputs=[...]."
+                   if piece else "")
             )
         if n.kind != "sink" and id(n) not in has_out:
             raise ValueError(
@@ -799,7 +805,9 @@ def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
                 f"Add an edge ({name}, some_node) — a Sink collects results."
                 + (f" If this network is a piece to use inside another one, say where messages "
                    f"go out: network(edges, inputs=[...], outputs=[{name}], name='...')."
-                   if no_sinks else "")
+                   if no_sinks else
+                   " If it sends outside this sub-network, list it in outputs=[...]."
+                   if piece else "")
             )
         if isinstance(n, Split):
             used = {e.src_port for e in edges if e.src is n} | {e.port for e in outs if e.node is n}

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dissyslab import (
+    DuplicateEdgeWarning,
     ListSource,
     MergeSynch,
     NetworkError,
@@ -213,7 +214,8 @@ ERRORS = {
                     r"\(some_node, two\.in_0\)"),
     "input port not connected": (
         lambda: (lambda p: network([(words("a"), p.in_0), (p, collector()[0])]))(two_inputs()),
-        ValueError, r"sub-network 'two' has 2 inputs but in_1 is not connected.*\(some_node, two\.in_1\)"),
+        ValueError, r"sub-network 'two' has 2 inputs but in_1 is not connected \(in_1 leads to "
+                    r"two/m\.in_1\).*\(some_node, two\.in_1\)"),
     "inner node also used directly": (
         lambda: (lambda p: network([(words("a"), p), (p, collector()[0]),
                                     (p.node("strip"), collector("x")[0])]))(cleaner()),
@@ -240,6 +242,13 @@ ERRORS = {
     "an inner node left unconnected in a piece": (
         lambda: (lambda s, lo: network([(s, lo)], inputs=[s], name="half"))(*_strip_lower()),
         ValueError, r"In sub-network 'half': transform 'lower' sends to nothing"),
+    "an inner node not declared as an input": (
+        lambda: (lambda s, lo: network([(s, lo)], outputs=[lo], name="half"))(*_strip_lower()),
+        ValueError, r"In sub-network 'half': transform 'strip' has no incoming edge.*If it "
+                    r"receives from outside this sub-network, list it in inputs=\[\.\.\.\]"),
+    "a named network (not a piece) with a bad edge": (
+        lambda: network([_strip_lower()], name="plain"),
+        ValueError, r"^In network 'plain': transform 'strip' has no incoming edge"),
     "a piece run on its own": (
         lambda: cleaner().run_network(timeout=T),
         TypeError, r"sub-network 'cleaner' cannot be run on its own.*network\(\[\(source, cleaner\)"),
@@ -301,6 +310,21 @@ def test_an_unconnected_node_in_a_piece_is_named_with_the_pieces_name_in_the_out
     lost = Transform(fn=str.upper, name="lost")
     with pytest.raises(ValueError, match="transform 'lost' sends to nothing"):
         network([(words("a"), piece), (piece, collector()[0]), (piece, lost)])
+
+
+def test_a_duplicate_edge_is_reported_once_with_its_place_in_the_list_given():
+    s, lo = _strip_lower()
+    with pytest.warns(DuplicateEdgeWarning, match="1st and 2nd edges"):
+        piece = network([(s, lo), (s, lo)], inputs=[s], outputs=[lo], name="p")
+    w = words("a")
+    sink, _ = collector()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        network([(w, piece), (piece, sink)])  # the piece's own duplicate was reported already
+    assert not caught
+    with pytest.warns(DuplicateEdgeWarning,
+                      match=r"The edge words → p/strip is listed twice \(1st and 3rd edges\)"):
+        network([(w, piece), (piece, sink), (w, piece)])
 
 
 # --- flattened and nested versions of random networks ----------------------------------------
