@@ -3,7 +3,8 @@
 The package has rooms, and each idea lives in one of them:
 
 * the model, what a network *is*: ``nodes.py`` (Source, Transform, Sink, Split,
-  MergeSynch), ``graph.py`` (``network()``, its checks, the Network),
+  MergeSynch), ``graph.py`` (``network()``, its checks, the Network, and sub-networks:
+  pieces built with ``inputs=``/``outputs=``, written flat into the network that uses them),
   ``errors.py``, ``copying.py`` (fanout copies), ``sources.py`` (ListSource);
 * the semantics, what each kind of node does with a message: ``semantics.py``;
 * the schedulers, *when* those steps run: ``threads.py`` (a thread per node,
