@@ -408,48 +408,9 @@ def network(edges, inputs=None, outputs=None, name=None):
             "network([]) has no edges. Give at least one pair (sender, receiver), "
             "like network([(source, sink)])."
         )
-    # the flat list of edges: each sub-network's own edges come in where it is first used
-    # (before the edge it sends along, after the edge it receives from), as
-    # (src, src_port, dst, dst_port, position in the list given, or None inside a piece)
-    ends, pieces, owner, used = [], [], {}, set()
-    for i, pair in enumerate(edges):
-        s, d = _check_edge(i, pair)
-        around = {"out": [], "in": []}
-        for end in (s, d):
-            if end.piece is None:
-                _claim(owner, end.node, None)
-                continue
-            used.add((id(end.piece), end.role, end.piece_port))
-            if not any(end.piece is p for p in pieces):
-                pieces.append(end.piece)
-                for n in end.piece.nodes:
-                    _claim(owner, n, end.piece)
-                around[end.role] += [(e.src, e.src_port, e.dst, e.dst_port, None)
-                                     for e in end.piece.edges]
-        ends += around["out"] + [(s.node, s.port, d.node, d.port, i)] + around["in"]
-    for item in [*(inputs or []), *(outputs or [])]:  # a declared piece with no edge here
-        piece = item.node if isinstance(item, Port) else item
-        if isinstance(piece, Network) and piece.is_piece and not any(piece is p for p in pieces):
-            pieces.append(piece)
-            for n in piece.nodes:
-                _claim(owner, n, piece)
-            ends += [(e.src, e.src_port, e.dst, e.dst_port, None) for e in piece.edges]
-    nodes, seen_ids = [], set()
-    for src, _, dst, _, _ in ends:
-        for n in (src, dst):
-            if id(n) not in seen_ids:
-                seen_ids.add(id(n))
-                nodes.append(n)
-    for n in (n for p in pieces for n in p.nodes):  # a piece's lone nodes (it has no edges)
-        if id(n) not in seen_ids:
-            seen_ids.add(id(n))
-            nodes.append(n)
-    for item in [*(inputs or []), *(outputs or [])]:  # a declared node with no edge inside
-        n = item.node if isinstance(item, Port) else item
-        if isinstance(n, Node) and id(n) not in seen_ids:
-            seen_ids.add(id(n))
-            owner[id(n)] = None
-            nodes.append(n)
+    declared = [*(inputs or []), *(outputs or [])]
+    ends, pieces, owner, used = _flatten(edges, declared)
+    nodes = _collect_nodes(ends, pieces, declared, owner)
     names = _name_nodes([n for n in nodes if owner[id(n)] is None])
     parts = _name_parts(pieces, names)
     checked, seen = [], {}
@@ -490,6 +451,56 @@ def network(edges, inputs=None, outputs=None, name=None):
             n._name = names[id(n)]  # a derived name is fixed once, by the first network built
     return Network(nodes, checked, names, parts=parts, name=name,
                    inputs=[(e.node, e.port) for e in ins], outputs=[(e.node, e.port) for e in outs])
+
+
+def _flatten(edges, declared):
+    """The edges given, with every sub-network's own edges written in: (ends, pieces, owner, used).
+
+    ``ends``: (src, src_port, dst, dst_port, position in the list given, or None
+    for a piece's own edge); a piece's edges come in where it is first used
+    (before the edge it sends along, after the edge it receives from).
+    ``pieces``: the sub-networks used, in that order; ``owner``: per node id,
+    the piece it belongs to (None: this network's own); ``used``: the piece
+    ports connected, as (id(piece), "in"/"out", index).
+    """
+    ends, pieces, owner, used = [], [], {}, set()
+
+    def take(piece):
+        pieces.append(piece)
+        for n in piece.nodes:
+            _claim(owner, n, piece)
+        return [(e.src, e.src_port, e.dst, e.dst_port, None) for e in piece.edges]
+
+    for i, pair in enumerate(edges):
+        s, d = _check_edge(i, pair)
+        around = {"out": [], "in": []}
+        for end in (s, d):
+            if end.piece is None:
+                _claim(owner, end.node, None)
+                continue
+            used.add((id(end.piece), end.role, end.piece_port))
+            if not any(end.piece is p for p in pieces):
+                around[end.role] += take(end.piece)
+        ends += around["out"] + [(s.node, s.port, d.node, d.port, i)] + around["in"]
+    for item in declared:  # a piece declared as an input or output, with no edge here
+        held = item.node if isinstance(item, Port) else item
+        if isinstance(held, Network) and held.is_piece and not any(held is p for p in pieces):
+            ends += take(held)
+    return ends, pieces, owner, used
+
+
+def _collect_nodes(ends, pieces, declared, owner):
+    """Every node, in the order the flat edges first mention it, then lone nodes of pieces
+    and declared nodes that no edge mentions (a piece made of one node)."""
+    nodes, seen = [], set()
+    lone = [n for p in pieces for n in p.nodes]
+    lone += [item.node if isinstance(item, Port) else item for item in declared]
+    for n in [n for src, _, dst, _, _ in ends for n in (src, dst)] + lone:
+        if isinstance(n, Node) and id(n) not in seen:
+            seen.add(id(n))
+            owner.setdefault(id(n), None)
+            nodes.append(n)
+    return nodes
 
 
 @dataclass(frozen=True)
