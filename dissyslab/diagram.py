@@ -606,15 +606,17 @@ def _clusters(net, plan):
         return ()
     ids = node_ids(parts, operator.attrgetter("name"))
     cid = {p.name: "cluster_" + ids[p.name] for p in parts}
+    parent = {p.name: p.parent for p in parts}
+    held_by = {p.name: {id(n) for n in p.nodes} for p in parts}
+    innermost = {id(n): p.name for p in parts for n in p.nodes}  # outer parts come first
     inner = {}  # box id -> the innermost part holding all it stands for
     for box in plan.boxes:
         held = box.members or [box.node]
-        found = None
-        for p in parts:  # outer parts come before those they hold
-            if all(any(m is n for n in p.nodes) for m in held):
-                found = p
+        found = innermost.get(id(held[0]))
+        while found is not None and not all(id(m) in held_by[found] for m in held):
+            found = parent[found]
         if found is not None:
-            inner[box.id] = found.name
+            inner[box.id] = found
     return tuple((cid[p.name], _part_label(p), cid[p.parent] if p.parent else None,
                   tuple(b.id for b in plan.boxes if inner.get(b.id) == p.name)) for p in parts)
 

@@ -62,6 +62,7 @@ class Network:
         self.given_name = name
         #: the sub-networks inside this one (outer ones first, each followed by those it holds)
         self.parts = list(parts)
+        self._part_of = {id(n): part.name for part in self.parts for n in part.nodes}  # innermost
         #: where messages come in from outside: (node, input port or None) per input in_0, in_1, ...
         self.inputs = tuple(inputs)
         #: where messages leave: (node, output port or None) per output out_0, out_1, ...
@@ -105,12 +106,7 @@ class Network:
 
     def part_of(self, node):
         """The name of the innermost sub-network that holds ``node`` here, or None."""
-        node = self.node(node)
-        found = None
-        for part in self.parts:  # outer parts come before the parts they hold
-            if any(n is node for n in part.nodes):
-                found = part.name
-        return found
+        return self._part_of.get(id(self.node(node)))
 
     def __getattr__(self, attr):
         # Only called for attributes that do not exist, such as a port out of range.
