@@ -11,6 +11,8 @@ The package has rooms, and each idea lives in one of them:
   with ``channels.py`` carrying messages between them) and ``seeded.py`` (one
   step at a time, in an order decided by a seed; ``g.explore()``), sharing the
   steps of every run in ``running.py``;
+* snapshots, a consistent state of a running network and resuming from it
+  (Chandy and Lamport's markers): ``snapshots.py``;
 * observers and views, which watch runs through ``observers.py``: ``trace.py``,
   ``live.py`` (the live view in Jupyter), ``diagram.py``, ``timeline.py``;
 * the checks for exercises and the grader: ``check/``.
@@ -32,6 +34,7 @@ from .errors import (
 )
 from .graph import Edge, Network, NodeStats, network
 from .nodes import MergeSynch, Sink, Source, Split, Transform
+from .snapshots import Snapshot, SnapshotWarning
 from .sources import ListSource
 
 __version__ = "0.1.0"
@@ -42,5 +45,6 @@ __all__ = [
     "NetworkError", "NetworkTimeout", "NodeFailure", "CopyError",
     "DuplicateEdgeWarning", "MergeSynchWarning", "NodeStillRunningWarning",
     "DroppedEverythingWarning", "ThreadStillRunningWarning",
+    "Snapshot", "SnapshotWarning",
     "legend",
 ]

@@ -126,6 +126,13 @@ class Channel:
             self._batches.append((edge, batch))
             self._wake_reader()
 
+    def preload(self, edge: Edge, batch: list, counted: bool = True) -> None:
+        """Messages that wait before the run starts (``resume=``); ``counted``: they take room."""
+        with self._lock:
+            if counted and self.capacity is not None:
+                self._used[self.room_of(edge)] += len(batch)
+            self._batches.append((edge, batch))
+
     def end(self) -> None:
         """One sender has ended."""
         with self._lock:
@@ -261,6 +268,14 @@ class Outbox:
                 for (channel, room), unused in self.credit.items():
                     channel.release(unused, room)
                     self.credit[channel, room] = 0
+
+    def send_marker(self, marker: object) -> None:
+        """Send every result held here, then ``marker`` along every edge: it takes no room."""
+        self.send(keep=True)
+        with self.lock:
+            for pairs in self.ports:
+                for edge, channel in pairs:
+                    channel.put(edge, marker)
 
     def send_stalled(self, now: float, latency: float) -> None:
         """From the run's thread: send results that wait behind a long call of the node's function.

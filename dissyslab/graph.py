@@ -279,7 +279,8 @@ class Network:
                 f"with a source and a sink, like g = network([(source, {self.name}), "
                 f"({self.name}, sink)]), and call g.{what} on that.")
 
-    def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None):
+    def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None,
+                    snapshot_at=None, snapshot_every=None, resume=None):
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -299,14 +300,27 @@ class Network:
         ``trace``: record every event of the run for ``g.trace`` and ``g.timeline()``.
         ``live``: in Jupyter a live view of the results and the diagram is shown
         while it runs; ``live=False`` turns it off.
+        Snapshots (``snapshots.py``, Chandy and Lamport's algorithm):
+        ``snapshot_at=k`` (with ``seed``) takes one starting after scheduler step
+        ``k`` (a list of steps takes several); ``snapshot_every=seconds`` takes
+        them in a threaded run; they are in ``g.snapshots`` afterwards.
+        ``resume=snap`` starts from a snapshot: its node states, and its messages
+        in flight sent again.
         """
         self._refuse_piece("run_network()")
+        from .snapshots import check_snapshot_arguments, warn_unrecordable
+
+        steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
+        if steps or snapshot_every is not None:
+            warn_unrecordable(self)
         if seed is None:  # threads.py: every node in its own thread
             from .threads import run
+
+            run = partial(run, snapshot_every=snapshot_every, resume=resume)
         else:  # seeded.py: one node at a time, in an order decided by the seed
             from .seeded import check_seed, run_seeded
 
-            run = partial(run_seeded, seed=check_seed(seed))
+            run = partial(run_seeded, seed=check_seed(seed), snapshot_at=steps, resume=resume)
         observers = []
         if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
             from .trace import Tracer
@@ -320,6 +334,40 @@ class Network:
                 observers.append(view)
         run(self, timeout=timeout, capacity=capacity, observers=observers)
         return None
+
+    # --- snapshots (snapshots.py)
+    @property
+    def snapshots(self):
+        """The :class:`~dissyslab.Snapshot` objects taken during the last run, in order."""
+        return [] if self.last_run is None else list(self.last_run.snapshots)
+
+    def snapshot(self, timeout=10):
+        """Take a snapshot of the run going on now (call it from another thread) and return it.
+
+        Waits (at most ``timeout`` seconds) until every node has recorded its
+        state and every edge its messages in flight.
+        """
+        from .snapshots import warn_unrecordable
+
+        run = self.last_run
+        take = None if run is None else run.take_snapshot
+        if not self._running or take is None:
+            if self._running and run is not None and run.seed is not None:
+                raise RuntimeError(
+                    "This network is running under a seed: take its snapshots with "
+                    "g.run_network(seed=N, snapshot_at=k), so they are the same every time.")
+            raise RuntimeError(
+                "g.snapshot() records a network while it runs, and this network is not running "
+                "now. Call it from another thread while run_network goes on (for example with "
+                "threading.Timer(0.1, g.snapshot).start() just before g.run_network()), or use "
+                "g.run_network(snapshot_every=seconds).")
+        warn_unrecordable(self)
+        rec = take()
+        if not rec.done.wait(timeout) or rec.snapshot is None:
+            raise RuntimeError(
+                "The run ended (or the time ran out) before every node had recorded its state, "
+                "so this snapshot is incomplete and was not kept.")
+        return rec.snapshot
 
     # --- pictures (diagram.py)
     def diagram(self, **options):

@@ -73,6 +73,12 @@ class Events:
     def end(self, node: str, state: str) -> None:
         """``node`` has ended: "done", "failed" or "stopped"."""
 
+    def record(self, node: str, number: int) -> None:
+        """``node`` recorded its state for snapshot ``number`` (0, 1, ... in the run; snapshots.py)."""
+
+    def marker(self, node: str, edge: Edge, number: int) -> None:
+        """``node`` took the marker of snapshot ``number`` from ``edge``."""
+
 
 class _AllOf(Events):
     """Several event observers heard as one."""
@@ -81,7 +87,8 @@ class _AllOf(Events):
         self.observers = list(observers)
 
     def __getattribute__(self, name):
-        if name in ("emit", "receive", "send", "drop", "fail", "discard", "end"):
+        if name in ("emit", "receive", "send", "drop", "fail", "discard", "end", "record",
+                    "marker"):
             calls = [getattr(o, name) for o in object.__getattribute__(self, "observers")]
             return lambda *args, **kw: [call(*args, **kw) for call in calls] and None
         return object.__getattribute__(self, name)

@@ -31,12 +31,14 @@ from .errors import (
 )
 from .observers import event_watcher
 from .semantics import NodeRun, wiring
+from .snapshots import restore
 from .sources import ListSource
 from .termination import loop_watches
 
 if TYPE_CHECKING:
     from .graph import Network
     from .observers import Observer
+    from .snapshots import Snapshot
 
 #: messages that may wait in front of a node before its senders pause
 DEFAULT_CAPACITY = 10_000
@@ -55,7 +57,8 @@ class Run:
     ``failures``, ``unpaired``, ``trace``: as ``g.failures``, ``g.unpaired``, ``g.trace``.
     """
 
-    def __init__(self, net: Network, observers: Iterable[Observer] = (), seed: int | None = None) -> None:
+    def __init__(self, net: Network, observers: Iterable[Observer] = (), seed: int | None = None,
+                 resume: Snapshot | None = None) -> None:
         self.net = net
         self.seed = seed
         self.observers = list(observers)
@@ -74,6 +77,12 @@ class Run:
         # termination.py: per loop of the network, the messages still going round it
         self.loops, self.loop_of_edge = loop_watches(net)
         self.threads_before = set(threading.enumerate())  # to find threads nodes leave behind
+        # snapshots.py: those taken (g.snapshots), those being taken, and what resume= sends again
+        self.started_at = time.monotonic()
+        self.snapshots, self.recordings, self.snapshots_started = [], [], 0
+        self.snapshot_lock = threading.RLock()
+        self.take_snapshot = None  # set by a threaded run: starts one from any thread
+        self.resend = [] if resume is None else restore(self, resume)
 
     @property
     def stats(self) -> dict:
@@ -235,6 +244,10 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         outcome = "timeout"
     try:
         run.outcome = outcome
+        with run.snapshot_lock:  # a snapshot not complete when the run ends is not kept
+            for rec in run.recordings:
+                rec.done.set()
+            run.recordings.clear()
         run.failures = [nr.failure for nr in run.nodes.values() if nr.failure is not None]
         run.unpaired = {name: nr.unpaired for name, nr in run.nodes.items() if nr.unpaired}
         _warn_merges(run)

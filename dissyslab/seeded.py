@@ -24,6 +24,11 @@ threads keep the real ``time.sleep``, and the original is restored when the
 run ends, even on error. A function that blocks on something else (a lock,
 input, the network) blocks the run; ``timeout=`` still ends it.
 
+Snapshots: ``snapshot_at=k`` starts one after step ``k`` (``snapshots.py``).
+Its markers are passed on between steps, at once and in the fixed order of
+the nodes, and draw nothing from the seed's random numbers: a run with
+snapshots takes exactly the steps of the same run without.
+
 ``g.explore(runs=K)`` runs the network under many seeds and reports the
 distinct outcomes at each sink, with a seed that reproduces each.
 """
@@ -54,6 +59,7 @@ from .running import (
     wait,
 )
 from .semantics import Stop
+from .snapshots import Marker, start
 from .threads import STOP_GRACE, raise_in_thread
 
 if TYPE_CHECKING:
@@ -190,8 +196,9 @@ class Scheduler:
     """
 
     def __init__(self, run: Run, capacity: int, max_steps: int = MAX_STEPS,
-                 record_sinks: bool = False) -> None:
+                 record_sinks: bool = False, snapshot_at: Iterable[int] = ()) -> None:
         self.run = run
+        self.snapshot_at = deque(snapshot_at)  # steps after which a snapshot starts
         self.rng = random.Random(run.seed)
         self.max_steps = max_steps
         self.places = {name: _Place(nr) for name, nr in run.nodes.items()}
@@ -224,6 +231,11 @@ class Scheduler:
                     if ib.capacity is not None and e not in self.feedback and ib not in w.bounded:
                         w.bounded.append(ib)
         self.inbox_of = inbox_of
+        for edge, batch in run.resend:  # resume=: what was in flight waits first
+            ib = inbox_of[edge]
+            ib.queue.extend((edge, m) for m in batch)
+            if edge not in self.feedback:
+                ib.size += len(batch)
 
     # --- the scheduler thread ---------------------------------------------------
     def _main(self):
@@ -246,7 +258,14 @@ class Scheduler:
 
     def _loop(self):
         order, rng, run = self.order, self.rng, self.run
+        self._finish(deque(w for w in order if w.nr.exhausted))  # resume=: sources that had ended
+        recordings, snapshot_at = run.recordings, self.snapshot_at
         while not self.stopping:
+            if snapshot_at and run.steps >= snapshot_at[0]:
+                snapshot_at.popleft()
+                self._start_snapshot()
+            if recordings:
+                self._pass_markers()
             ready = [w for w in order if w.ready()]
             if not ready and self._unblock_merges():
                 continue
@@ -288,6 +307,8 @@ class Scheduler:
                 ib.owed += 1
             else:
                 ib.size -= 1
+        for rec in self.run.recordings:
+            rec.took(nr, edge, [msg])
         if self.received is not None and nr.kind == "sink":
             self.received[nr.name].append(snapshot(msg))
         nr.state = "busy"
@@ -347,7 +368,8 @@ class Scheduler:
                 waiting, ib.size, ib.owed = list(ib.queue), 0, 0
                 ib.queue.clear()
                 for edge, m in waiting:
-                    self._discard(nr, ib, edge, m, todo)
+                    if m.__class__ is not Marker:  # it records as it ends (snapshots.py)
+                        self._discard(nr, ib, edge, m, todo)
             todo.append(w)
         elif nr.exhausted or (w.inboxes and w.idle()):
             todo.append(w)
@@ -385,6 +407,9 @@ class Scheduler:
                 continue
             x.finished = True
             x.nr.end()
+            for rec in tuple(self.run.recordings):  # snapshots being taken record it now
+                if rec.ended(x.nr):
+                    self._send_markers(x, rec)
             for outs in x.outputs:
                 for edge, ib in outs:
                     loop = loops.get(edge)
@@ -396,6 +421,41 @@ class Scheduler:
                     y = ib.owner
                     if not y.finished and y.idle():
                         todo.append(y)
+
+    # --- snapshots (snapshots.py): markers pass between steps, drawing no random number ---
+    def _start_snapshot(self):
+        rec = start(self.run)
+        for w in self.order:
+            if w.finished:
+                if rec.ended(w.nr):
+                    self._send_markers(w, rec)
+            elif w.nr.kind == "source" and rec.record(w.nr):
+                self._send_markers(w, rec)
+
+    def _send_markers(self, w, rec):
+        """``w`` has recorded its state: a marker goes behind everything it sent on every edge."""
+        for outs in w.outputs:
+            for edge, ib in outs:
+                if not ib.owner.finished:
+                    ib.queue.append((edge, rec.token))
+
+    def _pass_markers(self):
+        """Every marker at the head of an inbox is taken now, until none is left there."""
+        moved = True
+        while moved:
+            moved = False
+            for w in self.order:
+                for ib in w.inboxes:
+                    queue = ib.queue
+                    while queue and queue[0][1].__class__ is Marker and not w.finished:
+                        edge, marker = queue.popleft()
+                        moved = True
+                        if marker.recording.marker(w.nr, edge):
+                            self._send_markers(w, marker.recording)
+            idle = deque(w for w in self.order if not w.finished and w.inboxes and w.idle())
+            if idle:  # a marker was all that kept it from ending
+                self._finish(idle)
+                moved = True
 
     # --- seen from the calling thread -----------------------------------------------
     def stop(self) -> list[NodeRun]:
@@ -432,7 +492,7 @@ def check_seed(seed: Any) -> int:
 
 def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: int | None = None,
                observers: Iterable[Observer] = (), *, max_steps: int | None = None,
-               record_sinks: bool = False) -> Run:
+               record_sinks: bool = False, snapshot_at: Iterable[int] = (), resume=None) -> Run:
     """Run ``net`` under the scheduler decided by ``seed`` (see the module docstring).
 
     Raises what a threaded run raises: :class:`NetworkError` after the run if
@@ -449,9 +509,9 @@ def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: 
     begin(net)
     outcome, busy, stuck = "finished", "", []
     try:
-        r = Run(net, observers, seed=seed)
+        r = Run(net, observers, seed=seed, resume=resume)
         net.last_run = r
-        s = Scheduler(r, capacity, max_steps, record_sinks)
+        s = Scheduler(r, capacity, max_steps, record_sinks, snapshot_at)
         r.received = s.received
         for observer in r.observers:
             observer.started(r)

@@ -17,6 +17,10 @@ How a run goes:
 * A node whose function raised keeps taking what reaches it, and throws it
   away (the semantics count it as discarded), so its senders never block.
   Its receivers are told "end" at once (round a loop: when the loop is quiet).
+* A snapshot (``snapshots.py``) is taken with markers that travel in the
+  channels behind the messages: a node that takes one records its state and
+  sends one along every edge leaving it. A source records at its next turn,
+  and a node that has ended records as it is.
 * The calling thread waits. On timeout or Ctrl-C it stops every channel and
   interrupts every node still inside its function, then waits (a little) for
   each thread to end.
@@ -52,6 +56,7 @@ from .running import (
     wait,
 )
 from .semantics import NodeRun, Stop
+from .snapshots import Marker, Recording, start
 
 if TYPE_CHECKING:
     from .graph import Network
@@ -78,6 +83,7 @@ class NodeThread:
         self.go = go  # opened once every thread has started (or the run is stopped)
         self.threads = threads
         self.receivers_told = False
+        self.ended = False  # set (under the run's snapshot lock) once the node has ended
         # loops (termination.py): the watch of each loop this node's output ports send into
         self.loop_outs = [[threads.loop_of_edge[e] for e in edges if e in threads.loop_of_edge]
                           for edges in node_run.outs]
@@ -108,14 +114,20 @@ class NodeThread:
                 nr.stop()
             else:
                 nr.end()
+            self._end_snapshots()
             self.finished(self)
 
     def _produce(self):
         """A source: make messages while there is room for them, until it returns None."""
         nr, outbox, clock, largest = self.node_run, self.outbox, time.perf_counter, self.largest
+        recordings = self.threads.run.recordings
         nr.state = "busy"
         size = 1
         while not nr.exhausted:
+            if recordings:  # a snapshot has started: record, then send the marker on
+                for rec in tuple(recordings):
+                    if rec.record(nr):
+                        self.send_marker(rec)
             room = outbox.room(size)
             started = clock()
             before = [len(o) for o in nr.out] if self.loop_outs else None
@@ -138,6 +150,7 @@ class NodeThread:
         loop_of_edge, feedback = self.threads.loop_of_edge, self.threads.feedback
         # a MergeSynch: per input, messages taken into its buffers whose room is not yet given back
         owed = [0] * inbox.rooms if inbox.rooms > 1 else None
+        recordings = self.threads.run.recordings
         size = 1
         while True:
             if outbox is not None:
@@ -150,6 +163,13 @@ class NodeThread:
             if nr.failure is None:
                 nr.state = "busy"
             for edge, batch in got:
+                if batch.__class__ is Marker:  # a snapshot's marker (snapshots.py)
+                    if batch.recording.marker(nr, edge):
+                        self.send_marker(batch.recording)
+                    continue
+                if recordings:
+                    for rec in tuple(recordings):
+                        rec.took(nr, edge, batch)
                 port, pos, n = edge.dst_port or 0, 0, len(batch)
                 loop = loop_of_edge.get(edge)  # the loop this edge goes into or round, if any
                 give_back = edge not in feedback  # a feedback edge took no room
@@ -214,6 +234,23 @@ class NodeThread:
                         self.threads.close_loop(loop)
         self.receivers_told = True
 
+    def send_marker(self, rec: Recording) -> None:
+        """The node has recorded its state: send what it made so far, then the marker, on every edge."""
+        if self.outbox is not None:
+            self.outbox.send_marker(rec.token)
+
+    def _end_snapshots(self):
+        """The node has ended: every snapshot being taken records it now, if it has not yet."""
+        run = self.threads.run
+        with run.snapshot_lock:
+            self.ended = True
+            for rec in tuple(run.recordings):
+                if rec.ended(self.node_run):
+                    try:
+                        self.send_marker(rec)
+                    except Stop:  # the run is being stopped: the snapshot will not be kept
+                        pass
+
     def _count_sent(self, before):
         """Count what the node just made for edges into or round a loop (termination.py)."""
         out = self.node_run.out
@@ -246,6 +283,7 @@ class Threads:
 
     def __init__(self, run: Run, capacity: int) -> None:
         net = run.net
+        self.run = run
         largest = min(BATCH, capacity)  # a batch never overfills a channel
         self.done = Finished()
         self.go = _StartGate()  # no node works before every thread has started
@@ -270,6 +308,8 @@ class Threads:
                 channels[e] = inbox
         self.channels = list(inboxes.values())
         self.channel_of = channels
+        for edge, batch in run.resend:  # resume=: what was in flight waits first
+            channels[edge].preload(edge, batch, counted=edge not in self.feedback)
         self.threads = {}
         self.outboxes = []
         for name, nr in run.nodes.items():
@@ -278,6 +318,19 @@ class Threads:
                 self.outboxes.append(outbox)
             self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self._ended,
                                             self.go, self)
+
+    def take_snapshot(self) -> Recording:
+        """Start a snapshot, from any thread: each source records at its next turn, an ended node now."""
+        run = self.run
+        with run.snapshot_lock:
+            rec = start(run)
+            for t in self.threads.values():
+                if t.ended and rec.ended(t.node_run):
+                    try:
+                        t.send_marker(rec)
+                    except Stop:
+                        pass
+        return rec
 
     def close_loop(self, loop) -> None:
         """A loop has gone quiet: tell the receiver of every edge round it that the edge has ended."""
@@ -352,18 +405,24 @@ class Threads:
 
 
 def run(net: Network, timeout: float | None = None, capacity: int | None = None,
-        observers: Iterable[Observer] = ()) -> Run:
+        observers: Iterable[Observer] = (), *, snapshot_every: float | None = None,
+        resume=None) -> Run:
     """Run ``net`` with one thread per node (see :meth:`Network.run_network`); return the Run.
 
-    Observers are told what ``observers.py`` describes.
+    Observers are told what ``observers.py`` describes. ``snapshot_every``:
+    seconds between two snapshots; ``resume``: a Snapshot to start from.
     """
     capacity = check_arguments(timeout, capacity)
     begin(net)
     busy, stuck = "", []
     try:
-        r = Run(net, observers)
+        r = Run(net, observers, resume=resume)
         net.last_run = r
         threads = Threads(r, capacity)
+        r.take_snapshot = threads.take_snapshot
+        tick = threads.tick
+        if snapshot_every is not None:
+            tick = _every(snapshot_every, threads)
         for observer in r.observers:
             observer.started(r)
         try:
@@ -379,13 +438,15 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
                 f"this process may start no more. Build a smaller network, or restart the "
                 f"kernel if earlier runs left threads behind.") from exc
         else:
-            outcome = wait(threads.done, r.observers, timeout, tick=threads.tick)
+            outcome = wait(threads.done, r.observers, timeout, tick=tick)
         if outcome in ("timeout", "interrupted", "held"):
             alive = {t.node_run.name for t in threads.alive()}
             busy = still_running(r, alive=lambda nr: nr.name in alive)
             stuck = stop_anyway(threads.stop)
     finally:
         net._running = False
+        if "r" in locals():
+            r.take_snapshot = None
     if stuck:
         warnings.warn(
             "These nodes were still inside their function when the network stopped: "
@@ -412,6 +473,19 @@ def _let_the_process_exit() -> None:
         for obj in (stream, getattr(stream, "buffer", None)):
             if obj is not None:
                 ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+
+
+def _every(seconds: float, threads: Threads) -> Callable[[], None]:
+    """The calling thread's tick for ``snapshot_every``: one snapshot every ``seconds`` (one at a time)."""
+    due = [time.monotonic() + seconds]
+
+    def tick():
+        threads.tick()
+        now = time.monotonic()
+        if now >= due[0] and not threads.run.recordings:
+            due[0] = now + seconds
+            threads.take_snapshot()
+    return tick
 
 
 def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:

@@ -16,6 +16,9 @@ fail      the node's function raised on ``message`` (``note``: the error)
 discard   ``message`` reached a node that had already failed
 end       the node finished (``note``: "failed" or "stopped" if it did not
           finish normally)
+record    the node recorded its state for a snapshot (``note``: "snapshot 0"...)
+          and sent a marker along each edge leaving it (``snapshots.py``)
+marker    the node took a snapshot's marker from ``edge``
 ========  ================================================================
 
 ``index`` numbers the messages on one edge (0, 1, 2, ...): the send and the
@@ -40,7 +43,7 @@ from .copying import snapshot
 from .errors import exception_text, short_repr
 from .observers import Events, Observer
 
-EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end")
+EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end", "record", "marker")
 
 
 class TraceRecord(NamedTuple):
@@ -201,3 +204,9 @@ class Tracer(Observer, Events):
 
     def end(self, node, state):
         self._add(node, "end", note=None if state == "done" else state)
+
+    def record(self, node, number):
+        self._add(node, "record", note=f"snapshot {number}")
+
+    def marker(self, node, edge, number):
+        self._add(node, "marker", edge=self._labels[self._ids[edge]], note=f"snapshot {number}")

@@ -1,0 +1,429 @@
+"""Global snapshots of a running network (Chandy and Lamport's algorithm), and resuming from one.
+
+No node can see the others, and messages are in flight: what is the state of
+the whole network "now"? Reading every node at a different moment gets it
+wrong (money in flight between two accounts is counted twice, or not at all).
+Chandy and Lamport's algorithm records a *consistent* state with markers,
+sent along the edges with the messages and in the same order:
+
+* To start, every source records its state and sends a marker along each
+  edge that leaves it (a node that has already ended records its final state).
+* A node that takes its first marker, on any input, records its state at
+  once (between two calls of its function), then sends a marker along each
+  edge that leaves it, behind everything it made before.
+* The *channel state* of an edge is what its receiver takes from it after
+  recording and before the marker of that edge: messages that were in flight
+  when the cut went through.
+* A node that ends before every marker has reached it records (if it has
+  not yet) and closes its inputs: every sender of it has ended, so nothing
+  more can come.
+
+So no message is recorded as received by a node but not yet sent by its
+sender, and every message sent before the sender recorded is either in the
+receiver's state or in the channel's. A marker is not a message: it takes no
+room in a channel, it is not counted by a loop's termination detection
+(``termination.py``), and in a seeded run it is passed on at once, between
+steps, so taking a snapshot changes neither the order of events nor the results.
+
+What a node's state is:
+
+* a bound method (``Sink(fn=account.receive)``) or a callable object: the
+  object's state, copied the way ``copy`` and ``pickle`` copy it
+  (``__getstate__``; restored with ``__setstate__`` if the class has one, else
+  into its attributes), so a class can choose what is recorded;
+* a list's ``append`` (``Sink(fn=results.append)``): a copy of that list
+  (also ``extend``, and the methods of dict, set and deque that change them);
+* a :class:`~dissyslab.ListSource`: its position;
+* a MergeSynch: the messages waiting to be paired;
+* a plain function or lambda: nothing (``None``). A function that keeps state
+  in a ``nonlocal`` (or ``global``) variable cannot be recorded: a warning
+  names the node. Keep such state in an object instead.
+
+A :class:`Snapshot` can be written to a file with ``snap.save(path)`` and
+read back with ``Snapshot.load(path)``. The file is a Python pickle: load
+only files you made yourself, as unpickling a file from someone else can run
+any code they put in it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dis
+import pickle
+import threading
+import time
+import types
+import warnings
+from collections import deque
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .copying import copy_batch
+from .errors import short_repr
+from .sources import ListSource
+
+if TYPE_CHECKING:
+    from .graph import Edge, Network
+    from .running import Run
+    from .semantics import NodeRun
+
+#: containers whose own methods (``results.append``) make a node's state the container
+_CONTAINERS = (list, dict, set, deque, bytearray)
+
+
+class SnapshotWarning(UserWarning):
+    """A node's state cannot be recorded (it lives in a closure), or cannot be copied."""
+
+
+class Snapshot:
+    """A consistent global state of one run: every node's state and every edge's messages in flight.
+
+    ``nodes``: node name -> recorded state (see the module docstring; ``None``
+    for a node with no state). ``channels``: edge label (``"a → b"``, as in the
+    diagrams) -> list of the messages that were in flight on it. ``ended``: the
+    sources that had already ended. ``step_started``/``step_ended`` (seeded
+    runs) or ``time_started``/``time_ended`` (threaded runs, seconds since the
+    run began) say when the algorithm started and finished.
+    """
+
+    def __init__(self, nodes: dict, channels: dict, ended: list, started: float, finished: float,
+                 seed: int | None, unrecorded: list | None = None) -> None:
+        self.nodes = nodes
+        self.channels = channels
+        self.ended = ended
+        self.seed = seed
+        self.unrecorded = unrecorded or []  # nodes whose state could not be recorded
+        if seed is None:
+            self.time_started, self.time_ended = started, finished
+            self.step_started = self.step_ended = None
+        else:
+            self.step_started, self.step_ended = int(started), int(finished)
+            self.time_started = self.time_ended = None
+
+    @property
+    def in_flight(self) -> int:
+        """How many messages were recorded in flight, on all edges together."""
+        return sum(len(msgs) for msgs in self.channels.values())
+
+    def save(self, path: str) -> None:
+        """Write this snapshot to a file (a Python pickle: see ``Snapshot.load``)."""
+        with open(path, "wb") as f:
+            pickle.dump({"format": "dissyslab snapshot", "version": 1, "snapshot": self}, f)
+
+    @staticmethod
+    def load(path: str) -> Snapshot:
+        """Read a snapshot written by :meth:`save`.
+
+        The file is a Python pickle, and reading a pickle can run code hidden in
+        it: load only snapshot files you (or someone you trust) wrote.
+        """
+        with open(path, "rb") as f:
+            data = pickle.load(f)  # noqa: S301 - documented: only files you made yourself
+        if not isinstance(data, dict) or data.get("format") != "dissyslab snapshot":
+            raise ValueError(f"{path} is not a snapshot file written by Snapshot.save().")
+        return data["snapshot"]
+
+    def text(self, width: int = 70) -> str:
+        if self.seed is None:
+            when = f"taken from {self.time_started:.3f} s to {self.time_ended:.3f} s"
+        else:
+            when = f"seed {self.seed}, taken from step {self.step_started} to step {self.step_ended}"
+        lines = [f"snapshot ({when})", "nodes:"]
+        name_w = max((len(n) for n in self.nodes), default=0)
+        for name, state in self.nodes.items():
+            lines.append(f"  {name:<{name_w}}  {short_repr(state, width)}")
+        lines.append("messages in flight:" if self.in_flight else "messages in flight: none")
+        for label, msgs in self.channels.items():
+            if msgs:
+                lines.append(f"  {label}: {short_repr(msgs, width)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(self.text())
+
+
+# --- recording and restoring one node ------------------------------------------
+def _unwrap(fn):
+    while isinstance(fn, partial):
+        fn = fn.func
+    return fn
+
+
+def owner_of(fn: Any) -> Any:
+    """The object that holds a node function's state, or None for a plain function."""
+    fn = _unwrap(fn)
+    if isinstance(fn, (types.FunctionType, type)):
+        return None
+    owner = getattr(fn, "__self__", None)
+    if isinstance(fn, (types.MethodType, types.BuiltinMethodType)):
+        return None if owner is None or isinstance(owner, types.ModuleType) else owner
+    return fn  # a callable object: its state is its own
+
+
+def closure_state(fn: Any) -> list[str]:
+    """The names a plain function assigns with ``nonlocal`` or ``global``: state it keeps hidden."""
+    fn = _unwrap(fn)
+    if not isinstance(fn, types.FunctionType):
+        return []
+    code = fn.__code__
+    return sorted({i.argval for i in dis.get_instructions(code)
+                   if (i.opname in ("STORE_DEREF", "DELETE_DEREF") and i.argval in code.co_freevars)
+                   or i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL")})
+
+
+def warn_unrecordable(net: Network) -> None:
+    """Warn, naming the node, about each function whose state a snapshot cannot record."""
+    for node in net.nodes:
+        names = closure_state(node.fn)
+        if names:
+            what = ("the variable " if len(names) == 1 else "the variables ") + ", ".join(
+                repr(n) for n in names)
+            warnings.warn(
+                f"{node.kind} '{net.name_of(node)}' keeps state in {what} of its function (nonlocal or "
+                f"global), which a snapshot cannot record, so a "
+                f"run resumed from it would start that node from scratch. Keep the state in an "
+                f"object instead (a class with a method as the node's fn).",
+                SnapshotWarning, stacklevel=4)
+
+
+def record_state(nr: NodeRun) -> tuple[Any, str | None]:
+    """(the state of a node now, None) or (None, why it could not be copied)."""
+    if nr.kind == "merge_synch":
+        return {"waiting": [copy_batch(list(b)) for b in nr.buffers]}, None
+    owner = owner_of(nr.node.fn)
+    if owner is None:
+        return None, None
+    if isinstance(owner, ListSource):
+        return {"position": owner._next}, None
+    try:
+        if isinstance(owner, _CONTAINERS):
+            return copy.deepcopy(owner), None
+        return copy.deepcopy(owner.__getstate__()), None
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def restore_state(nr: NodeRun, state: Any) -> None:
+    """Put a recorded state back into the node's own objects (the same objects, not new ones)."""
+    if nr.kind == "merge_synch":
+        for buffer, waiting in zip(nr.buffers, state["waiting"], strict=True):
+            buffer.extend(copy_batch(waiting))
+        return
+    owner = owner_of(nr.node.fn)
+    if owner is None or state is None and not isinstance(owner, _CONTAINERS):
+        return
+    if isinstance(owner, ListSource):
+        owner._next = state["position"]
+        return
+    state = copy.deepcopy(state)
+    if isinstance(owner, (list, bytearray)):
+        owner[:] = state
+    elif isinstance(owner, _CONTAINERS):
+        owner.clear()
+        owner.update(state) if isinstance(owner, (dict, set)) else owner.extend(state)
+    elif hasattr(owner, "__setstate__"):
+        owner.__setstate__(state)
+    else:  # as copy and pickle do for a class without __setstate__
+        slots = None
+        if isinstance(state, tuple) and len(state) == 2:
+            state, slots = state
+        if hasattr(owner, "__dict__"):
+            owner.__dict__.clear()
+            owner.__dict__.update(state or {})
+        for key, value in (slots or {}).items():
+            setattr(owner, key, value)
+
+
+# --- the algorithm, for one snapshot --------------------------------------------
+class Marker:
+    """What travels along an edge, in order with the messages, to say "record now"."""
+
+    __slots__ = ("recording",)
+
+    def __init__(self, recording: Recording) -> None:
+        self.recording = recording
+
+
+class Recording:
+    """One snapshot being taken: the rules of the algorithm, called by the schedulers.
+
+    A scheduler calls, from the node's own thread (or between steps):
+    ``record(nr)`` for a source when the snapshot starts, ``marker(nr, edge)``
+    when a node takes a marker, ``took(nr, edge, batch)`` before a node handles
+    messages, and ``ended(nr)`` when a node ends. ``record``, ``marker`` and
+    ``ended`` return True when the node has just recorded its state: the
+    scheduler then sends a marker along every edge leaving it, behind what it
+    made before. ``done`` is set once every node has recorded and every edge
+    has had its marker (or its sender has ended).
+    """
+
+    def __init__(self, run: Run, started: float, on_done=None) -> None:
+        self.run = run
+        self.token = Marker(self)  # what the scheduler sends along the edges
+        self.number = run.snapshots_started  # 0 for the run's first snapshot, 1 for the next...
+        run.snapshots_started += 1
+        self.started = started
+        self.states = {}
+        self.problems = {}
+        self.ended_sources = []
+        self.open = {}  # node name -> edges into it whose marker has not come yet
+        self.channels = {e: [] for e in run.net.edges}
+        self.in_edges = {name: [] for name in run.nodes}
+        for e in run.net.edges:
+            self.in_edges[run.net.name_of(e.dst)].append(e)
+        self.left = len(run.nodes)  # nodes not yet complete
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+        self.snapshot = None
+        self.on_done = on_done  # called with this recording once complete
+
+    def record(self, nr: NodeRun) -> bool:
+        """Record ``nr``'s state if it has not yet; True if it did now."""
+        name = nr.name
+        if name in self.states:
+            return False
+        self.states[name], problem = record_state(nr)
+        if problem is not None:
+            self.problems[name] = problem
+        if nr.kind == "source" and nr.exhausted:
+            self.ended_sources.append(name)
+        self.open[name] = set(self.in_edges[name])
+        if nr.watch is not None:
+            nr.watch.record(name, self.number)
+        if not self.open[name]:
+            self._complete()
+        return True
+
+    def marker(self, nr: NodeRun, edge: Edge) -> bool:
+        """``nr`` took the marker of ``edge``; True if it has just recorded its state."""
+        first = self.record(nr)
+        if nr.watch is not None:
+            nr.watch.marker(nr.name, edge, self.number)
+        waiting = self.open[nr.name]
+        if edge in waiting:
+            waiting.discard(edge)
+            if not waiting:
+                self._complete()
+        return first
+
+    def took(self, nr: NodeRun, edge: Edge, batch: list) -> None:
+        """``nr`` is about to handle ``batch`` from ``edge``: in flight if it recorded before the marker."""
+        waiting = self.open.get(nr.name)
+        if waiting and edge in waiting:
+            self.channels[edge].extend(copy_batch(batch))
+
+    def ended(self, nr: NodeRun) -> bool:
+        """``nr`` has ended: nothing more can reach it. True if it has just recorded its state."""
+        first = self.record(nr)
+        waiting = self.open[nr.name]
+        if waiting:
+            waiting.clear()
+            self._complete()
+        return first
+
+    def _complete(self):
+        with self._lock:
+            self.left -= 1
+            if self.left:
+                return
+        run = self.run
+        finished = run.steps if run.seed is not None else time.monotonic() - run.started_at
+        names = list(run.nodes)
+        self.snapshot = Snapshot(
+            {name: self.states[name] for name in names},
+            {e.label: msgs for e, msgs in self.channels.items()},
+            [n for n in names if n in self.ended_sources],
+            self.started, finished, run.seed, sorted(self.problems))
+        self.snapshot.edges = [e.label for e in run.net.edges]
+        for name, problem in self.problems.items():
+            warnings.warn(f"The snapshot could not record the state of {run.nodes[name].kind} "
+                          f"'{name}': it could not be copied ({problem}). A run resumed from it "
+                          f"would start that node from scratch.", SnapshotWarning, stacklevel=2)
+        if self.on_done is not None:
+            self.on_done(self)
+        self.done.set()
+
+
+def start(run: Run) -> Recording:
+    """Begin a snapshot of ``run`` (the scheduler then asks its nodes to record)."""
+    started = run.steps if run.seed is not None else time.monotonic() - run.started_at
+
+    def finish(rec):
+        with run.snapshot_lock:
+            if rec in run.recordings:
+                run.recordings.remove(rec)
+                run.snapshots.append(rec.snapshot)
+
+    rec = Recording(run, started, finish)
+    run.recordings.append(rec)
+    return rec
+
+
+# --- resuming -------------------------------------------------------------------
+def restore(run: Run, snap: Snapshot) -> list:
+    """Put ``snap``'s node states back and return ``[(edge, messages)]`` to send again.
+
+    Sources that had ended stay ended. The messages of an edge into or round a
+    loop count as going round it (``termination.py``), and as sent by the
+    edge's sender.
+    """
+    net = run.net
+    if not isinstance(snap, Snapshot):
+        raise TypeError(f"resume= needs a Snapshot (from g.snapshots, g.snapshot() or "
+                        f"Snapshot.load), but got {short_repr(snap)}.")
+    labels = [e.label for e in net.edges]
+    if list(snap.nodes) != list(run.nodes) or getattr(snap, "edges", labels) != labels:
+        raise ValueError(
+            "This snapshot was taken of another network (its nodes or edges differ from this "
+            "one's), so it cannot be resumed here. Resume it with the network it was taken of, "
+            "built with the same nodes and edges.")
+    if snap.unrecorded:
+        raise ValueError(
+            f"This snapshot could not record the state of {', '.join(repr(n) for n in snap.unrecorded)} "
+            f"(it could not be copied), so resuming from it would not continue that run.")
+    for name, nr in run.nodes.items():
+        restore_state(nr, snap.nodes[name])
+        if name in snap.ended:
+            nr.exhausted = True
+    resend = []
+    for e in net.edges:
+        msgs = snap.channels.get(e.label)
+        if msgs:
+            msgs = copy_batch(msgs)
+            resend.append((e, msgs))
+            sender = run.nodes[net.name_of(e.src)]
+            sender.edge_counts[e] += len(msgs)
+            loop = run.loop_of_edge.get(e)
+            if loop is not None:
+                loop.sent(len(msgs))
+    return resend
+
+
+def check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume) -> list:
+    """The sorted steps of ``snapshot_at`` (or []); a clear error for arguments that do not fit."""
+    if snapshot_at is not None and seed is None:
+        raise ValueError(
+            "snapshot_at counts the steps of a seeded run: add seed=N (for example "
+            "g.run_network(seed=1, snapshot_at=20)), or take snapshots of a threaded run with "
+            "snapshot_every=seconds or g.snapshot().")
+    if snapshot_every is not None:
+        if seed is not None:
+            raise ValueError(
+                "snapshot_every takes a snapshot every so many seconds of a threaded run; a seeded "
+                "run counts steps instead: use snapshot_at=k (or a list of steps).")
+        if (isinstance(snapshot_every, bool) or not isinstance(snapshot_every, (int, float))
+                or not snapshot_every > 0):
+            raise ValueError(f"snapshot_every must be a positive number of seconds, like "
+                             f"snapshot_every=0.5, but got {short_repr(snapshot_every)}.")
+    if snapshot_at is None:
+        return []
+    steps = [snapshot_at] if not isinstance(snapshot_at, (list, tuple, range)) else list(snapshot_at)
+    for k in steps:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"snapshot_at must be a step number (0 or more) or a list of them, "
+                             f"like snapshot_at=20 or snapshot_at=[10, 40], but got "
+                             f"{short_repr(snapshot_at)}.")
+    return sorted(set(steps))

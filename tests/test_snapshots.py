@@ -1,0 +1,394 @@
+"""Global snapshots (Chandy–Lamport): consistent, free when not taken, and a run resumes from one.
+
+The property: in random money-transfer networks with loops, for many seeds and
+snapshot points, the recorded balances plus the money recorded in flight equal
+the money there is, in the seeded and in the threaded scheduler.
+"""
+
+import random
+import threading
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dissyslab import (
+    ListSource,
+    MergeSynch,
+    NetworkError,
+    Sink,
+    Snapshot,
+    SnapshotWarning,
+    Source,
+    Split,
+    Transform,
+    network,
+)
+
+T = 20
+
+
+class Account:
+    """A bank account: every message brings money; it sends a random part on to a random neighbour."""
+
+    def __init__(self, name, balance, transfers, seed, ports):
+        self.name, self.balance, self.left = name, balance, transfers
+        self.rng = random.Random(seed)
+        self.ports = ports  # neighbours it can send to (the last port goes to the ledger)
+        self.got, self.sent = [], []  # message ids: to check consistency
+        self.hook = None  # called with the account at each message (threaded tests)
+
+    def receive(self, msg):
+        mid, amount = msg
+        self.balance += amount
+        self.got.append(mid)
+        if self.hook is not None:
+            self.hook(self)
+        out = [None] * (self.ports + 1)
+        if self.left > 0:
+            self.left -= 1
+            give = self.rng.randint(0, self.balance)
+            self.balance -= give
+            new = f"{self.name}#{self.left}"
+            self.sent.append(new)
+            out[self.rng.randrange(self.ports)] = (new, give)
+        return out
+
+
+def bank(k, extra, seed, transfers=6, balance=100):
+    """k accounts on a ring, plus ``extra`` edges (i, j); a source starts a transfer at each."""
+    rng = random.Random(seed)
+    links = [[(i + 1) % k] for i in range(k)]
+    for i, j in extra:
+        if i != j and j not in links[i]:
+            links[i].append(j)
+    accounts = [Account(f"acct{i}", balance, transfers, rng.random(), len(links[i])) for i in range(k)]
+    nodes = [Split(fn=a.receive, num_outputs=len(links[i]) + 1, name=a.name)
+             for i, a in enumerate(accounts)]
+    ledger = Sink(fn=lambda m: None, name="ledger")
+    starts = [Source(fn=ListSource([(f"start{i}", 0)]).run, name=f"start{i}") for i in range(k)]
+    edges = [(starts[i], nodes[i]) for i in range(k)]
+    for i, targets in enumerate(links):
+        edges += [(nodes[i].ports[p], nodes[j]) for p, j in enumerate(targets)]
+        edges.append((nodes[i].ports[len(targets)], ledger))
+    return network(edges), accounts, k * balance
+
+
+def money(snap):
+    return (sum(state["balance"] for name, state in snap.nodes.items() if name.startswith("acct"))
+            + sum(amount for msgs in snap.channels.values() for _, amount in msgs))
+
+
+def consistent(g, snap):
+    """No message is recorded as received but not sent; a message in flight was sent, not yet received."""
+    sent = {mid for s in snap.nodes.values() if isinstance(s, dict) and "sent" in s for mid in s["sent"]}
+    for name, state in snap.nodes.items():
+        if name.startswith("acct"):
+            for mid in state["got"]:
+                assert mid.startswith("start") or mid in sent, (name, mid)
+    for label, msgs in snap.channels.items():
+        receiver = label.split(" → ")[1].split(".")[0]
+        for mid, _ in msgs:
+            assert mid.startswith("start") or mid in sent
+            assert mid not in snap.nodes[receiver]["got"]
+
+
+extra_edges = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=4)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(k=st.integers(2, 5), extra=extra_edges, seed=st.integers(0, 10_000),
+       at=st.lists(st.integers(0, 60), min_size=1, max_size=3))
+def test_seeded_snapshots_conserve_money(k, extra, seed, at):
+    g, accounts, total = bank(k, [(i % k, j % k) for i, j in extra], seed)
+    g.run_network(seed=seed, snapshot_at=at, timeout=T, live=False)
+    assert sum(a.balance for a in accounts) == total
+    assert len(g.snapshots) == len({s for s in at if s <= g.last_run.steps})
+    for snap in g.snapshots:
+        assert money(snap) == total
+        consistent(g, snap)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(k=st.integers(2, 5), extra=extra_edges, seed=st.integers(0, 10_000),
+       when=st.integers(1, 12))
+def test_threaded_snapshots_conserve_money(k, extra, seed, when):
+    g, accounts, total = bank(k, [(i % k, j % k) for i, j in extra], seed, transfers=20)
+
+    def hook(account):  # acct0 starts a snapshot at its n-th message, while the others go on
+        if len(account.got) == when:
+            g.last_run.take_snapshot()
+
+    accounts[0].hook = hook
+    g.run_network(timeout=T, live=False)
+    assert sum(a.balance for a in accounts) == total
+    assert len(g.snapshots) == (len(accounts[0].got) >= when)
+    for snap in g.snapshots:
+        assert money(snap) == total
+        consistent(g, snap)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_markers_change_neither_the_schedule_nor_the_results(seed):
+    runs = []
+    for at in (None, [0, 7, 15]):
+        g, accounts, _ = bank(4, [(0, 2), (3, 1)], 5)
+        g.run_network(seed=seed, snapshot_at=at, trace=True, timeout=T, live=False)
+        events = [(r.node, r.event, r.message, r.edge) for r in g.trace
+                  if r.event not in ("record", "marker", "end")]
+        runs.append((events, [a.balance for a in accounts], g.last_run.steps,
+                     {n: s.received for n, s in g.stats.items()}))
+    assert runs[0] == runs[1]
+    assert len(g.snapshots) == 3
+
+
+def test_a_snapshot_records_what_a_student_would_expect():
+    results = []
+    src = Source(fn=ListSource([1, 2, 3, 4, 5, 6]).run, name="numbers")
+    double = Transform(fn=lambda x: 2 * x, name="double")
+    g = network([(src, double), (double, Sink(fn=results.append, name="results"))])
+    g.run_network(seed=0, snapshot_at=[0, 4], timeout=T, live=False)
+    first, second = g.snapshots
+    assert first.nodes == {"numbers": {"position": 0}, "double": None, "results": []}
+    assert first.step_started == 0 and first.time_started is None
+    assert sum(first.channels.values(), []) == []
+    # later: the source's position, the list so far, and the numbers on their way, add up
+    pos = second.nodes["numbers"]["position"]
+    on_way = second.channels["numbers → double"] + [m // 2 for m in second.channels["double → results"]]
+    done = [m // 2 for m in second.nodes["results"]]
+    assert sorted(done + on_way) == list(range(1, pos + 1))
+    assert second.step_ended >= second.step_started == 4
+    assert results == [2, 4, 6, 8, 10, 12]
+
+
+class Counter:
+    """A sink keeping counts per word, with the copy protocol written by hand."""
+
+    def __init__(self):
+        self.counts = {}
+        self.lock = threading.Lock()  # cannot be copied: __getstate__ leaves it out
+
+    def add(self, word):
+        with self.lock:
+            self.counts[word] = self.counts.get(word, 0) + 1
+
+    def __getstate__(self):
+        return {"counts": dict(self.counts)}
+
+    def __setstate__(self, state):
+        self.counts = dict(state["counts"])
+        self.lock = threading.Lock()
+
+
+class Slots:
+    __slots__ = ("total",)
+
+    def __init__(self):
+        self.total = 0
+
+    def __call__(self, pair):
+        self.total += pair[1]
+
+
+def words_network(counter, seen, crash=None):
+    words = "a b a c b a d a b c".split()
+
+    def check(w):
+        if crash is not None and crash["on"] == w and crash["armed"]:
+            crash["armed"] = False
+            raise RuntimeError("the machine went down")
+        return w
+
+    src = Source(fn=ListSource(words).run, name="words")
+    t = Transform(fn=check, name="check")
+    return network([(src, t), (t, Sink(fn=counter.add, name="count")),
+                    (t, Sink(fn=seen.append, name="seen"))])
+
+
+@pytest.mark.parametrize("seed", [None, 4])
+def test_resume_after_a_crash_finishes_like_an_uninterrupted_run(seed):
+    whole, seen_whole = Counter(), []
+    words_network(whole, seen_whole).run_network(seed=seed, timeout=T, live=False)
+
+    counter, seen = Counter(), []
+    crash = {"on": "d", "armed": True}
+    g = words_network(counter, seen, crash)
+    with pytest.raises(NetworkError, match="the machine went down"):
+        g.run_network(seed=7, snapshot_at=[3, 9], timeout=T, live=False)
+    snap = g.snapshots[0]
+    assert "d" not in seen and snap.nodes["count"]["counts"] != whole.counts
+    g.run_network(seed=seed, resume=snap, timeout=T, live=False)
+    assert counter.counts == whole.counts  # nothing lost, nothing counted twice
+    assert sorted(seen) == sorted(seen_whole)
+    assert isinstance(counter.lock, type(threading.Lock()))
+
+
+@pytest.mark.parametrize("seed", [None, 0, 3])
+def test_resume_a_loop_and_a_merge_with_messages_in_flight(seed):
+    def collatz_net(out, total):
+        def step(m):
+            start, n, k = m
+            if n == 1:
+                return [None, (start, k)]
+            return [(start, n // 2 if n % 2 == 0 else 3 * n + 1, k + 1), None]
+
+        src = Source(fn=ListSource([(n, n, 0) for n in (6, 7, 9, 27)]).run, name="numbers")
+        split = Split(fn=step, num_outputs=2, name="step")
+        pair = MergeSynch(num_inputs=2, name="pair")
+        twin = Transform(fn=lambda m: m, name="twin")
+        return network([(src, split), (split.out_0, split), (split.out_1, pair.in_0),
+                        (split.out_1, twin), (twin, pair.in_1),
+                        (pair, Sink(fn=out.append, name="steps")), (twin, Sink(fn=total, name="total"))])
+
+    expected = []
+    collatz_net(expected, Slots()).run_network(seed=1, timeout=T, live=False)
+    for at in (5, 40, 120):
+        out, total = [], Slots()
+        g = collatz_net(out, total)
+        g.run_network(seed=2, snapshot_at=at, timeout=T, live=False)
+        snap = g.snapshots[0]
+        assert snap.in_flight > 0 or at == 5 or at >= 120
+        g.run_network(seed=seed, resume=snap, timeout=T, live=False)
+        assert sorted(out) == sorted(expected)
+        assert total.total == sum(k for (_, k), _ in expected)
+        for e in g.edges:  # every message sent again is accounted for once
+            assert g.edge_counts[e] == g.edge_received[e] + g.edge_discarded[e], e
+
+
+def plain(nodes):
+    """Recorded states with random.Random objects (equal only to themselves) as their own states."""
+    return {name: {k: v.getstate() if isinstance(v, random.Random) else v for k, v in state.items()}
+            if isinstance(state, dict) else state for name, state in nodes.items()}
+
+
+def test_snapshot_files_round_trip(tmp_path):
+    g, accounts, total = bank(3, [(0, 2)], 1)
+    g.run_network(seed=1, snapshot_at=10, timeout=T, live=False)
+    snap = g.snapshots[0]
+    path = tmp_path / "bank.snapshot"
+    snap.save(path)
+    back = Snapshot.load(path)
+    assert back.channels == snap.channels
+    assert plain(back.nodes) == plain(snap.nodes)
+    assert (back.step_started, back.step_ended, back.seed) == (snap.step_started, snap.step_ended, 1)
+    assert "messages in flight" in str(back)
+    g.run_network(seed=2, resume=back, timeout=T, live=False)
+    assert sum(a.balance for a in accounts) == total
+    (tmp_path / "other").write_bytes(b"\x80\x04K\x01.")  # a pickle of the number 1
+    with pytest.raises(ValueError, match="not a snapshot file"):
+        Snapshot.load(tmp_path / "other")
+
+
+def test_snapshot_every_in_a_threaded_run():
+    import time
+
+    def slow(x):
+        time.sleep(0.01)
+        return x
+
+    out = []
+    src = Source(fn=ListSource(list(range(30))).run, name="src")
+    t = Transform(fn=slow, name="slow")
+    g = network([(src, t), (t, Sink(fn=out.append, name="out"))])
+    g.run_network(snapshot_every=0.05, capacity=2, timeout=T, live=False)
+    assert len(g.snapshots) >= 2
+    for snap in g.snapshots:
+        assert snap.time_ended >= snap.time_started > 0 and snap.step_started is None
+        taken = snap.nodes["src"]["position"]
+        flying = snap.channels["src → slow"] + snap.channels["slow → out"]
+        assert sorted(snap.nodes["out"] + flying) == list(range(taken))
+
+
+def test_g_snapshot_from_another_thread():
+    import time
+
+    gate = threading.Event()
+    got = []
+
+    def slow(x):
+        if x == 5:
+            gate.wait(5)
+        return x
+
+    out = []
+    src = Source(fn=ListSource(list(range(10))).run, name="src")
+    t = Transform(fn=slow, name="slow")
+    g = network([(src, t), (t, Sink(fn=out.append, name="out"))])
+
+    def take():
+        while not g._running:
+            time.sleep(0.001)
+        time.sleep(0.05)
+        threading.Timer(0.05, gate.set).start()
+        got.append(g.snapshot(timeout=T))
+
+    helper = threading.Thread(target=take)
+    helper.start()
+    g.run_network(timeout=T, capacity=1, live=False)
+    helper.join()
+    (snap,) = got
+    assert g.snapshots == [snap]
+    assert 5 <= snap.nodes["src"]["position"] < 10  # the source was held back by the slow node
+    assert snap.time_started < snap.time_ended
+    assert sorted(snap.nodes["out"] + snap.channels["src → slow"] + snap.channels["slow → out"]) \
+        == list(range(snap.nodes["src"]["position"]))
+
+
+def test_clear_errors():
+    out = []
+    src = Source(fn=ListSource([1, 2]).run, name="src")
+    g = network([(src, Sink(fn=out.append, name="out"))])
+    with pytest.raises(RuntimeError, match="not running now"):
+        g.snapshot()
+    with pytest.raises(ValueError, match="add seed=N"):
+        g.run_network(snapshot_at=3, live=False)
+    with pytest.raises(ValueError, match="use snapshot_at"):
+        g.run_network(seed=1, snapshot_every=1, live=False)
+    with pytest.raises(ValueError, match="snapshot_at must be a step number"):
+        g.run_network(seed=1, snapshot_at="soon", live=False)
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        g.run_network(snapshot_every=0, live=False)
+    with pytest.raises(TypeError, match="resume= needs a Snapshot"):
+        g.run_network(resume={"src": 1}, live=False)
+    other, _, _ = bank(2, [], 0)
+    other.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
+    with pytest.raises(ValueError, match="taken of another network"):
+        g.run_network(resume=other.snapshots[0], timeout=T, live=False)
+    assert not g._running
+    g.run_network(timeout=T, live=False)  # the network still runs after those errors
+    assert out == [1, 2]
+
+
+def test_a_closure_with_nonlocal_state_is_named_in_a_warning():
+    def make_counter():
+        count = 0
+
+        def counter(x):
+            nonlocal count
+            count += x
+        return counter
+
+    src = Source(fn=ListSource([1, 2]).run, name="src")
+    g = network([(src, Sink(fn=make_counter(), name="tally"))])
+    with pytest.warns(SnapshotWarning, match="sink 'tally' keeps state in the variable 'count'"):
+        g.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g.run_network(seed=0, timeout=T, live=False)  # no snapshot asked: no warning
+
+
+def test_state_that_cannot_be_copied_is_reported_and_cannot_be_resumed():
+    class Holder:
+        def __init__(self):
+            self.lock = threading.Lock()
+
+        def take(self, x):
+            pass
+
+    src = Source(fn=ListSource([1, 2]).run, name="src")
+    g = network([(src, Sink(fn=Holder().take, name="holder"))])
+    with pytest.warns(SnapshotWarning, match="could not record the state of sink 'holder'"):
+        g.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
+    with pytest.raises(ValueError, match="could not record the state of 'holder'"):
+        g.run_network(resume=g.snapshots[0], timeout=T, live=False)
