@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 from .errors import cut, exception_text, short_repr
 from .nodes import default_name, function_name
+from .snapshots import state_text
 
 __all__ = ["build", "svg", "dot_available", "text", "mermaid", "legend", "mimebundle"]
 
@@ -91,12 +92,14 @@ COUNT_CELL = ' BGCOLOR="transparent"'
 #: the cell for the messages waiting on an edge ("+99999 waiting" fits), drawn in this colour
 WAIT_WIDTH = 64
 WAIT_INK = "#B45309"
+#: a snapshot's recorded states and messages in flight (``snapshot=``), as on the timeline
+SNAP_INK = "#C2185B"
 
 
 # --- public API --------------------------------------------------------------
 
 def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None,
-          expand=True):
+          expand=True, snapshot=None):
     """Draw ``net`` as a ``graphviz.Digraph``, left to right.
 
     ``stats=True``: each node's counters from the last run, failed nodes
@@ -113,12 +116,14 @@ def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, comp
     more than 5, False: never, or a number of your own).
     ``expand``: draw each sub-network as a labelled frame holding its nodes
     (True), or as one box with its inputs and outputs (False).
+    ``snapshot``: a :class:`~dissyslab.Snapshot`: each node shows the state it
+    recorded, and each edge the messages recorded in flight on it.
     The layout depends only on the network and the options given, never on
     the values in ``states`` or ``edge_counts``, so a live view does not jump.
     """
     _diagram_class()  # first, so a missing graphviz package fails before any work
     return digraph(picture(net, stats=stats, states=states, edge_counts=edge_counts,
-                           waiting=waiting, compact=compact, expand=expand))
+                           waiting=waiting, compact=compact, expand=expand, snapshot=snapshot))
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ class Picture:
 
 
 def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None,
-            expand=True):
+            expand=True, snapshot=None):
     """The :class:`Picture` :func:`build` draws, with the same options."""
     failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     if stats and edge_counts is None:
@@ -153,7 +158,7 @@ def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, co
     if edge_counts is None:
         waiting = None
     plan = _plan(net, _threshold(compact), pinned=set(failures), expand=expand)
-    view = _View(net, stats, states, edge_counts, failures, waiting)
+    view = _View(net, stats, states, edge_counts, failures, waiting, snapshot)
     label = ()
     if stats and not _has_run(net):
         label = (("label", "not run yet: every counter is 0"), ("labelloc", "b"),
@@ -780,6 +785,7 @@ class _View:
     edge_counts: dict
     failures: dict
     waiting: dict = None
+    snapshot: object = None
 
 
 # a white page, not a transparent one, so the picture stays legible in dark themes
@@ -807,6 +813,9 @@ def _node_attrs(box, view):
         if errors:
             errors[0] = "\u2717 " + errors[0]
         rows += [f'<FONT POINT-SIZE="9" COLOR="{FAIL}">{_esc(r)}</FONT>' for r in errors]
+    if view.snapshot is not None and not box.members:
+        recorded = state_text(view.snapshot.nodes.get(box.name), 40)
+        rows.append(f'<FONT POINT-SIZE="9" COLOR="{SNAP_INK}">{_esc(recorded)}</FONT>')
     badge = _badge(state) if view.states is not None else None
     attrs = {"id": box.id}
     if box.kind == "network":
@@ -920,6 +929,12 @@ def _edge_attrs(link, view):
             cells.append(_label_cell(wait_text(wait), COUNT_CELL, WAIT_WIDTH, WAIT_INK))
         if not count:
             attrs["color"] = ZERO_WIRE
+    if view.snapshot is not None:
+        flying = [m for e in link.edges for m in view.snapshot.channels.get(e.label, ())]
+        if flying:
+            attrs["label"] = short_repr(flying, 40)
+            attrs["fontcolor"] = SNAP_INK
+            attrs["color"] = SNAP_INK
     if cells:
         attrs["label"] = _html(f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
                                f"<TR>{''.join(cells)}</TR></TABLE>")

@@ -371,7 +371,10 @@ class Network:
 
     # --- pictures (diagram.py)
     def diagram(self, **options):
-        """This network as a ``graphviz.Digraph``; options as in :func:`dissyslab.diagram.build`."""
+        """This network as a ``graphviz.Digraph``; options as in :func:`dissyslab.diagram.build`.
+
+        ``g.diagram(snapshot=g.snapshots[0])`` shows what a snapshot recorded.
+        """
         from .diagram import build
 
         return build(self, **options)

@@ -59,7 +59,7 @@ from .running import (
     wait,
 )
 from .semantics import Stop
-from .snapshots import Marker, start
+from .snapshots import Marker, SnapshotWarning, start
 from .threads import STOP_GRACE, raise_in_thread
 
 if TYPE_CHECKING:
@@ -535,6 +535,12 @@ def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: 
     s.settle(stuck)
     if s.error is not None:
         raise s.error
+    if s.snapshot_at and outcome == "finished":
+        steps = ", ".join(str(k) for k in s.snapshot_at)
+        warnings.warn(f"The run ended after {r.steps} steps, so no snapshot was taken at step"
+                      f"{'s' if len(s.snapshot_at) > 1 else ''} {steps}: snapshot_at counts the steps of "
+                      f"this run (g.last_run.steps).",
+                      SnapshotWarning, stacklevel=3)
     if stuck:
         warnings.warn(
             f"{stuck[0].kind} '{stuck[0].name}' was still inside its function when the "

@@ -59,7 +59,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .copying import copy_batch
-from .errors import short_repr
+from .errors import cut, short_repr
 from .sources import ListSource
 
 if TYPE_CHECKING:
@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 
 #: containers whose own methods (``results.append``) make a node's state the container
 _CONTAINERS = (list, dict, set, deque, bytearray)
+#: values that cannot change: a method of one (``"-".join``) keeps no state
+_UNCHANGING = (str, bytes, int, float, complex, bool, tuple, frozenset, range, type)
 
 
 class SnapshotWarning(UserWarning):
@@ -131,7 +133,7 @@ class Snapshot:
         lines = [f"snapshot ({when})", "nodes:"]
         name_w = max((len(n) for n in self.nodes), default=0)
         for name, state in self.nodes.items():
-            lines.append(f"  {name:<{name_w}}  {short_repr(state, width)}")
+            lines.append(f"  {name:<{name_w}}  {state_text(state, width)}")
         lines.append("messages in flight:" if self.in_flight else "messages in flight: none")
         for label, msgs in self.channels.items():
             if msgs:
@@ -143,6 +145,15 @@ class Snapshot:
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(self.text())
+
+
+def state_text(state: Any, width: int = 60) -> str:
+    """A recorded state on one line: ``balance=70, left=3`` for an object's attributes."""
+    if state is None:
+        return "(no state)"
+    if isinstance(state, dict) and state and all(isinstance(k, str) for k in state):
+        return cut(", ".join(f"{k}={short_repr(v, 30)}" for k, v in state.items()), width)
+    return short_repr(state, width)
 
 
 # --- recording and restoring one node ------------------------------------------
@@ -157,10 +168,12 @@ def owner_of(fn: Any) -> Any:
     fn = _unwrap(fn)
     if isinstance(fn, (types.FunctionType, type)):
         return None
-    owner = getattr(fn, "__self__", None)
     if isinstance(fn, (types.MethodType, types.BuiltinMethodType)):
-        return None if owner is None or isinstance(owner, types.ModuleType) else owner
-    return fn  # a callable object: its state is its own
+        owner = getattr(fn, "__self__", None)
+        return None if isinstance(owner, (types.ModuleType, _UNCHANGING, type(None))) else owner
+    if type(fn).__module__ in ("builtins", "operator", "functools"):
+        return None  # str.upper, operator.itemgetter(0)...: the standard library's, with no state
+    return fn  # a callable object of a class of your own: its state is its own
 
 
 def closure_state(fn: Any) -> list[str]:
@@ -197,7 +210,7 @@ def record_state(nr: NodeRun) -> tuple[Any, str | None]:
     if owner is None:
         return None, None
     if isinstance(owner, ListSource):
-        return {"position": owner._next}, None
+        return {"position": owner.position}, None
     try:
         if isinstance(owner, _CONTAINERS):
             return copy.deepcopy(owner), None
@@ -216,7 +229,7 @@ def restore_state(nr: NodeRun, state: Any) -> None:
     if owner is None or state is None and not isinstance(owner, _CONTAINERS):
         return
     if isinstance(owner, ListSource):
-        owner._next = state["position"]
+        owner.position = state["position"]
         return
     state = copy.deepcopy(state)
     if isinstance(owner, (list, bytearray)):

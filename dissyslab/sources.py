@@ -49,5 +49,17 @@ class ListSource:
         """Start again from the first item."""
         self._next = 0
 
+    @property
+    def position(self):
+        """How many items it has handed out (a snapshot records it; resuming sets it back)."""
+        return self._next
+
+    @position.setter
+    def position(self, value):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= len(self.items):
+            raise ValueError(f"a ListSource position is a whole number from 0 to {len(self.items)}, "
+                             f"but got {value!r}.")
+        self._next = value
+
     def __repr__(self):
         return f"ListSource(items={self.items!r})"

@@ -7,7 +7,10 @@ it took, as in Lamport's diagrams. A dot is a node handling one message (a
 source producing it, another node taking it in), labelled with that message;
 an arrow goes from the dot where a message was sent to the dot where it was
 received. Drops, failures, discarded messages and each node's end are
-marked. The SVG text is deterministic: the same trace gives the same picture.
+marked. A snapshot (``snapshots.py``) shows as a diamond where each node
+recorded its state, a dashed arrow for each marker, and the *cut*: a dashed
+line through the points where the nodes recorded. The SVG text is
+deterministic: the same trace gives the same picture.
 """
 
 from html import escape
@@ -24,6 +27,7 @@ COLOURS = {
     "sink": "#2e7d32",
 }
 FAIL = "#c62828"
+SNAP = "#c2185b"  # snapshots: where nodes record their state, markers and the cut
 GREY = "#8b929c"
 INK = "#1f2933"
 
@@ -175,6 +179,10 @@ def _label(g, chars):
     mark = g.mark()
     if mark == "end":
         return "end" if g.first.note is None else f"end ({g.first.note})"
+    if mark == "record":
+        return f"records its state ({g.first.note})"
+    if mark == "marker":
+        return f"marker ({g.first.note})"
     if mark == "fail":
         note = next(r.note for r in g.records if r.event == "fail")
         kind = note.split(":", 1)[0]
@@ -228,7 +236,8 @@ def _draw(net, trace, records, shown):
     else:
         sub = "no events"
     width = int(max(x + 12, GUTTER - 34 + len(sub) * 6.3 + 12, 480))
-    legend, legend_h = _legend(width)
+    snapshots = any(r.event == "record" for r in shown)
+    legend, legend_h = _legend(width, snapshots)
     top = TITLE + HEADER
     y_of = {id(g): top + 14 + g.row * ROW for g in groups}
     bottom = top + 14 + max(rows - 1, 0) * ROW
@@ -243,7 +252,7 @@ def _draw(net, trace, records, shown):
         f'viewBox="0 0 {width} {height}" font-family="{SANS}" class="dissyslab-timeline">',
         "<defs>",
     ]
-    for name, c in list(COLOURS.items()) + [("grey", GREY)]:
+    for name, c in list(COLOURS.items()) + [("grey", GREY)] + [("snap", SNAP)] * snapshots:
         out.append(f'<marker id="dsl-tl-head-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
                    f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
                    f'<path d="M0,1 L10,5 L0,9 z" fill="{c}"/></marker>')
@@ -314,6 +323,7 @@ def _draw(net, trace, records, shown):
         x2, y2 = x_of[g2.node], y_of[id(g2)]
         dx, dy = _stub(x2 - x_of[name_of(edge.src)])
         out.append(_arrow(x2 - dx, y2 - dy, x2, y2, c, head, True, tip, from_dot=False))
+    out.extend(_snapshot_marks(net, groups, x_of, y_of))
     out.append("</g>")
 
     # the events
@@ -337,11 +347,14 @@ def _draw(net, trace, records, shown):
                        f'y2="{_f(y - 3)}" stroke="{GREY}" stroke-width="1.4"/>')
         elif mark == "discard":
             out.append(_cross(x, y, 4, GREY, 1.8))
+        elif mark in ("record", "marker"):
+            out.append(_diamond(x, y, 6 if mark == "record" else 4.5, mark == "record"))
         else:
             out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="4.5" fill="{c}" '
                        f'stroke="#ffffff" stroke-width="1.5"/>')
         text = _fit(labels[id(g)], int((width_of[g.node] - 30) / CHAR))
-        fill = FAIL if mark == "fail" else GREY if mark in ("drop", "discard", "end") else INK
+        fill = (FAIL if mark == "fail" else GREY if mark in ("drop", "discard", "end")
+                else SNAP if mark in ("record", "marker") else INK)
         out.append(f'<text x="{_f(x + 10)}" y="{_f(y - 3)}" font-family="{MONO}" font-size="11" '
                    f'fill="{fill}" stroke="#ffffff" stroke-width="3" paint-order="stroke" '
                    f'stroke-linejoin="round">{escape(text)}</text>')
@@ -352,6 +365,39 @@ def _draw(net, trace, records, shown):
     out.append("</g>")
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _snapshot_marks(net, groups, x_of, y_of):
+    """Marker arrows (from where the sender recorded to where the marker was taken), and each cut."""
+    name_of = _namer(net)
+    labels_by_edge = dict(zip(edge_labels(net), net.edges, strict=True))
+    recorded, cuts, out = {}, {}, []
+    for g in groups:
+        if g.first.event == "record":
+            recorded[(g.node, g.first.note)] = g
+            cuts.setdefault(g.first.note, []).append(g)
+    for g in groups:
+        r = g.first
+        if r.event != "marker":
+            continue
+        sender = recorded.get((name_of(labels_by_edge[r.edge].src), r.note))
+        if sender is not None:
+            out.append(_arrow(x_of[sender.node], y_of[id(sender)], x_of[g.node], y_of[id(g)], SNAP,
+                              "dsl-tl-head-snap", True, f"the marker of {r.note} along {r.edge}"))
+    for note, points in cuts.items():  # the cut: through every lane's recording point
+        points = sorted(points, key=lambda g: x_of[g.node])
+        path = " ".join(f"{'M' if i == 0 else 'L'}{_f(x_of[g.node])},{_f(y_of[id(g)])}"
+                        for i, g in enumerate(points))
+        out.append(f'<path d="{path}" stroke="{SNAP}" stroke-width="2.2" stroke-opacity="0.55" '
+                   f'stroke-dasharray="7 4"><title>the cut of {escape(note)}: each node recorded its '
+                   f'state here; a message that crosses it downwards was in flight</title></path>')
+    return out
+
+
+def _diamond(x, y, r, filled):
+    fill = SNAP if filled else "#ffffff"
+    return (f'<path d="M{_f(x)},{_f(y - r)} L{_f(x + r)},{_f(y)} L{_f(x)},{_f(y + r)} '
+            f'L{_f(x - r)},{_f(y)} z" fill="{fill}" stroke="{SNAP}" stroke-width="1.6"/>')
 
 
 def _received_later(records, key):
@@ -398,7 +444,7 @@ def _tip(g, seeded):
     return "\n".join(parts)
 
 
-def _legend(width):
+def _legend(width, snapshots=False):
     """The key to the marks, wrapped to ``width``; returns (svg parts, height)."""
     c = COLOURS["transform"]
     items = [
@@ -414,6 +460,12 @@ def _legend(width):
         (f'<path d="M-9,0 L9,0" stroke="{GREY}" stroke-width="1.4" stroke-dasharray="4 3"/>',
          "from or to outside the picture"),
     ]
+    if snapshots:
+        items += [(_diamond(0, 0, 6, True), "records its state"),
+                  (f'<path d="M-9,0 L8,0" stroke="{SNAP}" stroke-width="1.4" stroke-dasharray="4 3" '
+                   f'marker-end="url(#dsl-tl-head-snap)"/>', "marker"),
+                  (f'<path d="M-9,0 L9,0" stroke="{SNAP}" stroke-width="2.2" stroke-opacity="0.55" '
+                   f'stroke-dasharray="7 4"/>', "the cut")]
     out = [f'<g font-size="11" fill="{GREY}">']
     x, y = GUTTER - 20, 0
     for mark, text in items:  # each mark is drawn around (0, 0), its text after it

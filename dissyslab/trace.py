@@ -85,7 +85,7 @@ class Trace(list):
             t = f"{r.time:d}" if isinstance(r.time, int) else f"{r.time * 1000:.2f}"
             extra = []
             if r.edge is not None:
-                extra.append(f"{r.edge} [{r.index}]")
+                extra.append(r.edge if r.index is None else f"{r.edge} [{r.index}]")
             if r.note:
                 extra.append(r.note)
             msg = "" if r.event == "end" else short_repr(r.message, 24)

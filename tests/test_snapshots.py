@@ -97,6 +97,7 @@ def consistent(g, snap):
 extra_edges = st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=4)
 
 
+@pytest.mark.filterwarnings("ignore::dissyslab.SnapshotWarning")  # steps after the end
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(k=st.integers(2, 5), extra=extra_edges, seed=st.integers(0, 10_000),
        at=st.lists(st.integers(0, 60), min_size=1, max_size=3))
@@ -392,3 +393,52 @@ def test_state_that_cannot_be_copied_is_reported_and_cannot_be_resumed():
         g.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
     with pytest.raises(ValueError, match="could not record the state of 'holder'"):
         g.run_network(resume=g.snapshots[0], timeout=T, live=False)
+
+
+def test_which_functions_have_state():
+    import operator
+    from functools import partial
+
+    from dissyslab.snapshots import owner_of
+
+    results, counter = [], Counter()
+    assert owner_of(results.append) is results
+    assert owner_of(counter.add) is counter
+    assert owner_of(partial(counter.add)) is counter
+    slots = Slots()
+    assert owner_of(slots) is slots
+    for stateless in (print, str.upper, "-".join, len, operator.itemgetter(0), lambda x: x, abs):
+        assert owner_of(stateless) is None, stateless
+
+
+def test_a_snapshot_step_the_run_never_reaches_is_named():
+    src = Source(fn=ListSource([1, 2]).run, name="src")
+    g = network([(src, Sink(fn=lambda x: None, name="out"))])
+    with pytest.warns(SnapshotWarning, match="no snapshot was taken at step 50"):
+        g.run_network(seed=0, snapshot_at=[1, 50], timeout=T, live=False)
+    assert len(g.snapshots) == 1
+
+
+def test_the_timeline_draws_markers_and_the_cut():
+    g, _, _ = bank(3, [], 2, transfers=3)
+    g.run_network(seed=1, snapshot_at=4, trace=True, timeout=T, live=False)
+    records = g.trace.events("record")
+    assert sorted(r.node for r in records) == sorted(g.snapshots[0].nodes)
+    assert all(r.note == "snapshot 0" for r in records + g.trace.events("marker"))
+    svg = g.timeline(max_events=None).svg
+    assert svg.count("records its state (snapshot 0)") == len(g.snapshots[0].nodes)
+    assert "the cut of snapshot 0" in svg and "the marker of snapshot 0 along" in svg
+    plain = bank(3, [], 2, transfers=3)[0]
+    plain.run_network(seed=1, trace=True, timeout=T, live=False)
+    assert "snap" not in plain.timeline(max_events=None).svg  # without snapshots: as before
+
+
+def test_the_diagram_shows_a_snapshot():
+    pytest.importorskip("graphviz")
+    g, _, _ = bank(3, [], 2, transfers=3)
+    g.run_network(seed=1, snapshot_at=4, timeout=T, live=False)
+    snap = g.snapshots[0]
+    dot = g.diagram(snapshot=snap).source
+    assert "position=1" in dot and "balance=55" in dot
+    assert "(&#x27;acct1#2&#x27;, 82)" in dot or "('acct1#2', 82)" in dot
+    assert "balance=" not in g.diagram().source
