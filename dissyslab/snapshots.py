@@ -83,16 +83,22 @@ class Snapshot:
     ``nodes``: node name -> recorded state (see the module docstring; ``None``
     for a node with no state). ``channels``: edge label (``"a → b"``, as in the
     diagrams) -> list of the messages that were in flight on it. ``ended``: the
-    sources that had already ended. ``step_started``/``step_ended`` (seeded
+    sources that had already ended. ``failed``: the nodes that had failed when
+    they recorded (a run resumed from the snapshot starts them again, with
+    the state they recorded, but the message they failed on is not in it:
+    resume from a snapshot taken before the failure). ``step_started``/``step_ended`` (seeded
     runs) or ``time_started``/``time_ended`` (threaded runs, seconds since the
     run began) say when the algorithm started and finished.
     """
 
     def __init__(self, nodes: dict, channels: dict, ended: list, started: float, finished: float,
-                 seed: int | None, unrecorded: list | None = None) -> None:
+                 seed: int | None, unrecorded: list | None = None, failed: list | None = None,
+                 edges: list | None = None) -> None:
         self.nodes = nodes
         self.channels = channels
         self.ended = ended
+        self.failed = failed or []
+        self.edges = list(channels) if edges is None else edges  # every edge's label, in order
         self.seed = seed
         self.unrecorded = unrecorded or []  # nodes whose state could not be recorded
         if seed is None:
@@ -131,6 +137,8 @@ class Snapshot:
         else:
             when = f"seed {self.seed}, taken from step {self.step_started} to step {self.step_ended}"
         lines = [f"snapshot ({when})", "nodes:"]
+        if self.failed:
+            lines[0] += f", after {', '.join(self.failed)} failed"
         name_w = max((len(n) for n in self.nodes), default=0)
         for name, state in self.nodes.items():
             lines.append(f"  {name:<{name_w}}  {state_text(state, width)}")
@@ -282,6 +290,7 @@ class Recording:
         self.states = {}
         self.problems = {}
         self.ended_sources = []
+        self.failed = []
         self.open = {}  # node name -> edges into it whose marker has not come yet
         self.channels = {e: [] for e in run.net.edges}
         self.in_edges = {name: [] for name in run.nodes}
@@ -303,6 +312,8 @@ class Recording:
             self.problems[name] = problem
         if nr.kind == "source" and nr.exhausted:
             self.ended_sources.append(name)
+        if nr.failure is not None:
+            self.failed.append(name)
         self.open[name] = set(self.in_edges[name])
         if nr.watch is not None:
             nr.watch.record(name, self.number)
@@ -349,8 +360,8 @@ class Recording:
             {name: self.states[name] for name in names},
             {e.label: msgs for e, msgs in self.channels.items()},
             [n for n in names if n in self.ended_sources],
-            self.started, finished, run.seed, sorted(self.problems))
-        self.snapshot.edges = [e.label for e in run.net.edges]
+            self.started, finished, run.seed, sorted(self.problems),
+            [n for n in names if n in self.failed], [e.label for e in run.net.edges])
         for name, problem in self.problems.items():
             warnings.warn(f"The snapshot could not record the state of {run.nodes[name].kind} "
                           f"'{name}': it could not be copied ({problem}). A run resumed from it "
@@ -388,7 +399,7 @@ def restore(run: Run, snap: Snapshot) -> list:
         raise TypeError(f"resume= needs a Snapshot (from g.snapshots, g.snapshot() or "
                         f"Snapshot.load), but got {short_repr(snap)}.")
     labels = [e.label for e in net.edges]
-    if list(snap.nodes) != list(run.nodes) or getattr(snap, "edges", labels) != labels:
+    if list(snap.nodes) != list(run.nodes) or snap.edges != labels:
         raise ValueError(
             "This snapshot was taken of another network (its nodes or edges differ from this "
             "one's), so it cannot be resumed here. Resume it with the network it was taken of, "

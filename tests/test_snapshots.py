@@ -442,3 +442,13 @@ def test_the_diagram_shows_a_snapshot():
     assert "position=1" in dot and "balance=55" in dot
     assert "(&#x27;acct1#2&#x27;, 82)" in dot or "('acct1#2', 82)" in dot
     assert "balance=" not in g.diagram().source
+
+
+def test_a_snapshot_says_which_nodes_had_failed():
+    counter, seen = Counter(), []
+    g = words_network(counter, seen, {"on": "c", "armed": True})
+    with pytest.raises(NetworkError):
+        g.run_network(seed=7, snapshot_at=[0, 20], timeout=T, live=False)
+    before, after = g.snapshots
+    assert before.failed == [] and after.failed == ["check"]
+    assert "after check failed" in str(after)
