@@ -185,14 +185,25 @@ def owner_of(fn: Any) -> Any:
 
 
 def closure_state(fn: Any) -> list[str]:
-    """The names a plain function assigns with ``nonlocal`` or ``global``: state it keeps hidden."""
+    """The variables in which a plain function keeps state that a snapshot cannot see.
+
+    Those it assigns with ``nonlocal`` or ``global``, and the lists, dicts and
+    sets it holds from the function that made it (``counts[word] += 1``).
+    """
     fn = _unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         return []
     code = fn.__code__
-    return sorted({i.argval for i in dis.get_instructions(code)
-                   if (i.opname in ("STORE_DEREF", "DELETE_DEREF") and i.argval in code.co_freevars)
-                   or i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL")})
+    names = {i.argval for i in dis.get_instructions(code)
+             if (i.opname in ("STORE_DEREF", "DELETE_DEREF") and i.argval in code.co_freevars)
+             or i.opname in ("STORE_GLOBAL", "DELETE_GLOBAL")}
+    for name, cell in zip(code.co_freevars, fn.__closure__ or (), strict=False):
+        try:
+            if isinstance(cell.cell_contents, _CONTAINERS):
+                names.add(name)
+        except ValueError:  # a cell not filled yet
+            pass
+    return sorted(names)
 
 
 def warn_unrecordable(net: Network) -> None:
@@ -203,10 +214,10 @@ def warn_unrecordable(net: Network) -> None:
             what = ("the variable " if len(names) == 1 else "the variables ") + ", ".join(
                 repr(n) for n in names)
             warnings.warn(
-                f"{node.kind} '{net.name_of(node)}' keeps state in {what} of its function (nonlocal or "
-                f"global), which a snapshot cannot record, so a "
-                f"run resumed from it would start that node from scratch. Keep the state in an "
-                f"object instead (a class with a method as the node's fn).",
+                f"{node.kind} '{net.name_of(node)}' keeps state in {what} outside its function "
+                f"(nonlocal, global, or a list, dict or set of the function that made it), which a "
+                f"snapshot cannot record: a run resumed from it would not get that state back. "
+                f"Keep the state in an object instead (a class with a method as the node's fn).",
                 SnapshotWarning, stacklevel=4)
 
 
@@ -220,7 +231,7 @@ def record_state(nr: NodeRun) -> tuple[Any, str | None]:
     if isinstance(owner, ListSource):
         return {"position": owner.position}, None
     try:
-        if isinstance(owner, _CONTAINERS):
+        if isinstance(owner, _CONTAINERS):  # the container (a subclass: its attributes too)
             return copy.deepcopy(owner), None
         return copy.deepcopy(owner.__getstate__()), None
     except Exception as exc:
@@ -240,11 +251,17 @@ def restore_state(nr: NodeRun, state: Any) -> None:
         owner.position = state["position"]
         return
     state = copy.deepcopy(state)
-    if isinstance(owner, (list, bytearray)):
-        owner[:] = state
-    elif isinstance(owner, _CONTAINERS):
-        owner.clear()
-        owner.update(state) if isinstance(owner, (dict, set)) else owner.extend(state)
+    if isinstance(owner, _CONTAINERS):
+        if isinstance(owner, (list, bytearray)):
+            owner[:] = state
+        else:
+            owner.clear()
+            for base in (dict, set, deque):
+                if isinstance(owner, base):
+                    (base.extend if base is deque else base.update)(owner, state)
+        if type(owner) not in _CONTAINERS and hasattr(state, "__dict__"):  # a subclass's attributes
+            owner.__dict__.clear()
+            owner.__dict__.update(state.__dict__)
     elif hasattr(owner, "__setstate__"):
         owner.__setstate__(state)
     else:  # as copy and pickle do for a class without __setstate__

@@ -207,6 +207,7 @@ def words_network(counter, seen, crash=None):
                     (t, Sink(fn=seen.append, name="seen"))])
 
 
+@pytest.mark.filterwarnings("ignore::dissyslab.SnapshotWarning")  # the fault is not state
 @pytest.mark.parametrize("seed", [None, 4])
 def test_resume_after_a_crash_finishes_like_an_uninterrupted_run(seed):
     whole, seen_whole = Counter(), []
@@ -374,6 +375,14 @@ def test_a_closure_with_nonlocal_state_is_named_in_a_warning():
     g = network([(src, Sink(fn=make_counter(), name="tally"))])
     with pytest.warns(SnapshotWarning, match="sink 'tally' keeps state in the variable 'count'"):
         g.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
+
+    def make_keeper():
+        seen = {"n": 0}
+        return lambda x: seen.update(n=seen["n"] + 1)
+
+    g = network([(Source(fn=ListSource([1, 2]).run, name="src"), Sink(fn=make_keeper(), name="keeper"))])
+    with pytest.warns(SnapshotWarning, match="sink 'keeper' keeps state in the variable 'seen'"):
+        g.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         g.run_network(seed=0, timeout=T, live=False)  # no snapshot asked: no warning
@@ -444,6 +453,7 @@ def test_the_diagram_shows_a_snapshot():
     assert "balance=" not in g.diagram().source
 
 
+@pytest.mark.filterwarnings("ignore::dissyslab.SnapshotWarning")  # the fault is not state
 def test_a_snapshot_says_which_nodes_had_failed():
     counter, seen = Counter(), []
     g = words_network(counter, seen, {"on": "c", "armed": True})
@@ -452,3 +462,43 @@ def test_a_snapshot_says_which_nodes_had_failed():
     before, after = g.snapshots
     assert before.failed == [] and after.failed == ["check"]
     assert "after check failed" in str(after)
+
+
+class Tallies(dict):
+    """A dict subclass with an attribute of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def add(self, word):
+        self[word] = self.get(word, 0) + 1
+        self.total += 1
+
+
+class Slotted:
+    __slots__ = ("counts",)
+
+    def __init__(self):
+        self.counts = {}
+
+    def add(self, word):
+        self.counts[word] = self.counts.get(word, 0) + 1
+
+
+@pytest.mark.parametrize("make", [Tallies, Slotted, Counter])
+def test_ordinary_classes_are_recorded_and_restored(make):
+    words = "a b a c b a".split()
+    full = make()
+    for w in words:
+        full.add(w)
+    keeper = make()
+    g = network([(Source(fn=ListSource(words).run, name="words"), Sink(fn=keeper.add, name="keep"))])
+    g.run_network(seed=0, snapshot_at=3, timeout=T, live=False)
+    snap = g.snapshots[0]
+    assert snap.nodes["keep"] is not None
+    g.run_network(seed=1, resume=snap, timeout=T, live=False)
+    for attr in ("counts", "total"):
+        assert getattr(keeper, attr, None) == getattr(full, attr, None)
+    if isinstance(keeper, dict):
+        assert dict(keeper) == dict(full)
