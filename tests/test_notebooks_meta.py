@@ -73,10 +73,10 @@ def lesson(request):
     return request.param, _load(request.param)
 
 
-def test_there_are_eleven_lessons():
+def test_there_are_twelve_lessons():
     numbers = sorted(p.name[:2] for p in LESSONS)
-    assert numbers == [f"{n:02d}" for n in range(1, 12)], (
-        f"notebooks/ should hold one lesson per module 01..11, found {numbers}"
+    assert numbers == [f"{n:02d}" for n in range(1, 13)], (
+        f"notebooks/ should hold one lesson per module 01..12, found {numbers}"
     )
 
 
