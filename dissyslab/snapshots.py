@@ -223,14 +223,14 @@ def warn_unrecordable(net: Network) -> None:
 
 def record_state(nr: NodeRun) -> tuple[Any, str | None]:
     """(the state of a node now, None) or (None, why it could not be copied)."""
-    if nr.kind == "merge_synch":
-        return {"waiting": [copy_batch(list(b)) for b in nr.buffers]}, None
     owner = owner_of(nr.node.fn)
-    if owner is None:
+    if owner is None and nr.kind != "merge_synch":
         return None, None
     if isinstance(owner, ListSource):
         return {"position": owner.position}, None
     try:
+        if nr.kind == "merge_synch":
+            return {"waiting": [copy_batch(list(b)) for b in nr.buffers]}, None
         if isinstance(owner, _CONTAINERS):  # the container (a subclass: its attributes too)
             return copy.deepcopy(owner), None
         return copy.deepcopy(owner.__getstate__()), None
@@ -273,6 +273,20 @@ def restore_state(nr: NodeRun, state: Any) -> None:
             owner.__dict__.update(state or {})
         for key, value in (slots or {}).items():
             setattr(owner, key, value)
+
+
+def _copies(batch):
+    """Copies of the messages, to keep; those that cannot be copied (a lock...) are kept as they are."""
+    try:
+        return copy_batch(batch)
+    except Exception:
+        out = []
+        for msg in batch:
+            try:
+                out.append(copy_batch([msg])[0])
+            except Exception:
+                out.append(msg)
+        return out
 
 
 # --- the algorithm, for one snapshot --------------------------------------------
@@ -354,7 +368,7 @@ class Recording:
         """``nr`` is about to handle ``batch`` from ``edge``: in flight if it recorded before the marker."""
         waiting = self.open.get(nr.name)
         if waiting and edge in waiting:
-            self.channels[edge].extend(copy_batch(batch))
+            self.channels[edge].extend(_copies(batch))
 
     def ended(self, nr: NodeRun) -> bool:
         """``nr`` has ended: nothing more can reach it. True if it has just recorded its state."""
@@ -433,7 +447,7 @@ def restore(run: Run, snap: Snapshot) -> list:
     for e in net.edges:
         msgs = snap.channels.get(e.label)
         if msgs:
-            msgs = copy_batch(msgs)
+            msgs = _copies(msgs)
             resend.append((e, msgs))
             sender = run.nodes[net.name_of(e.src)]
             sender.edge_counts[e] += len(msgs)

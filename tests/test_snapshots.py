@@ -502,3 +502,32 @@ def test_ordinary_classes_are_recorded_and_restored(make):
         assert getattr(keeper, attr, None) == getattr(full, attr, None)
     if isinstance(keeper, dict):
         assert dict(keeper) == dict(full)
+
+
+def test_g_snapshot_inside_a_node_says_why_it_cannot_work():
+    errors = []
+
+    def asks(x):
+        try:
+            g.snapshot()
+        except RuntimeError as err:
+            errors.append(str(err))
+
+    g = network([(Source(fn=ListSource([1]).run, name="src"), Sink(fn=asks, name="asks"))])
+    g.run_network(timeout=T, live=False)
+    assert errors and "inside a node's function" in errors[0]
+
+
+@pytest.mark.filterwarnings("ignore::dissyslab.SnapshotWarning")  # the sink's list is not recorded
+def test_messages_that_cannot_be_copied_are_recorded_as_they_are():
+    lock = threading.Lock()
+    a = Source(fn=ListSource([lock] * 3).run, name="a")
+    x = Transform(fn=lambda m: m, name="x")
+    b = Source(fn=ListSource([1, 2, 3]).run, name="b")
+    t = Transform(fn=lambda m: m, name="same")
+    out = []
+    g = network([(a, x), (x, t), (b, t), (t, Sink(fn=lambda m: out.append(m is lock), name="out"))])
+    g.run_network(seed=2, snapshot_at=[1, 2, 3], timeout=T, live=False)
+    assert out.count(True) == 3 and len(out) == 6
+    flying = [m for s in g.snapshots for m in s.channels["x → same"]]
+    assert len(flying) == 6 and all(m is lock for m in flying)
