@@ -8,7 +8,9 @@ versions run the same workloads (``workloads.py``) in turn, each run in a
 fresh interpreter (after one small untimed run, so that importing the
 scheduler is not counted), the order swapping at every repetition so that a
 busy neighbour slows both alike. Prints, per workload, the median time of each and
-the median of the per-repetition ratios (this one / the other).
+the median of the per-repetition ratios (this one / the other), for the
+wall-clock time and for the CPU time of the process (the steadier figure when
+the machine is shared).
 
 Feedback loops' termination detection (``termination.py``) costs acyclic
 networks nothing by design; this is how that is checked (target: at most 5 %
@@ -38,11 +40,11 @@ network(warm.edges).run_network(timeout=300, live=False)
 w = build({n})
 g = network(w.edges)
 gc.collect()
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 g.run_network(timeout=300, live=False)
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
 w.check("dissyslab")
-print(json.dumps(elapsed))
+print(json.dumps([elapsed, cpu]))
 """
 
 
@@ -79,18 +81,20 @@ def main(argv=None):
                   f"{args.n:,} messages, each run in a fresh interpreter")
             worst = 0.0
             for name in names:
-                mine, theirs = [], []
+                runs_mine, runs_theirs = [], []
                 for rep in range(args.reps):
-                    order = [(ROOT, mine), (other, theirs)]
+                    order = [(ROOT, runs_mine), (other, runs_theirs)]
                     for root, times in (order if rep % 2 == 0 else order[::-1]):
                         times.append(one_run(root, name, args.n))
+                mine, theirs = [r[0] for r in runs_mine], [r[0] for r in runs_theirs]
                 ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
+                cpu = statistics.median(a[1] / b[1] for a, b in zip(runs_mine, runs_theirs, strict=True))
                 ratio = statistics.median(ratios)
                 worst = max(worst, ratio)
                 q = statistics.quantiles(ratios, n=4) if len(ratios) >= 4 else ratios
                 print(f"  {name:<17} this {statistics.median(mine) * 1000:7.1f} ms   other "
                       f"{statistics.median(theirs) * 1000:7.1f} ms   ratio {ratio:.3f} "
-                      f"(quartiles {q[0]:.3f} .. {q[-1]:.3f})")
+                      f"(quartiles {q[0]:.3f} .. {q[-1]:.3f}), CPU-time ratio {cpu:.3f}")
         finally:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", other], check=False)
     verdict = "OK" if worst <= args.target else "ABOVE TARGET"
