@@ -1,7 +1,6 @@
 """Building and checking a network: ``network([(a, b), ...])`` and what you can ask of it."""
 
 import sys
-import threading
 import warnings
 from dataclasses import dataclass, field
 from functools import partial
@@ -362,6 +361,8 @@ class Network:
                 "now. Call it from another thread while run_network goes on (for example with "
                 "threading.Timer(0.1, g.snapshot).start() just before g.run_network()), or use "
                 "g.run_network(snapshot_every=seconds).")
+        import threading
+
         if threading.current_thread().name.startswith("dissyslab "):
             raise RuntimeError(
                 "g.snapshot() was called from inside a node's function: that node would wait for "

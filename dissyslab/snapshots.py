@@ -48,21 +48,20 @@ any code they put in it.
 from __future__ import annotations
 
 import copy
-import dis
-import pickle
-import threading
 import time
 import types
 import warnings
 from collections import deque
 from functools import partial
-from typing import TYPE_CHECKING, Any
 
 from .copying import copy_batch
 from .errors import cut, short_repr
 from .sources import ListSource
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
 if TYPE_CHECKING:
+    from typing import Any
+
     from .graph import Edge, Network
     from .running import Run
     from .semantics import NodeRun
@@ -115,6 +114,8 @@ class Snapshot:
 
     def save(self, path: str) -> None:
         """Write this snapshot to a file (a Python pickle: see ``Snapshot.load``)."""
+        import pickle  # here, not at import: most programs never save a snapshot
+
         with open(path, "wb") as f:
             pickle.dump({"format": "dissyslab snapshot", "version": 1, "snapshot": self}, f)
 
@@ -125,6 +126,8 @@ class Snapshot:
         The file is a Python pickle, and reading a pickle can run code hidden in
         it: load only snapshot files you (or someone you trust) wrote.
         """
+        import pickle
+
         with open(path, "rb") as f:
             data = pickle.load(f)  # noqa: S301 - documented: only files you made yourself
         if not isinstance(data, dict) or data.get("format") != "dissyslab snapshot":
@@ -190,6 +193,8 @@ def closure_state(fn: Any) -> list[str]:
     Those it assigns with ``nonlocal`` or ``global``, and the lists, dicts and
     sets it holds from the function that made it (``counts[word] += 1``).
     """
+    import dis  # here, not at import: only asked when a snapshot is
+
     fn = _unwrap(fn)
     if not isinstance(fn, types.FunctionType):
         return []
@@ -328,6 +333,8 @@ class Recording:
         for e in run.net.edges:
             self.in_edges[run.net.name_of(e.dst)].append(e)
         self.left = len(run.nodes)  # nodes not yet complete
+        import threading  # here: `import dissyslab` loads no threading until a run
+
         self._lock = threading.Lock()
         self.done = threading.Event()
         self.snapshot = None
