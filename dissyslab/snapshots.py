@@ -36,8 +36,14 @@ What a node's state is:
 * a :class:`~dissyslab.ListSource`: its position;
 * a MergeSynch: the messages waiting to be paired;
 * a plain function or lambda: nothing (``None``). A function that keeps state
-  in a ``nonlocal`` (or ``global``) variable cannot be recorded: a warning
-  names the node. Keep such state in an object instead.
+  in a ``nonlocal`` or ``global`` variable, or in a list, dict or set of the
+  function that made it, cannot be recorded: a warning names the node. Keep
+  such state in an object instead.
+
+``g.run_network(resume=snap)`` puts every recorded state back into the
+node's own objects (the same objects, not new ones) and sends the messages
+recorded in flight again, first, along their edges; a source that had ended
+stays ended.
 
 A :class:`Snapshot` can be written to a file with ``snap.save(path)`` and
 read back with ``Snapshot.load(path)``. The file is a Python pickle: load
