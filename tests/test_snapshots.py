@@ -313,11 +313,12 @@ def test_snapshot_every_in_a_threaded_run():
 def test_g_snapshot_from_another_thread():
     import time
 
-    gate = threading.Event()
+    gate, at_five = threading.Event(), threading.Event()
     got = []
 
     def slow(x):
         if x == 5:
+            at_five.set()
             gate.wait(5)
         return x
 
@@ -326,17 +327,21 @@ def test_g_snapshot_from_another_thread():
     t = Transform(fn=slow, name="slow")
     g = network([(src, t), (t, Sink(fn=out.append, name="out"))])
 
-    def take():
-        while not g._running:
-            time.sleep(0.001)
-        time.sleep(0.05)
-        threading.Timer(0.05, gate.set).start()
+    def take():  # once the run is held up at message 5, ask for a snapshot
+        at_five.wait(T)
         got.append(g.snapshot(timeout=T))
 
-    helper = threading.Thread(target=take)
-    helper.start()
+    def release():  # let message 5 go once the snapshot has started
+        while not (g.last_run and g.last_run.snapshots_started):
+            time.sleep(0.001)
+        gate.set()
+
+    helpers = [threading.Thread(target=take), threading.Thread(target=release)]
+    for h in helpers:
+        h.start()
     g.run_network(timeout=T, capacity=1, live=False)
-    helper.join()
+    for h in helpers:
+        h.join()
     (snap,) = got
     assert g.snapshots == [snap]
     assert 5 <= snap.nodes["src"]["position"] < 10  # the source was held back by the slow node
