@@ -135,7 +135,11 @@ class Snapshot:
         import pickle
 
         with open(path, "rb") as f:
-            data = pickle.load(f)  # noqa: S301 - documented: only files you made yourself
+            try:
+                data = pickle.load(f)  # noqa: S301 - documented: only files you made yourself
+            except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+                raise ValueError(f"{path} is not a snapshot file written by Snapshot.save() "
+                                 f"({type(exc).__name__}: {exc}).") from None
         if not isinstance(data, dict) or data.get("format") != "dissyslab snapshot":
             raise ValueError(f"{path} is not a snapshot file written by Snapshot.save().")
         return data["snapshot"]
@@ -444,10 +448,16 @@ def restore(run: Run, snap: Snapshot) -> list:
                         f"Snapshot.load), but got {short_repr(snap)}.")
     labels = [e.label for e in net.edges]
     if list(snap.nodes) != list(run.nodes) or snap.edges != labels:
+        only_snap = [x for x in list(snap.nodes) + snap.edges if x not in run.nodes and x not in labels]
+        only_here = [x for x in list(run.nodes) + labels if x not in snap.nodes and x not in snap.edges]
+        differ = "; ".join(part for part in (
+            only_snap and f"the snapshot has {', '.join(map(repr, only_snap[:6]))}",
+            only_here and f"this network has {', '.join(map(repr, only_here[:6]))}") if part)
+        differ = differ or "its nodes or edges are in another order"
         raise ValueError(
-            "This snapshot was taken of another network (its nodes or edges differ from this "
-            "one's), so it cannot be resumed here. Resume it with the network it was taken of, "
-            "built with the same nodes and edges.")
+            f"This snapshot was taken of another network ({differ}), "
+            f"so it cannot be resumed here. Resume it with the network it was taken of, built "
+            f"with the same nodes and edges.")
     if snap.unrecorded:
         raise ValueError(
             f"This snapshot could not record the state of {', '.join(repr(n) for n in snap.unrecorded)} "

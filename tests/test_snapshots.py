@@ -288,6 +288,9 @@ def test_snapshot_files_round_trip(tmp_path):
     (tmp_path / "other").write_bytes(b"\x80\x04K\x01.")  # a pickle of the number 1
     with pytest.raises(ValueError, match="not a snapshot file"):
         Snapshot.load(tmp_path / "other")
+    (tmp_path / "text").write_text("balances: 100, 100, 100")
+    with pytest.raises(ValueError, match="not a snapshot file"):
+        Snapshot.load(tmp_path / "text")
 
 
 def test_snapshot_every_in_a_threaded_run():
