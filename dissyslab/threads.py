@@ -281,9 +281,11 @@ class _StartGate:
 class Threads:
     """The threads and channels of one threaded run."""
 
-    def __init__(self, run: Run, capacity: int) -> None:
+    def __init__(self, run: Run, capacity: int, snapshot_every: float | None = None) -> None:
         net = run.net
         self.run = run
+        self.every = snapshot_every  # seconds between two snapshots (snapshots.py), or None
+        self.due = time.perf_counter() + (snapshot_every or 0)
         largest = min(BATCH, capacity)  # a batch never overfills a channel
         self.done = Finished()
         self.go = _StartGate()  # no node works before every thread has started
@@ -367,6 +369,9 @@ class Threads:
             outbox.send_stalled(now, LATENCY)
         if self.merges:
             self._unblock_merges()
+        if self.every is not None and now >= self.due and not self.run.recordings:
+            self.due = now + self.every  # snapshot_every: the next one, once this one is taken
+            self.take_snapshot()
 
     def _unblock_merges(self):
         """If every node waits for every other, lift the bound of the MergeSynch inputs they wait for.
@@ -418,11 +423,8 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
     try:
         r = Run(net, observers, resume=resume)
         net.last_run = r
-        threads = Threads(r, capacity)
+        threads = Threads(r, capacity, snapshot_every)
         r.take_snapshot = threads.take_snapshot
-        tick = threads.tick
-        if snapshot_every is not None:
-            tick = _every(snapshot_every, threads)
         for observer in r.observers:
             observer.started(r)
         try:
@@ -438,7 +440,7 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
                 f"this process may start no more. Build a smaller network, or restart the "
                 f"kernel if earlier runs left threads behind.") from exc
         else:
-            outcome = wait(threads.done, r.observers, timeout, tick=tick)
+            outcome = wait(threads.done, r.observers, timeout, tick=threads.tick)
         if outcome in ("timeout", "interrupted", "held"):
             alive = {t.node_run.name for t in threads.alive()}
             busy = still_running(r, alive=lambda nr: nr.name in alive)
@@ -473,19 +475,6 @@ def _let_the_process_exit() -> None:
         for obj in (stream, getattr(stream, "buffer", None)):
             if obj is not None:
                 ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
-
-
-def _every(seconds: float, threads: Threads) -> Callable[[], None]:
-    """The calling thread's tick for ``snapshot_every``: one snapshot every ``seconds`` (one at a time)."""
-    due = [time.monotonic() + seconds]
-
-    def tick():
-        threads.tick()
-        now = time.monotonic()
-        if now >= due[0] and not threads.run.recordings:
-            due[0] = now + seconds
-            threads.take_snapshot()
-    return tick
 
 
 def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:
