@@ -930,7 +930,10 @@ def _edge_attrs(link, view):
         if not count:
             attrs["color"] = ZERO_WIRE
     if view.snapshot is not None:
-        flying = [m for e in link.edges for m in view.snapshot.channels.get(e.label, ())]
+        from .trace import edge_labels  # the labels a snapshot's channels have
+
+        label_of = dict(zip(view.net.edges, edge_labels(view.net), strict=True))
+        flying = [m for e in link.edges for m in view.snapshot.channels.get(label_of.get(e), ())]
         if flying:
             attrs["label"] = short_repr(flying, 40)
             attrs["fontcolor"] = SNAP_INK

@@ -89,11 +89,13 @@ class Snapshot:
     for a node with no state). ``channels``: edge label (``"a → b"``, as in the
     diagrams) -> list of the messages that were in flight on it. ``ended``: the
     sources that had already ended. ``failed``: the nodes that had failed when
-    they recorded (a run resumed from the snapshot starts them again, with
-    the state they recorded, but the message they failed on is not in it:
-    resume from a snapshot taken before the failure). ``step_started``/``step_ended`` (seeded
-    runs) or ``time_started``/``time_ended`` (threaded runs, seconds since the
-    run began) say when the algorithm started and finished.
+    they recorded (a run resumed from the snapshot starts them again, with the
+    state they recorded, but the message they failed on is not in it: resume
+    from a snapshot taken before the failure). ``step_started`` and
+    ``step_ended`` (seeded runs) or ``time_started`` and ``time_ended``
+    (threaded runs, seconds since the run began) say when the algorithm
+    started and finished. An edge listed twice in the network is labelled
+    ``"a → b (2)"`` the second time, as in ``g.trace``.
     """
 
     def __init__(self, nodes: dict, channels: dict, ended: list, started: float, finished: float,
@@ -339,6 +341,9 @@ class Recording:
         self.failed = []
         self.open = {}  # node name -> edges into it whose marker has not come yet
         self.channels = {e: [] for e in run.net.edges}
+        from .trace import edge_labels  # here: trace.py is not loaded by `import dissyslab`
+
+        self.labels = edge_labels(run.net)  # unique, even for an edge listed twice
         self.in_edges = {name: [] for name in run.nodes}
         for e in run.net.edges:
             self.in_edges[run.net.name_of(e.dst)].append(e)
@@ -406,10 +411,10 @@ class Recording:
         names = list(run.nodes)
         self.snapshot = Snapshot(
             {name: self.states[name] for name in names},
-            {e.label: msgs for e, msgs in self.channels.items()},
+            dict(zip(self.labels, self.channels.values(), strict=True)),
             [n for n in names if n in self.ended_sources],
             self.started, finished, run.seed, sorted(self.problems),
-            [n for n in names if n in self.failed], [e.label for e in run.net.edges])
+            [n for n in names if n in self.failed], self.labels)
         for name, problem in self.problems.items():
             warnings.warn(f"The snapshot could not record the state of {run.nodes[name].kind} "
                           f"'{name}': it could not be copied ({problem}). A run resumed from it "
@@ -446,7 +451,9 @@ def restore(run: Run, snap: Snapshot) -> list:
     if not isinstance(snap, Snapshot):
         raise TypeError(f"resume= needs a Snapshot (from g.snapshots, g.snapshot() or "
                         f"Snapshot.load), but got {short_repr(snap)}.")
-    labels = [e.label for e in net.edges]
+    from .trace import edge_labels
+
+    labels = edge_labels(net)
     if list(snap.nodes) != list(run.nodes) or snap.edges != labels:
         only_snap = [x for x in list(snap.nodes) + snap.edges if x not in run.nodes and x not in labels]
         only_here = [x for x in list(run.nodes) + labels if x not in snap.nodes and x not in snap.edges]
@@ -467,8 +474,8 @@ def restore(run: Run, snap: Snapshot) -> list:
         if name in snap.ended:
             nr.exhausted = True
     resend = []
-    for e in net.edges:
-        msgs = snap.channels.get(e.label)
+    for e, label in zip(net.edges, labels, strict=True):
+        msgs = snap.channels.get(label)
         if msgs:
             msgs = _copies(msgs)
             resend.append((e, msgs))

@@ -547,3 +547,20 @@ def test_messages_that_cannot_be_copied_are_recorded_as_they_are():
     assert out.count(True) == 3 and len(out) == 6
     flying = [m for s in g.snapshots for m in s.channels["x → same"]]
     assert len(flying) == 6 and all(m is lock for m in flying)
+
+
+@pytest.mark.filterwarnings("ignore::dissyslab.DuplicateEdgeWarning")
+def test_an_edge_listed_twice_keeps_its_messages_apart():
+    a = Source(fn=ListSource([1, 2, 3]).run, name="a")
+    slow = Transform(fn=lambda m: m, name="x")
+    b = Source(fn=ListSource([10, 20, 30]).run, name="b")
+    same = Transform(fn=lambda m: m, name="same")
+    out = []
+    g = network([(a, slow), (slow, same), (slow, same), (b, same), (same, Sink(fn=out.append, name="out"))])
+    g.run_network(seed=2, snapshot_at=[1, 2, 3], timeout=T, live=False)
+    for snap in g.snapshots:
+        assert set(snap.channels) == {"a → x", "x → same", "x → same (2)", "b → same", "same → out"}
+        assert snap.channels["x → same"] == snap.channels["x → same (2)"]  # each copy once
+    snap = g.snapshots[-1]
+    g.run_network(seed=0, resume=snap, timeout=T, live=False)
+    assert sorted(out) == [1, 1, 2, 2, 3, 3, 10, 20, 30]
