@@ -280,7 +280,7 @@ class Network:
                 f"({self.name}, sink)]), and call g.{what} on that.")
 
     def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None,
-                    snapshot_at=None, snapshot_every=None, resume=None):
+                    snapshot_at=None, snapshot_every=None, resume=None, engine="threads"):
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -306,14 +306,28 @@ class Network:
         them in a threaded run; they are in ``g.snapshots`` afterwards.
         ``resume=snap`` starts from a snapshot: its node states, and its messages
         in flight sent again.
+        ``engine``: "threads" (the default: every node in a thread of this
+        process) or "ray" (every source and transform in a process of its own,
+        on this machine or a Ray cluster; sinks stay here; see ``ray_engine.py``
+        and ``pip install -e ".[ray]"``). Ray runs take no snapshots.
         """
         self._refuse_piece("run_network()")
+        if engine not in ("threads", "ray"):
+            raise ValueError(f"engine must be \"threads\" (the default) or \"ray\", but got "
+                             f"{engine!r}.")
         from .snapshots import check_snapshot_arguments, warn_unrecordable
 
         steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
-        if steps or snapshot_every is not None:
-            warn_unrecordable(self)
-        if seed is None:  # threads.py: every node in its own thread
+        if engine == "ray":  # ray_engine.py: nodes in processes (Ray actors); Ray imported there
+            if seed is not None:
+                raise ValueError("A seeded run (seed=...) runs every node one step at a time in "
+                                 "this process, so it cannot use engine=\"ray\": leave out one "
+                                 "of the two.")
+            if snapshot_every is not None or resume is not None:
+                raise ValueError("Snapshots (snapshot_every=, resume=) are taken in this process's "
+                                 "runs only: use engine=\"threads\" (the default) or a seed for them.")
+            from .ray_engine import run
+        elif seed is None:  # threads.py: every node in its own thread
             from .threads import run
 
             run = partial(run, snapshot_every=snapshot_every, resume=resume)
@@ -321,6 +335,8 @@ class Network:
             from .seeded import check_seed, run_seeded
 
             run = partial(run_seeded, seed=check_seed(seed), snapshot_at=steps, resume=resume)
+        if steps or snapshot_every is not None:
+            warn_unrecordable(self)
         observers = []
         if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
             from .trace import Tracer

@@ -248,17 +248,21 @@ class NodeRun:
             self.watch.end(self.name, self.state)
 
     # --- handing results on -----------------------------------------------------
-    def hand_over(self, port: int, items: list) -> list:
+    def hand_over(self, port: int, items: list, copies: bool = True) -> list:
         """One batch per edge leaving ``port``: the first gets ``items``, the others copies.
 
         Every copy is made before any receiver can touch the original; messages
         that cannot change (numbers, strings...) are shared, not copied. If a
         message cannot be copied, the node fails naming it and the edge, and
-        nothing of ``items`` is sent.
+        nothing of ``items`` is sent. ``copies=False`` is for a scheduler whose
+        transport gives every receiver its own copy anyway (the Ray engine's
+        pickling): every edge then gets ``items`` itself.
         """
         edges = self.outs[port]
         batches = [items]
-        if len(edges) > 1:
+        if len(edges) > 1 and not copies:
+            batches = [items] * len(edges)
+        elif len(edges) > 1:
             shared = all_immutable(items)
             try:
                 for edge in edges[1:]:

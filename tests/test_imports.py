@@ -12,7 +12,7 @@ PACKAGE = REPO / "dissyslab"
 #: what ``import dissyslab`` must not load: the views import these only when used
 #: (the same list as benchmarks/import_time.py)
 FORBIDDEN = ("IPython", "ipykernel", "ipywidgets", "jupyter", "jupyter_client", "jupyter_core",
-             "jupyterlab", "graphviz", "notebook", "nbformat", "traitlets", "comm")
+             "jupyterlab", "graphviz", "notebook", "nbformat", "traitlets", "comm", "ray")
 
 
 def _modules():

@@ -1,0 +1,805 @@
+"""The Ray engine: every source and transform in a process of its own, on one machine or many.
+
+``g.run_network(engine="ray")`` runs the very same node semantics as the
+threaded scheduler (``semantics.py``): each source, transform, Split and
+MergeSynch is a Ray *actor* (a Python process, on this machine or on any
+machine of a Ray cluster) holding the node's :class:`~dissyslab.semantics.NodeRun`;
+sinks run in the calling process, so ``Sink(fn=results.append)`` fills the
+student's own list, as it does with threads.
+
+How a run goes:
+
+* One thread of the calling process, the *hub*, routes every message. It
+  asks a source's actor to ``produce`` a batch, gives what arrives to the
+  receivers' actors (``take``), hands batches for sinks to their NodeRun
+  here, and keeps what each node still has to handle. Each actor has at
+  most two calls waiting, so it never idles while the hub routes.
+* Messages travel pickled, a batch at a time: what a node sends along an
+  edge is serialized once, in the sender's process, and every receiver
+  unpickles its own copy (that is how fanout gives each receiver a copy of
+  its own here). A message that cannot be pickled fails its sender, naming
+  the edge. A node's function is pickled too, to be sent to its process:
+  one that cannot be (it holds a lock, an open file, a connection) is named
+  before anything starts.
+* ``capacity``: the hub asks a node to make or handle a batch only while
+  every node it sends to has room for the results, counting what waits in
+  the hub, what is on its way, and what is being made.
+* End of stream, failures and loops follow the threaded scheduler: a node
+  ends when every sender has ended and nothing waits for it; a failed node's
+  receivers are told "end" at once; a loop ends when its count of
+  outstanding messages (``termination.py``) reaches zero, counted here in
+  the hub, which sees every message go by.
+* Each actor sends back, with its results, its counters (``g.stats``,
+  ``g.edge_counts``...) and, when a run is traced, the events it saw, so
+  ``trace=True``, the live view and the diagram work as with threads.
+* After the run, however it ends (finished, failure, timeout, Ctrl-C), every
+  actor of the run is killed: no process of it is left behind. A process that
+  dies during the run (killed, out of memory) fails its node, by name.
+
+Ray itself: if this process is already connected to Ray (``ray.init(address=...)``
+to use a cluster), that is used. Otherwise a local Ray instance is started at
+the first run (no dashboard, quiet logs) and kept for the next runs; it is shut
+down when Python exits, or by hand with ``ray.shutdown()``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any, Iterable
+
+from .errors import NodeStillRunningWarning, exception_text, short_repr
+from .observers import Events
+from .running import Finished, Run, begin, check_arguments, conclude, still_running, stop_anyway, wait
+from .semantics import NodeRun, Stop
+from .threads import STOP_GRACE, raise_in_thread
+
+if TYPE_CHECKING:
+    from .graph import Network
+    from .observers import Observer
+
+#: most messages one call to an actor makes or handles
+BATCH = 1000
+#: seconds of work one call to an actor aims at (a slow function gets small batches)
+CALL_TIME = 0.05
+#: calls that may wait at one actor, so that it is never idle while the hub routes
+IN_FLIGHT = 2
+#: seconds the hub waits for a result before it looks round (stop, sinks)
+HUB_TICK = 0.01
+#: seconds given to Ray to start, and to a node's process to start
+START_TIMEOUT = 120
+
+INSTALL = ('engine="ray" needs Ray, which is not installed in this Python. Install it with\n'
+           '    pip install -e ".[ray]"     (in a clone of DisSysLab), or  pip install ray\n'
+           'then restart the kernel (or Python) and run again. engine="threads", the default, '
+           'needs nothing more.')
+
+
+class NodeProcessDied(RuntimeError):
+    """The process that ran a node ended during the run (killed, or out of memory)."""
+
+
+class RemoteError(Exception):
+    """An exception raised in a node's process that could not be brought back as it was."""
+
+
+# --- Ray itself -------------------------------------------------------------------
+_started_here = False
+_lock = threading.Lock()
+
+
+def ray_module():
+    """Import Ray, or say how to install it."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError(INSTALL) from exc
+    return ray
+
+
+def connect() -> Any:
+    """Ray, connected: to the instance this process already uses, or to a new local one.
+
+    A local instance started here is kept for the next runs and shut down when
+    Python exits (``ray.shutdown()`` stops it by hand).
+    """
+    global _started_here
+    ray = ray_module()
+    with _lock:
+        if not ray.is_initialized():
+            with _quick_ray_processes():
+                ray.init(include_dashboard=False, logging_level=logging.ERROR,
+                         log_to_driver=True, configure_logging=True)
+            if not _started_here:
+                atexit.register(_shutdown)
+            _started_here = True
+    return ray
+
+
+def _shutdown() -> None:
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+    if _shim_dir is not None:
+        shutil.rmtree(_shim_dir, ignore_errors=True)
+
+
+#: modules that every process Ray starts would import for nothing, at great cost
+SKIPPED_IN_RAY_PROCESSES = ("rfc3987_syntax",)
+_shim_dir = None
+
+
+class _quick_ray_processes:
+    """While Ray starts: its processes skip ``rfc3987_syntax`` (``SKIPPED_IN_RAY_PROCESSES``).
+
+    Every process Ray starts (its agents, and each node's process) imports
+    ``jsonschema``, which imports ``rfc3987_syntax`` if it is installed (Jupyter
+    installs it) and builds a grammar on import: about 5 seconds of CPU each.
+    Ray's raylet gives its agent 15 seconds to start, so on a busy machine Ray
+    could not start at all. ``jsonschema`` works without it (it skips the IRI
+    format check, which Ray never uses): a folder put first on the PYTHONPATH
+    of Ray's processes holds a module of that name that is not there
+    (importing it raises ImportError). This process itself is not changed.
+    """
+
+    def __enter__(self):
+        global _shim_dir
+        import importlib.util
+        self.before = os.environ.get("PYTHONPATH")
+        skipped = [m for m in SKIPPED_IN_RAY_PROCESSES if importlib.util.find_spec(m) is not None]
+        if not skipped:
+            return self
+        if _shim_dir is None:
+            _shim_dir = tempfile.mkdtemp(prefix="dissyslab-ray-")
+            for name in skipped:
+                os.makedirs(os.path.join(_shim_dir, name), exist_ok=True)
+                with open(os.path.join(_shim_dir, name, "__init__.py"), "w") as f:
+                    f.write(f"raise ImportError('{name} is not loaded in the processes Ray "
+                            f"starts for DisSysLab (see dissyslab/ray_engine.py)')\n")
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_shim_dir, self.before) if p)
+        return self
+
+    def __exit__(self, *exc):
+        if self.before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = self.before
+        return False
+
+
+# --- pickling -----------------------------------------------------------------------
+def dumps(obj: Any) -> bytes:
+    """Pickle ``obj``: plain pickle when it can (fast), else cloudpickle (functions by value)."""
+    try:
+        return pickle.dumps(obj, protocol=5)
+    except Exception:
+        from ray import cloudpickle
+        return cloudpickle.dumps(obj, protocol=5)
+
+
+def _not_picklable(obj: Any) -> str | None:
+    """Why ``obj`` cannot be pickled, or None if it can."""
+    try:
+        dumps(obj)
+    except Exception as exc:
+        return exception_text(exc, 300)
+    return None
+
+
+class EdgeRef:
+    """An edge as a node's process knows it: its number in the network and its label."""
+
+    __slots__ = ("index", "label")
+
+    def __init__(self, index: int, label: str) -> None:
+        self.index, self.label = index, label
+
+    def __repr__(self):
+        return f"Edge({self.label})"
+
+
+class _Recorder(Events):
+    """In a node's process: keeps the events of a traced run, to send them back."""
+
+    def __init__(self):
+        self.events = []
+
+    def emit(self, node, msg):
+        self.events.append(("emit", node, None, msg, None))
+
+    def receive(self, node, edge, msg):
+        self.events.append(("receive", node, edge.index, msg, None))
+
+    def send(self, node, edge, msg):
+        self.events.append(("send", node, edge.index, msg, None))
+
+    def drop(self, node, msg, note=None):
+        self.events.append(("drop", node, None, msg, note))
+
+    def fail(self, node, msg, exc):
+        self.events.append(("fail", node, None, msg, None))
+
+    def discard(self, node, edge, msg):
+        self.events.append(("discard", node, edge.index, msg, None))
+
+    def end(self, node, state):
+        self.events.append(("end", node, None, None, state))
+
+    def take_all(self) -> bytes | None:
+        events, self.events = self.events, []
+        if not events:
+            return None
+        try:
+            return dumps(events)
+        except Exception:  # a message that cannot be pickled: shown by its repr
+            return dumps([(kind, node, edge, _Shown(short_repr(msg)), note)
+                          for kind, node, edge, msg, note in events])
+
+
+class _Shown:
+    """A message of a traced run that could not come back from its node's process: its repr."""
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
+# --- a node's process -----------------------------------------------------------------
+class NodeActor:
+    """What runs in a node's process: the node's NodeRun, and the calls the hub makes on it.
+
+    Every call returns a report: the batches made for each edge (pickled), the
+    node's counters, its state, a new failure if any, and the events of a
+    traced run.
+    """
+
+    def __init__(self, paths: list, payload: bytes) -> None:
+        for p in paths:  # find the modules the driver's functions come from
+            if p not in sys.path:
+                sys.path.append(p)
+        from ray import cloudpickle
+        node, name, out_edges, in_edges, traced = cloudpickle.loads(payload)
+        self.in_edges = {e.index: e for e in in_edges}
+        self.watch = _Recorder() if traced else None
+        self.nr = NodeRun(node, out_edges, self.watch, (), name)
+        self.failure_told = False
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def produce(self, k: int) -> tuple:
+        started = time.perf_counter()
+        if not self.nr.exhausted:  # a second call may come before the first said "exhausted"
+            self.nr.produce(k)
+        return self._report(started)
+
+    def take(self, items: list) -> tuple:
+        started = time.perf_counter()
+        nr = self.nr
+        for index, port, data in items:
+            nr.take(port, self.in_edges[index], pickle.loads(data))
+        return self._report(started)
+
+    def end(self) -> tuple:
+        started = time.perf_counter()
+        self.nr.end()
+        return self._report(started)
+
+    def _report(self, started: float) -> tuple:
+        nr = self.nr
+        sent = []
+        for port, items in enumerate(nr.out):
+            if not items:
+                continue
+            nr.out[port] = []
+            edges = nr.outs[port]
+            try:
+                data = pickle.dumps(items, protocol=5)
+            except Exception:
+                data = self._pickle_or_fail(port, items)
+                if data is None:
+                    continue
+            nr.hand_over(port, items, copies=False)  # unpickling gives each receiver its copy
+            for e in edges:
+                sent.append((e.index, len(items), data))
+        failure = None
+        if nr.failure is not None and not self.failure_told:
+            self.failure_told = True
+            failure = _failure_report(nr.failure)
+        counters = (nr.stats, {e.index: n for e, n in nr.edge_counts.items()},
+                    {e.index: n for e, n in nr.received_on.items()},
+                    {e.index: n for e, n in nr.discarded_on.items()},
+                    list(nr.skipped), nr.state, nr.exhausted, nr.unpaired)
+        events = self.watch.take_all() if self.watch is not None else None
+        return sent, counters, failure, events, time.perf_counter() - started
+
+    def _pickle_or_fail(self, port, items):
+        """Pickle with cloudpickle, or fail the node naming the message and the edge."""
+        from ray import cloudpickle
+        try:
+            return cloudpickle.dumps(items, protocol=5)
+        except Exception:
+            pass
+        edge = self.nr.outs[port][0]
+        for msg in items:
+            why = _not_picklable(msg)
+            if why is not None:
+                break
+        else:
+            msg, why = items, "the batch could not be pickled"
+        error = TypeError(
+            f"on Ray every message travels to its receiver's process as a copy made by pickle, "
+            f"and this message cannot be pickled ({why}). Send plain data such as numbers, "
+            f"strings, lists, dicts or tuples instead.")
+        self.nr.fail(error, msg, detail=f"could not send {short_repr(msg)} along the edge {edge.label}")
+        return None
+
+
+def _failure_report(failure) -> tuple:
+    """A NodeFailure as plain data that can always travel back to the driver."""
+    exc = failure.exception
+    try:
+        exc_data = dumps(exc)
+        pickle.loads(exc_data)
+    except Exception:
+        exc_data = None
+    try:
+        msg_data = dumps(failure.message)
+    except Exception:
+        msg_data = None
+    return (exc_data, exception_text(exc), failure.traceback, msg_data,
+            short_repr(failure.message), failure.has_message, failure.detail)
+
+
+# --- the driver's side ------------------------------------------------------------------
+class _Place:
+    """One node as the hub sees it."""
+
+    def __init__(self, name, nr, edges_in):
+        self.name = name
+        self.nr = nr  # the NodeRun in this process: the sink's own, or a mirror of the actor's
+        self.kind = nr.kind
+        self.actor = None
+        self.pid = None
+        self.waiting = deque()  # (edge, port, count, data) to hand to this node
+        self.open_in = set(edges_in)  # edges into it that have not ended
+        self.calls = deque()  # (ref, what, items, reserved) in the order they were made
+        self.size = 16  # messages per call (grows for a fast function)
+        self.ending = False  # the end call was made
+        self.ended = False
+        self.told = False  # its receivers were told it ended
+        self.dead = False
+        self.exhausted = False
+        self.used = 0  # messages waiting for it, on their way or reserved for it (bounded edges)
+        self.bounded = None  # (receiver, places a message takes there) for its bounded receivers
+
+
+class Hub:
+    """The routing thread of one Ray run, and the actors of its nodes."""
+
+    def __init__(self, ray, run: Run, capacity: int) -> None:
+        self.ray, self.run, self.capacity = ray, run, capacity
+        net = run.net
+        self.edges = list(net.edges)
+        self.index = {id(e): i for i, e in enumerate(self.edges)}
+        self.feedback = {id(e) for e in net.feedback_edges}
+        self.loop_of_edge = run.loop_of_edge
+        self.places = {}
+        for name, nr in run.nodes.items():
+            node = nr.node
+            self.places[name] = _Place(name, nr, [e for e in self.edges if e.dst is node])
+        self.place_of = {id(p.nr.node): p for p in self.places.values()}
+        self.done = Finished()
+        self.stopping = False
+        self.error = None
+        self.in_sink = False  # the hub is inside a sink's function
+        self.thread = threading.Thread(target=self._main, name="dissyslab ray hub", daemon=True)
+        self.started_at = self.ready_at = None
+
+    # --- starting --------------------------------------------------------------------
+    def start_actors(self) -> None:
+        """One actor per node that is not a sink; wait until each process has started."""
+        ray, run = self.ray, self.run
+        actor_class = ray.remote(NodeActor)
+        traced = run.nodes and next(iter(run.nodes.values())).watch is not None
+        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        self.started_at = time.perf_counter()
+        for place in self.places.values():
+            if place.kind == "sink":
+                continue
+            nr = place.nr
+            outs = [[EdgeRef(self.index[id(e)], e.label) for e in edges] for edges in nr.outs]
+            ins = [EdgeRef(self.index[id(e)], e.label) for e in place.open_in]
+            from ray import cloudpickle
+            payload = cloudpickle.dumps((nr.node, place.name, outs, ins, traced))
+            place.actor = actor_class.options(
+                name=None, max_restarts=0, max_task_retries=0, num_cpus=0,
+            ).remote(paths, payload)
+        pids = {name: p.actor.pid.remote() for name, p in self.places.items() if p.actor}
+        for name, ref in pids.items():
+            self.places[name].pid = ray.get(ref, timeout=START_TIMEOUT)
+        self.ready_at = time.perf_counter()
+
+    def kill_actors(self) -> None:
+        """Kill every actor of this run (its process ends)."""
+        for place in self.places.values():
+            if place.actor is not None:
+                try:
+                    self.ray.kill(place.actor, no_restart=True)
+                except Exception:
+                    pass
+                place.actor = None
+
+    # --- the hub's loop ------------------------------------------------------------------
+    def _main(self):
+        try:
+            self._route()
+        except Stop:
+            pass
+        except BaseException as exc:  # a fault of the engine itself: reported, not swallowed
+            if not self.stopping:
+                self.error = exc
+        finally:
+            self.done.set()
+
+    def _route(self):
+        ray = self.ray
+        places = list(self.places.values())
+        while not self.stopping:
+            self._dispatch(places)
+            if all(p.ended for p in places):
+                return
+            heads = {p.calls[0][0]: p for p in places if p.calls}
+            if not heads:
+                if not any(p.waiting for p in places):
+                    raise RuntimeError("the Ray engine has nothing to wait for, yet nodes have "
+                                       "not ended: " + ", ".join(p.name for p in places if not p.ended))
+                time.sleep(HUB_TICK)  # waiting for room downstream
+                continue
+            ready, _ = ray.wait(list(heads), num_returns=1, timeout=HUB_TICK)
+            for ref in ready:
+                self._answer(heads[ref])
+
+    def _answer(self, place):
+        """The oldest call made to ``place`` has ended: apply its report, then the next ready ones."""
+        ray = self.ray
+        while place.calls:
+            ref, what, items, reserved = place.calls[0]
+            ready, _ = ray.wait([ref], timeout=0)
+            if not ready:
+                return
+            place.calls.popleft()
+            try:
+                report = ray.get(ref)
+            except Exception as exc:
+                if self.stopping:
+                    return
+                self._died(place, exc, what, items, reserved)
+                return
+            self._apply(place, what, items, reserved, report)
+
+    def _dispatch(self, places):
+        """Make every call that can be made now; hand what waits for sinks to them."""
+        for place in places:
+            if place.ended or place.ending:
+                continue
+            if place.kind == "sink" or place.dead:
+                self._local(place)
+                continue
+            while len(place.calls) < IN_FLIGHT:
+                if place.kind == "source":
+                    if place.exhausted or place.nr.failure is not None:
+                        break
+                    k = self._room(place, place.size)
+                    if not k:
+                        break
+                    self._reserve(place, k)
+                    place.calls.append((place.actor.produce.remote(k), "produce", None, k))
+                elif place.waiting:
+                    items, count = [], 0
+                    while place.waiting and (not items or count + place.waiting[0][2] <= place.size):
+                        items.append(place.waiting.popleft())
+                        count += items[-1][2]
+                    k = self._room(place, count)
+                    if k < count:  # no room for the results downstream yet
+                        place.waiting.extendleft(reversed(items))
+                        break
+                    self._reserve(place, k)
+                    payload = [(self.index[id(e)], port, data) for e, port, _, data in items]
+                    place.calls.append((place.actor.take.remote(payload), "take", items, k))
+                else:
+                    break
+            if not place.calls and self._idle(place):
+                place.ending = True
+                place.calls.append((place.actor.end.remote(), "end", None, 0))
+
+    def _idle(self, place):
+        if place.kind == "source":
+            return place.exhausted or place.nr.failure is not None
+        return not place.open_in and not place.waiting
+
+    # --- capacity ---------------------------------------------------------------------------
+    def _bounded_outs(self, place):
+        """(receiver place, places one message takes there) for each bounded receiver."""
+        found = place.bounded
+        if found is None:
+            per = {}
+            for edges in place.nr.outs:
+                for e in edges:
+                    dst = self.place_of[id(e.dst)]
+                    if id(e) in self.feedback or dst.kind == "merge_synch":
+                        continue
+                    per[dst] = per.get(dst, 0) + 1
+            found = place.bounded = list(per.items())
+        return found
+
+    def _room(self, place, want):
+        """How many messages ``place`` may make or handle now (0: wait for room downstream)."""
+        k = want
+        for dst, per in self._bounded_outs(place):
+            if dst.used == 0:
+                continue  # an empty receiver takes a batch of any size
+            k = min(k, max(0, (self.capacity - dst.used) // per))
+        return k
+
+    def _reserve(self, place, k, sign=1):
+        for dst, per in self._bounded_outs(place):
+            dst.used += sign * k * per
+
+    # --- reports ------------------------------------------------------------------------------
+    def _apply(self, place, what, items, reserved, report):
+        sent, counters, failure, events, elapsed = report
+        nr = place.nr
+        self._reserve(place, reserved, -1)
+        (nr.stats, edge_counts, received_on, discarded_on, nr.skipped, state, exhausted,
+         nr.unpaired) = counters
+        edges = self.edges
+        nr.edge_counts = {edges[i]: n for i, n in edge_counts.items()}
+        nr.received_on = {edges[i]: n for i, n in received_on.items()}
+        nr.discarded_on = {edges[i]: n for i, n in discarded_on.items()}
+        place.exhausted = exhausted
+        if failure is not None:
+            nr.failure = _failure_from(nr, failure)
+        if events is not None and nr.watch is not None:
+            self._replay(nr.watch, pickle.loads(events))
+        # what it made goes on first (and is counted into loops before what it handled)
+        for index, count, data in sent:
+            self._deliver(edges[index], count, data)
+        if what == "take":
+            handled = sum(c for _, _, c, _ in items)
+            place.used -= sum(c for e, _, c, _ in items if self._is_bounded(e))
+            self._handled(items)
+            if handled:
+                per = elapsed / handled
+                place.size = max(1, min(BATCH, int(CALL_TIME / per) if per > 0 else BATCH))
+        elif what == "produce" and reserved:
+            made = sum(c for _, c, _ in sent[:1]) if sent else 0
+            if made and elapsed > 0:
+                place.size = max(1, min(BATCH, int(CALL_TIME * made / elapsed)))
+            else:
+                place.size = min(BATCH, place.size * 2)
+        nr.state = state if what == "end" else (
+            "failed" if nr.failure is not None else ("busy" if place.calls else "waiting"))
+        if nr.failure is not None or what == "end":
+            self._tell_receivers(place)
+        if what == "end":
+            place.ended = True
+
+    def _is_bounded(self, edge):
+        return id(edge) not in self.feedback and edge.dst.kind != "merge_synch"
+
+    def _deliver(self, edge, count, data):
+        dst = self.place_of[id(edge.dst)]
+        loop = self.loop_of_edge.get(edge)
+        if loop is not None:
+            loop.sent(count)
+        dst.waiting.append((edge, edge.dst_port or 0, count, data))
+        if self._is_bounded(edge):
+            dst.used += count
+
+    def _handled(self, items):
+        for edge, _, count, _ in items:
+            loop = self.loop_of_edge.get(edge)
+            if loop is not None and loop.handled(count):
+                self._close_loop(loop)
+
+    def _tell_receivers(self, place):
+        """``place`` has ended (or failed): every receiver hears that this sender has ended."""
+        if place.told:
+            return
+        place.told = True
+        for edges in place.nr.outs:
+            for e in edges:
+                loop = self.loop_of_edge.get(e)
+                if loop is not None and e in loop.inside:
+                    continue  # an edge round a loop ends when the loop goes quiet
+                self.place_of[id(e.dst)].open_in.discard(e)
+                if loop is not None and loop.sender_ended():
+                    self._close_loop(loop)
+
+    def _close_loop(self, loop):
+        for e in loop.inside:
+            self.place_of[id(e.dst)].open_in.discard(e)
+
+    def _replay(self, watch, events):
+        edges = self.edges
+        for kind, node, index, msg, note in events:
+            if kind == "emit":
+                watch.emit(node, msg)
+            elif kind == "receive":
+                watch.receive(node, edges[index], msg)
+            elif kind == "send":
+                watch.send(node, edges[index], msg)
+            elif kind == "drop":
+                watch.drop(node, msg, note)
+            elif kind == "fail":
+                watch.fail(node, msg, self.places[node].nr.failure.exception
+                           if self.places[node].nr.failure is not None else None)
+            elif kind == "discard":
+                watch.discard(node, edges[index], msg)
+            elif kind == "end":
+                watch.end(node, note)
+
+    # --- this process's own nodes: sinks, and nodes whose process died ----------------------
+    def _local(self, place):
+        nr = place.nr
+        while place.waiting and not self.stopping:
+            edge, port, count, data = place.waiting.popleft()
+            nr.state = "busy" if nr.failure is None else nr.state
+            self.in_sink = True
+            try:
+                nr.take(port, edge, pickle.loads(data))
+            finally:
+                self.in_sink = False
+            if self._is_bounded(edge):
+                place.used -= count
+            self._handled([(edge, port, count, data)])
+            if nr.failure is not None:
+                self._tell_receivers(place)
+        if nr.failure is None:
+            nr.state = "waiting"
+        if not place.open_in and not place.waiting and not self.stopping:
+            nr.end()
+            self._tell_receivers(place)
+            place.ended = True
+
+    def _died(self, place, exc, what, items, reserved):
+        """The process of ``place`` ended: its node failed; what it had not handled is discarded."""
+        from ray import exceptions
+        nr = place.nr
+        self._reserve(place, reserved, -1)
+        if isinstance(exc, exceptions.RayTaskError):  # the engine's own code failed there
+            error = RemoteError(str(exc))
+            detail = "stopped unexpectedly"
+        else:
+            error = NodeProcessDied(
+                "its process ended while the network ran: it was killed, or ran out of memory")
+            error.pid = place.pid
+            detail = "stopped: its process died"
+        place.dead = True
+        for _ref, _, lost, more in list(place.calls):
+            self._reserve(place, more, -1)
+            if lost:
+                place.waiting.extendleft(reversed(lost))
+        place.calls.clear()
+        if items:
+            place.waiting.extendleft(reversed(items))
+        place.ending = False
+        if nr.failure is None:
+            nr.fail(error, has_message=False, detail=detail)
+        place.exhausted = True
+        self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
+
+
+def _failure_from(nr: NodeRun, report: tuple):
+    """The NodeFailure of a node whose function raised in its process."""
+    from .errors import NodeFailure
+    exc_data, exc_text, tb_text, msg_data, msg_text, has_message, detail = report
+    exc = None
+    if exc_data is not None:
+        try:
+            exc = pickle.loads(exc_data)
+        except Exception:
+            exc = None
+    if exc is None:
+        exc = RemoteError(exc_text)
+    msg = msg_text
+    if msg_data is not None:
+        try:
+            msg = pickle.loads(msg_data)
+        except Exception:
+            msg = msg_text
+    failure = NodeFailure(nr.node, exc, msg, has_message, detail, name=nr.name)
+    failure.traceback = tb_text  # the traceback as it was in the node's process
+    return failure
+
+
+# --- a run ----------------------------------------------------------------------------------
+def check_picklable(net: Network) -> None:
+    """Refuse, before starting anything, a node whose function cannot be sent to a process."""
+    for node in net.nodes:
+        if node.kind == "sink":
+            continue
+        from ray import cloudpickle
+        try:
+            cloudpickle.dumps((node.fn, node.params))
+        except Exception as exc:
+            name = net.name_of(node)
+            raise TypeError(
+                f"{node.kind} '{name}' cannot run on Ray: on Ray it runs in a process of its own, "
+                f"so its function (with everything it uses) is sent there with pickle, and it "
+                f"cannot be pickled ({exception_text(exc, 300)}). A function that holds a lock, "
+                f"an open file, a generator or a connection cannot travel: let the function "
+                f"open what it needs itself, or run this network with engine=\"threads\"."
+            ) from exc
+
+
+def run(net: Network, timeout: float | None = None, capacity: int | None = None,
+        observers: Iterable[Observer] = ()) -> Run:
+    """Run ``net`` on Ray (see the module's text and :meth:`Network.run_network`); return the Run."""
+    capacity = check_arguments(timeout, capacity)
+    ray = connect()
+    check_picklable(net)
+    begin(net)
+    busy, stuck = "", False
+    hub = None
+    try:
+        r = Run(net, observers)
+        net.last_run = r
+        hub = Hub(ray, r, capacity)
+        r.engine = "ray"
+        for observer in r.observers:
+            observer.started(r)
+        try:
+            hub.start_actors()
+            r.pids = {name: p.pid for name, p in hub.places.items() if p.pid is not None}
+            hub.thread.start()
+        except KeyboardInterrupt:
+            outcome = "interrupted"
+        else:
+            outcome = wait(hub.done, r.observers, timeout)
+        r.ray_times = {"start": (hub.ready_at or time.perf_counter()) - hub.started_at,
+                       "run": time.perf_counter() - (hub.ready_at or hub.started_at)}
+        if outcome in ("timeout", "interrupted", "held"):
+            busy = still_running(r, alive=lambda nr: not hub.places[nr.name].ended)
+            stuck = stop_anyway(lambda: _stop(hub))
+        if hub.error is not None:
+            raise hub.error
+    finally:
+        net._running = False
+        if hub is not None:
+            hub.kill_actors()
+    if stuck:
+        import warnings
+        warnings.warn("A sink was still inside its function when the network stopped. It ends as "
+                      "soon as that call returns (a long time.sleep, say).",
+                      NodeStillRunningWarning, stacklevel=3)
+    conclude(r, outcome, busy, timeout)
+    return r
+
+
+def _stop(hub: Hub) -> bool:
+    """Stop the hub thread and the actors; mark every node that had not ended as stopped."""
+    hub.stopping = True
+    deadline = time.monotonic() + STOP_GRACE
+    while hub.thread.is_alive() and time.monotonic() < deadline:
+        hub.thread.join(0.05)
+        if hub.in_sink:  # inside a sink's function: interrupt it there
+            raise_in_thread(hub.thread, Stop)
+    hub.kill_actors()
+    for place in hub.places.values():
+        if not place.ended:
+            place.nr.stop()
+    return hub.thread.is_alive()
+
+

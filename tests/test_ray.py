@@ -1,0 +1,308 @@
+"""The Ray engine (ray_engine.py): the same results as threads, from processes.
+
+One local Ray instance serves the whole test session (the ``ray_instance``
+fixture); every network here is small, so the Ray part of the suite stays quick.
+Skipped when Ray is not installed (``pip install -e ".[ray]"``).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from dissyslab import (
+    ListSource,
+    MergeSynch,
+    NetworkError,
+    NetworkTimeout,
+    Sink,
+    Source,
+    Split,
+    Transform,
+    network,
+)
+from random_dags import build, check_delivery, dags
+
+ray = pytest.importorskip("ray")
+
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_instance")]
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    """One local Ray instance for every Ray test (shut down when the test process exits)."""
+    from dissyslab.ray_engine import connect
+
+    connect()
+    yield
+
+
+def alive(pid):
+    """True while process ``pid`` runs (a zombie, ended but not yet reaped, counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def assert_no_process_left(g):
+    pids = list(g.last_run.pids.values())
+    assert pids, "the run recorded no node process"
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids if alive(p)], "node processes left running after the run"
+
+
+def both(make):
+    """Run the network ``make()`` builds on threads and on Ray; return both results."""
+    out = []
+    for engine in ("threads", "ray"):
+        g, results = make()
+        g.run_network(timeout=60, engine=engine)
+        out.append((g, results))
+    return out
+
+
+# --- the same results as threads ------------------------------------------------------------
+def fanout_of_lesson_03():
+    source = Source(fn=ListSource(items=["hello", "world", "python"]).run, name="word_source")
+    uppercase = Transform(fn=str.upper, name="uppercase")
+    reverse = Transform(fn=lambda t: t[::-1], name="reverse")
+    upper, rev = [], []
+    g = network([(source, uppercase), (source, reverse),
+                 (uppercase, Sink(fn=upper.append, name="collector_upper")),
+                 (reverse, Sink(fn=rev.append, name="collector_reverse"))])
+    return g, (upper, rev)
+
+
+def test_the_fanout_of_lesson_03_gives_the_threaded_results_and_stats():
+    (gt, threaded), (gr, on_ray) = both(fanout_of_lesson_03)
+    assert on_ray == threaded == (["HELLO", "WORLD", "PYTHON"], ["olleh", "dlrow", "nohtyp"])
+    assert {n: vars(s) for n, s in gr.stats.items()} == {n: vars(s) for n, s in gt.stats.items()}
+    assert {e.label: n for e, n in gr.edge_counts.items()} == {
+        e.label: n for e, n in gt.edge_counts.items()}
+    assert set(gr.state.values()) == {"done"}
+    assert_no_process_left(gr)
+
+
+def patterns():
+    """Filters, a Split, a MergeSynch, fanin from two sources and fanout of changing records."""
+    numbers = Source(fn=ListSource(list(range(300))).run, name="numbers")
+    records = Source(fn=ListSource([{"id": i, "tags": []} for i in range(60)]).run, name="records")
+    evens = Transform(fn=lambda x: x if x % 2 == 0 else None, name="evens")
+    by4 = Split(fn=lambda x: [x, None] if x % 4 == 0 else [None, x], num_outputs=2, name="by4")
+    merge = MergeSynch(num_inputs=2, name="pair")
+
+    def tag(r, label):
+        r["tags"].append(label)  # changes its own copy: the other path must not see it
+        return r
+    tag_a = Transform(fn=tag, params={"label": "a"}, name="tag_a")
+    tag_b = Transform(fn=tag, params={"label": "b"}, name="tag_b")
+    fours, pairs, tagged, both_in = [], [], [], []
+    fanin = Sink(fn=both_in.append, name="fanin")
+    g = network([
+        (numbers, evens), (evens, by4), (by4.out_0, Sink(fn=fours.append, name="fours")),
+        (by4.out_1, merge.in_0), (records, merge.in_1),
+        (merge, Sink(fn=lambda p: pairs.append((p[0], p[1]["id"])), name="pairs")),
+        (records, tag_a), (records, tag_b),
+        (tag_a, Sink(fn=tagged.append, name="tagged")), (tag_b, Sink(fn=tagged.append, name="tagged_b")),
+        (numbers, fanin), (tag_a, fanin),
+    ])
+    return g, (fours, pairs, tagged, both_in)
+
+
+@pytest.mark.filterwarnings("ignore::dissyslab.MergeSynchWarning")
+def test_filters_split_merge_fanin_and_fanout_copies_match_threads():
+    (gt, threaded), (gr, on_ray) = both(patterns)
+    fours, pairs, tagged, both_in = on_ray
+    assert fours == threaded[0] == list(range(0, 300, 4))
+    assert pairs == threaded[1] == [(2 + 4 * i, i) for i in range(60)]
+    # each record went down both paths, each path with a copy of its own
+    assert sorted((r["id"], tuple(r["tags"])) for r in tagged) == sorted(
+        (r["id"], tuple(r["tags"])) for r in threaded[2]) == sorted(
+        [(i, ("a",)) for i in range(60)] + [(i, ("b",)) for i in range(60)])
+    # fanin: each sender's messages in its own order, interleaved somehow
+    assert [m for m in both_in if isinstance(m, int)] == list(range(300))
+    assert [m["id"] for m in both_in if isinstance(m, dict)] == list(range(60))
+    assert {n: vars(s) for n, s in gr.stats.items()} == {n: vars(s) for n, s in gt.stats.items()}
+    assert gr.unpaired == gt.unpaired == {"pair": {0: [2 + 4 * i for i in range(60, 75)]}}
+
+
+def test_a_feedback_loop_ends_by_itself_with_the_threaded_results():
+    def make():
+        seen = []
+        src = Source(fn=ListSource([5, 8, 13]).run, name="start")
+        collatz = Transform(fn=lambda n: n // 2 if n % 2 == 0 else 3 * n + 1, name="step")
+        again = Split(fn=lambda n: [n, None] if n != 1 else [None, n], num_outputs=2, name="done")
+        g = network([(src, collatz), (collatz, again), (again.out_0, collatz),
+                     (again.out_1, Sink(fn=seen.append, name="ones"))])
+        return g, seen
+    (gt, threaded), (gr, on_ray) = both(make)
+    assert on_ray == threaded == [1, 1, 1]
+    assert {n: vars(s) for n, s in gr.stats.items()} == {n: vars(s) for n, s in gt.stats.items()}
+
+
+def test_capacity_holds_a_fast_source_back_for_a_slow_sink():
+    ahead = []
+
+    def slow(x):
+        ahead.append(g.last_run.nodes["numbers"].stats.sent - x)
+        time.sleep(0.002)
+    g = network([(Source(fn=ListSource(list(range(300))).run, name="numbers"),
+                  Sink(fn=slow, name="slow"))])
+    g.run_network(timeout=60, capacity=20, engine="ray")
+    assert len(ahead) == 300
+    # the source never ran more than `capacity` messages ahead of the sink
+    assert max(ahead) <= 20
+
+
+@settings(max_examples=4, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(dags())
+def test_random_networks_deliver_every_message_once_per_path_in_order_on_ray(dag):
+    g, results = build(dag)
+    g.run_network(timeout=60, engine="ray")
+    check_delivery(g, dag, results)
+
+
+# --- failures -----------------------------------------------------------------------------------
+def inverse(x):
+    return 1 / x
+
+
+def test_a_failing_node_gives_the_same_network_error_with_the_traceback_from_its_process():
+    got = []
+    inv = Transform(fn=inverse, name="inverse")
+    g = network([(Source(fn=ListSource([4, 2, 0, 1]).run, name="numbers"), inv),
+                 (inv, Sink(fn=got.append, name="got"))])
+    with pytest.raises(NetworkError) as info:
+        g.run_network(timeout=60, engine="ray")
+    text = str(info.value)
+    assert "transform 'inverse' failed on message 0: ZeroDivisionError: division by zero" in text
+    failure = info.value.failures[0]
+    assert isinstance(failure.exception, ZeroDivisionError)
+    assert "return 1 / x" in failure.traceback and "ZeroDivisionError" in failure.traceback
+    assert got == [0.25, 0.5]
+    assert g.state == {"numbers": "done", "inverse": "failed", "got": "done"}
+    assert g.stats["inverse"].discarded == 1
+    assert_no_process_left(g)
+
+
+class Locked:
+    """A message that cannot be pickled: it holds a lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+
+def test_a_message_that_cannot_be_pickled_is_reported_naming_the_edge():
+    got = []
+    make = Transform(fn=lambda x: Locked() if x == 2 else x, name="make")
+    g = network([(Source(fn=ListSource([1, 2, 3]).run, name="numbers"), make),
+                 (make, Sink(fn=got.append, name="got"))])
+    with pytest.raises(NetworkError) as info:
+        g.run_network(timeout=60, engine="ray")
+    text = str(info.value)
+    assert "transform 'make' could not send <Locked object> along the edge make → got" in text
+    assert "cannot be pickled" in text and "lock" in text
+    assert got == [1]
+
+
+def test_a_node_function_that_cannot_be_pickled_is_named_before_anything_starts():
+    lock = threading.Lock()
+
+    def guarded(x):
+        with lock:
+            return x
+    got = []
+    step = Transform(fn=guarded, name="guarded")
+    g = network([(Source(fn=ListSource([1, 2]).run, name="numbers"), step),
+                 (step, Sink(fn=got.append, name="got"))])
+    with pytest.raises(TypeError, match="transform 'guarded' cannot run on Ray.*cannot be pickled"):
+        g.run_network(timeout=60, engine="ray")
+    assert got == [] and g.last_run is None
+
+
+def test_a_sink_that_cannot_be_pickled_runs_here_and_fills_the_list():
+    lock = threading.Lock()
+    got = []
+
+    def keep(x):
+        with lock:
+            got.append(x)
+    g = network([(Source(fn=ListSource([1, 2, 3]).run, name="numbers"), Sink(fn=keep, name="keep"))])
+    g.run_network(timeout=60, engine="ray")
+    assert got == [1, 2, 3]
+
+
+def kill_my_process_at_3(x):
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_a_node_whose_process_is_killed_is_reported_by_name_and_the_rest_goes_on():
+    got, other = [], []
+    src = Source(fn=ListSource(list(range(6))).run, name="numbers")
+    fragile = Transform(fn=kill_my_process_at_3, name="fragile")
+    g = network([(src, fragile), (fragile, Sink(fn=got.append, name="got")),
+                 (src, Sink(fn=other.append, name="other"))])
+    with pytest.raises(NetworkError) as info:
+        g.run_network(timeout=60, engine="ray")
+    assert "transform 'fragile' stopped: its process died" in str(info.value)
+    assert other == list(range(6))
+    assert got == [0, 1, 2][:len(got)]
+    assert g.state["fragile"] == "failed"
+    assert_no_process_left(g)
+
+
+def test_a_timeout_stops_the_actors_and_leaves_no_process():
+    count = iter(range(10**9))
+    plus = Transform(fn=lambda x: x + 1, name="plus")
+    got = []
+    g = network([(Source(fn=lambda: next(count), name="endless"), plus),
+                 (plus, Sink(fn=got.append, name="got"))])
+    with pytest.raises(NetworkTimeout, match="did not finish within 3 seconds"):
+        g.run_network(timeout=3, engine="ray")
+    assert got and got == list(range(1, len(got) + 1))
+    assert g.state["endless"] == "stopped"
+    assert_no_process_left(g)
+
+
+def test_trace_records_what_happened_in_the_nodes_processes():
+    double = Transform(fn=lambda x: 2 * x, name="double")
+    got = []
+    g = network([(Source(fn=ListSource([1, 2]).run, name="numbers"), double),
+                 (double, Sink(fn=got.append, name="got"))])
+    g.run_network(timeout=60, engine="ray", trace=True)
+    events = [(r.node, r.event, r.message) for r in g.trace if r.event != "end"]
+    assert [e for e in events if e[0] == "double"] == [
+        ("double", "receive", 1), ("double", "send", 2), ("double", "receive", 2),
+        ("double", "send", 4)]
+    assert [r.message for r in g.trace if r.node == "numbers" and r.event == "emit"] == [1, 2]
+    assert got == [2, 4]
+
+
+def test_an_unknown_engine_and_a_seed_with_ray_are_refused():
+    g = network([(Source(fn=ListSource([1]).run), Sink(fn=print))])
+    with pytest.raises(ValueError, match='engine must be "threads" .* or "ray", but got \'rey\''):
+        g.run_network(engine="rey")
+    with pytest.raises(ValueError, match="seeded run"):
+        g.run_network(engine="ray", seed=1)
+
+
+def test_without_ray_the_engine_says_how_to_install_it():
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "from dissyslab import network, Source, Sink, ListSource\n"
+            "g = network([(Source(fn=ListSource([1]).run), Sink(fn=print))])\n"
+            "try:\n    g.run_network(engine='ray')\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert 'engine="ray" needs Ray' in out.stdout and 'pip install -e ".[ray]"' in out.stdout
