@@ -306,8 +306,8 @@ class NodeActor:
             try:
                 data = pickle.dumps(items, protocol=5)
             except Exception:
-                data = self._pickle_or_fail(port, items)
-                if data is None:
+                items, data = self._pickle_or_fail(port, items)
+                if not items:
                     continue
             nr.hand_over(port, items, copies=False)  # unpickling gives each receiver its copy
             for e in edges:
@@ -324,25 +324,28 @@ class NodeActor:
         return sent, counters, failure, events, time.perf_counter() - started
 
     def _pickle_or_fail(self, port, items):
-        """Pickle with cloudpickle, or fail the node naming the message and the edge."""
+        """(items, pickled) with cloudpickle; or fail the node naming the message and the edge.
+
+        The messages made before the one that cannot be pickled are still sent.
+        """
         from ray import cloudpickle
         try:
-            return cloudpickle.dumps(items, protocol=5)
+            return items, cloudpickle.dumps(items, protocol=5)
         except Exception:
             pass
         edge = self.nr.outs[port][0]
-        for msg in items:
+        for i, msg in enumerate(items):
             why = _not_picklable(msg)
             if why is not None:
                 break
         else:
-            msg, why = items, "the batch could not be pickled"
+            i, msg, why = 0, items, "the batch could not be pickled"
         error = TypeError(
             f"on Ray every message travels to its receiver's process as a copy made by pickle, "
             f"and this message cannot be pickled ({why}). Send plain data such as numbers, "
             f"strings, lists, dicts or tuples instead.")
         self.nr.fail(error, msg, detail=f"could not send {short_repr(msg)} along the edge {edge.label}")
-        return None
+        return items[:i], (cloudpickle.dumps(items[:i], protocol=5) if i else None)
 
 
 def _failure_report(failure) -> tuple:
