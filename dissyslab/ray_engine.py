@@ -45,6 +45,8 @@ down when Python exits, or by hand with ``ray.shutdown()``.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import io
 import logging
 import os
 import pickle
@@ -117,7 +119,7 @@ def connect() -> Any:
         if not ray.is_initialized():
             with _quick_ray_processes():
                 ray.init(include_dashboard=False, logging_level=logging.ERROR,
-                         log_to_driver=True, configure_logging=True)
+                         log_to_driver=False, configure_logging=True)
             if not _started_here:
                 atexit.register(_shutdown)
             _started_here = True
@@ -278,24 +280,24 @@ class NodeActor:
         return os.getpid()
 
     def produce(self, k: int) -> tuple:
-        started = time.perf_counter()
-        if not self.nr.exhausted:  # a second call may come before the first said "exhausted"
-            self.nr.produce(k)
-        return self._report(started)
+        with _Printed() as printed:
+            if not self.nr.exhausted:  # a second call may come before the first said "exhausted"
+                self.nr.produce(k)
+        return self._report(printed)
 
     def take(self, items: list) -> tuple:
-        started = time.perf_counter()
         nr = self.nr
-        for index, port, data in items:
-            nr.take(port, self.in_edges[index], pickle.loads(data))
-        return self._report(started)
+        with _Printed() as printed:
+            for index, port, data in items:
+                nr.take(port, self.in_edges[index], pickle.loads(data))
+        return self._report(printed)
 
     def end(self) -> tuple:
-        started = time.perf_counter()
-        self.nr.end()
-        return self._report(started)
+        with _Printed() as printed:
+            self.nr.end()
+        return self._report(printed)
 
-    def _report(self, started: float) -> tuple:
+    def _report(self, printed: _Printed) -> tuple:
         nr = self.nr
         sent = []
         for port, items in enumerate(nr.out):
@@ -321,7 +323,7 @@ class NodeActor:
                     {e.index: n for e, n in nr.discarded_on.items()},
                     list(nr.skipped), nr.state, nr.exhausted, nr.unpaired)
         events = self.watch.take_all() if self.watch is not None else None
-        return sent, counters, failure, events, time.perf_counter() - started
+        return sent, counters, failure, events, printed.elapsed, printed.out, printed.err
 
     def _pickle_or_fail(self, port, items):
         """(items, pickled) with cloudpickle; or fail the node naming the message and the edge.
@@ -334,18 +336,42 @@ class NodeActor:
         except Exception:
             pass
         edge = self.nr.outs[port][0]
-        for i, msg in enumerate(items):
-            why = _not_picklable(msg)
-            if why is not None:
+        i, msg, why = 0, items, "the batch could not be pickled"
+        for index, item in enumerate(items):
+            reason = _not_picklable(item)
+            if reason is not None:
+                i, msg, why = index, item, reason
                 break
-        else:
-            i, msg, why = 0, items, "the batch could not be pickled"
         error = TypeError(
             f"on Ray every message travels to its receiver's process as a copy made by pickle, "
             f"and this message cannot be pickled ({why}). Send plain data such as numbers, "
             f"strings, lists, dicts or tuples instead.")
         self.nr.fail(error, msg, detail=f"could not send {short_repr(msg)} along the edge {edge.label}")
         return items[:i], (cloudpickle.dumps(items[:i], protocol=5) if i else None)
+
+
+class _Printed:
+    """What a node's function prints during one call, kept to be printed by the driver.
+
+    Ray could send a process's output to the driver itself, but mixed with its
+    own messages and at any moment; this way what a node prints appears in the
+    notebook, in the order the hub receives it, as it would with threads.
+    """
+
+    def __enter__(self):
+        self.started = time.perf_counter()
+        self._out, self._err = io.StringIO(), io.StringIO()
+        self._redirect = (contextlib.redirect_stdout(self._out), contextlib.redirect_stderr(self._err))
+        for r in self._redirect:
+            r.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        for r in reversed(self._redirect):
+            r.__exit__(*exc)
+        self.elapsed = time.perf_counter() - self.started
+        self.out, self.err = self._out.getvalue(), self._err.getvalue()
+        return False
 
 
 def _failure_report(failure) -> tuple:
@@ -525,6 +551,8 @@ class Hub:
             if not place.calls and self._idle(place):
                 place.ending = True
                 place.calls.append((place.actor.end.remote(), "end", None, 0))
+            elif place.calls and place.nr.failure is None:
+                place.nr.state = "busy"  # its process is at work (or has work waiting)
 
     def _idle(self, place):
         if place.kind == "source":
@@ -561,7 +589,11 @@ class Hub:
 
     # --- reports ------------------------------------------------------------------------------
     def _apply(self, place, what, items, reserved, report):
-        sent, counters, failure, events, elapsed = report
+        sent, counters, failure, events, elapsed, out, err = report
+        if out:
+            sys.stdout.write(out)
+        if err:
+            sys.stderr.write(err)
         nr = place.nr
         self._reserve(place, reserved, -1)
         (nr.stats, edge_counts, received_on, discarded_on, nr.skipped, state, exhausted,

@@ -5,6 +5,7 @@ fixture); every network here is small, so the Ray part of the suite stays quick.
 Skipped when Ray is not installed (``pip install -e ".[ray]"``).
 """
 
+import _thread
 import os
 import signal
 import subprocess
@@ -306,3 +307,42 @@ def test_without_ray_the_engine_says_how_to_install_it():
             "except ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert 'engine="ray" needs Ray' in out.stdout and 'pip install -e ".[ray]"' in out.stdout
+
+
+def test_ctrl_c_stops_the_actors_and_leaves_no_process():
+    count = iter(range(10**9))
+    seen = []
+
+    def press_ctrl_c_once(x):
+        seen.append(x)
+        if len(seen) == 50:
+            _thread.interrupt_main()  # as Ctrl-C (or Jupyter's stop button) would
+    g = network([(Source(fn=lambda: next(count), name="endless"),
+                  Sink(fn=press_ctrl_c_once, name="watcher"))])
+    with pytest.raises(KeyboardInterrupt, match="interrupted and stopped"):
+        g.run_network(timeout=60, engine="ray")
+    assert g.state == {"endless": "stopped", "watcher": "stopped"}
+    assert_no_process_left(g)
+
+
+def test_a_timeout_kills_a_node_stuck_inside_its_function():
+    def sleepy(x):
+        time.sleep(1000)  # a thread could not be stopped here; a process can
+    step = Transform(fn=sleepy, name="sleepy")
+    g = network([(Source(fn=ListSource([1]).run, name="one"), step),
+                 (step, Sink(fn=print, name="show"))])
+    with pytest.raises(NetworkTimeout, match=r"transform 'sleepy' \(inside its function\)"):
+        g.run_network(timeout=3, engine="ray")
+    assert g.state["sleepy"] == "stopped"
+    assert_no_process_left(g)
+
+
+def test_what_a_node_prints_in_its_process_is_printed_here(capsys):
+    def shout(x):
+        print(f"shouting {x}")
+        return x
+    step = Transform(fn=shout, name="shout")
+    g = network([(Source(fn=ListSource([1, 2]).run, name="numbers"), step),
+                 (step, Sink(fn=lambda x: None, name="quiet"))])
+    g.run_network(timeout=60, engine="ray")
+    assert capsys.readouterr().out == "shouting 1\nshouting 2\n"
