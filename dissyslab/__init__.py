@@ -10,7 +10,9 @@ The package has rooms, and each idea lives in one of them:
 * the schedulers, *when* those steps run: ``threads.py`` (a thread per node,
   with ``channels.py`` carrying messages between them) and ``seeded.py`` (one
   step at a time, in an order decided by a seed; ``g.explore()``), sharing the
-  steps of every run in ``running.py``;
+  steps of every run in ``running.py``; and the Ray engine, *where* they run:
+  ``ray_engine.py`` (``engine="ray"``: a process per source and transform, on
+  this machine or a cluster; Ray is imported only there);
 * snapshots, a consistent state of a running network and resuming from it
   (Chandy and Lamport's markers): ``snapshots.py``;
 * observers and views, which watch runs through ``observers.py``: ``trace.py``,

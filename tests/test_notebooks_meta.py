@@ -73,10 +73,14 @@ def lesson(request):
     return request.param, _load(request.param)
 
 
-def test_there_are_twelve_lessons():
+#: lessons that have no graded exercise: their "Exercise" section says how to practise instead
+UNGRADED = {"13"}
+
+
+def test_there_is_one_lesson_per_module():
     numbers = sorted(p.name[:2] for p in LESSONS)
-    assert numbers == [f"{n:02d}" for n in range(1, 13)], (
-        f"notebooks/ should hold one lesson per module 01..12, found {numbers}"
+    assert numbers == [f"{n:02d}" for n in range(1, 14)], (
+        f"notebooks/ should hold one lesson per module 01..13, found {numbers}"
     )
 
 
@@ -102,6 +106,9 @@ def test_exercise_pointer(lesson):
     path, nb = lesson
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "exercises/source" not in text, f"{path.name} sends students to the solutions"
+    if path.name[:2] in UNGRADED:
+        assert "not graded" in text, f"{path.name} should say that its exercise is not graded"
+        return
     pointers = set(re.findall(r"\]\(exercises/([0-9]{2}_[A-Za-z0-9_]+)/([A-Za-z0-9_]+\.ipynb)\)", text))
     assert pointers, (f"{path.name} should link its exercise: "
                       f"[...](exercises/{path.name[:2]}_.../{path.name[:2]}_..._exercises.ipynb)")
