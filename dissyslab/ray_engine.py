@@ -117,7 +117,7 @@ def connect() -> Any:
     ray = ray_module()
     with _lock:
         if not ray.is_initialized():
-            with _quick_ray_processes():
+            with _ray_process_settings():
                 ray.init(include_dashboard=False, logging_level=logging.ERROR,
                          log_to_driver=False, configure_logging=True)
             if not _started_here:
@@ -139,22 +139,33 @@ SKIPPED_IN_RAY_PROCESSES = ("rfc3987_syntax",)
 _shim_dir = None
 
 
-class _quick_ray_processes:
-    """While Ray starts: its processes skip ``rfc3987_syntax`` (``SKIPPED_IN_RAY_PROCESSES``).
+class _ray_process_settings:
+    """While a local Ray starts: settings for the processes it will start, through their environment.
 
-    Every process Ray starts (its agents, and each node's process) imports
-    ``jsonschema``, which imports ``rfc3987_syntax`` if it is installed (Jupyter
-    installs it) and builds a grammar on import: about 5 seconds of CPU each.
-    Ray's raylet gives its agent 15 seconds to start, so on a busy machine Ray
-    could not start at all. ``jsonschema`` works without it (it skips the IRI
-    format check, which Ray never uses): a folder put first on the PYTHONPATH
-    of Ray's processes holds a module of that name that is not there
-    (importing it raises ImportError). This process itself is not changed.
+    * Nodes' processes run at the notebook's own priority. Ray starts its
+      worker processes "nice" (at priority 15) by default, as background
+      helpers; here they do the network's work, and on a busy machine a nice
+      process gets only what other programs leave. ``RAY_worker_niceness``
+      (Ray's own setting) is 0 unless you set it yourself.
+    * They skip ``rfc3987_syntax`` (``SKIPPED_IN_RAY_PROCESSES``). Every
+      process Ray starts (its agents, and each node's process) imports
+      ``jsonschema``, which imports ``rfc3987_syntax`` if it is installed
+      (Jupyter installs it) and builds a grammar on import: about 5 seconds of
+      CPU each. Ray's raylet gives its agent 15 seconds to start, so on a busy
+      machine Ray could not start at all. ``jsonschema`` works without it (it
+      skips the IRI format check, which Ray never uses): a folder put first on
+      the PYTHONPATH of Ray's processes holds a module of that name that
+      refuses to load (importing it raises ImportError).
+
+    This process's own environment is as it was once Ray has started.
     """
 
     def __enter__(self):
         global _shim_dir
         import importlib.util
+        self.niceness = os.environ.get("RAY_worker_niceness")
+        if self.niceness is None:
+            os.environ["RAY_worker_niceness"] = "0"
         self.before = os.environ.get("PYTHONPATH")
         skipped = [m for m in SKIPPED_IN_RAY_PROCESSES if importlib.util.find_spec(m) is not None]
         if not skipped:
@@ -170,6 +181,8 @@ class _quick_ray_processes:
         return self
 
     def __exit__(self, *exc):
+        if self.niceness is None:
+            os.environ.pop("RAY_worker_niceness", None)
         if self.before is None:
             os.environ.pop("PYTHONPATH", None)
         else:
