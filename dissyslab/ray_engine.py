@@ -334,7 +334,7 @@ class NodeActor:
         counters = (nr.stats, {e.index: n for e, n in nr.edge_counts.items()},
                     {e.index: n for e, n in nr.received_on.items()},
                     {e.index: n for e, n in nr.discarded_on.items()},
-                    list(nr.skipped), nr.state, nr.exhausted, nr.unpaired)
+                    list(nr.skipped), nr.state, nr.exhausted, nr.unpaired, nr.paired)
         events = self.watch.take_all() if self.watch is not None else None
         return sent, counters, failure, events, printed.elapsed, printed.out, printed.err
 
@@ -610,7 +610,7 @@ class Hub:
         nr = place.nr
         self._reserve(place, reserved, -1)
         (nr.stats, edge_counts, received_on, discarded_on, nr.skipped, state, exhausted,
-         nr.unpaired) = counters
+         nr.unpaired, nr.paired) = counters
         edges = self.edges
         nr.edge_counts = {edges[i]: n for i, n in edge_counts.items()}
         nr.received_on = {edges[i]: n for i, n in received_on.items()}
