@@ -23,7 +23,9 @@ How a run goes:
   before anything starts.
 * ``capacity``: the hub asks a node to make or handle a batch only while
   every node it sends to has room for the results, counting what waits in
-  the hub, what is on its way, and what is being made.
+  the hub, what is on its way, and what is being made. (A batch arrives
+  whole: one that needs more room than ``capacity``, which can happen when a
+  node sends along two edges into the same node, goes on once nothing waits there.)
 * End of stream, failures and loops follow the threaded scheduler: a node
   ends when every sender has ended and nothing waits for it; a failed node's
   receivers are told "end" at once; a loop ends when its count of
@@ -35,6 +37,10 @@ How a run goes:
 * After the run, however it ends (finished, failure, timeout, Ctrl-C), every
   actor of the run is killed: no process of it is left behind. A process that
   dies during the run (killed, out of memory) fails its node, by name.
+
+After a run, ``g.last_run.pids`` gives the process id of each node that had a
+process of its own, and ``g.last_run.ray_times`` the seconds it took to start
+those processes ("start") and to run the network once they had ("run").
 
 Ray itself: if this process is already connected to Ray (``ray.init(address=...)``
 to use a cluster), that is used. Otherwise a local Ray instance is started at
@@ -50,6 +56,7 @@ import io
 import logging
 import os
 import pickle
+import re
 import shutil
 import sys
 import tempfile
@@ -58,7 +65,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import NodeStillRunningWarning, exception_text, short_repr
+from .errors import NodeStillRunningWarning, cut, exception_text, short_repr
 from .observers import Events
 from .running import Finished, Run, begin, check_arguments, conclude, still_running, stop_anyway, wait
 from .semantics import NodeRun, Stop
@@ -454,7 +461,8 @@ class Hub:
         ray, run = self.ray, self.run
         actor_class = ray.remote(NodeActor)
         traced = run.nodes and next(iter(run.nodes.values())).watch is not None
-        paths = [p for p in sys.path if p and os.path.isdir(p)]
+        # the folders this process imports from ("" is the current folder: a notebook's own)
+        paths = [os.path.abspath(p or ".") for p in sys.path if os.path.isdir(p or ".")]
         self.started_at = time.perf_counter()
         for place in self.places.values():
             if place.kind == "sink":
@@ -469,7 +477,15 @@ class Hub:
             ).remote(paths, payload)
         pids = {name: p.actor.pid.remote() for name, p in self.places.items() if p.actor}
         for name, ref in pids.items():
-            self.places[name].pid = ray.get(ref, timeout=START_TIMEOUT)
+            place = self.places[name]
+            try:
+                place.pid = ray.get(ref, timeout=START_TIMEOUT)
+            except Exception as exc:
+                raise RuntimeError(
+                    f"{place.kind} '{name}' could not start in a process of its own: "
+                    f"{_first_line(exc)} If its function comes from a module of yours, that "
+                    f"module must be importable there too (on a cluster: on every machine)."
+                ) from exc
         self.ready_at = time.perf_counter()
 
     def kill_actors(self) -> None:
@@ -498,11 +514,13 @@ class Hub:
         ray = self.ray
         places = list(self.places.values())
         while not self.stopping:
-            self._dispatch(places)
+            handled_here = self._dispatch(places)
             if all(p.ended for p in places):
                 return
             heads = {p.calls[0][0]: p for p in places if p.calls}
             if not heads:
+                if handled_here:  # a sink here made room: look again at who may go on
+                    continue
                 if not any(p.waiting for p in places):
                     raise RuntimeError("the Ray engine has nothing to wait for, yet nodes have "
                                        "not ended: " + ", ".join(p.name for p in places if not p.ended))
@@ -530,13 +548,18 @@ class Hub:
                 return
             self._apply(place, what, items, reserved, report)
 
-    def _dispatch(self, places):
-        """Make every call that can be made now; hand what waits for sinks to them."""
+    def _dispatch(self, places) -> bool:
+        """Make every call that can be made now; hand what waits for sinks to them.
+
+        True if a node of this process (a sink) handled messages: that may have
+        made room for a sender looked at before it.
+        """
+        handled_here = False
         for place in places:
             if place.ended or place.ending:
                 continue
             if place.kind == "sink" or place.dead:
-                self._local(place)
+                handled_here |= self._local(place)
                 continue
             while len(place.calls) < IN_FLIGHT:
                 if place.kind == "source":
@@ -552,7 +575,7 @@ class Hub:
                     while place.waiting and (not items or count + place.waiting[0][2] <= place.size):
                         items.append(place.waiting.popleft())
                         count += items[-1][2]
-                    k = self._room(place, count)
+                    k = self._room(place, count, whole=True)
                     if k < count:  # no room for the results downstream yet
                         place.waiting.extendleft(reversed(items))
                         break
@@ -566,6 +589,7 @@ class Hub:
                 place.calls.append((place.actor.end.remote(), "end", None, 0))
             elif place.calls and place.nr.failure is None:
                 place.nr.state = "busy"  # its process is at work (or has work waiting)
+        return handled_here
 
     def _idle(self, place):
         if place.kind == "source":
@@ -587,13 +611,20 @@ class Hub:
             found = place.bounded = list(per.items())
         return found
 
-    def _room(self, place, want):
-        """How many messages ``place`` may make or handle now (0: wait for room downstream)."""
+    def _room(self, place, want, whole=False):
+        """How many messages ``place`` may make or handle now (0: wait for room downstream).
+
+        ``whole``: the messages come as batches that cannot be split; a receiver
+        with nothing waiting takes them even if they need more room than
+        ``capacity`` (they could never go otherwise). A source's batch is made
+        to fit: at least one message at a time.
+        """
         k = want
         for dst, per in self._bounded_outs(place):
+            room = max(0, (self.capacity - dst.used) // per)
             if dst.used == 0:
-                continue  # an empty receiver takes a batch of any size
-            k = min(k, max(0, (self.capacity - dst.used) // per))
+                room = want if whole else max(room, 1)
+            k = min(k, room)
         return k
 
     def _reserve(self, place, k, sign=1):
@@ -699,8 +730,10 @@ class Hub:
                 watch.end(node, note)
 
     # --- this process's own nodes: sinks, and nodes whose process died ----------------------
-    def _local(self, place):
+    def _local(self, place) -> bool:
+        """Hand what waits for a sink (or a node whose process died) to it here; True if any."""
         nr = place.nr
+        handled = bool(place.waiting)
         while place.waiting and not self.stopping:
             edge, port, count, data = place.waiting.popleft()
             nr.state = "busy" if nr.failure is None else nr.state
@@ -720,6 +753,7 @@ class Hub:
             nr.end()
             self._tell_receivers(place)
             place.ended = True
+        return handled
 
     def _died(self, place, exc, what, items, reserved):
         """The process of ``place`` ended: its node failed; what it had not handled is discarded."""
@@ -747,6 +781,13 @@ class Hub:
             nr.fail(error, has_message=False, detail=detail)
         place.exhausted = True
         self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The last line of a Ray error's text that names an exception ("ModuleNotFoundError: ...")."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if re.match(r"^\w+(Error|Exception): ", line)]
+    return cut((named or lines or [type(exc).__name__])[-1], 300).rstrip(".") + "."
 
 
 def _failure_from(nr: NodeRun, report: tuple):
@@ -805,7 +846,6 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         r = Run(net, observers)
         net.last_run = r
         hub = Hub(ray, r, capacity)
-        r.engine = "ray"
         for observer in r.observers:
             observer.started(r)
         try:
@@ -814,6 +854,10 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
             hub.thread.start()
         except KeyboardInterrupt:
             outcome = "interrupted"
+        except Exception:  # a node's process could not start: nothing ran
+            for observer in r.observers:
+                observer.finished(r, "interrupted")
+            raise
         else:
             outcome = wait(hub.done, r.observers, timeout)
         r.ray_times = {"start": (hub.ready_at or time.perf_counter()) - hub.started_at,

@@ -346,3 +346,19 @@ def test_what_a_node_prints_in_its_process_is_printed_here(capsys):
                  (step, Sink(fn=lambda x: None, name="quiet"))])
     g.run_network(timeout=60, engine="ray")
     assert capsys.readouterr().out == "shouting 1\nshouting 2\n"
+
+
+def test_a_node_whose_module_cannot_be_imported_in_its_process_is_named(tmp_path, monkeypatch):
+    (tmp_path / "only_here.py").write_text("def double(x):\n    return 2 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "only_here", raising=False)
+    from only_here import double
+    sys.path.remove(str(tmp_path))  # importable here (already imported), not in a new process
+    step = Transform(fn=double, name="double")
+    got = []
+    g = network([(Source(fn=ListSource([1]).run, name="numbers"), step),
+                 (step, Sink(fn=got.append, name="got"))])
+    with pytest.raises(RuntimeError, match="transform 'double' could not start in a process of its "
+                                           "own: ModuleNotFoundError: No module named 'only_here'"):
+        g.run_network(timeout=60, engine="ray")
+    assert got == []
