@@ -33,7 +33,9 @@ How a run goes:
   the hub, which sees every message go by.
 * Each actor sends back, with its results, its counters (``g.stats``,
   ``g.edge_counts``...) and, when a run is traced, the events it saw, so
-  ``trace=True``, the live view and the diagram work as with threads.
+  ``trace=True``, the live view and the diagram work as with threads. (The
+  times in a trace are when the events reached this process: a batch's
+  events come back together, after the call that made them.)
 * After the run, however it ends (finished, failure, timeout, Ctrl-C), every
   actor of the run is killed: no process of it is left behind. A process that
   dies during the run (killed, out of memory) fails its node, by name.
