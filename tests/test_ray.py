@@ -362,3 +362,19 @@ def test_a_node_whose_module_cannot_be_imported_in_its_process_is_named(tmp_path
                                            "own: ModuleNotFoundError: No module named 'only_here'"):
         g.run_network(timeout=60, engine="ray")
     assert got == []
+
+
+def test_a_sub_network_runs_on_ray_as_on_threads():
+    def make():
+        def cleaner(name):
+            strip = Transform(fn=str.strip, name="strip")
+            lower = Transform(fn=str.lower, name="lower")
+            return network([(strip, lower)], inputs=[strip], outputs=[lower], name=name)
+        got = []
+        piece = cleaner("clean")
+        g = network([(Source(fn=ListSource(["  Hello ", " WORLD"]).run, name="words"), piece),
+                     (piece, Sink(fn=got.append, name="got"))])
+        return g, got
+    (gt, threaded), (gr, on_ray) = both(make)
+    assert on_ray == threaded == ["hello", "world"]
+    assert sorted(gr.last_run.pids) == ["clean/lower", "clean/strip", "words"]
