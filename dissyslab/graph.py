@@ -868,6 +868,8 @@ def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
     has_out = {id(e.src) for e in edges} | {id(e.node) for e in outs}
     no_sources = not piece and not any(n.kind == "source" for n in nodes)
     no_sinks = not piece and not any(n.kind == "sink" for n in nodes)
+    no_in = [n for n in nodes if n.kind != "source" and id(n) not in has_in]
+    no_out = [n for n in nodes if n.kind != "sink" and id(n) not in has_out]
     for n in nodes:
         name = names[id(n)]
         if n.kind != "source" and id(n) not in has_in:
@@ -878,7 +880,7 @@ def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
                    f"come in: network(edges, inputs=[{name}], outputs=[...], name='...')."
                    if no_sources else
                    " If it receives from outside this sub-network, list it in inputs=[...]."
-                   if piece else "")
+                   if piece else _typo_hint(n, no_out, edges, names, n_has_no_input=True))
             )
         if n.kind != "sink" and id(n) not in has_out:
             raise ValueError(
@@ -888,7 +890,7 @@ def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
                    f"go out: network(edges, inputs=[...], outputs=[{name}], name='...')."
                    if no_sinks else
                    " If it sends outside this sub-network, list it in outputs=[...]."
-                   if piece else "")
+                   if piece else _typo_hint(n, no_in, edges, names, n_has_no_input=False))
             )
         if isinstance(n, Split):
             used = {e.src_port for e in edges if e.src is n} | {e.port for e in outs if e.node is n}
@@ -910,6 +912,37 @@ def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
                     f"make a complete list. Connect {'it' if len(missing) == 1 else 'them'}, e.g. "
                     f"(some_node, {name}.{missing[0]}), or use fewer num_inputs."
                 )
+
+
+def _typo_hint(n, others, edges, names, *, n_has_no_input):
+    """When one node has no input and another sends to nothing, an edge probably names the
+    wrong node: say so, and show the edge that was probably meant (``""`` if there is none).
+    """
+    others = [o for o in others if o is not n]
+    if not others:
+        return ""
+    other = others[0]
+    fed, stuck = (other, n) if n_has_no_input else (n, other)  # stuck: no input; fed: no output
+    also = (f"{other.kind} '{names[id(other)]}' sends to nothing" if n_has_no_input
+            else f"{other.kind} '{names[id(other)]}' has no incoming edge")
+    hint = f" Also, {also}: perhaps one edge names the wrong node."
+    for e in edges:  # stuck sends somewhere: (stuck, x) may have been meant as (fed, x)
+        if e.src is stuck:
+            wrote = _with_ports(names[id(stuck)], e.src_port, names[id(e.dst)], e.dst_port)
+            meant = _with_ports(names[id(fed)], None, names[id(e.dst)], e.dst_port)
+            return hint + f" Did you write {wrote} where you meant {meant}?"
+    for e in edges:  # fed is fed by someone: (x, fed) may have been meant as (x, stuck)
+        if e.dst is fed:
+            wrote = _with_ports(names[id(e.src)], e.src_port, names[id(fed)], e.dst_port)
+            meant = _with_ports(names[id(e.src)], e.src_port, names[id(stuck)], None)
+            return hint + f" Did you write {wrote} where you meant {meant}?"
+    return hint
+
+
+def _with_ports(src, src_port, dst, dst_port):
+    left = src if src_port is None else f"{src}.out_{src_port}"
+    right = dst if dst_port is None else f"{dst}.in_{dst_port}"
+    return f"({left}, {right})"
 
 
 def _check_loops(nodes, edges, names, ins=(), outs=()):

@@ -113,6 +113,28 @@ def test_node_without_input_or_output():
         network([(s, t)])
 
 
+def test_an_edge_naming_the_wrong_node_is_pointed_at():
+    """(t2, k) written for (t1, k): t1 sends to nothing and t2 has no input; say both, and the fix."""
+    s, k = src(), sink("k")
+    t1, t2 = Transform(fn=str.upper, name="t1"), Transform(fn=str.lower, name="t2")
+    with pytest.raises(ValueError) as info:
+        network([(s, t1), (t2, k)])
+    text = str(info.value)
+    assert "transform 't1' sends to nothing" in text
+    assert "transform 't2' has no incoming edge" in text
+    assert "Did you write (t2, k) where you meant (t1, k)?" in text
+    # the receiver mistyped: (s, t2) written for (s, t1); t2 then sends to nothing
+    with pytest.raises(ValueError) as info:
+        network([(s, t2), (t1, k)])
+    text = str(info.value)
+    assert "transform 't2' sends to nothing" in text and "'t1' has no incoming edge" in text
+    assert "Did you write (t1, k) where you meant (t2, k)?" in text
+    # one loose end alone: no guess about another node
+    with pytest.raises(ValueError) as info:
+        network([(s, t1)])
+    assert "Also" not in str(info.value)
+
+
 def test_fn_not_callable():
     with pytest.raises(TypeError,
                        match=r"Transform named 'x': fn=... must be a function to call, "
