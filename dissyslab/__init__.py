@@ -32,6 +32,7 @@ from .errors import (
     NetworkTimeout,
     NodeFailure,
     NodeStillRunningWarning,
+    SourceUsedUpWarning,
     ThreadStillRunningWarning,
 )
 from .graph import Edge, Network, NodeStats, network
@@ -46,7 +47,7 @@ __all__ = [
     "Source", "Transform", "Sink", "Split", "MergeSynch", "ListSource",
     "NetworkError", "NetworkTimeout", "NodeFailure", "CopyError",
     "DuplicateEdgeWarning", "MergeSynchWarning", "NodeStillRunningWarning",
-    "DroppedEverythingWarning", "ThreadStillRunningWarning",
+    "DroppedEverythingWarning", "ThreadStillRunningWarning", "SourceUsedUpWarning",
     "Snapshot", "SnapshotWarning",
     "legend",
 ]

@@ -95,6 +95,10 @@ class DroppedEverythingWarning(UserWarning):
     """A Transform dropped every message of a run: its function returned None each time."""
 
 
+class SourceUsedUpWarning(UserWarning):
+    """A source sent nothing in a run after sending messages in an earlier one (a used-up iterator)."""
+
+
 class NodeStillRunningWarning(RuntimeWarning):
     """A node's function did not return after the network was stopped."""
 

@@ -26,6 +26,7 @@ from .errors import (
     MergeSynchWarning,
     NetworkError,
     NetworkTimeout,
+    SourceUsedUpWarning,
     ThreadStillRunningWarning,
     short_repr,
 )
@@ -253,6 +254,7 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         _warn_merges(run)
         if outcome == "finished":
             _warn_dropped_everything(run)
+        _warn_sources_used_up(run, warn=outcome == "finished")
         _warn_threads_left(run)
     finally:  # whatever happened, the observers hear that the run ended
         for observer in run.observers:
@@ -416,6 +418,36 @@ def _warn_dropped_everything(run: Run) -> None:
                 f"returns (None means 'drop this message'). If it should pass messages on, "
                 f"make it return the message; if it only uses them (print, saving), make it a Sink.",
                 DroppedEverythingWarning, stacklevel=5)
+
+
+#: how many messages each source sent the last time it ran (in any network), for
+#: :func:`_warn_sources_used_up`; the nodes themselves are never changed by a run
+_sent_last_time: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _warn_sources_used_up(run: Run, warn: bool) -> None:
+    """Warn when a source sent nothing, although it sent messages the last time it ran.
+
+    A function that takes its items from an iterator or a generator
+    (``Source(fn=lambda: next(it, None))``) can go through them once only: its
+    second run sends nothing, and without this warning the results are just empty.
+    A ListSource starts again at every run, so it is never the cause.
+    """
+    for nr in run.nodes.values():
+        if nr.kind != "source":
+            continue
+        before = _sent_last_time.get(nr.node)
+        _sent_last_time[nr.node] = nr.stats.sent
+        if (not warn or nr.stats.sent or not before or nr.failure is not None
+                or isinstance(getattr(nr.node.fn, "__self__", None), ListSource)):
+            continue
+        warnings.warn(
+            f"source '{nr.name}' sent nothing in this run, although it sent {before} "
+            f"message{'s' if before != 1 else ''} the last time it ran. Its function probably "
+            f"takes its items from an iterator or a generator, and those can be gone through "
+            f"only once: the earlier run used it up. Make the iterator again before each run, or "
+            f"use ListSource(items=...), which starts again from the first item at every run.",
+            SourceUsedUpWarning, stacklevel=5)
 
 
 def _exclusive_drops(run: Run, merge):

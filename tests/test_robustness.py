@@ -109,3 +109,38 @@ def test_a_call_that_holds_the_interpreter_past_the_timeout_is_reported_when_it_
         "    print('TIMEOUT', err)\n")
     assert "TIMEOUT The network did not finish within 0.2 seconds" in done.stdout, done.stderr
     assert "a call that Python cannot interrupt" in done.stdout
+
+
+def _used_up_warnings(g, **kw):
+    import warnings
+
+    from dissyslab import SourceUsedUpWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        g.run_network(timeout=5, live=False, **kw)
+    return [str(w.message) for w in caught if w.category is SourceUsedUpWarning]
+
+
+def test_a_source_whose_iterator_was_used_up_by_an_earlier_run_says_so():
+    from dissyslab import ListSource
+
+    words = iter(["a", "b", "c"])
+    got = []
+    s = Source(fn=lambda: next(words, None), name="words")
+    g = network([(s, Sink(fn=got.append, name="k"))])
+    assert _used_up_warnings(g) == [] and got == ["a", "b", "c"]
+    seen = _used_up_warnings(g)                     # the iterator is used up: nothing is sent
+    assert got == ["a", "b", "c"] and len(seen) == 1, seen
+    assert "source 'words' sent nothing" in seen[0] and "3 messages" in seen[0], seen[0]
+    assert "iterator" in seen[0] and "ListSource" in seen[0], seen[0]
+    # the same source in a new network (and in a seeded run) is the same used-up source
+    gen = (x for x in range(4))
+    s2 = Source(fn=lambda: next(gen, None), name="numbers")
+    assert _used_up_warnings(network([(s2, Sink(fn=got.append, name="k"))]), seed=1) == []
+    assert len(_used_up_warnings(network([(s2, Sink(fn=got.append, name="k2"))]))) == 1
+    # a ListSource starts again at every run; an empty one never sent anything
+    for items in (["x", "y"], []):
+        s3 = Source(fn=ListSource(items=items).run, name="listed")
+        g3 = network([(s3, Sink(fn=got.append, name="k"))])
+        assert _used_up_warnings(g3) == [] and _used_up_warnings(g3) == []
