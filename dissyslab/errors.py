@@ -1,11 +1,74 @@
 """Exceptions and warnings a network can raise, written for students to read."""
 
+import os
 import re
 import reprlib
+import sys
 import traceback as _traceback
+import types
+
+#: the folder of the dissyslab package: frames of code in it are not the student's
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-class NetworkError(Exception):
+def ours(filename: str) -> bool:
+    """True if ``filename`` is a file of the dissyslab package itself (not the student's code)."""
+    return os.path.abspath(filename).startswith(PACKAGE_DIR)
+
+
+def student_traceback(exc: BaseException) -> list:
+    """The traceback of ``exc`` (and of the errors it came from) without DisSysLab's own frames.
+
+    IPython calls an exception's ``_render_traceback_`` to show it, so the
+    errors a student meets (a node's failure, a failed check) show the student's
+    code and the message, not the library's insides. Frames marked
+    ``__tracebackhide__`` (IPython's own, the checks') are left out too. The
+    exceptions themselves keep their full tracebacks.
+    """
+    chain, seen, e = [], set(), exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        chain.append((e, e.__traceback__))
+        e = e.__cause__ if e.__cause__ is not None else (
+            None if e.__suppress_context__ else e.__context__)
+    try:
+        for e, tb in chain:
+            e.__traceback__ = _without_ours(tb)
+        shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+        if shell is not None:
+            return shell.InteractiveTB.structured_traceback(
+                type(exc), exc, exc.__traceback__, tb_offset=0)
+        return _traceback.format_exception(type(exc), exc, exc.__traceback__)
+    finally:
+        for e, tb in chain:
+            e.__traceback__ = tb
+
+
+def _without_ours(tb):
+    kept = []
+    while tb is not None:
+        frame = tb.tb_frame
+        try:
+            hidden = bool(frame.f_locals.get("__tracebackhide__"))
+        except Exception:  # noqa: BLE001 (a frame whose locals cannot be read is shown)
+            hidden = False
+        if not hidden and not ours(frame.f_code.co_filename):
+            kept.append(tb)
+        tb = tb.tb_next
+    new = None
+    for t in reversed(kept):
+        new = types.TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    return new
+
+
+class StudentTraceback:
+    """Mixin: Jupyter shows this error with the student's frames only (:func:`student_traceback`)."""
+
+    def _render_traceback_(self) -> list:
+        return student_traceback(self)
+
+
+class NetworkError(StudentTraceback, Exception):
     """One or more nodes failed while the network ran.
 
     Every other path ran to completion first, so their results are kept.
@@ -75,7 +138,7 @@ class NodeFailure:
         return f"<NodeFailure {self.summary()}>"
 
 
-class NetworkTimeout(TimeoutError):
+class NetworkTimeout(StudentTraceback, TimeoutError):
     """The network did not finish within ``run_network(timeout=...)``; it was stopped."""
 
 

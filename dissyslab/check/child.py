@@ -29,6 +29,7 @@ import signal
 import sys
 import traceback
 
+from ..errors import PACKAGE_DIR
 from . import wire
 
 #: characters of one cell's output kept
@@ -123,7 +124,8 @@ def _compile_cell(source, label, show_last):
 
 def _public(exc):
     lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    keep = [ln for ln in lines if "dissyslab/check/" not in ln and "dissyslab\\check\\" not in ln]
+    # the student's frames only: DisSysLab's own (its runtime's, its checks') are left out
+    keep = [ln for ln in lines if not ln.lstrip().startswith(f'File "{PACKAGE_DIR}')]
     return {"ename": type(exc).__name__[:200], "evalue": _text(exc),
             "traceback": [ln[:2000] for ln in keep[-30:]]}
 

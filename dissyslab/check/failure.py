@@ -10,13 +10,13 @@ everything cannot pass a check.
 import math
 from collections import Counter
 
-from ..errors import cut, short_repr
+from ..errors import StudentTraceback, cut, short_repr
 
 #: most characters of one value shown in a message
 SHOW = 160
 
 
-class CheckFailed(AssertionError):
+class CheckFailed(StudentTraceback, AssertionError):
     """A check of the student's work failed; the message says what, why and what to try.
 
     ``public``: the same failure told without the test's data (its inputs and

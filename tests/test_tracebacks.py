@@ -1,0 +1,121 @@
+"""What a student sees when something goes wrong: their own code and the message, not ours.
+
+A node's failure (NetworkError), a timeout (NetworkTimeout) and a failed check
+(CheckFailed) are shown by Jupyter through their ``_render_traceback_``, which
+leaves out DisSysLab's own frames (errors.student_traceback). Tested in a real
+kernel (nbclient), as a student meets them, and in the grader's student process.
+"""
+
+import re
+
+import pytest
+
+from dissyslab import ListSource, NetworkError, Sink, Source, Transform, network
+from dissyslab.errors import PACKAGE_DIR, student_traceback
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+SETUP = '''\
+from dissyslab import network, Source, Transform, Sink, ListSource, check
+import time
+
+def picky(word):
+    if word == "b":
+        raise ValueError("no b please")
+    return word
+
+def make():
+    out = []
+    s = Source(fn=ListSource(items=["a", "b"]).run, name="s")
+    t = Transform(fn=picky, name="picky")
+    return network([(s, t), (t, Sink(fn=out.append, name="k"))])
+
+def forever():
+    time.sleep(0.01)
+    return 1
+'''
+
+CELLS = {
+    "node error": "make().run_network(timeout=5, live=False)",
+    "timeout": ("g = network([(Source(fn=forever, name='endless'), Sink(fn=print, name='k'))])\n"
+                "g.run_network(timeout=0.5, live=False)"),
+    "failed check": "check.outputs(make(), {'k': ['A']}, timeout=5)",
+}
+
+
+def _failing_run():
+    out = []
+    s = Source(fn=ListSource(items=["a", "b"]).run, name="s")
+    t = Transform(fn=_picky, name="picky")
+    g = network([(s, t), (t, Sink(fn=out.append, name="k"))])
+    with pytest.raises(NetworkError) as info:
+        g.run_network(timeout=5, live=False)
+    return info.value
+
+
+def _picky(word):
+    if word == "b":
+        raise ValueError("no b please")
+    return word
+
+
+def test_student_traceback_leaves_out_our_frames_and_keeps_the_error_whole():
+    err = _failing_run()
+    before = err.__traceback__
+    text = "".join(student_traceback(err))
+    assert PACKAGE_DIR not in text, text
+    assert 'raise ValueError("no b please")' in text          # the student's line, in the cause
+    assert "test_tracebacks.py" in text and "NetworkError: 1 node failed" in text
+    # the exception itself is unchanged: its own traceback still has every frame
+    assert err.__traceback__ is before
+    frames = []
+    tb = err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    assert any(f.startswith(PACKAGE_DIR) for f in frames)
+
+
+@pytest.mark.timeout(120)
+def test_a_kernel_shows_the_students_code_and_the_message_only():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [SETUP] + list(CELLS.values())
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True).execute()
+    assert not [o for o in nb.cells[0].outputs if o.output_type == "error"]
+    for what, cell in zip(CELLS, nb.cells[1:], strict=True):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert len(errors) == 1, (what, cell.outputs)
+        shown = ANSI.sub("", "\n".join(errors[0].traceback))
+        assert "dissyslab" + "/" not in shown and PACKAGE_DIR not in shown, (what, shown)
+        assert "skipping hidden" not in shown and "raise err" not in shown, (what, shown)
+        assert "Cell In[" in shown, (what, shown)       # the student's own line is there
+    node_error = ANSI.sub("", "\n".join(nb.cells[1].outputs[-1].traceback))
+    assert 'raise ValueError("no b please")' in node_error   # where their function failed
+    assert "NetworkError: 1 node failed" in node_error
+    assert "NetworkTimeout: The network did not finish" in ANSI.sub(
+        "", "\n".join(nb.cells[2].outputs[-1].traceback))
+    assert "CheckFailed: A node of your network failed" in ANSI.sub(
+        "", "\n".join(nb.cells[3].outputs[-1].traceback))
+
+
+@pytest.mark.timeout(120)
+def test_grading_shows_the_students_frames_only(tmp_path):
+    from dissyslab.check.grader import grade_notebook
+
+    def cell(source, **meta):
+        return {"cell_type": "code", "source": source, "outputs": [], "execution_count": None,
+                "metadata": {"nbgrader": {"grade_id": meta.pop("id"), **meta}}}
+
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        cell(SETUP + "\n" + CELLS["node error"], id="answer", solution=True, grade=False,
+             locked=False),
+        cell("assert True", id="test", grade=True, solution=False, locked=True, points=1),
+    ]}
+    result = grade_notebook(nb, workdir=tmp_path)
+    error = result.cells[0].error
+    assert error is not None and error["ename"] == "NetworkError", result.cells[0]
+    shown = "".join(error["traceback"])
+    assert not re.search(r'File "[^"]*dissyslab[/\\]', shown), shown   # wherever it is installed
+    assert 'File "<cell 0>", line 6, in picky' in shown, shown   # where their function failed
