@@ -23,18 +23,22 @@ STUDENT = REPO / "scripts" / "jupyter-student"
 INSTRUCTOR_ONLY = {"@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:menu",
                    "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"}
 VALIDATE = "@jupyter/nbgrader:validate-assignment"
+#: JupyterLab's pop-up asking to fetch Jupyter news: noise for a student
+NEWS = "@jupyterlab/apputils-extension:announcements"
 
 
 def test_the_student_settings_name_plugins_and_extensions_that_exist():
     """A renamed nbgrader plugin would silently show its panel again: the names must be real."""
     disabled = json.loads((STUDENT / "labconfig" / "page_config.json").read_text())
-    assert set(disabled["disabledExtensions"]) == INSTRUCTOR_ONLY
+    assert set(disabled["disabledExtensions"]) == INSTRUCTOR_ONLY | {NEWS}
     lab = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader"
     if not lab.is_dir():
         pytest.skip("nbgrader's JupyterLab extension is not installed here")
     code = " ".join(p.read_text(errors="replace") for p in (lab / "static").glob("*.js"))
     for plugin in INSTRUCTOR_ONLY | {VALIDATE}:
         assert f'"{plugin}"' in code, plugin
+    core = Path(sys.prefix) / "share" / "jupyter" / "lab" / "static"
+    assert any(f'"{NEWS}"' in p.read_text(errors="replace") for p in core.glob("*.js")), NEWS
     server = json.loads((STUDENT / "jupyter_server_config.json").read_text())
     for module, on in server["ServerApp"]["jpserver_extensions"].items():
         assert on is False
@@ -85,7 +89,7 @@ def test_lab_sh_says_one_line_and_hides_the_instructor_tools():
         assert f":{port}/lab/tree/01_basics.ipynb?token=" in url.group(0)
         page = urllib.request.urlopen(url.group(0), timeout=60).read().decode()
         disabled = re.search(r'"disabledExtensions": *(\[[^\]]*\])', page)
-        assert disabled and set(json.loads(disabled.group(1))) == INSTRUCTOR_ONLY, page[:500]
+        assert disabled and set(json.loads(disabled.group(1))) == INSTRUCTOR_ONLY | {NEWS}, page[:500]
         time.sleep(1)  # anything JupyterLab logs after starting goes to .venv/lab.log, not here
     finally:
         out, err = _ctrl_c(proc)
