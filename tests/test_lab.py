@@ -74,6 +74,7 @@ def _left(port):
                           text=True).stdout.split()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 @pytest.mark.skipif(shutil.which("pgrep") is None or sys.platform == "win32",
                     reason="needs bash and pgrep")
@@ -101,6 +102,7 @@ def test_lab_sh_says_one_line_and_hides_the_instructor_tools():
     assert "formgrader" not in log and "nbgrader_config.py" not in log, log
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 @pytest.mark.skipif(shutil.which("pgrep") is None or sys.platform == "win32",
                     reason="needs bash and pgrep")
