@@ -47,7 +47,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .copying import snapshot
-from .errors import NetworkError, NetworkTimeout, NodeStillRunningWarning, short_repr
+from .errors import (
+    NetworkError,
+    NetworkTimeout,
+    NodeStillRunningWarning,
+    SourceUsedUpWarning,
+    short_repr,
+)
 from .running import (
     Finished,
     Run,
@@ -732,8 +738,9 @@ def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None =
                 failures.setdefault(summary, []).append(seed)
             except NetworkTimeout as err:
                 raise NetworkTimeout(f"While exploring, seed {seed}: {err}") from err
-        for w in caught:
-            seen_warnings.setdefault((w.category, str(w.message)), None)
+        for w in caught:  # a used-up source is told once, below, in explore's own words
+            if w.category is not SourceUsedUpWarning:
+                seen_warnings.setdefault((w.category, str(w.message)), None)
         emitted.append(sum(net.stats[net.name_of(n)].sent for n in net.sources))
         for name, received in r.received.items():
             key = _freeze(received)

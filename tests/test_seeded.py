@@ -217,8 +217,9 @@ def test_explore_warns_when_the_sources_do_not_start_again():
     items = iter(range(5))
     out = []
     g = network([(Source(fn=lambda: next(items, None), name="once"), Sink(fn=out.append, name="k"))])
-    with pytest.warns(UserWarning, match="sources sent nothing in the run with seed 1 .*ListSource"):
+    with pytest.warns(UserWarning, match="sources sent nothing in the run with seed 1 .*ListSource") as seen:
         ex = g.explore(runs=3, timeout=T)
+    assert len(seen) == 1, [str(w.message) for w in seen]   # said once, in explore's words
     assert [o.received for o in ex["k"]] == [[], [0, 1, 2, 3, 4]]
 
 
