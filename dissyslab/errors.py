@@ -1,5 +1,6 @@
 """Exceptions and warnings a network can raise, written for students to read."""
 
+import functools
 import os
 import re
 import reprlib
@@ -59,6 +60,29 @@ def _without_ours(tb):
     for t in reversed(kept):
         new = types.TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
     return new
+
+
+def shown_to_students(fn):
+    """Decorator for what students call (network(), node classes...): an error it raises is
+    shown in Jupyter without DisSysLab's frames, as :class:`StudentTraceback` errors are.
+
+    The error keeps its type (a ValueError stays a ValueError); it only gains a
+    ``_render_traceback_``, which IPython uses to show it.
+    """
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            if not hasattr(err, "_render_traceback_"):
+                try:
+                    err._render_traceback_ = functools.partial(student_traceback, err)
+                except (AttributeError, TypeError):  # an error type that takes no attributes
+                    pass
+            raise
+
+    return call
 
 
 class StudentTraceback:

@@ -5,7 +5,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import partial
 
-from .errors import DuplicateEdgeWarning, short_repr
+from .errors import DuplicateEdgeWarning, short_repr, shown_to_students
 from .nodes import MergeSynch, Node, NodeStats, Port, Sink, Source, Split, function_name
 
 
@@ -446,6 +446,7 @@ class Network:
         return timeline(self, window=window, max_events=max_events)
 
 
+@shown_to_students
 def network(edges, inputs=None, outputs=None, name=None):
     """Check a list of ``(sender, receiver)`` pairs and build a runnable :class:`Network`.
 

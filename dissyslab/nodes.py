@@ -10,7 +10,7 @@ import inspect
 import re
 from dataclasses import dataclass
 
-from .errors import short_repr
+from .errors import short_repr, shown_to_students
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Node:
     num_outputs = None
     num_inputs = None
 
+    @shown_to_students
     def __init__(self, fn, name=None, params=None):
         cls = type(self).__name__
         if not callable(fn):
@@ -166,6 +167,7 @@ class Split(_PortedNode):
     kind = "split"
     _direction = "out"
 
+    @shown_to_students
     def __init__(self, fn, num_outputs, name=None, params=None):
         super().__init__(fn, name=name, params=params)
         self._make_ports(num_outputs, "num_outputs")
@@ -184,6 +186,7 @@ class MergeSynch(_PortedNode):
     kind = "merge_synch"
     _direction = "in"
 
+    @shown_to_students
     def __init__(self, num_inputs, name=None):
         super().__init__(_pair_up, name=name)
         self.default_name = "merge_synch"

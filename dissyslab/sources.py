@@ -1,6 +1,7 @@
 """Ready-made source functions for lessons."""
 
 from .copying import _ATOMS, copy_message
+from .errors import shown_to_students
 
 
 class ListSource:
@@ -11,6 +12,7 @@ class ListSource:
     network again sends the items again.
     """
 
+    @shown_to_students
     def __init__(self, items):
         try:
             self.items = list(items)

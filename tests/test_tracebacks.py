@@ -1,8 +1,9 @@
 """What a student sees when something goes wrong: their own code and the message, not ours.
 
-A node's failure (NetworkError), a timeout (NetworkTimeout) and a failed check
-(CheckFailed) are shown by Jupyter through their ``_render_traceback_``, which
-leaves out DisSysLab's own frames (errors.student_traceback). Tested in a real
+A node's failure (NetworkError), a timeout (NetworkTimeout), a failed check
+(CheckFailed) and a mistake found by network(), a node class or run_network()
+are shown by Jupyter through their ``_render_traceback_``, which leaves out
+DisSysLab's own frames (errors.student_traceback, errors.shown_to_students). Tested in a real
 kernel (nbclient), as a student meets them, and in the grader's student process.
 """
 
@@ -40,6 +41,12 @@ CELLS = {
     "timeout": ("g = network([(Source(fn=forever, name='endless'), Sink(fn=print, name='k'))])\n"
                 "g.run_network(timeout=0.5, live=False)"),
     "failed check": "check.outputs(make(), {'k': ['A']}, timeout=5)",
+    # mistakes found before a run keep their type (ValueError, TypeError) and lose our frames
+    "edge typo": ("t1, t2 = Transform(fn=str.upper, name='t1'), Transform(fn=str.lower, name='t2')\n"
+                  "network([(Source(fn=ListSource(items=['a']).run, name='s'), t1), "
+                  "(t2, Sink(fn=print, name='k'))])"),
+    "bad node": "Transform(fn='hello', name='x')",
+    "bad argument": "make().run_network(timeout=-1, live=False)",
 }
 
 
@@ -98,6 +105,7 @@ def test_a_kernel_shows_the_students_code_and_the_message_only():
         "", "\n".join(nb.cells[2].outputs[-1].traceback))
     assert "CheckFailed: A node of your network failed" in ANSI.sub(
         "", "\n".join(nb.cells[3].outputs[-1].traceback))
+    assert [c.outputs[-1].ename for c in nb.cells[4:]] == ["ValueError", "TypeError", "ValueError"]
 
 
 @pytest.mark.timeout(120)
