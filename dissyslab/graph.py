@@ -494,7 +494,7 @@ def network(edges, inputs=None, outputs=None, name=None):
                 f"{_ordinal(i + 1)} edges), so '{edge.names[1]}' will receive every message "
                 f"from '{edge.names[0]}' twice. If that is not what you want, delete one of them.",
                 DuplicateEdgeWarning,
-                stacklevel=2,
+                stacklevel=3,  # the caller of network(), past shown_to_students
             )
         elif key not in seen and i is not None:
             seen[key] = i
