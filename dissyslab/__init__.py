@@ -5,7 +5,8 @@ The package has rooms, and each idea lives in one of them:
 * the model, what a network *is*: ``nodes.py`` (Source, Transform, Sink, Split,
   MergeSynch), ``graph.py`` (``network()``, its checks, the Network, and sub-networks:
   pieces built with ``inputs=``/``outputs=``, written flat into the network that uses them),
-  ``errors.py``, ``copying.py`` (fanout copies), ``sources.py`` (ListSource);
+  ``errors.py``, ``copying.py`` (fanout copies), ``sources.py`` (ListSource),
+  ``pace.py`` (``paced``: the pauses that slow a lesson's run down to watch it);
 * the semantics, what each kind of node does with a message: ``semantics.py``;
 * the schedulers, *when* those steps run: ``threads.py`` (a thread per node,
   with ``channels.py`` carrying messages between them) and ``seeded.py`` (one
@@ -37,6 +38,7 @@ from .errors import (
 )
 from .graph import Edge, Network, NodeStats, network
 from .nodes import MergeSynch, Sink, Source, Split, Transform
+from .pace import paced
 from .snapshots import Snapshot, SnapshotWarning
 from .sources import ListSource
 
@@ -49,5 +51,5 @@ __all__ = [
     "DuplicateEdgeWarning", "MergeSynchWarning", "NodeStillRunningWarning",
     "DroppedEverythingWarning", "ThreadStillRunningWarning", "SourceUsedUpWarning",
     "Snapshot", "SnapshotWarning",
-    "legend",
+    "legend", "paced",
 ]

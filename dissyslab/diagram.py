@@ -75,9 +75,11 @@ LOOKS = {
 CLUSTER = {"style": "rounded", "color": "#9AA5B1", "bgcolor": "#F7F9FB", "fontcolor": MUTED,
            "fontsize": "11", "labeljust": "l", "margin": "10"}
 
-#: state -> (badge text, badge fill, badge text colour); the word is the cue, colour helps
+#: state -> (badge text, badge fill, badge text colour); the word is the cue, colour helps.
+#: A node in state "waiting" is idle: it waits for a message (the word "waiting" is
+#: kept for the messages that wait on an edge).
 STATES = {
-    "waiting": ("waiting", "#FFFFFF", MUTED),
+    "waiting": ("idle", "#FFFFFF", MUTED),
     "busy": ("\u25cf busy", "#FFD166", "#3D2B00"),
     "done": ("\u2713 done", "#CFE8D8", "#14532D"),
     "failed": ("\u2717 failed", FAIL, "#FFFFFF"),
@@ -364,7 +366,12 @@ def mermaid(net, *, compact=None, expand=True):
 
 
 def legend(*, states=False):
-    """A small key to the pictures: one node of each kind (and, with ``states=True``, each state)."""
+    """A small key to the pictures: one node of each kind.
+
+    ``states=True`` adds what the live view and ``g.diagram(stats=True)`` show
+    too: each state a node can be in (idle, busy, done, failed, stopped) and
+    what the numbers on an arrow mean (messages that passed, messages waiting).
+    """
     g = _diagram_class()("legend", graph_attr={**_GRAPH, "nodesep": "0.15", "ranksep": "0.25"},
                          node_attr=_NODE, edge_attr=_EDGE)
     g.attr(rankdir="TB")
@@ -390,12 +397,48 @@ def legend(*, states=False):
         with g.subgraph(name="states") as row:
             row.attr(rank="same")
             for state in STATES:
-                row.node(f"legend_{state}", label=_html(_badge(state)), shape="plain")
+                row.node(f"legend_{state}", label=_html(_badge(state)), shape="plain",
+                         tooltip=STATE_MEANINGS[state])
+            row.node("legend_states_note", shape="plain", label=_html(
+                f'<FONT POINT-SIZE="9" COLOR="{MUTED}">{_esc(_STATES_NOTE)}</FONT>'))
         g.edge(samples[0].id, "legend_waiting", style="invis")
-        names = [f"legend_{s}" for s in STATES]
+        names = [f"legend_{s}" for s in STATES] + ["legend_states_note"]
         for a, b in pairwise(names):
             g.edge(a, b, style="invis")
+        above = "legend_waiting"
+        for i, (passed, wait, meaning) in enumerate(EDGE_SAMPLES):
+            key = f"sample_{i}"
+            link = SimpleNamespace(multiplicity=1, edges=[key])
+            marks = _View(None, False, None, {key: passed + wait}, {}, {key: wait})
+            tail, head = f"legend_edge_{i}", f"legend_edge_{i}_meaning"
+            with g.subgraph(name=f"edge_{i}") as row:
+                row.attr(rank="same")
+                row.node(tail, shape="point", width="0.06", color=WIRE)
+                row.node(head, shape="plain", label=_html(
+                    f'<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD WIDTH="6"></TD>'
+                    f'<TD><FONT POINT-SIZE="9" COLOR="{INK}">{_esc(meaning)}</FONT></TD>'
+                    f'</TR></TABLE>'))
+                row.edge(tail, head, minlen="3", **_edge_attrs(link, marks))
+            g.edge(above, tail, style="invis")
+            above = tail
     return g
+
+
+#: what each node state means, as the legend's tooltips say it
+STATE_MEANINGS = {
+    "waiting": "idle: waiting for a message (or not started yet)",
+    "busy": "busy: inside its function, working on a message",
+    "done": "done: its stream has ended and everything it got is handled",
+    "failed": "failed: its function raised an error; it throws away what still arrives",
+    "stopped": "stopped: the run was stopped (a timeout or an interrupt) before it ended",
+}
+_STATES_NOTE = "a node's state while the network runs: idle, busy, then done"
+#: the arrows the legend shows: (messages that passed, messages waiting, what it means)
+EDGE_SAMPLES = (
+    (12, 0, "12 messages passed along this edge"),
+    (7, 5, "7 passed; 5 more were sent and wait in the queue of the node it points to"),
+    (0, 0, "a pale arrow: no message has crossed it yet"),
+)
 
 
 def mimebundle(net, include=None, exclude=None):

@@ -29,8 +29,14 @@ One panel per sink: a sink reached by several paths gets one panel titled with
 all of its paths (results there interleave as they arrive; when they arrive
 along several edges, each is tagged with the node it came from).
 
-An executed notebook keeps the final view in its widget state, so a static
-render shows it; for example::
+What a notebook stores: the view's output carries the widget (what JupyterLab
+shows, from the widget state an executed notebook keeps) and, next to it, a
+static copy of the same page as ``text/html`` and a plain-text stand-in. The
+static copy is set again when the run ends (an ``update_display_data`` message
+to the same output, only when the view was shown before the end), so it always
+holds the final state: that is what renderers without widgets show (GitHub,
+nbviewer without its network, ``jupyter nbconvert --to html`` offline with the
+project's ``jupyter_nbconvert_config.json``, which prefers it). For example::
 
     jupyter nbconvert --to notebook --execute --inplace \\
         --ExecutePreprocessor.store_widget_state=True lesson.ipynb
@@ -45,6 +51,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 import warnings
 from collections import deque
 
@@ -150,6 +157,8 @@ class LiveView:
         self.interval = 1.0 / rate
         self.show = show
         self.shown = False
+        self._shown_final = False  # the output shown holds the final state as its static copy
+        self._display_id = None
         self.run = None
         self.outcome = "running"
         self.error = None  # what went wrong updating the view, if anything: then it is left alone
@@ -212,9 +221,11 @@ class LiveView:
                                     _dom_classes=("dissyslab-live",))
 
     def _repr_mimebundle_(self, **kwargs):
-        # what the widget's own bundle holds, with a text stand-in that is the same at every run
+        # what the widget's own bundle holds, with a static copy of the page for renderers
+        # without widgets, and a text stand-in that is the same at every run
         view = {"version_major": 2, "version_minor": 0, "model_id": self.widget.model_id}
-        return {"application/vnd.jupyter.widget-view+json": view, "text/plain": self.text()}
+        return {"application/vnd.jupyter.widget-view+json": view,
+                "text/html": self._value, "text/plain": self.text()}
 
     def text(self):
         """A plain-text stand-in where widgets cannot be shown; the same at every run."""
@@ -227,16 +238,24 @@ class LiveView:
                 lines.extend(f"  {'  ' if part is not None else ''}{t}" for t in self.titles[name])
         return "\n".join(lines)
 
-    def _show(self):
-        if self.show and not self.shown:
-            _display(self._repr_mimebundle_())
+    def _show(self, final=False):
+        """Show the view; at the end, give the output shown earlier its final static copy."""
+        if not self.show or self._shown_final:
+            return
+        if not self.shown:
+            self._display_id = uuid.uuid4().hex
+            _display(self._repr_mimebundle_(), self._display_id)
             self.shown = True
+        elif final:  # the widget has its final value already: only its static copy lags
+            _display(self._repr_mimebundle_(), self._display_id, update=True)
+        self._shown_final = final
 
     # --- the runtime's observer calls --------------------------------------
     def started(self, run):
         """The run is about to start (calling thread): have the final picture laid out meanwhile."""
         self.run = run
         self.outcome = "running"
+        self._shown_final = False
         self._next_update = time.monotonic() + self.interval
         with self._lock:
             for log in self._logs.values():
@@ -281,7 +300,7 @@ class LiveView:
         self.outcome = outcome
         try:
             self.publish(final=True)
-            self._show()
+            self._show(final=True)
         except Exception as exc:  # the run's own outcome and errors must still come through
             self.error = exc
         if self.error is not None:
@@ -409,8 +428,10 @@ class LiveView:
                 f'{_pill(state, state)}</div></div>{body}{footer}{errors}</div>')
 
 
-def _display(bundle):
+def _display(bundle, display_id=None, update=False):
     """Show ``bundle`` in the cell's output, as ``IPython.display.publish_display_data`` does.
+
+    ``display_id`` names the output, so that ``update=True`` can replace what it shows.
 
     Before each display ipykernel flushes stdout and stderr, so that text printed
     earlier comes out first. Each flush waits for the kernel's IO thread, even
@@ -424,19 +445,22 @@ def _display(bundle):
 
     publisher = getattr(get_ipython(), "display_pub", None)
     streams = (sys.stdout, sys.stderr)
+    options = {"transient": {"display_id": display_id}} if display_id is not None else {}
+    if update:
+        options["update"] = True
     with _display_lock:
         waiting = [_waiting_text(stream) for stream in streams]
         if (publisher is None or None in waiting
                 or not callable(getattr(type(publisher), "_flush_streams", None))
                 or "_flush_streams" in vars(publisher)):
-            publish_display_data(bundle)
+            publish_display_data(bundle, **options)
             return
         for stream, text in zip(streams, waiting, strict=True):
             if text:
                 stream.flush()
         publisher._flush_streams = _nothing
         try:
-            publish_display_data(bundle)
+            publish_display_data(bundle, **options)
         finally:
             del publisher._flush_streams
 

@@ -11,6 +11,8 @@
 #   1. .venv/ is made with the first python3 that is >= 3.10 (kept if it works);
 #   2. pip install -e ".[test]" runs only when pyproject.toml is newer than
 #      the stamp file .venv/.dissyslab-installed;
+#      The nbconvert settings of scripts/jupyter_nbconvert_config.json go to
+#      .venv/etc/jupyter/ (HTML exports show the live views' static copies);
 #   3. Graphviz's `dot`, bubblewrap's `bwrap` (the sandbox that grading runs
 #      student code in) and, with --browser, Chromium are installed with
 #      apt-get when missing and we are root or have passwordless sudo;
@@ -106,6 +108,15 @@ else
     fi
 fi
 unset _dsl_stamp
+
+# HTML exports (jupyter nbconvert --to html) of the lessons show each live view's stored
+# final state, which needs no network, rather than the widget, whose code comes from a CDN.
+_dsl_conf=.venv/etc/jupyter/jupyter_nbconvert_config.json
+if ! cmp -s scripts/jupyter_nbconvert_config.json "$_dsl_conf"; then
+    mkdir -p "$(dirname "$_dsl_conf")"
+    cp scripts/jupyter_nbconvert_config.json "$_dsl_conf"
+fi
+unset _dsl_conf
 
 # --- 3. System programs: Graphviz's dot, bubblewrap, Chromium for browser tests
 

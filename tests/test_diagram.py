@@ -276,6 +276,18 @@ def test_golden_legend():
     check_golden("legend", diagram.legend(states=True).source)
 
 
+def test_the_legend_explains_states_and_the_marks_on_an_arrow():
+    plain = diagram.legend().source
+    assert "idle" not in plain and "waiting" not in plain
+    full = diagram.legend(states=True).source
+    for word in ("idle", "● busy", "✓ done", "✗ failed", "■ stopped"):
+        assert word in full
+    # the arrows are drawn as the diagram draws them: what passed, then "+N waiting"
+    assert ">12<" in full and ">7<" in full and ">+5 waiting<" in full
+    assert "wait in the queue" in full and "no message has crossed it yet" in full
+    assert diagram.ZERO_WIRE in full  # the pale arrow
+
+
 def test_legend_is_at_hand_from_the_package():
     import dissyslab
 
@@ -399,8 +411,10 @@ def test_states_are_words_not_only_colours():
     states = {"word_source": "done", "uppercase": "busy", "reverse": "stopped",
               "collector_upper": "failed"}
     dot = diagram.build(net, states=states).source
-    for word in ("✓ done", "● busy", "■ stopped", "✗ failed", "waiting"):
+    for word in ("✓ done", "● busy", "■ stopped", "✗ failed", "idle"):
         assert word in dot
+    # a node waiting for messages is "idle": "waiting" is said of messages on an edge
+    assert "waiting" not in dot
 
 
 def test_edge_counts_label_every_edge():

@@ -921,3 +921,73 @@ def test_nbconvert_execute_stores_the_final_view_in_the_notebook_file(tmp_path, 
     # the models the view refers to (its layout and style) are stored too
     refs = re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(views[0]["state"]))
     assert refs and all(r in saved.metadata["widgets"][WIDGET_STATE]["state"] for r in refs)
+
+
+@pytest.mark.slow
+def test_the_stored_output_carries_a_static_copy_of_the_final_state(monkeypatch):
+    """Renderers without widgets show the text/html stored next to the widget: the final page,
+    also for a view shown while the run went on (its output is updated when the run ends)."""
+    slow = SETUP.replace("source = Source(fn=words.run",
+                         "import time\n"
+                         "def slow_words():\n"
+                         "    time.sleep(0.1)\n"
+                         "    return words.run()\n"
+                         "source = Source(fn=slow_words")
+    nb = execute([slow, "g.run_network(timeout=10)",
+                  SETUP, "g.run_network(timeout=10)"], monkeypatch)
+    for cell in (nb.cells[1], nb.cells[3]):  # shown during the run; shown at its end
+        (shown,) = [o for o in cell.outputs if o.output_type == "display_data"]
+        assert set(shown["data"]) == {WIDGET_VIEW, "text/html", "text/plain"}
+        static = page(shown["data"]["text/html"])
+        assert static.outcome == "finished" and static.drawn == "svg"
+        assert results(static.panels["collector_reverse"]) == ["'olleh'", "'dlrow'", "'nohtyp'"]
+        assert static.panels["collector_upper"]["state"] == "failed"
+        # the same page as the widget's final value, which the notebook stores as its state
+        assert shown["data"]["text/html"] == stored_view_value(nb, shown)
+
+
+def stored_view_value(nb, output):
+    model_id = output["data"][WIDGET_VIEW]["model_id"]
+    return nb.metadata["widgets"][WIDGET_STATE]["state"][model_id]["state"]["value"]
+
+
+class _Visible(html.parser.HTMLParser):
+    """The markup of a page outside its <script> elements: what a browser shows without scripts."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.in_script = 0
+        self.tags = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.in_script += 1
+        elif not self.in_script:
+            self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self.in_script -= 1
+
+
+@pytest.mark.slow
+def test_an_html_export_of_a_lesson_shows_each_live_view_final_state_without_scripts():
+    """jupyter nbconvert --to html with the project's settings (scripts/setup.sh puts them in
+    .venv) shows the static final state, which needs no network, not the widget."""
+    lesson = REPO / "notebooks" / "01_basics.ipynb"
+    stored = nbformat.read(lesson, as_version=4)
+    views = [o for c in stored.cells for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+    config = REPO / "scripts" / "jupyter_nbconvert_config.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", "--stdout",
+         "--config", str(config), str(lesson)],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    visible = _Visible()
+    visible.feed(done.stdout)
+    outcomes = [a["data-outcome"] for t, a in visible.tags if "data-outcome" in a]
+    panels = [a for t, a in visible.tags if "dsl-panel" in a.get("class", "").split()]
+    drawn = [a for t, a in visible.tags if a.get("data-drawn") == "svg"]
+    assert len(outcomes) == len(views) >= 2 and "running" not in outcomes
+    assert panels and len(drawn) == len(views)
+    assert sum(tag == "svg" for tag, _ in visible.tags) >= len(views)

@@ -197,6 +197,29 @@ def test_live_views_have_their_widget_state(lesson):
         )
 
 
+def test_live_views_store_a_static_copy_of_their_final_state(lesson):
+    """Renderers without widgets (GitHub, nbviewer offline, an HTML export) show the live
+    view's final state from the text/html stored next to the widget."""
+    path, nb = lesson
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW not in data:
+                continue
+            static = data.get("text/html")
+            assert static, (f"{_where(path, i, cell)}: the live view stores no static copy "
+                            f"(text/html); execute the lesson again")
+            assert "<svg" in static and 'class="dsl-panel"' in static, (
+                f"{_where(path, i, cell)}: the live view's static copy has no diagram or panels")
+            assert 'data-outcome="running"' not in static, (
+                f"{_where(path, i, cell)}: the live view's static copy shows the run unfinished")
+            model = state.get(data[WIDGET_VIEW]["model_id"], {})
+            assert static == model.get("state", {}).get("value"), (
+                f"{_where(path, i, cell)}: the live view's static copy is not its final state "
+                f"(the widget's last value)")
+
+
 def _model_refs(value):
     if isinstance(value, str):
         return [value] if value.startswith("IPY_MODEL_") else []
