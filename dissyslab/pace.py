@@ -62,4 +62,4 @@ def paced(seconds: float) -> float:
             f"paced(seconds) needs a number of seconds, 0 or more (like paced(0.2)), "
             f"but got {seconds!r}."
         )
-    return seconds * pace_factor()
+    return round(seconds * pace_factor(), 6)  # 0.15, not 0.15000000000000002
