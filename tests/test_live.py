@@ -991,3 +991,30 @@ def test_an_html_export_of_a_lesson_shows_each_live_view_final_state_without_scr
     assert len(outcomes) == len(views) >= 2 and "running" not in outcomes
     assert panels and len(drawn) == len(views)
     assert sum(tag == "svg" for tag, _ in visible.tags) >= len(views)
+
+
+def test_the_output_shown_during_a_run_is_given_the_final_state_as_its_static_copy(monkeypatch):
+    import dissyslab.live as live_module
+
+    shown = []
+    monkeypatch.setattr(live_module, "_display",
+                        lambda bundle, display_id=None, update=False:
+                        shown.append((bundle, display_id, update)))
+    g, _, _ = fanout(slow_source(WORDS[:6], 0.05))
+    view = LiveView(g)  # shown as a kernel would show it
+    run(g, timeout=T, observers=[view])
+    (first, first_id, first_update), (last, last_id, last_update) = shown
+    assert first_id == last_id and (first_update, last_update) == (False, True)
+    assert page(first["text/html"]).outcome == "running"  # what was on screen then
+    assert last["text/html"] == view.widget.value  # then the final state, for static renderers
+    assert page(last["text/html"]).outcome == "finished"
+    assert first["text/plain"] == last["text/plain"] == view.text()
+
+    # a run over before the first update is shown once, already final
+    shown.clear()
+    g, _, _ = fanout(Source(fn=ListSource(items=["a"]).run, name="word_source"))
+    view = LiveView(g)
+    run(g, timeout=T, observers=[view])
+    ((bundle, _, update),) = shown
+    assert not update and bundle["text/html"] == view.widget.value
+    assert page(bundle["text/html"]).outcome == "finished"
