@@ -320,3 +320,35 @@ def test_the_fanout_lesson_shows_its_two_paths_live(lab, page):
     assert reverse["results"] == ["'olleh'", "'dlrow'", "'nohtyp'"]
     assert upper["state"] == reverse["state"] == "done"
     save_screenshot(page, "live_view_lesson_03.png")
+
+
+def test_an_html_export_read_offline_shows_each_live_view_final_state(browser, tmp_path):
+    """A lesson exported with jupyter nbconvert --to html (the project's settings, which
+    scripts/setup.sh puts in .venv) shows its live views' final states with no network:
+    the widget's code would come from the internet, the static copies need nothing."""
+    lesson = REPO / "notebooks" / "08_concurrency_in_practice.ipynb"
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html",
+         "--config", str(REPO / "scripts" / "jupyter_nbconvert_config.json"),
+         "--output-dir", str(tmp_path), str(lesson)],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    stored = json.loads(lesson.read_text(encoding="utf-8"))
+    views = [o for c in stored["cells"] for o in c.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto((tmp_path / f"{lesson.stem}.html").as_uri())
+        shown = page.locator(".dsl-live")
+        assert shown.count() == len(views) >= 3
+        for i in range(shown.count()):
+            view = shown.nth(i)
+            assert view.locator(".dsl-diagram svg").first.is_visible()
+            assert view.locator(".dsl-panel").first.is_visible()
+            assert view.locator(".dsl-status").get_attribute("data-outcome") in ("finished",
+                                                                                  "timeout")
+        OUTPUT.mkdir(exist_ok=True)
+        shown.nth(1).screenshot(path=str(OUTPUT / "offline_export_08.png"))
+    finally:
+        context.close()
