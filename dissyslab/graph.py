@@ -280,7 +280,8 @@ class Network:
                 f"({self.name}, sink)]), and call g.{what} on that.")
 
     def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None,
-                    snapshot_at=None, snapshot_every=None, resume=None, engine="threads"):
+                    snapshot_at=None, snapshot_every=None, resume=None, engine="threads",
+                    place=None):
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -310,6 +311,15 @@ class Network:
         process) or "ray" (every source and transform in a process of its own,
         on this machine or a Ray cluster; sinks stay here; see ``ray_engine.py``
         and ``pip install -e ".[ray]"``). Ray runs take no snapshots.
+        ``place`` (Ray only): where chosen nodes run, by name:
+        ``place={"node name": "here"}`` runs that node in this process (the
+        notebook's), for a function that cannot be pickled (it holds a lock or
+        a connection) or a source reading something only this process has;
+        ``"process"`` gives it a process of its own (a sink that computes or
+        writes, say: it then no longer fills this process's lists). Its
+        messages are pickled either way, so each receiver gets its own copy.
+        Nodes placed here run one call at a time in the Ray engine's routing
+        thread: keep them quick.
         """
         self._refuse_piece("run_network()")
         if engine not in ("threads", "ray"):
@@ -318,6 +328,10 @@ class Network:
         from .snapshots import check_snapshot_arguments, warn_unrecordable
 
         steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
+        if place is not None and engine != "ray":
+            raise ValueError("place= says where nodes run on Ray (engine=\"ray\"): with "
+                             f"engine={engine!r} every node runs in a thread of this process, so "
+                             "there is nothing to place. Add engine=\"ray\", or leave place= out.")
         if engine == "ray":  # ray_engine.py: nodes in processes (Ray actors); Ray imported there
             if seed is not None:
                 raise ValueError("A seeded run (seed=...) runs every node one step at a time in "
@@ -327,6 +341,8 @@ class Network:
                 raise ValueError("Snapshots (snapshot_every=, resume=) are taken in this process's "
                                  "runs only: use engine=\"threads\" (the default) or a seed for them.")
             from .ray_engine import run
+
+            run = partial(run, place=place)
         elif seed is None:  # threads.py: every node in its own thread
             from .threads import run
 

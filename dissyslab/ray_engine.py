@@ -7,6 +7,23 @@ machine of a Ray cluster) holding the node's :class:`~dissyslab.semantics.NodeRu
 sinks run in the calling process, so ``Sink(fn=results.append)`` fills the
 student's own list, as it does with threads.
 
+Where a node runs can be chosen, by name, with ``place=``::
+
+    g.run_network(engine="ray", place={"lookup": "here", "save": "process"})
+
+* ``"here"``: in this process (the notebook's), called by the hub (below)
+  one call at a time. For a function that cannot be pickled (it holds a
+  lock, an open connection, a generator), or a source that reads something
+  only this process has. It takes no core of its own, so keep it quick.
+* ``"process"``: in a process of its own, a Ray actor. For a sink that
+  computes or writes a file; it then fills the lists of *its* process, not
+  the notebook's (what it prints still appears here).
+
+Either way the node's messages are pickled on their way, per edge, so every
+receiver gets a copy of its own. A name that is not a node's, or a place
+other than these two, is refused before anything starts, and so is
+``place=`` with the threaded engine (every node is "here" there).
+
 How a run goes:
 
 * One thread of the calling process, the *hub*, routes every message. It
@@ -287,12 +304,17 @@ class NodeActor:
     traced run.
     """
 
+    #: what the node's function prints is kept and sent back with the report
+    captures = True
+
     def __init__(self, paths: list, payload: bytes) -> None:
         for p in paths:  # find the modules the driver's functions come from
             if p not in sys.path:
                 sys.path.append(p)
         from ray import cloudpickle
-        node, name, out_edges, in_edges, traced = cloudpickle.loads(payload)
+        self._setup(*cloudpickle.loads(payload))
+
+    def _setup(self, node, name, out_edges, in_edges, traced):
         self.in_edges = {e.index: e for e in in_edges}
         self.watch = _Recorder() if traced else None
         self.nr = NodeRun(node, out_edges, self.watch, (), name)
@@ -302,20 +324,20 @@ class NodeActor:
         return os.getpid()
 
     def produce(self, k: int) -> tuple:
-        with _Printed() as printed:
+        with _Printed(self.captures) as printed:
             if not self.nr.exhausted:  # a second call may come before the first said "exhausted"
                 self.nr.produce(k)
         return self._report(printed)
 
     def take(self, items: list) -> tuple:
         nr = self.nr
-        with _Printed() as printed:
+        with _Printed(self.captures) as printed:
             for index, port, data in items:
                 nr.take(port, self.in_edges[index], pickle.loads(data))
         return self._report(printed)
 
     def end(self) -> tuple:
-        with _Printed() as printed:
+        with _Printed(self.captures) as printed:
             self.nr.end()
         return self._report(printed)
 
@@ -378,22 +400,45 @@ class _Printed:
     Ray could send a process's output to the driver itself, but mixed with its
     own messages and at any moment; this way what a node prints appears in the
     notebook, in the order the hub receives it, as it would with threads.
+    With ``capture`` False (a node placed in the driver's own process) the
+    output goes where it goes anyway, and only the time is measured.
     """
+
+    def __init__(self, capture: bool = True) -> None:
+        self.capture = capture
+        self.out = self.err = ""
 
     def __enter__(self):
         self.started = time.perf_counter()
-        self._out, self._err = io.StringIO(), io.StringIO()
-        self._redirect = (contextlib.redirect_stdout(self._out), contextlib.redirect_stderr(self._err))
-        for r in self._redirect:
-            r.__enter__()
+        if self.capture:
+            self._out, self._err = io.StringIO(), io.StringIO()
+            self._redirect = (contextlib.redirect_stdout(self._out),
+                              contextlib.redirect_stderr(self._err))
+            for r in self._redirect:
+                r.__enter__()
         return self
 
     def __exit__(self, *exc):
-        for r in reversed(self._redirect):
-            r.__exit__(*exc)
+        if self.capture:
+            for r in reversed(self._redirect):
+                r.__exit__(*exc)
+            self.out, self.err = self._out.getvalue(), self._err.getvalue()
         self.elapsed = time.perf_counter() - self.started
-        self.out, self.err = self._out.getvalue(), self._err.getvalue()
         return False
+
+
+class LocalNode(NodeActor):
+    """A node placed "here": the same calls and reports as an actor's, made in the hub's thread.
+
+    Its function is never pickled (it may hold a lock or a connection); the
+    messages it makes are, per edge, exactly as an actor's, so every receiver
+    still unpickles a copy of its own.
+    """
+
+    captures = False
+
+    def __init__(self, node, name, out_edges, in_edges, traced) -> None:
+        self._setup(node, name, out_edges, in_edges, traced)
 
 
 def _failure_report(failure) -> tuple:
@@ -416,11 +461,13 @@ def _failure_report(failure) -> tuple:
 class _Place:
     """One node as the hub sees it."""
 
-    def __init__(self, name, nr, edges_in):
+    def __init__(self, name, nr, edges_in, here):
         self.name = name
         self.nr = nr  # the NodeRun in this process: the sink's own, or a mirror of the actor's
         self.kind = nr.kind
+        self.here = here  # placed in this process ("here"), not in a process of its own
         self.actor = None
+        self.local = None  # a LocalNode: a node other than a sink placed here
         self.pid = None
         self.waiting = deque()  # (edge, port, count, data) to hand to this node
         self.open_in = set(edges_in)  # edges into it that have not ended
@@ -438,7 +485,7 @@ class _Place:
 class Hub:
     """The routing thread of one Ray run, and the actors of its nodes."""
 
-    def __init__(self, ray, run: Run, capacity: int) -> None:
+    def __init__(self, ray, run: Run, capacity: int, where: dict[str, str]) -> None:
         self.ray, self.run, self.capacity = ray, run, capacity
         net = run.net
         self.edges = list(net.edges)
@@ -448,18 +495,19 @@ class Hub:
         self.places = {}
         for name, nr in run.nodes.items():
             node = nr.node
-            self.places[name] = _Place(name, nr, [e for e in self.edges if e.dst is node])
+            self.places[name] = _Place(name, nr, [e for e in self.edges if e.dst is node],
+                                       where[name] == HERE)
         self.place_of = {id(p.nr.node): p for p in self.places.values()}
         self.done = Finished()
         self.stopping = False
         self.error = None
-        self.in_sink = False  # the hub is inside a sink's function
+        self.in_local = False  # the hub is inside the function of a node placed here
         self.thread = threading.Thread(target=self._main, name="dissyslab ray hub", daemon=True)
         self.started_at = self.ready_at = None
 
     # --- starting --------------------------------------------------------------------
     def start_actors(self) -> None:
-        """One actor per node that is not a sink; wait until each process has started."""
+        """One actor per node placed in a process; wait until each process has started."""
         ray, run = self.ray, self.run
         actor_class = ray.remote(NodeActor)
         traced = run.nodes and next(iter(run.nodes.values())).watch is not None
@@ -467,11 +515,14 @@ class Hub:
         paths = [os.path.abspath(p or ".") for p in sys.path if os.path.isdir(p or ".")]
         self.started_at = time.perf_counter()
         for place in self.places.values():
-            if place.kind == "sink":
-                continue
+            if place.here and place.kind == "sink":
+                continue  # _local hands it its messages
             nr = place.nr
             outs = [[EdgeRef(self.index[id(e)], e.label) for e in edges] for edges in nr.outs]
             ins = [EdgeRef(self.index[id(e)], e.label) for e in place.open_in]
+            if place.here:
+                place.local = LocalNode(nr.node, place.name, outs, ins, traced)
+                continue
             from ray import cloudpickle
             payload = cloudpickle.dumps((nr.node, place.name, outs, ins, traced))
             place.actor = actor_class.options(
@@ -521,7 +572,7 @@ class Hub:
                 return
             heads = {p.calls[0][0]: p for p in places if p.calls}
             if not heads:
-                if handled_here:  # a sink here made room: look again at who may go on
+                if handled_here:  # a node here made room: look again at who may go on
                     continue
                 if not any(p.waiting for p in places):
                     raise RuntimeError("the Ray engine has nothing to wait for, yet nodes have "
@@ -560,10 +611,11 @@ class Hub:
         for place in places:
             if place.ended or place.ending:
                 continue
-            if place.kind == "sink" or place.dead:
+            if (place.here and place.kind == "sink") or place.dead:
                 handled_here |= self._local(place)
                 continue
-            while len(place.calls) < IN_FLIGHT:
+            made = 0  # calls made now (a node placed here: made and answered at once)
+            while len(place.calls) < IN_FLIGHT and made < IN_FLIGHT:
                 if place.kind == "source":
                     if place.exhausted or place.nr.failure is not None:
                         break
@@ -571,7 +623,7 @@ class Hub:
                     if not k:
                         break
                     self._reserve(place, k)
-                    place.calls.append((place.actor.produce.remote(k), "produce", None, k))
+                    self._call(place, "produce", k, None, k)
                 elif place.waiting:
                     items, count = [], 0
                     while place.waiting and (not items or count + place.waiting[0][2] <= place.size):
@@ -583,15 +635,34 @@ class Hub:
                         break
                     self._reserve(place, k)
                     payload = [(self.index[id(e)], port, data) for e, port, _, data in items]
-                    place.calls.append((place.actor.take.remote(payload), "take", items, k))
+                    self._call(place, "take", payload, items, k)
                 else:
                     break
-            if not place.calls and self._idle(place):
+                made += 1
+            if place.local is not None and made:
+                handled_here = True  # it may have made room, or messages, for a node before it
+            if not place.calls and self._idle(place) and not place.ended:
                 place.ending = True
-                place.calls.append((place.actor.end.remote(), "end", None, 0))
+                self._call(place, "end", None, None, 0)
             elif place.calls and place.nr.failure is None:
                 place.nr.state = "busy"  # its process is at work (or has work waiting)
         return handled_here
+
+    def _call(self, place, what, argument, items, reserved):
+        """Ask ``place`` to ``what`` (produce, take or end): its actor, or at once if placed here."""
+        local = place.local
+        if local is None:
+            method = getattr(place.actor, what)
+            ref = method.remote() if what == "end" else method.remote(argument)
+            place.calls.append((ref, what, items, reserved))
+            return
+        place.nr.state = "busy" if place.nr.failure is None else place.nr.state
+        self.in_local = True
+        try:
+            report = local.end() if what == "end" else getattr(local, what)(argument)
+        finally:
+            self.in_local = False
+        self._apply(place, what, items, reserved, report)
 
     def _idle(self, place):
         if place.kind == "source":
@@ -642,6 +713,7 @@ class Hub:
             sys.stderr.write(err)
         nr = place.nr
         self._reserve(place, reserved, -1)
+        received, failed = nr.stats.received, nr.stats.failed
         (nr.stats, edge_counts, received_on, discarded_on, nr.skipped, state, exhausted,
          nr.unpaired, nr.paired) = counters
         edges = self.edges
@@ -649,8 +721,8 @@ class Hub:
         nr.received_on = {edges[i]: n for i, n in received_on.items()}
         nr.discarded_on = {edges[i]: n for i, n in discarded_on.items()}
         place.exhausted = exhausted
-        if failure is not None:
-            nr.failure = _failure_from(nr, failure)
+        if failure is not None:  # placed here: the failure itself, with its traceback
+            nr.failure = place.local.nr.failure if place.local else _failure_from(nr, failure)
         if events is not None and nr.watch is not None:
             self._replay(nr.watch, pickle.loads(events))
         # what it made goes on first (and is counted into loops before what it handled)
@@ -659,6 +731,8 @@ class Hub:
         if what == "take":
             handled = sum(c for _, _, c, _ in items)
             place.used -= sum(c for e, _, c, _ in items if self._is_bounded(e))
+            if nr.on_sink and place.kind == "sink":  # a sink in a process: the views see it here
+                self._tell_views(nr, items, nr.stats.received - received - (nr.stats.failed - failed))
             self._handled(items)
             if handled:
                 per = elapsed / handled
@@ -678,6 +752,18 @@ class Hub:
 
     def _is_bounded(self, edge):
         return id(edge) not in self.feedback and edge.dst.kind != "merge_synch"
+
+    @staticmethod
+    def _tell_views(nr, items, handled):
+        """What a sink in a process handled, told to the views here (the live view's lists)."""
+        for edge, _, _, data in items:
+            if handled <= 0:
+                return
+            messages = pickle.loads(data)[:handled]
+            handled -= len(messages)
+            nr.edge = edge
+            for observer in nr.on_sink:
+                observer.sink_received(nr, messages)
 
     def _deliver(self, edge, count, data):
         dst = self.place_of[id(edge.dst)]
@@ -739,11 +825,11 @@ class Hub:
         while place.waiting and not self.stopping:
             edge, port, count, data = place.waiting.popleft()
             nr.state = "busy" if nr.failure is None else nr.state
-            self.in_sink = True
+            self.in_local = True
             try:
                 nr.take(port, edge, pickle.loads(data))
             finally:
-                self.in_sink = False
+                self.in_local = False
             if self._is_bounded(edge):
                 place.used -= count
             self._handled([(edge, port, count, data)])
@@ -816,38 +902,89 @@ def _failure_from(nr: NodeRun, report: tuple):
 
 
 # --- a run ----------------------------------------------------------------------------------
-def check_picklable(net: Network) -> None:
-    """Refuse, before starting anything, a node whose function cannot be sent to a process."""
+HERE, PROCESS = "here", "process"
+
+
+def placement(net: Network, place: dict | None) -> dict[str, str]:
+    """Where each node runs, by name: ``place`` checked, and the defaults for the others.
+
+    By default sinks run "here" (in this process, so they fill this process's
+    lists) and every other node in a "process" of its own. ``place`` maps a
+    node (its name, or the node itself) to "here" or "process".
+    """
+    names = {net.name_of(n): n for n in net.nodes}
+    where = {name: HERE if n.kind == "sink" else PROCESS for name, n in names.items()}
+    if place is None:
+        return where
+    if not isinstance(place, dict):
+        raise TypeError(f"place= must be a dict from node names to \"here\" or \"process\", "
+                        f"such as place={{\"save\": \"process\"}}, but got {short_repr(place)}.")
+    nodes = {id(n): name for name, n in names.items()}
+    for key, value in place.items():
+        name = nodes.get(id(key)) if not isinstance(key, str) else key
+        if name not in names:
+            if isinstance(key, str):
+                import difflib
+                close = difflib.get_close_matches(key, list(names), n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                raise ValueError(
+                    f"place= names a node '{key}', but this network has no node of that name.{hint} "
+                    f"Its nodes are: {', '.join(names)}.")
+            raise ValueError(f"place= names {short_repr(key)}, which is not a node of this "
+                             f"network. Its nodes are: {', '.join(names)}.")
+        if value not in (HERE, PROCESS):
+            raise ValueError(
+                f"place= puts {names[name].kind} '{name}' at {value!r}, but a node is placed "
+                f"\"here\" (in this process, the notebook's) or \"process\" (in a process of "
+                f"its own).")
+        node = names[name]
+        if value == PROCESS and node.kind == "sink" and isinstance(
+                getattr(node.fn, "__self__", None), (list, dict, set, deque)):
+            raise ValueError(
+                f"place= puts sink '{name}' in a process of its own, but its function "
+                f"({getattr(node.fn, '__qualname__', 'a method')}) fills a "
+                f"{type(node.fn.__self__).__name__} of this process: there it would fill a copy "
+                f"in its own process, and yours would stay empty. Leave this sink \"here\" (the "
+                f"default for sinks), or let its function save the messages (to a file, say).")
+        where[name] = value
+    return where
+
+
+def check_picklable(net: Network, where: dict[str, str]) -> None:
+    """Refuse, before starting anything, a node placed in a process whose function cannot be sent there."""
     for node in net.nodes:
-        if node.kind == "sink":
+        name = net.name_of(node)
+        if where[name] == HERE:
             continue
         from ray import cloudpickle
         try:
             cloudpickle.dumps((node.fn, node.params))
         except Exception as exc:
-            name = net.name_of(node)
             raise TypeError(
                 f"{node.kind} '{name}' cannot run on Ray: on Ray it runs in a process of its own, "
                 f"so its function (with everything it uses) is sent there with pickle, and it "
                 f"cannot be pickled ({exception_text(exc, 300)}). A function that holds a lock, "
                 f"an open file, a generator or a connection cannot travel: let the function "
-                f"open what it needs itself, or run this network with engine=\"threads\"."
+                f"open what it needs itself, or run it in this process with "
+                f"run_network(engine=\"ray\", place={{\"{name}\": \"here\"}}), or run this "
+                f"network with engine=\"threads\"."
             ) from exc
 
 
 def run(net: Network, timeout: float | None = None, capacity: int | None = None,
-        observers: Iterable[Observer] = ()) -> Run:
+        observers: Iterable[Observer] = (), place: dict | None = None) -> Run:
     """Run ``net`` on Ray (see the module's text and :meth:`Network.run_network`); return the Run."""
     capacity = check_arguments(timeout, capacity)
+    where = placement(net, place)
     ray = connect()
-    check_picklable(net)
+    check_picklable(net, where)
     begin(net)
     busy, stuck = "", False
     hub = None
     try:
         r = Run(net, observers)
         net.last_run = r
-        hub = Hub(ray, r, capacity)
+        hub = Hub(ray, r, capacity, where)
         for observer in r.observers:
             observer.started(r)
         try:
@@ -875,8 +1012,9 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
             hub.kill_actors()
     if stuck:
         import warnings
-        warnings.warn("A sink was still inside its function when the network stopped. It ends as "
-                      "soon as that call returns (a long time.sleep, say).",
+        warnings.warn("A node placed in this process (a sink, say) was still inside its function "
+                      "when the network stopped. It ends as soon as that call returns (a long "
+                      "time.sleep, say).",
                       NodeStillRunningWarning, stacklevel=3)
     conclude(r, outcome, busy, timeout)
     return r
@@ -888,7 +1026,7 @@ def _stop(hub: Hub) -> bool:
     deadline = time.monotonic() + STOP_GRACE
     while hub.thread.is_alive() and time.monotonic() < deadline:
         hub.thread.join(0.05)
-        if hub.in_sink:  # inside a sink's function: interrupt it there
+        if hub.in_local:  # inside the function of a node placed here: interrupt it there
             raise_in_thread(hub.thread, Stop)
     hub.kill_actors()
     for place in hub.places.values():

@@ -226,9 +226,87 @@ def test_a_node_function_that_cannot_be_pickled_is_named_before_anything_starts(
     step = Transform(fn=guarded, name="guarded")
     g = network([(Source(fn=ListSource([1, 2]).run, name="numbers"), step),
                  (step, Sink(fn=got.append, name="got"))])
-    with pytest.raises(TypeError, match="transform 'guarded' cannot run on Ray.*cannot be pickled"):
+    with pytest.raises(TypeError, match="transform 'guarded' cannot run on Ray.*cannot be pickled") as info:
         g.run_network(timeout=60, engine="ray")
     assert got == [] and g.last_run is None
+    # and it says how to run that node in this process instead
+    assert 'run_network(engine="ray", place={"guarded": "here"})' in str(info.value)
+
+
+def test_a_transform_placed_here_runs_in_this_process_and_its_fanout_copies_stay_apart():
+    lock = threading.Lock()
+    pids = []
+
+    def guarded(x):  # holds a lock: it could not be pickled for a process of its own
+        with lock:
+            pids.append(os.getpid())
+            return {"n": x, "seen_by": []}
+    a_got, b_got = [], []
+
+    def keep_a(r):
+        r["seen_by"].append("a")  # changes its own copy: b must not see it
+        a_got.append(r)
+    step = Transform(fn=guarded, name="guarded")
+    double = Transform(fn=lambda r: r["n"] * 2, name="double")
+    g = network([(Source(fn=ListSource([1, 2, 3]).run, name="numbers"), step),
+                 (step, Sink(fn=keep_a, name="a")), (step, Sink(fn=b_got.append, name="b")),
+                 (step, double), (double, Sink(fn=print, name="show"))])
+    g.run_network(timeout=60, engine="ray", place={"guarded": "here"}, trace=True)
+    assert pids == [os.getpid()] * 3  # in this process
+    assert [r["seen_by"] for r in a_got] == [["a"]] * 3
+    assert b_got == [{"n": n, "seen_by": []} for n in (1, 2, 3)]
+    assert sorted(g.last_run.pids) == ["double", "numbers"]
+    assert g.stats["guarded"].received == 3
+    assert {e.label: n for e, n in g.edge_counts.items() if e.src is step} == {
+        "guarded → a": 3, "guarded → b": 3, "guarded → double": 3}
+    assert [r.message["n"] for r in g.trace if r.node == "guarded" and r.event == "send"] == [
+        1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert g.state["guarded"] == "done"
+
+
+def test_a_failure_of_a_node_placed_here_keeps_its_own_traceback():
+    inv = Transform(fn=inverse, name="inverse")
+    got = []
+    g = network([(Source(fn=ListSource([2, 0]).run, name="numbers"), inv),
+                 (inv, Sink(fn=got.append, name="got"))])
+    with pytest.raises(NetworkError, match="transform 'inverse' failed on message 0") as info:
+        g.run_network(timeout=60, engine="ray", place={"inverse": "here"})
+    assert info.value.failures[0].exception.__traceback__ is not None  # the very exception
+    assert got == [0.5]
+
+
+def show_my_pid(x):
+    print(f"{x} in {os.getpid()}")
+
+
+def test_a_sink_placed_in_a_process_runs_there(capsys):
+    g = network([(Source(fn=ListSource([1, 2]).run, name="numbers"), Sink(fn=show_my_pid, name="show"))])
+    g.run_network(timeout=60, engine="ray", place={"show": "process"})
+    pid = g.last_run.pids["show"]
+    assert pid != os.getpid()
+    assert capsys.readouterr().out == f"1 in {pid}\n2 in {pid}\n"  # printed here, all the same
+    assert g.stats["show"].received == 2 and g.state["show"] == "done"
+    assert_no_process_left(g)
+
+
+def test_placement_mistakes_are_refused_naming_the_node():
+    got = []
+    step = Transform(fn=str.upper, name="upper")
+    g = network([(Source(fn=ListSource(["a"]).run, name="letters"), step),
+                 (step, Sink(fn=got.append, name="got"))])
+    with pytest.raises(ValueError, match="place= names a node 'uper', but this network has no node "
+                                         "of that name. Did you mean 'upper'"):
+        g.run_network(engine="ray", place={"uper": "here"})
+    with pytest.raises(ValueError, match="place= puts transform 'upper' at 'local', but a node is "
+                                         "placed \"here\" .* or \"process\""):
+        g.run_network(engine="ray", place={"upper": "local"})
+    with pytest.raises(ValueError, match="sink 'got' in a process of its own.*yours would stay empty"):
+        g.run_network(engine="ray", place={"got": "process"})
+    with pytest.raises(ValueError, match="place= says where nodes run on Ray"):
+        g.run_network(place={"upper": "here"})
+    assert got == [] and g.last_run is None
+    g.run_network(timeout=60, engine="ray", place={step: "here", "letters": "here"})  # nodes work too
+    assert got == ["A"] and g.last_run.pids == {}
 
 
 def test_a_sink_that_cannot_be_pickled_runs_here_and_fills_the_list():
@@ -378,3 +456,4 @@ def test_a_sub_network_runs_on_ray_as_on_threads():
     (gt, threaded), (gr, on_ray) = both(make)
     assert on_ray == threaded == ["hello", "world"]
     assert sorted(gr.last_run.pids) == ["clean/lower", "clean/strip", "words"]
+
