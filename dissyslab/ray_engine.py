@@ -43,6 +43,11 @@ How a run goes:
   the hub, what is on its way, and what is being made. (A batch arrives
   whole: one that needs more room than ``capacity``, which can happen when a
   node sends along two edges into the same node, goes on once nothing waits there.)
+  As with threads, each input of a MergeSynch has room of its own, and a
+  message takes it until it is paired. If the paths into a MergeSynch deliver
+  different numbers of messages, a full input could wait for ever: when no
+  call can be made and none is on its way (every node waits), the bound of
+  the full inputs is lifted, and the run ends with a MergeSynchWarning.
 * End of stream, failures and loops follow the threaded scheduler: a node
   ends when every sender has ended and nothing waits for it; a failed node's
   receivers are told "end" at once; a loop ends when its count of
@@ -478,8 +483,13 @@ class _Place:
         self.told = False  # its receivers were told it ended
         self.dead = False
         self.exhausted = False
-        self.used = 0  # messages waiting for it, on their way or reserved for it (bounded edges)
-        self.bounded = None  # (receiver, places a message takes there) for its bounded receivers
+        # per room (one, or one per input of a MergeSynch): messages waiting for it, on their
+        # way or reserved for it (bounded edges); a MergeSynch's also until they are paired
+        self.rooms = nr.node.num_inputs if self.kind == "merge_synch" else 1
+        self.used = [0] * self.rooms
+        self.owed = [0] * self.rooms  # a MergeSynch's: taken into its buffers, not yet paired
+        self.lifted = set()  # rooms whose bound was lifted (every node waited: _unblock_merges)
+        self.bounded = None  # (receiver, room, places a message takes there) for its bounded receivers
 
 
 class Hub:
@@ -573,6 +583,8 @@ class Hub:
             heads = {p.calls[0][0]: p for p in places if p.calls}
             if not heads:
                 if handled_here:  # a node here made room: look again at who may go on
+                    continue
+                if self._unblock_merges():  # every node waits: see there
                     continue
                 if not any(p.waiting for p in places):
                     raise RuntimeError("the Ray engine has nothing to wait for, yet nodes have "
@@ -671,18 +683,23 @@ class Hub:
 
     # --- capacity ---------------------------------------------------------------------------
     def _bounded_outs(self, place):
-        """(receiver place, places one message takes there) for each bounded receiver."""
+        """(receiver place, room, places one message takes there) for each bounded receiving room."""
         found = place.bounded
         if found is None:
             per = {}
             for edges in place.nr.outs:
                 for e in edges:
-                    dst = self.place_of[id(e.dst)]
-                    if id(e) in self.feedback or dst.kind == "merge_synch":
+                    if not self._is_bounded(e):
                         continue
-                    per[dst] = per.get(dst, 0) + 1
-            found = place.bounded = list(per.items())
+                    key = (self.place_of[id(e.dst)], self._room_of(e))
+                    per[key] = per.get(key, 0) + 1
+            found = place.bounded = [(dst, room, n) for (dst, room), n in per.items()]
         return found
+
+    @staticmethod
+    def _room_of(edge):
+        """The room a message along ``edge`` takes: each input of a MergeSynch has its own."""
+        return (edge.dst_port or 0) if edge.dst.kind == "merge_synch" else 0
 
     def _room(self, place, want, whole=False):
         """How many messages ``place`` may make or handle now (0: wait for room downstream).
@@ -693,16 +710,53 @@ class Hub:
         to fit: at least one message at a time.
         """
         k = want
-        for dst, per in self._bounded_outs(place):
-            room = max(0, (self.capacity - dst.used) // per)
-            if dst.used == 0:
-                room = want if whole else max(room, 1)
-            k = min(k, room)
+        for dst, room, per in self._bounded_outs(place):
+            if room in dst.lifted:
+                continue
+            used = dst.used[room]
+            free = max(0, (self.capacity - used) // per)
+            if used == 0:
+                free = want if whole else max(free, 1)
+            k = min(k, free)
         return k
 
     def _reserve(self, place, k, sign=1):
-        for dst, per in self._bounded_outs(place):
-            dst.used += sign * k * per
+        for dst, room, per in self._bounded_outs(place):
+            dst.used[room] += sign * k * per
+
+    def _give_back(self, place, paired):
+        """A MergeSynch made ``paired`` pairs: one message of each input left, with its room.
+
+        After a failure it pairs nothing more, and gives back all it holds.
+        """
+        failed = place.nr.failure is not None
+        for room, held in enumerate(place.owed):
+            k = held if failed else min(held, paired)
+            place.owed[room] -= k
+            place.used[room] -= k
+
+    def _unblock_merges(self) -> bool:
+        """Every node waits: lift the bound of the MergeSynch inputs senders wait for; True if any.
+
+        As in a threaded run (``Threads._unblock_merges``): the paths into a
+        MergeSynch deliver different numbers of messages (one filters), its full
+        input waits for partners that never come, and the fork feeding both
+        paths waits for that input. The hub sees every node, so "every node
+        waits" is: no call can be made and none is on its way. Without the
+        bound the run goes on, ends, and reports what was never paired.
+        """
+        lifted = False
+        for place in self.places.values():
+            if place.ended or place.dead or not (place.waiting or (
+                    place.kind == "source" and not place.exhausted and place.nr.failure is None)):
+                continue  # nothing to send: it waits for no room
+            for dst, room, _ in self._bounded_outs(place):
+                # a batch goes whole: a room not yet full may still have too little for it
+                if (dst.kind == "merge_synch" and room not in dst.lifted and dst.used[room]
+                        and not dst.ended and dst.nr.failure is None):
+                    dst.lifted.add(room)
+                    lifted = True
+        return lifted
 
     # --- reports ------------------------------------------------------------------------------
     def _apply(self, place, what, items, reserved, report):
@@ -713,7 +767,7 @@ class Hub:
             sys.stderr.write(err)
         nr = place.nr
         self._reserve(place, reserved, -1)
-        received, failed = nr.stats.received, nr.stats.failed
+        paired, received, failed = nr.paired, nr.stats.received, nr.stats.failed
         (nr.stats, edge_counts, received_on, discarded_on, nr.skipped, state, exhausted,
          nr.unpaired, nr.paired) = counters
         edges = self.edges
@@ -730,7 +784,14 @@ class Hub:
             self._deliver(edges[index], count, data)
         if what == "take":
             handled = sum(c for _, _, c, _ in items)
-            place.used -= sum(c for e, _, c, _ in items if self._is_bounded(e))
+            for e, _, c, _ in items:
+                if self._is_bounded(e):
+                    if place.kind == "merge_synch":  # its room is given back as it pairs
+                        place.owed[self._room_of(e)] += c
+                    else:
+                        place.used[0] -= c
+            if place.kind == "merge_synch":
+                self._give_back(place, nr.paired - paired)
             if nr.on_sink and place.kind == "sink":  # a sink in a process: the views see it here
                 self._tell_views(nr, items, nr.stats.received - received - (nr.stats.failed - failed))
             self._handled(items)
@@ -751,7 +812,7 @@ class Hub:
             place.ended = True
 
     def _is_bounded(self, edge):
-        return id(edge) not in self.feedback and edge.dst.kind != "merge_synch"
+        return id(edge) not in self.feedback
 
     @staticmethod
     def _tell_views(nr, items, handled):
@@ -772,7 +833,7 @@ class Hub:
             loop.sent(count)
         dst.waiting.append((edge, edge.dst_port or 0, count, data))
         if self._is_bounded(edge):
-            dst.used += count
+            dst.used[self._room_of(edge)] += count
 
     def _handled(self, items):
         for edge, _, count, _ in items:
@@ -831,7 +892,7 @@ class Hub:
             finally:
                 self.in_local = False
             if self._is_bounded(edge):
-                place.used -= count
+                place.used[self._room_of(edge)] -= count
             self._handled([(edge, port, count, data)])
             if nr.failure is not None:
                 self._tell_receivers(place)
@@ -867,6 +928,7 @@ class Hub:
         place.ending = False
         if nr.failure is None:
             nr.fail(error, has_message=False, detail=detail)
+        self._give_back(place, 0)  # a MergeSynch's unpaired messages are lost with it
         place.exhausted = True
         self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
 

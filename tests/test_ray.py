@@ -457,3 +457,62 @@ def test_a_sub_network_runs_on_ray_as_on_threads():
     assert on_ray == threaded == ["hello", "world"]
     assert sorted(gr.last_run.pids) == ["clean/lower", "clean/strip", "words"]
 
+
+# --- capacity on MergeSynch inputs ------------------------------------------------------------
+def counted_source(path, mine, other, n, pause):
+    """A source of ``n`` messages (i, how far it is ahead of the other source when making i).
+
+    Its count goes to the file ``path/mine`` before each message leaves; it
+    reads the other source's count from ``path/other`` (the two run in
+    processes of their own, so they share files, not memory).
+    """
+    made = [0]
+
+    def make():
+        if made[0] >= n:
+            return None
+        made[0] += 1
+        try:
+            with open(os.path.join(path, other)) as f:
+                theirs = int(f.read() or 0)
+        except FileNotFoundError:
+            theirs = 0
+        with open(os.path.join(path, mine + ".new"), "w") as f:
+            f.write(str(made[0]))
+        os.replace(os.path.join(path, mine + ".new"), os.path.join(path, mine))
+        time.sleep(pause)
+        return made[0], made[0] - theirs
+    return make
+
+
+def test_a_fast_merge_synch_input_waits_for_a_slow_one_on_ray(tmp_path):
+    # Without a bound on each input the fast source would run ahead by all it makes.
+    capacity, n = 4, 30
+    m = MergeSynch(num_inputs=2, name="pair")
+    out = []
+    fast = Source(fn=counted_source(str(tmp_path), "fast", "slow", n, 0), name="fast")
+    slow = Source(fn=counted_source(str(tmp_path), "slow", "fast", n, 0.01), name="slow")
+    g = network([(fast, m.in_0), (slow, m.in_1), (m, Sink(fn=out.append, name="pairs"))])
+    g.run_network(timeout=60, capacity=capacity, engine="ray")
+    assert [(a[0], b[0]) for a, b in out] == [(i, i) for i in range(1, n + 1)]
+    # a fast message waits at its input until paired, and pairs <= slow messages made
+    assert max(a[1] for a, _ in out) <= capacity
+
+
+def test_a_merge_synch_waiting_for_a_partner_does_not_block_its_fork_on_ray():
+    # `rare` filters most messages: `pair.in_0` fills with messages that get no
+    # partner while the fork waits for room there. The hub lifts that input's
+    # bound once nothing can go on, and the run ends with the warning.
+    n = 60
+    src = Source(fn=ListSource(list(range(n))).run, name="numbers")
+    rare = Transform(fn=lambda x: x if x % 20 == 0 else None, name="rare")
+    every = Transform(fn=lambda x: x, name="every")
+    m = MergeSynch(num_inputs=2, name="pair")
+    out = []
+    g = network([(src, every), (src, rare), (every, m.in_0), (rare, m.in_1),
+                 (m, Sink(fn=out.append, name="pairs"))])
+    with pytest.warns(UserWarning, match="pair"):
+        g.run_network(timeout=60, capacity=2, engine="ray")
+    assert out == [[0, 0], [1, 20], [2, 40]]
+    assert g.stats["pair"].received == n + 3
+    assert g.unpaired == {"pair": {0: list(range(3, n))}}
