@@ -316,10 +316,12 @@ class LiveView:
         run = self.run
         states = {name: w.state for name, w in run.nodes.items()}
         # taken before sent, so that a message is never counted as taken and not sent
+        # a message a node is handling right now is not waiting any more (unless the run is over)
+        in_hand = run.edge_in_hand if not final else dict.fromkeys(self.net.edges, 0)
         taken = run.edge_received
         discarded = run.edge_discarded
         counts = {e: run.edge_counts[e] for e in self.net.edges}
-        waiting = {e: max(0, counts[e] - taken[e] - discarded[e]) for e in self.net.edges}
+        waiting = {e: max(0, counts[e] - taken[e] - discarded[e] - in_hand[e]) for e in self.net.edges}
         with self._lock:
             snapshot = {name: (log.count, list(log.chunks)) for name, log in self._logs.items()}
         failures = {name: w.failure for name, w in run.nodes.items() if w.failure is not None}

@@ -103,6 +103,16 @@ class Run:
         """Messages that came along each edge to a receiver that had failed, and were thrown away."""
         return self._per_edge("discarded_on")
 
+    @property
+    def edge_in_hand(self) -> dict:
+        """Messages each receiver has taken from an edge and is handling at this moment."""
+        counts = dict.fromkeys(self.net.edges, 0)
+        for nr in self.nodes.values():
+            held = nr.in_hand
+            if held is not None and held[0] in counts:
+                counts[held[0]] += held[1]
+        return counts
+
     def _per_edge(self, counter):
         counts = {}
         for nr in self.nodes.values():

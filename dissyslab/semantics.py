@@ -90,15 +90,18 @@ class NodeRun:
         self.on_sink = tuple(on_sink)
         self._handle = getattr(self, "_take_" + node.kind, None)
         self.received_on = {}  # per edge into the node: messages it handled
+        self.in_hand = None  # (edge, how many) while take() handles messages that came along it
         self.discarded_on = {}  # per edge into the node: messages thrown away after a failure
 
     def take(self, port: int, edge: Edge, batch: list) -> None:
         """``batch`` arrived at input ``port`` along ``edge``, in order: handle it (one method per kind)."""
         before = self.stats.discarded
+        self.in_hand = (edge, len(batch))  # no longer waiting, not yet handled (the live view)
         if self.failure is not None:  # a failed node throws away what still reaches it
             self._discard(edge, batch)
         else:
             self._handle(port, edge, batch)
+        self.in_hand = None
         thrown = self.stats.discarded - before
         if thrown:
             self.discarded_on[edge] = self.discarded_on.get(edge, 0) + thrown

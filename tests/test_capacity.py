@@ -191,3 +191,26 @@ def test_a_fork_into_a_merge_synch_stays_bounded_and_in_step(seed):
     assert out == [[i, -i] for i in range(n)]
     # waiting at pair.in_0, plus slow's input and what slow holds: a few capacities at most
     assert most[0] <= 3 * capacity
+
+
+def test_the_waiting_count_shown_never_exceeds_capacity():
+    # The live view draws "+N waiting" as sent - handled - discarded - in hand. A message the
+    # receiver is handling has left the queue: counting it would show capacity + 1.
+    capacity = 3
+    seen = []
+
+    def slow(msg):
+        run = g.last_run
+        (edge,) = g.edges
+        assert run.edge_in_hand[edge] == 1  # this very message
+        seen.append(run.edge_counts[edge] - run.edge_received[edge] - run.edge_discarded[edge]
+                    - run.edge_in_hand[edge])
+        time.sleep(0.002)
+
+    items = iter(range(60))
+    g = network([(Source(fn=lambda: next(items, None), name="fast"), Sink(fn=slow, name="slow"))])
+    g.run_network(timeout=T, capacity=capacity, live=False)
+    assert len(seen) == 60
+    assert max(seen) <= capacity
+    assert max(seen) >= 1  # the source did get ahead
+    assert g.last_run.edge_in_hand == {g.edges[0]: 0}  # nothing in hand once the run is over
