@@ -83,6 +83,7 @@ class NodeThread:
         self.go = go  # opened once every thread has started (or the run is stopped)
         self.threads = threads
         self.receivers_told = False
+        self.paired = 0  # a MergeSynch: pairs whose room has been given back (_give_back)
         self.ended = False  # set (under the run's snapshot lock) once the node has ended
         # loops (termination.py): the watch of each loop this node's output ports send into
         self.loop_outs = [[threads.loop_of_edge[e] for e in edges if e in threads.loop_of_edge]
@@ -186,12 +187,11 @@ class NodeThread:
                     if slow and give_back:  # a slow function: its message is taken now
                         inbox.release(1)
                     before = [len(o) for o in nr.out] if self.loop_outs else None
-                    paired = nr.paired
                     nr.take(port, edge, chunk)
                     if before:
                         self._count_sent(before)
                     if owed is not None:
-                        self._give_back(owed, nr.paired - paired)
+                        self._give_back(owed)
                     if loop is not None and loop.handled(len(chunk)):
                         self.threads.close_loop(loop)
                     if not slow and give_back:  # a fast one: the chunk's room is given back now
@@ -203,12 +203,14 @@ class NodeThread:
                     elif outbox is not None and now - outbox.last_sent > LATENCY:
                         outbox.send()
 
-    def _give_back(self, owed, paired):
-        """A MergeSynch made ``paired`` pairs: one message of each input left, with its room.
+    def _give_back(self, owed):
+        """A MergeSynch's new pairs each took one message of every input: give back their room.
 
         After a failure it pairs nothing more, and gives back all it holds.
         """
-        failed = self.node_run.failure is not None
+        nr = self.node_run
+        paired, self.paired = nr.paired - self.paired, nr.paired  # pairs made since last time
+        failed = nr.failure is not None
         for room, held in enumerate(owed):
             k = held if failed else min(held, paired)
             if k:
