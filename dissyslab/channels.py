@@ -10,7 +10,8 @@ This is transport only: it never changes what a network computes (that is
   has taken out but not yet given to its function. A sender *reserves room*
   before it makes messages (:meth:`Channel.reserve`), and the receiver gives
   the room back once its function has had them (:meth:`Channel.release`).
-  A MergeSynch has room per input, and gives it back as it pairs messages.
+  How much room there is, and when it comes back (a MergeSynch's as it pairs
+  messages) is the rule of ``flow.Room``; a channel guards it with a lock.
 * An :class:`Outbox` keeps a node's results until there are enough to send
   in one go, with the room it reserved for them. It sends them before its node
   waits for anything, so nothing is held back while the node is idle.
@@ -26,75 +27,60 @@ from typing import TYPE_CHECKING, Callable
 from .semantics import NodeRun, Stop
 
 if TYPE_CHECKING:
+    from .flow import Flow, Room
     from .graph import Edge
 
 
 class Channel:
-    """Batches of messages from one or more senders to one receiver.
+    """Batches of messages from one or more senders to one receiver, and the room in front of it.
 
-    ``capacity`` None means no bound. ``get`` returns every waiting batch at
-    once, or None when every sender has ended and nothing is left; after
-    ``stop`` every waiting call raises :class:`Stop`.
-
-    The room is one for the whole node, or with ``rooms=k`` one per input of
-    a MergeSynch (``room_of(edge)`` says which): a fast input then waits for
-    a slow one, while the slow one can still send. ``waiting`` counts the
-    threads blocked here and not yet woken (see :func:`stalled`).
+    ``get`` returns every waiting batch at once, or None when every sender
+    has ended and nothing is left; after ``stop`` every waiting call raises
+    :class:`Stop`. How much room there is, and when it comes back, is the
+    :class:`~dissyslab.flow.Room`'s rule: this class only guards it with a
+    lock and makes threads wait for it. ``waiting`` counts the threads
+    blocked here and not yet woken (see :func:`stalled`).
     """
 
-    def __init__(self, senders: int, capacity: int | None, rooms: int = 1) -> None:
+    def __init__(self, senders: int, room: Room) -> None:
         self._lock = threading.Lock()
         self._readable = threading.Condition(self._lock)
         self._writable = threading.Condition(self._lock)
         self._batches = deque()
-        self.capacity = capacity
-        self.rooms = rooms
-        self._limit = [capacity] * rooms  # None: no bound (any more)
-        self._used = [0] * rooms  # room reserved by senders and not yet released by the receiver
+        self.room = room
+        self.capacity = room.capacity
         self._senders = senders
         self._stopped = False
         self._readers = 0  # threads waiting for messages, not yet woken
-        self._writers = [0] * rooms  # threads waiting for room, not yet woken
-
-    def room_of(self, edge: Edge) -> int:
-        """Which room a message along ``edge`` takes."""
-        return (edge.dst_port or 0) if self.rooms > 1 else 0
+        self._writers = [0] * len(room.used)  # threads waiting for room, not yet woken
 
     def reserve(self, want: int, block: bool, at_least: int = 1, room: int = 0) -> int:
-        """Reserve room for up to ``want`` messages and say for how many.
+        """Reserve up to ``want`` places in ``room`` and say how many (:meth:`Room.grant`).
 
-        Without ``block`` it may be 0. With ``block`` it waits until there is
-        room for ``at_least``. (A node that sends one message along more edges
-        into this node than ``capacity`` gets that room once nothing else
-        waits here, or it could never send: the one case where more than
-        ``capacity`` messages may wait.)
+        Without ``block`` it may be 0. With ``block`` it waits until there are
+        at least ``at_least`` (the places one message takes).
         """
         if self.capacity is None:
             return want
-        used = self._used
+        r = self.room
         with self._lock:
             while True:
-                limit = self._limit[room]
                 if self._stopped:
                     raise Stop
-                if limit is None:
-                    return want
-                if not (block and used[room] and limit - used[room] < at_least):
+                got = r.grant(room, want, at_least)
+                if got >= at_least or not block:
                     break
                 self._writers[room] += 1
                 self._writable.wait()  # whoever wakes us takes us off _writers
-            got = max(0, min(want, limit - used[room]))
-            if block and got < at_least:  # the room is empty
-                got = at_least
-            used[room] += got
+            r.take(room, got)
             return got
 
     def release(self, n: int, room: int = 0) -> None:
-        """Give back room for ``n`` messages (handled by the receiver, or reserved but unused)."""
+        """Give back ``n`` places (handled by the receiver, or reserved but unused)."""
         if self.capacity is None or n <= 0:
             return
         with self._lock:
-            self._used[room] -= n
+            self.room.give(room, n)
             self._wake_writers()
 
     def senders_waiting(self) -> bool:
@@ -102,20 +88,20 @@ class Channel:
         return any(self._writers)
 
     def unbound(self) -> bool:
-        """Lift the bound of every full room that senders wait for; True if there was one.
+        """Lift the bound of every room that senders wait for, if the Room allows it; True if any.
 
-        Only for a MergeSynch whose whole network waits (see :func:`stalled`).
+        Only when the whole network waits (see :func:`stalled` and :meth:`Room.lift`).
         """
         with self._lock:
-            full = [r for r, w in enumerate(self._writers) if w]
+            full = [r for r, w in enumerate(self._writers) if w and self.room.liftable(r)]
             for r in full:
-                self._limit[r] = None
+                self.room.lift(r)
             self._wake_writers()
             return bool(full)
 
     def _wake_writers(self):
         if any(self._writers):
-            self._writers = [0] * self.rooms
+            self._writers = [0] * len(self._writers)
             self._writable.notify_all()
 
     def put(self, edge: Edge, batch: list) -> None:
@@ -130,11 +116,11 @@ class Channel:
         """Messages that wait before the run starts (``resume=``); ``counted``: they take room."""
         with self._lock:
             if counted and self.capacity is not None:
-                self._used[self.room_of(edge)] += len(batch)
+                self.room.take(self.room.room_of(edge), len(batch))
             self._batches.append((edge, batch))
 
     def end(self) -> None:
-        """One sender has ended."""
+        """One sender (or one edge round a loop) has ended."""
         with self._lock:
             self._senders -= 1
             self._wake_reader()
@@ -163,7 +149,7 @@ class Channel:
         with self._lock:
             self._stopped = True
             self._readers = 0
-            self._writers = [0] * self.rooms
+            self._writers = [0] * len(self._writers)
             self._readable.notify_all()
             self._writable.notify_all()
 
@@ -193,29 +179,26 @@ class Outbox:
     ``room(k)`` makes sure every node this one sends to has room for at least
     one more of its messages and says for how many (at most ``k``) there is
     room everywhere: the node may then handle that many. ``send(keep)`` hands
-    the results to the node's semantics for copying (``NodeRun.hand_over``)
+    the results over (``NodeRun.hand_over``: the copies were made with them)
     and puts them in the channels; unless ``keep``, it gives back unused room,
     which a node must do before it waits, or two nodes could wait for each other.
     """
 
-    def __init__(self, node_run: NodeRun, channels: dict[Edge, Channel],
-                 unbounded: frozenset | set = frozenset()) -> None:
+    def __init__(self, node_run: NodeRun, channels: dict[Edge, Channel], flow: Flow) -> None:
         self.node_run = node_run
         # per output port: [(edge, channel)], in the order of node_run.outs
         self.ports = [[(e, channels[e]) for e in edges] for edges in node_run.outs]
-        # room is reserved per receiving room (a channel's, or one input's of a MergeSynch),
-        # for the edges that need it: not into an unbounded channel, and not one of the
-        # ``unbounded`` edges (those that close a loop: a loop must never wait for itself).
-        # A message takes one place per edge.
-        self.needs = {}  # (channel, room) -> [port of each edge into it that needs room]
-        self.bounded = {}  # those edges -> their (channel, room)
+        # room is reserved per receiving room, a *target* (channel, room), for the edges that take
+        # room (flow.bounded). A message takes one place per edge into a target.
+        self.needs = {}  # target -> [port of each edge into it that takes room]
+        self.bounded = {}  # those edges -> their target
         for port, pairs in enumerate(self.ports):
             for e, ch in pairs:
-                if ch.capacity is not None and e not in unbounded:
-                    place = (ch, ch.room_of(e))
-                    self.needs.setdefault(place, []).append(port)
-                    self.bounded[e] = place
-        self.credit = {place: 0 for place in self.needs}  # room reserved and not yet used
+                if ch.capacity is not None and flow.bounded(e):
+                    target = (ch, ch.room.room_of(e))
+                    self.needs.setdefault(target, []).append(port)
+                    self.bounded[e] = target
+        self.credit = dict.fromkeys(self.needs, 0)  # room reserved and not yet used
         self.sent_upto = [0] * len(self.ports)  # per port: results the run's thread already sent
         self.lock = threading.Lock()
         self.last_sent = 0.0
@@ -228,41 +211,46 @@ class Outbox:
         """Room everywhere for how many more messages (1 to ``want``); waits if there is none."""
         if not self.needs:
             return want
-        out, credit, done = self.node_run.out, self.credit, self.sent_upto
         while True:
             with self.lock:  # the run's thread may be sending (send_stalled)
-                k, full = want, None
-                for place, ports in self.needs.items():
-                    per = len(ports)  # places one message takes in this room
-                    free = credit[place] - sum(len(out[p]) - done[p] for p in ports)
-                    if free < want * per:
-                        channel, room = place
-                        got = channel.reserve(want * per - free, block=False, room=room)
-                        credit[place] += got
-                        free += got
-                    if free // per < k:
-                        k, full = free // per, place
+                k, full = self._free(want)
                 if k > 0:
                     return k
-            # no room in one place: send everything, give back all room, then wait there
+            # no room in one target: send everything, give back all room, then wait there
             self.send(keep=False)
             per = len(self.needs[full])
             got = full[0].reserve(per, block=True, at_least=per, room=full[1])
             with self.lock:
-                credit[full] += got
+                self.credit[full] += got
+
+    def _free(self, want):
+        """(messages there is room for everywhere, up to ``want``; the target with least room)."""
+        out, credit, done = self.node_run.out, self.credit, self.sent_upto
+        k, full = want, None
+        for target, ports in self.needs.items():
+            per = len(ports)  # places one message takes in this target
+            free = credit[target] - sum(len(out[p]) - done[p] for p in ports)
+            if free < want * per:
+                channel, room = target
+                got = channel.reserve(want * per - free, block=False, at_least=max(0, per - free),
+                                      room=room)
+                credit[target] += got
+                free += got
+            if free // per < k:
+                k, full = free // per, target
+        return k, full
 
     def send(self, keep: bool = True) -> None:
         """Send every result held here; unless ``keep``, give back the room not used."""
         node_run = self.node_run
         with self.lock:
             for port, pairs in enumerate(self.ports):
-                items, done = node_run.out[port], self.sent_upto[port]
-                if len(items) > done:
-                    node_run.out[port] = []
+                done = self.sent_upto[port]
+                if len(node_run.out[port]) > done:
                     self.sent_upto[port] = 0
-                    self._put(port, pairs, items[done:] if done else items)
+                    self._put(pairs, node_run.hand_over(port, start=done))
                 elif done:
-                    node_run.out[port] = []
+                    node_run.hand_over(port, start=done)  # nothing new: start a new list
                     self.sent_upto[port] = 0
             if not keep:
                 for (channel, room), unused in self.credit.items():
@@ -289,23 +277,21 @@ class Outbox:
             return
         try:
             for port, pairs in enumerate(self.ports):
-                items, done = self.node_run.out[port], self.sent_upto[port]
-                end = len(items)
+                done, end = self.sent_upto[port], len(self.node_run.out[port])
                 if end > done:
-                    self._put(port, pairs, items[done:end])
+                    self._put(pairs, self.node_run.hand_over(port, done, end, clear=False))
                     self.sent_upto[port] = end
         except Stop:
             pass  # the node's own thread meets the same stop
         finally:
             self.lock.release()
 
-    def _put(self, port, pairs, items):
+    def _put(self, pairs, batches):
         self.last_sent = time.perf_counter()
-        batches = self.node_run.hand_over(port, items)
         credit = self.credit
         for (edge, channel), batch in zip(pairs, batches, strict=True):
             if batch:
                 channel.put(edge, batch)
-                place = self.bounded.get(edge)
-                if place is not None:
-                    credit[place] -= len(batch)
+                target = self.bounded.get(edge)
+                if target is not None:
+                    credit[target] -= len(batch)

@@ -17,7 +17,7 @@ import sys
 from .errors import short_repr
 
 #: types whose values can never change, so every receiver may share them
-_ATOMS = {int, float, complex, bool, str, bytes, type(None), range, type(Ellipsis)}
+ATOMS = {int, float, complex, bool, str, bytes, type(None), range, type(Ellipsis)}
 
 #: more immutable types, recognised by name so we never import their modules
 _IMMUTABLE_BY_NAME = {
@@ -29,7 +29,7 @@ _IMMUTABLE_BY_NAME = {
 
 def copy_message(msg):
     """Return a copy of ``msg`` that shares nothing mutable with it."""
-    if type(msg) in _ATOMS:
+    if type(msg) in ATOMS:
         return msg
     try:
         return _copy(msg)
@@ -53,14 +53,14 @@ def snapshot(msg, stand_in=None):
 
 def all_immutable(batch):
     """True if no message of ``batch`` can ever change, so receivers may share them."""
-    return set(map(type, batch)) <= _ATOMS
+    return set(map(type, batch)) <= ATOMS
 
 
 def copy_batch(batch):
     """Return a new list holding a copy of every message of ``batch``."""
     if all_immutable(batch):
         return batch[:]
-    atoms = _ATOMS
+    atoms = ATOMS
     try:
         return [m if type(m) in atoms else _copy(m) for m in batch]
     except RecursionError:
@@ -68,7 +68,7 @@ def copy_batch(batch):
 
 
 def _copy(value):
-    """Copy a value whose type is not in ``_ATOMS``."""
+    """Copy a value whose type is not in ``ATOMS``."""
     copier = _COPIERS.get(type(value))
     if copier is not None:
         return copier(value)
@@ -81,7 +81,7 @@ def _copy_list(value):
     new = value[:]
     i = 0
     for v in value:
-        if type(v) not in _ATOMS:
+        if type(v) not in ATOMS:
             new[i] = _copy(v)
         i += 1
     return new
@@ -90,15 +90,15 @@ def _copy_list(value):
 def _copy_dict(value):
     new = value.copy()
     for k, v in value.items():
-        if type(v) not in _ATOMS:
+        if type(v) not in ATOMS:
             new[k] = _copy(v)
-        if type(k) not in _ATOMS and _copy(k) is not k:
+        if type(k) not in ATOMS and _copy(k) is not k:
             return copy.deepcopy(value)  # a key that can change (rare): copy keys too
     return new
 
 
 def _copy_tuple(value):
-    items = [v if type(v) in _ATOMS else _copy(v) for v in value]
+    items = [v if type(v) in ATOMS else _copy(v) for v in value]
     if all(a is b for a, b in zip(items, value, strict=True)):
         return value  # nothing inside can change: share the tuple
     return tuple(items)
@@ -106,13 +106,13 @@ def _copy_tuple(value):
 
 def _copy_set(value):
     # set members are hashable; the plain ones are immutable
-    if all(type(v) in _ATOMS for v in value):
+    if all(type(v) in ATOMS for v in value):
         return set(value)
     return copy.deepcopy(value)
 
 
 def _copy_frozenset(value):
-    if all(type(v) in _ATOMS for v in value):
+    if all(type(v) in ATOMS for v in value):
         return value
     return copy.deepcopy(value)
 
@@ -131,6 +131,6 @@ def _is_immutable(cls):
     """True for the standard library's immutable value types (dates, decimals...)."""
     name = (cls.__module__, cls.__qualname__)
     if name in _IMMUTABLE_BY_NAME and getattr(sys.modules.get(name[0]), name[1], None) is cls:
-        _ATOMS.add(cls)  # remembered: next time it is shared at once
+        ATOMS.add(cls)  # remembered: next time it is shared at once
         return True
     return False

@@ -440,13 +440,13 @@ class Network:
         """Run the network under many seeded schedules and list what each sink can receive.
 
         ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
-        ``timeout`` is per run. Returns an :class:`~dissyslab.seeded.Exploration`:
+        ``timeout`` is per run. Returns an :class:`~dissyslab.explore.Exploration`:
         per sink, the distinct outcomes, how many seeds gave each and a seed that
         reproduces it (``g.run_network(seed=...)``). Sink functions still run every
         time (a list they append to grows with each run); the outcomes are what
         the sinks received, recorded by the scheduler.
         """
-        from .seeded import explore
+        from .explore import explore
 
         self._refuse_piece("explore()")
         return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)

@@ -89,11 +89,11 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .errors import NodeStillRunningWarning, cut, exception_text, short_repr
+from .errors import cut, exception_text, short_repr
+from .flow import Room
 from .observers import Events
-from .running import Finished, Run, begin, check_arguments, conclude, still_running, stop_anyway, wait
-from .semantics import NodeRun, Stop
-from .threads import STOP_GRACE, raise_in_thread
+from .running import Engine, Finished, Run, execute, stop_with_grace
+from .semantics import CannotSend, NodeRun, Stop
 
 if TYPE_CHECKING:
     from .graph import Network
@@ -322,7 +322,7 @@ class NodeActor:
     def _setup(self, node, name, out_edges, in_edges, traced):
         self.in_edges = {e.index: e for e in in_edges}
         self.watch = _Recorder() if traced else None
-        self.nr = NodeRun(node, out_edges, self.watch, (), name)
+        self.nr = NodeRun(node, out_edges, self.watch, (), name, copies=False, check=_can_travel)
         self.failure_told = False
 
     def pid(self) -> int:
@@ -352,16 +352,9 @@ class NodeActor:
         for port, items in enumerate(nr.out):
             if not items:
                 continue
-            nr.out[port] = []
-            edges = nr.outs[port]
-            try:
-                data = pickle.dumps(items, protocol=5)
-            except Exception:
-                items, data = self._pickle_or_fail(port, items)
-                if not items:
-                    continue
-            nr.hand_over(port, items, copies=False)  # unpickling gives each receiver its copy
-            for e in edges:
+            data = dumps(items)  # each message was checked as it was made (_can_travel)
+            nr.hand_over(port)  # unpickling gives each receiver its own copy
+            for e in nr.outs[port]:
                 sent.append((e.index, len(items), data))
         failure = None
         if nr.failure is not None and not self.failure_told:
@@ -374,29 +367,17 @@ class NodeActor:
         events = self.watch.take_all() if self.watch is not None else None
         return sent, counters, failure, events, printed.elapsed, printed.out, printed.err
 
-    def _pickle_or_fail(self, port, items):
-        """(items, pickled) with cloudpickle; or fail the node naming the message and the edge.
 
-        The messages made before the one that cannot be pickled are still sent.
-        """
-        from ray import cloudpickle
-        try:
-            return items, cloudpickle.dumps(items, protocol=5)
-        except Exception:
-            pass
-        edge = self.nr.outs[port][0]
-        i, msg, why = 0, items, "the batch could not be pickled"
-        for index, item in enumerate(items):
-            reason = _not_picklable(item)
-            if reason is not None:
-                i, msg, why = index, item, reason
-                break
-        error = TypeError(
-            f"on Ray every message travels to its receiver's process as a copy made by pickle, "
-            f"and this message cannot be pickled ({why}). Send plain data such as numbers, "
-            f"strings, lists, dicts or tuples instead.")
-        self.nr.fail(error, msg, detail=f"could not send {short_repr(msg)} along the edge {edge.label}")
-        return items[:i], (cloudpickle.dumps(items[:i], protocol=5) if i else None)
+def _can_travel(msg: Any, edge: EdgeRef) -> None:
+    """Raise CannotSend, naming ``edge``, if ``msg`` cannot be pickled to its receiver's process."""
+    why = _not_picklable(msg)
+    if why is None:
+        return
+    error = TypeError(
+        f"on Ray every message travels to its receiver's process as a copy made by pickle, "
+        f"and this message cannot be pickled ({why}). Send plain data such as numbers, "
+        f"strings, lists, dicts or tuples instead.")
+    raise CannotSend(error, msg, f"could not send {short_repr(msg)} along the edge {edge.label}")
 
 
 class _Printed:
@@ -463,10 +444,10 @@ def _failure_report(failure) -> tuple:
 
 
 # --- the driver's side ------------------------------------------------------------------
-class _Place:
+class _HubNode:
     """One node as the hub sees it."""
 
-    def __init__(self, name, nr, edges_in, here):
+    def __init__(self, name, nr, edges_in, here, capacity):
         self.name = name
         self.nr = nr  # the NodeRun in this process: the sink's own, or a mirror of the actor's
         self.kind = nr.kind
@@ -483,16 +464,14 @@ class _Place:
         self.told = False  # its receivers were told it ended
         self.dead = False
         self.exhausted = False
-        # per room (one, or one per input of a MergeSynch): messages waiting for it, on their
-        # way or reserved for it (bounded edges); a MergeSynch's also until they are paired
-        self.rooms = nr.node.num_inputs if self.kind == "merge_synch" else 1
-        self.used = [0] * self.rooms
-        self.owed = [0] * self.rooms  # a MergeSynch's: taken into its buffers, not yet paired
-        self.lifted = set()  # rooms whose bound was lifted (every node waited: _unblock_merges)
-        self.bounded = None  # (receiver, room, places a message takes there) for its bounded receivers
+        # the messages that may wait for it (flow.Room): on their way, waiting, reserved, or (a
+        # MergeSynch's) not yet paired
+        merge = self.kind == "merge_synch"
+        self.room = Room(capacity, nr.node.num_inputs if merge else 1, merge)
+        self.targets = None  # (receiver, room, places a message takes there) for bounded edges
 
 
-class Hub:
+class Hub(Engine):
     """The routing thread of one Ray run, and the actors of its nodes."""
 
     def __init__(self, ray, run: Run, capacity: int, where: dict[str, str]) -> None:
@@ -500,13 +479,12 @@ class Hub:
         net = run.net
         self.edges = list(net.edges)
         self.index = {id(e): i for i, e in enumerate(self.edges)}
-        self.feedback = {id(e) for e in net.feedback_edges}
-        self.loop_of_edge = run.loop_of_edge
+        self.flow = run.flow
         self.places = {}
         for name, nr in run.nodes.items():
             node = nr.node
-            self.places[name] = _Place(name, nr, [e for e in self.edges if e.dst is node],
-                                       where[name] == HERE)
+            self.places[name] = _HubNode(name, nr, [e for e in self.edges if e.dst is node],
+                                         where[name] == HERE, capacity)
         self.place_of = {id(p.nr.node): p for p in self.places.values()}
         self.done = Finished()
         self.stopping = False
@@ -561,6 +539,42 @@ class Hub:
                     pass
                 place.actor = None
 
+    # --- the hooks running.execute drives ------------------------------------------------
+    def start(self) -> None:
+        """Start a process per node placed in one, then the hub's thread."""
+        try:
+            self.start_actors()
+        except BaseException:
+            self.close()
+            raise
+        self.run.pids = {name: p.pid for name, p in self.places.items() if p.pid is not None}
+        self.thread.start()
+
+    def alive(self, nr: NodeRun) -> bool:
+        return not self.places[nr.name].ended
+
+    def stop(self) -> list[NodeRun]:
+        """Stop the hub thread and the actors; a node placed here still inside its function is named."""
+        self.stopping = True
+        left = stop_with_grace(lambda: [self.thread] if self.thread.is_alive() else [],
+                               lambda t: self.in_local)
+        self.close()
+        return list(self.run.nodes.values())[:1] if left else []
+
+    def settle(self, stuck: list[NodeRun]) -> None:
+        """Every node that had not ended is stopped; the run's times are kept (``run.ray_times``)."""
+        self.close()
+        if self.stopping:
+            for place in self.places.values():
+                if not place.ended:
+                    place.nr.stop()
+        now = time.perf_counter()
+        self.run.ray_times = {"start": (self.ready_at or now) - (self.started_at or now),
+                              "run": now - (self.ready_at or self.started_at or now)}
+
+    def close(self) -> None:
+        self.kill_actors()
+
     # --- the hub's loop ------------------------------------------------------------------
     def _main(self):
         try:
@@ -584,7 +598,7 @@ class Hub:
             if not heads:
                 if handled_here:  # a node here made room: look again at who may go on
                     continue
-                if self._unblock_merges():  # every node waits: see there
+                if self._lift():  # every node waits: see there
                     continue
                 if not any(p.waiting for p in places):
                     raise RuntimeError("the Ray engine has nothing to wait for, yet nodes have "
@@ -681,25 +695,20 @@ class Hub:
             return place.exhausted or place.nr.failure is not None
         return not place.open_in and not place.waiting
 
-    # --- capacity ---------------------------------------------------------------------------
-    def _bounded_outs(self, place):
-        """(receiver place, room, places one message takes there) for each bounded receiving room."""
-        found = place.bounded
+    # --- capacity: the flow's Room rules, counted here for every receiver ------------------
+    def _targets(self, place):
+        """(receiver, room, places one message takes there) for each bounded receiving room."""
+        found = place.targets
         if found is None:
             per = {}
             for edges in place.nr.outs:
                 for e in edges:
-                    if not self._is_bounded(e):
-                        continue
-                    key = (self.place_of[id(e.dst)], self._room_of(e))
-                    per[key] = per.get(key, 0) + 1
-            found = place.bounded = [(dst, room, n) for (dst, room), n in per.items()]
+                    if self.flow.bounded(e):
+                        dst = self.place_of[id(e.dst)]
+                        key = (id(dst), dst.room.room_of(e))
+                        per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
+            found = place.targets = list(per.values())
         return found
-
-    @staticmethod
-    def _room_of(edge):
-        """The room a message along ``edge`` takes: each input of a MergeSynch has its own."""
-        return (edge.dst_port or 0) if edge.dst.kind == "merge_synch" else 0
 
     def _room(self, place, want, whole=False):
         """How many messages ``place`` may make or handle now (0: wait for room downstream).
@@ -710,51 +719,41 @@ class Hub:
         to fit: at least one message at a time.
         """
         k = want
-        for dst, room, per in self._bounded_outs(place):
-            if room in dst.lifted:
+        for dst, room, per in self._targets(place):
+            if whole and dst.room.used[room] <= 0:
                 continue
-            used = dst.used[room]
-            free = max(0, (self.capacity - used) // per)
-            if used == 0:
-                free = want if whole else max(free, 1)
-            k = min(k, free)
+            k = min(k, dst.room.grant(room, k * per, per) // per)
         return k
 
     def _reserve(self, place, k, sign=1):
-        for dst, room, per in self._bounded_outs(place):
-            dst.used[room] += sign * k * per
+        for dst, room, per in self._targets(place):
+            dst.room.take(room, sign * k * per)
 
-    def _give_back(self, place, paired):
-        """A MergeSynch made ``paired`` pairs: one message of each input left, with its room.
+    def _taken(self, place, edge, n):
+        """``place`` has handled ``n`` messages along ``edge``: the room they free (flow.Room)."""
+        if self.flow.bounded(edge):
+            room = place.room.room_of(edge)
+            place.room.give(room, place.room.taken(room, n))
 
-        After a failure it pairs nothing more, and gives back all it holds.
-        """
-        failed = place.nr.failure is not None
-        for room, held in enumerate(place.owed):
-            k = held if failed else min(held, paired)
-            place.owed[room] -= k
-            place.used[room] -= k
+    def _paired(self, place, pairs):
+        """A MergeSynch made ``pairs`` pairs (or failed): the room they free."""
+        for room, k in enumerate(place.room.paired(pairs, place.nr.failure is not None)):
+            place.room.give(room, k)
 
-    def _unblock_merges(self) -> bool:
-        """Every node waits: lift the bound of the MergeSynch inputs senders wait for; True if any.
+    def _lift(self) -> bool:
+        """Every node waits: the flow's lifting rule for full MergeSynch inputs; True if any.
 
-        As in a threaded run (``Threads._unblock_merges``): the paths into a
-        MergeSynch deliver different numbers of messages (one filters), its full
-        input waits for partners that never come, and the fork feeding both
-        paths waits for that input. The hub sees every node, so "every node
-        waits" is: no call can be made and none is on its way. Without the
-        bound the run goes on, ends, and reports what was never paired.
+        The hub sees every node, so "every node waits" is: no call can be made
+        and none is on its way.
         """
         lifted = False
         for place in self.places.values():
             if place.ended or place.dead or not (place.waiting or (
                     place.kind == "source" and not place.exhausted and place.nr.failure is None)):
                 continue  # nothing to send: it waits for no room
-            for dst, room, _ in self._bounded_outs(place):
-                # a batch goes whole: a room not yet full may still have too little for it
-                if (dst.kind == "merge_synch" and room not in dst.lifted and dst.used[room]
-                        and not dst.ended and dst.nr.failure is None):
-                    dst.lifted.add(room)
+            for dst, room, _ in self._targets(place):
+                if dst.room.liftable(room) and not dst.ended and dst.nr.failure is None:
+                    dst.room.lift(room)
                     lifted = True
         return lifted
 
@@ -785,13 +784,9 @@ class Hub:
         if what == "take":
             handled = sum(c for _, _, c, _ in items)
             for e, _, c, _ in items:
-                if self._is_bounded(e):
-                    if place.kind == "merge_synch":  # its room is given back as it pairs
-                        place.owed[self._room_of(e)] += c
-                    else:
-                        place.used[0] -= c
+                self._taken(place, e, c)
             if place.kind == "merge_synch":
-                self._give_back(place, nr.paired - paired)
+                self._paired(place, nr.paired - paired)
             if nr.on_sink and place.kind == "sink":  # a sink in a process: the views see it here
                 self._tell_views(nr, items, nr.stats.received - received - (nr.stats.failed - failed))
             self._handled(items)
@@ -811,9 +806,6 @@ class Hub:
         if what == "end":
             place.ended = True
 
-    def _is_bounded(self, edge):
-        return id(edge) not in self.feedback
-
     @staticmethod
     def _tell_views(nr, items, handled):
         """What a sink in a process handled, told to the views here (the live view's lists)."""
@@ -828,35 +820,23 @@ class Hub:
 
     def _deliver(self, edge, count, data):
         dst = self.place_of[id(edge.dst)]
-        loop = self.loop_of_edge.get(edge)
-        if loop is not None:
-            loop.sent(count)
+        self.flow.made(edge, count)
         dst.waiting.append((edge, edge.dst_port or 0, count, data))
-        if self._is_bounded(edge):
-            dst.used[self._room_of(edge)] += count
+        if self.flow.bounded(edge):
+            dst.room.take(dst.room.room_of(edge), count)
 
     def _handled(self, items):
         for edge, _, count, _ in items:
-            loop = self.loop_of_edge.get(edge)
-            if loop is not None and loop.handled(count):
-                self._close_loop(loop)
+            self._end_edges(self.flow.handled(edge, count))
 
     def _tell_receivers(self, place):
-        """``place`` has ended (or failed): every receiver hears that this sender has ended."""
-        if place.told:
-            return
-        place.told = True
-        for edges in place.nr.outs:
-            for e in edges:
-                loop = self.loop_of_edge.get(e)
-                if loop is not None and e in loop.inside:
-                    continue  # an edge round a loop ends when the loop goes quiet
-                self.place_of[id(e.dst)].open_in.discard(e)
-                if loop is not None and loop.sender_ended():
-                    self._close_loop(loop)
+        """``place`` has ended (or failed): the receivers the flow names hear that it has ended."""
+        if not place.told:
+            place.told = True
+            self._end_edges(self.flow.ended(place.nr.outs))
 
-    def _close_loop(self, loop):
-        for e in loop.inside:
+    def _end_edges(self, edges):
+        for e in edges:
             self.place_of[id(e.dst)].open_in.discard(e)
 
     def _replay(self, watch, events):
@@ -891,8 +871,7 @@ class Hub:
                 nr.take(port, edge, pickle.loads(data))
             finally:
                 self.in_local = False
-            if self._is_bounded(edge):
-                place.used[self._room_of(edge)] -= count
+            self._taken(place, edge, count)
             self._handled([(edge, port, count, data)])
             if nr.failure is not None:
                 self._tell_receivers(place)
@@ -928,7 +907,8 @@ class Hub:
         place.ending = False
         if nr.failure is None:
             nr.fail(error, has_message=False, detail=detail)
-        self._give_back(place, 0)  # a MergeSynch's unpaired messages are lost with it
+        if place.kind == "merge_synch":
+            self._paired(place, 0)  # its unpaired messages are lost with it
         place.exhausted = True
         self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
 
@@ -1036,64 +1016,16 @@ def check_picklable(net: Network, where: dict[str, str]) -> None:
 def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         observers: Iterable[Observer] = (), place: dict | None = None) -> Run:
     """Run ``net`` on Ray (see the module's text and :meth:`Network.run_network`); return the Run."""
-    capacity = check_arguments(timeout, capacity)
-    where = placement(net, place)
-    ray = connect()
-    check_picklable(net, where)
-    begin(net)
-    busy, stuck = "", False
-    hub = None
-    try:
-        r = Run(net, observers)
-        net.last_run = r
-        hub = Hub(ray, r, capacity, where)
-        for observer in r.observers:
-            observer.started(r)
-        try:
-            hub.start_actors()
-            r.pids = {name: p.pid for name, p in hub.places.items() if p.pid is not None}
-            hub.thread.start()
-        except KeyboardInterrupt:
-            outcome = "interrupted"
-        except Exception:  # a node's process could not start: nothing ran
-            for observer in r.observers:
-                observer.finished(r, "interrupted")
-            raise
-        else:
-            outcome = wait(hub.done, r.observers, timeout)
-        r.ray_times = {"start": (hub.ready_at or time.perf_counter()) - hub.started_at,
-                       "run": time.perf_counter() - (hub.ready_at or hub.started_at)}
-        if outcome in ("timeout", "interrupted", "held"):
-            busy = still_running(r, alive=lambda nr: not hub.places[nr.name].ended)
-            stuck = stop_anyway(lambda: _stop(hub))
-        if hub.error is not None:
-            raise hub.error
-    finally:
-        net._running = False
-        if hub is not None:
-            hub.kill_actors()
-    if stuck:
-        import warnings
-        warnings.warn("A node placed in this process (a sink, say) was still inside its function "
-                      "when the network stopped. It ends as soon as that call returns (a long "
-                      "time.sleep, say).",
-                      NodeStillRunningWarning, stacklevel=3)
-    conclude(r, outcome, busy, timeout)
-    return r
+    where, ray = {}, None
 
+    def prepare():
+        nonlocal ray
+        where.update(placement(net, place))
+        ray = connect()
+        check_picklable(net, where)
 
-def _stop(hub: Hub) -> bool:
-    """Stop the hub thread and the actors; mark every node that had not ended as stopped."""
-    hub.stopping = True
-    deadline = time.monotonic() + STOP_GRACE
-    while hub.thread.is_alive() and time.monotonic() < deadline:
-        hub.thread.join(0.05)
-        if hub.in_local:  # inside the function of a node placed here: interrupt it there
-            raise_in_thread(hub.thread, Stop)
-    hub.kill_actors()
-    for place in hub.places.values():
-        if not place.ended:
-            place.nr.stop()
-    return hub.thread.is_alive()
-
-
+    return execute(net, lambda r, cap: Hub(ray, r, cap, where), timeout, capacity, observers,
+                   before=prepare,
+                   stuck_text="A node placed in this process (a sink, say) was still inside its "
+                              "function when the network stopped. It ends as soon as that call "
+                              "returns (a long time.sleep, say).")

@@ -11,7 +11,9 @@ observers, run the nodes, :func:`wait`, then :func:`conclude`.
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
 import sys
 import sysconfig
 import threading
@@ -26,12 +28,14 @@ from .errors import (
     MergeSynchWarning,
     NetworkError,
     NetworkTimeout,
+    NodeStillRunningWarning,
     SourceUsedUpWarning,
     ThreadStillRunningWarning,
     short_repr,
 )
+from .flow import Flow
 from .observers import event_watcher
-from .semantics import NodeRun, wiring
+from .semantics import NodeRun, Stop, wiring
 from .snapshots import restore
 from .sources import ListSource
 from .termination import loop_watches
@@ -47,6 +51,8 @@ DEFAULT_CAPACITY = 10_000
 TICK = 0.01
 #: a deadline noticed this many seconds late was held up by a call Python cannot interrupt
 HELD = 0.25
+#: seconds given to the nodes to stop after a timeout or an interrupt
+STOP_GRACE = 1.0
 
 
 class Run:
@@ -77,6 +83,7 @@ class Run:
         self.received = None  # seeded runs for explore: what each sink received
         # termination.py: per loop of the network, the messages still going round it
         self.loops, self.loop_of_edge = loop_watches(net)
+        self.flow = Flow(net, self.loops, self.loop_of_edge)  # the rules between nodes (flow.py)
         self.threads_before = set(threading.enumerate())  # to find threads nodes leave behind
         # snapshots.py: those taken (g.snapshots), those being taken, and what resume= sends again
         self.started_at = time.monotonic()
@@ -126,6 +133,129 @@ class Run:
         for nr in self.nodes.values():
             counts.update(nr.edge_counts)
         return {e: counts.get(e, 0) for e in self.net.edges}
+
+
+class Engine:
+    """What a scheduler gives :func:`execute`: its hooks, as ``queue.Queue`` has ``_put``/``_get``.
+
+    ``done`` is set once every node has ended. ``start()`` starts the nodes;
+    ``tick()`` is called every few milliseconds from the calling thread while
+    they work; ``alive(nr)`` says whether a node is still going; ``stop()``
+    stops every node (with :func:`stop_with_grace`) and returns those still
+    inside their function; ``settle(stuck)`` marks what had not ended as
+    stopped; ``finish(outcome)`` may change the outcome or give the timeout's
+    text when the run ends; ``error`` is a fault of the scheduler itself.
+    """
+
+    done: Finished
+    error: BaseException | None = None
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def tick(self) -> None:
+        pass
+
+    def alive(self, nr: NodeRun) -> bool:
+        return True
+
+    def stop(self) -> list:
+        return []
+
+    def settle(self, stuck: list) -> None:
+        pass
+
+    def finish(self, outcome: str) -> tuple[str, str | None]:
+        return outcome, None
+
+
+def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | None,
+            capacity: int | None, observers: Iterable[Observer] = (), *, seed: int | None = None,
+            resume: Snapshot | None = None, stuck_text: str = "{names}",
+            before: Callable[[], None] | None = None) -> Run:
+    """One run, whichever scheduler: check, begin, start, wait, stop with grace, conclude.
+
+    ``make(run, capacity)`` builds the scheduler's :class:`Engine`. On timeout or
+    Ctrl-C every node is stopped, and those still inside their function after
+    :data:`STOP_GRACE` are named with ``stuck_text`` in a warning. Returns the Run,
+    or raises what went wrong (:func:`conclude`).
+    """
+    capacity = check_arguments(timeout, capacity)
+    if before is not None:
+        before()
+    begin(net)
+    busy, stuck, engine = "", [], None
+    try:
+        r = Run(net, observers, seed=seed, resume=resume)
+        net.last_run = r
+        engine = make(r, capacity)
+        for observer in r.observers:
+            observer.started(r)
+        try:
+            engine.start()
+        except KeyboardInterrupt:
+            outcome = "interrupted"  # the engine has stopped what it had started
+        except BaseException:
+            for observer in r.observers:
+                observer.finished(r, "interrupted")
+            raise
+        else:
+            outcome = wait(engine.done, r.observers, timeout, tick=engine.tick)
+        if outcome in ("timeout", "interrupted", "held"):
+            busy = still_running(r, alive=engine.alive)
+            stuck = stop_anyway(engine.stop)
+    finally:
+        net._running = False
+        if "r" in locals():
+            r.take_snapshot = None
+    engine.settle(stuck)
+    if engine.error is not None:
+        raise engine.error
+    outcome, timeout_text = engine.finish(outcome)
+    if stuck:
+        warn_user(stuck_text.format(names=", ".join(f"'{nr.name}'" for nr in stuck),
+                                        kind=stuck[0].kind, name=stuck[0].name),
+                      NodeStillRunningWarning)
+    conclude(r, outcome, busy if not timeout_text else "", timeout, timeout_text)
+    return r
+
+
+#: DisSysLab's own folder: frames there are not the student's
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn_user(message: str, category: type[Warning]) -> None:
+    """Warn, pointing at the first line outside DisSysLab: the student's own (their run_network)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
+
+def stop_with_grace(alive: Callable[[], list[threading.Thread]],
+                    inside: Callable[[threading.Thread], bool]) -> list[threading.Thread]:
+    """Wait (a little over :data:`STOP_GRACE`) for the threads ``alive()`` lists to end.
+
+    A thread still ``inside`` a node's function is interrupted there (a
+    :class:`~dissyslab.semantics.Stop` raised at its next Python instruction).
+    Returns the threads left: inside a call Python cannot interrupt.
+    """
+    deadline = time.monotonic() + STOP_GRACE
+    left = alive()
+    while left and time.monotonic() < deadline:
+        for t in left:
+            t.join(0.05)
+            if t.is_alive() and inside(t):
+                raise_in_thread(t, Stop)
+        left = alive()
+    return left
+
+
+def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:
+    """Ask Python to raise ``exc_type`` in ``thread`` at its next Python instruction."""
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
+                                                   ctypes.py_object(exc_type))
 
 
 def check_arguments(timeout: float | None, capacity: int | None) -> int:
@@ -275,7 +405,7 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
             f"The network was interrupted and stopped.{busy} Results collected so far are kept."
         )
     if outcome == "timeout":
-        going_round = [loop for loop in run.loops if not loop.quiet and loop.outstanding]
+        going_round = run.flow.going_round()
         sources_ended = all(nr.state in ("done", "failed") for nr in run.nodes.values()
                             if nr.kind == "source")
         hint = ("a loop that never goes quiet never ends" if going_round and sources_ended else
@@ -338,19 +468,19 @@ def _warn_merges(run: Run) -> None:
             continue
         name = nr.name
         for i, rest in nr.unpaired.items():
-            warnings.warn(
+            warn_user(
                 f"merge '{name}': input in_{i} got {len(rest)} more message"
                 f"{'s' if len(rest) != 1 else ''} than another input, so "
                 f"{'they were' if len(rest) != 1 else 'it was'} never paired: "
                 f"{short_repr(rest, 120)}. {'They are' if len(rest) != 1 else 'It is'} kept in "
                 f"g.unpaired[{name!r}][{i}].",
-                MergeSynchWarning, stacklevel=5)
+                MergeSynchWarning)
         for place, count in _exclusive_drops(run, nr.node):
-            warnings.warn(
+            warn_user(
                 f"merge '{name}': {place} dropped {count} message{'s' if count != 1 else ''} "
                 f"on the way into one input but not the others, so after the first drop the "
                 f"lists it made may pair messages that do not belong together.",
-                MergeSynchWarning, stacklevel=5)
+                MergeSynchWarning)
 
 
 def _from_installed_package(thread: threading.Thread) -> bool:
@@ -381,7 +511,7 @@ def _warn_threads_left(run: Run) -> None:
     names = ", ".join(repr(t.name) for t in left[:5]) + (
         f" and {len(left) - 5} more" if len(left) > 5 else "")
     daemon = any(t.daemon for t in left)
-    warnings.warn(
+    warn_user(
         f"{'A thread' if len(left) == 1 else 'Threads'} started during the run (by a node's "
         f"function) {'is' if len(left) == 1 else 'are'} still running: {names}. The run has "
         f"ended without waiting for {'it' if len(left) == 1 else 'them'}, so what "
@@ -391,7 +521,7 @@ def _warn_threads_left(run: Run) -> None:
            if daemon else "")
         + ". Do the work in the node's function itself, or call .join() on the thread before "
           "the function returns.",
-        ThreadStillRunningWarning, stacklevel=5)
+        ThreadStillRunningWarning)
 
 
 #: a transform that drops at least this many messages, and all of them, is named after the run
@@ -422,12 +552,12 @@ def _warn_dropped_everything(run: Run) -> None:
         least = 1 if _always_none(nr.node.fn) else DROPPED_EVERYTHING
         if nr.kind == "transform" and nr.failure is None and got >= least and (
                 nr.stats.dropped == got):
-            warnings.warn(
+            warn_user(
                 f"transform '{nr.name}' dropped all {got} messages it received: its function "
                 f"returned None every time, and a transform passes on only what its function "
                 f"returns (None means 'drop this message'). If it should pass messages on, "
                 f"make it return the message; if it only uses them (print, saving), make it a Sink.",
-                DroppedEverythingWarning, stacklevel=5)
+                DroppedEverythingWarning)
 
 
 #: how many messages each source sent the last time it ran (in any network), for
@@ -451,13 +581,13 @@ def _warn_sources_used_up(run: Run, warn: bool) -> None:
         if (not warn or nr.stats.sent or not before or nr.failure is not None
                 or isinstance(getattr(nr.node.fn, "__self__", None), ListSource)):
             continue
-        warnings.warn(
+        warn_user(
             f"source '{nr.name}' sent nothing in this run, although it sent {before} "
             f"message{'s' if before != 1 else ''} the last time it ran. Its function probably "
             f"takes its items from an iterator or a generator, and those can be gone through "
             f"only once: the earlier run used it up. Make the iterator again before each run, or "
             f"use ListSource(items=...), which starts again from the first item at every run.",
-            SourceUsedUpWarning, stacklevel=5)
+            SourceUsedUpWarning)
 
 
 def _exclusive_drops(run: Run, merge):

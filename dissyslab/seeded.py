@@ -29,44 +29,26 @@ Its markers are passed on between steps, at once and in the fixed order of
 the nodes, and draw nothing from the seed's random numbers: a run with
 snapshots takes exactly the steps of the same run without.
 
-``g.explore(runs=K)`` runs the network under many seeds and reports the
-distinct outcomes at each sink, with a seed that reproduces each.
+``g.explore(runs=K)`` (``explore.py``) runs the network under many seeds and
+reports the distinct outcomes at each sink, with a seed that reproduces each.
 """
 
 from __future__ import annotations
 
-import math
 import operator
 import random
 import threading
 import time
-import warnings
 from collections import deque
-from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .copying import snapshot
-from .errors import (
-    NetworkError,
-    NetworkTimeout,
-    NodeStillRunningWarning,
-    SourceUsedUpWarning,
-    short_repr,
-)
-from .running import (
-    Finished,
-    Run,
-    begin,
-    check_arguments,
-    conclude,
-    still_running,
-    stop_anyway,
-    wait,
-)
+from .errors import short_repr
+from .flow import Room
+from .running import Engine, Finished, Run, execute, still_running, stop_with_grace, warn_user
 from .semantics import Stop
 from .snapshots import Marker, SnapshotWarning, start
-from .threads import STOP_GRACE, raise_in_thread
 
 if TYPE_CHECKING:
     from .graph import Network
@@ -148,27 +130,25 @@ class _virtual_sleeps:
 class _Inbox:
     """Messages waiting at one input of one node, as (edge, message) in arrival order."""
 
-    __slots__ = ("owner", "port", "queue", "senders", "capacity", "size", "owed")
+    __slots__ = ("owner", "port", "queue", "senders")
 
-    def __init__(self, owner, port, senders, capacity):
+    def __init__(self, owner, port, senders):
         self.owner = owner
         self.port = port
         self.queue = deque()
-        self.senders = senders  # edges into this input whose sender has not finished
-        self.capacity = capacity
-        self.size = 0  # messages waiting that count against the capacity (not feedback ones)
-        self.owed = 0  # a MergeSynch's: of those, how many it took but has not paired yet
+        self.senders = senders  # edges into this input that have not ended
 
 
-class _Place:
-    """Where one node stands in a seeded run: its inboxes, where it sends, whether it has ended."""
+class _Node:
+    """One node in a seeded run: its inboxes and room, where it sends, whether it has ended."""
 
-    def __init__(self, node_run):
+    def __init__(self, node_run, room):
         self.nr = node_run
+        self.room = room  # flow.Room: the messages that may wait for it (None: a source)
         self.finished = False
         self.inboxes = []
         self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, inbox)]
-        self.bounded = []  # inboxes downstream that have a capacity
+        self.targets = []  # (receiver, room, places one message takes there), for bounded edges
 
     def ready(self):
         """Can this node do something now?"""
@@ -181,8 +161,8 @@ class _Place:
                     return False
             elif not any(ib.queue for ib in inboxes):
                 return False
-        for ib in self.bounded:  # a full receiver makes its senders wait, as in a threaded run
-            if ib.size >= ib.capacity and ib.owner.nr.failure is None:
+        for dst, room, per in self.targets:  # a full receiver makes its senders wait (flow.Room)
+            if not dst.room.fits(room, per) and dst.nr.failure is None:
                 return False
         return True
 
@@ -191,24 +171,30 @@ class _Place:
         return all(ib.senders == 0 and not ib.queue for ib in self.inboxes)
 
 
-class Scheduler:
+class Scheduler(Engine):
     """One seeded run: picks, step after step, one node that can make progress.
 
     A step of a source is ``produce(1)``; a step of any other node is
     ``take`` of the oldest message waiting at one of its inputs (a MergeSynch
     takes from the input with the fewest messages waiting to be paired).
     ``run.steps`` counts the steps, ``run.clock`` the seconds node functions
-    asked to sleep.
+    asked to sleep. The rules between nodes are the flow's (``flow.py``).
     """
 
     def __init__(self, run: Run, capacity: int, max_steps: int = MAX_STEPS,
                  record_sinks: bool = False, snapshot_at: Iterable[int] = ()) -> None:
         self.run = run
+        self.flow = run.flow
         self.snapshot_at = deque(snapshot_at)  # steps after which a snapshot starts
         self.rng = random.Random(run.seed)
         self.max_steps = max_steps
-        self.places = {name: _Place(nr) for name, nr in run.nodes.items()}
-        self.order = list(self.places.values())
+        self.nodes = {}
+        for name, nr in run.nodes.items():
+            merge = nr.kind == "merge_synch"
+            room = None if nr.kind == "source" else Room(
+                capacity, nr.node.num_inputs if merge else 1, merge)
+            self.nodes[name] = _Node(nr, room)
+        self.order = list(self.nodes.values())
         self.received = {run.net.name_of(n): [] for n in run.net.sinks} if record_sinks else None
         self.current = None  # the node inside its function, if any
         self.stopping = False
@@ -216,32 +202,37 @@ class Scheduler:
         self.error = None
         self.done = Finished()
         self.thread = threading.Thread(target=self._main, name="dissyslab seeded run", daemon=True)
-        net, inbox_of = run.net, {}
+        self._wire(run.net)
+        for edge, batch in run.resend:  # resume=: what was in flight waits first
+            ib = self.inbox_of[edge]
+            ib.queue.extend((edge, m) for m in batch)
+            if self.flow.bounded(edge):
+                ib.owner.room.take(ib.owner.room.room_of(edge), len(batch))
+
+    def _wire(self, net):
+        """An inbox per input of every node, and where each node's output edges lead."""
+        inbox_of = self.inbox_of = {}
         for w in self.order:
             node = w.nr.node
             if node.kind == "source":
                 continue
             for port in range(node.num_inputs or 1):
                 edges_in = [e for e in net.edges if e.dst is node and (e.dst_port or 0) == port]
-                ib = _Inbox(w, port, len(edges_in), capacity)  # a MergeSynch: one per input
+                ib = _Inbox(w, port, len(edges_in))
                 w.inboxes.append(ib)
                 for e in edges_in:
                     inbox_of[e] = ib
-        self.feedback = set(net.feedback_edges)  # they close a loop: never bounded (threads.py)
-        self.loop_of_edge = run.loop_of_edge
         for w in self.order:
+            per = {}
             for port, edges in enumerate(w.nr.outs):
                 for e in edges:
                     ib = inbox_of[e]
                     w.outputs[port].append((e, ib))
-                    if ib.capacity is not None and e not in self.feedback and ib not in w.bounded:
-                        w.bounded.append(ib)
-        self.inbox_of = inbox_of
-        for edge, batch in run.resend:  # resume=: what was in flight waits first
-            ib = inbox_of[edge]
-            ib.queue.extend((edge, m) for m in batch)
-            if edge not in self.feedback:
-                ib.size += len(batch)
+                    dst = ib.owner
+                    if dst.room.capacity is not None and self.flow.bounded(e):
+                        key = (id(dst), dst.room.room_of(e))
+                        per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
+            w.targets = list(per.values())
 
     # --- the scheduler thread ---------------------------------------------------
     def _main(self):
@@ -273,7 +264,7 @@ class Scheduler:
             if recordings:
                 self._pass_markers()
             ready = [w for w in order if w.ready()]
-            if not ready and self._unblock_merges():
+            if not ready and self._lift():
                 continue
             if not ready:
                 return
@@ -307,12 +298,6 @@ class Scheduler:
         else:
             ib = w.inboxes[0]
         edge, msg = ib.queue.popleft()
-        merge = nr.kind == "merge_synch"
-        if edge not in self.feedback:
-            if merge:  # its room is given back once it is paired
-                ib.owed += 1
-            else:
-                ib.size -= 1
         for rec in self.run.recordings:
             rec.took(nr, edge, [msg])
         if self.received is not None and nr.kind == "sink":
@@ -320,93 +305,91 @@ class Scheduler:
         nr.state = "busy"
         self.current = nr
         paired = nr.paired
+        self._taken(w, edge, 1)
         nr.take(ib.port, edge, [msg])
         self.current = None
-        if merge:
-            paired = nr.paired - paired
-            for other in w.inboxes:  # a pair takes one message from every input
-                k = other.owed if nr.failure is not None else min(other.owed, paired)
-                other.owed -= k
-                other.size -= k
+        if nr.kind == "merge_synch":
+            for room, k in enumerate(w.room.paired(nr.paired - paired, nr.failure is not None)):
+                w.room.give(room, k)
         if nr.failure is None:
             nr.state = "waiting"
         return edge
 
-    def _unblock_merges(self):
+    def _taken(self, w, edge, n):
+        """``w`` takes ``n`` messages that came along ``edge``: the room they free (flow.Room)."""
+        if self.flow.bounded(edge):
+            room = w.room.room_of(edge)
+            w.room.give(room, w.room.taken(room, n))
+
+    def _lift(self):
         """No node can go on: lift the bound of the full MergeSynch inputs that senders wait for.
 
-        As in a threaded run (``Threads.tick``): the paths into a MergeSynch
-        deliver different numbers of messages, and the fork feeding them waits
-        for the full input. True if a bound was lifted.
+        The flow's lifting rule (``flow.Room.lift``), as in a threaded run. True if one was lifted.
         """
         lifted = False
         for w in self.order:
             if w.finished:
                 continue
-            for ib in w.bounded:
-                if (ib.owner.nr.kind == "merge_synch" and ib.size >= ib.capacity
-                        and ib.owner.nr.failure is None):
-                    ib.capacity = math.inf
+            for dst, room, per in w.targets:
+                if (not dst.room.fits(room, per) and dst.room.liftable(room)
+                        and dst.nr.failure is None):
+                    dst.room.lift(room)
                     lifted = True
         return lifted
 
     def _after(self, w, taken):
         """Hand on what the step made; end the node if it failed or has nothing left to do.
 
-        ``taken`` is the edge of the message the step took. In a loop, what the
-        step sent is counted before that message counts as handled (termination.py).
+        ``taken`` is the edge of the message the step took. What the step sent is
+        counted before that message counts as handled (``flow.Flow.made``).
         """
-        nr, loops, todo = w.nr, self.loop_of_edge, deque()
+        nr, flow, todo = w.nr, self.flow, deque()
         for port, items in enumerate(nr.out):
             if items:
-                nr.out[port] = []
-                for (edge, ib), batch in zip(w.outputs[port], nr.hand_over(port, items), strict=True):
-                    loop = loops.get(edge)
-                    if loop is not None:
-                        loop.sent(len(batch))
+                for (edge, ib), batch in zip(w.outputs[port], nr.hand_over(port), strict=True):
+                    flow.made(edge, len(batch))
                     for m in batch:
                         self._deliver(edge, ib, m, todo)
-        loop = loops.get(taken)
-        if loop is not None and loop.handled(1):
-            self._close(loop, todo)
+        if taken is not None:
+            self._ended(flow.handled(taken, 1), todo)
         if nr.failure is not None and not w.finished:
             for ib in w.inboxes:  # what waits for it is counted and thrown away
-                waiting, ib.size, ib.owed = list(ib.queue), 0, 0
+                waiting = list(ib.queue)
                 ib.queue.clear()
                 for edge, m in waiting:
                     if m.__class__ is not Marker:  # it records as it ends (snapshots.py)
-                        self._discard(nr, ib, edge, m, todo)
+                        self._taken(w, edge, 1)
+                        self._discard(w, ib, edge, m, todo)
             todo.append(w)
         elif nr.exhausted or (w.inboxes and w.idle()):
             todo.append(w)
         self._finish(todo)
 
     def _deliver(self, edge, ib, m, todo):
-        if ib.owner.nr.failure is not None:
-            self._discard(ib.owner.nr, ib, edge, m, todo)
+        dst = ib.owner
+        if dst.nr.failure is not None:
+            self._discard(dst, ib, edge, m, todo)
         else:
             ib.queue.append((edge, m))
-            if edge not in self.feedback:
-                ib.size += 1
+            if self.flow.bounded(edge):
+                dst.room.take(dst.room.room_of(edge), 1)
 
-    def _discard(self, nr, ib, edge, m, todo):
+    def _discard(self, w, ib, edge, m, todo):
         """``m`` reached a node that has failed: it is counted and thrown away."""
-        nr.take(ib.port, edge, [m])
-        loop = self.loop_of_edge.get(edge)
-        if loop is not None and loop.handled(1):
-            self._close(loop, todo)
+        w.nr.take(ib.port, edge, [m])
+        self._ended(self.flow.handled(edge, 1), todo)
 
-    def _close(self, loop, todo):
-        """A loop has gone quiet: every edge round it ends, and its nodes with nothing left end."""
-        for edge in loop.inside:
-            self.inbox_of[edge].senders -= 1
-        for w in self.order:
-            if w.nr.node in loop.nodes and not w.finished and w.idle():
-                todo.append(w)
+    def _ended(self, edges, todo):
+        """``edges`` have ended (the flow says which): their receivers with nothing left end."""
+        for edge in edges:
+            ib = self.inbox_of[edge]
+            ib.senders -= 1
+            y = ib.owner
+            if not y.finished and y.idle():
+                todo.append(y)
 
     def _finish(self, todo):
         """The nodes in ``todo`` have ended: tell their receivers, and end those with nothing left."""
-        loops = self.loop_of_edge
         while todo:
             x = todo.popleft()
             if x.finished:
@@ -416,17 +399,7 @@ class Scheduler:
             for rec in tuple(self.run.recordings):  # snapshots being taken record it now
                 if rec.ended(x.nr):
                     self._send_markers(x, rec)
-            for outs in x.outputs:
-                for edge, ib in outs:
-                    loop = loops.get(edge)
-                    if loop is not None and edge in loop.inside:
-                        continue  # an edge round a loop ends when the loop goes quiet
-                    ib.senders -= 1
-                    if loop is not None and loop.sender_ended():
-                        self._close(loop, todo)
-                    y = ib.owner
-                    if not y.finished and y.idle():
-                        todo.append(y)
+            self._ended(self.flow.ended(x.nr.outs), todo)
 
     # --- snapshots (snapshots.py): markers pass between steps, drawing no random number ---
     def _start_snapshot(self):
@@ -463,24 +436,42 @@ class Scheduler:
                 self._finish(idle)
                 moved = True
 
-    # --- seen from the calling thread -----------------------------------------------
+    # --- the hooks running.execute drives, from the calling thread ----------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def alive(self, nr: NodeRun) -> bool:
+        return not self.nodes[nr.name].finished
+
     def stop(self) -> list[NodeRun]:
         """Stop the scheduler; interrupt the node function it is inside if it does not return."""
         self.stopping = True
-        deadline = time.monotonic() + STOP_GRACE
-        while self.thread.is_alive() and time.monotonic() < deadline:
-            self.thread.join(0.05)
-            if self.thread.is_alive() and self.current is not None:
-                raise_in_thread(self.thread, Stop)
-        if self.thread.is_alive():
-            return [self.current] if self.current is not None else []
-        return []
+        left = stop_with_grace(lambda: [self.thread] if self.thread.is_alive() else [],
+                               lambda t: self.current is not None)
+        return [self.current] if left and self.current is not None else []
 
     def settle(self, stuck: list[NodeRun]) -> None:
         """Nodes that had not finished when the run was stopped are 'stopped'."""
         for w in self.order:
             if not w.finished and w.nr not in stuck:
                 w.nr.stop()
+
+    def finish(self, outcome: str) -> tuple[str, str | None]:
+        """A run out of steps is a timeout; snapshots asked for after the last step are told."""
+        run = self.run
+        if self.snapshot_at and outcome == "finished" and not self.out_of_steps:
+            steps = ", ".join(str(k) for k in self.snapshot_at)
+            warn_user(f"The run ended after {run.steps} steps, so no snapshot was taken at step"
+                      f"{'s' if len(self.snapshot_at) > 1 else ''} {steps}: snapshot_at counts the "
+                      f"steps of this run (g.last_run.steps).", SnapshotWarning)
+        if not (self.out_of_steps and outcome == "finished"):
+            return outcome, None
+        busy = still_running(run, alive=self.alive)
+        return "timeout", (
+            f"The seeded run (seed {run.seed}) took {run.steps:,} steps without finishing, so "
+            f"it was stopped.{busy} Results collected so far are kept. A source that never "
+            f"returns None never ends; if the run is just long, raise the limit "
+            f"(dissyslab.seeded.MAX_STEPS, or max_steps= of explore).")
 
 
 def check_seed(seed: Any) -> int:
@@ -507,257 +498,21 @@ def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: 
     so an endless source cannot run for ever. Returns the :class:`~dissyslab.running.Run`.
     """
     seed = check_seed(seed)
-    capacity = check_arguments(timeout, capacity)
     if max_steps is None:
         max_steps = MAX_STEPS
     elif isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a whole number of at least 1, but got {max_steps!r}.")
-    begin(net)
-    outcome, busy, stuck = "finished", "", []
-    try:
-        r = Run(net, observers, seed=seed, resume=resume)
-        net.last_run = r
-        s = Scheduler(r, capacity, max_steps, record_sinks, snapshot_at)
-        r.received = s.received
-        for observer in r.observers:
-            observer.started(r)
-        with _virtual_sleeps(net):
-            s.thread.start()
-            outcome = wait(s.done, r.observers, timeout)
-            if outcome in ("timeout", "interrupted", "held"):
-                busy = _still_running(s)
-                stuck = stop_anyway(s.stop)
-    finally:
-        net._running = False
-    if s.out_of_steps and outcome == "finished":
-        outcome, busy = "timeout", _still_running(s)
-        steps_text = (
-            f"The seeded run (seed {seed}) took {r.steps:,} steps without finishing, so "
-            f"it was stopped.{busy} Results collected so far are kept. A source that never "
-            f"returns None never ends; if the run is just long, raise the limit "
-            f"(dissyslab.seeded.MAX_STEPS, or max_steps= of explore).")
-    else:
-        steps_text = None
-    s.settle(stuck)
-    if s.error is not None:
-        raise s.error
-    if s.snapshot_at and outcome == "finished":
-        steps = ", ".join(str(k) for k in s.snapshot_at)
-        warnings.warn(f"The run ended after {r.steps} steps, so no snapshot was taken at step"
-                      f"{'s' if len(s.snapshot_at) > 1 else ''} {steps}: snapshot_at counts the steps of "
-                      f"this run (g.last_run.steps).",
-                      SnapshotWarning, stacklevel=3)
-    if stuck:
-        warnings.warn(
-            f"{stuck[0].kind} '{stuck[0].name}' was still inside its function when the "
-            f"seeded run stopped. Its call ends as soon as it returns (it may be waiting for "
-            f"something that never comes: input, a lock, the network).",
-            NodeStillRunningWarning, stacklevel=3)
-    conclude(r, outcome, busy, timeout, steps_text)
-    return r
+
+    def make(run, capacity):
+        s = Scheduler(run, capacity, max_steps, record_sinks, snapshot_at)
+        run.received = s.received
+        return s
+
+    with _virtual_sleeps(net):
+        return execute(net, make, timeout, capacity, observers, seed=seed, resume=resume,
+                       stuck_text="{kind} '{name}' was still inside its function when the seeded "
+                                  "run stopped. Its call ends as soon as it returns (it may be "
+                                  "waiting for something that never comes: input, a lock, the "
+                                  "network).")
 
 
-def _still_running(s):
-    finished = {w.nr.name for w in s.order if w.finished}
-    return still_running(s.run, alive=lambda nr: nr.name not in finished)
-
-
-# --- exploring many seeds ------------------------------------------------------
-@dataclass
-class Outcome:
-    """One distinct result at one sink: what it received, in order, and which seeds gave it."""
-
-    received: list
-    seeds: list = field(default_factory=list)
-
-    @property
-    def seed(self) -> int:
-        """A seed that reproduces this outcome: ``g.run_network(seed=outcome.seed)``."""
-        return self.seeds[0]
-
-    @property
-    def count(self) -> int:
-        """How many of the explored runs gave this outcome."""
-        return len(self.seeds)
-
-
-class Exploration:
-    """The distinct outcomes of many seeded runs, sink by sink (made by ``g.explore``).
-
-    ``ex["collector"]`` is the list of :class:`Outcome` for sink "collector",
-    the most frequent first (ties: the one seen first). ``ex.failures`` maps
-    each error summary to the seeds that raised it. ``print(ex)`` gives a
-    readable summary; it is the same for the same network and seeds.
-    """
-
-    def __init__(self, seeds: Iterable[int], outcomes: dict[str, list[Outcome]],
-                 failures: dict[str, list[int]], show: int = 10) -> None:
-        self.seeds = list(seeds)
-        self.outcomes = outcomes  # sink name -> [Outcome]
-        self.failures = failures  # summary -> [seed]
-        self.show = show
-
-    @property
-    def sinks(self) -> list[str]:
-        return list(self.outcomes)
-
-    def __getitem__(self, sink: Any) -> list[Outcome]:
-        name = getattr(sink, "name", sink)
-        try:
-            return self.outcomes[name]
-        except KeyError:
-            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
-                           f"{', '.join(self.outcomes) or 'none'}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.outcomes)
-
-    def seed_for(self, sink: Any, received: Iterable) -> int | None:
-        """A seed under which ``sink`` received exactly ``received``, or None if none did."""
-        for outcome in self[sink]:
-            if outcome.received == list(received):
-                return outcome.seed
-        return None
-
-    def _what(self, outcomes):
-        """'orders' when every outcome holds the same messages, else 'outcomes'."""
-        contents = {tuple(sorted(repr(m) for m in o.received)) for o in outcomes}
-        return "orders" if len(contents) == 1 else "outcomes"
-
-    def _seed_text(self):
-        s = self.seeds
-        n = len(s)
-        if n > 2 and s == list(range(s[0], s[0] + n)):
-            return f"{n} seeded runs (seeds {s[0]} to {s[-1]})"
-        shown = ", ".join(str(x) for x in s[:8]) + (", ..." if n > 8 else "")
-        return f"{n} seeded run{'s' if n != 1 else ''} (seed{'s' if n != 1 else ''} {shown})"
-
-    def text(self, show: int | None = None, width: int = 100) -> str:
-        """The summary as text: per sink, the distinct outcomes (at most ``show``), each with a seed."""
-        show = self.show if show is None else show
-        n = len(self.seeds)
-        lines = [self._seed_text()]
-        for name, outcomes in self.outcomes.items():
-            if len(outcomes) == 1:
-                lines.append(f"{name}: the same every time: {short_repr(outcomes[0].received, width)}")
-                continue
-            lines.append(f"{name}: {len(outcomes)} different {self._what(outcomes)}")
-            for o in outcomes[:show]:
-                lines.append(f"  seed {o.seed:<4} gives {short_repr(o.received, width)}  "
-                             f"({o.count} of {n} runs)")
-            if len(outcomes) > show:
-                lines.append(f"  ... and {len(outcomes) - show} more (all are in ex[{name!r}])")
-        for summary, seeds in self.failures.items():
-            lines.append(f"{len(seeds)} of {n} runs failed (first with seed {seeds[0]}): {summary}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.text()
-
-    def __repr__(self) -> str:
-        return self.text()
-
-    def _repr_html_(self):
-        from html import escape
-
-        n = len(self.seeds)
-        parts = [f"<div class='dissyslab-explore'><p><b>{escape(self._seed_text())}</b></p>"]
-        for name, outcomes in self.outcomes.items():
-            what = "the same every time" if len(outcomes) == 1 else \
-                f"{len(outcomes)} different {self._what(outcomes)}"
-            parts.append(f"<p><b>{escape(name)}</b>: {what}</p><table><tr><th>seed</th>"
-                         f"<th>runs</th><th style='text-align:left'>received</th></tr>")
-            for o in outcomes[:self.show]:
-                parts.append(f"<tr><td>{o.seed}</td><td>{o.count} of {n}</td><td style='text-align:"
-                             f"left'><code>{escape(short_repr(o.received, 160))}</code></td></tr>")
-            parts.append("</table>")
-            if len(outcomes) > self.show:
-                parts.append(f"<p>... and {len(outcomes) - self.show} more "
-                             f"(all are in <code>ex[{escape(repr(name))}]</code>)</p>")
-        for summary, seeds in self.failures.items():
-            parts.append(f"<p>{len(seeds)} of {n} runs failed (first with seed {seeds[0]}): "
-                         f"<code>{escape(summary)}</code></p>")
-        parts.append("</div>")
-        return "".join(parts)
-
-
-def _freeze(value):
-    """A hashable stand-in for a message, equal for equal messages (to group outcomes)."""
-    t = type(value)
-    if t in (list, tuple):
-        return (t.__name__, tuple(_freeze(v) for v in value))
-    if t is dict:
-        return ("dict", frozenset((_freeze(k), _freeze(v)) for k, v in value.items()))
-    if t in (set, frozenset):
-        return ("set", frozenset(_freeze(v) for v in value))
-    if t.__eq__ is object.__eq__:  # compared by identity: only its repr can tell copies apart
-        return ("repr", t.__name__, repr(value))
-    try:
-        hash(value)
-        return value
-    except TypeError:
-        state = getattr(value, "__dict__", None)
-        if state is not None:
-            return (t.__name__, _freeze(state))
-        return ("repr", t.__name__, repr(value))
-
-
-def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None = None,
-            timeout: float | None = None, max_steps: int | None = None) -> Exploration:
-    """Run ``net`` once per seed and group what each sink received (see ``Network.explore``)."""
-    if runs is not None and seeds is not None:
-        raise ValueError("give explore either runs= (seeds 0, 1, 2, ...) or seeds=[...], not both.")
-    if seeds is None:
-        runs = 50 if runs is None else runs
-        if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-            raise ValueError(f"runs must be a whole number of at least 1, like runs=50, "
-                             f"but got {runs!r}.")
-        seeds = list(range(runs))
-    else:
-        if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
-            raise TypeError(f"seeds must be a list of whole numbers, like seeds=range(100), "
-                            f"but got {short_repr(seeds)}.")
-        seeds = list(dict.fromkeys(check_seed(s) for s in seeds))
-        if not seeds:
-            raise ValueError("seeds=[] gives nothing to explore: give at least one seed.")
-    if not net.sinks:
-        raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
-
-    found = {net.name_of(n): {} for n in net.sinks}
-    failures = {}
-    seen_warnings = {}
-    emitted = []
-    for seed in seeds:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                r = run_seeded(net, seed, timeout, max_steps=max_steps, record_sinks=True)
-            except NetworkError as err:
-                r = net.last_run
-                summary = "; ".join(f.summary() for f in err.failures)
-                failures.setdefault(summary, []).append(seed)
-            except NetworkTimeout as err:
-                raise NetworkTimeout(f"While exploring, seed {seed}: {err}") from err
-        for w in caught:  # a used-up source is told once, below, in explore's own words
-            if w.category is not SourceUsedUpWarning:
-                seen_warnings.setdefault((w.category, str(w.message)), None)
-        emitted.append(sum(net.stats[net.name_of(n)].sent for n in net.sources))
-        for name, received in r.received.items():
-            key = _freeze(received)
-            outcome = found[name].get(key)
-            if outcome is None:
-                outcome = found[name][key] = Outcome(received)
-            outcome.seeds.append(seed)
-    for category, message in seen_warnings:
-        warnings.warn(message, category, stacklevel=3)
-    if emitted[0] and 0 in emitted:
-        seed = seeds[emitted.index(0)]
-        warnings.warn(
-            f"The sources sent nothing in the run with seed {seed} although they did in the "
-            f"first run: a source must start again at every run for explore to compare runs "
-            f"(ListSource does; a function reading from an iterator or a file does not).",
-            UserWarning, stacklevel=3)
-    order = {s: i for i, s in enumerate(seeds)}
-    outcomes = {name: sorted(by_key.values(), key=lambda o: (-o.count, order[o.seed]))
-                for name, by_key in found.items()}
-    return Exploration(seeds, outcomes, failures)

@@ -11,8 +11,11 @@ module says *what* happens when it does. Every scheduler makes one
 * ``end()`` once every input has ended (for a source: once it has returned None).
 
 What a node makes waits in ``out[port]`` until the scheduler hands it on with
-``hand_over(port, items)``, which gives every edge leaving that port its own
-batch (fanout: the first edge gets the originals, the others copies).
+``hand_over(port)``, which gives every edge leaving that port its own batch
+(fanout: the first edge gets the originals, the others copies). The copies
+are made as each message is made, before any receiver can see it: a message
+that cannot be copied fails its node at that very message, whatever the
+scheduler, and everything made before it is still sent.
 
 The rules, kind by kind:
 
@@ -44,7 +47,7 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .copying import all_immutable, copy_batch, copy_message
+from .copying import ATOMS, copy_message
 from .errors import CopyError, NodeFailure, exception_text, short_repr
 from .nodes import Node, NodeStats
 
@@ -69,13 +72,22 @@ class NodeRun:
     """
 
     def __init__(self, node: Node, outs: list, watch: Events | None = None,
-                 on_sink: list[Observer] | tuple = (), name: str | None = None) -> None:
+                 on_sink: list[Observer] | tuple = (), name: str | None = None,
+                 copies: bool = True, check: Any = None) -> None:
         self.node = node
         self.name = node.name if name is None else name  # the network's name for the node
         self.kind = node.kind
         self.call = partial(node.fn, **node.params) if node.params else node.fn
         self.outs = outs
         self.out = [[] for _ in outs]  # per output port: results not yet handed over
+        # per fanout port: one list of copies per edge after the first, made with each result
+        # (``copies`` False: the transport gives every receiver its own copy, as pickling does)
+        self.copies = [[[] for _ in edges[1:]] if copies and len(edges) > 1 else None
+                       for edges in outs]
+        # ``check(item, edge)``: raises CannotSend if ``item`` cannot travel along ``edge``
+        # (Ray: pickle); numbers, strings and the like always can
+        self.check = check
+        self.plain = check is None and not any(self.copies)  # results go straight into out
         self.stats = NodeStats()
         self.edge_counts = {e: 0 for port in outs for e in port}
         self.skipped = [0] * len(outs)  # per Split port: items that were None
@@ -111,7 +123,8 @@ class NodeRun:
     # --- sources ------------------------------------------------------------
     def produce(self, k: int) -> None:
         """Call a source's function up to ``k`` times; ``None`` ends it (``exhausted``)."""
-        call, out, watch = self.call, self.out[0], self.watch
+        call, watch = self.call, self.watch
+        add = self.out[0].append if self.plain else partial(self._add, 0)
         made = 0
         try:
             while made < k:
@@ -119,13 +132,16 @@ class NodeRun:
                 if msg is None:
                     self.exhausted = True
                     return
-                out.append(msg)
+                add(msg)
                 made += 1
                 if watch is not None:
                     watch.emit(self.name, msg)
                     self._sends(0, msg)
         except Stop:
             raise
+        except CannotSend as failed:
+            self.exhausted = True
+            self.fail(failed.error, failed.message, detail=failed.detail)
         except BaseException as exc:
             self.exhausted = True
             self.fail(exc, None, has_message=False)
@@ -133,7 +149,8 @@ class NodeRun:
     # --- one method per kind that receives ----------------------------------
     def _take_transform(self, port: int, edge, batch: list) -> None:
         self.edge = edge
-        call, out, watch, name = self.call, self.out[0], self.watch, self.name
+        call, watch, name = self.call, self.watch, self.name
+        add = self.out[0].append if self.plain else partial(self._add, 0)
         done = dropped = 0
         try:
             for msg in batch:
@@ -145,7 +162,7 @@ class NodeRun:
                     if watch is not None:
                         watch.drop(name, msg)
                 else:
-                    out.append(result)
+                    add(result)
                     if watch is not None:
                         self._sends(0, result)
                 done += 1
@@ -179,7 +196,7 @@ class NodeRun:
     def _take_split(self, port: int, edge, batch: list) -> None:
         self.edge = edge
         call, out, watch, name = self.call, self.out, self.watch, self.name
-        k, skipped = len(out), self.skipped
+        k, skipped, plain = len(out), self.skipped, self.plain
         done = dropped = 0
         try:
             for msg in batch:
@@ -196,7 +213,10 @@ class NodeRun:
                         continue
                     if any(item is other for other in items[:p]):
                         item = copy_message(item)  # one object sent to two ports: copy it
-                    out[p].append(item)
+                    if plain:
+                        out[p].append(item)
+                    else:
+                        self._add(p, item)
                     sent = True
                     if watch is not None:
                         self._sends(p, item)
@@ -221,9 +241,16 @@ class NodeRun:
                 watch.receive(self.name, edge, msg)
         buffers[port].extend(batch)
         self.stats.received += len(batch)
+        add = out.append if self.plain else partial(self._add, 0)
         while all(buffers):
-            pair = [b.popleft() for b in buffers]
-            out.append(pair)
+            pair = [b[0] for b in buffers]
+            try:
+                add(pair)
+            except CannotSend as failed:
+                self.fail(failed.error, failed.message, detail=failed.detail)
+                return
+            for b in buffers:
+                b.popleft()
             self.paired += 1
             if watch is not None:
                 self._sends(0, pair)
@@ -251,50 +278,69 @@ class NodeRun:
             self.watch.end(self.name, self.state)
 
     # --- handing results on -----------------------------------------------------
-    def hand_over(self, port: int, items: list, copies: bool = True) -> list:
-        """One batch per edge leaving ``port``: the first gets ``items``, the others copies.
+    def hand_over(self, port: int, start: int = 0, end: int | None = None,
+                  clear: bool = True) -> list[list]:
+        """One batch per edge leaving ``port``, of the results ``start:end``; counts them as sent.
 
-        Every copy is made before any receiver can touch the original; messages
-        that cannot change (numbers, strings...) are shared, not copied. If a
-        message cannot be copied, the node fails naming it and the edge, and
-        nothing of ``items`` is sent. ``copies=False`` is for a scheduler whose
-        transport gives every receiver its own copy anyway (the Ray engine's
-        pickling): every edge then gets ``items`` itself.
+        The first edge gets the results themselves, the others the copies made
+        with them (or, when the transport copies, such as pickling, the same
+        list). ``clear``: the port's results are handed over for good and the
+        node starts a new list; without it (a scheduler's other thread sending
+        what a busy node made so far) they stay, and the caller remembers ``end``.
         """
+        out = self.out[port]
+        if end is None:
+            end = len(out)
+        # the list itself only when it is handed over for good: otherwise the node adds to it
+        items = out if clear and start == 0 and end == len(out) else out[start:end]
         edges = self.outs[port]
-        batches = [items]
-        if len(edges) > 1 and not copies:
+        copies = self.copies[port]
+        if copies is not None:
+            batches = [items] + [c[start:end] for c in copies]
+        else:
             batches = [items] * len(edges)
-        elif len(edges) > 1:
-            shared = all_immutable(items)
-            try:
-                for edge in edges[1:]:
-                    batches.append(items[:] if shared else self._copies(items, edge))
-            except _CopyFailed as failed:
-                self.fail(failed.error, failed.message, detail=failed.detail)
-                return [[] for _ in edges]
+        if clear:
+            self.out[port] = []
+            if copies is not None:
+                self.copies[port] = [[] for _ in copies]
+        n = end - start
         counts = self.edge_counts
         for edge in edges:
-            counts[edge] += len(items)
-        self.stats.sent += len(items)
+            counts[edge] += n
+        self.stats.sent += n
         return batches
 
-    def _copies(self, items, edge):
+    def _add(self, port: int, item: Any) -> None:
+        """Add a result for ``port``, with its copies for the other edges (or its transport check).
+
+        A result that cannot be copied (or cannot travel) is not added: the node
+        fails at the message that made it (:class:`CannotSend`).
+        """
+        copies = self.copies[port]
+        if copies is not None:
+            if item.__class__ in ATOMS:
+                for c in copies:
+                    c.append(item)
+            else:
+                made = [self._copy(item, edge) for edge in self.outs[port][1:]]
+                for c, m in zip(copies, made, strict=True):
+                    c.append(m)
+        elif self.check is not None and item.__class__ not in ATOMS:
+            self.check(item, self.outs[port][0])
+        self.out[port].append(item)
+
+    @staticmethod
+    def _copy(msg: Any, edge: Edge) -> Any:
         try:
-            return copy_batch(items)
-        except Exception:
-            for msg in items:
-                try:
-                    copy_message(msg)
-                except Exception as exc:
-                    error = CopyError(
-                        f"fanout gives every receiver its own copy, and this message cannot be "
-                        f"copied ({exception_text(exc, 300)}). Send plain data such as numbers, "
-                        f"strings, lists, dicts or tuples instead.")
-                    error.__cause__ = exc
-                    raise _CopyFailed(error, msg, f"could not send {short_repr(msg)} along the "
-                                      f"edge {edge.label}") from None
-            raise
+            return copy_message(msg)
+        except Exception as exc:
+            error = CopyError(
+                f"fanout gives every receiver its own copy, and this message cannot be "
+                f"copied ({exception_text(exc, 300)}). Send plain data such as numbers, "
+                f"strings, lists, dicts or tuples instead.")
+            error.__cause__ = exc
+            raise CannotSend(error, msg, f"could not send {short_repr(msg)} along the "
+                              f"edge {edge.label}") from None
 
     # --- failures -----------------------------------------------------------------
     def fail(self, exc: BaseException, msg: Any = None, has_message: bool = True,
@@ -307,10 +353,14 @@ class NodeRun:
             self.watch.fail(self.name, msg, exc)
 
     def _failed_on(self, exc, edge, batch, done, dropped):
-        """The function raised on ``batch[done]``: count what was handled, discard the rest."""
+        """The function raised on ``batch[done]`` (or its result cannot be sent): count what was
+        handled, discard the rest."""
         self.stats.received += done + 1
         self.stats.dropped += dropped
-        self.fail(exc, batch[done])
+        if isinstance(exc, CannotSend):
+            self.fail(exc.error, exc.message, detail=exc.detail)
+        else:
+            self.fail(exc, batch[done])
         self._discard(edge, batch[done + 1:])
 
     def _discard(self, edge, batch):
@@ -339,7 +389,9 @@ class NodeRun:
         )
 
 
-class _CopyFailed(Exception):
+class CannotSend(Exception):
+    """A result cannot be copied for fanout, or cannot travel (pickled, on Ray): it fails its node."""
+
     def __init__(self, error, message, detail):
         super().__init__(error)
         self.error, self.message, self.detail = error, message, detail

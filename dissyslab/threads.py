@@ -40,21 +40,11 @@ import ctypes
 import sys
 import threading
 import time
-import warnings
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .channels import Channel, Outbox, stalled
-from .errors import NodeStillRunningWarning
-from .running import (
-    Finished,
-    Run,
-    begin,
-    check_arguments,
-    conclude,
-    still_running,
-    stop_anyway,
-    wait,
-)
+from .flow import Room
+from .running import Engine, Finished, Run, execute, stop_with_grace
 from .semantics import NodeRun, Stop
 from .snapshots import Marker, Recording, start
 
@@ -66,30 +56,24 @@ if TYPE_CHECKING:
 BATCH = 256
 #: seconds a result may wait to be batched with the next ones
 LATENCY = 0.002
-#: seconds given to the nodes to stop after a timeout or an interrupt
-STOP_GRACE = 1.0
 
 
 class NodeThread:
     """The thread of one node: takes messages from its inbox, lets the node handle them, sends results."""
 
     def __init__(self, node_run: NodeRun, inbox: Channel | None, outbox: Outbox | None, largest: int,
-                 finished: Callable[[NodeThread], None], go: _StartGate, threads: Threads) -> None:
+                 threads: Threads) -> None:
         self.node_run = node_run
         self.inbox = inbox  # None for a source
         self.outbox = outbox  # None for a sink
         self.largest = largest  # most messages handled or sent in one go
-        self.finished = finished  # called with this object when the thread ends
-        self.go = go  # opened once every thread has started (or the run is stopped)
         self.threads = threads
+        self.flow = threads.flow
         self.receivers_told = False
-        self.paired = 0  # a MergeSynch: pairs whose room has been given back (_give_back)
         self.ended = False  # set (under the run's snapshot lock) once the node has ended
-        # loops (termination.py): the watch of each loop this node's output ports send into
-        self.loop_outs = [[threads.loop_of_edge[e] for e in edges if e in threads.loop_of_edge]
-                          for edges in node_run.outs]
-        if not any(self.loop_outs):
-            self.loop_outs = None
+        # loops (flow.made): per output port, its edges into or round a loop
+        loop_edges = [[e for e in edges if e in self.flow.loop_of_edge] for edges in node_run.outs]
+        self.loop_edges = loop_edges if any(loop_edges) else None
         self.thread = threading.Thread(
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
 
@@ -98,7 +82,7 @@ class NodeThread:
         stopped = False
         try:
             try:
-                if not self.go.wait():
+                if not self.threads.go.wait():
                     raise Stop
                 if self.inbox is None:
                     self._produce()
@@ -116,7 +100,7 @@ class NodeThread:
             else:
                 nr.end()
             self._end_snapshots()
-            self.finished(self)
+            self.threads.ended_one()
 
     def _produce(self):
         """A source: make messages while there is room for them, until it returns None."""
@@ -131,28 +115,20 @@ class NodeThread:
                         self.send_marker(rec)
             room = outbox.room(size)
             started = clock()
-            before = [len(o) for o in nr.out] if self.loop_outs else None
+            before = [len(o) for o in nr.out] if self.loop_edges else None
             nr.produce(room)
             if before:
-                self._count_sent(before)
+                self._count_made(before)
             now = clock()
             size = 1 if now - started > LATENCY else min(size * 2, largest)
             if outbox.held() >= largest or now - outbox.last_sent > LATENCY:
                 outbox.send()
 
     def _take(self):
-        """Any other node: hand what arrives to the node, in chunks sized to its function's speed.
-
-        A fast function gets large chunks (little overhead per message); a slow
-        one gets one message at a time, and its results are sent on after each.
-        """
+        """Any other node: take what waits in the inbox, batch by batch, until every input has ended."""
         nr, inbox, outbox = self.node_run, self.inbox, self.outbox
-        clock, largest = time.perf_counter, self.largest
-        loop_of_edge, feedback = self.threads.loop_of_edge, self.threads.feedback
-        # a MergeSynch: per input, messages taken into its buffers whose room is not yet given back
-        owed = [0] * inbox.rooms if inbox.rooms > 1 else None
         recordings = self.threads.run.recordings
-        size = 1
+        self.size = 1
         while True:
             if outbox is not None:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
@@ -171,69 +147,72 @@ class NodeThread:
                 if recordings:
                     for rec in tuple(recordings):
                         rec.took(nr, edge, batch)
-                port, pos, n = edge.dst_port or 0, 0, len(batch)
-                loop = loop_of_edge.get(edge)  # the loop this edge goes into or round, if any
-                give_back = edge not in feedback  # a feedback edge took no room
-                if owed is not None:  # a MergeSynch: room is given back as messages are paired
-                    if give_back:
-                        owed[port] += n
-                    give_back = False
-                while pos < n:
-                    k = size if outbox is None or nr.failure else outbox.room(size)
-                    chunk = batch if pos == 0 and k >= n else batch[pos:pos + k]
-                    pos += len(chunk)
-                    started = clock()
-                    slow = len(chunk) == 1
-                    if slow and give_back:  # a slow function: its message is taken now
-                        inbox.release(1)
-                    before = [len(o) for o in nr.out] if self.loop_outs else None
-                    nr.take(port, edge, chunk)
-                    if before:
-                        self._count_sent(before)
-                    if owed is not None:
-                        self._give_back(owed)
-                    if loop is not None and loop.handled(len(chunk)):
-                        self.threads.close_loop(loop)
-                    if not slow and give_back:  # a fast one: the chunk's room is given back now
-                        inbox.release(len(chunk))
-                    now = clock()
-                    size = 1 if now - started > LATENCY else min(size * 2, largest)
-                    if nr.failure is not None:
-                        self._tell_receivers()  # results made before the failure go first
-                    elif outbox is not None and now - outbox.last_sent > LATENCY:
-                        outbox.send()
+                self._handle(edge, batch)
 
-    def _give_back(self, owed):
-        """A MergeSynch's new pairs each took one message of every input: give back their room.
+    def _handle(self, edge, batch):
+        """Hand ``batch`` to the node in chunks sized to its function's speed.
 
-        After a failure it pairs nothing more, and gives back all it holds.
+        A fast function gets large chunks (little overhead per message); a slow
+        one gets one message at a time, and its results are sent on after each.
+        A chunk's room is given back once the function has had it (a slow
+        function's at once: its message is no longer waiting).
         """
+        nr, outbox, clock, largest = self.node_run, self.outbox, time.perf_counter, self.largest
+        port, pos, n, size = edge.dst_port or 0, 0, len(batch), self.size
+        room = self.inbox.room
+        where = room.room_of(edge)
+        bounded = self.flow.bounded(edge)
+        while pos < n:
+            k = size if outbox is None or nr.failure else outbox.room(size)
+            chunk = batch if pos == 0 and k >= n else batch[pos:pos + k]
+            pos += len(chunk)
+            started = clock()
+            # a slow function's message (or one into a MergeSynch, kept until paired) is taken
+            # now; a fast function's chunk gives its room back once handled
+            early = len(chunk) == 1 or room.merge
+            if early and bounded:
+                self._give_back(where, len(chunk))
+            self._step(port, edge, chunk)
+            if not early and bounded:
+                self._give_back(where, len(chunk))
+            now = clock()
+            size = 1 if now - started > LATENCY else min(size * 2, largest)
+            if nr.failure is not None:
+                self._tell_receivers()  # results made before the failure go first
+            elif outbox is not None and now - outbox.last_sent > LATENCY:
+                outbox.send()
+        self.size = size
+
+    def _step(self, port, edge, chunk):
+        """The node handles ``chunk``; then the flow counts, in its order, what it made and handled."""
         nr = self.node_run
-        paired, self.paired = nr.paired - self.paired, nr.paired  # pairs made since last time
-        failed = nr.failure is not None
-        for room, held in enumerate(owed):
-            k = held if failed else min(held, paired)
-            if k:
-                owed[room] -= k
-                self.inbox.release(k, room)
+        before = [len(o) for o in nr.out] if self.loop_edges else None
+        paired = nr.paired
+        nr.take(port, edge, chunk)
+        if before:
+            self._count_made(before)
+        if nr.kind == "merge_synch":  # each new pair frees one place in every input's room
+            for where, k in enumerate(self.inbox.room.paired(nr.paired - paired,
+                                                              nr.failure is not None)):
+                self.inbox.release(k, where)
+        for ended in self.flow.handled(edge, len(chunk)):
+            self.threads.channel_of[ended].end()
+
+    def _give_back(self, where, n):
+        """The node has had ``n`` messages of room ``where``: free what the Room says."""
+        k = self.inbox.room.taken(where, n)
+        if k:
+            self.inbox.release(k, where)
 
     def _tell_receivers(self, send=True):
-        """Send what is held, then tell every receiver that this sender has ended (once)."""
+        """Send what is held, then tell the receivers the flow names that this sender has ended (once)."""
         if self.receivers_told:
             return
-        outbox = self.outbox
-        if outbox is not None:
+        if self.outbox is not None:
             if send:
-                outbox.send(keep=False)
-            loops = self.threads.loop_of_edge
-            for pairs in outbox.ports:
-                for edge, channel in pairs:
-                    loop = loops.get(edge)
-                    if loop is not None and edge in loop.inside:
-                        continue  # an edge round a loop ends when the loop goes quiet
-                    channel.end()
-                    if loop is not None and loop.sender_ended():
-                        self.threads.close_loop(loop)
+                self.outbox.send(keep=False)
+            for edge in self.flow.ended(self.node_run.outs):
+                self.threads.channel_of[edge].end()
         self.receivers_told = True
 
     def send_marker(self, rec: Recording) -> None:
@@ -253,14 +232,14 @@ class NodeThread:
                     except Stop:  # the run is being stopped: the snapshot will not be kept
                         pass
 
-    def _count_sent(self, before):
-        """Count what the node just made for edges into or round a loop (termination.py)."""
-        out = self.node_run.out
-        for port, loops in enumerate(self.loop_outs):
-            made = len(out[port]) - before[port]
-            if made:
-                for loop in loops:
-                    loop.sent(made)
+    def _count_made(self, before):
+        """Count what the node just made along edges into or round a loop (flow.made)."""
+        out, made = self.node_run.out, self.flow.made
+        for port, edges in enumerate(self.loop_edges):
+            n = len(out[port]) - before[port]
+            if n:
+                for edge in edges:
+                    made(edge, n)
 
 
 class _StartGate:
@@ -280,12 +259,13 @@ class _StartGate:
         return not self.stopped
 
 
-class Threads:
-    """The threads and channels of one threaded run."""
+class Threads(Engine):
+    """The threads and channels of one threaded run: the hooks ``running.execute`` drives."""
 
     def __init__(self, run: Run, capacity: int, snapshot_every: float | None = None) -> None:
         net = run.net
         self.run = run
+        self.flow = run.flow
         self.every = snapshot_every  # seconds between two snapshots (snapshots.py), or None
         self.due = time.perf_counter() + (snapshot_every or 0)
         largest = min(BATCH, capacity)  # a batch never overfills a channel
@@ -293,18 +273,14 @@ class Threads:
         self.go = _StartGate()  # no node works before every thread has started
         self._left = len(net.nodes)
         self._lock = threading.Lock()
-        self.loop_of_edge = run.loop_of_edge
-        self.feedback = set(net.feedback_edges)  # they close a loop: never bounded (termination.py)
         self.merges = []  # the inboxes of the MergeSynch nodes
         channels, inboxes = {}, {}
         for node in net.nodes:
             if node.kind == "source":
                 continue
             edges_in = [e for e in net.edges if e.dst is node]
-            # a MergeSynch pairs one message from each input: each input has room of its own,
-            # so that a fast input waits for a slow one while the slow one can still send
             merge = node.kind == "merge_synch"
-            inbox = Channel(len(edges_in), capacity, rooms=node.num_inputs if merge else 1)
+            inbox = Channel(len(edges_in), Room(capacity, node.num_inputs if merge else 1, merge))
             if merge:
                 self.merges.append(inbox)
             inboxes[net.name_of(node)] = inbox
@@ -313,15 +289,14 @@ class Threads:
         self.channels = list(inboxes.values())
         self.channel_of = channels
         for edge, batch in run.resend:  # resume=: what was in flight waits first
-            channels[edge].preload(edge, batch, counted=edge not in self.feedback)
+            channels[edge].preload(edge, batch, counted=self.flow.bounded(edge))
         self.threads = {}
         self.outboxes = []
         for name, nr in run.nodes.items():
-            outbox = Outbox(nr, channels, self.feedback) if nr.kind != "sink" else None
+            outbox = Outbox(nr, channels, self.flow) if nr.kind != "sink" else None
             if outbox is not None:
                 self.outboxes.append(outbox)
-            self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self._ended,
-                                            self.go, self)
+            self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self)
 
     def take_snapshot(self) -> Recording:
         """Start a snapshot, from any thread: each source records at its next turn, an ended node now."""
@@ -336,12 +311,8 @@ class Threads:
                         pass
         return rec
 
-    def close_loop(self, loop) -> None:
-        """A loop has gone quiet: tell the receiver of every edge round it that the edge has ended."""
-        for edge in loop.inside:
-            self.channel_of[edge].end()
-
-    def _ended(self, node_thread):
+    def ended_one(self) -> None:
+        """A node's thread has ended; the last one sets ``done``."""
         with self._lock:
             self._left -= 1
             if self._left == 0:
@@ -356,11 +327,18 @@ class Threads:
         comes meanwhile, the threads already started are stopped before the
         error goes on.
         """
+        self.run.take_snapshot = self.take_snapshot
         try:
             for t in self.threads.values():
                 t.thread.start()
-        except BaseException:
+        except BaseException as exc:
             self.stop()
+            if isinstance(exc, RuntimeError):  # "can't start new thread"
+                raise RuntimeError(
+                    f"Python could not start a thread for every node of this network "
+                    f"({len(self.threads)} nodes): {exc}. Each node runs in a thread of its own, "
+                    f"and this process may start no more. Build a smaller network, or restart the "
+                    f"kernel if earlier runs left threads behind.") from exc
             raise
         self.go.open()
 
@@ -369,46 +347,29 @@ class Threads:
         now = time.perf_counter()
         for outbox in self.outboxes:  # results that wait behind a long call go on now
             outbox.send_stalled(now, LATENCY)
-        if self.merges:
-            self._unblock_merges()
+        if self.merges and any(ch.senders_waiting() for ch in self.merges) and stalled(
+                self.channels, lambda: self._left):
+            for ch in self.merges:  # every node waits: the Room's lifting rule (flow.py)
+                ch.unbound()
         if self.every is not None and now >= self.due and not self.run.recordings:
             self.due = now + self.every  # snapshot_every: the next one, once this one is taken
             self.take_snapshot()
 
-    def _unblock_merges(self):
-        """If every node waits for every other, lift the bound of the MergeSynch inputs they wait for.
+    def alive(self, nr: NodeRun) -> bool:
+        """Is the thread of this node still going?"""
+        return self.threads[nr.name].thread.is_alive()
 
-        That happens when the paths into a MergeSynch deliver different numbers
-        of messages (one filters): its full input waits for partners that never
-        come, and the fork feeding both paths waits for that input. Without a
-        bound the run goes on and ends, and the messages never paired are
-        reported (MergeSynchWarning).
-        """
-        if any(ch.senders_waiting() for ch in self.merges) and stalled(self.channels, self._alive):
-            for ch in self.merges:
-                ch.unbound()
-
-    def _alive(self):
-        return self._left
-
-    def alive(self) -> list:
-        return [t for t in self.threads.values() if t.thread.ident is not None
-                and t.thread.is_alive()]
-
-    def stop(self) -> list:
-        """Stop every node and wait (at most a little over STOP_GRACE) for its thread to end."""
+    def stop(self) -> list[NodeRun]:
+        """Stop every node; return those still inside their function after the grace period."""
         self.go.open(stopped=True)  # threads not yet at work end at once
         for channel in self.channels:
             channel.stop()  # wakes every node that waits for input or for room
-        deadline = time.monotonic() + STOP_GRACE
-        alive = self.alive()
-        while alive and time.monotonic() < deadline:
-            for t in alive:
-                t.thread.join(0.05)
-                if t.node_run.state == "busy":  # inside its function: interrupt it there
-                    raise_in_thread(t.thread, Stop)
-            alive = self.alive()
-        return alive
+        busy = {t.thread: t.node_run for t in self.threads.values()}
+        left = stop_with_grace(
+            lambda: [t for t in busy if t.ident is not None and t.is_alive()],
+            lambda t: busy[t].state == "busy")
+        return [busy[t] for t in left]
+
 
 
 def run(net: Network, timeout: float | None = None, capacity: int | None = None,
@@ -419,46 +380,11 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
     Observers are told what ``observers.py`` describes. ``snapshot_every``:
     seconds between two snapshots; ``resume``: a Snapshot to start from.
     """
-    capacity = check_arguments(timeout, capacity)
-    begin(net)
-    busy, stuck = "", []
-    try:
-        r = Run(net, observers, resume=resume)
-        net.last_run = r
-        threads = Threads(r, capacity, snapshot_every)
-        r.take_snapshot = threads.take_snapshot
-        for observer in r.observers:
-            observer.started(r)
-        try:
-            threads.start()
-        except KeyboardInterrupt:
-            outcome = "interrupted"  # every thread started is stopped already
-        except RuntimeError as exc:  # "can't start new thread"
-            for observer in r.observers:
-                observer.finished(r, "interrupted")
-            raise RuntimeError(
-                f"Python could not start a thread for every node of this network "
-                f"({len(net.nodes)} nodes): {exc}. Each node runs in a thread of its own, and "
-                f"this process may start no more. Build a smaller network, or restart the "
-                f"kernel if earlier runs left threads behind.") from exc
-        else:
-            outcome = wait(threads.done, r.observers, timeout, tick=threads.tick)
-        if outcome in ("timeout", "interrupted", "held"):
-            alive = {t.node_run.name for t in threads.alive()}
-            busy = still_running(r, alive=lambda nr: nr.name in alive)
-            stuck = stop_anyway(threads.stop)
-    finally:
-        net._running = False
-        if "r" in locals():
-            r.take_snapshot = None
-    if stuck:
-        warnings.warn(
-            "These nodes were still inside their function when the network stopped: "
-            + ", ".join(f"'{t.node_run.name}'" for t in stuck)
-            + ". Each thread ends as soon as that call returns (a long time.sleep, say).",
-            NodeStillRunningWarning, stacklevel=3)
-    conclude(r, outcome, busy, timeout)
-    return r
+    return execute(net, lambda r, cap: Threads(r, cap, snapshot_every), timeout, capacity,
+                   observers, resume=resume,
+                   stuck_text="These nodes were still inside their function when the network "
+                              "stopped: {names}. Each thread ends as soon as that call returns "
+                              "(a long time.sleep, say).")
 
 
 @atexit.register
@@ -477,10 +403,3 @@ def _let_the_process_exit() -> None:
         for obj in (stream, getattr(stream, "buffer", None)):
             if obj is not None:
                 ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
-
-
-def raise_in_thread(thread: threading.Thread, exc_type: type[BaseException]) -> None:
-    """Ask Python to raise ``exc_type`` in ``thread`` at its next Python instruction."""
-    if thread.ident is not None and thread.is_alive():
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident),
-                                                   ctypes.py_object(exc_type))

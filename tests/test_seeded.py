@@ -23,7 +23,7 @@ from dissyslab import (
     network,
     seeded,
 )
-from dissyslab.seeded import Exploration
+from dissyslab.explore import Exploration
 from random_dags import build, check_delivery, dags
 
 T = 10

@@ -1,0 +1,227 @@
+"""Exploring many seeded runs: every distinct outcome at each sink, with a seed for each.
+
+``g.explore(runs=K)`` runs the network once per seed (``seeded.py``) and
+groups what each sink received: a pipeline gives one outcome, a fanin as
+many orders as the seeds find. Each outcome keeps the seeds that gave it, so
+``g.run_network(seed=outcome.seed)`` replays it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from .errors import NetworkError, NetworkTimeout, SourceUsedUpWarning, short_repr
+from .seeded import check_seed, run_seeded
+
+if TYPE_CHECKING:
+    from .graph import Network
+
+
+class Outcome:
+    """One distinct result at one sink: what it received, in order, and which seeds gave it."""
+
+    def __init__(self, received: list, seeds: list | None = None) -> None:
+        self.received = received
+        self.seeds = [] if seeds is None else seeds
+
+    def __repr__(self) -> str:
+        return f"Outcome(received={self.received!r}, seeds={self.seeds!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Outcome) and self.received == other.received
+                and self.seeds == other.seeds)
+
+    __hash__ = None
+
+    @property
+    def seed(self) -> int:
+        """A seed that reproduces this outcome: ``g.run_network(seed=outcome.seed)``."""
+        return self.seeds[0]
+
+    @property
+    def count(self) -> int:
+        """How many of the explored runs gave this outcome."""
+        return len(self.seeds)
+
+
+class Exploration:
+    """The distinct outcomes of many seeded runs, sink by sink (made by ``g.explore``).
+
+    ``ex["collector"]`` is the list of :class:`Outcome` for sink "collector",
+    the most frequent first (ties: the one seen first). ``ex.failures`` maps
+    each error summary to the seeds that raised it. ``print(ex)`` gives a
+    readable summary; it is the same for the same network and seeds.
+    """
+
+    def __init__(self, seeds: Iterable[int], outcomes: dict[str, list[Outcome]],
+                 failures: dict[str, list[int]], show: int = 10) -> None:
+        self.seeds = list(seeds)
+        self.outcomes = outcomes  # sink name -> [Outcome]
+        self.failures = failures  # summary -> [seed]
+        self.show = show
+
+    @property
+    def sinks(self) -> list[str]:
+        return list(self.outcomes)
+
+    def __getitem__(self, sink: Any) -> list[Outcome]:
+        name = getattr(sink, "name", sink)
+        try:
+            return self.outcomes[name]
+        except KeyError:
+            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
+                           f"{', '.join(self.outcomes) or 'none'}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.outcomes)
+
+    def seed_for(self, sink: Any, received: Iterable) -> int | None:
+        """A seed under which ``sink`` received exactly ``received``, or None if none did."""
+        for outcome in self[sink]:
+            if outcome.received == list(received):
+                return outcome.seed
+        return None
+
+    def _what(self, outcomes):
+        """'orders' when every outcome holds the same messages, else 'outcomes'."""
+        contents = {tuple(sorted(repr(m) for m in o.received)) for o in outcomes}
+        return "orders" if len(contents) == 1 else "outcomes"
+
+    def _seed_text(self):
+        s = self.seeds
+        n = len(s)
+        if n > 2 and s == list(range(s[0], s[0] + n)):
+            return f"{n} seeded runs (seeds {s[0]} to {s[-1]})"
+        shown = ", ".join(str(x) for x in s[:8]) + (", ..." if n > 8 else "")
+        return f"{n} seeded run{'s' if n != 1 else ''} (seed{'s' if n != 1 else ''} {shown})"
+
+    def text(self, show: int | None = None, width: int = 100) -> str:
+        """The summary as text: per sink, the distinct outcomes (at most ``show``), each with a seed."""
+        show = self.show if show is None else show
+        n = len(self.seeds)
+        lines = [self._seed_text()]
+        for name, outcomes in self.outcomes.items():
+            if len(outcomes) == 1:
+                lines.append(f"{name}: the same every time: {short_repr(outcomes[0].received, width)}")
+                continue
+            lines.append(f"{name}: {len(outcomes)} different {self._what(outcomes)}")
+            for o in outcomes[:show]:
+                lines.append(f"  seed {o.seed:<4} gives {short_repr(o.received, width)}  "
+                             f"({o.count} of {n} runs)")
+            if len(outcomes) > show:
+                lines.append(f"  ... and {len(outcomes) - show} more (all are in ex[{name!r}])")
+        for summary, seeds in self.failures.items():
+            lines.append(f"{len(seeds)} of {n} runs failed (first with seed {seeds[0]}): {summary}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self):
+        from html import escape
+
+        n = len(self.seeds)
+        parts = [f"<div class='dissyslab-explore'><p><b>{escape(self._seed_text())}</b></p>"]
+        for name, outcomes in self.outcomes.items():
+            what = "the same every time" if len(outcomes) == 1 else \
+                f"{len(outcomes)} different {self._what(outcomes)}"
+            parts.append(f"<p><b>{escape(name)}</b>: {what}</p><table><tr><th>seed</th>"
+                         f"<th>runs</th><th style='text-align:left'>received</th></tr>")
+            for o in outcomes[:self.show]:
+                parts.append(f"<tr><td>{o.seed}</td><td>{o.count} of {n}</td><td style='text-align:"
+                             f"left'><code>{escape(short_repr(o.received, 160))}</code></td></tr>")
+            parts.append("</table>")
+            if len(outcomes) > self.show:
+                parts.append(f"<p>... and {len(outcomes) - self.show} more "
+                             f"(all are in <code>ex[{escape(repr(name))}]</code>)</p>")
+        for summary, seeds in self.failures.items():
+            parts.append(f"<p>{len(seeds)} of {n} runs failed (first with seed {seeds[0]}): "
+                         f"<code>{escape(summary)}</code></p>")
+        parts.append("</div>")
+        return "".join(parts)
+
+
+def _freeze(value):
+    """A hashable stand-in for a message, equal for equal messages (to group outcomes)."""
+    t = type(value)
+    if t in (list, tuple):
+        return (t.__name__, tuple(_freeze(v) for v in value))
+    if t is dict:
+        return ("dict", frozenset((_freeze(k), _freeze(v)) for k, v in value.items()))
+    if t in (set, frozenset):
+        return ("set", frozenset(_freeze(v) for v in value))
+    if t.__eq__ is object.__eq__:  # compared by identity: only its repr can tell copies apart
+        return ("repr", t.__name__, repr(value))
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        state = getattr(value, "__dict__", None)
+        if state is not None:
+            return (t.__name__, _freeze(state))
+        return ("repr", t.__name__, repr(value))
+
+
+def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None = None,
+            timeout: float | None = None, max_steps: int | None = None) -> Exploration:
+    """Run ``net`` once per seed and group what each sink received (see ``Network.explore``)."""
+    if runs is not None and seeds is not None:
+        raise ValueError("give explore either runs= (seeds 0, 1, 2, ...) or seeds=[...], not both.")
+    if seeds is None:
+        runs = 50 if runs is None else runs
+        if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+            raise ValueError(f"runs must be a whole number of at least 1, like runs=50, "
+                             f"but got {runs!r}.")
+        seeds = list(range(runs))
+    else:
+        if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+            raise TypeError(f"seeds must be a list of whole numbers, like seeds=range(100), "
+                            f"but got {short_repr(seeds)}.")
+        seeds = list(dict.fromkeys(check_seed(s) for s in seeds))
+        if not seeds:
+            raise ValueError("seeds=[] gives nothing to explore: give at least one seed.")
+    if not net.sinks:
+        raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
+
+    found = {net.name_of(n): {} for n in net.sinks}
+    failures = {}
+    seen_warnings = {}
+    emitted = []
+    for seed in seeds:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                r = run_seeded(net, seed, timeout, max_steps=max_steps, record_sinks=True)
+            except NetworkError as err:
+                r = net.last_run
+                summary = "; ".join(f.summary() for f in err.failures)
+                failures.setdefault(summary, []).append(seed)
+            except NetworkTimeout as err:
+                raise NetworkTimeout(f"While exploring, seed {seed}: {err}") from err
+        for w in caught:  # a used-up source is told once, below, in explore's own words
+            if w.category is not SourceUsedUpWarning:
+                seen_warnings.setdefault((w.category, str(w.message)), None)
+        emitted.append(sum(net.stats[net.name_of(n)].sent for n in net.sources))
+        for name, received in r.received.items():
+            key = _freeze(received)
+            outcome = found[name].get(key)
+            if outcome is None:
+                outcome = found[name][key] = Outcome(received)
+            outcome.seeds.append(seed)
+    for category, message in seen_warnings:
+        warnings.warn(message, category, stacklevel=3)
+    if emitted[0] and 0 in emitted:
+        seed = seeds[emitted.index(0)]
+        warnings.warn(
+            f"The sources sent nothing in the run with seed {seed} although they did in the "
+            f"first run: a source must start again at every run for explore to compare runs "
+            f"(ListSource does; a function reading from an iterator or a file does not).",
+            UserWarning, stacklevel=3)
+    order = {s: i for i, s in enumerate(seeds)}
+    outcomes = {name: sorted(by_key.values(), key=lambda o: (-o.count, order[o.seed]))
+                for name, by_key in found.items()}
+    return Exploration(seeds, outcomes, failures)

@@ -1,0 +1,190 @@
+"""The flow: how nodes interact, written once for every scheduler.
+
+``semantics.py`` says what one node does with one message. This module says
+what happens *between* nodes: how much may wait in front of a node, when a
+node's input has ended, when a loop is over, and what a failed node's
+receivers hear. Every scheduler (``threads.py``, ``seeded.py``, the Ray hub in
+``ray_engine.py``) makes one :class:`Flow` per run and asks it; a scheduler
+itself only moves messages (its *transport*) and decides *when* a node works.
+
+Where each rule lives:
+
+=====================================  =========================================
+rule                                   home
+=====================================  =========================================
+room: at most ``capacity`` messages    :meth:`Room.grant` (one rule), a
+wait for a node, counting those held   :class:`Room` per receiver (threads wrap
+back and those being handled           it in a lock, ``channels.py``)
+a MergeSynch input's own room, given   :meth:`Room.taken`, :meth:`Room.paired`
+back only as messages are paired
+more edges from one sender into one    :meth:`Room.grant` (an empty room takes
+room than ``capacity``                 one message, whatever it needs)
+every node waits: lift a full          :meth:`Room.liftable`, :meth:`Room.lift`
+MergeSynch input's bound
+edges that close a loop take no room   :meth:`Flow.bounded`
+end of the stream; edges round a loop  :meth:`Flow.ended`
+end only when the loop is quiet
+a loop's count: what a step sent is    :meth:`Flow.made`, then
+counted before what it handled         :meth:`Flow.handled` (``termination.py``)
+a failed node ends its receivers at    :meth:`Flow.ended`, called on failure;
+once, and throws away what reaches it  ``NodeRun.take`` counts it as discarded
+a message that cannot be copied or     ``NodeRun`` (``semantics.py``): the node
+pickled fails its node at that message fails there, earlier results are sent
+snapshot markers: record, then pass    ``snapshots.Recording``
+the marker on behind what was made
+start, wait, timeout, Ctrl-C, stop     ``running.drive`` (one skeleton, a few
+with grace, conclude                   hooks per scheduler)
+=====================================  =========================================
+"""
+
+from __future__ import annotations
+
+from .termination import LoopWatch, loop_watches
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from .nodes import Edge
+
+
+class Room:
+    """The room in front of one receiving node: how many messages may wait for it.
+
+    A node has one room, or (a MergeSynch) one per input, so that a fast input
+    waits for a slow one while the slow one can still send. ``used[r]`` counts
+    the places taken in room ``r``: messages on their way, waiting, or being
+    handled; a MergeSynch's also until they are paired. ``capacity`` None
+    means no bound. The counting is the scheduler's to guard (a lock, in
+    threads); the rules are here.
+    """
+
+    __slots__ = ("capacity", "limit", "used", "owed", "merge")
+
+    def __init__(self, capacity: int | None, rooms: int = 1, merge: bool = False) -> None:
+        self.capacity = capacity
+        self.limit = [capacity] * rooms  # per room; None once unbounded (see lift)
+        self.used = [0] * rooms
+        self.merge = merge
+        self.owed = [0] * rooms  # a MergeSynch's: taken into its buffers, not yet paired
+
+    def room_of(self, edge: Edge) -> int:
+        """Which room a message along ``edge`` takes: each MergeSynch input has its own."""
+        return (edge.dst_port or 0) if self.merge else 0
+
+    def grant(self, room: int, want: int, at_least: int = 1) -> int:
+        """How many of ``want`` places room ``room`` gives now (0 to ``want``).
+
+        The rule: places up to ``capacity``; and a room with nothing in it
+        gives ``at_least`` (the places one message takes) even beyond
+        ``capacity``, or a sender with more edges into it than ``capacity``
+        could never send. It is the one case where more than ``capacity``
+        messages wait. The places are not taken here: see :meth:`take`.
+        """
+        limit = self.limit[room]
+        if limit is None:
+            return want
+        used = self.used[room]
+        free = limit - used
+        if free < at_least and used <= 0:
+            free = at_least
+        return max(0, min(want, free))
+
+    def fits(self, room: int, per: int) -> bool:
+        """Is there room now for one message that takes ``per`` places here?"""
+        return self.grant(room, per, per) >= per
+
+    def take(self, room: int, n: int) -> None:
+        """``n`` places are taken (messages on their way here, or reserved for them)."""
+        self.used[room] += n
+
+    def give(self, room: int, n: int) -> None:
+        """``n`` places are free again."""
+        self.used[room] -= n
+
+    def taken(self, room: int, n: int) -> int:
+        """The receiver has handled ``n`` messages of ``room``: how many places that frees.
+
+        A MergeSynch keeps them (they wait in its buffers) until they are paired.
+        """
+        if self.merge:
+            self.owed[room] += n
+            return 0
+        return n
+
+    def paired(self, pairs: int, failed: bool) -> list[int]:
+        """A MergeSynch made ``pairs`` pairs: the places freed per room (each pair took one per input).
+
+        After a failure it pairs nothing more, and frees all it holds.
+        """
+        freed = []
+        for room, held in enumerate(self.owed):
+            k = held if failed else min(held, pairs)
+            self.owed[room] = held - k
+            freed.append(k)
+        return freed
+
+    def liftable(self, room: int) -> bool:
+        """May this room's bound be lifted when every node waits? (A MergeSynch input that is full.)"""
+        return self.merge and self.limit[room] is not None and self.used[room] > 0
+
+    def lift(self, room: int) -> None:
+        """Lift the bound of ``room``: every node waits, and a MergeSynch input is full.
+
+        That happens when the paths into a MergeSynch deliver different numbers
+        of messages (one filters): its full input waits for partners that never
+        come, and the fork feeding both paths waits for that input. Without the
+        bound the run goes on, ends, and reports what was never paired.
+        """
+        self.limit[room] = None
+
+
+class Flow:
+    """The rules between the nodes of one run: loops, the end of the stream, which edges take room."""
+
+    def __init__(self, net, loops: list[LoopWatch] | None = None,
+                 loop_of_edge: dict | None = None) -> None:
+        if loops is None:
+            loops, loop_of_edge = loop_watches(net)
+        self.loops = loops
+        self.loop_of_edge = loop_of_edge  # edge -> the LoopWatch of the loop it goes into or round
+        self.feedback = frozenset(net.feedback_edges)
+
+    def bounded(self, edge: Edge) -> bool:
+        """Does a message along ``edge`` take room? Not along an edge that closes a loop:
+        a loop must never wait for itself."""
+        return edge not in self.feedback
+
+    def made(self, edge: Edge, n: int) -> None:
+        """``n`` messages were sent along ``edge``. Call it *before* :meth:`handled` for the
+        message that caused them: a loop's count then never touches zero while work remains."""
+        loop = self.loop_of_edge.get(edge)
+        if loop is not None:
+            loop.sent(n)
+
+    def handled(self, edge: Edge, n: int) -> list[Edge]:
+        """A receiver finished with ``n`` messages that came along ``edge`` (handled or thrown
+        away). Returns the edges that end now: those round a loop that has just gone quiet."""
+        loop = self.loop_of_edge.get(edge)
+        if loop is not None and loop.handled(n):
+            return list(loop.inside)
+        return []
+
+    def ended(self, outs: list[list[Edge]]) -> list[Edge]:
+        """A sender has ended, or failed: the edges whose receivers hear "end" now.
+
+        ``outs`` lists its edges per output port. An edge round a loop ends only
+        when the loop goes quiet (then every edge round it ends at once).
+        """
+        ending = []
+        for edges in outs:
+            for edge in edges:
+                loop = self.loop_of_edge.get(edge)
+                if loop is not None and edge in loop.inside:
+                    continue
+                ending.append(edge)
+                if loop is not None and loop.sender_ended():
+                    ending.extend(loop.inside)
+        return ending
+
+    def going_round(self) -> list[LoopWatch]:
+        """The loops with messages still in them."""
+        return [loop for loop in self.loops if not loop.quiet and loop.outstanding]
