@@ -14,7 +14,8 @@ import threading
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 from dissyslab import (
     ListSource,
@@ -516,3 +517,40 @@ def test_a_merge_synch_waiting_for_a_partner_does_not_block_its_fork_on_ray():
     assert out == [[0, 0], [1, 20], [2, 40]]
     assert g.stats["pair"].received == n + 3
     assert g.unpaired == {"pair": {0: list(range(3, n))}}
+
+
+# --- the flow (flow.py): Ray agrees with the other schedulers -------------------------------
+def test_messages_after_one_that_cannot_be_pickled_are_discarded_and_counted_as_in_a_seeded_run():
+    from flow_networks import Unsendable
+
+    def runs(**run):
+        got = []
+        work = Transform(fn=lambda x: Unsendable(x) if x == 4 else x, name="work")
+        # two receivers: with threads or a seed the message fails when it is copied for them
+        g = network([(Source(fn=ListSource(list(range(1, 9))).run, name="numbers"), work),
+                     (work, Sink(fn=got.append, name="got")), (work, Sink(fn=len, name="audit"))])
+        with pytest.raises(NetworkError, match="could not send Unsendable.4. along the edge"):
+            g.run_network(timeout=60, live=False, **run)
+        s = g.stats["work"]
+        return got, (s.received, s.sent, s.failed, s.discarded)
+
+    # Ray handled 5..8 anyway and lost their results uncounted: received=6, sent=3, discarded=0
+    assert runs(engine="ray") == runs(seed=3) == ([1, 2, 3], (4, 3, 1, 4))
+
+
+@settings(max_examples=4, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_ray_gives_what_seeded_runs_give_with_capacity_faults_splits_and_loops(data):
+    from flow_networks import outcome, specs
+
+    determinate = data.draw(st.booleans())
+    spec = data.draw(specs(determinate=determinate, unsendable=False))
+    capacity = data.draw(st.sampled_from([None, 1, 2, 3]))
+    # outcome() checks that the run ends by itself and that every edge balances
+    on_ray = outcome(spec, timeout=60, capacity=capacity, engine="ray")
+    seeded = outcome(spec, timeout=60, capacity=capacity, seed=1)
+    if determinate:  # every input has one edge: the same results, failures and counters
+        assert on_ray == seeded
+    elif not (on_ray["failed"] or seeded["failed"]):
+        assert on_ray["sinks"] == seeded["sinks"]
