@@ -38,6 +38,17 @@ def copy_message(msg):
         return copy.deepcopy(msg)
 
 
+def copy_any(msg):
+    """Return a copy of ``msg``, a value whose type is not in ``ATOMS`` (the fanout's fast path)."""
+    copier = _COPIERS.get(msg.__class__)
+    try:
+        if copier is not None:
+            return copier(msg)
+        return _copy(msg)
+    except RecursionError:
+        return copy.deepcopy(msg)
+
+
 def snapshot(msg, stand_in=None):
     """A copy of ``msg`` as it is now, to keep (a trace, what a sink received).
 

@@ -47,7 +47,7 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .copying import ATOMS, copy_message
+from .copying import ATOMS, copy_any, copy_message
 from .errors import CopyError, NodeFailure, exception_text, short_repr
 from .nodes import Node, NodeStats
 
@@ -87,7 +87,8 @@ class NodeRun:
         # ``check(item, edge)``: raises CannotSend if ``item`` cannot travel along ``edge``
         # (Ray: pickle); numbers, strings and the like always can
         self.check = check
-        self.plain = check is None and not any(self.copies)  # results go straight into out
+        # results go straight into out: no copies, no transport check, not traced
+        self.plain = check is None and watch is None and not any(self.copies)
         self.stats = NodeStats()
         self.edge_counts = {e: 0 for port in outs for e in port}
         self.skipped = [0] * len(outs)  # per Split port: items that were None
@@ -124,19 +125,16 @@ class NodeRun:
     def produce(self, k: int) -> None:
         """Call a source's function up to ``k`` times; ``None`` ends it (``exhausted``)."""
         call, watch = self.call, self.watch
-        add = self.out[0].append if self.plain else partial(self._add, 0)
-        made = 0
+        add = self.adder(0)
         try:
-            while made < k:
+            for _ in range(k):
                 msg = call()
                 if msg is None:
                     self.exhausted = True
                     return
-                add(msg)
-                made += 1
                 if watch is not None:
                     watch.emit(self.name, msg)
-                    self._sends(0, msg)
+                add(msg)
         except Stop:
             raise
         except CannotSend as failed:
@@ -147,56 +145,65 @@ class NodeRun:
             self.fail(exc, None, has_message=False)
 
     # --- one method per kind that receives ----------------------------------
+    # Each runs the node's function over the batch in a loop without tracing (the common
+    # case, kept tight) or with it. After a failure, the list iterator says how far it got.
     def _take_transform(self, port: int, edge, batch: list) -> None:
         self.edge = edge
         call, watch, name = self.call, self.watch, self.name
-        add = self.out[0].append if self.plain else partial(self._add, 0)
-        done = dropped = 0
+        add = self.adder(0)
+        dropped = 0
+        it = iter(batch)
         try:
-            for msg in batch:
-                if watch is not None:
+            if watch is None:
+                for result in map(call, it):
+                    if result is None:
+                        dropped += 1
+                    else:
+                        add(result)
+            else:
+                for msg in it:
                     watch.receive(name, edge, msg)
-                result = call(msg)
-                if result is None:
-                    dropped += 1
-                    if watch is not None:
+                    result = call(msg)
+                    if result is None:
+                        dropped += 1
                         watch.drop(name, msg)
-                else:
-                    add(result)
-                    if watch is not None:
-                        self._sends(0, result)
-                done += 1
+                    else:
+                        add(result)
         except Stop:
             raise
         except BaseException as exc:
-            self._failed_on(exc, edge, batch, done, dropped)
+            self._failed_on(exc, edge, batch, len(batch) - it.__length_hint__() - 1, dropped)
             return
-        self.stats.received += done
+        self.stats.received += len(batch)
         self.stats.dropped += dropped
 
     def _take_sink(self, port: int, edge, batch: list) -> None:
         self.edge = edge
         call, watch, name = self.call, self.watch, self.name
-        done = 0
+        it = iter(batch)
         try:
-            for msg in batch:
-                if watch is not None:
+            if watch is None:
+                for _ in map(call, it):
+                    pass
+            else:
+                for msg in it:
                     watch.receive(name, edge, msg)
-                call(msg)
-                done += 1
+                    call(msg)
         except Stop:
             raise
         except BaseException as exc:
+            done = len(batch) - it.__length_hint__() - 1
             self._told_sink(batch[:done])
             self._failed_on(exc, edge, batch, done, 0)
             return
-        self.stats.received += done
+        self.stats.received += len(batch)
         self._told_sink(batch)
 
     def _take_split(self, port: int, edge, batch: list) -> None:
         self.edge = edge
         call, out, watch, name = self.call, self.out, self.watch, self.name
-        k, skipped, plain = len(out), self.skipped, self.plain
+        k, skipped = len(out), self.skipped
+        adds = None if self.plain else [self.adder(p) for p in range(k)]
         done = dropped = 0
         try:
             for msg in batch:
@@ -213,13 +220,11 @@ class NodeRun:
                         continue
                     if any(item is other for other in items[:p]):
                         item = copy_message(item)  # one object sent to two ports: copy it
-                    if plain:
+                    if adds is None:
                         out[p].append(item)
                     else:
-                        self._add(p, item)
+                        adds[p](item)
                     sent = True
-                    if watch is not None:
-                        self._sends(p, item)
                 if not sent:
                     dropped += 1
                     if watch is not None:
@@ -235,13 +240,13 @@ class NodeRun:
 
     def _take_merge_synch(self, port: int, edge, batch: list) -> None:
         self.edge = edge
-        watch, buffers, out = self.watch, self.buffers, self.out[0]
+        watch, buffers = self.watch, self.buffers
         if watch is not None:
             for msg in batch:
                 watch.receive(self.name, edge, msg)
         buffers[port].extend(batch)
         self.stats.received += len(batch)
-        add = out.append if self.plain else partial(self._add, 0)
+        add = self.adder(0)
         while all(buffers):
             pair = [b[0] for b in buffers]
             try:
@@ -252,8 +257,6 @@ class NodeRun:
             for b in buffers:
                 b.popleft()
             self.paired += 1
-            if watch is not None:
-                self._sends(0, pair)
 
     # --- the end ----------------------------------------------------------------
     def end(self) -> None:
@@ -310,29 +313,45 @@ class NodeRun:
         self.stats.sent += n
         return batches
 
-    def _add(self, port: int, item: Any) -> None:
-        """Add a result for ``port``, with its copies for the other edges (or its transport check).
+    def adder(self, port: int) -> Any:
+        """The function that adds a result for ``port``: ``out[port].append`` in the plain case.
 
-        A result that cannot be copied (or cannot travel) is not added: the node
-        fails at the message that made it (:class:`CannotSend`).
+        With fanout, each result's copies for the other edges are made with it;
+        on Ray the transport checks it (``check``); in a traced run its sends
+        are recorded before it can leave. A result that cannot be copied (or
+        cannot travel) is not added: the node fails at the message that made
+        it (:class:`CannotSend`). Made again for each batch: ``hand_over``
+        starts new lists.
         """
-        copies = self.copies[port]
-        if copies is not None:
+        append = self.out[port].append
+        copies, check, watch = self.copies[port], self.check, self.watch
+        if copies is None and check is None and watch is None:
+            return append
+        appends = [c.append for c in copies] if copies is not None else ()
+        edges = self.outs[port]
+        copy = self._copy
+
+        def add(item):
             if item.__class__ in ATOMS:
-                for c in copies:
-                    c.append(item)
+                for a in appends:
+                    a(item)
             else:
-                made = [self._copy(item, edge) for edge in self.outs[port][1:]]
-                for c, m in zip(copies, made, strict=True):
-                    c.append(m)
-        elif self.check is not None and item.__class__ not in ATOMS:
-            self.check(item, self.outs[port][0])
-        self.out[port].append(item)
+                if check is not None:
+                    check(item, edges[0])
+                if appends:
+                    made = [copy(item, edge) for edge in edges[1:]]  # all, before any is kept
+                    for a, m in zip(appends, made, strict=True):
+                        a(m)
+            if watch is not None:
+                for edge in edges:
+                    watch.send(self.name, edge, item)
+            append(item)
+        return add
 
     @staticmethod
     def _copy(msg: Any, edge: Edge) -> Any:
         try:
-            return copy_message(msg)
+            return copy_any(msg)
         except Exception as exc:
             error = CopyError(
                 f"fanout gives every receiver its own copy, and this message cannot be "
@@ -370,10 +389,6 @@ class NodeRun:
                 self.watch.discard(self.name, edge, msg)
 
     # --- helpers --------------------------------------------------------------------
-    def _sends(self, port, msg):
-        for edge in self.outs[port]:
-            self.watch.send(self.name, edge, msg)
-
     def _told_sink(self, messages):
         for observer in self.on_sink:
             observer.sink_received(self, messages)
