@@ -117,9 +117,8 @@ def one(who, workload, kind, n):
     """In a fresh interpreter: warm up, then time one run; print 'wall cpu'."""
     sys.path.insert(0, ROOT)
     sys.path.insert(0, HERE)
-    from handwritten import run_threads
-
     from dissyslab import network
+    from handwritten import run_threads
 
     copying = workload == "copied records"
 

@@ -101,7 +101,7 @@ class NodeRun:
         self.edge = None  # the edge the messages being handled came along
         self.watch = watch
         self.on_sink = tuple(on_sink)
-        self._handle = getattr(self, "_take_" + node.kind, None)
+        self._handle = getattr(self, "handle_" + node.kind, None)
         self.received_on = {}  # per edge into the node: messages it handled
         self.in_hand = None  # (edge, how many) while take() handles messages that came along it
         self.discarded_on = {}  # per edge into the node: messages thrown away after a failure
@@ -144,10 +144,12 @@ class NodeRun:
             self.exhausted = True
             self.fail(exc, None, has_message=False)
 
-    # --- one method per kind that receives ----------------------------------
-    # Each runs the node's function over the batch in a loop without tracing (the common
-    # case, kept tight) or with it. After a failure, the list iterator says how far it got.
-    def _take_transform(self, port: int, edge, batch: list) -> None:
+    # --- one method per kind that receives (``take`` calls the node's own) -------------
+    # A transform and a sink run the function over the batch in one of two loops: without
+    # tracing (the common case, kept tight) or with it. After a failure, the list iterator
+    # ``it`` says how far the loop got.
+    def handle_transform(self, port: int, edge: Edge, batch: list) -> None:
+        """A transform: ``fn(msg)`` for each message; None drops it, anything else is a result."""
         self.edge = edge
         call, watch, name = self.call, self.watch, self.name
         add = self.adder(0)
@@ -177,7 +179,8 @@ class NodeRun:
         self.stats.received += len(batch)
         self.stats.dropped += dropped
 
-    def _take_sink(self, port: int, edge, batch: list) -> None:
+    def handle_sink(self, port: int, edge: Edge, batch: list) -> None:
+        """A sink: ``fn(msg)`` for each message; nothing is sent on."""
         self.edge = edge
         call, watch, name = self.call, self.watch, self.name
         it = iter(batch)
@@ -199,7 +202,8 @@ class NodeRun:
         self.stats.received += len(batch)
         self._told_sink(batch)
 
-    def _take_split(self, port: int, edge, batch: list) -> None:
+    def handle_split(self, port: int, edge: Edge, batch: list) -> None:
+        """A split: ``fn(msg)`` returns one item per output port; None sends nothing there."""
         self.edge = edge
         call, out, watch, name = self.call, self.out, self.watch, self.name
         k, skipped = len(out), self.skipped
@@ -238,7 +242,8 @@ class NodeRun:
         self.stats.received += done
         self.stats.dropped += dropped
 
-    def _take_merge_synch(self, port: int, edge, batch: list) -> None:
+    def handle_merge_synch(self, port: int, edge: Edge, batch: list) -> None:
+        """A MergeSynch: keep each input's messages; send a list as soon as every input has one."""
         self.edge = edge
         watch, buffers = self.watch, self.buffers
         if watch is not None:
