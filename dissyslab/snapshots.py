@@ -37,18 +37,30 @@ What a node's state is:
 * a MergeSynch: the messages waiting to be paired;
 * a plain function or lambda: nothing (``None``). A function that keeps state
   in a ``nonlocal`` or ``global`` variable, or in a list, dict or set of the
-  function that made it, cannot be recorded: a warning names the node. Keep
-  such state in an object instead.
+  function that made it, cannot be recorded: the snapshot says it did not see
+  that state (``snap.unseen``), and a warning names the node. Keep such state
+  in an object instead.
+
+State shared by two nodes (the same object, or the same list, dict or set held
+by two nodes' objects: :func:`shared_state`) breaks the algorithm's model, in
+which each node's state is its own: it is recorded once per node, at two
+moments, and put back once. A warning names both nodes. These warnings are
+shown on every run that takes a snapshot or resumes from one, from the line
+of the student's code that asked (:func:`warn`).
 
 ``g.run_network(resume=snap)`` puts every recorded state back into the
 node's own objects (the same objects, not new ones) and sends the messages
 recorded in flight again, first, along their edges; a source that had ended
-stays ended.
+stays ended. A snapshot that did not see or could not copy a node's state is
+refused (:func:`check_use`) unless ``allow_unrecorded=True``; then that node
+keeps the state it has.
 
-A :class:`Snapshot` can be written to a file with ``snap.save(path)`` and
-read back with ``Snapshot.load(path)``. The file is a Python pickle: load
-only files you made yourself, as unpickling a file from someone else can run
-any code they put in it.
+A :class:`Snapshot` can be written to a file with ``snap.save(path)`` (written
+beside ``path``, then renamed: a snapshot that cannot be pickled leaves the
+file there as it was, and the error names the node or the edge) and read back
+with ``Snapshot.load(path)``. The file is a Python pickle: load only files you
+made yourself, as unpickling a file from someone else can run any code they
+put in it.
 """
 
 from __future__ import annotations
@@ -353,6 +365,8 @@ def _held(owner: Any) -> list[tuple[Any, str]]:
         for slot in getattr(klass, "__slots__", ()):
             if isinstance(slot, str) and slot not in attrs and hasattr(owner, slot):
                 attrs[slot] = getattr(owner, slot)
+    if not attrs and not isinstance(owner, _CONTAINERS):
+        return []  # an object with no state: nothing is recorded, nothing can be lost
     for key, value in attrs.items():
         if isinstance(value, _CONTAINERS) and value is not owner:
             found.append((value, f"attribute {key!r} of "))

@@ -726,6 +726,13 @@ def test_shared_state_is_found_by_identity_in_what_an_object_holds_directly():
                  (src, Sink(fn=alone.write, name="alone")), (src, Sink(fn=[].append, name="other"))])
     assert [(a, b) for a, b, _ in shared_state(g)] == [("log", "raw")]
     assert "attribute 'lines' of the state of sink 'log'" in shared_state(g)[0][2]
+    class Plain:  # an object with no state of its own: sharing it loses nothing
+        def shout(self, x):
+            return x
+
+    plain = Plain()
+    g = network([(src, Sink(fn=plain.shout, name="p1")), (src, Sink(fn=plain.shout, name="p2"))])
+    assert shared_state(g) == []
     copies = [Counter(), Counter()]
     apart = network([(src, Sink(fn=copies[0].add, name="a")), (src, Sink(fn=copies[1].add, name="b"))])
     assert shared_state(apart) == []
