@@ -369,12 +369,15 @@ def mermaid(net, *, compact=None, expand=True):
     return "\n".join(lines)
 
 
-def legend(*, states=False):
+def legend(*, states=False, snapshots=False):
     """A small key to the pictures: one node of each kind.
 
     ``states=True`` adds what the live view and ``g.diagram(stats=True)`` show
     too: each state a node can be in (idle, busy, done, failed, stopped) and
     what the numbers on an arrow mean (messages that passed, messages waiting).
+    ``snapshots=True`` adds what the live view shows while a snapshot is being
+    taken: a node that has recorded its state, an arrow whose messages are
+    being recorded.
     """
     g = _diagram_class()("legend", graph_attr={**_GRAPH, "nodesep": "0.15", "ranksep": "0.25"},
                          node_attr=_NODE, edge_attr=_EDGE)
@@ -425,6 +428,7 @@ def legend(*, states=False):
                 row.edge(tail, head, minlen="3", **_edge_attrs(link, marks))
             g.edge(above, tail, style="invis")
             above = tail
+    if snapshots:
         # while a snapshot is being taken (snapshots.py): a node that has recorded, an edge
         # whose messages are being recorded as in flight
         box = _Box("legend_recorded", "transform", "recorded", SNAP_MEANINGS[0])
@@ -440,7 +444,7 @@ def legend(*, states=False):
                 f'<TD><FONT POINT-SIZE="9" COLOR="{INK}">{_esc(SNAP_MEANINGS[1])}</FONT></TD>'
                 f'</TR></TABLE>'))
             row.edge("legend_snap_tail", "legend_snap_meaning", minlen="3", **_edge_attrs(link, marks))
-        g.edge(above, box.id, style="invis")
+        g.edge(above if states else samples[0].id, box.id, style="invis")
     return g
 
 

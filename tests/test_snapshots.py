@@ -951,3 +951,14 @@ def test_the_live_view_marks_nodes_that_recorded_and_edges_being_recorded_while_
     assert "\u25c6" not in final and "1 snapshot taken" in final
     (snap,) = g.snapshots
     assert snap.channels["hold → join"] == [2, 3]  # what the dashed arrow was recording
+
+
+def test_the_legend_explains_the_snapshot_marks_when_asked():
+    pytest.importorskip("graphviz")
+    from dissyslab import legend
+
+    marks = legend(snapshots=True).source
+    assert "it has recorded its state for a snapshot being taken" in marks
+    assert "its messages are being recorded" in marks and "style=dashed" in marks
+    assert "\u25c6" in marks
+    assert "recorded" not in legend(states=True).source  # lessons before snapshots: as before
