@@ -170,6 +170,13 @@ class Snapshot:
                     raise TypeError(_unpicklable(self, path, exc)) from None
                 f.flush()
                 os.fsync(f.fileno())
+            try:  # the permissions the file had, or those a new file gets
+                mode = os.stat(path).st_mode & 0o777
+            except OSError:
+                mask = os.umask(0)
+                os.umask(mask)
+                mode = 0o666 & ~mask
+            os.chmod(beside, mode)
             os.replace(beside, path)
         except BaseException:
             try:

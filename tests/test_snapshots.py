@@ -279,6 +279,8 @@ def test_snapshot_files_round_trip(tmp_path):
     snap = g.snapshots[0]
     path = tmp_path / "bank.snapshot"
     snap.save(path)
+    (tmp_path / "plain").write_bytes(b"")
+    assert path.stat().st_mode == (tmp_path / "plain").stat().st_mode  # as any new file
     back = Snapshot.load(path)
     assert back.channels == snap.channels
     assert plain(back.nodes) == plain(snap.nodes)
