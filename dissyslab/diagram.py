@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 from .errors import cut, exception_text, short_repr
 from .nodes import default_name, function_name
-from .snapshots import state_text
+from .snapshots import check_drawable
 
 __all__ = ["build", "svg", "dot_available", "text", "mermaid", "legend", "mimebundle"]
 
@@ -101,7 +101,7 @@ SNAP_INK = "#C2185B"
 # --- public API --------------------------------------------------------------
 
 def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None,
-          expand=True, snapshot=None):
+          expand=True, snapshot=None, recorded=None, recording=None):
     """Draw ``net`` as a ``graphviz.Digraph``, left to right.
 
     ``stats=True``: each node's counters from the last run, failed nodes
@@ -125,7 +125,8 @@ def build(net, *, stats=False, states=None, edge_counts=None, waiting=None, comp
     """
     _diagram_class()  # first, so a missing graphviz package fails before any work
     return digraph(picture(net, stats=stats, states=states, edge_counts=edge_counts,
-                           waiting=waiting, compact=compact, expand=expand, snapshot=snapshot))
+                           waiting=waiting, compact=compact, expand=expand, snapshot=snapshot,
+                           recorded=recorded, recording=recording))
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,10 @@ class Picture:
 
 
 def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, compact=None,
-            expand=True, snapshot=None):
+            expand=True, snapshot=None, recorded=None, recording=None):
     """The :class:`Picture` :func:`build` draws, with the same options."""
+    if snapshot is not None:
+        check_drawable(net, snapshot)
     failures = {f.name: f for f in getattr(net, "failures", ())} if stats else {}
     if stats and edge_counts is None:
         edge_counts = getattr(net, "edge_counts", None)
@@ -160,7 +163,8 @@ def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, co
     if edge_counts is None:
         waiting = None
     plan = _plan(net, _threshold(compact), pinned=set(failures), expand=expand)
-    view = _View(net, stats, states, edge_counts, failures, waiting, snapshot)
+    view = _View(net, stats, states, edge_counts, failures, waiting, snapshot,
+                 set(recorded or ()), set(recording or ()))
     label = ()
     if stats and not _has_run(net):
         label = (("label", "not run yet: every counter is 0"), ("labelloc", "b"),
@@ -365,12 +369,15 @@ def mermaid(net, *, compact=None, expand=True):
     return "\n".join(lines)
 
 
-def legend(*, states=False):
+def legend(*, states=False, snapshots=False):
     """A small key to the pictures: one node of each kind.
 
     ``states=True`` adds what the live view and ``g.diagram(stats=True)`` show
     too: each state a node can be in (idle, busy, done, failed, stopped) and
     what the numbers on an arrow mean (messages that passed, messages waiting).
+    ``snapshots=True`` adds what the live view shows while a snapshot is being
+    taken: a node that has recorded its state, an arrow whose messages are
+    being recorded.
     """
     g = _diagram_class()("legend", graph_attr={**_GRAPH, "nodesep": "0.15", "ranksep": "0.25"},
                          node_attr=_NODE, edge_attr=_EDGE)
@@ -421,7 +428,30 @@ def legend(*, states=False):
                 row.edge(tail, head, minlen="3", **_edge_attrs(link, marks))
             g.edge(above, tail, style="invis")
             above = tail
+    if snapshots:
+        # while a snapshot is being taken (snapshots.py): a node that has recorded, an edge
+        # whose messages are being recorded as in flight
+        box = _Box("legend_recorded", "transform", "recorded", SNAP_MEANINGS[0])
+        link = SimpleNamespace(multiplicity=1, edges=["snap"])
+        marks = _View(None, False, {"recorded": "busy"}, None, {}, recorded={"recorded"},
+                      recording={"snap"})
+        with g.subgraph(name="snapshot") as row:
+            row.attr(rank="same")
+            row.node(box.id, **_node_attrs(box, marks))
+            row.node("legend_snap_tail", shape="point", width="0.06", color=SNAP_INK)
+            row.node("legend_snap_meaning", shape="plain", label=_html(
+                f'<TABLE BORDER="0" CELLPADDING="0" CELLSPACING="0"><TR><TD WIDTH="6"></TD>'
+                f'<TD><FONT POINT-SIZE="9" COLOR="{INK}">{_esc(SNAP_MEANINGS[1])}</FONT></TD>'
+                f'</TR></TABLE>'))
+            row.edge("legend_snap_tail", "legend_snap_meaning", minlen="3", **_edge_attrs(link, marks))
+        g.edge(above if states else samples[0].id, box.id, style="invis")
     return g
+
+
+#: what the live view shows while a snapshot is being taken: a node, an arrow
+SNAP_MEANINGS = ("\u25c6: it has recorded its state for a snapshot being taken",
+                 "its messages are being recorded: they were in flight when the snapshot's cut "
+                 "went through")
 
 
 #: what each node state means, as the legend's tooltips say it
@@ -829,6 +859,8 @@ class _View:
     failures: dict
     waiting: dict = None
     snapshot: object = None
+    recorded: set = field(default_factory=set)  # nodes that have recorded (a snapshot under way)
+    recording: set = field(default_factory=set)  # edges whose messages are being recorded
 
 
 # a white page, not a transparent one, so the picture stays legible in dark themes
@@ -857,9 +889,13 @@ def _node_attrs(box, view):
             errors[0] = "\u2717 " + errors[0]
         rows += [f'<FONT POINT-SIZE="9" COLOR="{FAIL}">{_esc(r)}</FONT>' for r in errors]
     if view.snapshot is not None and not box.members:
-        recorded = state_text(view.snapshot.nodes.get(box.name), 40)
+        recorded = view.snapshot.state_text(box.name, 40)
         rows.append(f'<FONT POINT-SIZE="9" COLOR="{SNAP_INK}">{_esc(recorded)}</FONT>')
-    badge = _badge(state) if view.states is not None else None
+    recorded = bool(view.recorded) and (box.name in view.recorded if not box.members
+                                        else any(m in view.recorded for m in box.member_names))
+    if recorded and not failed:  # a snapshot is being taken and this node has recorded its state
+        line = SNAP_INK  # colours and a mark in the badge only: the layout stays
+    badge = _badge(state, recorded) if view.states is not None else None
     attrs = {"id": box.id}
     if box.kind == "network":
         attrs.update(shape="plain", label=_html(_network_table(box, look, line, rows, badge, failed)))
@@ -945,12 +981,14 @@ def _network_table(box, look, line, rows, badge, thick):
             f'COLOR="{line}" BGCOLOR="{look.fill}">{"".join(trs)}</TABLE>')
 
 
-def _badge(state):
+def _badge(state, recorded=False):
+    """A node's state; ``recorded``: a ◆ says it has recorded its state (a snapshot is under way)."""
     word, fill, ink = STATES.get(state, STATES["waiting"])
+    mark = f'<FONT COLOR="{SNAP_INK}">\u25c6 </FONT>' if recorded else ""
     return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
             f'<TD FIXEDSIZE="TRUE" WIDTH="{BADGE_WIDTH}" HEIGHT="{BADGE_HEIGHT}" BGCOLOR="{fill}" '
-            f'BORDER="1" COLOR="{MUTED if fill == "#FFFFFF" else fill}" STYLE="rounded">'
-            f'<FONT POINT-SIZE="9" COLOR="{ink}">{_esc(word)}</FONT></TD>'
+            f'BORDER="1" COLOR="{SNAP_INK if recorded else MUTED if fill == "#FFFFFF" else fill}" '
+            f'STYLE="rounded"><FONT POINT-SIZE="9" COLOR="{ink}">{mark}{_esc(word)}</FONT></TD>'
             f"</TR></TABLE>")
 
 
@@ -972,6 +1010,9 @@ def _edge_attrs(link, view):
             cells.append(_label_cell(wait_text(wait), COUNT_CELL, WAIT_WIDTH, WAIT_INK))
         if not count:
             attrs["color"] = ZERO_WIRE
+    if view.recording and any(e in view.recording for e in link.edges):
+        attrs["color"] = SNAP_INK  # its messages are being recorded: in flight in the snapshot
+        attrs["style"] = "dashed"
     if view.snapshot is not None:
         from .trace import edge_labels  # the labels a snapshot's channels have
 

@@ -281,7 +281,7 @@ class Network:
 
     def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None,
                     snapshot_at=None, snapshot_every=None, resume=None, engine="threads",
-                    place=None):
+                    place=None, allow_unrecorded=False):
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -306,7 +306,9 @@ class Network:
         ``k`` (a list of steps takes several); ``snapshot_every=seconds`` takes
         them in a threaded run; they are in ``g.snapshots`` afterwards.
         ``resume=snap`` starts from a snapshot: its node states, and its messages
-        in flight sent again.
+        in flight sent again. A snapshot that could not see or copy a node's
+        state is refused, unless ``allow_unrecorded=True`` (that node then keeps
+        the state it has now).
         ``engine``: "threads" (the default: every node in a thread of this
         process) or "ray" (every source and transform in a process of its own,
         on this machine or a Ray cluster; sinks stay here; see ``ray_engine.py``
@@ -325,7 +327,7 @@ class Network:
         if engine not in ("threads", "ray"):
             raise ValueError(f"engine must be \"threads\" (the default) or \"ray\", but got "
                              f"{engine!r}.")
-        from .snapshots import check_snapshot_arguments, warn_unrecordable
+        from .snapshots import check_snapshot_arguments, check_use
 
         steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
         if place is not None and engine != "ray":
@@ -351,8 +353,8 @@ class Network:
             from .seeded import check_seed, run_seeded
 
             run = partial(run_seeded, seed=check_seed(seed), snapshot_at=steps, resume=resume)
-        if steps or snapshot_every is not None:
-            warn_unrecordable(self)
+        check_use(self, taking=bool(steps) or snapshot_every is not None, resume=resume,
+                  allow_unrecorded=allow_unrecorded)
         observers = []
         if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
             from .trace import Tracer
@@ -379,7 +381,7 @@ class Network:
         Waits (at most ``timeout`` seconds) until every node has recorded its
         state and every edge its messages in flight.
         """
-        from .snapshots import warn_unrecordable
+        from .snapshots import kept, warn_unrecordable
 
         run = self.last_run
         take = None if run is None else run.take_snapshot
@@ -401,12 +403,7 @@ class Network:
                 "itself to record its state, for ever. Call it from another thread (a "
                 "threading.Timer, say), or use run_network(snapshot_every=seconds).")
         warn_unrecordable(self)
-        rec = take()
-        if not rec.done.wait(timeout) or rec.snapshot is None:
-            raise RuntimeError(
-                "The run ended (or the time ran out) before every node had recorded its state, "
-                "so this snapshot is incomplete and was not kept.")
-        return rec.snapshot
+        return kept(take(), timeout)
 
     # --- pictures (diagram.py)
     def diagram(self, **options):

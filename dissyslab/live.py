@@ -171,6 +171,7 @@ class LiveView:
         self._next_drawing = 0.0
         self._shown_key = None
         self._diagram_html = self._drawing.placeholder()
+        self._snapshot_note = ""  # a snapshot being taken, or how many were taken
 
         self.sinks = []  # sink names, in the order their first path appears
         self.titles = {}  # sink name -> its path names
@@ -256,6 +257,7 @@ class LiveView:
         self.run = run
         self.outcome = "running"
         self._shown_final = False
+        self._snapshot_note = ""
         self._next_update = time.monotonic() + self.interval
         with self._lock:
             for log in self._logs.values():
@@ -326,13 +328,29 @@ class LiveView:
             snapshot = {name: (log.count, list(log.chunks)) for name, log in self._logs.items()}
         failures = {name: w.failure for name, w in run.nodes.items() if w.failure is not None}
 
-        picture = (final, tuple(states.values()), tuple(counts.values()), tuple(waiting.values()))
+        # a snapshot being taken (snapshots.py): the nodes that have recorded, the edges recorded
+        recorded, recording = set(), set()
+        notes = []
+        for rec in () if final else tuple(run.recordings):
+            nodes, edges = rec.progress()
+            recorded.update(nodes)
+            recording.update(edges)
+            notes.append(f"taking snapshot {rec.number}: {len(nodes)} of {len(states)} nodes "
+                         f"recorded")
+        kept = len(run.snapshots)
+        if kept:
+            notes.append(f"{kept} snapshot{'s' if kept != 1 else ''} taken")
+        self._snapshot_note = "; ".join(notes)
+        marks = (tuple(n in recorded for n in states), tuple(e in recording for e in self.net.edges))
+        picture = (final, tuple(states.values()), tuple(counts.values()), tuple(waiting.values()),
+                   marks)
         if picture != self._picture and (final or time.monotonic() >= self._next_drawing):
             began = time.monotonic()
             # a run that did not end cleanly is drawn with each node's counters and errors
             troubled = final and (self.outcome != "finished" or bool(failures))
             try:
-                drawn = self._drawing.draw(states, counts, waiting, stats=troubled)
+                drawn = self._drawing.draw(states, counts, waiting, stats=troubled,
+                                           recorded=recorded, recording=recording)
             except Exception as exc:  # the panels are still worth showing
                 self.error = exc
                 drawn = (f'<div class="dsl-diagram dsl-muted" data-drawn="no">The diagram could '
@@ -344,7 +362,7 @@ class LiveView:
             if drawn is not None:
                 self._diagram_html = drawn
 
-        key = (self.outcome, self._picture, tuple(states.values()),
+        key = (self.outcome, self._picture, self._snapshot_note, tuple(states.values()),
                tuple(c for c, _ in snapshot.values()), len(failures))
         if key != self._shown_key:
             self._shown_key = key
@@ -393,8 +411,12 @@ class LiveView:
         }[self.outcome]
         nodes, edges = len(self.net.nodes), len(self.net.edges)
         detail = f"{nodes} node{'s' if nodes != 1 else ''}, {edges} edge{'s' if edges != 1 else ''}"
+        note = ""
+        if self._snapshot_note:
+            note = (f'<span class="dsl-snapshot" style="color:#C2185B">'
+                    f'{html.escape(self._snapshot_note)}</span>')
         return (f'<div class="dsl-status" data-outcome="{self.outcome}">{_pill(word, text)}'
-                f'<span class="dsl-muted">{detail}</span></div>')
+                f'<span class="dsl-muted">{detail}</span>{note}</div>')
 
     def _panel_html(self, name, count, recent, state, failed):
         titles = self.titles[name]
@@ -583,23 +605,26 @@ class _Drawing:
                 _LaidOut.keep(key, self._clean_end.parts)
         return self._clean_end
 
-    def draw(self, states, counts, waiting=None, stats=False):
+    def draw(self, states, counts, waiting=None, stats=False, recorded=(), recording=()):
         """The diagram as HTML with these node states and edge counts (None: nothing new).
 
         ``waiting``: ``{Edge: messages sent along it and not taken yet}``.
+        ``recorded``, ``recording``: while a snapshot is taken, the nodes that have
+        recorded their state and the edges whose messages are being recorded.
         """
         if self.reason is not None:
             if self._text_shown:
                 return None
             self._text_shown = True
             return self._text()
-        if not stats and all(state == "done" for state in states.values()):
+        if not stats and not recorded and not recording and all(
+                state == "done" for state in states.values()):
             clean_end = self.clean_end()
             if clean_end is not None:
                 return self._html(clean_end.fill(counts, waiting))
         waiting = waiting if waiting is not None else dict.fromkeys(self.net.edges, 0)
         digraph = self.diagram.build(self.net, stats=stats, states=states, edge_counts=counts,
-                                     waiting=waiting)
+                                     waiting=waiting, recorded=recorded, recording=recording)
         return self._html(self._svg(digraph))
 
     def _svg(self, digraph):

@@ -37,23 +37,36 @@ What a node's state is:
 * a MergeSynch: the messages waiting to be paired;
 * a plain function or lambda: nothing (``None``). A function that keeps state
   in a ``nonlocal`` or ``global`` variable, or in a list, dict or set of the
-  function that made it, cannot be recorded: a warning names the node. Keep
-  such state in an object instead.
+  function that made it, cannot be recorded: the snapshot says it did not see
+  that state (``snap.unseen``), and a warning names the node. Keep such state
+  in an object instead.
+
+State shared by two nodes (the same object, or the same list, dict or set held
+by two nodes' objects: :func:`shared_state`) breaks the algorithm's model, in
+which each node's state is its own: it is recorded once per node, at two
+moments, and put back once. A warning names both nodes. These warnings are
+shown on every run that takes a snapshot or resumes from one, from the line
+of the student's code that asked (:func:`warn`).
 
 ``g.run_network(resume=snap)`` puts every recorded state back into the
 node's own objects (the same objects, not new ones) and sends the messages
 recorded in flight again, first, along their edges; a source that had ended
-stays ended.
+stays ended. A snapshot that did not see or could not copy a node's state is
+refused (:func:`check_use`) unless ``allow_unrecorded=True``; then that node
+keeps the state it has.
 
-A :class:`Snapshot` can be written to a file with ``snap.save(path)`` and
-read back with ``Snapshot.load(path)``. The file is a Python pickle: load
-only files you made yourself, as unpickling a file from someone else can run
-any code they put in it.
+A :class:`Snapshot` can be written to a file with ``snap.save(path)`` (written
+beside ``path``, then renamed: a snapshot that cannot be pickled leaves the
+file there as it was, and the error names the node or the edge) and read back
+with ``Snapshot.load(path)``. The file is a Python pickle: load only files you
+made yourself, as unpickling a file from someone else can run any code they
+put in it.
 """
 
 from __future__ import annotations
 
 import copy
+import sys
 import time
 import types
 import warnings
@@ -61,7 +74,7 @@ from collections import deque
 from functools import partial
 
 from .copying import copy_batch
-from .errors import cut, short_repr
+from .errors import cut, ours, short_repr
 from .sources import ListSource
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
@@ -74,6 +87,8 @@ if TYPE_CHECKING:
 
 #: containers whose own methods (``results.append``) make a node's state the container
 _CONTAINERS = (list, dict, set, deque, bytearray)
+#: the version of the files ``Snapshot.save`` writes (2: snapshots say which state was unseen)
+FORMAT_VERSION = 2
 #: values that cannot change: a method of one (``"-".join``) keeps no state
 _UNCHANGING = (str, bytes, int, float, complex, bool, tuple, frozenset, range, type)
 
@@ -96,12 +111,20 @@ class Snapshot:
     (threaded runs, seconds since the run began) say when the algorithm
     started and finished. An edge listed twice in the network is labelled
     ``"a → b (2)"`` the second time, as in ``g.trace``.
+
+    A state of ``None`` means one of two things, which ``unseen`` tells apart:
+    the node keeps no state (a plain function), or the snapshot could not see
+    it (``unseen``: node name -> the variables of its closure that hold it). A
+    run does not resume from a snapshot with unseen state unless asked to
+    (``run_network(resume=snap, allow_unrecorded=True)``). ``unrecorded``
+    lists the nodes whose state could not be copied.
     """
 
     def __init__(self, nodes: dict, channels: dict, ended: list, started: float, finished: float,
                  seed: int | None, unrecorded: list | None = None, failed: list | None = None,
-                 edges: list | None = None) -> None:
+                 edges: list | None = None, unseen: dict | None = None) -> None:
         self.nodes = nodes
+        self.unseen = unseen or {}
         self.channels = channels
         self.ended = ended
         self.failed = failed or []
@@ -115,17 +138,52 @@ class Snapshot:
             self.step_started, self.step_ended = int(started), int(finished)
             self.time_started = self.time_ended = None
 
+    def __setstate__(self, state: dict) -> None:
+        """Read back from a file; one of format version 1 did not say which state was unseen."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("unseen", {})
+
     @property
     def in_flight(self) -> int:
         """How many messages were recorded in flight, on all edges together."""
         return sum(len(msgs) for msgs in self.channels.values())
 
     def save(self, path: str) -> None:
-        """Write this snapshot to a file (a Python pickle: see ``Snapshot.load``)."""
-        import pickle  # here, not at import: most programs never save a snapshot
+        """Write this snapshot to a file (a Python pickle: see ``Snapshot.load``).
 
-        with open(path, "wb") as f:
-            pickle.dump({"format": "dissyslab snapshot", "version": 1, "snapshot": self}, f)
+        The file is written beside ``path`` first, then renamed to it: a snapshot
+        that cannot be saved leaves a file already at ``path`` as it was.
+        """
+        import os
+        import pickle  # here, not at import: most programs never save a snapshot
+        import tempfile
+
+        data = {"format": "dissyslab snapshot", "version": FORMAT_VERSION, "snapshot": self}
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, beside = tempfile.mkstemp(prefix=".snapshot-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                try:
+                    pickle.dump(data, f)
+                except Exception as exc:
+                    raise TypeError(_unpicklable(self, path, exc)) from None
+                f.flush()
+                os.fsync(f.fileno())
+            try:  # the permissions the file had, or those a new file gets
+                mode = os.stat(path).st_mode & 0o777
+            except OSError:
+                mask = os.umask(0)
+                os.umask(mask)
+                mode = 0o666 & ~mask
+            os.chmod(beside, mode)
+            os.replace(beside, path)
+        except BaseException:
+            try:
+                os.unlink(beside)
+            except OSError:
+                pass
+            raise
 
     @staticmethod
     def load(path: str) -> Snapshot:
@@ -144,6 +202,11 @@ class Snapshot:
                                  f"({type(exc).__name__}: {exc}).") from None
         if not isinstance(data, dict) or data.get("format") != "dissyslab snapshot":
             raise ValueError(f"{path} is not a snapshot file written by Snapshot.save().")
+        version = data.get("version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ValueError(f"{path} was written by a newer DisSysLab (snapshot file format "
+                             f"{version!r}; this one reads formats 1 to {FORMAT_VERSION}). "
+                             f"Update DisSysLab to read it.")
         return data["snapshot"]
 
     def text(self, width: int = 70) -> str:
@@ -155,19 +218,75 @@ class Snapshot:
         if self.failed:
             lines[0] += f", after {', '.join(self.failed)} failed"
         name_w = max((len(n) for n in self.nodes), default=0)
-        for name, state in self.nodes.items():
-            lines.append(f"  {name:<{name_w}}  {state_text(state, width)}")
+        for name in self.nodes:
+            lines.append(f"  {name:<{name_w}}  {self.state_text(name, width)}")
         lines.append("messages in flight:" if self.in_flight else "messages in flight: none")
         for label, msgs in self.channels.items():
             if msgs:
                 lines.append(f"  {label}: {short_repr(msgs, width)}")
         return "\n".join(lines)
 
+    def state_text(self, name: str, width: int = 60) -> str:
+        """The state recorded for node ``name`` on one line, saying so when it was not seen."""
+        if name in self.unseen:
+            return f"(state not seen: {_variables(self.unseen[name])} of its closure)"
+        if name in self.unrecorded:
+            return "(state not recorded: it could not be copied)"
+        return state_text(self.nodes.get(name), width)
+
     def __repr__(self) -> str:
         return self.text()
 
     def _repr_pretty_(self, printer, cycle):
         printer.text(self.text())
+
+
+def _pickle_problem(obj: Any) -> str | None:
+    """Why ``obj`` cannot be pickled ("TypeError: cannot pickle ..."), or None if it can."""
+    import pickle
+
+    try:
+        pickle.dumps(obj)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _unpicklable(snap: Snapshot, path: str, exc: Exception) -> str:
+    """The error for a snapshot that cannot be saved: which node or edge, and what to do."""
+    import os
+
+    kept = (f"The file {path} was left as it was." if os.path.exists(path)
+            else f"Nothing was written to {path}.")
+    for name, state in snap.nodes.items():
+        why = _pickle_problem(state)
+        if why is None:
+            continue
+        where = ""
+        if isinstance(state, dict):
+            for key, value in state.items():
+                if _pickle_problem(value) is not None:
+                    where = f" (its {key!r})"
+                    break
+        return (f"This snapshot cannot be saved: the state recorded for node '{name}'{where} "
+                f"cannot be pickled ({why}). A snapshot file holds every recorded state as a "
+                f"pickle, and Python cannot pickle a lambda, a function defined inside another, a "
+                f"lock or an open file. Keep such things out of the node's object: use a def "
+                f"function at the top of the notebook instead of a lambda, or give its class "
+                f"__getstate__ and __setstate__ that leave them out and make them again. A "
+                f"snapshot you do not save can still be resumed in this session "
+                f"(g.run_network(resume=snap)). {kept}")
+    for label, msgs in snap.channels.items():
+        for i, msg in enumerate(msgs):
+            why = _pickle_problem(msg)
+            if why is not None:
+                return (f"This snapshot cannot be saved: message {i} of those recorded in flight on "
+                        f"the edge {label}, {short_repr(msg, 40)}, cannot be pickled ({why}). "
+                        f"Send plain data as messages (numbers, strings, tuples, lists, dicts, "
+                        f"objects of your own classes) if you want to save snapshots; a snapshot "
+                        f"you do not save can still be resumed in this session "
+                        f"(g.run_network(resume=snap)). {kept}")
+    return f"This snapshot cannot be saved ({type(exc).__name__}: {exc}). {kept}"
 
 
 def state_text(state: Any, width: int = 60) -> str:
@@ -223,19 +342,151 @@ def closure_state(fn: Any) -> list[str]:
     return sorted(names)
 
 
+def _variables(names: list[str]) -> str:
+    return ("the variable " if len(names) == 1 else "the variables ") + ", ".join(map(repr, names))
+
+
+def warn(message: str, category: type[Warning] = SnapshotWarning) -> None:
+    """Warn from the student's own line, on every run (Python would show it once per line).
+
+    The line is the first frame outside the dissyslab package: the cell that
+    called ``run_network`` or ``g.snapshot()``, whatever called it in between.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and ours(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        warnings.warn(message, category, stacklevel=2)
+        return
+    # no registry: shown every time, though filters ("ignore", "error") still apply
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
+                           module=frame.f_globals.get("__name__"), registry=None,
+                           module_globals=frame.f_globals)
+
+
+def _held(owner: Any) -> list[tuple[Any, str]]:
+    """The owner itself and the lists, dicts and sets it holds directly, each with where it is."""
+    found = [(owner, "")]
+    attrs = dict(getattr(owner, "__dict__", None) or {})
+    for klass in type(owner).__mro__:
+        for slot in getattr(klass, "__slots__", ()):
+            if isinstance(slot, str) and slot not in attrs and hasattr(owner, slot):
+                attrs[slot] = getattr(owner, slot)
+    if not attrs and not isinstance(owner, _CONTAINERS):
+        return []  # an object with no state: nothing is recorded, nothing can be lost
+    for key, value in attrs.items():
+        if isinstance(value, _CONTAINERS) and value is not owner:
+            found.append((value, f"attribute {key!r} of "))
+    return found
+
+
+def shared_state(net: Network) -> list[tuple[str, str, str]]:
+    """Nodes of ``net`` whose states are one object: ``[(first node, second node, what)]``.
+
+    Found by identity, cheaply: the object that holds a node's state (see
+    :func:`owner_of`: a bound method's object, a list whose ``append`` is the
+    node's function, a callable object) and the lists, dicts and sets that
+    object holds directly in its attributes. Two nodes holding the same one
+    break a snapshot's model, where each node's state is its own: it is
+    recorded once for each node, at two different moments, and put back once.
+    ``what`` says which object, in words (for a warning). Each pair is listed once.
+    """
+    seen = {}  # id of an object -> (node name, where it is for that node, the object)
+    pairs = {}
+    kinds = {net.name_of(n): n.kind for n in net.nodes}
+    for node in net.nodes:
+        owner = owner_of(getattr(node, "fn", None))
+        if owner is None:
+            continue
+        name = net.name_of(node)
+        for obj, where in _held(owner):
+            first = seen.setdefault(id(obj), (name, where, obj))
+            if first[0] != name and (first[0], name) not in pairs:
+                what = (f"one {type(obj).__name__} is {first[1]}the state of {kinds[first[0]]} "
+                        f"'{first[0]}' and {where}the state of {kinds[name]} '{name}'")
+                pairs[(first[0], name)] = what
+    return [(a, b, what) for (a, b), what in pairs.items()]
+
+
 def warn_unrecordable(net: Network) -> None:
-    """Warn, naming the node, about each function whose state a snapshot cannot record."""
+    """Warn, naming the nodes, about state a snapshot cannot record: in a closure, or shared.
+
+    Shown on every run that takes a snapshot, from the student's own line.
+    """
+    _warn_closures(net)
+    _warn_shared(net, "a run resumed from it puts back only one of the two, so it would lose "
+                      "or repeat what the other recorded")
+
+
+def _warn_closures(net):
     for node in net.nodes:
         names = closure_state(node.fn)
         if names:
-            what = ("the variable " if len(names) == 1 else "the variables ") + ", ".join(
-                repr(n) for n in names)
-            warnings.warn(
-                f"{node.kind} '{net.name_of(node)}' keeps state in {what} outside its function "
-                f"(nonlocal, global, or a list, dict or set of the function that made it), which a "
-                f"snapshot cannot record: a run resumed from it would not get that state back. "
-                f"Keep the state in an object instead (a class with a method as the node's fn).",
-                SnapshotWarning, stacklevel=4)
+            warn(f"{node.kind} '{net.name_of(node)}' keeps state in {_variables(names)} outside "
+                 f"its function (nonlocal, global, or a list, dict or set of the function that "
+                 f"made it), which a snapshot cannot see: it records no state for that node, and "
+                 f"a run resumed from it would not get that state back. Keep the state in an "
+                 f"object instead (a class with a method as the node's fn).")
+
+
+def _warn_shared(net, consequence):
+    for first, second, what in shared_state(net):
+        warn(f"'{first}' and '{second}' share state: {what}. A snapshot records that object once "
+             f"for each node, at two different moments, and {consequence}. Give each node state "
+             f"of its own (its own list or object), and put their results together after the run.")
+
+
+def check_use(net: Network, *, taking: bool, resume: Any = None, allow_unrecorded: bool = False) -> None:
+    """Before a run: refuse a resume that cannot continue the run, and warn about what cannot be recorded.
+
+    ``taking``: the run takes snapshots. ``resume``: the snapshot it resumes
+    from. A snapshot that could not see or copy a node's state is refused
+    unless ``allow_unrecorded=True``; then that node keeps the state it has
+    now, and a warning says so. Warnings are shown on every such run.
+    """
+    if not isinstance(allow_unrecorded, bool):
+        raise TypeError(f"allow_unrecorded must be True or False, but got {short_repr(allow_unrecorded)}.")
+    if resume is None:
+        if allow_unrecorded:
+            raise ValueError("allow_unrecorded=True lets a run resume from a snapshot that could "
+                             "not record every node's state, but this run resumes from none: add "
+                             "resume=snap, or leave allow_unrecorded out.")
+        if taking:
+            warn_unrecordable(net)
+        return
+    _check_fits(net, resume)
+    kinds = {net.name_of(n): n.kind for n in net.nodes}
+    unseen = dict(resume.unseen)
+    for node in net.nodes:  # a snapshot saved before it said so (format 1), or made elsewhere
+        name = net.name_of(node)
+        if name not in unseen and resume.nodes.get(name) is None and closure_state(node.fn):
+            unseen[name] = closure_state(node.fn)
+    missing = [f"{kinds[n]} '{n}' (it keeps its state in {_variables(v)} of its closure, which "
+               f"a snapshot cannot see)" for n, v in unseen.items()]
+    missing += [f"{kinds[n]} '{n}' (its state could not be copied)" for n in resume.unrecorded
+                if n not in unseen]
+    if missing and not allow_unrecorded:
+        fixes = []
+        if unseen:
+            fixes.append("keep the state in an object (a class with a method as the node's fn)")
+        if len(missing) > len(unseen):
+            fixes.append("give the class __getstate__ and __setstate__ that leave out what "
+                         "cannot be copied (a lock, an open file) and make it again")
+        raise ValueError(
+            f"This snapshot has no recorded state for {'; '.join(missing)}, so a run resumed "
+            f"from it would go on with whatever that state holds now, not what it held when the "
+            f"snapshot was taken: it would not continue the run. To fix it, "
+            f"{' or '.join(fixes)}, and take a new snapshot. If that state does not matter "
+            f"(a switch for a test, say), pass allow_unrecorded=True to resume anyway, with that "
+            f"state as it is now.")
+    if missing:
+        warn(f"Resuming with no recorded state for {'; '.join(missing)}: "
+             f"{'that node keeps' if len(missing) == 1 else 'those nodes keep'} the state "
+             f"{'it has' if len(missing) == 1 else 'they have'} now (allow_unrecorded=True).")
+    elif taking:
+        _warn_closures(net)
+    _warn_shared(net, "this run puts back only one of the two, so it may lose or repeat what "
+                      "the other recorded")
 
 
 def record_state(nr: NodeRun) -> tuple[Any, str | None]:
@@ -256,13 +507,18 @@ def record_state(nr: NodeRun) -> tuple[Any, str | None]:
 
 
 def restore_state(nr: NodeRun, state: Any) -> None:
-    """Put a recorded state back into the node's own objects (the same objects, not new ones)."""
+    """Put a recorded state back into the node's own objects (the same objects, not new ones).
+
+    ``None`` (no state, or none recorded: ``allow_unrecorded=True``) leaves the node as it is.
+    """
+    if state is None:
+        return
     if nr.kind == "merge_synch":
         for buffer, waiting in zip(nr.buffers, state["waiting"], strict=True):
             buffer.extend(copy_batch(waiting))
         return
     owner = owner_of(nr.node.fn)
-    if owner is None or state is None and not isinstance(owner, _CONTAINERS):
+    if owner is None:
         return
     if isinstance(owner, ListSource):
         owner.position = state["position"]
@@ -354,11 +610,30 @@ class Recording:
         self.done = threading.Event()
         self.snapshot = None
         self.on_done = on_done  # called with this recording once complete
+        self.kept = False  # set once its snapshot is in g.snapshots
+        self.dropped = False  # given up (g.snapshot's timeout): it records nothing more
+
+    def drop(self) -> None:
+        """Give this snapshot up: it records nothing more and never appears in ``g.snapshots``."""
+        with self.run.snapshot_lock:
+            self.dropped = True
+            if self in self.run.recordings:
+                self.run.recordings.remove(self)
+
+    def progress(self) -> tuple[list, list]:
+        """(the nodes that have recorded, the edges whose messages are being recorded), for views.
+
+        An edge is being recorded from the moment its receiver records until
+        its marker arrives. Read from any thread while the snapshot goes on.
+        """
+        recorded = list(self.states)
+        open_edges = [e for edges in list(self.open.values()) for e in tuple(edges)]
+        return recorded, open_edges
 
     def record(self, nr: NodeRun) -> bool:
         """Record ``nr``'s state if it has not yet; True if it did now."""
         name = nr.name
-        if name in self.states:
+        if name in self.states or self.dropped:
             return False
         self.states[name], problem = record_state(nr)
         if problem is not None:
@@ -375,10 +650,15 @@ class Recording:
         return True
 
     def marker(self, nr: NodeRun, edge: Edge) -> bool:
-        """``nr`` took the marker of ``edge``; True if it has just recorded its state."""
-        first = self.record(nr)
+        """``nr`` took the marker of ``edge``; True if it has just recorded its state.
+
+        The marker is taken first, then the state recorded (rule 2), and the trace says so in that order.
+        """
+        if self.dropped:
+            return False
         if nr.watch is not None:
             nr.watch.marker(nr.name, edge, self.number)
+        first = self.record(nr)
         waiting = self.open[nr.name]
         if edge in waiting:
             waiting.discard(edge)
@@ -394,6 +674,8 @@ class Recording:
 
     def ended(self, nr: NodeRun) -> bool:
         """``nr`` has ended: nothing more can reach it. True if it has just recorded its state."""
+        if self.dropped:
+            return False
         first = self.record(nr)
         waiting = self.open[nr.name]
         if waiting:
@@ -407,14 +689,23 @@ class Recording:
             if self.left:
                 return
         run = self.run
+        if self.dropped:
+            self.done.set()
+            return
         finished = run.steps if run.seed is not None else time.monotonic() - run.started_at
         names = list(run.nodes)
+        unseen = {}
+        for name in names:
+            if self.states[name] is None and name not in self.problems:
+                hidden = closure_state(run.nodes[name].node.fn)
+                if hidden:
+                    unseen[name] = hidden
         self.snapshot = Snapshot(
             {name: self.states[name] for name in names},
             dict(zip(self.labels, self.channels.values(), strict=True)),
             [n for n in names if n in self.ended_sources],
             self.started, finished, run.seed, sorted(self.problems),
-            [n for n in names if n in self.failed], self.labels)
+            [n for n in names if n in self.failed], self.labels, unseen)
         for name, problem in self.problems.items():
             warnings.warn(f"The snapshot could not record the state of {run.nodes[name].kind} "
                           f"'{name}': it could not be copied ({problem}). A run resumed from it "
@@ -433,10 +724,27 @@ def start(run: Run) -> Recording:
             if rec in run.recordings:
                 run.recordings.remove(rec)
                 run.snapshots.append(rec.snapshot)
+                rec.kept = True
 
     rec = Recording(run, started, finish)
     run.recordings.append(rec)
     return rec
+
+
+def kept(rec: Recording, timeout: float | None) -> Snapshot:
+    """Wait (at most ``timeout`` seconds) for ``rec`` to complete, and return its snapshot.
+
+    A snapshot not complete by then is dropped, so it never appears in
+    ``g.snapshots`` later, and the error says so.
+    """
+    rec.done.wait(timeout)
+    with rec.run.snapshot_lock:
+        if not rec.kept:
+            rec.drop()
+            raise RuntimeError(
+                "The run ended (or the time ran out) before every node had recorded its state, "
+                "so this snapshot is incomplete and was not kept.")
+    return rec.snapshot
 
 
 # --- resuming -------------------------------------------------------------------
@@ -448,27 +756,10 @@ def restore(run: Run, snap: Snapshot) -> list:
     edge's sender.
     """
     net = run.net
-    if not isinstance(snap, Snapshot):
-        raise TypeError(f"resume= needs a Snapshot (from g.snapshots, g.snapshot() or "
-                        f"Snapshot.load), but got {short_repr(snap)}.")
+    _check_fits(net, snap)
     from .trace import edge_labels
 
     labels = edge_labels(net)
-    if list(snap.nodes) != list(run.nodes) or snap.edges != labels:
-        only_snap = [x for x in list(snap.nodes) + snap.edges if x not in run.nodes and x not in labels]
-        only_here = [x for x in list(run.nodes) + labels if x not in snap.nodes and x not in snap.edges]
-        differ = "; ".join(part for part in (
-            only_snap and f"the snapshot has {', '.join(map(repr, only_snap[:6]))}",
-            only_here and f"this network has {', '.join(map(repr, only_here[:6]))}") if part)
-        differ = differ or "its nodes or edges are in another order"
-        raise ValueError(
-            f"This snapshot was taken of another network ({differ}), "
-            f"so it cannot be resumed here. Resume it with the network it was taken of, built "
-            f"with the same nodes and edges.")
-    if snap.unrecorded:
-        raise ValueError(
-            f"This snapshot could not record the state of {', '.join(repr(n) for n in snap.unrecorded)} "
-            f"(it could not be copied), so resuming from it would not continue that run.")
     for name, nr in run.nodes.items():
         restore_state(nr, snap.nodes[name])
         if name in snap.ended:
@@ -485,6 +776,47 @@ def restore(run: Run, snap: Snapshot) -> list:
             if loop is not None:
                 loop.sent(len(msgs))
     return resend
+
+
+def mismatch(net: Network, snap: Snapshot) -> str | None:
+    """How ``snap`` differs from a snapshot of ``net`` (in a few words), or None if it is one of ``net``."""
+    from .trace import edge_labels  # here: trace.py is not loaded by `import dissyslab`
+
+    labels = edge_labels(net)
+    names = [net.name_of(n) for n in net.nodes]
+    if list(snap.nodes) == names and snap.edges == labels:
+        return None
+    only_snap = [x for x in list(snap.nodes) + snap.edges if x not in names and x not in labels]
+    only_here = [x for x in names + labels if x not in snap.nodes and x not in snap.edges]
+    differ = "; ".join(part for part in (
+        only_snap and f"the snapshot has {', '.join(map(repr, only_snap[:6]))}",
+        only_here and f"this network has {', '.join(map(repr, only_here[:6]))}") if part)
+    return differ or "its nodes or edges are in another order"
+
+
+def check_drawable(net: Network, snap: Any) -> None:
+    """A clear error if ``snap`` (``g.diagram(snapshot=snap)``) is not a snapshot of ``net``."""
+    if not isinstance(snap, Snapshot):
+        raise TypeError(f"diagram(snapshot=...) needs a Snapshot (from g.snapshots, g.snapshot() "
+                        f"or Snapshot.load), but got {short_repr(snap)}.")
+    differ = mismatch(net, snap)
+    if differ is not None:
+        raise ValueError(
+            f"This snapshot was taken of another network ({differ}), so it cannot be drawn on "
+            f"this one: its nodes would show states another network recorded. Draw it on the "
+            f"network it was taken of: that_network.diagram(snapshot=snap).")
+
+
+def _check_fits(net, snap):
+    if not isinstance(snap, Snapshot):
+        raise TypeError(f"resume= needs a Snapshot (from g.snapshots, g.snapshot() or "
+                        f"Snapshot.load), but got {short_repr(snap)}.")
+    differ = mismatch(net, snap)
+    if differ is not None:
+        raise ValueError(
+            f"This snapshot was taken of another network ({differ}), "
+            f"so it cannot be resumed here. Resume it with the network it was taken of, built "
+            f"with the same nodes and edges.")
 
 
 def check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume) -> list:

@@ -243,7 +243,8 @@ def test_resume_after_a_crash_finishes_like_an_uninterrupted_run(seed):
         g.run_network(seed=7, snapshot_at=[3, 9], timeout=T, live=False)
     snap = g.snapshots[0]
     assert "d" not in seen and snap.nodes["count"]["counts"] != whole.counts
-    g.run_network(seed=seed, resume=snap, timeout=T, live=False)
+    assert snap.unseen == {"check": ["crash"]}  # the fault's switch: not state to put back
+    g.run_network(seed=seed, resume=snap, timeout=T, live=False, allow_unrecorded=True)
     assert counter.counts == whole.counts  # nothing lost, nothing counted twice
     assert sorted(seen) == sorted(seen_whole)
     assert isinstance(counter.lock, type(threading.Lock()))
@@ -278,6 +279,8 @@ def test_snapshot_files_round_trip(tmp_path):
     snap = g.snapshots[0]
     path = tmp_path / "bank.snapshot"
     snap.save(path)
+    (tmp_path / "plain").write_bytes(b"")
+    assert path.stat().st_mode == (tmp_path / "plain").stat().st_mode  # as any new file
     back = Snapshot.load(path)
     assert back.channels == snap.channels
     assert plain(back.nodes) == plain(snap.nodes)
@@ -416,8 +419,12 @@ def test_state_that_cannot_be_copied_is_reported_and_cannot_be_resumed():
     g = network([(src, Sink(fn=Holder().take, name="holder"))])
     with pytest.warns(SnapshotWarning, match="could not record the state of sink 'holder'"):
         g.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
-    with pytest.raises(ValueError, match="could not record the state of 'holder'"):
+    with pytest.raises(ValueError, match=r"no recorded state for sink 'holder' \(its state could "
+                                         r"not be copied\).*__getstate__.*allow_unrecorded=True"):
         g.run_network(resume=g.snapshots[0], timeout=T, live=False)
+    assert "holder  (state not recorded: it could not be copied)" in str(g.snapshots[0])
+    with pytest.warns(SnapshotWarning, match="Resuming with no recorded state for sink 'holder'"):
+        g.run_network(resume=g.snapshots[0], timeout=T, live=False, allow_unrecorded=True)
 
 
 def test_which_functions_have_state():
@@ -564,3 +571,396 @@ def test_an_edge_listed_twice_keeps_its_messages_apart():
     snap = g.snapshots[-1]
     g.run_network(seed=0, resume=snap, timeout=T, live=False)
     assert sorted(out) == [1, 1, 2, 2, 3, 3, 10, 20, 30]
+
+
+# --- snapshots you can trust (each case below once went wrong without a word) ---------------
+def same(x):
+    return x
+
+
+class Trigger:
+    """A node function that starts a snapshot of a threaded run at its ``when``-th message.
+
+    Set ``trigger.net`` once the network is built. Its own state is its count.
+    """
+
+    def __init__(self, when, fn=same):
+        self.fn, self.when, self.seen, self.net = fn, when, 0, None
+
+    def __call__(self, x):
+        self.seen += 1
+        take = self.net.last_run.take_snapshot if self.net is not None else None
+        if self.seen == self.when and take is not None:  # a threaded run
+            take()
+        return self.fn(x)
+
+    def __getstate__(self):
+        return {"seen": self.seen}
+
+    def __setstate__(self, state):
+        self.seen = state["seen"]
+
+
+def test_a_snapshot_given_up_by_g_snapshot_never_appears_later():
+    at_two, gate, errors = threading.Event(), threading.Event(), []
+
+    def slow(x):
+        if x == 2:
+            at_two.set()
+            gate.wait(T)
+        return x
+
+    out = []
+    src = Source(fn=ListSource(list(range(6))).run, name="src")
+    t = Transform(fn=slow, name="slow")
+    g = network([(src, t), (t, Sink(fn=out.append, name="out"))])
+
+    def take():  # the slow node holds the marker up: the snapshot cannot complete in 10 ms
+        at_two.wait(T)
+        try:
+            g.snapshot(timeout=0.01)
+        except RuntimeError as err:
+            errors.append(str(err))
+        gate.set()
+
+    helper = threading.Thread(target=take)
+    helper.start()
+    g.run_network(timeout=T, capacity=1, live=False)
+    helper.join(T)
+    assert errors and "incomplete and was not kept" in errors[0]
+    assert g.snapshots == [] and out == list(range(6))
+
+
+class Rule:
+    """A filter whose test is a lambda: it can be copied (a snapshot records it), not pickled."""
+
+    def __init__(self):
+        self.test = lambda x: x % 2 == 0
+        self.kept = []
+
+    def take(self, x):
+        if self.test(x):
+            self.kept.append(x)
+
+
+@pytest.mark.parametrize("seed", [None, 3])
+def test_saving_what_cannot_be_pickled_names_the_node_and_keeps_the_old_file(tmp_path, seed):
+    good, _, _ = bank(2, [], 0)
+    good.run_network(seed=0, snapshot_at=3, timeout=T, live=False)
+    path = tmp_path / "checkpoint.snapshot"
+    good.snapshots[0].save(path)
+    before = path.read_bytes()
+
+    rule, trigger = Rule(), Trigger(3)
+    step = Transform(fn=trigger, name="pass")
+    g = network([(Source(fn=ListSource(list(range(8))).run, name="numbers"), step),
+                 (step, Sink(fn=rule.take, name="evens"))])
+    trigger.net = g
+    if seed is None:
+        g.run_network(timeout=T, live=False)
+    else:
+        g.run_network(seed=seed, snapshot_at=4, timeout=T, live=False)
+    with pytest.raises(TypeError, match=r"state recorded for node 'evens' \(its 'test'\) cannot be "
+                                        r"pickled.*lambda.*__getstate__.*left as it was"):
+        g.snapshots[0].save(path)
+    assert path.read_bytes() == before  # the good checkpoint is still there, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.snapshot"]  # nothing beside
+    with pytest.raises(TypeError, match="Nothing was written"):
+        g.snapshots[0].save(tmp_path / "new.snapshot")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.snapshot"]
+
+
+def test_saving_a_message_in_flight_that_cannot_be_pickled_names_its_edge(tmp_path):
+    src = Source(fn=ListSource([abs, len, print] * 4).run, name="fns")
+    wrap = Transform(fn=lambda f: (lambda: f), name="wrap")  # a lambda made inside another
+    out = Sink(fn=lambda m: None, name="out")
+    g = network([(src, wrap), (wrap, out), (Source(fn=ListSource([1]).run, name="one"), out)])
+    g.run_network(seed=1, snapshot_at=list(range(12)), timeout=T, live=False)
+    snap = next(s for s in g.snapshots if s.channels["wrap → out"])
+    with pytest.raises(TypeError, match="recorded in flight on the edge wrap → out.*plain data"):
+        snap.save(tmp_path / "x.snapshot")
+
+
+def two_sinks_one_list():
+    results, trigger = [], Trigger(4, lambda x: [x, None] if x % 2 else [None, x])
+    src = Source(fn=ListSource(list(range(10))).run, name="numbers")
+    router = Split(fn=trigger, num_outputs=2, name="router")
+    odds = Sink(fn=results.append, name="odds")
+    evens = Sink(fn=results.append, name="evens")
+    g = network([(src, router), (router.out_0, odds), (router.out_1, evens)])
+    trigger.net = g
+    return g, results
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_state_shared_by_two_nodes_is_named_in_a_warning(threaded):
+    from dissyslab.snapshots import shared_state
+
+    g, results = two_sinks_one_list()
+    ((first, second, what),) = shared_state(g)
+    assert (first, second) == ("odds", "evens") and "one list" in what
+    with pytest.warns(SnapshotWarning, match="'odds' and 'evens' share state: one list is the "
+                                             "state of sink 'odds' and the state of sink 'evens'"):
+        if threaded:  # the router starts one; snapshot_every: the next in 10 s, never here
+            g.run_network(snapshot_every=T, timeout=T, live=False)
+        else:
+            g.run_network(seed=2, snapshot_at=6, timeout=T, live=False)
+    assert len(g.snapshots) == 1
+    if g.snapshots:
+        with pytest.warns(SnapshotWarning, match="'odds' and 'evens' share state"):
+            g.run_network(resume=g.snapshots[0], seed=None if threaded else 1, timeout=T,
+                          live=False)
+
+
+def test_shared_state_is_found_by_identity_in_what_an_object_holds_directly():
+    from dissyslab.snapshots import shared_state
+
+    class Log:
+        def __init__(self, lines):
+            self.lines = lines  # a list given from outside: maybe another node's
+
+        def write(self, x):
+            self.lines.append(x)
+
+    lines, alone = [], Log([])
+    src = Source(fn=ListSource([1]).run, name="src")
+    g = network([(src, Sink(fn=Log(lines).write, name="log")), (src, Sink(fn=lines.append, name="raw")),
+                 (src, Sink(fn=alone.write, name="alone")), (src, Sink(fn=[].append, name="other"))])
+    assert [(a, b) for a, b, _ in shared_state(g)] == [("log", "raw")]
+    assert "attribute 'lines' of the state of sink 'log'" in shared_state(g)[0][2]
+    class Plain:  # an object with no state of its own: sharing it loses nothing
+        def shout(self, x):
+            return x
+
+    plain = Plain()
+    g = network([(src, Sink(fn=plain.shout, name="p1")), (src, Sink(fn=plain.shout, name="p2"))])
+    assert shared_state(g) == []
+    copies = [Counter(), Counter()]
+    apart = network([(src, Sink(fn=copies[0].add, name="a")), (src, Sink(fn=copies[1].add, name="b"))])
+    assert shared_state(apart) == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # state of its own for each node: no warning
+        apart.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
+
+
+def make_running_totals():
+    """The issue's example: a Split whose closure keeps a dict (a running total)."""
+    memo = {"total": 0}
+
+    def running(x):
+        memo["total"] += x
+        return [memo["total"], None]
+    return running
+
+
+def running_totals(out):
+    trigger = Trigger(2)
+    split = Split(fn=make_running_totals(), num_outputs=2, name="totals")
+    step = Transform(fn=trigger, name="pass")
+    src = Source(fn=ListSource([1, 2, 3, 4, 5]).run, name="numbers")
+    g = network([(src, step), (step, split), (split.out_0, Sink(fn=out.append, name="out")),
+                 (split.out_1, Sink(fn=print, name="none"))])
+    trigger.net = g
+    return g
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_unseen_state_warns_every_run_from_the_students_line_and_a_resume_is_refused(threaded):
+    out = []
+    g = running_totals(out)
+    caught, snaps = [], []
+    for _ in range(2):  # the same line twice: Python would show a warning once
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("default")
+            g.run_network(seed=None if threaded else 0, snapshot_every=T if threaded else None,
+                          snapshot_at=None if threaded else 4, timeout=T, live=False)
+        caught += [w for w in got if issubclass(w.category, SnapshotWarning)]
+        snaps += g.snapshots  # the first run's (the second has nothing left to send)
+    assert len(caught) == 2, [str(w.message) for w in caught]
+    assert all("split 'totals' keeps state in the variable 'memo'" in str(w.message) for w in caught)
+    assert {w.filename for w in caught} == {__file__}  # the student's line, not ours or IPython's
+    snap = snaps[0]
+    assert snap.nodes["totals"] is None and snap.unseen == {"totals": ["memo"]}
+    assert "(state not seen: the variable 'memo' of its closure)" in str(snap)
+    assert snap.nodes["none"] == [] or snap.nodes["none"] is None
+    assert "none" not in snap.unseen  # print keeps no state: "no state", not "not seen"
+    with pytest.raises(ValueError, match="no recorded state for split 'totals' .*'memo'.*"
+                                         "allow_unrecorded=True"):
+        g.run_network(resume=snap, timeout=T, live=False)
+    out.clear()
+    with pytest.warns(SnapshotWarning, match="Resuming with no recorded state for split 'totals'"):
+        g.run_network(resume=snap, timeout=T, live=False, allow_unrecorded=True,
+                      seed=None if threaded else 1)
+    assert out  # it ran, from the recorded states of the others
+
+
+def test_g_snapshot_warns_from_the_line_that_called_it():
+    gate = threading.Event()
+    got, caught = [], []
+
+    def slow(x):
+        gate.wait(T)
+        return x
+
+    counts = make_running_totals()
+    src = Source(fn=ListSource([1, 2, 3]).run, name="src")
+    t = Transform(fn=slow, name="slow")
+    split = Split(fn=counts, num_outputs=2, name="totals")
+    g = network([(src, t), (t, split), (split.out_0, Sink(fn=print, name="a")),
+                 (split.out_1, Sink(fn=print, name="b"))])
+
+    def take():
+        while not (g.last_run and g.last_run.take_snapshot):
+            threading.Event().wait(0.001)
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            gate.set()
+            got.append(g.snapshot(timeout=T))  # this line is the one a warning names
+        caught.extend(w)
+
+    helper = threading.Thread(target=take)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the run's own warnings are another test's
+        helper.start()
+        g.run_network(timeout=T, live=False)
+    helper.join(T)
+    assert got and [w.filename for w in caught if issubclass(w.category, SnapshotWarning)] == [__file__]
+
+
+def test_files_say_which_state_was_unseen_and_old_files_still_load(tmp_path):
+    import pickle
+
+    out = []
+    g = running_totals(out)
+    with pytest.warns(SnapshotWarning):
+        g.run_network(seed=0, snapshot_at=4, timeout=T, live=False)
+    snap = g.snapshots[0]
+    snap.save(tmp_path / "new.snapshot")
+    back = Snapshot.load(tmp_path / "new.snapshot")
+    assert back.unseen == {"totals": ["memo"]} and back.nodes == snap.nodes
+    # a file of format 1, written before snapshots said which state was unseen
+    old = Snapshot.__new__(Snapshot)
+    old.__dict__.update({k: v for k, v in snap.__dict__.items() if k != "unseen"})
+    with open(tmp_path / "old.snapshot", "wb") as f:
+        pickle.dump({"format": "dissyslab snapshot", "version": 1, "snapshot": old}, f)
+    back = Snapshot.load(tmp_path / "old.snapshot")
+    assert back.unseen == {} and back.channels == snap.channels
+    with pytest.raises(ValueError, match="no recorded state for split 'totals'"):
+        g.run_network(resume=back, timeout=T, live=False)  # the network still tells
+    with open(tmp_path / "future.snapshot", "wb") as f:
+        pickle.dump({"format": "dissyslab snapshot", "version": 99, "snapshot": old}, f)
+    with pytest.raises(ValueError, match="written by a newer DisSysLab"):
+        Snapshot.load(tmp_path / "future.snapshot")
+
+
+def test_allow_unrecorded_without_resume_is_a_clear_error():
+    g = network([(Source(fn=ListSource([1]).run, name="src"), Sink(fn=print, name="out"))])
+    with pytest.raises(ValueError, match="add resume=snap"):
+        g.run_network(allow_unrecorded=True, timeout=T, live=False)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_the_diagram_refuses_a_snapshot_of_another_network(threaded):
+    pytest.importorskip("graphviz")
+    other, accounts, _ = bank(3, [], 2, transfers=3)
+    if threaded:
+        accounts[0].hook = lambda a: len(a.got) == 2 and other.last_run.take_snapshot()
+        other.run_network(timeout=T, live=False)
+    else:
+        other.run_network(seed=1, snapshot_at=4, timeout=T, live=False)
+    snap = other.snapshots[0]
+    g, _, _ = bank(2, [], 2, transfers=3)
+    with pytest.raises(ValueError, match="taken of another network.*cannot be drawn on this one"):
+        g.diagram(snapshot=snap)
+    with pytest.raises(TypeError, match=r"diagram\(snapshot=...\) needs a Snapshot"):
+        g.diagram(snapshot={"acct0": 1})
+    assert "balance=" in other.diagram(snapshot=snap).source  # its own network draws it
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_the_trace_shows_the_marker_taken_then_the_state_recorded(threaded):
+    g, accounts, _ = bank(3, [(0, 2)], 4, transfers=4)
+    if threaded:
+        accounts[1].hook = lambda a: len(a.got) == 2 and g.last_run.take_snapshot()
+        g.run_network(trace=True, timeout=T, live=False)
+    else:
+        g.run_network(seed=2, snapshot_at=6, trace=True, timeout=T, live=False)
+    assert g.snapshots
+    checked = 0
+    for name in g.snapshots[0].nodes:
+        mine = [r for r in g.trace if r.node == name and r.note == "snapshot 0"]
+        markers = [r for r in mine if r.event == "marker"]
+        (record,) = [r for r in mine if r.event == "record"]
+        if markers:  # it recorded at its first marker: the marker comes first, then the recording
+            assert markers[0].seq < record.seq, (name, [(r.seq, r.event) for r in mine])
+            assert [r.event for r in g.trace if r.node == name and r.seq > markers[0].seq][0] \
+                == "record"
+            checked += 1
+    assert checked >= 3
+
+
+def svg_group(page, title):
+    """The SVG of one node or edge of a drawn diagram, found by its title."""
+    import re
+
+    m = re.search(r'<g id="[^"]*" class="(?:node|edge)">\s*<title>' + re.escape(title)
+                  + r"</title>(.*?)</g>", page, re.S)
+    return m.group(1) if m else ""
+
+
+def test_the_live_view_marks_nodes_that_recorded_and_edges_being_recorded_while_a_snapshot_is_taken():
+    """Held while the snapshot is half taken: 'join' has recorded, the edge from 'hold' is being recorded."""
+    pytest.importorskip("ipywidgets")
+    pytest.importorskip("graphviz")
+    from dissyslab.live import LiveView
+    from dissyslab.threads import run as run_threads
+
+    seen = {}
+    edge = "hold&#45;&gt;join"  # how Graphviz titles the arrow
+
+    def hold(x):
+        if x == 2:  # start a snapshot, then wait here until the view shows join recorded
+            g.last_run.take_snapshot()
+            pause = threading.Event()
+            for _ in range(int(5 / 0.01)):
+                if "\u25c6" in svg_group(view.widget.value, "join"):
+                    break
+                pause.wait(0.01)
+            seen["page"] = view.widget.value
+        return x
+
+    a = Source(fn=ListSource([1, 2, 3]).run, name="a")
+    b = Source(fn=ListSource([10]).run, name="b")
+    t = Transform(fn=hold, name="hold")
+    join = Transform(fn=same, name="join")
+    out = []
+    g = network([(a, t), (t, join), (b, join), (join, Sink(fn=out.append, name="out"))])
+    view = LiveView(g, show=False)
+    _ = view.widget
+    run_threads(g, timeout=T, observers=[view])
+    assert sorted(out) == [1, 2, 3, 10]
+    page = seen["page"]
+    # the sources have recorded, and 'join' on b's marker (then 'out' on join's): the edge
+    # hold → join is being recorded until hold's marker comes, and hold is holding it up
+    assert "taking snapshot 0: 4 of 5 nodes recorded" in page
+    for name in ("a", "b", "join", "out"):
+        assert "\u25c6" in svg_group(page, name) and "#c2185b" in svg_group(page, name).lower()
+    assert "\u25c6" not in svg_group(page, "hold")  # busy with message 2, its marker waits
+    arrow = svg_group(page, edge)
+    assert "stroke-dasharray" in arrow and "#c2185b" in arrow.lower(), arrow
+    assert "#c2185b" not in svg_group(page, "b&#45;&gt;join").lower()  # its marker has come
+    final = view.widget.value  # the run is over: no marks, and one snapshot taken
+    assert "\u25c6" not in final and "1 snapshot taken" in final
+    (snap,) = g.snapshots
+    assert snap.channels["hold → join"] == [2, 3]  # what the dashed arrow was recording
+
+
+def test_the_legend_explains_the_snapshot_marks_when_asked():
+    pytest.importorskip("graphviz")
+    from dissyslab import legend
+
+    marks = legend(snapshots=True).source
+    assert "it has recorded its state for a snapshot being taken" in marks
+    assert "its messages are being recorded" in marks and "style=dashed" in marks
+    assert "\u25c6" in marks
+    assert "recorded" not in legend(states=True).source  # lessons before snapshots: as before
