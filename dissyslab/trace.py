@@ -25,6 +25,11 @@ marker    the node took a snapshot's marker from ``edge``
 receive (or discard) with the same ``edge`` and ``index`` are the same message
 in flight, which is how the timeline draws its arrows.
 
+``lamport`` and ``vector`` are the event's Lamport clock and vector clock
+(one entry per node, in the order of ``g.trace.nodes``): they are worked out
+from the trace after the run, the first time ``g.trace`` is asked for, by the
+rules in ``clocks.py``; the run itself pays nothing for them.
+
 ``time`` is seconds since the run started in a threaded run, and the step
 number of the scheduler in a seeded run, so a seeded trace is identical every
 time. ``message`` is a copy taken when the event happened (later changes to
@@ -57,6 +62,8 @@ class TraceRecord(NamedTuple):
     edge: str = None
     index: int = None
     note: str = None
+    lamport: int = None
+    vector: object = None  # a clocks.VectorClock
 
 
 class Trace(list):
@@ -64,11 +71,14 @@ class Trace(list):
 
     ``pandas.DataFrame(g.trace)`` gives one row per record. ``seed`` is the
     seed of a seeded run (None for a threaded run); ``outcome`` is how the run
-    ended: "finished", "timeout" or "interrupted".
+    ended: "finished", "timeout" or "interrupted". ``nodes`` names the nodes in
+    the order of the entries of each vector clock.
     """
 
     seed = None
     outcome = None
+    nodes = None
+    clocks = None  # a clocks.Clocks, once asked for
 
     def events(self, kind):
         """Only the records of one kind of event, e.g. ``g.trace.events("drop")``."""
@@ -106,8 +116,12 @@ class Trace(list):
         printer.text(self.table())
 
 
-def last_trace(run):
-    """The trace of ``run`` (what ``g.trace`` returns for the last run), or a clear error."""
+def last_trace(run, clocks=True):
+    """The trace of ``run`` (what ``g.trace`` returns for the last run), or a clear error.
+
+    With ``clocks`` (as for ``g.trace``) its records carry their Lamport and
+    vector clocks, worked out now if this is the first time they are asked for.
+    """
     trace = getattr(run, "trace", None)
     if trace is None:
         raise RuntimeError(
@@ -115,6 +129,10 @@ def last_trace(run):
             "g.run_network(trace=True) (add seed=N to get the same trace every time), "
             "then look at g.trace."
         )
+    if clocks and trace.clocks is None:
+        from .clocks import clocks_of
+
+        clocks_of(trace)
     return trace
 
 
@@ -161,6 +179,7 @@ class Tracer(Observer, Events):
         net = run.net
         self._ids = {e: i for i, e in enumerate(net.edges)}
         self._labels = edge_labels(net)
+        self._nodes = [net.name_of(n) for n in net.nodes]
         self.sent = [0] * len(net.edges)
         self.got = [0] * len(net.edges)
         if run.seed is not None:
@@ -171,7 +190,7 @@ class Tracer(Observer, Events):
 
     def finished(self, run, outcome):
         trace = Trace(sorted(self.records))
-        trace.seed, trace.outcome = run.seed, outcome
+        trace.seed, trace.outcome, trace.nodes = run.seed, outcome, self._nodes
         run.trace = trace
 
     def _add(self, node, event, message=None, edge=None, index=None, note=None):
