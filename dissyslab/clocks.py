@@ -35,8 +35,9 @@ for (``g.trace`` or a question below): the run itself pays nothing for them.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Iterator, Sequence
+import gc
+from collections import deque
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 #: events that take in a message sent along an edge (and so learn the sender's clock)
@@ -140,7 +141,14 @@ class Clocks:
         self.nodes = tuple(nodes) + tuple(sorted({r.node for r in self.records} - set(nodes)))
         self.position = {name: i for i, name in enumerate(self.nodes)}
         self.sent_by = _pairs(self.records)  # seq of a receive -> seq of its send
-        self.lamport, self.vector = _compute(self.records, self.sent_by, self.nodes, self.position)
+        collecting = gc.isenabled()
+        gc.disable()  # many small tuples, none of them garbage: collecting would only slow it down
+        try:
+            self.lamport, self.vector = _compute(self.records, self.sent_by, self.nodes,
+                                                 self.position)
+        finally:
+            if collecting:
+                gc.enable()
 
     # --- the causal order ---------------------------------------------------------------
     def seq(self, event: Any, what: str = "event") -> int:
@@ -186,8 +194,14 @@ class Clocks:
 
     def stamped(self) -> list:
         """The records with their ``lamport`` and ``vector`` fields filled in."""
-        return [r._replace(lamport=self.lamport[r.seq], vector=self.vector[r.seq])
-                for r in self.records]
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return [r._make((*r[:-2], lam, vec))
+                    for r, lam, vec in zip(self.records, self.lamport, self.vector, strict=True)]
+        finally:
+            if collecting:
+                gc.enable()
 
 
 def _same(a, b) -> bool:
@@ -208,59 +222,69 @@ def _pairs(records: Sequence[Any]) -> dict[int, int]:
 
 
 def _compute(records, sent_by, nodes, position):
-    """Lamport and vector clocks in an order where each event comes after what it depends on.
+    """Lamport and vector clocks, each event after what it depends on.
 
-    That is the trace's own order in every scheduler (a send is recorded before the
-    message can arrive); a trace that is not (from elsewhere) is put in order first.
+    Events are taken in the trace's order. A receive recorded before its send
+    (a threaded run can record a send a moment after the message has gone: its
+    thread was paused between the two) waits, with the later events of its
+    node, until that send has its clocks.
     """
     n = len(records)
-    before = [-1] * n  # the previous event of the same node
-    last = {}
-    for r in records:
-        before[r.seq] = last.get(r.node, -1)
-        last[r.node] = r.seq
-    order: Iterable[int] = range(n)
-    if any(s > r for r, s in sent_by.items()):
-        order = _topological(n, before, sent_by)
     width = len(nodes)
     zero = (0,) * width
-    lamport = [0] * n
-    counts: list[tuple] = [zero] * n
-    for i in order:
-        p, s = before[i], sent_by.get(i, -1)
+    lamport = [0] * n  # 0: not yet worked out
+    counts: list = [zero] * n
+    last = {}  # per node: its last event worked out
+    held = {}  # per node that waits for a send: its events, in order
+    waits = {}  # seq of a send -> the nodes that wait for it
+
+    def work_out(i, node):
+        p, s = last.get(node, -1), sent_by.get(i, -1)
         lam = lamport[p] if p >= 0 else 0
         vec = counts[p] if p >= 0 else zero
         if s >= 0:
             lam = max(lam, lamport[s])
             vec = tuple(map(max, vec, counts[s]))
-        k = position[records[i].node]
+        k = position[node]
         lamport[i] = lam + 1
         counts[i] = vec[:k] + (vec[k] + 1,) + vec[k + 1:]
+        last[node] = i
+
+    def let_go(i):  # event i has its clocks: the nodes that waited for it go on
+        todo = [i]
+        while todo:
+            for node in waits.pop(todo.pop(), ()):
+                queue = held[node]
+                while queue:
+                    j = queue[0]
+                    s = sent_by.get(j, -1)
+                    if s >= 0 and not lamport[s]:
+                        waits.setdefault(s, []).append(node)
+                        break
+                    queue.popleft()
+                    work_out(j, node)
+                    todo.append(j)
+                if not queue:
+                    del held[node]
+
+    for r in records:
+        i, node = r.seq, r.node
+        if node in held:
+            held[node].append(i)
+            continue
+        s = sent_by.get(i, -1)
+        if s >= 0 and not lamport[s]:
+            held[node] = deque([i])
+            waits.setdefault(s, []).append(node)
+            continue
+        work_out(i, node)
+        if i in waits:
+            let_go(i)
+    if held:
+        stuck = sorted(held)
+        raise ValueError(f"this trace cannot come from a run: the events of {', '.join(stuck)} "
+                         f"wait for a send that only comes after them")
     return lamport, [VectorClock(nodes, c) for c in counts]
-
-
-def _topological(n, before, sent_by):
-    after = [[] for _ in range(n)]
-    waiting = [0] * n
-    for i in range(n):
-        for d in (before[i], sent_by.get(i, -1)):
-            if d >= 0:
-                after[d].append(i)
-                waiting[i] += 1
-    ready = [i for i in range(n) if waiting[i] == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
-        for j in after[i]:
-            waiting[j] -= 1
-            if waiting[j] == 0:
-                heapq.heappush(ready, j)
-    if len(order) != n:
-        raise ValueError("this trace has a receive that comes before its own send on the same "
-                         "node: it cannot come from a run")
-    return order
 
 
 def clocks_of(trace: Any) -> Clocks:

@@ -321,11 +321,16 @@ def test_a_duplicated_message_has_one_send_and_two_receives():
     assert c.happened_before(1, 2) and c.happened_before(1, 3) and c.happened_before(2, 3)
 
 
-def test_a_trace_whose_receive_is_recorded_before_its_send_still_gets_its_clocks():
-    trace = trace_of([("b", "receive", 1, "a → b", 0), ("a", "emit", 1),
-                      ("a", "send", 1, "a → b", 0)])
+def test_a_receive_recorded_before_its_send_still_comes_after_it():
+    """A threaded run can record a send a moment after its message has gone (the sender's
+    thread paused between making it and recording it): the receive and what follows it on
+    its node wait for the send."""
+    trace = trace_of([("b", "receive", 1, "a → b", 0), ("b", "send", 1, "b → c", 0),
+                      ("a", "emit", 1), ("c", "receive", 1, "b → c", 0),
+                      ("a", "send", 1, "a → b", 0), ("a", "end")], nodes=("a", "b", "c"))
     c = Clocks(trace, trace.nodes)
-    assert c.lamport == [3, 1, 2] and c.vector[0] == (2, 1)
+    assert c.lamport == [3, 4, 1, 5, 2, 3]
+    assert c.vector[3] == (2, 2, 1) and c.happened_before(4, 3) and c.concurrent(5, 0)
 
 
 # --- the interface ---------------------------------------------------------------------------
@@ -416,3 +421,10 @@ def test_clocks_of_a_run_on_ray_match_the_definition():
     g = merge_network([3, 2], 1)
     g.run_network(timeout=60, trace=True, live=False, engine="ray")
     check_against_definition(g)
+
+
+def test_a_trace_that_no_run_could_make_is_refused_by_name():
+    trace = trace_of([("a", "receive", 1, "b → a", 0), ("a", "send", 1, "a → b", 0),
+                      ("b", "receive", 1, "a → b", 0), ("b", "send", 1, "b → a", 0)])
+    with pytest.raises(ValueError, match="cannot come from a run: the events of a, b wait"):
+        Clocks(trace, trace.nodes)
