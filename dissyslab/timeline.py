@@ -24,7 +24,7 @@ clock under it. The live view is not affected.
 from html import escape
 
 from .errors import short_repr
-from .trace import edge_labels, last_trace
+from .trace import edge_labels, flow_order, last_trace
 
 #: colours of the lanes, by kind of node
 COLOURS = {
@@ -169,27 +169,8 @@ def _namer(net):
 
 
 def _lanes(net):
-    """The nodes in the order messages flow: every sender left of its receivers.
-
-    An edge that closes a loop (``net.feedback_edges``) goes right to left.
-    """
-    pos = {id(n): i for i, n in enumerate(net.nodes)}
-    senders = {id(n): set() for n in net.nodes}
-    for e in net.edges:
-        if e not in net.feedback_edges:
-            senders[id(e.dst)].add(id(e.src))
-    ready = [n for n in net.nodes if not senders[id(n)]]
-    order = []
-    while ready:
-        ready.sort(key=lambda n: pos[id(n)])
-        n = ready.pop(0)
-        order.append(n)
-        for d in net.downstream(n):
-            if id(n) in senders[id(d)]:
-                senders[id(d)].discard(id(n))
-                if not senders[id(d)]:
-                    ready.append(d)
-    return order
+    """The nodes in the order messages flow: every sender left of its receivers (``flow_order``)."""
+    return flow_order(net)
 
 
 class _Group:

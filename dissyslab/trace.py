@@ -72,7 +72,8 @@ class Trace(list):
     ``pandas.DataFrame(g.trace)`` gives one row per record. ``seed`` is the
     seed of a seeded run (None for a threaded run); ``outcome`` is how the run
     ended: "finished", "timeout" or "interrupted". ``nodes`` names the nodes in
-    the order of the entries of each vector clock.
+    the order of the entries of each vector clock: the order messages flow, senders
+    before their receivers, as the timeline's lanes.
     """
 
     seed = None
@@ -86,11 +87,20 @@ class Trace(list):
             raise ValueError(f"there is no event {kind!r}; the events are: {', '.join(EVENTS)}.")
         return [r for r in self if r.event == kind]
 
-    def table(self, limit=60):
-        """The records as a text table (the first ``limit`` of them; None for all)."""
+    def table(self, limit=60, clocks=False):
+        """The records as a text table (the first ``limit`` of them; None for all).
+
+        ``clocks=True`` adds each event's Lamport clock and vector clock (``clocks.py``).
+        """
         when = "step" if self.seed is not None else "ms"
+        if clocks and self.clocks is None:
+            from .clocks import clocks_of
+
+            clocks_of(self)
         rows = self if limit is None else self[:limit]
-        lines = [f"{'seq':>5} {when:>7}  {'node':<14} {'event':<8} {'message':<24} edge / note"]
+        width = max([len(repr(r.vector)) for r in rows] + [6]) if clocks else 0
+        stamp = f"{'L':>4} {'vector':<{width}}  " if clocks else ""
+        lines = [f"{'seq':>5} {when:>7}  {stamp}{'node':<14} {'event':<8} {'message':<24} edge / note"]
         for r in rows:
             t = f"{r.time:d}" if isinstance(r.time, int) else f"{r.time * 1000:.2f}"
             extra = []
@@ -99,7 +109,8 @@ class Trace(list):
             if r.note:
                 extra.append(r.note)
             msg = "" if r.event == "end" else short_repr(r.message, 24)
-            line = f"{r.seq:>5} {t:>7}  {r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}"
+            stamp = f"{r.lamport:>4} {r.vector!r:<{width}}  " if clocks else ""
+            line = f"{r.seq:>5} {t:>7}  {stamp}{r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}"
             lines.append(line.rstrip())
         if limit is not None and len(self) > limit:
             lines.append(f"... {len(self) - limit} more records (g.trace.table(limit=None) shows all)")
@@ -146,6 +157,31 @@ def edge_labels(net):
     return labels
 
 
+def flow_order(net):
+    """The nodes in the order messages flow: every sender before its receivers.
+
+    The timeline's lanes, left to right, and the entries of a vector clock. An edge
+    that closes a loop (``net.feedback_edges``) goes right to left.
+    """
+    pos = {id(n): i for i, n in enumerate(net.nodes)}
+    senders = {id(n): set() for n in net.nodes}
+    for e in net.edges:
+        if e not in net.feedback_edges:
+            senders[id(e.dst)].add(id(e.src))
+    ready = [n for n in net.nodes if not senders[id(n)]]
+    order = []
+    while ready:
+        ready.sort(key=lambda n: pos[id(n)])
+        n = ready.pop(0)
+        order.append(n)
+        for d in net.downstream(n):
+            if id(n) in senders[id(d)]:
+                senders[id(d)].discard(id(n))
+                if not senders[id(d)]:
+                    ready.append(d)
+    return order
+
+
 class Shown(str):
     """The repr of a message that could not be copied, standing in for it in a record."""
 
@@ -179,7 +215,7 @@ class Tracer(Observer, Events):
         net = run.net
         self._ids = {e: i for i, e in enumerate(net.edges)}
         self._labels = edge_labels(net)
-        self._nodes = [net.name_of(n) for n in net.nodes]
+        self._nodes = [net.name_of(n) for n in flow_order(net)]  # the vector clocks' entries
         self.sent = [0] * len(net.edges)
         self.got = [0] * len(net.edges)
         if run.seed is not None:
