@@ -358,6 +358,23 @@ def test_clocks_are_columns_of_a_data_frame_and_computed_only_when_asked():
     assert g.trace.clocks is g.trace.clocks  # once
 
 
+def test_the_table_shows_the_clocks_when_asked():
+    g = small()
+    lines = g.trace.table(clocks=True).splitlines()
+    assert lines[1].split()[:4] == ["seq", "step", "L", "vector"]
+    assert lines[2].split()[:7] == ["0", "1", "1", "[1,", "0,", "0,", "0]"]
+    assert "vector" not in g.trace.table()
+
+
+def test_the_vector_entries_follow_the_flow_of_messages():
+    out = []
+    late = Source(fn=ListSource([1]).run, name="late")
+    hub = Transform(fn=lambda m: m, name="hub")
+    early = Source(fn=ListSource([2]).run, name="early")
+    g = network([(hub, Sink(fn=out.append, name="end")), (late, hub), (early, hub)])
+    assert run(g, 0).trace.nodes == ["late", "early", "hub", "end"]
+
+
 def test_a_vector_clock_is_a_partial_order_readable_by_node():
     v = VectorClock(["a", "b"], [2, 0])
     w = VectorClock(["a", "b"], [1, 1])
