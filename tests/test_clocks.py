@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dissyslab import ListSource, MergeSynch, Sink, Source, Split, Transform, network
+from dissyslab import ListSource, MergeSynch, NetworkError, Sink, Source, Split, Transform, network
 from dissyslab.clocks import Clocks, VectorClock
 from dissyslab.trace import Trace, TraceRecord
 from random_dags import build, dags
@@ -193,6 +193,28 @@ class Account:
         else:
             out[1] = m
         return out
+
+
+@quick
+@given(st.integers(0, 6), st.integers(1, 6), seeds_or_threads)
+def test_clocks_with_a_failed_node_and_its_discards_match_the_definition(bad, count, seed):
+    """Messages that reach a failed node are discarded: each discard is paired with its send."""
+    def fragile(m):
+        if m[1] == bad:
+            raise ValueError(f"cannot take {m}")
+        return m
+
+    node = Transform(fn=fragile, name="fragile")
+    g = network([(Source(fn=ListSource([("x", i) for i in range(count)]).run, name="x"), node),
+                 (Source(fn=ListSource([("y", i) for i in range(count)]).run, name="y"), node),
+                 (node, Sink(fn=lambda m: None, name="k"))])
+    try:
+        g.run_network(timeout=T, seed=seed, trace=True, live=False)
+    except NetworkError:
+        pass
+    trace = check_against_definition(g)
+    if bad < count:
+        assert any(r.event == "fail" for r in trace) and any(r.event == "discard" for r in trace)
 
 
 def ring(k, seed, hook=None):
