@@ -1,6 +1,6 @@
 """This DisSysLab against an earlier one, side by side: the cost of a change to the runtime.
 
-    python benchmarks/versus.py [--rev HEAD~1] [--only pipeline] [--reps 15] [--n 100000]
+    python benchmarks/versus.py [--rev HEAD~1] [--only pipeline] [--reps 15] [--n 100000] [--trace]
 
 ``--rev`` is any git revision of this repository (a commit, a tag, ``HEAD~3``):
 it is checked out into a temporary folder with ``git worktree``, and the two
@@ -10,7 +10,7 @@ scheduler is not counted), the order swapping at every repetition so that a
 busy neighbour slows both alike. Prints, per workload, the median time of each and
 the median of the per-repetition ratios (this one / the other), for the
 wall-clock time and for the CPU time of the process (the steadier figure when
-the machine is shared).
+the machine is shared). ``--trace`` times traced runs (``trace=True``) instead.
 
 Feedback loops' termination detection (``termination.py``) costs acyclic
 networks nothing by design; this is how that is checked (target: at most 5 %
@@ -41,15 +41,16 @@ w = build({n})
 g = network(w.edges)
 gc.collect()
 started, cpu = time.perf_counter(), time.process_time()
-g.run_network(timeout=300, live=False)
+g.run_network(timeout=300, live=False{trace})
 elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
 w.check("dissyslab")
 print(json.dumps([elapsed, cpu]))
 """
 
 
-def one_run(root, name, n):
-    code = ONE_RUN.format(root=root, benchmarks=HERE, name=name, n=n)
+def one_run(root, name, n, trace=False):
+    code = ONE_RUN.format(root=root, benchmarks=HERE, name=name, n=n,
+                          trace=", trace=True" if trace else "")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                           check=False)
     if done.returncode != 0:
@@ -66,6 +67,7 @@ def main(argv=None):
     parser.add_argument("--only", action="append", choices=list(WORKLOADS))
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--trace", action="store_true", help="time traced runs (trace=True)")
     parser.add_argument("--target", type=float, default=1.05,
                         help="largest acceptable median ratio (this / the other)")
     args = parser.parse_args(argv)
@@ -85,7 +87,7 @@ def main(argv=None):
                 for rep in range(args.reps):
                     order = [(ROOT, runs_mine), (other, runs_theirs)]
                     for root, times in (order if rep % 2 == 0 else order[::-1]):
-                        times.append(one_run(root, name, args.n))
+                        times.append(one_run(root, name, args.n, args.trace))
                 mine, theirs = [r[0] for r in runs_mine], [r[0] for r in runs_theirs]
                 ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
                 cpu = statistics.median(a[1] / b[1] for a, b in zip(runs_mine, runs_theirs, strict=True))

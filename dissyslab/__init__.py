@@ -17,7 +17,9 @@ The package has rooms, and each idea lives in one of them:
 * snapshots, a consistent state of a running network and resuming from it
   (Chandy and Lamport's markers): ``snapshots.py``;
 * observers and views, which watch runs through ``observers.py``: ``trace.py``,
-  ``live.py`` (the live view in Jupyter), ``diagram.py``, ``timeline.py``;
+  ``live.py`` (the live view in Jupyter), ``diagram.py``, ``timeline.py``; and, from a
+  trace after the run, time and order: ``clocks.py`` (Lamport and vector clocks,
+  happened-before);
 * the checks for exercises and the grader: ``check/``.
 
 To see how a run works, read ``semantics.py`` and then ``threads.py``.

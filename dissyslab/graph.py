@@ -448,15 +448,46 @@ class Network:
         self._refuse_piece("explore()")
         return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
 
-    def timeline(self, window=None, max_events=200):
+    # --- time and order (clocks.py, timeline.py): one block, kept together ---------------------
+    def timeline(self, window=None, max_events=200, *, focus=None, clock="wall", vectors=False):
         """A space-time diagram (SVG) of the last traced run: one lane per node, an arrow per message.
 
         ``window=(first_seq, last_seq)`` shows only those events; otherwise the
         first ``max_events`` are shown and the picture says what was left out.
+        ``focus=e`` (a record of ``g.trace`` or its ``seq``) highlights what happened
+        before and after ``e`` and greys what is concurrent with it;
+        ``clock="lamport"`` places events by their Lamport clock instead of in
+        the order they happened; ``vectors=True`` labels each event with its vector clock.
         """
         from .timeline import timeline
 
-        return timeline(self, window=window, max_events=max_events)
+        return timeline(self, window=window, max_events=max_events, focus=focus, clock=clock,
+                        vectors=vectors)
+
+    def happened_before(self, a, b):
+        """True when event ``a`` of the last traced run happened before event ``b`` (records or seqs)."""
+        from .clocks import clocks_of
+
+        return clocks_of(self.trace).happened_before(a, b)
+
+    def concurrent(self, a, b):
+        """True when neither of two events of the last traced run happened before the other."""
+        from .clocks import clocks_of
+
+        return clocks_of(self.trace).concurrent(a, b)
+
+    def causal_past(self, e):
+        """The events of the last traced run that happened before ``e``, in trace order."""
+        from .clocks import clocks_of
+
+        return clocks_of(self.trace).causal_past(e)
+
+    def causal_future(self, e):
+        """The events of the last traced run that ``e`` happened before, in trace order."""
+        from .clocks import clocks_of
+
+        return clocks_of(self.trace).causal_future(e)
+    # --- end of the time-and-order block ---------------------------------------------------------
 
 
 @shown_to_students

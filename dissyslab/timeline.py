@@ -11,12 +11,20 @@ marked. A snapshot (``snapshots.py``) shows as a diamond where each node
 recorded its state, a dashed arrow for each marker, and the *cut*: a dashed
 line through the points where the nodes recorded. The SVG text is
 deterministic: the same trace gives the same picture.
+
+Time and order (``clocks.py``): ``focus=e`` rings event ``e``, tints its
+causal past blue and its causal future orange, and fades what is concurrent
+with it; ``clock="lamport"`` puts each event on the row of its Lamport clock
+(events on one row have the same clock; the numbers on the left are the
+clocks), so runs that differ only in timing give the same picture where
+every node has one input edge; ``vectors=True`` writes each event's vector
+clock under it. The live view is not affected.
 """
 
 from html import escape
 
 from .errors import short_repr
-from .trace import edge_labels, last_trace
+from .trace import edge_labels, flow_order, last_trace
 
 #: colours of the lanes, by kind of node
 COLOURS = {
@@ -28,6 +36,10 @@ COLOURS = {
 }
 FAIL = "#c62828"
 SNAP = "#c2185b"  # snapshots: where nodes record their state, markers and the cut
+PAST = "#1565c0"  # focus=e: what happened before e
+FUTURE = "#ef6c00"  # focus=e: what e happened before
+FADED = "0.22"  # focus=e: the opacity of what is concurrent with e
+CLOCKS = ("wall", "lamport")
 GREY = "#8b929c"
 INK = "#1f2933"
 
@@ -63,11 +75,22 @@ class Timeline:
         return f"<Timeline: {self.shown}{cut} events on {len(self.lanes)} lanes: {', '.join(self.lanes)}>"
 
 
-def timeline(net, window=None, max_events=200, trace=None):
+def timeline(net, window=None, max_events=200, trace=None, *, focus=None, clock="wall",
+             vectors=False):
     """Draw the last traced run of ``net`` (or ``trace``); see ``Network.timeline``."""
     name_of = _namer(net)
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be \"wall\" (events in the order they happened) or "
+                         f"\"lamport\" (events placed by their Lamport clock); got {clock!r}.")
+    if not isinstance(vectors, bool):
+        raise ValueError(f"vectors must be True or False; got {vectors!r}.")
     if trace is None:
-        trace = last_trace(net.last_run)
+        trace = last_trace(net.last_run, clocks=False)
+    order = None
+    if focus is not None or clock == "lamport" or vectors:
+        from .clocks import clocks_of
+
+        order = _Order(clocks_of(trace), focus, clock == "lamport", vectors)
     records = list(trace)
     total = len(records)
     if window is not None:
@@ -84,8 +107,48 @@ def timeline(net, window=None, max_events=200, trace=None):
             raise ValueError(f"max_events must be a whole number of at least 1 (or None for all), "
                              f"but got {max_events!r}.")
         shown = records if max_events is None else records[:max_events]
-    return Timeline(_draw(net, trace, records, shown), len(shown), total,
+    if order is not None and order.focus is not None and not any(r.seq == order.focus for r in shown):
+        raise ValueError(f"focus={focus!r}: event {order.focus} is not in the picture, which shows "
+                         f"events {shown[0].seq} to {shown[-1].seq}; choose a window that holds it, "
+                         f"like window=({max(order.focus - 20, 0)}, {order.focus + 20}).")
+    return Timeline(_draw(net, trace, records, shown, order), len(shown), total,
                     [name_of(n) for n in _lanes(net)])
+
+
+class _Order:
+    """What ``focus``, ``clock`` and ``vectors`` ask of a drawing, with the trace's clocks."""
+
+    def __init__(self, clocks, focus, lamport, vectors):
+        self.clocks, self.lamport, self.vectors = clocks, lamport, vectors
+        self.focus = None if focus is None else clocks.seq(focus, "focus")
+
+    def side(self, seq):
+        """Where event ``seq`` stands to the focus: "focus", "past", "future" or "concurrent"."""
+        f = self.focus
+        if seq == f:
+            return "focus"
+        if self.clocks.happened_before(seq, f):
+            return "past"
+        if self.clocks.happened_before(f, seq):
+            return "future"
+        return "concurrent"
+
+    def of_group(self, g):
+        if any(r.seq == self.focus for r in g.records):
+            return "focus"
+        return self.side(g.first.seq)
+
+    def of_arrow(self, send, receive):
+        """A message is in the past when its receive is; in the future when its send is."""
+        if receive is not None and self.side(receive.seq) in ("past", "focus"):
+            return "past"
+        if self.side(send.seq) in ("future", "focus"):
+            return "future"
+        return "concurrent"
+
+    def counts(self):
+        sides = [self.side(r.seq) for r in self.clocks.records]
+        return {k: sides.count(k) for k in ("past", "future", "concurrent")}
 
 
 def _check_window(window):
@@ -106,27 +169,8 @@ def _namer(net):
 
 
 def _lanes(net):
-    """The nodes in the order messages flow: every sender left of its receivers.
-
-    An edge that closes a loop (``net.feedback_edges``) goes right to left.
-    """
-    pos = {id(n): i for i, n in enumerate(net.nodes)}
-    senders = {id(n): set() for n in net.nodes}
-    for e in net.edges:
-        if e not in net.feedback_edges:
-            senders[id(e.dst)].add(id(e.src))
-    ready = [n for n in net.nodes if not senders[id(n)]]
-    order = []
-    while ready:
-        ready.sort(key=lambda n: pos[id(n)])
-        n = ready.pop(0)
-        order.append(n)
-        for d in net.downstream(n):
-            if id(n) in senders[id(d)]:
-                senders[id(d)].discard(id(n))
-                if not senders[id(d)]:
-                    ready.append(d)
-    return order
+    """The nodes in the order messages flow: every sender left of its receivers (``flow_order``)."""
+    return flow_order(net)
 
 
 class _Group:
@@ -204,20 +248,37 @@ def _f(v):
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
 
-def _draw(net, trace, records, shown):
+def _draw(net, trace, records, shown, order=None):
     name_of = _namer(net)
     lanes = _lanes(net)
     groups = _group(shown)
-    rows = len(groups)
+    row_h = ROW
+    clocks = order.clocks if order is not None else None
+    if order is not None and order.lamport:  # one row per Lamport clock value that has events
+        value = {id(g): clocks.lamport[g.first.seq] for g in groups}
+        rank = {v: i for i, v in enumerate(sorted(set(value.values())))}
+        for g in groups:
+            g.row = rank[value[id(g)]]
+        lane = {name_of(n): i for i, n in enumerate(lanes)}
+        groups.sort(key=lambda g: (g.row, lane[g.node]))  # the same picture, the same SVG text
+    if order is not None and order.vectors:
+        row_h = ROW + 10  # room for the vector under each event
+    rows = max((g.row for g in groups), default=-1) + 1
     chars = {name_of(n): LABEL_CHARS for n in lanes}
     if lanes:
         chars[name_of(lanes[-1])] = LABEL_CHARS + 16
     labels = {id(g): _label(g, chars[g.node]) for g in groups}
+    vecs = {}  # vectors=True: the vector clock written under each event
+    if order is not None and order.vectors:  # a lane is as wide as its longest vector, too
+        vecs = {id(g): repr(clocks.vector[g.first.seq]) for g in groups}
+        chars = {k: max(v, max([len(vecs[id(g)]) for g in groups if g.node == k] or [0]))
+                 for k, v in chars.items()}
 
     # lane widths: room for the longest label on the lane and for the node's name
     width_of = {}
     for n in lanes:
-        longest = max([len(labels[id(g)]) for g in groups if g.node == name_of(n)] or [0])
+        longest = max([max(len(labels[id(g)]), len(vecs.get(id(g), ""))) for g in groups
+                       if g.node == name_of(n)] or [0])
         need = max(22 + longest * CHAR + 12, len(name_of(n)) * 7.6 + 18, 112)
         width_of[name_of(n)] = min(need, 22 + chars[name_of(n)] * CHAR + 12)
     x_of, x = {}, GUTTER
@@ -228,19 +289,32 @@ def _draw(net, trace, records, shown):
     title = f"Timeline of a {what}"
     if trace.outcome not in (None, "finished"):
         title += f" (ended by {trace.outcome})"
-    if len(shown) == len(records):
+    if len(shown) == len(records) and order is not None and order.lamport:
+        sub = f"{len(records)} events, placed by their Lamport clocks (time runs down)"
+    elif len(shown) == len(records):
         sub = f"{len(records)} events, one row each, in the order they happened (time runs down)"
     elif shown:
         sub = (f"events {shown[0].seq} to {shown[-1].seq} of {len(records)} (numbered 0 to "
                f"{records[-1].seq}): g.timeline(window=(first, last)) shows others")
     else:
         sub = "no events"
-    width = int(max(x + 12, GUTTER - 34 + len(sub) * 6.3 + 12, 480))
+    more = []  # lines under the subtitle
+    if order is not None and order.lamport:
+        more.append("the numbers on the left are Lamport clocks: events on one row have the same clock")
+    if order is not None and order.focus is not None:
+        c = order.counts()
+        r = clocks.records[order.focus]
+        more.append(f"focus on event {order.focus} ({r.node} {r.event}): {c['past']} events "
+                    f"happened before it, {c['future']} after it, {c['concurrent']} are concurrent")
+    if order is not None and order.vectors:
+        more.append(f"vector clocks count events of: {', '.join(clocks.nodes)}")
+    head = TITLE + 14 * len(more)
+    width = int(max(x + 12, GUTTER - 34 + max(len(t) for t in [sub, *more]) * 6.3 + 12, 480))
     snapshots = any(r.event == "record" for r in shown)
-    legend, legend_h = _legend(width, snapshots)
-    top = TITLE + HEADER
-    y_of = {id(g): top + 14 + g.row * ROW for g in groups}
-    bottom = top + 14 + max(rows - 1, 0) * ROW
+    legend, legend_h = _legend(width, snapshots, order is not None and order.focus is not None)
+    top = head + HEADER
+    y_of = {id(g): top + 14 + g.row * row_h for g in groups}
+    bottom = top + 14 + max(rows - 1, 0) * row_h
     legend_y = bottom + 36
     height = legend_y + legend_h
     colour = {name_of(n): COLOURS.get(n.kind, INK) for n in lanes}
@@ -252,7 +326,9 @@ def _draw(net, trace, records, shown):
         f'viewBox="0 0 {width} {height}" font-family="{SANS}" class="dissyslab-timeline">',
         "<defs>",
     ]
-    for name, c in list(COLOURS.items()) + [("grey", GREY)] + [("snap", SNAP)] * snapshots:
+    focused = order is not None and order.focus is not None
+    tints = [("past", PAST), ("future", FUTURE)] * focused
+    for name, c in list(COLOURS.items()) + [("grey", GREY)] + [("snap", SNAP)] * snapshots + tints:
         out.append(f'<marker id="dsl-tl-head-{name}" viewBox="0 0 10 10" refX="9" refY="5" '
                    f'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
                    f'<path d="M0,1 L10,5 L0,9 z" fill="{c}"/></marker>')
@@ -262,6 +338,9 @@ def _draw(net, trace, records, shown):
     out.append(f'<text x="{GUTTER - 34}" y="20" font-size="14" font-weight="600" fill="{INK}">'
                f'{escape(title)}</text>')
     out.append(f'<text x="{GUTTER - 34}" y="36" font-size="11" fill="{GREY}">{escape(sub)}</text>')
+    for i, line in enumerate(more):
+        out.append(f'<text x="{GUTTER - 34}" y="{36 + 14 * (i + 1)}" font-size="11" '
+                   f'fill="{INK if line.startswith("focus") else GREY}">{escape(line)}</text>')
 
     # lanes and their headers
     for n in lanes:
@@ -272,18 +351,22 @@ def _draw(net, trace, records, shown):
         out.append(f'<line x1="{_f(x)}" y1="{top}" x2="{_f(x)}" y2="{_f(y_end)}" '
                    f'stroke="{c}" stroke-opacity="0.28" stroke-width="2.5"/>')
         room = int((width_of[name] - 10) / 7.6)
-        out.append(f'<rect x="{_f(x - 9)}" y="{TITLE + 4}" width="{_f(width_of[name] - 8)}" '
+        out.append(f'<rect x="{_f(x - 9)}" y="{head + 4}" width="{_f(width_of[name] - 8)}" '
                    f'height="34" rx="6" fill="{c}" fill-opacity="0.09" stroke="{c}" '
                    f'stroke-opacity="0.45"/>')
-        out.append(f'<text x="{_f(x - 2)}" y="{TITLE + 19}" font-size="12.5" font-weight="600" '
+        out.append(f'<text x="{_f(x - 2)}" y="{head + 19}" font-size="12.5" font-weight="600" '
                    f'fill="{c}">{escape(_fit(name, room))}</text>')
-        out.append(f'<text x="{_f(x - 2)}" y="{TITLE + 32}" font-size="10" fill="{GREY}">'
+        out.append(f'<text x="{_f(x - 2)}" y="{head + 32}" font-size="10" fill="{GREY}">'
                    f'{escape(kind[name].replace("_", " "))}</text>')
 
     # event numbers in the gutter
     out.append(f'<g font-family="{MONO}" font-size="9.5" fill="#a3a9b2" text-anchor="end">')
+    numbered = set()
     for g in groups:
-        out.append(f'<text x="{GUTTER - 6}" y="{_f(y_of[id(g)] + 3.5)}">{g.first.seq}</text>')
+        number = clocks.lamport[g.first.seq] if order is not None and order.lamport else g.first.seq
+        if g.row not in numbered:
+            numbered.add(g.row)
+            out.append(f'<text x="{GUTTER - 6}" y="{_f(y_of[id(g)] + 3.5)}">{number}</text>')
     out.append("</g>")
 
     # arrows: the send and the receive of one message share (edge, index)
@@ -296,6 +379,16 @@ def _draw(net, trace, records, shown):
             elif r.event in ("receive", "discard"):
                 gets[(r.edge, r.index)] = (g, r)
     out.append('<g fill="none" stroke-width="1.4">')
+    def tinted(c, head, send, receive):
+        """An arrow's colour and head when focus= asks: blue into the past, orange out to the future."""
+        if not focused:
+            return c, head, None
+        side = order.of_arrow(send, receive)
+        if side == "concurrent":
+            return GREY, "dsl-tl-head-grey", FADED
+        return (PAST, "dsl-tl-head-past", None) if side == "past" else (FUTURE, "dsl-tl-head-future",
+                                                                         None)
+
     for key, (g, r) in sends.items():
         edge = labels_by_edge[r.edge]
         c, head = colour[name_of(edge.src)], f"dsl-tl-head-{kind[name_of(edge.src)]}"
@@ -309,11 +402,14 @@ def _draw(net, trace, records, shown):
             if dashed:
                 c, head = GREY, "dsl-tl-head-grey"
                 tip += ", discarded: its receiver had failed"
-            out.append(_arrow(x1, y1, x2, y2, c, head, dashed, tip))
+            c, head, fade = tinted(c, head, r, r2)
+            out.append(_arrow(x1, y1, x2, y2, c, head, dashed, tip, opacity=fade))
         else:  # received after the window, or never (the run was stopped): a short stub
             tip += ", received later" if _received_later(records, key) else ", never received"
-            dx, dy = _stub(x_of[name_of(edge.dst)] - x1)
-            out.append(_arrow(x1, y1, x1 + dx, y1 + dy, c, head, True, tip, to_dot=False))
+            dx, dy = _stub(x_of[name_of(edge.dst)] - x1, row=row_h)
+            c, head, fade = tinted(c, head, r, None)
+            out.append(_arrow(x1, y1, x1 + dx, y1 + dy, c, head, True, tip, to_dot=False,
+                              opacity=fade))
     for key, (g2, r2) in gets.items():
         if key in sends:  # drawn above; the others were sent before the window
             continue
@@ -321,7 +417,9 @@ def _draw(net, trace, records, shown):
         c, head = colour[name_of(edge.src)], f"dsl-tl-head-{kind[name_of(edge.src)]}"
         tip = f"{short_repr(r2.message, 60)} along {r2.edge} (message {r2.index}), sent earlier"
         x2, y2 = x_of[g2.node], y_of[id(g2)]
-        dx, dy = _stub(x2 - x_of[name_of(edge.src)])
+        dx, dy = _stub(x2 - x_of[name_of(edge.src)], row=row_h)
+        if focused and order.side(r2.seq) in ("past", "focus"):
+            c, head = PAST, "dsl-tl-head-past"
         out.append(_arrow(x2 - dx, y2 - dy, x2, y2, c, head, True, tip, from_dot=False))
     out.extend(_snapshot_marks(net, groups, x_of, y_of))
     out.append("</g>")
@@ -331,8 +429,16 @@ def _draw(net, trace, records, shown):
         x, y = x_of[g.node], y_of[id(g)]
         c = colour[g.node]
         mark = g.mark()
-        tip = _tip(g, seeded)
-        out.append(f"<g><title>{escape(tip)}</title>")
+        tip = _tip(g, seeded, clocks)
+        side = order.of_group(g) if focused else None
+        faded = f' opacity="{FADED}"' if side == "concurrent" else ""
+        out.append(f"<g{faded}><title>{escape(tip)}</title>")
+        if side in ("past", "future"):
+            out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="9.5" fill="'
+                       f'{PAST if side == "past" else FUTURE}" fill-opacity="0.28"/>')
+        elif side == "focus":
+            out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="10" fill="#ffd54f" '
+                       f'stroke="{INK}" stroke-width="2"/>')
         if mark == "end":
             out.append(f'<line x1="{_f(x - 8)}" y1="{_f(y)}" x2="{_f(x + 8)}" y2="{_f(y)}" '
                        f'stroke="{FAIL if g.first.note == "failed" else c}" stroke-width="3" '
@@ -358,6 +464,9 @@ def _draw(net, trace, records, shown):
         out.append(f'<text x="{_f(x + 10)}" y="{_f(y - 3)}" font-family="{MONO}" font-size="11" '
                    f'fill="{fill}" stroke="#ffffff" stroke-width="3" paint-order="stroke" '
                    f'stroke-linejoin="round">{escape(text)}</text>')
+        if vecs:
+            out.append(f'<text x="{_f(x + 10)}" y="{_f(y + 12)}" font-family="{MONO}" '
+                       f'font-size="10" fill="{GREY}">{escape(vecs[id(g)])}</text>')
         out.append("</g>")
 
     out.append(f'<g transform="translate(0,{legend_y})">')
@@ -404,14 +513,14 @@ def _received_later(records, key):
     return any(r.event in ("receive", "discard") and (r.edge, r.index) == key for r in records)
 
 
-def _stub(dx, length=34.0):
+def _stub(dx, length=34.0, row=ROW):
     """The (dx, dy) of a short arrow pointing from a lane towards another lane, downwards."""
-    dy = 2.0 * ROW
+    dy = 2.0 * row
     n = (dx * dx + dy * dy) ** 0.5 or 1.0
     return dx * length / n, dy * length / n
 
 
-def _arrow(x1, y1, x2, y2, colour, head, dashed, tip, from_dot=True, to_dot=True):
+def _arrow(x1, y1, x2, y2, colour, head, dashed, tip, from_dot=True, to_dot=True, opacity=None):
     """A straight arrow from a dot to a dot, stopping short of both."""
     dx, dy = x2 - x1, y2 - y1
     length = (dx * dx + dy * dy) ** 0.5 or 1.0
@@ -420,7 +529,8 @@ def _arrow(x1, y1, x2, y2, colour, head, dashed, tip, from_dot=True, to_dot=True
     bx, by = x2 - dx * stop / length, y2 - dy * stop / length
     dash = ' stroke-dasharray="4 3"' if dashed else ""
     return (f'<path d="M{_f(ax)},{_f(ay)} L{_f(bx)},{_f(by)}" stroke="{colour}" '
-            f'stroke-opacity="0.8"{dash} marker-end="url(#{head})"><title>{escape(tip)}</title></path>')
+            f'stroke-opacity="{opacity or "0.8"}"{dash} marker-end="url(#{head})">'
+            f'<title>{escape(tip)}</title></path>')
 
 
 def _cross(x, y, r, colour, width):
@@ -429,10 +539,12 @@ def _cross(x, y, r, colour, width):
             f'stroke-linecap="round"/>')
 
 
-def _tip(g, seeded):
+def _tip(g, seeded, clocks=None):
     parts = []
     for r in g.records:
         when = f"step {r.time}" if seeded else f"{r.time * 1000:.2f} ms"
+        if clocks is not None:
+            when += f", Lamport {clocks.lamport[r.seq]}, vector {clocks.vector[r.seq]!r}"
         text = f"#{r.seq} ({when}) {r.node} {r.event}"
         if r.event != "end":
             text += f" {short_repr(r.message, 80)}"
@@ -444,7 +556,7 @@ def _tip(g, seeded):
     return "\n".join(parts)
 
 
-def _legend(width, snapshots=False):
+def _legend(width, snapshots=False, focus=False):
     """The key to the marks, wrapped to ``width``; returns (svg parts, height)."""
     c = COLOURS["transform"]
     items = [
@@ -466,6 +578,14 @@ def _legend(width, snapshots=False):
                    f'marker-end="url(#dsl-tl-head-snap)"/>', "marker"),
                   (f'<path d="M-9,0 L9,0" stroke="{SNAP}" stroke-width="2.2" stroke-opacity="0.55" '
                    f'stroke-dasharray="7 4"/>', "the cut")]
+    if focus:
+        items += [(f'<circle cx="0" cy="0" r="8" fill="#ffd54f" stroke="{INK}" stroke-width="2"/>',
+                   "the focus"),
+                  (f'<circle cx="0" cy="0" r="8" fill="{PAST}" fill-opacity="0.28"/>',
+                   "happened before it"),
+                  (f'<circle cx="0" cy="0" r="8" fill="{FUTURE}" fill-opacity="0.28"/>',
+                   "happened after it"),
+                  (f'<circle cx="0" cy="0" r="4.5" fill="{c}" opacity="{FADED}"/>', "concurrent")]
     out = [f'<g font-size="11" fill="{GREY}">']
     x, y = GUTTER - 20, 0
     for mark, text in items:  # each mark is drawn around (0, 0), its text after it

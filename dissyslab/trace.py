@@ -25,6 +25,11 @@ marker    the node took a snapshot's marker from ``edge``
 receive (or discard) with the same ``edge`` and ``index`` are the same message
 in flight, which is how the timeline draws its arrows.
 
+``lamport`` and ``vector`` are the event's Lamport clock and vector clock
+(one entry per node, in the order of ``g.trace.nodes``): they are worked out
+from the trace after the run, the first time ``g.trace`` is asked for, by the
+rules in ``clocks.py``; the run itself pays nothing for them.
+
 ``time`` is seconds since the run started in a threaded run, and the step
 number of the scheduler in a seeded run, so a seeded trace is identical every
 time. ``message`` is a copy taken when the event happened (later changes to
@@ -43,6 +48,8 @@ from .copying import snapshot
 from .errors import exception_text, short_repr
 from .observers import Events, Observer
 
+_new_record = tuple.__new__
+
 EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end", "record", "marker")
 
 
@@ -57,6 +64,8 @@ class TraceRecord(NamedTuple):
     edge: str = None
     index: int = None
     note: str = None
+    lamport: int = None
+    vector: object = None  # a clocks.VectorClock
 
 
 class Trace(list):
@@ -64,11 +73,15 @@ class Trace(list):
 
     ``pandas.DataFrame(g.trace)`` gives one row per record. ``seed`` is the
     seed of a seeded run (None for a threaded run); ``outcome`` is how the run
-    ended: "finished", "timeout" or "interrupted".
+    ended: "finished", "timeout" or "interrupted". ``nodes`` names the nodes in
+    the order of the entries of each vector clock: the order messages flow, senders
+    before their receivers, as the timeline's lanes.
     """
 
     seed = None
     outcome = None
+    nodes = None
+    clocks = None  # a clocks.Clocks, once asked for
 
     def events(self, kind):
         """Only the records of one kind of event, e.g. ``g.trace.events("drop")``."""
@@ -76,11 +89,20 @@ class Trace(list):
             raise ValueError(f"there is no event {kind!r}; the events are: {', '.join(EVENTS)}.")
         return [r for r in self if r.event == kind]
 
-    def table(self, limit=60):
-        """The records as a text table (the first ``limit`` of them; None for all)."""
+    def table(self, limit=60, clocks=False):
+        """The records as a text table (the first ``limit`` of them; None for all).
+
+        ``clocks=True`` adds each event's Lamport clock and vector clock (``clocks.py``).
+        """
         when = "step" if self.seed is not None else "ms"
+        if clocks and self.clocks is None:
+            from .clocks import clocks_of
+
+            clocks_of(self)
         rows = self if limit is None else self[:limit]
-        lines = [f"{'seq':>5} {when:>7}  {'node':<14} {'event':<8} {'message':<24} edge / note"]
+        width = max([len(repr(r.vector)) for r in rows] + [6]) if clocks else 0
+        stamp = f"{'L':>4} {'vector':<{width}}  " if clocks else ""
+        lines = [f"{'seq':>5} {when:>7}  {stamp}{'node':<14} {'event':<8} {'message':<24} edge / note"]
         for r in rows:
             t = f"{r.time:d}" if isinstance(r.time, int) else f"{r.time * 1000:.2f}"
             extra = []
@@ -89,7 +111,8 @@ class Trace(list):
             if r.note:
                 extra.append(r.note)
             msg = "" if r.event == "end" else short_repr(r.message, 24)
-            line = f"{r.seq:>5} {t:>7}  {r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}"
+            stamp = f"{r.lamport:>4} {r.vector!r:<{width}}  " if clocks else ""
+            line = f"{r.seq:>5} {t:>7}  {stamp}{r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}"
             lines.append(line.rstrip())
         if limit is not None and len(self) > limit:
             lines.append(f"... {len(self) - limit} more records (g.trace.table(limit=None) shows all)")
@@ -106,8 +129,12 @@ class Trace(list):
         printer.text(self.table())
 
 
-def last_trace(run):
-    """The trace of ``run`` (what ``g.trace`` returns for the last run), or a clear error."""
+def last_trace(run, clocks=True):
+    """The trace of ``run`` (what ``g.trace`` returns for the last run), or a clear error.
+
+    With ``clocks`` (as for ``g.trace``) its records carry their Lamport and
+    vector clocks, worked out now if this is the first time they are asked for.
+    """
     trace = getattr(run, "trace", None)
     if trace is None:
         raise RuntimeError(
@@ -115,6 +142,10 @@ def last_trace(run):
             "g.run_network(trace=True) (add seed=N to get the same trace every time), "
             "then look at g.trace."
         )
+    if clocks and trace.clocks is None:
+        from .clocks import clocks_of
+
+        clocks_of(trace)
     return trace
 
 
@@ -126,6 +157,31 @@ def edge_labels(net):
         seen[e.label] = n
         labels.append(e.label if n == 1 else f"{e.label} ({n})")
     return labels
+
+
+def flow_order(net):
+    """The nodes in the order messages flow: every sender before its receivers.
+
+    The timeline's lanes, left to right, and the entries of a vector clock. An edge
+    that closes a loop (``net.feedback_edges``) goes right to left.
+    """
+    pos = {id(n): i for i, n in enumerate(net.nodes)}
+    senders = {id(n): set() for n in net.nodes}
+    for e in net.edges:
+        if e not in net.feedback_edges:
+            senders[id(e.dst)].add(id(e.src))
+    ready = [n for n in net.nodes if not senders[id(n)]]
+    order = []
+    while ready:
+        ready.sort(key=lambda n: pos[id(n)])
+        n = ready.pop(0)
+        order.append(n)
+        for d in net.downstream(n):
+            if id(n) in senders[id(d)]:
+                senders[id(d)].discard(id(n))
+                if not senders[id(d)]:
+                    ready.append(d)
+    return order
 
 
 class Shown(str):
@@ -161,6 +217,7 @@ class Tracer(Observer, Events):
         net = run.net
         self._ids = {e: i for i, e in enumerate(net.edges)}
         self._labels = edge_labels(net)
+        self._nodes = [net.name_of(n) for n in flow_order(net)]  # the vector clocks' entries
         self.sent = [0] * len(net.edges)
         self.got = [0] * len(net.edges)
         if run.seed is not None:
@@ -171,12 +228,15 @@ class Tracer(Observer, Events):
 
     def finished(self, run, outcome):
         trace = Trace(sorted(self.records))
-        trace.seed, trace.outcome = run.seed, outcome
+        trace.seed, trace.outcome, trace.nodes = run.seed, outcome, self._nodes
         run.trace = trace
 
     def _add(self, node, event, message=None, edge=None, index=None, note=None):
         t = self.clock()
-        self.records.append(TraceRecord(next(self._seq), t, node, event, message, edge, index, note))
+        # a TraceRecord made as the tuple it is (what its own constructor does, without the call):
+        # the clocks (the last two fields) are worked out after the run (clocks.py)
+        self.records.append(_new_record(TraceRecord, (next(self._seq), t, node, event, message, edge,
+                                                      index, note, None, None)))
 
     def emit(self, node, msg):
         self._add(node, "emit", _snapshot(msg))

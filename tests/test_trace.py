@@ -146,7 +146,8 @@ def test_records_are_plain_and_easy_to_tabulate():
     g = mixed([])
     trace = run(g, seed=1)
     row = trace[0]._asdict()
-    assert list(row) == ["seq", "time", "node", "event", "message", "edge", "index", "note"]
+    assert list(row) == ["seq", "time", "node", "event", "message", "edge", "index", "note",
+                         "lamport", "vector"]
     assert row["event"] == "emit" and row["node"] == "numbers"
     text = trace.table(limit=5)
     assert text.splitlines()[0] == f"trace of a seeded run (seed 1): {len(trace)} records"
