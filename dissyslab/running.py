@@ -88,6 +88,7 @@ class Run:
         # snapshots.py: those taken (g.snapshots), those being taken, and what resume= sends again
         self.started_at = time.monotonic()
         self.snapshots, self.recordings, self.snapshots_started = [], [], 0
+        self.snapshots_dropped = 0  # snapshots given up because the run was stopped
         self.snapshot_lock = threading.RLock()
         self.take_snapshot = None  # set by a threaded run: starts one from any thread
         self.resend = [] if resume is None else restore(self, resume)
@@ -202,6 +203,9 @@ def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | N
         else:
             outcome = wait(engine.done, r.observers, timeout, tick=engine.tick)
         if outcome in ("timeout", "interrupted", "held"):
+            # a snapshot still being taken would be completed by nodes that are stopped,
+            # without the messages between them: it is dropped, and the error says so
+            r.snapshots_dropped = drop_recordings(r)
             busy = still_running(r, alive=engine.alive)
             stuck = stop_anyway(engine.stop)
     finally:
@@ -230,6 +234,15 @@ def warn_user(message: str, category: type[Warning]) -> None:
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def drop_recordings(run: Run) -> int:
+    """Give up every snapshot being taken (the run is being stopped); say how many."""
+    with run.snapshot_lock:
+        taking = list(run.recordings)
+        for rec in taking:
+            rec.drop()
+    return len(taking)
 
 
 def stop_with_grace(alive: Callable[[], list[threading.Thread]],
@@ -373,6 +386,13 @@ def stop_anyway(stop: Callable[[], list]) -> list:
 def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
              timeout_text: str | None = None) -> None:
     """Record how ``run`` went, tell the observers, then raise what went wrong."""
+    if run.snapshots_dropped:
+        n = run.snapshots_dropped
+        busy += (" A snapshot was being taken when the run stopped: nodes were stopped before "
+                 "every one had recorded, so it was incomplete and was not kept (g.snapshots "
+                 "holds only complete ones)." if n == 1 else
+                 f" {n} snapshots were being taken when the run stopped: they were incomplete "
+                 f"and were not kept (g.snapshots holds only complete ones).")
     if outcome in ("late", "held"):
         timeout_text = timeout_text or (
             f"The network did not finish within {_seconds(timeout)}: a call that Python cannot "
