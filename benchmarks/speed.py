@@ -152,6 +152,50 @@ def measure(who, workload, kind, n):
     return wall, cpu
 
 
+def run(workloads, kinds, reps, n):
+    """Measure each workload with each kind of source, printing a line as each finishes.
+
+    Returns rows: dicts with workload, source, ratio, low, high, cpu, target, ok (the
+    mean of the four plain workloads has its own row per source).
+    """
+    print(f"speed: {n:,} messages, {reps} repetitions, each in a fresh interpreter; "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"{'workload':<16}{'source':<8}{'ratio':>7}{'range':>13}{'CPU ratio':>11}{'target':>8}  result")
+    rows = []
+    for kind in kinds:
+        means = []
+        for workload in workloads:
+            if workload == "copied records" and kind == "c":
+                continue  # its source makes records either way
+            walls, cpus = [], []
+            for rep in range(reps):
+                order = ["dissyslab", "threads"] if rep % 2 == 0 else ["threads", "dissyslab"]
+                got = {who: measure(who, workload, kind, n) for who in order}
+                walls.append(got["threads"][0] / got["dissyslab"][0])
+                cpus.append(got["threads"][1] / got["dissyslab"][1])
+            row = {"workload": workload, "source": kind, "ratio": statistics.median(walls),
+                   "low": min(walls), "high": max(walls), "cpu": statistics.median(cpus),
+                   "target": TARGETS[workload]}
+            row["ok"] = row["ratio"] >= row["target"]
+            rows.append(row)
+            if workload != "copied records":
+                means.append(row)
+            print(f"{workload:<16}{kind:<8}{row['ratio']:>6.2f}x{row['low']:>7.2f}-{row['high']:<5.2f}"
+                  f"{row['cpu']:>10.2f}x{row['target']:>7.1f}x  {'PASS' if row['ok'] else 'FAIL'}",
+                  flush=True)
+        if len(means) == 4:
+            mean = {"workload": "mean of four", "source": kind,
+                    "ratio": statistics.mean(r["ratio"] for r in means),
+                    "cpu": statistics.mean(r["cpu"] for r in means), "target": MEAN_TARGET}
+            mean["low"], mean["high"] = mean["ratio"], mean["ratio"]
+            mean["ok"] = mean["ratio"] >= MEAN_TARGET
+            rows.append(mean)
+            print(f"{'mean of four':<16}{kind:<8}{mean['ratio']:>6.2f}x{'':>13}{mean['cpu']:>10.2f}x"
+                  f"{MEAN_TARGET:>7.1f}x  {'PASS' if mean['ok'] else 'FAIL'}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=9, help="repetitions per workload (default 9)")
@@ -165,37 +209,8 @@ def main(argv=None):
         who, workload, kind, n = args.one
         one(who, workload, kind, int(n))
         return 0
-    kinds = args.source or ["method", "c"]
-    print(f"speed: {args.n:,} messages, {args.reps} repetitions, each in a fresh interpreter; "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"{'workload':<16}{'source':<8}{'ratio':>7}{'range':>13}{'CPU ratio':>11}{'target':>8}  result")
-    ok = True
-    for kind in kinds:
-        means = []
-        for workload in args.only or list(TARGETS):
-            if workload == "copied records" and kind == "c":
-                continue  # its source makes records either way
-            walls, cpus = [], []
-            for rep in range(args.reps):
-                order = ["dissyslab", "threads"] if rep % 2 == 0 else ["threads", "dissyslab"]
-                got = {who: measure(who, workload, kind, args.n) for who in order}
-                walls.append(got["threads"][0] / got["dissyslab"][0])
-                cpus.append(got["threads"][1] / got["dissyslab"][1])
-            ratio = statistics.median(walls)
-            passed = ratio >= TARGETS[workload]
-            ok &= passed
-            if workload != "copied records":
-                means.append(ratio)
-            print(f"{workload:<16}{kind:<8}{ratio:>6.2f}x{min(walls):>7.2f}-{max(walls):<5.2f}"
-                  f"{statistics.median(cpus):>10.2f}x{TARGETS[workload]:>7.1f}x  "
-                  f"{'PASS' if passed else 'FAIL'}", flush=True)
-        if len(means) == 4:
-            mean = statistics.mean(means)
-            ok &= mean >= MEAN_TARGET
-            print(f"{'mean of four':<16}{kind:<8}{mean:>6.2f}x{'':>13}{'':>11}{MEAN_TARGET:>7.1f}x  "
-                  f"{'PASS' if mean >= MEAN_TARGET else 'FAIL'}", flush=True)
-    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
-    return 0 if ok else 1
+    rows = run(args.only or list(TARGETS), args.source or ["method", "c"], args.reps, args.n)
+    return 0 if all(row["ok"] for row in rows) else 1
 
 
 if __name__ == "__main__":
