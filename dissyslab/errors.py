@@ -7,6 +7,7 @@ import reprlib
 import sys
 import traceback as _traceback
 import types
+import warnings
 
 #: the folder of the dissyslab package: frames of code in it are not the student's
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -15,6 +16,24 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 def ours(filename: str) -> bool:
     """True if ``filename`` is a file of the dissyslab package itself (not the student's code)."""
     return os.path.abspath(filename).startswith(PACKAGE_DIR)
+
+
+def warn_student(message: str, category: type[Warning], every_time: bool = False) -> None:
+    """Warn from the student's own line: the first frame outside the dissyslab package.
+
+    That is the cell that called ``run_network`` (or ``g.snapshot()``), whatever
+    called what in between. Python shows a warning once per line; ``every_time``
+    shows it on every call (filters such as "ignore" or "error" still apply).
+    """
+    frame, level = sys._getframe(1), 2
+    while frame is not None and ours(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    if frame is None or not every_time:
+        warnings.warn(message, category, stacklevel=level if frame is not None else 2)
+        return
+    # no registry: shown every time (warn() would remember the line and stay silent)
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
+                           module=frame.f_globals.get("__name__"), registry=None)
 
 
 def student_traceback(exc: BaseException) -> list:

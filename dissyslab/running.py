@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import sys
 import sysconfig
 import threading
 import time
-import warnings
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -32,6 +30,7 @@ from .errors import (
     SourceUsedUpWarning,
     ThreadStillRunningWarning,
     short_repr,
+    warn_student,
 )
 from .flow import Flow
 from .observers import event_watcher
@@ -217,23 +216,11 @@ def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | N
         raise engine.error
     outcome, timeout_text = engine.finish(outcome)
     if stuck:
-        warn_user(stuck_text.format(names=", ".join(f"'{nr.name}'" for nr in stuck),
+        warn_student(stuck_text.format(names=", ".join(f"'{nr.name}'" for nr in stuck),
                                         kind=stuck[0].kind, name=stuck[0].name),
                       NodeStillRunningWarning)
     conclude(r, outcome, busy if not timeout_text else "", timeout, timeout_text)
     return r
-
-
-#: DisSysLab's own folder: frames there are not the student's
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def warn_user(message: str, category: type[Warning]) -> None:
-    """Warn, pointing at the first line outside DisSysLab: the student's own (their run_network)."""
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
 
 
 def drop_recordings(run: Run) -> int:
@@ -488,7 +475,7 @@ def _warn_merges(run: Run) -> None:
             continue
         name = nr.name
         for i, rest in nr.unpaired.items():
-            warn_user(
+            warn_student(
                 f"merge '{name}': input in_{i} got {len(rest)} more message"
                 f"{'s' if len(rest) != 1 else ''} than another input, so "
                 f"{'they were' if len(rest) != 1 else 'it was'} never paired: "
@@ -496,7 +483,7 @@ def _warn_merges(run: Run) -> None:
                 f"g.unpaired[{name!r}][{i}].",
                 MergeSynchWarning)
         for place, count in _exclusive_drops(run, nr.node):
-            warn_user(
+            warn_student(
                 f"merge '{name}': {place} dropped {count} message{'s' if count != 1 else ''} "
                 f"on the way into one input but not the others, so after the first drop the "
                 f"lists it made may pair messages that do not belong together.",
@@ -531,7 +518,7 @@ def _warn_threads_left(run: Run) -> None:
     names = ", ".join(repr(t.name) for t in left[:5]) + (
         f" and {len(left) - 5} more" if len(left) > 5 else "")
     daemon = any(t.daemon for t in left)
-    warn_user(
+    warn_student(
         f"{'A thread' if len(left) == 1 else 'Threads'} started during the run (by a node's "
         f"function) {'is' if len(left) == 1 else 'are'} still running: {names}. The run has "
         f"ended without waiting for {'it' if len(left) == 1 else 'them'}, so what "
@@ -572,7 +559,7 @@ def _warn_dropped_everything(run: Run) -> None:
         least = 1 if _always_none(nr.node.fn) else DROPPED_EVERYTHING
         if nr.kind == "transform" and nr.failure is None and got >= least and (
                 nr.stats.dropped == got):
-            warn_user(
+            warn_student(
                 f"transform '{nr.name}' dropped all {got} messages it received: its function "
                 f"returned None every time, and a transform passes on only what its function "
                 f"returns (None means 'drop this message'). If it should pass messages on, "
@@ -601,7 +588,7 @@ def _warn_sources_used_up(run: Run, warn: bool) -> None:
         if (not warn or nr.stats.sent or not before or nr.failure is not None
                 or isinstance(getattr(nr.node.fn, "__self__", None), ListSource)):
             continue
-        warn_user(
+        warn_student(
             f"source '{nr.name}' sent nothing in this run, although it sent {before} "
             f"message{'s' if before != 1 else ''} the last time it ran. Its function probably "
             f"takes its items from an iterator or a generator, and those can be gone through "

@@ -44,9 +44,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .copying import snapshot
-from .errors import short_repr
+from .errors import short_repr, warn_student
 from .flow import Room
-from .running import Engine, Finished, Run, execute, still_running, stop_with_grace, warn_user
+from .running import Engine, Finished, Run, execute, still_running, stop_with_grace
 from .semantics import Stop
 from .snapshots import Marker, SnapshotWarning, start
 
@@ -461,7 +461,7 @@ class Scheduler(Engine):
         run = self.run
         if self.snapshot_at and outcome == "finished" and not self.out_of_steps:
             steps = ", ".join(str(k) for k in self.snapshot_at)
-            warn_user(f"The run ended after {run.steps} steps, so no snapshot was taken at step"
+            warn_student(f"The run ended after {run.steps} steps, so no snapshot was taken at step"
                       f"{'s' if len(self.snapshot_at) > 1 else ''} {steps}: snapshot_at counts the "
                       f"steps of this run (g.last_run.steps).", SnapshotWarning)
         if not (self.out_of_steps and outcome == "finished"):

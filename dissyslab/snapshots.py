@@ -66,7 +66,6 @@ put in it.
 from __future__ import annotations
 
 import copy
-import sys
 import time
 import types
 import warnings
@@ -74,7 +73,7 @@ from collections import deque
 from functools import partial
 
 from .copying import copy_batch
-from .errors import cut, ours, short_repr
+from .errors import cut, short_repr, warn_student
 from .sources import ListSource
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
@@ -347,21 +346,8 @@ def _variables(names: list[str]) -> str:
 
 
 def warn(message: str, category: type[Warning] = SnapshotWarning) -> None:
-    """Warn from the student's own line, on every run (Python would show it once per line).
-
-    The line is the first frame outside the dissyslab package: the cell that
-    called ``run_network`` or ``g.snapshot()``, whatever called it in between.
-    """
-    frame = sys._getframe(1)
-    while frame is not None and ours(frame.f_code.co_filename):
-        frame = frame.f_back
-    if frame is None:
-        warnings.warn(message, category, stacklevel=2)
-        return
-    # no registry: shown every time, though filters ("ignore", "error") still apply
-    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
-                           module=frame.f_globals.get("__name__"), registry=None,
-                           module_globals=frame.f_globals)
+    """Warn from the student's own line, on every run (Python would show it once per line)."""
+    warn_student(message, category, every_time=True)
 
 
 def _held(owner: Any) -> list[tuple[Any, str]]:
