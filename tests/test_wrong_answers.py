@@ -72,15 +72,25 @@ def _scores(course, student, assignment):
         return {g.name.replace("_tests", ""): (g.score, g.max_score) for g in nb.grades}
 
 
-def _message(course, student, assignment, task):
-    nb = load(course / "autograded" / student / assignment / notebook_path(course, assignment).name)
+def _outputs(nb, gid):
     for cell in nb["cells"]:
-        if grade_id(cell) == f"{task}_tests":
+        if grade_id(cell) == gid:
             return "\n".join(
                 ("".join(o["text"]) if isinstance(o.get("text"), list) else o.get("text", ""))
                 if o["output_type"] == "stream" else o.get("evalue", "")
                 for o in cell.get("outputs", []))
-    raise KeyError(task)
+    raise KeyError(gid)
+
+
+def _message(course, student, assignment, task):
+    """What the student reads about a task: its test cell's verdict, then its answer cell's error.
+
+    (A mistake that ``network()`` itself refuses, such as an edge from a Split with no port, is
+    explained where it happens, in the answer cell; the test cell then says the answer cell
+    did not run to the end.)
+    """
+    nb = load(course / "autograded" / student / assignment / notebook_path(course, assignment).name)
+    return _outputs(nb, f"{task}_tests") + "\n" + _outputs(nb, f"{task}_answer")
 
 
 def test_every_task_has_at_least_two_wrong_answers():

@@ -17,6 +17,10 @@ WRONG = [
                  ('(router.out_2, Sink(fn=hot.append, name="hot"))',
                   '(router.out_2, Sink(fn=cold.append, name="cold"))')],
           says=["by_temperature.out_0 → cold"]),
+    Wrong("task1", "an edge from the split itself, not from one of its outputs (lesson: Mistake 1)",
+          edits=[('(router.out_0, Sink(fn=cold.append, name="cold"))',
+                  '(router, Sink(fn=cold.append, name="cold"))')],
+          says=["say which one sends", "by_temperature.out_0"]),
     Wrong("task2", "three outputs, but the other tickets still dropped (lesson: Mistake 5)",
           edits=[("    return [None, None, ticket]", "    return [None, None, None]")],
           says=["'general'"]),
@@ -29,6 +33,9 @@ WRONG = [
                  ('(router.out_2, Sink(fn=general.append, name="general"))',
                   '(router.out_2, Sink(fn=technical.append, name="technical"))')],
           says=["route_ticket.out_2 → general"]),
+    Wrong("task2", "three outputs, but out_2 left unconnected (lesson: Mistake 3)",
+          edits=[('    (router.out_2, Sink(fn=general.append, name="general")),\n', '')],
+          says=["out_2 is not connected"]),
     Wrong("task3", "if/elif: a story goes to one desk only",
           edits=[("    return [title if \"sports\" in tags else None,\n"
                   "            title if \"politics\" in tags else None,\n"

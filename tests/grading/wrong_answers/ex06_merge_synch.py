@@ -13,6 +13,9 @@ WRONG = [
                   'Transform(fn=lambda message: message, name="pair")'),
                  ("(names, pair.in_0), (scores, pair.in_1)", "(names, pair), (scores, pair)")],
           says=["'pair'", "MergeSynch"]),
+    Wrong("task1", "edges into the merge without a port (lesson: Mistake 1)",
+          edits=[("(names, pair.in_0), (scores, pair.in_1)", "(names, pair), (scores, pair)")],
+          says=["say which one receives", "pair.in_0"]),
     Wrong("task2", "the filter before the merge: every later pair shifts (lesson: Mistake 5)",
           code='''
 def valid_only(score):
