@@ -21,7 +21,7 @@ from grading.course import (
     nbgrader,
     notebook_path,
 )
-from grading.wrong_answers import batches, catalogue, depends
+from grading.wrong_answers import batches, catalogue, depends, readme_table
 
 pytestmark = pytest.mark.slow
 
@@ -108,6 +108,17 @@ def test_every_task_has_at_least_two_wrong_answers():
             for w in mine:
                 w.answer(assignment)        # its edits still apply to the instructor's answer
                 assert w.says, f"{assignment} {task} ({w.mistake}): say what the message must name"
+
+
+def test_the_readme_table_is_current():
+    """exercises/README.md says how many wrong answers each task catches: these, counted."""
+    readme = (EXERCISES / "README.md").read_text(encoding="utf-8")
+    assert readme_table() in readme, (
+        "the table under 'Wrong answers the checks catch' in exercises/README.md is out of date; "
+        "it should read:\n" + readme_table())
+    total = sum(len(w) for w in catalogue().values())
+    assert f"holds {total} plausible wrong answers" in readme
+    assert f"the other tasks: {len(PLAN)} submissions" in readme
 
 
 def test_wrong_answers_go_in_a_few_submissions():

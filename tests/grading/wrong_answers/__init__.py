@@ -84,3 +84,24 @@ def batches(wrong, depends=None):
                 batch[task] = ws.pop(0)
         out.append(batch)
     return out
+
+
+def readme_table():
+    """The table of exercises/README.md ("Wrong answers the checks catch"), from these fixtures."""
+    from ..course import EXERCISES, grade_id, load, notebook_path
+
+    lines = ["| Assignment | Task | Wrong answers | Caught (task scores 0) | By the visible checks "
+             "| Only by hidden tests |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    total = shown = 0
+    for assignment, wrong in sorted(catalogue().items()):
+        cells = load(notebook_path(EXERCISES, assignment))["cells"]
+        for task in [grade_id(c)[:-len("_tests")] for c in cells
+                     if (grade_id(c) or "").endswith("_tests")]:
+            mine = [w for w in wrong if w.task == task]
+            seen = sum(w.visible for w in mine)
+            lines.append(f"| `{assignment}` | {task[len('task'):]} | {len(mine)} | {len(mine)} "
+                         f"| {seen} | {len(mine) - seen} |")
+            total, shown = total + len(mine), shown + seen
+    lines.append(f"| all | | {total} | {total} | {shown} | {total - shown} |")
+    return "\n".join(lines)

@@ -16,6 +16,10 @@ WRONG = [
     Wrong("task1", "edges into the merge without a port (lesson: Mistake 1)",
           edits=[("(names, pair.in_0), (scores, pair.in_1)", "(names, pair), (scores, pair)")],
           says=["say which one receives", "pair.in_0"]),
+    Wrong("task1", "counting ports from 1 (lesson: Mistake 2): in_1 and in_2 of three",
+          edits=[('MergeSynch(num_inputs=2, name="pair")', 'MergeSynch(num_inputs=3, name="pair")'),
+                 ("(names, pair.in_0), (scores, pair.in_1)", "(names, pair.in_1), (scores, pair.in_2)")],
+          says=["in_0 is not connected"]),
     Wrong("task2", "the filter before the merge: every later pair shifts (lesson: Mistake 5)",
           code='''
 def valid_only(score):

@@ -36,4 +36,7 @@ WRONG = [
     Wrong("task3", "never returns None: ends with False, sent on forever (lesson: Mistake 3)",
           edits=[("            return None\n", "            return False\n")],
           says=["did not finish", "None"]),
+    Wrong("task3", "the source forgets to return the number (lesson: Mistake 2)",
+          edits=[('        count["n"] += 1\n        return count["n"]', '        count["n"] += 1')],
+          says=["Nothing arrived", "None ends the stream"]),
 ]
