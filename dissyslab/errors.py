@@ -13,6 +13,10 @@ import warnings
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+#: the last sentence of a NetworkError: where a failure's traceback is, for code that catches it
+WHERE_TRACEBACKS = "The traceback of each failure is in err.failures[i].traceback."
+
+
 def ours(filename: str) -> bool:
     """True if ``filename`` is a file of the dissyslab package itself (not the student's code)."""
     return os.path.abspath(filename).startswith(PACKAGE_DIR)
@@ -140,7 +144,7 @@ class NetworkError(StudentTraceback, Exception):
         lines.append(
             ("Every other path ran to the end and kept its results. " if self.other_paths else
              "What reached the sinks before the failure is kept. ")
-            + "The traceback of each failure is in err.failures[i].traceback."
+            + WHERE_TRACEBACKS
         )
         return "\n".join(lines)
 

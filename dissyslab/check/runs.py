@@ -12,7 +12,7 @@ import threading
 import warnings
 
 from ..copying import copy_message
-from ..errors import NetworkError, NetworkTimeout, NodeStillRunningWarning
+from ..errors import WHERE_TRACEBACKS, NetworkError, NetworkTimeout, NodeStillRunningWarning
 from ..graph import Network, network
 from ..nodes import Sink, Source, Split
 from ..sources import ListSource
@@ -207,8 +207,9 @@ def _require_clean(r, hint=None):
              public=f"Your network did not finish within {r.timeout:g} seconds in a hidden test.")
     if r.failures:
         names = ", ".join(sorted({repr(f.node.name) for f in r.failures}))
+        said = r.error.replace(WHERE_TRACEBACKS, "").rstrip()  # the check says what to do instead
         fail(f"A node of your network failed while the check ran it{r.where()}.\n"
-             f"  What the runtime said: {_indent(r.error)}",
+             f"  What the runtime said: {_indent(said)}",
              hint=hint or "read which node failed and on which message; call its function on "
                           "that message yourself to see the error.",
              public=f"A node of your network ({names}) failed in a hidden test.")
