@@ -3,10 +3,15 @@
 The package has rooms, and each idea lives in one of them:
 
 * the model, what a network *is*: ``nodes.py`` (Source, Transform, Sink, Split,
-  MergeSynch), ``graph.py`` (``network()``, its checks, the Network, and sub-networks:
-  pieces built with ``inputs=``/``outputs=``, written flat into the network that uses them),
-  ``errors.py``, ``copying.py`` (fanout copies), ``sources.py`` (ListSource),
-  ``pace.py`` (``paced``: the pauses that slow a lesson's run down to watch it);
+  MergeSynch, their ports and counters, and the Edge between two of them),
+  ``build.py`` (``network()``: every check of the edges, and sub-networks, pieces
+  built with ``inputs=``/``outputs=`` and written flat into the network that
+  uses them), ``model.py`` (the Network it returns: what you can ask of it, and
+  the doors to running, drawing and tracing it), ``loops.py`` (finding loops and
+  the edges that close them), ``errors.py``, ``copying.py`` (fanout copies),
+  ``sources.py`` (ListSource), ``pace.py`` (``paced``: the pauses that slow a
+  lesson's run down to watch it). Not ``network.py``: that name belongs to the
+  function ``network``;
 * the semantics, what each kind of node does with a message: ``semantics.py``;
 * the schedulers, *when* those steps run: ``threads.py`` (a thread per node,
   with ``channels.py`` carrying messages between them) and ``seeded.py`` (one
@@ -21,9 +26,12 @@ The package has rooms, and each idea lives in one of them:
 * the checks for exercises and the grader: ``check/``.
 
 To see how a run works, read ``semantics.py`` and then ``threads.py``.
+
+``import dissyslab`` loads the model and the errors only: everything else is
+imported when first used, so the import stays quick (``benchmarks/import_time.py``).
 """
 
-from .diagram import legend  # graphviz itself is imported only when a legend is drawn
+from .build import network
 from .errors import (
     CopyError,
     DroppedEverythingWarning,
@@ -36,8 +44,8 @@ from .errors import (
     SourceUsedUpWarning,
     ThreadStillRunningWarning,
 )
-from .graph import Edge, Network, NodeStats, network
-from .nodes import MergeSynch, Sink, Source, Split, Transform
+from .model import Network
+from .nodes import Edge, MergeSynch, NodeStats, Sink, Source, Split, Transform
 from .pace import paced
 from .snapshots import Snapshot, SnapshotWarning
 from .sources import ListSource
@@ -53,3 +61,18 @@ __all__ = [
     "Snapshot", "SnapshotWarning",
     "legend", "paced",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``dissyslab.legend``, loaded at its first use: it lives with the drawing code (``diagram.py``),
+    which ``import dissyslab`` does not load."""
+    if name == "legend":
+        from .diagram import legend
+
+        globals()["legend"] = legend  # found directly from now on
+        return legend
+    raise AttributeError(f"module 'dissyslab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"legend"})
