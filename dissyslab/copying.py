@@ -11,13 +11,19 @@ inside one plain container becomes two separate objects in the copy. Each
 copy is still fully independent of the original and of the other copies.
 """
 
+from __future__ import annotations
+
 import copy
 import sys
 
 from .errors import short_repr
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 #: types whose values can never change, so every receiver may share them
-_ATOMS = {int, float, complex, bool, str, bytes, type(None), range, type(Ellipsis)}
+ATOMS = {int, float, complex, bool, str, bytes, type(None), range, type(Ellipsis)}
 
 #: more immutable types, recognised by name so we never import their modules
 _IMMUTABLE_BY_NAME = {
@@ -27,9 +33,9 @@ _IMMUTABLE_BY_NAME = {
 }
 
 
-def copy_message(msg):
+def copy_message(msg: Any) -> Any:
     """Return a copy of ``msg`` that shares nothing mutable with it."""
-    if type(msg) in _ATOMS:
+    if type(msg) in ATOMS:
         return msg
     try:
         return _copy(msg)
@@ -38,11 +44,13 @@ def copy_message(msg):
         return copy.deepcopy(msg)
 
 
-def snapshot(msg, stand_in=None):
-    """A copy of ``msg`` as it is now, to keep (a trace, what a sink received).
+def copy_to_keep(msg: Any, stand_in: Callable[[str], Any] | None = None) -> Any:
+    """A copy of ``msg`` as it is now, to keep for later (a trace's record, what a sink received).
 
-    A message that cannot be copied is kept as its short repr, passed to
-    ``stand_in`` (a str subclass, say) if one is given.
+    Later changes to ``msg`` do not reach the copy. A message that cannot be
+    copied is kept as its short repr instead, passed to ``stand_in`` (a str
+    subclass, say) if one is given: keeping a record never fails. (Not to be
+    confused with a *snapshot*, the state of a whole network: ``snapshots.py``.)
     """
     try:
         return copy_message(msg)
@@ -51,16 +59,16 @@ def snapshot(msg, stand_in=None):
         return text if stand_in is None else stand_in(text)
 
 
-def all_immutable(batch):
+def all_immutable(batch: list) -> bool:
     """True if no message of ``batch`` can ever change, so receivers may share them."""
-    return set(map(type, batch)) <= _ATOMS
+    return set(map(type, batch)) <= ATOMS
 
 
-def copy_batch(batch):
+def copy_batch(batch: list) -> list:
     """Return a new list holding a copy of every message of ``batch``."""
     if all_immutable(batch):
         return batch[:]
-    atoms = _ATOMS
+    atoms = ATOMS
     try:
         return [m if type(m) in atoms else _copy(m) for m in batch]
     except RecursionError:
@@ -68,7 +76,7 @@ def copy_batch(batch):
 
 
 def _copy(value):
-    """Copy a value whose type is not in ``_ATOMS``."""
+    """Copy a value whose type is not in ``ATOMS``."""
     copier = _COPIERS.get(type(value))
     if copier is not None:
         return copier(value)
@@ -81,7 +89,7 @@ def _copy_list(value):
     new = value[:]
     i = 0
     for v in value:
-        if type(v) not in _ATOMS:
+        if type(v) not in ATOMS:
             new[i] = _copy(v)
         i += 1
     return new
@@ -90,15 +98,15 @@ def _copy_list(value):
 def _copy_dict(value):
     new = value.copy()
     for k, v in value.items():
-        if type(v) not in _ATOMS:
+        if type(v) not in ATOMS:
             new[k] = _copy(v)
-        if type(k) not in _ATOMS and _copy(k) is not k:
+        if type(k) not in ATOMS and _copy(k) is not k:
             return copy.deepcopy(value)  # a key that can change (rare): copy keys too
     return new
 
 
 def _copy_tuple(value):
-    items = [v if type(v) in _ATOMS else _copy(v) for v in value]
+    items = [v if type(v) in ATOMS else _copy(v) for v in value]
     if all(a is b for a, b in zip(items, value, strict=True)):
         return value  # nothing inside can change: share the tuple
     return tuple(items)
@@ -106,13 +114,13 @@ def _copy_tuple(value):
 
 def _copy_set(value):
     # set members are hashable; the plain ones are immutable
-    if all(type(v) in _ATOMS for v in value):
+    if all(type(v) in ATOMS for v in value):
         return set(value)
     return copy.deepcopy(value)
 
 
 def _copy_frozenset(value):
-    if all(type(v) in _ATOMS for v in value):
+    if all(type(v) in ATOMS for v in value):
         return value
     return copy.deepcopy(value)
 
@@ -131,6 +139,6 @@ def _is_immutable(cls):
     """True for the standard library's immutable value types (dates, decimals...)."""
     name = (cls.__module__, cls.__qualname__)
     if name in _IMMUTABLE_BY_NAME and getattr(sys.modules.get(name[0]), name[1], None) is cls:
-        _ATOMS.add(cls)  # remembered: next time it is shared at once
+        ATOMS.add(cls)  # remembered: next time it is shared at once
         return True
     return False

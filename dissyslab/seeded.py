@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from .copying import snapshot
+from .copying import copy_to_keep
 from .errors import (
     NetworkError,
     NetworkTimeout,
@@ -316,7 +316,7 @@ class Scheduler:
         for rec in self.run.recordings:
             rec.took(nr, edge, [msg])
         if self.received is not None and nr.kind == "sink":
-            self.received[nr.name].append(snapshot(msg))
+            self.received[nr.name].append(copy_to_keep(msg))
         nr.state = "busy"
         self.current = nr
         paired = nr.paired

@@ -1,6 +1,6 @@
 """Ready-made source functions for lessons."""
 
-from .copying import _ATOMS, copy_message
+from .copying import ATOMS, copy_message
 from .errors import shown_to_students
 
 
@@ -40,7 +40,7 @@ class ListSource:
             return None
         item = self.items[self._next]
         self._next += 1
-        if type(item) in _ATOMS:
+        if type(item) in ATOMS:
             return item
         try:
             return copy_message(item)

@@ -39,7 +39,7 @@ import itertools
 import time
 from typing import NamedTuple
 
-from .copying import snapshot
+from .copying import copy_to_keep
 from .errors import exception_text, short_repr
 from .observers import Events, Observer
 
@@ -135,8 +135,8 @@ class Shown(str):
         return str(self)
 
 
-def _snapshot(msg):
-    return snapshot(msg, Shown)
+def _kept(msg):
+    return copy_to_keep(msg, Shown)
 
 
 class Tracer(Observer, Events):
@@ -179,28 +179,28 @@ class Tracer(Observer, Events):
         self.records.append(TraceRecord(next(self._seq), t, node, event, message, edge, index, note))
 
     def emit(self, node, msg):
-        self._add(node, "emit", _snapshot(msg))
+        self._add(node, "emit", _kept(msg))
 
     def send(self, node, edge, msg):
         i = self._ids[edge]
         k = self.sent[i]
         self.sent[i] = k + 1
-        self._add(node, "send", _snapshot(msg), self._labels[i], k)
+        self._add(node, "send", _kept(msg), self._labels[i], k)
 
     def receive(self, node, edge, msg, event="receive"):
         i = self._ids[edge]
         k = self.got[i]
         self.got[i] = k + 1
-        self._add(node, event, _snapshot(msg), self._labels[i], k)
+        self._add(node, event, _kept(msg), self._labels[i], k)
 
     def discard(self, node, edge, msg):
         self.receive(node, edge, msg, "discard")
 
     def drop(self, node, msg, note=None):
-        self._add(node, "drop", _snapshot(msg), note=note)
+        self._add(node, "drop", _kept(msg), note=note)
 
     def fail(self, node, msg, exc):
-        self._add(node, "fail", _snapshot(msg), note=exception_text(exc))
+        self._add(node, "fail", _kept(msg), note=exception_text(exc))
 
     def end(self, node, state):
         self._add(node, "end", note=None if state == "done" else state)
