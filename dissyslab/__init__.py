@@ -47,7 +47,6 @@ from .errors import (
 from .model import Network
 from .nodes import Edge, MergeSynch, NodeStats, Sink, Source, Split, Transform
 from .pace import paced
-from .snapshots import Snapshot, SnapshotWarning
 from .sources import ListSource
 
 __version__ = "0.1.0"
@@ -63,16 +62,26 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """``dissyslab.legend``, loaded at its first use: it lives with the drawing code (``diagram.py``),
-    which ``import dissyslab`` does not load."""
-    if name == "legend":
-        from .diagram import legend
+#: names loaded at their first use, and the module each lives in: the drawing code
+#: (``diagram.py``) and the snapshots (``snapshots.py``) are not needed to build a network
+_LOADED_LATER = {"legend": "diagram", "Snapshot": "snapshots", "SnapshotWarning": "snapshots"}
 
-        globals()["legend"] = legend  # found directly from now on
-        return legend
-    raise AttributeError(f"module 'dissyslab' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    """``dissyslab.legend``, ``dissyslab.Snapshot``...: each loaded from its module at its first use.
+
+    ``from dissyslab import legend`` works as for any other name; ``import
+    dissyslab`` alone does not load the module behind it, so it stays quick.
+    """
+    module = _LOADED_LATER.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dissyslab' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # found directly from now on
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"legend"})
+    return sorted(set(globals()) | set(_LOADED_LATER))

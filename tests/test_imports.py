@@ -162,7 +162,7 @@ def _run(code):
 LATER = ("dataclasses", "inspect", "typing", "traceback", "shutil", "html", "threading",
          "dissyslab.diagram", "dissyslab.threads", "dissyslab.seeded", "dissyslab.running",
          "dissyslab.semantics", "dissyslab.channels", "dissyslab.trace", "dissyslab.live",
-         "dissyslab.check")
+         "dissyslab.snapshots", "dissyslab.check")
 
 
 def test_import_dissyslab_leaves_slow_and_unneeded_modules_for_later():
@@ -171,14 +171,19 @@ def test_import_dissyslab_leaves_slow_and_unneeded_modules_for_later():
     assert _run(code) == "[]", f"import dissyslab loaded {_run(code)}"
 
 
-def test_legend_is_loaded_at_its_first_use_and_found_as_before():
+def test_legend_and_snapshots_are_loaded_at_their_first_use_and_found_as_before():
     code = "\n".join([
         "import sys, dissyslab",
         "assert 'dissyslab.diagram' not in sys.modules",
-        "assert 'legend' in dissyslab.__all__ and 'legend' in dir(dissyslab)",
+        "assert 'dissyslab.snapshots' not in sys.modules",
+        "for name in ('legend', 'Snapshot', 'SnapshotWarning'):",
+        "    assert name in dissyslab.__all__ and name in dir(dissyslab)",
         "from dissyslab import legend",
         "from dissyslab import diagram",
         "assert legend is diagram.legend is dissyslab.legend",
+        "from dissyslab import Snapshot",
+        "from dissyslab.snapshots import Snapshot as S, SnapshotWarning as W",
+        "assert Snapshot is S and dissyslab.SnapshotWarning is W",
         "try:",
         "    dissyslab.legends",
         "except AttributeError as err:",
@@ -188,5 +193,6 @@ def test_legend_is_loaded_at_its_first_use_and_found_as_before():
 
 
 def test_a_star_import_still_gives_every_public_name():
-    code = "from dissyslab import *\nprint(legend.__name__, network.__name__, Edge.__name__)"
-    assert _run(code) == "legend network Edge"
+    code = ("from dissyslab import *\n"
+            "print(legend.__name__, network.__name__, Edge.__name__, Snapshot.__name__)")
+    assert _run(code) == "legend network Edge Snapshot"
