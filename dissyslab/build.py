@@ -36,6 +36,10 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import 
 if TYPE_CHECKING:
     from typing import Iterable, Sequence
 
+    #: one edge of the flat network: (src, src_port, dst, dst_port, its position in the
+    #: list given, or None for an edge of a sub-network)
+    _Flat = tuple[Node, int | None, Node, int | None, int | None]
+
 
 @shown_to_students
 def network(edges: Iterable[tuple], inputs: Sequence | None = None,
@@ -128,7 +132,7 @@ def network(edges: Iterable[tuple], inputs: Sequence | None = None,
                    inputs=[(e.node, e.port) for e in ins], outputs=[(e.node, e.port) for e in outs])
 
 
-def _flatten(edges, declared):
+def _flatten(edges: list, declared: list) -> tuple[list[_Flat], list[Network], dict, set]:
     """The edges given, with every sub-network's own edges written in: (ends, pieces, owner, used).
 
     ``ends``: (src, src_port, dst, dst_port, position in the list given, or None
@@ -164,7 +168,8 @@ def _flatten(edges, declared):
     return ends, pieces, owner, used
 
 
-def _collect_nodes(ends, pieces, declared, owner):
+def _collect_nodes(ends: list[_Flat], pieces: list[Network], declared: list,
+                   owner: dict[int, Network | None]) -> list[Node]:
     """Every node, in the order the flat edges first mention it, then lone nodes of pieces
     and declared nodes that no edge mentions (a piece made of one node)."""
     nodes, seen = [], set()
@@ -219,7 +224,7 @@ def _claim(owner: dict[int, Network | None], node: Node, piece: Network | None) 
         f"piece once for each piece.")
 
 
-def _name_parts(pieces, names):
+def _name_parts(pieces: list[Network], names: dict[int, str]) -> list[Part]:
     """Name each sub-network uniquely here (``cleaner``, ``cleaner_2``) and its nodes ``cleaner/strip``.
 
     Adds the inner nodes' names to ``names``; returns the :class:`Part` list,
@@ -241,7 +246,7 @@ def _name_parts(pieces, names):
     return parts
 
 
-def _check_edge(i, pair):
+def _check_edge(i: int, pair: object) -> tuple[_End, _End]:
     """Return the two resolved ends (:class:`_End`) of one edge, or raise a clear error."""
     where = f"The {_ordinal(i + 1)} edge in the list"
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -278,7 +283,7 @@ def _check_edge(i, pair):
     return s, d
 
 
-def _endpoint(where, end, role):
+def _endpoint(where: str, end: object, role: str) -> _End:
     wanted = "out" if role == "sender" else "in"
     if isinstance(end, Port):
         if end.direction != wanted:
@@ -316,7 +321,7 @@ def _endpoint(where, end, role):
     )
 
 
-def _only_port(where, piece, role):
+def _only_port(where: str, piece: Network, role: str) -> int:
     """The port to use when a sub-network is written in an edge without one: its only one."""
     name = piece.name
     if not piece.is_piece:
@@ -345,12 +350,13 @@ def _only_port(where, piece, role):
     return 0
 
 
-def _piece_end(piece, index, direction):
+def _piece_end(piece: Network, index: int, direction: str) -> _End:
     node, port = (piece.inputs if direction == "in" else piece.outputs)[index]
     return _End(node, port, piece, index, direction)
 
 
-def _declared(i, item, kind, owner, names):
+def _declared(i: int, item: object, kind: str, owner: dict[int, Network | None],
+              names: dict[int, str]) -> _End:
     """One item of ``inputs=[...]`` or ``outputs=[...]``, resolved to an :class:`_End`."""
     where = f"network(..., {kind}=[...]): the {_ordinal(i + 1)} item, {_show(item)},"
     direction = "in" if kind == "inputs" else "out"
@@ -399,7 +405,7 @@ def _declared(i, item, kind, owner, names):
     return _End(target, port)
 
 
-def _check_unique_ends(declared, kind, names):
+def _check_unique_ends(declared: list[_End], kind: str, names: dict[int, str]) -> None:
     seen = set()
     for e in declared:
         key = (id(e.node), e.port)
@@ -411,7 +417,7 @@ def _check_unique_ends(declared, kind, names):
         seen.add(key)
 
 
-def _check_piece_ports(pieces, used, piece_names):
+def _check_piece_ports(pieces: list[Network], used: set, piece_names: dict[int, str]) -> None:
     """Every input and output of a sub-network used here must be connected (like a Split's)."""
     for p in pieces:
         name = piece_names[id(p)]
@@ -433,7 +439,7 @@ def _check_piece_ports(pieces, used, piece_names):
                 f"{why}. Connect {'it' if len(missing) == 1 else 'them'}, e.g. {example}.")
 
 
-def _name_nodes(nodes):
+def _name_nodes(nodes: list[Node]) -> dict[int, str]:
     """This network's name for each node (by ``id``), checking that given names are unique.
 
     A node's own name never changes once it is set: a given name, or a name
@@ -467,7 +473,9 @@ def _name_nodes(nodes):
     return names
 
 
-def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
+def _check_ports_and_ends(nodes: list[Node], edges: list[Edge], names: dict[int, str],
+                          ins: Sequence[_End] = (), outs: Sequence[_End] = (),
+                          piece: bool = False) -> None:
     """Every node receives and sends; every port of a Split or MergeSynch is connected.
 
     ``ins``, ``outs``: a sub-network's declared inputs and outputs, which count
@@ -523,7 +531,8 @@ def _check_ports_and_ends(nodes, edges, names, ins=(), outs=(), piece=False):
                 )
 
 
-def _typo_hint(n, others, edges, names, *, n_has_no_input):
+def _typo_hint(n: Node, others: list[Node], edges: list[Edge], names: dict[int, str], *,
+               n_has_no_input: bool) -> str:
     """When one node has no input and another sends to nothing, an edge probably names the
     wrong node: say so, and show the edge that was probably meant (``""`` if there is none).
     """
@@ -548,18 +557,18 @@ def _typo_hint(n, others, edges, names, *, n_has_no_input):
     return hint
 
 
-def _with_ports(src, src_port, dst, dst_port):
+def _with_ports(src: str, src_port: int | None, dst: str, dst_port: int | None) -> str:
     left = src if src_port is None else f"{src}.out_{src_port}"
     right = dst if dst_port is None else f"{dst}.in_{dst_port}"
     return f"({left}, {right})"
 
 
-def _ordinal(n):
+def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
 
 
-def _show(value):
+def _show(value: object) -> str:
     """An edge or one end of it as a student wrote it: nodes by name, other values by short_repr."""
     if isinstance(value, (tuple, list)):
         inner = ", ".join(_show(v) for v in value)

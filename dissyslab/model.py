@@ -47,6 +47,11 @@ class Part:
     name of the part it is nested in, or None.
     """
 
+    name: str
+    network: Network
+    nodes: tuple[Node, ...]
+    parent: str | None
+
     def __init__(self, name: str, network: Network, nodes: tuple[Node, ...],
                  parent: str | None = None) -> None:
         for attr, value in (("name", name), ("network", network), ("nodes", nodes),

@@ -26,7 +26,7 @@ from .errors import short_repr, shown_to_students
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
 if TYPE_CHECKING:
-    from typing import Any, Callable, Literal
+    from typing import Any, Callable
 
 
 class NodeStats:
@@ -40,8 +40,6 @@ class NodeStats:
     Two NodeStats are equal when every counter is: ``g.stats["double"] ==
     NodeStats(received=3, sent=3)``. ``vars(stats)`` gives the counters as a dict.
     """
-
-    __hash__ = None  # its counters change during a run, so it cannot be a dict key
 
     def __init__(self, received: int = 0, sent: int = 0, dropped: int = 0, failed: int = 0,
                  discarded: int = 0) -> None:
@@ -65,12 +63,21 @@ class NodeStats:
 
 
 class Node:
-    """Common part of every node: a function, a name and extra keyword parameters."""
+    """What every node has: a function, a name, and keyword parameters for the function.
+
+    ``fn``: the function the node calls (pass the function itself: ``fn=double``,
+    not ``fn=double()``). ``name``: how errors, diagrams and ``g.stats`` call the
+    node; without one, the node is named after its function (``double``).
+    ``params``: keyword arguments added to every call, so one function serves
+    several nodes: ``Transform(fn=scale, params={"factor": 2})`` calls
+    ``scale(msg, factor=2)``. A mistake in any of them is reported at once,
+    when the node is made.
+    """
 
     kind = "node"
     #: how many output ports (None: one unnamed output) and input ports
-    num_outputs = None
-    num_inputs = None
+    num_outputs: int | None = None
+    num_inputs: int | None = None
 
     @shown_to_students
     def __init__(self, fn: Callable, name: str | None = None,
@@ -126,19 +133,32 @@ class Node:
 
 
 class Source(Node):
-    """Calls ``fn()`` again and again and sends each result on; ``None`` ends the stream."""
+    """Calls ``fn()`` again and again and sends each result on; ``None`` ends the stream.
+
+    ``fn`` takes no message: it must remember where it is between calls, like
+    ``Source(fn=ListSource(items=["a", "b"]).run)``, which sends "a", then "b",
+    then ends.
+    """
 
     kind = "source"
 
 
 class Transform(Node):
-    """Sends ``fn(msg)`` on for every message; returning ``None`` drops the message."""
+    """Sends ``fn(msg)`` on for every message; returning ``None`` drops the message.
+
+    ``Transform(fn=str.upper)`` sends every word on in capitals;
+    ``Transform(fn=lambda x: x if x > 0 else None)`` lets only positive numbers through.
+    """
 
     kind = "transform"
 
 
 class Sink(Node):
-    """Calls ``fn(msg)`` for every message and sends nothing on."""
+    """Calls ``fn(msg)`` for every message and sends nothing on: where results end up.
+
+    ``results = []`` then ``Sink(fn=results.append)`` collects every message
+    in ``results``; ``Sink(fn=print)`` prints them.
+    """
 
     kind = "sink"
 
@@ -148,7 +168,7 @@ class Port:
 
     __slots__ = ("node", "index", "direction")
 
-    def __init__(self, node: Any, index: int, direction: Literal["in", "out"]) -> None:
+    def __init__(self, node: Any, index: int, direction: str) -> None:
         self.node = node
         self.index = index
         self.direction = direction  # "out" or "in"
@@ -165,7 +185,7 @@ class Port:
 class _PortedNode(Node):
     """A node whose inputs or outputs are numbered ports reached as attributes."""
 
-    _direction = None
+    _direction = ""  # "out" (a Split) or "in" (a MergeSynch)
 
     def _make_ports(self, count: int, argname: str) -> None:
         cls = type(self).__name__
@@ -371,6 +391,12 @@ class Edge:
     belongs to. An edge never changes once made, and two edges are equal
     only if they are the same edge: an edge listed twice is two edges.
     """
+
+    src: Node
+    dst: Node
+    src_port: int | None
+    dst_port: int | None
+    names: tuple[str, str] | None
 
     def __init__(self, src: Node, dst: Node, src_port: int | None = None,
                  dst_port: int | None = None, names: tuple[str, str] | None = None) -> None:
