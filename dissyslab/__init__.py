@@ -72,15 +72,22 @@ def __getattr__(name: str) -> object:
 
     ``from dissyslab import legend`` works as for any other name; ``import
     dissyslab`` alone does not load the module behind it, so it stays quick.
+    A module of the package is found the same way: ``dissyslab.diagram.text(g)``.
     """
-    module = _LOADED_LATER.get(name)
-    if module is None:
-        raise AttributeError(f"module 'dissyslab' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value  # found directly from now on
-    return value
+    module = _LOADED_LATER.get(name)
+    if module is not None:
+        value = getattr(import_module(f".{module}", __name__), name)
+        globals()[name] = value  # found directly from now on
+        return value
+    if name.isidentifier() and not name.startswith("_"):
+        try:
+            return import_module(f".{name}", __name__)  # importing it makes it an attribute
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise  # the module exists but needs one that is missing
+    raise AttributeError(f"module 'dissyslab' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

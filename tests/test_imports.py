@@ -184,6 +184,8 @@ def test_legend_and_snapshots_are_loaded_at_their_first_use_and_found_as_before(
         "from dissyslab import Snapshot",
         "from dissyslab.snapshots import Snapshot as S, SnapshotWarning as W",
         "assert Snapshot is S and dissyslab.SnapshotWarning is W",
+        "import importlib",
+        "assert dissyslab.timeline is importlib.import_module('dissyslab.timeline')",
         "try:",
         "    dissyslab.legends",
         "except AttributeError as err:",
