@@ -334,7 +334,7 @@ _INSTEAD_OF_YIELD = {
     "transform": ("the generator object would be sent on as the message, and the code inside "
                   "it would never run. A transform's function must return its result: write "
                   "return instead of yield. To send each message to several nodes, connect this "
-                  "node to each of them (fanout); to send different items to different places, "
+                  "node to each of them (fanout); to send different items to different nodes, "
                   "use a Split."),
     "sink": ("the code inside it would never run. A sink's function must do its work and "
              "return: write it without yield."),
