@@ -6,8 +6,9 @@ The package has rooms, and each idea lives in one of them:
   MergeSynch, their ports and counters, and the Edge between two of them),
   ``build.py`` (``network()``: every check of the edges, and sub-networks, pieces
   built with ``inputs=``/``outputs=`` and written flat into the network that
-  uses them), ``model.py`` (the Network it returns: what you can ask of it, and
-  the doors to running, drawing and tracing it), ``loops.py`` (finding loops and
+  uses them), ``model.py`` (the network as a value: the Network that
+  ``network()`` returns, what you can ask of it, and the doors to running,
+  drawing and tracing it), ``loops.py`` (finding loops and
   the edges that close them), ``errors.py``, ``copying.py`` (fanout copies),
   ``sources.py`` (ListSource), ``pace.py`` (``paced``: the pauses that slow a
   lesson's run down to watch it). Not ``network.py``: that name belongs to the
@@ -27,8 +28,9 @@ The package has rooms, and each idea lives in one of them:
 
 To see how a run works, read ``semantics.py`` and then ``threads.py``.
 
-``import dissyslab`` loads the model and the errors only: everything else is
-imported when first used, so the import stays quick (``benchmarks/import_time.py``).
+``import dissyslab`` loads the model's rooms only: everything else (running, drawing,
+snapshots, ``legend``) is imported when first used, so the import stays quick
+(``benchmarks/import_time.py``).
 """
 
 from .build import network
