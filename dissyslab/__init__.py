@@ -3,17 +3,27 @@
 The package has rooms, and each idea lives in one of them:
 
 * the model, what a network *is*: ``nodes.py`` (Source, Transform, Sink, Split,
-  MergeSynch), ``graph.py`` (``network()``, its checks, the Network, and sub-networks:
-  pieces built with ``inputs=``/``outputs=``, written flat into the network that uses them),
-  ``errors.py``, ``copying.py`` (fanout copies), ``sources.py`` (ListSource),
-  ``pace.py`` (``paced``: the pauses that slow a lesson's run down to watch it);
+  MergeSynch, their ports and counters, and the Edge between two of them),
+  ``build.py`` (``network()``: every check of the edges, and sub-networks, pieces
+  built with ``inputs=``/``outputs=`` and written flat into the network that
+  uses them), ``model.py`` (the network as a value: the Network that
+  ``network()`` returns, what you can ask of it, and the doors to running,
+  drawing and tracing it), ``loops.py`` (finding loops and
+  the edges that close them), ``errors.py``, ``copying.py`` (fanout copies),
+  ``sources.py`` (ListSource), ``pace.py`` (``paced``: the pauses that slow a
+  lesson's run down to watch it). Not ``network.py``: that name belongs to the
+  function ``network``;
 * the semantics, what each kind of node does with a message: ``semantics.py``;
-* the schedulers, *when* those steps run: ``threads.py`` (a thread per node,
-  with ``channels.py`` carrying messages between them) and ``seeded.py`` (one
-  step at a time, in an order decided by a seed; ``g.explore()``), sharing the
-  steps of every run in ``running.py``; and the Ray engine, *where* they run:
-  ``ray_engine.py`` (``engine="ray"``: a process per source and transform, on
-  this machine or a cluster; Ray is imported only there);
+* the flow, the rules between nodes (room in front of a node, the end of the
+  stream, loops, failures, snapshot markers), written once: ``flow.py``;
+* the schedulers, *when* those steps run: ``runtime.py`` (what
+  ``g.run_network()`` calls: it checks the options and picks one),
+  ``threads.py`` (a thread per node, with ``channels.py`` carrying messages
+  between them) and ``seeded.py`` (one step at a time, in an order decided by a
+  seed), all sharing one run skeleton in ``running.py``; ``explore.py``
+  (``g.explore()``: many seeds, their different outcomes); and the Ray engine,
+  *where* they run: ``ray_engine.py`` (``engine="ray"``: a process per source
+  and transform, on this machine or a cluster; Ray is imported only there);
 * snapshots, a consistent state of a running network and resuming from it
   (Chandy and Lamport's markers): ``snapshots.py``;
 * observers and views, which watch runs through ``observers.py``: ``trace.py``,
@@ -22,10 +32,14 @@ The package has rooms, and each idea lives in one of them:
   happened-before);
 * the checks for exercises and the grader: ``check/``.
 
-To see how a run works, read ``semantics.py`` and then ``threads.py``.
+To see how a run works, read ``semantics.py``, then ``flow.py``, then ``threads.py``.
+
+``import dissyslab`` loads the model's rooms only: everything else (running, drawing,
+snapshots, ``legend``) is imported when first used, so the import stays quick
+(``benchmarks/import_time.py``).
 """
 
-from .diagram import legend  # graphviz itself is imported only when a legend is drawn
+from .build import network
 from .errors import (
     CopyError,
     DroppedEverythingWarning,
@@ -38,10 +52,9 @@ from .errors import (
     SourceUsedUpWarning,
     ThreadStillRunningWarning,
 )
-from .graph import Edge, Network, NodeStats, network
-from .nodes import MergeSynch, Sink, Source, Split, Transform
+from .model import Network
+from .nodes import Edge, MergeSynch, NodeStats, Sink, Source, Split, Transform
 from .pace import paced
-from .snapshots import Snapshot, SnapshotWarning
 from .sources import ListSource
 
 __version__ = "0.1.0"
@@ -55,3 +68,35 @@ __all__ = [
     "Snapshot", "SnapshotWarning",
     "legend", "paced",
 ]
+
+
+#: names loaded at their first use, and the module each lives in: the drawing code
+#: (``diagram.py``) and the snapshots (``snapshots.py``) are not needed to build a network
+_LOADED_LATER = {"legend": "diagram", "Snapshot": "snapshots", "SnapshotWarning": "snapshots"}
+
+
+def __getattr__(name: str) -> object:
+    """``dissyslab.legend``, ``dissyslab.Snapshot``...: each loaded from its module at its first use.
+
+    ``from dissyslab import legend`` works as for any other name; ``import
+    dissyslab`` alone does not load the module behind it, so it stays quick.
+    A module of the package is found the same way: ``dissyslab.diagram.text(g)``.
+    """
+    from importlib import import_module
+
+    module = _LOADED_LATER.get(name)
+    if module is not None:
+        value = getattr(import_module(f".{module}", __name__), name)
+        globals()[name] = value  # found directly from now on
+        return value
+    if name.isidentifier() and not name.startswith("_"):
+        try:
+            return import_module(f".{name}", __name__)  # importing it makes it an attribute
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":
+                raise  # the module exists but needs one that is missing
+    raise AttributeError(f"module 'dissyslab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LOADED_LATER))

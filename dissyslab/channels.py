@@ -28,7 +28,7 @@ from .semantics import NodeRun, Stop
 
 if TYPE_CHECKING:
     from .flow import Flow, Room
-    from .graph import Edge
+    from .nodes import Edge
 
 
 class Channel:

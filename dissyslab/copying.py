@@ -11,10 +11,16 @@ inside one plain container becomes two separate objects in the copy. Each
 copy is still fully independent of the original and of the other copies.
 """
 
+from __future__ import annotations
+
 import copy
 import sys
 
 from .errors import short_repr
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 #: types whose values can never change, so every receiver may share them
 ATOMS = {int, float, complex, bool, str, bytes, type(None), range, type(Ellipsis)}
@@ -27,7 +33,7 @@ _IMMUTABLE_BY_NAME = {
 }
 
 
-def copy_message(msg):
+def copy_message(msg: Any) -> Any:
     """Return a copy of ``msg`` that shares nothing mutable with it."""
     if type(msg) in ATOMS:
         return msg
@@ -49,11 +55,13 @@ def copy_any(msg):
         return copy.deepcopy(msg)
 
 
-def snapshot(msg, stand_in=None):
-    """A copy of ``msg`` as it is now, to keep (a trace, what a sink received).
+def copy_to_keep(msg: Any, stand_in: Callable[[str], Any] | None = None) -> Any:
+    """A copy of ``msg`` as it is now, to keep for later (a trace's record, what a sink received).
 
-    A message that cannot be copied is kept as its short repr, passed to
-    ``stand_in`` (a str subclass, say) if one is given.
+    Later changes to ``msg`` do not reach the copy. A message that cannot be
+    copied is kept as its short repr instead, passed to ``stand_in`` (a str
+    subclass, say) if one is given: keeping a record never fails. (Not to be
+    confused with a *snapshot*, the state of a whole network: ``snapshots.py``.)
     """
     try:
         return copy_message(msg)
@@ -62,12 +70,12 @@ def snapshot(msg, stand_in=None):
         return text if stand_in is None else stand_in(text)
 
 
-def all_immutable(batch):
+def all_immutable(batch: list) -> bool:
     """True if no message of ``batch`` can ever change, so receivers may share them."""
     return set(map(type, batch)) <= ATOMS
 
 
-def copy_batch(batch):
+def copy_batch(batch: list) -> list:
     """Return a new list holding a copy of every message of ``batch``."""
     if all_immutable(batch):
         return batch[:]

@@ -70,7 +70,7 @@ def check_graphviz_package():
 def check_drawing():
     """Draw a tiny network end to end, the way a lesson does."""
     from . import diagram
-    from .graph import network
+    from .build import network
     from .nodes import Sink, Source
 
     if not (diagram.dot_available() and diagram.graphviz_package_available()):

@@ -3,11 +3,12 @@
 import functools
 import os
 import re
-import reprlib
 import sys
-import traceback as _traceback
 import types
 import warnings
+
+# traceback and reprlib are imported where they are needed, when an error is shown:
+# `import dissyslab` stays quick
 
 #: the folder of the dissyslab package: frames of code in it are not the student's
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -62,7 +63,9 @@ def student_traceback(exc: BaseException) -> list:
         if shell is not None:
             return shell.InteractiveTB.structured_traceback(
                 type(exc), exc, exc.__traceback__, tb_offset=0)
-        return _traceback.format_exception(type(exc), exc, exc.__traceback__)
+        import traceback
+
+        return traceback.format_exception(type(exc), exc, exc.__traceback__)
     finally:
         for e, tb in chain:
             e.__traceback__ = tb
@@ -159,8 +162,10 @@ class NodeFailure:
         self.message = message
         self.has_message = has_message
         self.detail = detail
+        import traceback
+
         self.traceback = "".join(
-            _traceback.format_exception(type(exception), exception, exception.__traceback__)
+            traceback.format_exception(type(exception), exception, exception.__traceback__)
         )
 
     def summary(self):
@@ -251,6 +256,8 @@ def _bounded_repr(value, limit):
     """``repr(value)``, but a huge list, dict... is shown from its first ``limit`` items only."""
     if limit is None or type(value) not in _CONTAINERS or len(value) <= BIG:
         return repr(value)
+    import reprlib
+
     r = reprlib.Repr()
     r.maxlevel = 10
     r.maxlist = r.maxtuple = r.maxdict = r.maxset = r.maxfrozenset = limit

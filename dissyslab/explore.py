@@ -15,7 +15,7 @@ from .errors import NetworkError, NetworkTimeout, SourceUsedUpWarning, short_rep
 from .seeded import check_seed, run_seeded
 
 if TYPE_CHECKING:
-    from .graph import Network
+    from .model import Network
 
 
 class Outcome:

@@ -1,19 +1,34 @@
-"""The building blocks of a network: nodes that wrap ordinary Python functions.
+"""The building blocks of a network: nodes that wrap ordinary Python functions, and edges.
 
-A node knows its function, its name and its parameters; it knows nothing of
-threads or queues: what a node does with a message is in ``semantics.py``, and a
-scheduler (``threads.py``, ``seeded.py``) decides when it does it.
+Each kind of node calls your function in its own way:
+
+* :class:`Source` calls ``fn()`` again and again and sends each result on,
+  until ``fn`` returns ``None``;
+* :class:`Transform` sends ``fn(msg)`` on for every message (``None`` drops it);
+* :class:`Sink` calls ``fn(msg)`` for every message and sends nothing on;
+* :class:`Split` sends item ``i`` of the list ``fn(msg)`` returns to its output ``out_i``;
+* :class:`MergeSynch` takes one message from each input and sends them on as a list.
+
+An :class:`Edge` connects two of them; ``network([...])`` (``build.py``)
+checks the edges and makes the network. A node knows its function, its name
+and its parameters; it knows nothing of threads or queues: what a node does
+with a message is in ``semantics.py``, and a scheduler (``threads.py``,
+``seeded.py``) decides when it does it. :class:`NodeStats` holds what one node
+did in the last run.
 """
 
+from __future__ import annotations
+
 import functools
-import inspect
 import re
-from dataclasses import dataclass
 
 from .errors import short_repr, shown_to_students
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
-@dataclass
+
 class NodeStats:
     """Counters of one node for the last run.
 
@@ -21,25 +36,52 @@ class NodeStats:
     fanned out to three receivers counts once); ``dropped``: messages it
     filtered out by returning ``None``; ``failed``: messages on which its
     function raised; ``discarded``: messages that reached it after it failed.
+
+    Two NodeStats are equal when every counter is: ``g.stats["double"] ==
+    NodeStats(received=3, sent=3)``. ``vars(stats)`` gives the counters as a dict.
     """
 
-    received: int = 0
-    sent: int = 0
-    dropped: int = 0
-    failed: int = 0
-    discarded: int = 0
+    def __init__(self, received: int = 0, sent: int = 0, dropped: int = 0, failed: int = 0,
+                 discarded: int = 0) -> None:
+        self.received = received
+        self.sent = sent
+        self.dropped = dropped
+        self.failed = failed
+        self.discarded = discarded
+
+    def _counters(self) -> tuple[int, int, int, int, int]:
+        return (self.received, self.sent, self.dropped, self.failed, self.discarded)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._counters() == other._counters()
+
+    def __repr__(self) -> str:
+        return (f"NodeStats(received={self.received!r}, sent={self.sent!r}, "
+                f"dropped={self.dropped!r}, failed={self.failed!r}, discarded={self.discarded!r})")
 
 
 class Node:
-    """Common part of every node: a function, a name and extra keyword parameters."""
+    """What every node has: a function, a name, and keyword parameters for the function.
+
+    ``fn``: the function the node calls (pass the function itself: ``fn=double``,
+    not ``fn=double()``). ``name``: how errors, diagrams and ``g.stats`` call the
+    node; without one, the node is named after its function (``double``).
+    ``params``: keyword arguments added to every call, so one function serves
+    several nodes: ``Transform(fn=scale, params={"factor": 2})`` calls
+    ``scale(msg, factor=2)``. A mistake in any of them is reported at once,
+    when the node is made.
+    """
 
     kind = "node"
     #: how many output ports (None: one unnamed output) and input ports
-    num_outputs = None
-    num_inputs = None
+    num_outputs: int | None = None
+    num_inputs: int | None = None
 
     @shown_to_students
-    def __init__(self, fn, name=None, params=None):
+    def __init__(self, fn: Callable, name: str | None = None,
+                 params: dict[str, Any] | None = None) -> None:
         cls = type(self).__name__
         if not callable(fn):
             if callable(getattr(fn, "run", None)):
@@ -68,7 +110,7 @@ class Node:
         self._name = name  # a derived name is fixed by the first network that needs it
 
     @property
-    def name(self):
+    def name(self) -> str:
         """The node's name: the one given, else the one derived from its function.
 
         A derived name is made unique by the first network the node joins
@@ -80,30 +122,43 @@ class Node:
         return self._name if self._name is not None else self.default_name
 
     @name.setter
-    def name(self, value):
+    def name(self, value: object) -> None:
         raise AttributeError(
             f"a node's name cannot be changed once it is made (it would no longer match "
             f"the networks it is in). Give the name when you make the node: "
             f"{type(self).__name__}(..., name={short_repr(value, 40)}).")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, fn={function_name(self.fn)})"
 
 
 class Source(Node):
-    """Calls ``fn()`` again and again and sends each result on; ``None`` ends the stream."""
+    """Calls ``fn()`` again and again and sends each result on; ``None`` ends the stream.
+
+    ``fn`` takes no message: it must remember where it is between calls, like
+    ``Source(fn=ListSource(items=["a", "b"]).run)``, which sends "a", then "b",
+    then ends.
+    """
 
     kind = "source"
 
 
 class Transform(Node):
-    """Sends ``fn(msg)`` on for every message; returning ``None`` drops the message."""
+    """Sends ``fn(msg)`` on for every message; returning ``None`` drops the message.
+
+    ``Transform(fn=str.upper)`` sends every word on in capitals;
+    ``Transform(fn=lambda x: x if x > 0 else None)`` lets only positive numbers through.
+    """
 
     kind = "transform"
 
 
 class Sink(Node):
-    """Calls ``fn(msg)`` for every message and sends nothing on."""
+    """Calls ``fn(msg)`` for every message and sends nothing on: where results end up.
+
+    ``results = []`` then ``Sink(fn=results.append)`` collects every message
+    in ``results``; ``Sink(fn=print)`` prints them.
+    """
 
     kind = "sink"
 
@@ -113,25 +168,26 @@ class Port:
 
     __slots__ = ("node", "index", "direction")
 
-    def __init__(self, node, index, direction):
+    def __init__(self, node: Any, index: int, direction: str) -> None:
         self.node = node
         self.index = index
         self.direction = direction  # "out" or "in"
 
     @property
-    def name(self):
+    def name(self) -> str:
+        """``out_0``, ``in_1``...: the attribute that reaches this port."""
         return f"{self.direction}_{self.index}"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{self.node.name}.{self.name}"
 
 
 class _PortedNode(Node):
     """A node whose inputs or outputs are numbered ports reached as attributes."""
 
-    _direction = None
+    _direction = ""  # "out" (a Split) or "in" (a MergeSynch)
 
-    def _make_ports(self, count, argname):
+    def _make_ports(self, count: int, argname: str) -> None:
         cls = type(self).__name__
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(
@@ -142,7 +198,7 @@ class _PortedNode(Node):
         for port in self.ports:
             setattr(self, port.name, port)
 
-    def __getattr__(self, attr):
+    def __getattr__(self, attr: str) -> Port:
         # Only called for attributes that do not exist, such as a port out of range.
         if attr.startswith(("out_", "in_")) and "ports" in self.__dict__:
             ports = self.__dict__["ports"]
@@ -168,7 +224,8 @@ class Split(_PortedNode):
     _direction = "out"
 
     @shown_to_students
-    def __init__(self, fn, num_outputs, name=None, params=None):
+    def __init__(self, fn: Callable, num_outputs: int, name: str | None = None,
+                 params: dict[str, Any] | None = None) -> None:
         super().__init__(fn, name=name, params=params)
         self._make_ports(num_outputs, "num_outputs")
         self.num_outputs = num_outputs
@@ -187,22 +244,22 @@ class MergeSynch(_PortedNode):
     _direction = "in"
 
     @shown_to_students
-    def __init__(self, num_inputs, name=None):
+    def __init__(self, num_inputs: int, name: str | None = None) -> None:
         super().__init__(_pair_up, name=name)
         self.default_name = "merge_synch"
         self._make_ports(num_inputs, "num_inputs")
         self.num_inputs = num_inputs
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"MergeSynch(name={self.name!r}, num_inputs={self.num_inputs})"
 
 
-def _pair_up(*messages):
+def _pair_up(*messages: Any) -> list:
     """The function a MergeSynch applies: one message from each input, as a list."""
     return list(messages)
 
 
-def function_name(fn):
+def function_name(fn: Callable) -> str:
     """A readable name for any callable, without memory addresses."""
     if isinstance(fn, functools.partial):
         return function_name(fn.func)
@@ -215,7 +272,7 @@ def function_name(fn):
     return name
 
 
-def default_name(fn, kind):
+def default_name(fn: Callable, kind: str) -> str:
     """A readable node name derived from its function: ``to_upper``, ``list_source``."""
     if isinstance(fn, functools.partial):
         fn = fn.func
@@ -231,8 +288,27 @@ def default_name(fn, kind):
     return re.sub(r"\W+", "_", name).strip("_") or kind
 
 
-def _calls_make_objects(fn):
+def name_is_settled(node: Node) -> bool:
+    """True once ``node``'s name can no longer change: it was given, or a network fixed it."""
+    return node._name is not None
+
+
+def settle_name(node: Node, name: str) -> None:
+    """Fix the name derived for ``node`` for good (``network()`` does it, once every check passed).
+
+    Only a node whose name is not yet settled can be given one this way: a
+    node's name never changes once the node is in a network.
+    """
+    if node._name is not None:
+        raise ValueError(f"{node.kind} '{node._name}' already has its name; it cannot become "
+                         f"{name!r}.")
+    node._name = name
+
+
+def _calls_make_objects(fn: Callable) -> str | None:
     """"generator" or "async" when calling ``fn`` makes a generator or coroutine, not a result."""
+    import inspect  # here, not at the top: making a node needs it, `import dissyslab` does not
+
     candidates = [fn]
     if not (inspect.isroutine(fn) or isinstance(fn, (functools.partial, type))):
         candidates.append(getattr(fn, "__call__", None))  # a callable object  # noqa: B004
@@ -258,7 +334,7 @@ _INSTEAD_OF_YIELD = {
     "transform": ("the generator object would be sent on as the message, and the code inside "
                   "it would never run. A transform's function must return its result: write "
                   "return instead of yield. To send each message to several nodes, connect this "
-                  "node to each of them (fanout); to send different items to different places, "
+                  "node to each of them (fanout); to send different items to different nodes, "
                   "use a Split."),
     "sink": ("the code inside it would never run. A sink's function must do its work and "
              "return: write it without yield."),
@@ -267,7 +343,7 @@ _INSTEAD_OF_YIELD = {
 }
 
 
-def _check_plain_function(cls, kind, fn, name):
+def _check_plain_function(cls: str, kind: str, fn: Callable, name: str | None) -> None:
     """Refuse generator functions and ``async def`` functions, saying what to write instead."""
     what = _calls_make_objects(fn)
     if what is None:
@@ -286,7 +362,7 @@ def _check_plain_function(cls, kind, fn, name):
         f"up the others: write it as a plain def, without async and await.")
 
 
-def _check_name(cls, name):
+def _check_name(cls: str, name: object) -> None:
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise TypeError(
             f"{cls}(name=...) must be a non-empty string such as name='uppercase', "
@@ -294,14 +370,54 @@ def _check_name(cls, name):
         )
 
 
-def _for_name(name):
+def _for_name(name: object) -> str:
     return f" named {name!r}" if isinstance(name, str) else ""
 
 
-def _describe(value):
+def _describe(value: object) -> str:
     """``'hello' (a str)``; just ``a Thing`` when the repr is long or shows a memory address."""
     kind = type(value).__name__
     text = short_repr(value, limit=None)
     if len(text) > 60 or text in (f"<{kind} object>", f"<{kind} that cannot be shown>"):
         return f"a {kind}"
     return f"{text} (a {kind})"
+
+
+class Edge:
+    """One connection: messages leave ``src`` (at ``src_port`` of a Split) and reach ``dst``.
+
+    ``dst_port`` is the input of a MergeSynch it reaches, else None;
+    ``names`` is (sender's name, receiver's name) in the network the edge
+    belongs to. An edge never changes once made, and two edges are equal
+    only if they are the same edge: an edge listed twice is two edges.
+    """
+
+    src: Node
+    dst: Node
+    src_port: int | None
+    dst_port: int | None
+    names: tuple[str, str] | None
+
+    def __init__(self, src: Node, dst: Node, src_port: int | None = None,
+                 dst_port: int | None = None, names: tuple[str, str] | None = None) -> None:
+        for attr, value in (("src", src), ("dst", dst), ("src_port", src_port),
+                            ("dst_port", dst_port), ("names", names)):
+            object.__setattr__(self, attr, value)
+
+    def __setattr__(self, attr: str, value: object) -> None:
+        raise AttributeError(f"an Edge cannot be changed once made (tried to set {attr!r}); "
+                             f"build a new network with the edges you want.")
+
+    def __delattr__(self, attr: str) -> None:
+        raise AttributeError(f"an Edge cannot be changed once made (tried to delete {attr!r}).")
+
+    @property
+    def label(self) -> str:
+        """``"a → b"``, with ports where there are any: ``"split.out_0 → m.in_1"``."""
+        src, dst = self.names or (self.src.name, self.dst.name)
+        left = src if self.src_port is None else f"{src}.out_{self.src_port}"
+        right = dst if self.dst_port is None else f"{dst}.in_{self.dst_port}"
+        return f"{left} → {right}"
+
+    def __repr__(self) -> str:
+        return f"Edge({self.label})"

@@ -96,7 +96,7 @@ from .running import Engine, Finished, Run, execute, stop_with_grace
 from .semantics import CannotSend, NodeRun, Stop
 
 if TYPE_CHECKING:
-    from .graph import Network
+    from .model import Network
     from .observers import Observer
 
 #: most messages one call to an actor makes or handles

@@ -40,7 +40,7 @@ from .sources import ListSource
 from .termination import loop_watches
 
 if TYPE_CHECKING:
-    from .graph import Network
+    from .model import Network
     from .observers import Observer
     from .snapshots import Snapshot
 

@@ -43,7 +43,7 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .copying import snapshot
+from .copying import copy_to_keep
 from .errors import short_repr, warn_student
 from .flow import Room
 from .running import Engine, Finished, Run, execute, still_running, stop_with_grace
@@ -51,7 +51,7 @@ from .semantics import Stop
 from .snapshots import Marker, SnapshotWarning, start
 
 if TYPE_CHECKING:
-    from .graph import Network
+    from .model import Network
     from .observers import Observer
     from .semantics import NodeRun
 
@@ -301,7 +301,7 @@ class Scheduler(Engine):
         for rec in self.run.recordings:
             rec.took(nr, edge, [msg])
         if self.received is not None and nr.kind == "sink":
-            self.received[nr.name].append(snapshot(msg))
+            self.received[nr.name].append(copy_to_keep(msg))
         nr.state = "busy"
         self.current = nr
         paired = nr.paired

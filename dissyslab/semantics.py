@@ -52,7 +52,8 @@ from .errors import CopyError, NodeFailure, exception_text, short_repr
 from .nodes import Node, NodeStats
 
 if TYPE_CHECKING:
-    from .graph import Edge, Network
+    from .model import Network
+    from .nodes import Edge
     from .observers import Events, Observer
 
 

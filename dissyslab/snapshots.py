@@ -80,7 +80,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .graph import Edge, Network
+    from .model import Network
+    from .nodes import Edge
     from .running import Run
     from .semantics import NodeRun
 

@@ -49,7 +49,7 @@ from .semantics import NodeRun, Stop
 from .snapshots import Marker, Recording, start
 
 if TYPE_CHECKING:
-    from .graph import Network
+    from .model import Network
     from .observers import Observer
 
 #: most messages sent on together

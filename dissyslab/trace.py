@@ -44,7 +44,7 @@ import itertools
 import time
 from typing import NamedTuple
 
-from .copying import snapshot
+from .copying import copy_to_keep
 from .errors import exception_text, short_repr
 from .observers import Events, Observer
 
@@ -191,8 +191,8 @@ class Shown(str):
         return str(self)
 
 
-def _snapshot(msg):
-    return snapshot(msg, Shown)
+def _kept(msg):
+    return copy_to_keep(msg, Shown)
 
 
 class Tracer(Observer, Events):
@@ -239,28 +239,28 @@ class Tracer(Observer, Events):
                                                       index, note, None, None)))
 
     def emit(self, node, msg):
-        self._add(node, "emit", _snapshot(msg))
+        self._add(node, "emit", _kept(msg))
 
     def send(self, node, edge, msg):
         i = self._ids[edge]
         k = self.sent[i]
         self.sent[i] = k + 1
-        self._add(node, "send", _snapshot(msg), self._labels[i], k)
+        self._add(node, "send", _kept(msg), self._labels[i], k)
 
     def receive(self, node, edge, msg, event="receive"):
         i = self._ids[edge]
         k = self.got[i]
         self.got[i] = k + 1
-        self._add(node, event, _snapshot(msg), self._labels[i], k)
+        self._add(node, event, _kept(msg), self._labels[i], k)
 
     def discard(self, node, edge, msg):
         self.receive(node, edge, msg, "discard")
 
     def drop(self, node, msg, note=None):
-        self._add(node, "drop", _snapshot(msg), note=note)
+        self._add(node, "drop", _kept(msg), note=note)
 
     def fail(self, node, msg, exc):
-        self._add(node, "fail", _snapshot(msg), note=exception_text(exc))
+        self._add(node, "fail", _kept(msg), note=exception_text(exc))
 
     def end(self, node, state):
         self._add(node, "end", note=None if state == "done" else state)

@@ -188,3 +188,55 @@ def test_a_list_source_without_run_is_explained():
                        match=r"To use a ListSource here, pass its run method: "
                              r"Source\(fn=my_listsource.run\)"):
         Source(fn=ListSource(["a"]))
+
+
+def test_an_edge_is_a_fixed_value_compared_by_identity():
+    s, k = src(), sink()
+    with pytest.warns(DuplicateEdgeWarning):
+        g = network([(s, k), (s, k)])
+    first, second = g.edges
+    assert repr(first) == "Edge(src → out)" and (first.src, first.dst) == (s, k)
+    assert (first.src_port, first.dst_port, first.names) == (None, None, ("src", "out"))
+    assert first != second and len({first, second}) == 2  # an edge listed twice is two edges
+    with pytest.raises(AttributeError, match="an Edge cannot be changed once made"):
+        first.dst = s
+    with pytest.raises(AttributeError, match="cannot be changed"):
+        del first.src
+
+
+def test_an_edge_survives_pickling_and_copying():
+    # Ray sends a network's edges to other processes; snapshots copy what they record
+    import copy
+    import pickle
+
+    g = network([(src(), sink())])
+    for again in (pickle.loads(pickle.dumps(g.edges[0])), copy.deepcopy(g.edges[0])):
+        assert again.label == "src → out" and again.names == ("src", "out")
+        assert again is not g.edges[0]
+        with pytest.raises(AttributeError):
+            again.src_port = 1
+
+
+def test_node_stats_count_compare_and_show_like_a_record():
+    from dissyslab import NodeStats
+
+    stats = NodeStats(received=3, sent=2)
+    assert repr(stats) == "NodeStats(received=3, sent=2, dropped=0, failed=0, discarded=0)"
+    assert stats == NodeStats(3, 2, 0, 0, 0) and stats != NodeStats(received=3)
+    assert stats != (3, 2, 0, 0, 0)
+    assert vars(stats) == {"received": 3, "sent": 2, "dropped": 0, "failed": 0, "discarded": 0}
+    stats.dropped += 1
+    assert stats.dropped == 1
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(stats)
+
+
+def test_a_sub_network_is_seen_as_a_part():
+    a, b = Transform(fn=str.strip, name="strip"), Transform(fn=str.lower, name="lower")
+    piece = network([(a, b)], inputs=[a], outputs=[b], name="cleaner")
+    g = network([(src(), piece), (piece, sink())])
+    (part,) = g.parts
+    assert repr(part) == "Part(name='cleaner', parent=None)"
+    assert part.network is piece and part.nodes == (a, b)
+    with pytest.raises(AttributeError, match="a Part cannot be changed"):
+        part.name = "other"

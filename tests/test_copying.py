@@ -64,3 +64,15 @@ def test_copy_batch_copies_every_message():
 def test_an_uncopyable_message_raises():
     with pytest.raises(TypeError):
         copy_message(threading.Lock())
+
+
+def test_a_copy_to_keep_does_not_change_with_the_message_and_never_fails():
+    from dissyslab.copying import copy_to_keep
+
+    message = {"tags": ["a"]}
+    kept = copy_to_keep(message)
+    message["tags"].append("b")
+    assert kept == {"tags": ["a"]}
+    lock = threading.Lock()  # cannot be copied: kept as its short repr, without an address
+    assert copy_to_keep(lock) == "<lock object>"
+    assert copy_to_keep([lock], stand_in=lambda text: ("shown", text)) == ("shown", "<list object>")

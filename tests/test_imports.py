@@ -110,8 +110,24 @@ def _package_graph():
 
 def test_the_package_has_modules_and_sees_their_imports():
     graph = _package_graph()
-    assert {"dissyslab", "dissyslab.graph", "dissyslab.nodes", "dissyslab.check.runs"} <= set(graph)
-    assert "dissyslab.nodes" in graph["dissyslab.graph"]
+    assert {"dissyslab", "dissyslab.build", "dissyslab.nodes", "dissyslab.check.runs"} <= set(graph)
+    assert {"dissyslab.model", "dissyslab.nodes", "dissyslab.loops"} <= graph["dissyslab.build"]
+
+
+#: the model: what a network is, built and checked, with no thread, queue or drawing in it
+MODEL = {"dissyslab.nodes", "dissyslab.build", "dissyslab.model", "dissyslab.loops", "dissyslab.errors"}
+
+
+def test_the_model_stands_on_its_own():
+    # the model is below the runtime and the views: building a network loads none of them
+    graph = _package_graph()
+    for name in ("dissyslab.nodes", "dissyslab.loops", "dissyslab.build", "dissyslab.errors"):
+        assert graph[name] <= MODEL, f"{name} imports {sorted(graph[name] - MODEL)}"
+    # a Network's doors (run_network, diagram, trace...) load their modules only when opened
+    tree = ast.parse(_modules()["dissyslab.model"].read_text())
+    loaded = {f"dissyslab.{s.module}" for s in tree.body
+              if isinstance(s, ast.ImportFrom) and s.level == 1 and s.module}
+    assert loaded <= MODEL, f"dissyslab.model loads {sorted(loaded - MODEL)} when imported"
 
 
 def test_no_import_cycle_among_the_package_modules():
@@ -129,3 +145,56 @@ def test_import_dissyslab_loads_no_jupyter_or_graphviz_module():
                           timeout=60, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"import dissyslab loaded {done.stdout.strip()}"
+
+
+def _run(code):
+    """Run ``code`` in a fresh interpreter; return what it printed."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+#: standard modules that take milliseconds to load, and the package's own modules that only
+#: running, drawing or checking need: ``import dissyslab`` leaves them all for later
+#: (benchmarks/import_time.py measures the time)
+LATER = ("dataclasses", "inspect", "typing", "traceback", "shutil", "html", "threading",
+         "dissyslab.diagram", "dissyslab.threads", "dissyslab.seeded", "dissyslab.running",
+         "dissyslab.semantics", "dissyslab.channels", "dissyslab.trace", "dissyslab.live",
+         "dissyslab.snapshots", "dissyslab.check")
+
+
+def test_import_dissyslab_leaves_slow_and_unneeded_modules_for_later():
+    code = ("import sys\nbefore = set(sys.modules)\nimport dissyslab\n"
+            "print(sorted(m for m in set(sys.modules) - before if m in %r))" % (LATER,))
+    assert _run(code) == "[]", f"import dissyslab loaded {_run(code)}"
+
+
+def test_legend_and_snapshots_are_loaded_at_their_first_use_and_found_as_before():
+    code = "\n".join([
+        "import sys, dissyslab",
+        "assert 'dissyslab.diagram' not in sys.modules",
+        "assert 'dissyslab.snapshots' not in sys.modules",
+        "for name in ('legend', 'Snapshot', 'SnapshotWarning'):",
+        "    assert name in dissyslab.__all__ and name in dir(dissyslab)",
+        "from dissyslab import legend",
+        "from dissyslab import diagram",
+        "assert legend is diagram.legend is dissyslab.legend",
+        "from dissyslab import Snapshot",
+        "from dissyslab.snapshots import Snapshot as S, SnapshotWarning as W",
+        "assert Snapshot is S and dissyslab.SnapshotWarning is W",
+        "import importlib",
+        "assert dissyslab.timeline is importlib.import_module('dissyslab.timeline')",
+        "try:",
+        "    dissyslab.legends",
+        "except AttributeError as err:",
+        "    print(err)",
+    ])
+    assert _run(code) == "module 'dissyslab' has no attribute 'legends'"
+
+
+def test_a_star_import_still_gives_every_public_name():
+    code = ("from dissyslab import *\n"
+            "print(legend.__name__, network.__name__, Edge.__name__, Snapshot.__name__)")
+    assert _run(code) == "legend network Edge Snapshot"

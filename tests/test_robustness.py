@@ -10,7 +10,7 @@ import time
 import pytest
 
 from dissyslab import NetworkTimeout, Sink, Source, Transform, network
-from dissyslab import threads as threads_module
+from dissyslab import running as running_module
 
 
 def busy(x):
@@ -42,7 +42,7 @@ def test_the_timeout_holds_for_a_network_of_many_busy_nodes():
     with pytest.raises(NetworkTimeout):
         g.run_network(timeout=1, live=False)
     # starting 152 threads is part of the run: the timeout is not pushed back by it
-    assert time.monotonic() - started < 1 + threads_module.STOP_GRACE + 5
+    assert time.monotonic() - started < 1 + running_module.STOP_GRACE + 5
 
 
 def test_a_thread_that_cannot_start_stops_the_others_and_says_why(monkeypatch):

@@ -316,8 +316,6 @@ class Child:
         return {"shape": self._describe(v.net)}
 
     def _observe(self, r, meter=None):
-        from dataclasses import asdict
-
         out = {
             "outputs": {k: self.enc.encode(list.copy(v)[:MESSAGES], watch=False)
                         for k, v in r.outputs.items()},
@@ -326,7 +324,7 @@ class Child:
             "timed_out": bool(r.timed_out), "error": None if r.error is None else str(r.error)[:8000],
             "warnings": [str(w)[:2000] for w in r.warnings[:50]], "stuck": bool(r.stuck),
             "unpaired": self.enc.encode(dict(r.unpaired), watch=False),
-            "stats": {k: asdict(v) for k, v in r.stats.items()},
+            "stats": {k: dict(vars(v)) for k, v in r.stats.items()},
             "state": {k: str(v) for k, v in r.state.items()},
             "edge_counts": dict(r.edge_counts),
             "shape": self._describe(r.net),

@@ -235,7 +235,7 @@ class Connection:
     # --- networks ---------------------------------------------------------------------
     def network(self, desc):
         """A copy of the student's network, made here from its description (functions are stand-ins)."""
-        from ..graph import network
+        from ..build import network
         from ..nodes import MergeSynch, Sink, Source, Split, Transform
 
         classes = {"source": Source, "transform": Transform, "sink": Sink, "split": Split,

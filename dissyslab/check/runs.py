@@ -11,9 +11,10 @@ import importlib.util
 import threading
 import warnings
 
+from ..build import network
 from ..copying import copy_message
 from ..errors import WHERE_TRACEBACKS, NetworkError, NetworkTimeout, NodeStillRunningWarning
-from ..graph import Network, network
+from ..model import Network
 from ..nodes import Sink, Source, Split
 from ..sources import ListSource
 from .failure import (

@@ -11,9 +11,10 @@ import functools
 import types
 import warnings
 
+from ..build import network
 from ..errors import DuplicateEdgeWarning
-from ..graph import Edge, Network, network
-from ..nodes import MergeSynch, Sink, Source, Split, Transform, function_name
+from ..model import Network
+from ..nodes import Edge, MergeSynch, Sink, Source, Split, Transform, function_name
 from .failure import CheckFailed, fail, show
 from .remote import Remote, RemoteFn
 
