@@ -21,11 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from dissyslab.check.grader import grade_notebook
 from grading.attacks import (
     ATTACKS,
     HIDDEN_LEAK_2,
     IS_ALIVE,
     LYING_DICT,
+    MANY_PATHS,
+    TRUSTED_WORK,
     fill,
 )
 from grading.course import (
@@ -228,3 +231,86 @@ def test_no_feedback_holds_hidden_test_text(attacked):
 def test_a_protection_that_is_missing_is_said(attacked):
     """On this machine the sandbox works: grading says nothing about missing protections."""
     assert "WITHOUT a sandbox" not in attacked["log"]
+
+
+# --- round three: the grader's own work on what a submission sent is bounded ----------------
+
+def _graded(code, test="task1_tests", test_code=None, **limits):
+    """The fanout assignment with task 1 answered by ``code`` (tasks 2 and 3 solved), graded."""
+    path = notebook_path(EXERCISES, FANOUT)
+    sub = Submission(path).answer("task1_answer", code)
+    if test_code is not None:
+        sub.edit(test, test_code)
+    return grade_notebook(sub.nb, workdir=path.parent, **limits)
+
+
+def _by_task(result):
+    return {c.task: c.verdict for c in result.cells if c.verdict is not None}
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("name", sorted(TRUSTED_WORK))
+def test_what_a_submission_sends_is_judged_in_bounded_work(name):
+    """Each attack on the grader's own work fails its task by its checks, within the time limit.
+
+    Before: the grader spun on 2**64 shared sub-lists (has_remote, the failure message's
+    picture of a value) or on 2**40 routes (check.paths), and the batch stopped there.
+    """
+    result = _graded(TRUSTED_WORK[name], test_timeout=30)
+    verdicts = _by_task(result)
+    assert not verdicts[1].passed
+    assert verdicts[1].reason == "failed", verdicts[1]  # by its checks, not stopped
+    assert len(verdicts[1].message) < 5000
+    assert verdicts[2].passed and verdicts[3].passed  # the rest of the notebook is graded
+
+
+def test_bounded_walks_of_shared_and_looped_data():
+    from dissyslab.check.failure import show
+    from dissyslab.check.remote import has_remote
+
+    tangle = []
+    for _ in range(64):
+        tangle = [tangle, tangle]
+    loop = [1, 2]
+    loop.append(loop)
+    assert has_remote(tangle) is False
+    assert has_remote(loop) is False
+    assert has_remote(list(range(10**6))) is True  # too big to look at: not plain data
+    text = show(tangle, 160)
+    assert len(text) <= 160 and text.startswith("[[[[")
+    assert show(loop) == "[1, 2, [...]]"
+    assert show({"a": (1,), "b": "x" * 10**7}, 40).endswith(" ...")
+    assert show([1, (2,), {"k": None}]) == "[1, (2,), {'k': None}]"
+
+
+@pytest.mark.timeout(60)
+def test_paths_of_a_network_with_two_to_the_forty_routes_fail_quickly():
+    from dissyslab import ListSource, Sink, Source, Transform, check, network
+
+    names = {"Source": Source, "Transform": Transform, "Sink": Sink, "ListSource": ListSource,
+             "network": network, "WORDS": ["a"]}
+    exec(MANY_PATHS, names)
+    with pytest.raises(check.CheckFailed, match="far more routes"):
+        check.paths(names["g"], ["word_source → hub_0 → collector_length"])
+
+
+@pytest.mark.timeout(120)
+def test_a_test_cell_that_runs_past_its_limit_in_the_grader_is_stopped():
+    """The backstop: a test cell's own work (here an endless loop) is stopped at its limit.
+
+    Before, a test cell's limit was checked only when it asked the student's process
+    something, so this cell kept grading (and the batch) busy for ever.
+    """
+    from grading.course import solution
+
+    started = time.monotonic()
+    result = _graded(solution(FANOUT, "task1_answer"), test_code=(
+        "check.fanout(g, 'word_source', 2)\nseen = upper_results\nwhile True:\n    len(seen)\n"),
+        test_timeout=3, grace=1)
+    took = time.monotonic() - started
+    verdicts = _by_task(result)
+    assert verdicts[1].reason == "timeout" and "did not finish within 3 seconds" in \
+        verdicts[1].message
+    assert verdicts[2].passed and verdicts[3].passed
+    assert any("still busy" in line for line in result.log)
+    assert took < 60

@@ -35,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,64 @@ MEMORY_MB = 4096
 
 #: seconds a task's threads get to end after its checks
 THREAD_GRACE = 1.0
+#: extra seconds a test cell's own work (the checks judging what the student's code sent)
+#: gets past its time limit before it is stopped
+TRUSTED_GRACE = 2.0
+
+
+class TrustedOverrun(BaseException):
+    """A test cell, the grader's own work included, ran past its time limit (see :class:`_Alarm`)."""
+
+
+class _Alarm:
+    """A time limit on a whole test cell, the checks' own work here included.
+
+    The student's process is asked under its own limit (``remote.Connection``);
+    this limit is the backstop for the grader's work on what that process sent:
+    SIGALRM in this (the main) thread raises :class:`TrustedOverrun` in the
+    test cell, every second until it ends. While a question to the student's
+    process is waiting for its reply (:meth:`held`), the alarm only notes that
+    it fired, so no reply is left half read; it raises when the reply is in.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.armed = False
+        self.fired = False
+        self.holds = 0
+        self.old = None
+
+    def __enter__(self):
+        if (self.seconds and hasattr(signal, "setitimer")
+                and threading.current_thread() is threading.main_thread()):
+            self.old = signal.signal(signal.SIGALRM, self._fire)
+            self.armed = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 1.0)
+        return self
+
+    def _fire(self, signum, frame):
+        if not self.armed:
+            return
+        self.fired = True
+        if self.holds == 0:
+            raise TrustedOverrun()
+
+    def __exit__(self, *exc):
+        if self.armed:
+            self.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old or signal.SIG_DFL)
+        return False
+
+    @contextlib.contextmanager
+    def held(self):
+        self.holds += 1
+        try:
+            yield
+        finally:
+            self.holds -= 1
+        if self.armed and self.fired and self.holds == 0:
+            raise TrustedOverrun()
 
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from dissyslab.check.child import main; main()")
@@ -222,9 +281,16 @@ class _Student:
         self.err_fd = self.proc.stderr.fileno()
         self.buf = b""
         self.stderr = _Tail()
+        self.alarm = None  # the test cell's time limit, while one runs
 
     def talk(self, request, seconds):
         """Send one request and wait at most ``seconds`` for its reply (a checked dict)."""
+        if self.alarm is not None:
+            with self.alarm.held():
+                return self._talk(request, seconds)
+        return self._talk(request, seconds)
+
+    def _talk(self, request, seconds):
         try:
             self.proc.stdin.write(wire.dumps(request))
             self.proc.stdin.flush()
@@ -509,27 +575,34 @@ class _Run:
         ns["__builtins__"] = builtins
         names = _Names(ns, conn, self.instructor)
         shown = io.StringIO()
-        error, hidden_error, timed_out = None, False, False
+        error, hidden_error, timed_out, overrun = None, False, False, False
         conn.deadline = time.monotonic() + self.test_timeout
         remote.CURRENT = conn
+        alarm = _Alarm(self.test_timeout + self.grace + TRUSTED_GRACE)
+        self.student.alarm = alarm
         try:
-            for hidden, part in split_test(code):
-                if hidden:
-                    self.hidden_sent = True
-                out = io.StringIO() if hidden else shown
-                try:
-                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
-                            _in_folder(self.trusted_dir):
-                        exec(compile(part, f"<tests {r.index}>", "exec"), ns, names)
-                except remote.StudentTimeout:
-                    timed_out = True
-                    break
-                except (remote.StudentGone, KeyboardInterrupt):
-                    raise
-                except BaseException as exc:  # noqa: BLE001 (a failed check, or an error)
-                    error, hidden_error = exc, hidden
-                    break
+            with alarm:
+                for hidden, part in split_test(code):
+                    if hidden:
+                        self.hidden_sent = True
+                    out = io.StringIO() if hidden else shown
+                    try:
+                        with contextlib.redirect_stdout(out), \
+                                contextlib.redirect_stderr(io.StringIO()), \
+                                _in_folder(self.trusted_dir):
+                            exec(compile(part, f"<tests {r.index}>", "exec"), ns, names)
+                    except remote.StudentTimeout:
+                        timed_out = True
+                        break
+                    except (remote.StudentGone, KeyboardInterrupt, TrustedOverrun):
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 (a failed check, or an error)
+                        error, hidden_error = exc, hidden
+                        break
+        except TrustedOverrun:
+            overrun = True
         finally:
+            self.student.alarm = None
             remote.CURRENT = None
             conn.deadline = None
         r.outputs = [{"output_type": "stream", "name": "stdout", "text": shown.getvalue()}] \
@@ -543,6 +616,17 @@ class _Run:
                 "Your answer for this task called sys.exit(), which stops a program. In a "
                 "notebook it stops the cell halfway, so this task gets no points.\n"
                 "  Hint: remove the sys.exit() call; to stop a function early, use return."))
+        if overrun:
+            self.grading.log.append(
+                f"cell {r.index}: the checks were still busy with what the student's code sent "
+                f"after {self.test_timeout:g} seconds (the test cell's time limit), so they were "
+                f"stopped; this task gets no points")
+            return Verdict(False, "timeout", (
+                f"The checks for this task did not finish within {self.test_timeout:g} seconds: "
+                f"what your code gave them (a network, a list ...) is too big or too tangled to "
+                f"check, so they were stopped and this task gets no points.\n  Hint: build what "
+                f"the task asks for, with plain lists of a few items and a network of a few "
+                f"nodes."))
         if timed_out:
             return Verdict(False, "timeout", (
                 f"The checks for this task did not finish within {self.test_timeout:g} seconds, so "
