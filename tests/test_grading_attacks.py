@@ -314,3 +314,195 @@ def test_a_test_cell_that_runs_past_its_limit_in_the_grader_is_stopped():
     assert verdicts[2].passed and verdicts[3].passed
     assert any("still busy" in line for line in result.log)
     assert took < 60
+
+
+# --- round three: the set-up is checked before the first submission ---------------------------
+
+#: a blank notebook that rebinds `check` so that every check passes (in its own kernel it would)
+REBIND_CHECK = '''
+class _Everything:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: True
+check = _Everything()
+'''
+
+
+@pytest.fixture(scope="module")
+def small_course(tmp_path_factory):
+    """A course with the fanout assignment released, and nothing graded yet."""
+    course = copy_course(tmp_path_factory.mktemp("setup"))
+    _ok(nbgrader(course, "generate_assignment", FANOUT, "--force"))
+    return course
+
+
+def _fresh_copy(small_course, tmp_path):
+    import shutil
+
+    dest = tmp_path / "course"
+    shutil.copytree(small_course, dest)
+    return dest
+
+
+def _hand_in(course, student, code=None, solved=False):
+    sub = Submission(notebook_path(course, FANOUT, "release"))
+    if solved:
+        sub.solve(FANOUT, *(f"{t}_answer" for t in TASKS))
+    if code is not None:
+        sub.answer("task1_answer", code)
+    return sub.save(course, student, FANOUT)
+
+
+def _graded_any(course):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return [s.student.id for a in gb.assignments for s in a.submissions]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("typo", [
+    ("c.GradeInSubprocess.hidden_details = False", "c.GradeInSubprocess.hidden_details = false"),
+    ("c.OverwriteCells.add_missing_cells = True", "c.OverwriteCells.add_missing_cells = true"),
+    ("c.GradeInSubprocess.cell_timeout = 15", "c.GradeInSubprocess.cell_timeout = 15 +"),
+    ("c.Autograde.autograde_preprocessors = autograde_preprocessors()",
+     "c.Autograde.autograde_preprocessors = autograde_preprocessors()\n"
+     "from nbgrader.preprocessors import Execute\n"
+     "c.Autograde.autograde_preprocessors = c.Autograde.autograde_preprocessors + [Execute]"),
+])
+def test_a_config_typo_stops_grading_before_the_first_submission(small_course, tmp_path, typo):
+    """Before: traitlets logged one ERROR and nbgrader graded in students' kernels (10/10)."""
+    course = _fresh_copy(small_course, tmp_path)
+    config = course / "nbgrader_config.py"
+    text = config.read_text()
+    assert typo[0] in text
+    config.write_text(text.replace(typo[0], typo[1]))
+    _hand_in(course, "rebinder", REBIND_CHECK)
+    result = nbgrader(course, "autograde", FANOUT)
+    assert result.returncode != 0
+    log = result.stdout + result.stderr
+    assert "dissyslab grading did not start, and nothing was graded" in log
+    assert "nbgrader_config.py" in log
+    assert not (course / "autograded" / "rebinder").exists()
+    assert "rebinder" not in _graded_any(course)
+
+
+@pytest.mark.timeout(600)
+def test_without_the_json_next_to_it_the_config_refuses_to_load(small_course, tmp_path):
+    course = _fresh_copy(small_course, tmp_path)
+    (course / "nbgrader_config.json").unlink()
+    _hand_in(course, "rebinder", REBIND_CHECK)
+    result = nbgrader(course, "autograde", FANOUT)
+    assert "nbgrader_config.json is missing" in result.stdout + result.stderr
+    assert "rebinder" not in _graded_any(course)
+
+
+def _path_without(tmp_path, *programs):
+    """A PATH with the system's programs except ``programs`` (as if they were not installed)."""
+    import os
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for d in ("/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            if name not in programs and not (folder / name).exists():
+                (folder / name).symlink_to(os.path.join(d, name))
+    return str(folder)
+
+
+@pytest.mark.timeout(600)
+def test_without_isolation_grading_refuses_unless_the_instructor_opts_in(small_course, tmp_path):
+    """Before: one warning line, and student code ran as the grading user (root here)."""
+    import os
+
+    course = _fresh_copy(small_course, tmp_path)
+    _hand_in(course, "ada", solved=True)
+    path = _path_without(tmp_path, "bwrap", "unshare")
+    result = nbgrader(course, "autograde", FANOUT, path=path)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "cannot be isolated here" in log
+    assert "run_student_code_without_isolation = True" in log
+    assert "ada" not in _graded_any(course)
+    # the instructor opts in, by name: graded, with the warning
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text().replace(
+        "run_student_code_without_isolation = False", "run_student_code_without_isolation = True"))
+    result = nbgrader(course, "autograde", FANOUT, path=path)
+    _ok(result)
+    assert "WITHOUT a sandbox" in result.stderr
+    assert _score(course, FANOUT, "ada") == 10
+    if os.geteuid() != 0:
+        return
+    # as root without bubblewrap: isolated with unshare, chroot and setpriv, no warning
+    config.write_text(config.read_text().replace(
+        "run_student_code_without_isolation = True", "run_student_code_without_isolation = False"))
+    _hand_in(course, "bo", solved=True)
+    _hand_in(course, "eve", fill(ATTACKS["course_writes"], course=course, marker="unshare_marker"))
+    before = (course / "submitted" / "bo" / FANOUT / f"{FANOUT}_exercises.ipynb").read_bytes()
+    (tmp_path / "no_bwrap").mkdir()
+    result = nbgrader(course, "autograde", FANOUT, "--force",
+                      path=_path_without(tmp_path / "no_bwrap", "bwrap"))
+    _ok(result)
+    assert "WITHOUT a sandbox" not in result.stderr
+    assert _score(course, FANOUT, "bo") == 10 and _score(course, FANOUT, "eve") == 0
+    assert (course / "submitted" / "bo" / FANOUT / f"{FANOUT}_exercises.ipynb").read_bytes() == before
+    assert not list(course.rglob("*unshare_marker*"))
+
+
+# --- round three: files beside the notebook ------------------------------------------------
+
+
+@pytest.mark.timeout(900)
+def test_links_and_special_files_beside_the_notebook_reach_nothing(small_course, tmp_path):
+    """Before: nbgrader copied the link targets (gradebook.db, another student's notebook, a
+    private file, /etc/shadow) into the attacker's folder and feedback; /dev/stdin hung grading.
+    """
+    import os
+    import subprocess
+
+    course = _fresh_copy(small_course, tmp_path)
+    secret = "private_" + secrets.token_hex(4)
+    private = tmp_path / "private.txt"
+    private.write_text(secret)
+    private.chmod(0o600)
+    other = _hand_in(course, "ada", solved=True)
+    first = load(other)
+    first["cells"][0]["source"] = "ada_marker_" + secret  # a word only ada's notebook holds
+    other.write_text(json.dumps(first))
+    nb = _hand_in(course, "mallory")
+    folder = nb.parent
+    links = {"gradebook.db": course / "gradebook.db", "ada.ipynb.txt": other,
+             "private.txt": private, "shadow.txt": "/etc/shadow", "stdin.txt": "/dev/stdin",
+             "zero.txt": "/dev/zero", "source": course / "source", "up": "../../.."}
+    for name, target in links.items():
+        (folder / name).symlink_to(target)
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "words.txt").write_text("an ordinary data file\n")
+    # a second attacker hands in a link in place of the notebook itself
+    thief = course / "submitted" / "trent" / FANOUT
+    thief.mkdir(parents=True)
+    (thief / nb.name).symlink_to(other)
+    _hand_in(course, "zed", solved=True)
+    result = nbgrader(course, "autograde", FANOUT, timeout=600, stdin=subprocess.PIPE)
+    _ok(result)
+    _ok(nbgrader(course, "generate_feedback", FANOUT))
+    assert {s: _score(course, FANOUT, s) for s in ("ada", "mallory", "trent", "zed")} == {
+        "ada": 10, "mallory": 0, "trent": 0, "zed": 10}
+    for student in ("mallory", "trent"):
+        for top in ("autograded", "feedback"):
+            for path in (course / top / student).rglob("*"):
+                assert not path.is_symlink(), path
+                if path.is_file():
+                    data = path.read_bytes()
+                    assert secret.encode() not in data, path
+                    assert b"SQLite format" not in data and b"root:" not in data, path
+                    if top == "feedback":
+                        assert b"BEGIN HIDDEN TESTS" not in data, path
+    graded = course / "autograded" / "mallory" / FANOUT
+    assert (graded / "words.txt").read_text() == "an ordinary data file\n"
+    page = (course / "feedback" / "mallory" / FANOUT / f"{FANOUT}_exercises.html").read_text()
+    assert "were not used" in page and "symbolic link" in page and "FIFO" in page
+    assert "were not used" in (course / "feedback" / "trent" / FANOUT /
+                               f"{FANOUT}_exercises.html").read_text()
+    log = result.stdout + result.stderr
+    assert "shadow.txt is a symbolic link" in log

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import remote, sandbox, wire
+from . import files, remote, sandbox, wire
 from .child import plain_python
 from .failure import CheckFailed
 
@@ -153,6 +153,7 @@ class Grading:
     cells: list
     points: dict  # cell index -> (earned, possible)
     log: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # files beside the notebook not used: (path, why)
 
     @property
     def score(self):
@@ -252,12 +253,18 @@ def split_test(source):
 class _Student:
     """The sandboxed process that runs one submission's code, and the pipes to it."""
 
-    def __init__(self, workdir, python, memory_mb, cpu_seconds, log):
+    def __init__(self, workdir, python, memory_mb, cpu_seconds, log, allow_unisolated=False):
         self.tmp = tempfile.mkdtemp(prefix="dissyslab-grading-")
+        self.proc = None
         work = Path(self.tmp) / "work"
+        #: files beside the notebook that were not copied: [(path, why)]
+        self.skipped = []
         if workdir is not None and Path(workdir).is_dir():
-            shutil.copytree(workdir, work, ignore=shutil.ignore_patterns(
-                "*.ipynb", ".ipynb_checkpoints", "__pycache__"))
+            # regular files only, never through a link, bounded (see files.py)
+            self.skipped = files.copy_data_files(workdir, work)
+            for rel, why in self.skipped:
+                log.append(f"{rel} (beside the notebook) is {why}: it was not given to the "
+                           f"student's code")
         else:
             work.mkdir()
         sandbox.prepare(work)
@@ -267,9 +274,13 @@ class _Student:
             # without the sandbox the student's process could change a shared copy
             lib = Path(self.tmp) / "lib"
             _package().write(lib)
-        cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
-            "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds)
-        self.sandboxed = cmd[0] == "bwrap"
+        try:
+            cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
+                "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds, allow_unisolated)
+        except sandbox.NoIsolation:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        self.sandboxed = cmd[0] in ("bwrap", "unshare")
         if missing is not None and _warn_once(missing):
             log.append(missing)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
@@ -435,13 +446,15 @@ def _error(raw):
 
 def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TEST_TIMEOUT,
                    notebook_timeout=NOTEBOOK_TIMEOUT, memory_mb=MEMORY_MB, python=None,
-                   grace=GRACE, trusted_dir=None, hidden_details=False):
+                   grace=GRACE, trusted_dir=None, hidden_details=False, allow_unisolated=False):
     """Grade one notebook (a dict in nbformat 4 layout); return a :class:`Grading`.
 
     ``workdir``: a folder whose files (data the notebook reads) are copied for the
     student's process. ``trusted_dir``: where the read-only and test cells run here
     (the instructor's copy of the assignment; default ``workdir``).
     ``hidden_details``: show the full message of a failed hidden test (its data too).
+    ``allow_unisolated``: run the student's code even where it cannot be isolated (otherwise
+    :class:`~dissyslab.check.sandbox.NoIsolation` is raised before anything runs).
     """
     cells = nb["cells"]
     results = [CellResult(i, role_of(c)) for i, c in enumerate(cells)]
@@ -465,7 +478,9 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
     if trusted_dir is not None and not Path(trusted_dir).is_dir():
         trusted_dir = None
 
-    student = _Student(workdir, python, memory_mb, notebook_timeout, grading.log)
+    student = _Student(workdir, python, memory_mb, notebook_timeout, grading.log,
+                       allow_unisolated)
+    grading.skipped = student.skipped
     conn = remote.Connection(student.talk, grace)
     run = _Run(grading, student, conn, cells, cell_timeout, test_timeout, grace, trusted_dir,
                hidden_details)
@@ -780,12 +795,16 @@ def main(argv=None):
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT)
     parser.add_argument("--test-timeout", type=float, default=TEST_TIMEOUT)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--without-isolation", action="store_true",
+                        help="run the notebooks' code even where it cannot be isolated (your "
+                             "own notebooks only: it runs as you)")
     args = parser.parse_args(argv)
     report = []
     for path in args.notebooks:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
         g = grade_notebook(nb, workdir=Path(path).parent, cell_timeout=args.cell_timeout,
-                           test_timeout=args.test_timeout)
+                           test_timeout=args.test_timeout,
+                           allow_unisolated=args.without_isolation)
         for c in g.cells:
             if c.role == "setup" and c.error and not args.json:
                 print(f"  ! setup cell {c.index} failed: {c.error['ename']}: {c.error['evalue']}")
