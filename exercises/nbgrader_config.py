@@ -17,9 +17,10 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 try:
     from dissyslab.check.nbgrader_plugin import (
         CsvExport,
+        FeedbackExporter,
         HideLateOutputs,
+        SanitizeStudentHTML,
         autograde_preprocessors,
-        feedback_template_dirs,
         sanitize_preprocessors,
     )
 except ImportError as err:  # stop here: nbgrader would otherwise grade in students' kernels
@@ -101,9 +102,16 @@ c.ExportApp.plugin_class = CsvExport
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, HideLateOutputs,
                                     CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = False
-# nbgrader's feedback page, with each test cell's score under its task's name, not "Test cell".
-c.HTMLExporter.template_name = "dissyslab_feedback"
-c.HTMLExporter.extra_template_basedirs = feedback_template_dirs()
+# nbgrader's feedback page, with each test cell's score under its task's name, not "Test cell"
+# (only the feedback: the formgrader keeps its own template).
+c.GenerateFeedback.exporter_class = FeedbackExporter
+
+# --- pages with students' work: the feedback, and the formgrader ---------------------------
+# Every HTML page made from a notebook (the formgrader's submission pages, the feedback) gets
+# students' markdown and outputs cleaned by nbconvert's sanitizer: no script, event handler or
+# javascript: link from a submission runs in your browser or a student's.
+c.HTMLExporter.preprocessors = [SanitizeStudentHTML]
+c.HTMLExporter.sanitize_html = True
 
 # --- keep this line last ------------------------------------------------------------------
 # `nbgrader autograde` refuses to grade unless this file ran to here (nbgrader_config.json).

@@ -235,10 +235,10 @@ def test_a_protection_that_is_missing_is_said(attacked):
 
 # --- round three: the grader's own work on what a submission sent is bounded ----------------
 
-def _graded(code, test="task1_tests", test_code=None, **limits):
-    """The fanout assignment with task 1 answered by ``code`` (tasks 2 and 3 solved), graded."""
+def _graded(code, test="task1_tests", test_code=None, answer="task1_answer", **limits):
+    """The fanout assignment with ``answer`` (the cell) answered by ``code``, the rest solved."""
     path = notebook_path(EXERCISES, FANOUT)
-    sub = Submission(path).answer("task1_answer", code)
+    sub = Submission(path).answer(answer, code)
     if test_code is not None:
         sub.edit(test, test_code)
     return grade_notebook(sub.nb, workdir=path.parent, **limits)
@@ -256,12 +256,15 @@ def test_what_a_submission_sends_is_judged_in_bounded_work(name):
     Before: the grader spun on 2**64 shared sub-lists (has_remote, the failure message's
     picture of a value) or on 2**40 routes (check.paths), and the batch stopped there.
     """
-    result = _graded(TRUSTED_WORK[name], test_timeout=30)
+    answer, code = TRUSTED_WORK[name]
+    result = _graded(code, answer=answer, test_timeout=30)
     verdicts = _by_task(result)
-    assert not verdicts[1].passed
-    assert verdicts[1].reason == "failed", verdicts[1]  # by its checks, not stopped
-    assert len(verdicts[1].message) < 5000
-    assert verdicts[2].passed and verdicts[3].passed  # the rest of the notebook is graded
+    task = int(answer[4])
+    assert not verdicts[task].passed
+    assert verdicts[task].reason == "failed", verdicts[task]  # by its checks, not stopped
+    assert len(verdicts[task].message) < 5000
+    # the rest of the notebook is graded
+    assert all(v.passed for t, v in verdicts.items() if t != task), verdicts
 
 
 def test_bounded_walks_of_shared_and_looped_data():
@@ -506,3 +509,146 @@ def test_links_and_special_files_beside_the_notebook_reach_nothing(small_course,
                                f"{FANOUT}_exercises.html").read_text()
     log = result.stdout + result.stderr
     assert "shadow.txt is a symbolic link" in log
+
+
+# --- round three: the formgrader and the feedback pages -------------------------------------
+
+#: markdown a student adds: each line would set window.__pwned if its script ran
+XSS_MARKDOWN = """## Task 1 <img src=x onerror="window.__pwned='heading'"> xss_marker
+<script>window.__pwned = 'script'</script>
+<img src="x" onerror="window.__pwned = 'img'">
+<svg onload="window.__pwned = 'svg'"><circle r="3"/></svg>
+[click me](javascript:window.__pwned='link') <a id="xss_a" href="javascript:window.__pwned='a'">a</a>
+<iframe src="javascript:parent.__pwned='iframe'"></iframe>
+"""
+
+
+def _xss_submission(course, student):
+    sub = Submission(notebook_path(course, FANOUT, "release")).solve(
+        FANOUT, *(f"{t}_answer" for t in TASKS))
+    cells = sub.nb["cells"]
+    at = next(i for i, c in enumerate(cells) if (c.get("metadata", {}).get("nbgrader") or {})
+              .get("grade_id") == "task1_tests")
+    cells.insert(at, {"cell_type": "markdown", "metadata": {}, "source": XSS_MARKDOWN})
+    sub.answer("task2_answer", sub.source_of("task2_answer") +
+               "\nprint('<script>window.__pwned = \"stdout\"</script>')\n")
+    return sub.save(course, student, FANOUT)
+
+
+def _no_script_ran(page):
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.__pwned === undefined"), page.evaluate("window.__pwned")
+    if page.locator("#xss_a").count():
+        page.locator("#xss_a").first.click()
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__pwned === undefined")
+
+
+@pytest.fixture(scope="module")
+def formgrader(small_course, tmp_path_factory):
+    """The course with an autograded submission that carries scripts, served by Jupyter."""
+    import importlib.util
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if os.environ.get("DISSYSLAB_NO_BROWSER") == "1" or not os.path.exists(chromium) or \
+            importlib.util.find_spec("playwright") is None:
+        pytest.skip("no browser here (Chromium and Playwright are needed)")
+    base = tmp_path_factory.mktemp("formgrader")
+    course = base / "course"
+    shutil.copytree(small_course, course)
+    _xss_submission(course, "xss")
+    _ok(nbgrader(course, "autograde", FANOUT))
+    _ok(nbgrader(course, "generate_feedback", FANOUT))
+    port, token = socket.socket(), secrets.token_hex(16)
+    port.bind(("127.0.0.1", 0))
+    port_number = port.getsockname()[1]
+    port.close()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"),
+               JUPYTER_RUNTIME_DIR=str(base / "runtime"), JUPYTER_PLATFORM_DIRS="1")
+    from grading.course import REPO
+
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port_number}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = base / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=course,
+                                  start_new_session=True)
+    url = f"http://127.0.0.1:{port_number}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.3)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+            try:
+                yield dict(course=course, url=url, token=token, browser=browser, log=log)
+            finally:
+                browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(900)
+def test_the_formgrader_shows_a_submission_and_runs_none_of_its_scripts(formgrader):
+    """Before: every submission page answered HTTP 500 (the feedback template was set for every
+    HTML export); with that fixed, a student's <script> ran in the instructor's page."""
+    from nbgrader.api import Gradebook
+
+    course = formgrader["course"]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub_id = gb.find_submission_notebook(f"{FANOUT}_exercises", FANOUT, "xss").id
+    page = formgrader["browser"].new_page()
+    try:
+        response = page.goto(f"{formgrader['url']}/formgrader/submissions/{sub_id}/"
+                             f"?token={formgrader['token']}")
+        assert response.status == 200, formgrader["log"].read_text()[-3000:]
+        page.wait_for_load_state("load")
+        assert "xss_marker" in page.content()
+        assert page.locator(".nbgrader_cell").count() >= 3  # the graded cells are there to grade
+        _no_script_ran(page)
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(900)
+def test_the_feedback_page_runs_none_of_a_students_scripts(formgrader):
+    path = (formgrader["course"] / "feedback" / "xss" / FANOUT / f"{FANOUT}_exercises.html")
+    text = path.read_text()
+    assert "xss_marker" in text
+    import re
+
+    assert not re.search(r"<[a-z][^>]*\son\w+\s*=", text, re.I)  # no event handler in a tag
+    assert not re.search(r"<[a-z][^<>]*\s(href|src)\s*=\s*[\"']?\s*javascript:", text, re.I)
+    assert "<script>window.__pwned" not in text and "<iframe" not in text
+    page = formgrader["browser"].new_page()
+    try:
+        page.goto(path.as_uri())
+        _no_script_ran(page)
+    finally:
+        page.close()

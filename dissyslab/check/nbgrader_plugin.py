@@ -24,7 +24,7 @@ import os
 import re
 import sys
 
-from nbconvert.exporters import NotebookExporter
+from nbconvert.exporters import HTMLExporter, NotebookExporter
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import CsvExportPlugin
@@ -37,7 +37,7 @@ from nbgrader.preprocessors import (
     OverwriteCells,
     OverwriteKernelspec,
 )
-from traitlets import Bool, Float, Integer, List
+from traitlets import Bool, Float, Integer, List, default
 
 from . import files, grader, sandbox
 
@@ -172,7 +172,7 @@ class GradeInSubprocess(NbGraderPreprocessor):
             if cell.cell_type == "markdown":
                 for line in cell.source.splitlines():
                     if line.startswith("## "):
-                        heading = re.sub(r"\s*\(\d+(\.\d+)? points?\)\s*$", "", line[3:].strip())
+                        heading = re.sub(r"\s*\(\d+(\.\d+)? points?\)\s*$", "", line[3:].strip())[:120]
             meta = cell.metadata.get("nbgrader") or {}
             if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution") and heading:
                 cell.metadata.setdefault("dissyslab", {})["task"] = heading
@@ -357,6 +357,98 @@ class HideLateOutputs(NbGraderPreprocessor):
         return nb, resources
 
 
+class SanitizeStudentHTML(NbGraderPreprocessor):
+    """Instructor's and students' HTML pages: no script from a notebook runs in them.
+
+    nbgrader's formgrade and feedback templates put markdown and outputs into the
+    page as they are, so a ``<script>``, an ``<img onerror=...>`` or a
+    ``javascript:`` link in a student's markdown would run in the instructor's
+    Jupyter page (and could change grades, read files, open terminals). This
+    preprocessor (set for every HTML export in ``nbgrader_config.py``) turns each
+    markdown cell into HTML cleaned by nbconvert's sanitizer (bleach), keeps
+    plain text and PNG/JPEG outputs, cleans HTML outputs and leaves out the rest
+    (JavaScript, SVG, widgets), and drops cell attachments other than PNG/JPEG.
+    """
+
+    # nbgrader hands every feedback preprocessor this option; take it quietly
+    display_data_priority = List([]).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = clean_markdown(cell.source)
+                atts = cell.get("attachments") or {}
+                for name in list(atts):
+                    kept = {k: v for k, v in atts[name].items() if k in _SAFE_IMAGES}
+                    if kept:
+                        atts[name] = kept
+                    else:
+                        del atts[name]
+            elif cell.cell_type == "code":
+                cell.outputs = [_clean_output(o) for o in cell.get("outputs", [])]
+            elif cell.cell_type == "raw":
+                cell.metadata.pop("raw_mimetype", None)
+                cell.metadata.pop("format", None)
+                cell.source = _html_escape(cell.source)
+        return nb, resources
+
+
+_SAFE_IMAGES = ("image/png", "image/jpeg")
+
+
+def _html_escape(text):
+    import html
+
+    return html.escape(text if isinstance(text, str) else "".join(text), quote=True)
+
+
+#: what students' HTML may keep: text layout, tables, links and images (no script, style,
+#: event handler, form, frame or SVG; links and images only by http(s), mailto and data images)
+_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
+         "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre",
+         "s", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "th", "thead",
+         "tr", "u", "ul"}
+_ATTRIBUTES = {"a": ["href", "title"], "img": ["src", "alt", "title", "width", "height"],
+               "td": ["align", "colspan", "rowspan"], "th": ["align", "colspan", "rowspan"],
+               "*": ["class"]}
+
+
+def clean_html(html):
+    """Students' HTML without anything that runs (bleach, with the allow-list above)."""
+    import bleach
+
+    return bleach.clean(html if isinstance(html, str) else "".join(html), tags=_TAGS,
+                        attributes=_ATTRIBUTES, protocols=["http", "https", "mailto", "data"],
+                        strip=False, strip_comments=True)
+
+
+def clean_markdown(source):
+    """A markdown cell's source as cleaned HTML (rendered again as markdown, it stays the same)."""
+    from nbconvert.filters import markdown2html
+
+    text = source if isinstance(source, str) else "".join(source)
+    html = clean_html(markdown2html(text))
+    # a data: link other than an image could carry a page of its own
+    return re.sub(r'href="data:[^"]*"', 'href="#"', html)
+
+
+def _clean_output(o):
+    if o.get("output_type") in ("display_data", "execute_result"):
+        data = o.get("data", {})
+        kept = {k: v for k, v in data.items() if k == "text/plain" or k in _SAFE_IMAGES}
+        if "text/html" in data:
+            html = data["text/html"]
+            kept["text/html"] = clean_html(html if isinstance(html, str) else "".join(html))
+        elif "text/markdown" in data:
+            kept["text/html"] = clean_markdown(data["text/markdown"])
+        if not kept:
+            kept["text/plain"] = "(an output that is not shown here: " + ", ".join(
+                sorted(data)[:5]) + ")"
+        o["data"] = kept
+        o["metadata"] = {}
+    return o
+
+
 def _output(o):
     return from_dict(dict(o))
 
@@ -445,7 +537,24 @@ class CsvExport(CsvExportPlugin):
                     out.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
+class FeedbackExporter(HTMLExporter):
+    """The feedback pages' exporter: nbgrader's, with test cells named by task (template).
+
+    Only ``nbgrader generate_feedback`` uses this template (``c.GenerateFeedback.exporter_class``),
+    so the formgrader keeps its own.
+    """
+
+    @default("template_name")
+    def _template_name_default(self):
+        return "dissyslab_feedback"
+
+    @default("extra_template_basedirs")
+    def _extra_template_basedirs_default(self):
+        return feedback_template_dirs()
+
+
 __all__ = ["RestoreCellRoles", "GradeInSubprocess", "HideLateOutputs", "CsvExport",
+           "SanitizeStudentHTML", "FeedbackExporter", "clean_markdown",
            "GradingExporter", "setup_problem",
            "feedback_template_dirs", "sanitize_preprocessors",
            "autograde_preprocessors"]

@@ -200,17 +200,13 @@ g = network([(word_source, uppercase), (word_source, length),
              (length, Sink(fn=print, name="collector_length"))])
 '''
 
-# 11. A sink's results shaped that way: a failed check shows what arrived.
+# 11. The list a sink appends to, shaped that way: a failed check shows what it holds
+#     (task 2 compares `results_upper` with the expected list).
 SHARED_RESULTS = '''
 tangle = []
 for _ in range(64):
     tangle = [tangle, tangle]
-word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
-uppercase = Transform(fn=lambda text: tangle, name="uppercase")
-length = Transform(fn=len, name="length")
-g = network([(word_source, uppercase), (word_source, length),
-             (uppercase, Sink(fn=print, name="collector_upper")),
-             (length, Sink(fn=print, name="collector_length"))])
+results_upper, results_reverse = [tangle], []
 '''
 
 # 12. A network with 2**40 routes that lead nowhere (each ends where it began), for check.paths.
@@ -226,11 +222,11 @@ for i in range(40):
 g = network(edges)
 '''
 
-# 13. A network of 30,000 nodes (the grader rebuilds networks from their descriptions).
+# 13. A network of 2,401 nodes (the grader rebuilds networks from their descriptions).
 HUGE_NETWORK = '''
 word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
 edges = []
-for i in range(15000):
+for i in range(1200):
     t = Transform(fn=str, name=f"t_{i}")
     edges += [(word_source, t), (t, Sink(fn=print, name=f"s_{i}"))]
 g = network(edges)
@@ -248,12 +244,12 @@ g = network([(word_source, uppercase), (word_source, length),
              (length, Sink(fn=print, name="collector_length"))])
 '''
 
-#: attacks on the grader's own work (each must be judged within the test's time limit)
+#: attacks on the grader's own work (each must be judged within the test's time limit): the
+#: answer cell each one takes, and its code
 TRUSTED_WORK = {
-    "shared_params": SHARED_PARAMS,
-    "shared_results": SHARED_RESULTS,
-    "many_paths": MANY_PATHS,
-    "huge_network": HUGE_NETWORK,
-    "huge_values": HUGE_VALUES,
+    "shared_params": ("task1_answer", SHARED_PARAMS),
+    "shared_results": ("task2_answer", SHARED_RESULTS),
+    "many_paths": ("task1_answer", MANY_PATHS),
+    "huge_network": ("task1_answer", HUGE_NETWORK),
+    "huge_values": ("task1_answer", HUGE_VALUES),
 }
-ATTACKS.update(TRUSTED_WORK)
