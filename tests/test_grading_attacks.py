@@ -28,6 +28,7 @@ from grading.attacks import (
     IS_ALIVE,
     LYING_DICT,
     MANY_PATHS,
+    SIZES,
     TRUSTED_WORK,
     fill,
 )
@@ -652,3 +653,39 @@ def test_the_feedback_page_runs_none_of_a_students_scripts(formgrader):
         _no_script_ran(page)
     finally:
         page.close()
+
+
+# --- round three: sizes -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_what_one_notebook_leaves_in_its_graded_notebook_is_capped(name):
+    """Before: 15.3 MB of output from one cell (the process's own cap lifted), and a 3-million-
+    character node name quoted in full in the failure messages (6 MB)."""
+    from dissyslab.check.grader import CELL_OUTPUT, MESSAGE
+
+    result = _graded(SIZES[name])
+    cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
+    printed = sum(len(o.get("text", "")) for o in cell.outputs)
+    assert printed <= CELL_OUTPUT + 500
+    if name == "output_flood":
+        assert "Grading kept only the start" in cell.outputs[-1]["text"]
+    verdicts = _by_task(result)
+    assert all(len(v.message) <= MESSAGE for v in verdicts.values())
+    total = sum(len(json.dumps(c.outputs)) + len(c.verdict.message if c.verdict else "")
+                for c in result.cells)
+    assert total < 300_000
+    assert verdicts[2].passed and verdicts[3].passed
+
+
+@pytest.mark.timeout(120)
+def test_a_reply_too_big_is_said_in_words():
+    from dissyslab.check.grader import CellResult, Grading, _ended
+
+    results = [CellResult(0, "answer", task=1), CellResult(1, "test", task=1)]
+    grading = Grading(results, {1: (0.0, 4.0)})
+    _ended({"why": "died", "code": "sent a reply that is too big", "index": 0, "stderr": ""},
+           results, {r.index: r for r in results}, set(), grading)
+    assert "exited with code sent" not in results[0].error["evalue"]
+    assert "was stopped because it sent a reply that is too big" in results[0].error["evalue"]

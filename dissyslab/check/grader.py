@@ -426,13 +426,39 @@ def _in_folder(folder):
         os.chdir(here)
 
 
-def _outputs(raw):
-    """The outputs of a cell as the student's process reported them, checked."""
-    out = []
+#: most characters of what one cell printed that grading keeps, and of a whole notebook
+CELL_OUTPUT = 100_000
+NOTEBOOK_OUTPUT = 1_000_000
+#: most characters of one test cell's message
+MESSAGE = 5_000
+
+
+def _outputs(raw, budget=None):
+    """The outputs of a cell as the student's process reported them, checked and capped.
+
+    Each text keeps at most 20,000 characters, the cell at most :data:`CELL_OUTPUT`
+    in all, and ``budget`` (a one-item list: what the notebook may still keep)
+    goes down by what is kept; a note says what was left out.
+    """
+    out, kept, dropped = [], 0, 0
+    room = CELL_OUTPUT if budget is None else min(CELL_OUTPUT, max(budget[0], 0))
     for o in raw if type(raw) is list else []:
         if type(o) is dict and o.get("output_type") == "stream" and o.get("name") in (
                 "stdout", "stderr") and type(o.get("text")) is str:
-            out.append({"output_type": "stream", "name": o["name"], "text": o["text"][:20_000]})
+            text = o["text"][:20_000]
+            dropped += len(o["text"]) - len(text)
+            if kept + len(text) > room:
+                dropped += kept + len(text) - room
+                text = text[:max(room - kept, 0)]
+            if text:
+                out.append({"output_type": "stream", "name": o["name"], "text": text})
+                kept += len(text)
+    if budget is not None:
+        budget[0] -= kept
+    if dropped:
+        out.append({"output_type": "stream", "name": "stdout", "text": (
+            f"\n(Grading kept only the start of what this cell printed: the rest, about "
+            f"{dropped:,} characters, is left out.)\n")})
     return out
 
 
@@ -539,8 +565,17 @@ class _Run:
         self.baseline = {}
         self.exited = set()
         self.hidden_sent = False
+        self.output_left = [NOTEBOOK_OUTPUT]  # characters of printed output still kept
 
     def cell(self, r):
+        try:
+            self._cell(r)
+        finally:
+            if r.verdict is not None and len(r.verdict.message) > MESSAGE:
+                r.verdict.message = r.verdict.message[:MESSAGE - 40] + "\n(... the rest of this " \
+                                                                         "message is left out)"
+
+    def _cell(self, r):
         if r.task not in self.baseline:
             self.baseline[r.task] = self.student.threads()
         source = _source(self.cells[r.index])
@@ -553,10 +588,12 @@ class _Run:
             return
         reply = self.student.talk({"op": "cell", "index": r.index, "role": r.role, "source": code,
                                    "timeout": self.cell_timeout}, self.cell_timeout + self.grace)
-        r.outputs = _outputs(reply.get("outputs"))
-        if type(reply.get("result")) is str:
+        r.outputs = _outputs(reply.get("outputs"), self.output_left)
+        if type(reply.get("result")) is str and self.output_left[0] > 0:
+            result = reply["result"][:min(20_000, self.output_left[0])]
+            self.output_left[0] -= len(result)
             r.outputs.append({"output_type": "execute_result", "execution_count": None,
-                              "metadata": {}, "data": {"text/plain": reply["result"][:20_000]}})
+                              "metadata": {}, "data": {"text/plain": result}})
         r.after_hidden = self.hidden_sent
         if reply.get("timed_out") is True:
             r.error = {"ename": "CellTimeout", "traceback": [], "evalue": (
@@ -620,8 +657,9 @@ class _Run:
             self.student.alarm = None
             remote.CURRENT = None
             conn.deadline = None
-        r.outputs = [{"output_type": "stream", "name": "stdout", "text": shown.getvalue()}] \
-            if shown.getvalue() else []
+        printed = shown.getvalue()
+        r.outputs = _outputs([{"output_type": "stream", "name": "stdout", "text": printed}],
+                             self.output_left) if printed else []
         try:
             conn.request("forget")
         except (remote.StudentTimeout, remote.StudentError, wire.WireError):
@@ -753,8 +791,12 @@ def _ended(e, results, by_index, seen_verdict, grading):
     else:
         code = e.get("code")
         sig = -code if isinstance(code, int) and code < 0 else None
-        how = (f"was killed by signal {signal.Signals(sig).name}" if sig and sig in
-               signal.Signals._value2member_map_ else f"exited with code {code}")
+        if isinstance(code, str):  # why the grader stopped it: "sent a reply that is too big"
+            how = f"was stopped because it {code}"
+        elif sig and sig in signal.Signals._value2member_map_:
+            how = f"was killed by signal {signal.Signals(sig).name}"
+        else:
+            how = f"exited with code {code}"
         what = f"The notebook's Python process {how} while this cell ran, so grading stopped here"
         hint = ("os._exit(), a crash in a C extension or running out of memory end the whole "
                 "process, not just the cell.")

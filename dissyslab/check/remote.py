@@ -136,6 +136,15 @@ def has_remote(value, limit=WALK_LIMIT):
     return False
 
 
+#: most characters of a node name the grader keeps (messages quote names)
+NAME = 120
+
+
+def short_name(name):
+    """A student's node name as the grader keeps it: at most :data:`NAME` characters."""
+    return name if len(name) <= NAME else name[:NAME - 20] + f"...({len(name):,} characters)"
+
+
 class RemoteFn:
     """Stands for a node's function in a copy of the student's network made from its description."""
 
@@ -284,6 +293,7 @@ class Connection:
                 name = d["name"]
                 if type(name) is not str:
                     raise wire.WireError("bad name")
+                name = short_name(name)
                 if cls is MergeSynch:
                     nodes.append(MergeSynch(num_inputs=int(d["num_inputs"]), name=name))
                 elif cls is Split:
@@ -335,9 +345,9 @@ class Connection:
                 got = self.decoder.decode(v)
                 if type(got) is not list:
                     raise wire.WireError("bad outputs")
-                outputs[str(k)] = got
+                outputs[short_name(str(k))] = got
             r = run_class(net, outputs, seed, timeout)
-            r.failures = [_Failure(SimpleNamespace(name=str(f["node"])),
+            r.failures = [_Failure(SimpleNamespace(name=short_name(str(f["node"]))),
                                    self.decoder.decode(f["message"]), str(f["text"]))
                           for f in obs["failures"]]
             r.timed_out = obs["timed_out"] is True
@@ -349,8 +359,8 @@ class Connection:
             for k, v in obs["stats"].items():
                 if type(v) is not dict or not all(type(x) is int for x in v.values()):
                     raise wire.WireError("bad counters")
-                r.stats[str(k)] = NodeStats(**v)
-            r.state = {str(k): str(v) for k, v in obs["state"].items()}
+                r.stats[short_name(str(k))] = NodeStats(**v)
+            r.state = {short_name(str(k)): str(v)[:200] for k, v in obs["state"].items()}
             r.edge_counts = {}
             for k, v in obs["edge_counts"].items():
                 if type(v) is not int:

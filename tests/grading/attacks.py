@@ -253,3 +253,27 @@ TRUSTED_WORK = {
     "huge_network": ("task1_answer", HUGE_NETWORK),
     "huge_values": ("task1_answer", HUGE_VALUES),
 }
+
+# --- round three: sizes ------------------------------------------------------------------
+
+# 15. Lift the student's process's own cap on printed output, then print 30 MB in small pieces.
+OUTPUT_FLOOD = '''
+import sys
+for module in list(sys.modules.values()):
+    if getattr(module, "OUTPUT_LIMIT", None):
+        module.OUTPUT_LIMIT = 10 ** 9
+for _ in range(3000):
+    print("x" * 10_000)
+'''
+
+# 16. A node name of 3 million characters (failure messages quote names).
+LONG_NAME = '''
+word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
+uppercase = Transform(fn=str.lower, name="u" * 3_000_000)
+length = Transform(fn=len, name="length")
+g = network([(word_source, uppercase), (word_source, length),
+             (uppercase, Sink(fn=print, name="collector_upper")),
+             (length, Sink(fn=print, name="collector_length"))])
+'''
+
+SIZES = {"output_flood": OUTPUT_FLOOD, "long_name": LONG_NAME}
