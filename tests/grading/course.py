@@ -30,7 +30,7 @@ def copy_course(into):
     """Copy the course (config, sources and data; nothing nbgrader made) into ``into``."""
     dest = Path(into) / "course"
     shutil.copytree(EXERCISES, dest, ignore=shutil.ignore_patterns(
-        "release", "submitted", "autograded", "feedback", "gradebook.db", "*.log",
+        "release", "submitted", "autograded", "feedback", "refused", "gradebook.db", "*.log",
         ".ipynb_checkpoints", "__pycache__"))
     return dest
 
