@@ -5,7 +5,7 @@ import warnings
 from dataclasses import dataclass, field
 from functools import partial
 
-from .errors import DuplicateEdgeWarning, short_repr, shown_to_students
+from .errors import DuplicateEdgeWarning, short_repr, shown_to_students, shown_without_our_frames
 from .nodes import MergeSynch, Node, NodeStats, Port, Sink, Source, Split, function_name
 
 
@@ -321,50 +321,53 @@ class Network:
         Nodes placed here run one call at a time in the Ray engine's routing
         thread: keep them quick.
         """
-        self._refuse_piece("run_network()")
-        if engine not in ("threads", "ray"):
-            raise ValueError(f"engine must be \"threads\" (the default) or \"ray\", but got "
-                             f"{engine!r}.")
-        from .snapshots import check_snapshot_arguments, warn_unrecordable
+        # errors and Ctrl-C are shown without our frames; a with block adds no frame, so
+        # warnings still name the student's line (errors.shown_without_our_frames)
+        with shown_without_our_frames():
+            self._refuse_piece("run_network()")
+            if engine not in ("threads", "ray"):
+                raise ValueError(f"engine must be \"threads\" (the default) or \"ray\", but got "
+                                 f"{engine!r}.")
+            from .snapshots import check_snapshot_arguments, warn_unrecordable
 
-        steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
-        if place is not None and engine != "ray":
-            raise ValueError("place= says where nodes run on Ray (engine=\"ray\"): with "
-                             f"engine={engine!r} every node runs in a thread of this process, so "
-                             "there is nothing to place. Add engine=\"ray\", or leave place= out.")
-        if engine == "ray":  # ray_engine.py: nodes in processes (Ray actors); Ray imported there
-            if seed is not None:
-                raise ValueError("A seeded run (seed=...) runs every node one step at a time in "
-                                 "this process, so it cannot use engine=\"ray\": leave out one "
-                                 "of the two.")
-            if snapshot_every is not None or resume is not None:
-                raise ValueError("Snapshots (snapshot_every=, resume=) are taken in this process's "
-                                 "runs only: use engine=\"threads\" (the default) or a seed for them.")
-            from .ray_engine import run
+            steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
+            if place is not None and engine != "ray":
+                raise ValueError("place= says where nodes run on Ray (engine=\"ray\"): with "
+                                 f"engine={engine!r} every node runs in a thread of this process, so "
+                                 "there is nothing to place. Add engine=\"ray\", or leave place= out.")
+            if engine == "ray":  # ray_engine.py: nodes in processes (Ray actors); Ray imported there
+                if seed is not None:
+                    raise ValueError("A seeded run (seed=...) runs every node one step at a time in "
+                                     "this process, so it cannot use engine=\"ray\": leave out one "
+                                     "of the two.")
+                if snapshot_every is not None or resume is not None:
+                    raise ValueError("Snapshots (snapshot_every=, resume=) are taken in this process's "
+                                     "runs only: use engine=\"threads\" (the default) or a seed for them.")
+                from .ray_engine import run
 
-            run = partial(run, place=place)
-        elif seed is None:  # threads.py: every node in its own thread
-            from .threads import run
+                run = partial(run, place=place)
+            elif seed is None:  # threads.py: every node in its own thread
+                from .threads import run
 
-            run = partial(run, snapshot_every=snapshot_every, resume=resume)
-        else:  # seeded.py: one node at a time, in an order decided by the seed
-            from .seeded import check_seed, run_seeded
+                run = partial(run, snapshot_every=snapshot_every, resume=resume)
+            else:  # seeded.py: one node at a time, in an order decided by the seed
+                from .seeded import check_seed, run_seeded
 
-            run = partial(run_seeded, seed=check_seed(seed), snapshot_at=steps, resume=resume)
-        if steps or snapshot_every is not None:
-            warn_unrecordable(self)
-        observers = []
-        if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
-            from .trace import Tracer
-            observers.append(Tracer())
-        # live= (live.py): the live view's observer
-        if live is not False and (live is not None or "ipykernel" in sys.modules):
-            from .live import live_view  # only here: plain Python never loads Jupyter code
+                run = partial(run_seeded, seed=check_seed(seed), snapshot_at=steps, resume=resume)
+            if steps or snapshot_every is not None:
+                warn_unrecordable(self)
+            observers = []
+            if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
+                from .trace import Tracer
+                observers.append(Tracer())
+            # live= (live.py): the live view's observer
+            if live is not False and (live is not None or "ipykernel" in sys.modules):
+                from .live import live_view  # only here: plain Python never loads Jupyter code
 
-            view = live_view(self, live)
-            if view is not None:
-                observers.append(view)
-        run(self, timeout=timeout, capacity=capacity, observers=observers)
+                view = live_view(self, live)
+                if view is not None:
+                    observers.append(view)
+            run(self, timeout=timeout, capacity=capacity, observers=observers)
         return None
 
     # --- snapshots (snapshots.py)
