@@ -170,6 +170,7 @@ class LiveView:
         self._picture = None  # what the shown diagram was drawn from
         self._next_drawing = 0.0
         self._shown_key = None
+        self._loops = []  # (loop as "a → b → a", messages going round it, quiet) per loop
         self._diagram_html = self._drawing.placeholder()
 
         self.sinks = []  # sink names, in the order their first path appears
@@ -344,8 +345,10 @@ class LiveView:
             if drawn is not None:
                 self._diagram_html = drawn
 
+        # each loop's count of messages still going round it (termination.py), while it runs
+        self._loops = [(loop.describe(), loop.outstanding, loop.quiet) for loop in run.loops]
         key = (self.outcome, self._picture, tuple(states.values()),
-               tuple(c for c, _ in snapshot.values()), len(failures))
+               tuple(c for c, _ in snapshot.values()), len(failures), tuple(self._loops))
         if key != self._shown_key:
             self._shown_key = key
             self._set(self._html(states, snapshot, failures))
@@ -354,7 +357,7 @@ class LiveView:
     def _html(self, states=None, snapshot=None, failures=None):
         failures = failures or {}
         parts = [_STYLE, '<div class="dsl-live tex2jax_ignore mathjax_ignore">',
-                 self._status_html(failures), self._diagram_html]
+                 self._status_html(failures), self._loops_html(), self._diagram_html]
         for part, names in self.groups.items():
             if part is not None:  # the panels of the sinks inside one sub-network, together
                 parts.append(f'<div class="dsl-group" data-part="{html.escape(part)}">'
@@ -369,6 +372,28 @@ class LiveView:
             parts.append("</div></div>" if part is not None else "</div>")
         parts.append("</div>")
         return "".join(parts)
+
+    def _loops_html(self):
+        """One line per loop: the messages going round it now, so an endless loop shows itself.
+
+        A loop ends once its count is 0 (and nothing more can come in): a count that
+        never gets back to 0 while the results keep coming is a loop that never ends.
+        """
+        lines = []
+        for label, outstanding, quiet in self._loops:
+            n = f"{outstanding:,} message{'s' if outstanding != 1 else ''}"
+            if quiet:
+                text, ink = "quiet: no message left in it, so it has ended", "#1a7f37"
+            elif self.outcome == "running":
+                text, ink = f"{n} going round", "#8a5a00"
+            else:
+                text, ink = f"{n} still going round when it was stopped", "#b42318"
+            lines.append(
+                f'<div class="dsl-loop" data-loop="{html.escape(label)}" '
+                f'data-outstanding="{outstanding}" style="font-size:12px;margin:0 0 4px 0">'
+                f'<span style="color:{ink};font-weight:600">⟳ loop {html.escape(label)}</span>: '
+                f'<span style="font-variant-numeric:tabular-nums">{html.escape(text)}</span></div>')
+        return f'<div class="dsl-loops">{"".join(lines)}</div>' if lines else ""
 
     def _panel_state(self, name, states, failures):
         """(state word, failures on this sink's paths) for one panel."""
