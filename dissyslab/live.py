@@ -631,10 +631,9 @@ class _Drawing:
         svg = _DotProcess.shared_render(digraph.source)
         return svg if svg is not None else self.diagram.svg(digraph)
 
-    @staticmethod
-    def _html(svg):
-        start = svg.find("<svg")  # drop the XML prologue: the SVG sits inside HTML
-        return f'<div class="dsl-diagram" data-drawn="svg">{svg[max(start, 0):]}</div>'
+    def _html(self, svg):
+        # as wide as the page at most, scaled down no further than keeps its text readable
+        return f'<div class="dsl-diagram" data-drawn="svg">{self.diagram.fitted_svg(svg)}</div>'
 
 
 class _LaidOut:
@@ -882,8 +881,8 @@ _STYLE = """<style>
  line-height:1.45;white-space:normal;color:var(--jp-content-font-color1,#1f2328);padding:4px 0}
 .dsl-live .dsl-muted{color:var(--jp-content-font-color2,#656d76);font-size:12px}
 .dsl-live .dsl-status{display:flex;align-items:center;gap:10px;margin:0 0 8px 0}
-.dsl-live .dsl-diagram{display:flex;justify-content:center;margin:0 0 12px 0;overflow-x:auto;
- min-height:40px}
+.dsl-live .dsl-diagram{text-align:center;margin:0 0 12px 0;overflow-x:auto;min-height:40px;
+ width:0;min-width:100%}
 .dsl-live .dsl-diagram svg{max-width:100%;height:auto;background:#fff;border-radius:8px}
 .dsl-live .dsl-diagram pre{font-size:12px;margin:4px 0}
 .dsl-live .dsl-panels{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
