@@ -371,7 +371,7 @@ class LiveView:
                 parts.append(self._panel_html(name, count, recent, state, failed))
             parts.append("</div></div>" if part is not None else "</div>")
         parts.append("</div>")
-        return "".join(parts)
+        return _inline("".join(parts))
 
     def _loops_html(self):
         """One line per loop: the messages going round it now, so an endless loop shows itself.
@@ -921,3 +921,27 @@ _STYLE = """<style>
 .dsl-live .dsl-failed{color:#b42318;background:#fde8e6}
 .dsl-live .dsl-stopped{color:#8a5a00;background:#fff4d1}
 </style>"""
+
+
+def _class_styles(sheet):
+    """{class: its declarations} for the rules of ``sheet`` that style one class alone."""
+    styles = {}
+    for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", sheet.split("<style>", 1)[-1]):
+        last = selector.split()[-1] if selector.split() else ""
+        for name in re.findall(r"\.([\w-]+)", last) if re.fullmatch(r"(\.[\w-]+)+", last) else ():
+            styles[name] = styles.get(name, "") + " ".join(body.split()) + ";"
+    return styles
+
+
+#: the style sheet's rules as inline styles, per class: GitHub strips <style> from the
+#: static copies it shows, but keeps the style attributes
+_INLINE = _class_styles(_STYLE)
+_CLASS_ATTR = re.compile(r'(<[a-z]+[^<>]*?\sclass="([^"]*)")')
+
+
+def _inline(page):
+    """``page`` with each element of a class in :data:`_STYLE` also carrying its rules inline."""
+    def add(m):
+        styles = "".join(_INLINE.get(c, "") for c in m.group(2).split())
+        return f'{m.group(1)} style="{styles}"' if styles and "style=" not in m.group(1) else m.group(1)
+    return _CLASS_ATTR.sub(add, page)

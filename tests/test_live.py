@@ -1071,3 +1071,20 @@ def test_a_network_without_loops_shows_no_loop_line():
     view = watch(g)
     run(g, timeout=T, observers=[view])
     assert loop_lines(view.widget.value) == [] and "dsl-loops" not in view.widget.value
+
+
+def test_the_view_is_styled_inline_so_a_static_copy_reads_well_without_its_style_sheet():
+    """GitHub strips <style> from a stored output but keeps style attributes: the states'
+    colours, the panels' frames and the results' monospace font must not depend on the sheet."""
+    g = slow_sink(3, 0.0)
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    value = view.widget.value
+    body = value.split("</style>", 1)[1]   # what is left where <style> is stripped
+    panel = re.search(r'<div class="dsl-panel"[^>]*style="([^"]*)"', body).group(1)
+    assert "border:1px solid" in panel and "border-radius:8px" in panel
+    pill = re.search(r'<span class="dsl-state dsl-done" style="([^"]*)"', body).group(1)
+    assert "background:#dcf5e3" in pill and "color:#1a7f37" in pill and "border-radius" in pill
+    results = re.search(r'<ol class="dsl-results" style="([^"]*)"', body).group(1)
+    assert "list-style:none" in results and "monospace" in results
+    assert not re.search(r'class="dsl-(panel|state|results|status)[^"]*"(?! style=)', body)
