@@ -21,7 +21,7 @@ again.
 
 from __future__ import annotations
 
-from .errors import short_repr
+from .errors import short_repr, shown_without_our_frames
 from .loops import feedback_edges, find_loops
 from .nodes import Edge, Node, NodeStats, Port, function_name
 
@@ -359,12 +359,15 @@ class Network:
         Nodes placed here run one call at a time in the Ray engine's routing
         thread: keep them quick.
         """
-        self._refuse_piece("run_network()")
-        from .runtime import run  # the runtime's one entry point: checks the options, then runs
+        # errors and Ctrl-C are shown without our frames; a with block adds no frame, so
+        # warnings still name the student's line (errors.shown_without_our_frames)
+        with shown_without_our_frames():
+            self._refuse_piece("run_network()")
+            from .runtime import run  # the runtime's one entry point: checks the options, runs
 
-        run(self, timeout=timeout, capacity=capacity, seed=seed, trace=trace, live=live,
-            snapshot_at=snapshot_at, snapshot_every=snapshot_every, resume=resume, engine=engine,
-            place=place, allow_unrecorded=allow_unrecorded)
+            run(self, timeout=timeout, capacity=capacity, seed=seed, trace=trace, live=live,
+                snapshot_at=snapshot_at, snapshot_every=snapshot_every, resume=resume,
+                engine=engine, place=place, allow_unrecorded=allow_unrecorded)
 
     # --- snapshots (snapshots.py)
     @property
