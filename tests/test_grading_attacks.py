@@ -131,6 +131,24 @@ def attacked(tmp_path_factory):
             sub.answer("task2_answer", HIDDEN_LEAK_2)
         sub.save(course, name, FANOUT)
         expected[name] = 0
+    # round three: the grader's own work, sizes, and links beside the notebook
+    for name, (gid, code) in TRUSTED_WORK.items():
+        fresh().answer(gid, code).save(course, name, FANOUT)
+        expected[name] = 0
+    for name, code in SIZES.items():
+        fresh().answer("task1_answer", code).save(course, name, FANOUT)
+        expected[name] = 0
+    linked = fresh().save(course, "links", FANOUT).parent
+    for link, target in {"gradebook.db": course / "gradebook.db", "shadow.txt": "/etc/shadow",
+                         "stdin.txt": "/dev/stdin", "zero.txt": "/dev/zero",
+                         "earlier.txt": course / "submitted" / "aaa_earlier" / FANOUT /
+                         released.name, "course": course}.items():
+        (linked / link).symlink_to(target)
+    expected["links"] = 0
+    # honest students between the attackers: 30 submissions in all
+    for i in range(30 - len(expected) - 2):
+        solved().save(course, f"honest_{i:02d}", FANOUT)
+        expected[f"honest_{i:02d}"] = 10
     # task 1 solved, with a thread left running and the means to see it patched away
     task1 = fresh().solve(FANOUT, "task1_answer")
     task1.answer("task1_answer", task1.source_of("task1_answer") + IS_ALIVE)
@@ -144,7 +162,7 @@ def attacked(tmp_path_factory):
     Submission(race).answer("task3_answer", LYING_DICT).save(course, "lying_dict", RACE)
 
     started = time.monotonic()
-    graded = nbgrader(course, "autograde", FANOUT, "--force")
+    graded = nbgrader(course, "autograde", FANOUT, "--force", stdin=subprocess.PIPE)
     graded_race = nbgrader(course, "autograde", RACE, "--force")
     took = time.monotonic() - started
     _ok(graded)
@@ -162,6 +180,7 @@ def attacked(tmp_path_factory):
 @pytest.mark.timeout(1200)
 def test_every_attack_scores_zero_and_the_others_their_points(attacked):
     course = attacked["course"]
+    print(f"\n{len(attacked['expected'])} submissions graded in {attacked['took']:.1f} s")
     scores = {s: _score(course, FANOUT, s) for s in attacked["expected"]}
     assert scores == {s: float(v) for s, v in attacked["expected"].items()}
     assert _score(course, RACE, "lying_dict") == 0
@@ -224,6 +243,8 @@ def test_no_feedback_holds_hidden_test_text(attacked):
         assignment = path.parent.name
         for line in secret[assignment]:
             assert line not in text, (path, line)
+        # nothing from outside the student's own folder: the gradebook, /etc/shadow
+        assert "SQLite format" not in text and "root:" not in text, path
         # what task 1's hidden tests sent to the spying answer is not shown either
         assert "'fanout'" not in text and "FANOUT" not in text, path
 
