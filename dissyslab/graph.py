@@ -281,7 +281,7 @@ class Network:
 
     def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None,
                     snapshot_at=None, snapshot_every=None, resume=None, engine="threads",
-                    place=None, allow_unrecorded=False):
+                    place=None, allow_unrecorded=False, schedule=None):  # schedule=: exhaustive.py
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -330,6 +330,10 @@ class Network:
         from .snapshots import check_snapshot_arguments, check_use
 
         steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
+        if schedule is not None:  # --- schedule= (exhaustive.py): replay one schedule ---
+            from .exhaustive import replay_arguments
+            run = replay_arguments(schedule, seed, engine, steps, snapshot_every, resume)
+        # --- end of schedule= ---
         if place is not None and engine != "ray":
             raise ValueError("place= says where nodes run on Ray (engine=\"ray\"): with "
                              f"engine={engine!r} every node runs in a thread of this process, so "
@@ -345,6 +349,8 @@ class Network:
             from .ray_engine import run
 
             run = partial(run, place=place)
+        elif schedule is not None:  # exhaustive.py (set above)
+            pass
         elif seed is None:  # threads.py: every node in its own thread
             from .threads import run
 
@@ -433,7 +439,8 @@ class Network:
 
         return last_trace(self.last_run)
 
-    def explore(self, runs=None, seeds=None, timeout=None, max_steps=None):
+    def explore(self, runs=None, seeds=None, timeout=None, max_steps=None, *, exhaustive=False,
+                **options):
         """Run the network under many seeded schedules and list what each sink can receive.
 
         ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
@@ -442,10 +449,15 @@ class Network:
         reproduces it (``g.run_network(seed=...)``). Sink functions still run every
         time (a list they append to grows with each run); the outcomes are what
         the sinks received, recorded by the scheduler.
+        ``exhaustive=True`` explores every schedule instead (``exhaustive.py``;
+        options ``check=``, ``reduce=``, ``build=``, ``max_schedules=``, ``capacity=``).
         """
         from .explore import explore
 
         self._refuse_piece("explore()")
+        if exhaustive or options:  # --- exhaustive=True (exhaustive.py): every schedule ---
+            from .exhaustive import explore_from_graph
+            return explore_from_graph(self, exhaustive, runs, seeds, timeout, max_steps, options)
         return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
 
     # --- time and order (clocks.py, timeline.py): one block, kept together ---------------------
