@@ -908,6 +908,9 @@ class _Search:
                     ok = self.check(result)
                 except AssertionError:
                     ok = False
+                except KeyboardInterrupt:
+                    stopped_by = "interrupted"
+                    break
                 if not ok:
                     counter, broken, stopped_by = schedule, result, "check"
                     break
