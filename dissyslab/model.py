@@ -317,7 +317,7 @@ class Network:
                     snapshot_at: int | Iterable[int] | None = None,
                     snapshot_every: float | None = None, resume: Any | None = None,
                     engine: str = "threads", place: dict[str, str] | None = None,
-                    allow_unrecorded: bool = False) -> None:
+                    allow_unrecorded: bool = False, schedule: Any = None) -> None:
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -358,13 +358,17 @@ class Network:
         messages are pickled either way, so each receiver gets its own copy.
         Nodes placed here run one call at a time in the Ray engine's routing
         thread: keep them quick.
+        ``schedule``: replay one schedule found by ``g.explore(exhaustive=True)``
+        (``ex.counterexample``, or ``ex["sink"][0].schedule``) step by step, exactly
+        (see ``exhaustive.py``); it cannot go with ``seed=`` or ``engine="ray"``,
+        and ``capacity`` applies as in a seeded run.
         """
         self._refuse_piece("run_network()")
         from .runtime import run  # the runtime's one entry point: checks the options, then runs
 
         run(self, timeout=timeout, capacity=capacity, seed=seed, trace=trace, live=live,
             snapshot_at=snapshot_at, snapshot_every=snapshot_every, resume=resume, engine=engine,
-            place=place, allow_unrecorded=allow_unrecorded)
+            place=place, allow_unrecorded=allow_unrecorded, schedule=schedule)
 
     # --- snapshots (snapshots.py)
     @property
@@ -431,7 +435,8 @@ class Network:
         return last_trace(self.last_run)
 
     def explore(self, runs: int | None = None, seeds: Iterable[int] | None = None,
-                timeout: float | None = None, max_steps: int | None = None) -> Any:
+                timeout: float | None = None, max_steps: int | None = None, *,
+                exhaustive: bool = False, **options: Any) -> Any:
         """Run the network under many seeded schedules and list what each sink can receive.
 
         ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
@@ -440,10 +445,18 @@ class Network:
         reproduces it (``g.run_network(seed=...)``). Sink functions still run every
         time (a list they append to grows with each run); the outcomes are what
         the sinks received, recorded by the scheduler.
+        ``exhaustive=True`` explores every schedule instead, up to a bound
+        (``exhaustive.py``; options ``check=``, ``reduce=``, ``build=``,
+        ``max_schedules=``, ``capacity=``, ``progress=``), and returns an
+        :class:`~dissyslab.exhaustive.ExhaustiveExploration`.
         """
         from .explore import explore
 
         self._refuse_piece("explore()")
+        if exhaustive or options:  # exhaustive.py: every schedule, up to a bound
+            from .exhaustive import explore_from_graph
+
+            return explore_from_graph(self, exhaustive, runs, seeds, timeout, max_steps, options)
         return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
 
     # --- time and order (clocks.py, timeline.py) ------------------------------------------------
