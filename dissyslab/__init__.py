@@ -38,6 +38,7 @@ from .errors import (
     SourceUsedUpWarning,
     ThreadStillRunningWarning,
 )
+from .faults import Faults, crash, drop, duplicate, partition
 from .graph import Edge, Network, NodeStats, network
 from .nodes import MergeSynch, Sink, Source, Split, Transform
 from .pace import paced
@@ -54,4 +55,5 @@ __all__ = [
     "DroppedEverythingWarning", "ThreadStillRunningWarning", "SourceUsedUpWarning",
     "Snapshot", "SnapshotWarning",
     "legend", "paced",
+    "crash", "drop", "duplicate", "partition", "Faults",
 ]

@@ -84,9 +84,10 @@ STATES = {
     "done": ("\u2713 done", "#CFE8D8", "#14532D"),
     "failed": ("\u2717 failed", FAIL, "#FFFFFF"),
     "stopped": ("\u25a0 stopped", "#7B8794", "#FFFFFF"),
+    "crashed": ("\u2717 crashed", FAIL, "#FFFFFF"),  # a crash fault (faults.py)
 }
 #: which state a group of hidden nodes shows: the first one any of them is in
-STATE_PRIORITY = ("failed", "busy", "waiting", "stopped", "done")
+STATE_PRIORITY = ("failed", "crashed", "busy", "waiting", "stopped", "done")
 
 BADGE_WIDTH, BADGE_HEIGHT = 70, 15
 COUNT_WIDTH, COUNT_HEIGHT = 36, 13

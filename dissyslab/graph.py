@@ -163,6 +163,23 @@ class Network:
         """Per :class:`Edge`, the messages that reached a receiver after it failed (thrown away)."""
         return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_discarded
 
+    # --- faults (faults.py)
+    @property
+    def crashed(self):
+        """Per node that a ``crash`` fault crashed in the last run: the messages it had handled."""
+        return {} if self.last_run is None else self.last_run.crashed
+
+    @property
+    def edge_lost(self):
+        """Per :class:`Edge`, the messages faults lost along it in the last run."""
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_lost
+
+    @property
+    def edge_duplicated(self):
+        """Per :class:`Edge`, the extra copies ``duplicate`` faults delivered along it in the last run."""
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_duplicated
+    # --- end of faults
+
     @property
     def failures(self):
         """The :class:`NodeFailure` of each node that failed in the last run."""
@@ -281,7 +298,7 @@ class Network:
 
     def run_network(self, timeout=None, capacity=None, *, seed=None, trace=False, live=None,
                     snapshot_at=None, snapshot_every=None, resume=None, engine="threads",
-                    place=None, allow_unrecorded=False):
+                    place=None, allow_unrecorded=False, faults=None):
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -322,6 +339,8 @@ class Network:
         messages are pickled either way, so each receiver gets its own copy.
         Nodes placed here run one call at a time in the Ray engine's routing
         thread: keep them quick.
+        ``faults``: crash nodes, lose or duplicate messages on purpose (``faults.py``):
+        ``faults=[crash("b", after=3), drop("a → b", p=0.2)]``.
         """
         self._refuse_piece("run_network()")
         if engine not in ("threads", "ray"):
@@ -355,6 +374,15 @@ class Network:
             run = partial(run_seeded, seed=check_seed(seed), snapshot_at=steps, resume=resume)
         check_use(self, taking=bool(steps) or snapshot_every is not None, resume=resume,
                   allow_unrecorded=allow_unrecorded)
+        # --- faults (faults.py): checked before the run, decided by the seed
+        if faults is not None:
+            from .faults import Plan, check_faults
+
+            if engine == "ray":
+                raise ValueError("faults= works in this process's runs only: use engine=\"threads\" "
+                                 "(the default) or a seed for a run with faults.")
+            run = partial(run, faults=Plan(check_faults(self, faults), seed))
+        # --- end of faults
         observers = []
         if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
             from .trace import Tracer
