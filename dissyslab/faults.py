@@ -153,9 +153,9 @@ def crash(node: Any, after: int = 0) -> Fault:
 def _edge_fault(cls, edge, p, nth):
     what = f"{cls.kind}({_shown(edge)}, ...)"
     if (p is None) == (nth is None):
-        raise ValueError(f"{what}: give either p= (each message with probability p) or nth=[...] "
-                         f"(exactly the messages with those indexes, 0 for the first), not "
-                         f"{'both' if p is not None else 'neither'}.")
+        raise ValueError(f"{what}: give p= (each message with probability p) or nth=[...] "
+                         f"(exactly the messages with those indexes, 0 for the first), one of "
+                         f"the two, but {'both were' if p is not None else 'neither was'} given.")
     if p is not None:
         return cls(edge, p=_probability(p, what))
     try:

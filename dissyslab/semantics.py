@@ -295,6 +295,8 @@ class NodeRun:
                     for i, rest in self.unpaired.items():
                         for msg in rest:
                             self.watch.drop(self.name, msg, note=f"never paired (in_{i})")
+        elif getattr(self.failure, "injected", False):  # a crash fault (faults.py)
+            self.state = "crashed"
         if self.watch is not None:
             self.watch.end(self.name, self.state)
 
