@@ -340,3 +340,9 @@ def test_without_faults_nodes_have_none():
     g.run_network(timeout=T, live=False)
     assert all(nr.faults is None for nr in g.last_run.nodes.values())
     assert g.crashed == {} and not any(g.edge_lost.values()) and g.last_run.fault_seed is None
+
+
+def test_the_diagram_shows_a_crashed_node():
+    g, _ = pipeline()
+    run(g, 1, [crash("times10", after=3)])
+    assert "\u2717 crashed" in g.diagram(stats=True, states=g.state).source
