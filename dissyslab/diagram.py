@@ -85,8 +85,10 @@ STATES = {
     "failed": ("\u2717 failed", FAIL, "#FFFFFF"),
     "stopped": ("\u25a0 stopped", "#7B8794", "#FFFFFF"),
 }
+#: states only a run with faults= has (faults.py): shown on nodes, not in the legend
+FAULT_STATES = {"crashed": ("\u2717 crashed", FAIL, "#FFFFFF")}
 #: which state a group of hidden nodes shows: the first one any of them is in
-STATE_PRIORITY = ("failed", "busy", "waiting", "stopped", "done")
+STATE_PRIORITY = ("failed", "crashed", "busy", "waiting", "stopped", "done")
 
 BADGE_WIDTH, BADGE_HEIGHT = 70, 15
 COUNT_WIDTH, COUNT_HEIGHT = 36, 13
@@ -983,7 +985,7 @@ def _network_table(box, look, line, rows, badge, thick):
 
 def _badge(state, recorded=False):
     """A node's state; ``recorded``: a ◆ says it has recorded its state (a snapshot is under way)."""
-    word, fill, ink = STATES.get(state, STATES["waiting"])
+    word, fill, ink = STATES.get(state) or FAULT_STATES.get(state, STATES["waiting"])
     mark = f'<FONT COLOR="{SNAP_INK}">\u25c6 </FONT>' if recorded else ""
     return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
             f'<TD FIXEDSIZE="TRUE" WIDTH="{BADGE_WIDTH}" HEIGHT="{BADGE_HEIGHT}" BGCOLOR="{fill}" '

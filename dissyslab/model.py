@@ -192,6 +192,23 @@ class Network:
         """Per :class:`Edge`, the messages that reached a receiver after it failed (thrown away)."""
         return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_discarded
 
+    # --- faults (faults.py)
+    @property
+    def crashed(self) -> dict[str, int]:
+        """Per node that a ``crash`` fault crashed in the last run: the messages it had handled."""
+        return {} if self.last_run is None else self.last_run.crashed
+
+    @property
+    def edge_lost(self) -> dict[Edge, int]:
+        """Per :class:`Edge`, the messages faults lost along it in the last run."""
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_lost
+
+    @property
+    def edge_duplicated(self) -> dict[Edge, int]:
+        """Per :class:`Edge`, the extra copies ``duplicate`` faults delivered along it in the last run."""
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_duplicated
+    # --- end of faults
+
     @property
     def failures(self) -> list[NodeFailure]:
         """The :class:`NodeFailure` of each node that failed in the last run."""
@@ -317,7 +334,7 @@ class Network:
                     snapshot_at: int | Iterable[int] | None = None,
                     snapshot_every: float | None = None, resume: Any | None = None,
                     engine: str = "threads", place: dict[str, str] | None = None,
-                    allow_unrecorded: bool = False) -> None:
+                    allow_unrecorded: bool = False, faults: Any = None) -> None:
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -358,13 +375,16 @@ class Network:
         messages are pickled either way, so each receiver gets its own copy.
         Nodes placed here run one call at a time in the Ray engine's routing
         thread: keep them quick.
+        ``faults``: crash nodes, lose or duplicate messages on purpose (``faults.py``):
+        ``faults=[crash("b", after=3), drop("a → b", p=0.2)]``. Under ``seed`` the
+        seed decides them; a threaded run reports its own ``g.last_run.fault_seed``.
         """
         self._refuse_piece("run_network()")
         from .runtime import run  # the runtime's one entry point: checks the options, then runs
 
         run(self, timeout=timeout, capacity=capacity, seed=seed, trace=trace, live=live,
             snapshot_at=snapshot_at, snapshot_every=snapshot_every, resume=resume, engine=engine,
-            place=place, allow_unrecorded=allow_unrecorded)
+            place=place, allow_unrecorded=allow_unrecorded, faults=faults)
 
     # --- snapshots (snapshots.py)
     @property

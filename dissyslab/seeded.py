@@ -489,7 +489,8 @@ def check_seed(seed: Any) -> int:
 
 def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: int | None = None,
                observers: Iterable[Observer] = (), *, max_steps: int | None = None,
-               record_sinks: bool = False, snapshot_at: Iterable[int] = (), resume=None) -> Run:
+               record_sinks: bool = False, snapshot_at: Iterable[int] = (), resume=None,
+               faults=None) -> Run:
     """Run ``net`` under the scheduler decided by ``seed`` (see the module docstring).
 
     Raises what a threaded run raises: :class:`NetworkError` after the run if
@@ -510,6 +511,7 @@ def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: 
 
     with _virtual_sleeps(net):
         return execute(net, make, timeout, capacity, observers, seed=seed, resume=resume,
+                       faults=faults,
                        stuck_text="{kind} '{name}' was still inside its function when the seeded "
                                   "run stopped. Its call ends as soon as it returns (it may be "
                                   "waiting for something that never comes: input, a lock, the "
