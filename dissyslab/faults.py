@@ -464,7 +464,7 @@ class Plan:
         self.now = lambda: 0.0
 
     def install(self, run: Run) -> None:
-        """Give each node of ``run`` its faults (called as the run is made, before any node works)."""
+        """Give each node of ``run`` its faults (called as the run is made; :meth:`begin` follows)."""
         import time
 
         if run.seed is not None:
@@ -498,7 +498,10 @@ class Plan:
                 seen[base] = n + 1
                 of(net.name_of(e.dst)).on.setdefault(e, []).append((f"{base}|{n}", rule))
         for name, nf in mine.items():
-            nr = run.nodes[name]
-            nr.faults = nf
-            if nf.crash_after == 0:
-                nf.crash(nr)
+            run.nodes[name].faults = nf
+
+    def begin(self, run: Run) -> None:
+        """The run begins (its observers are listening): crash the nodes that crash at once."""
+        for nr in run.nodes.values():
+            if nr.faults is not None and nr.faults.crash_after == 0:
+                nr.faults.crash(nr)

@@ -71,7 +71,7 @@ class Events:
         """``msg`` reached ``node`` after it had failed, and was thrown away."""
 
     def end(self, node: str, state: str) -> None:
-        """``node`` has ended: "done", "failed" or "stopped"."""
+        """``node`` has ended: "done", "failed", "stopped" or "crashed" (a fault: ``faults.py``)."""
 
     def lost(self, node: str, edge: Edge, msg: Any) -> None:
         """``msg`` was lost along ``edge`` on its way to ``node`` (a fault: ``faults.py``)."""

@@ -211,6 +211,8 @@ def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | N
         engine = make(r, capacity)
         for observer in r.observers:
             observer.started(r)
+        if r.faults is not None:  # faults.py: nodes that crash before doing anything, watched
+            r.faults.begin(r)
         try:
             engine.start()
         except KeyboardInterrupt:

@@ -69,7 +69,8 @@ class NodeRun:
 
     ``outs[port]`` lists the edges leaving each output port, in the order they
     were wired. ``state`` is "waiting", "busy" (set by the scheduler while the
-    node works), "done", "failed" or "stopped".
+    node works), "done", "failed", "stopped" or "crashed" (a ``crash`` fault:
+    ``faults.py``).
     """
 
     def __init__(self, node: Node, outs: list, watch: Events | None = None,

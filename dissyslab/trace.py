@@ -4,26 +4,26 @@
 returns them. Each :class:`TraceRecord` says which node did what to which
 message, when, and in which global order:
 
-========  ================================================================
-event     meaning
-========  ================================================================
-emit      a source produced ``message``
-receive   a node took ``message`` from ``edge`` (to handle it)
-send      a node sent ``message`` along ``edge`` (one record per edge)
-drop      a filter returned None for ``message``, a Split sent it nowhere,
-          or a MergeSynch could never pair it (``note`` says which input)
-fail      the node's function raised on ``message`` (``note``: the error)
-discard   ``message`` reached a node that had already failed
-end       the node finished (``note``: "failed" or "stopped" if it did not
-          finish normally)
-record    the node recorded its state for a snapshot (``note``: "snapshot 0"...)
-          and sent a marker along each edge leaving it (``snapshots.py``)
-marker    the node took a snapshot's marker from ``edge``
-lost      a fault lost ``message`` along ``edge`` on its way to the node
-duplicated a fault delivers ``message`` twice: the next ``receive`` with the
-          same ``edge`` and ``index`` is its copy
-crash     a ``crash`` fault stopped the node (``note``: after how many messages)
-========  ================================================================
+==========  ================================================================
+event       meaning
+==========  ================================================================
+emit        a source produced ``message``
+receive     a node took ``message`` from ``edge`` (to handle it)
+send        a node sent ``message`` along ``edge`` (one record per edge)
+drop        a filter returned None for ``message``, a Split sent it nowhere,
+            or a MergeSynch could never pair it (``note`` says which input)
+fail        the node's function raised on ``message`` (``note``: the error)
+discard     ``message`` reached a node that had already failed
+end         the node finished (``note``: "failed", "stopped" or "crashed" if it
+            did not finish normally)
+record      the node recorded its state for a snapshot (``note``: "snapshot 0"...)
+            and sent a marker along each edge leaving it (``snapshots.py``)
+marker      the node took a snapshot's marker from ``edge``
+lost        a fault lost ``message`` along ``edge`` on its way to the node
+duplicated  a fault delivers ``message`` twice: the next ``receive`` with the
+            same ``edge`` and ``index`` is its copy
+crash       a ``crash`` fault stopped the node (``note``: after how many messages)
+==========  ================================================================
 
 ``index`` numbers the messages on one edge (0, 1, 2, ...): the send and the
 receive (or discard) with the same ``edge`` and ``index`` are the same message

@@ -111,6 +111,21 @@ def test_a_threaded_run_reports_its_fault_seed_and_replays_with_it():
     assert 0 < len(first) < 60
 
 
+@pytest.mark.parametrize("fault_seed", [3, 40])
+def test_threads_and_a_seeded_run_decide_the_same_faults_with_the_same_seed(fault_seed):
+    # the decisions are keyed by edge and index alone, never by the schedule
+    faults = [drop("src → times10", p=0.3), duplicate("times10 → sink", p=0.3),
+              crash("sink", after=35)]
+    seen = []
+    for seed, given in ((fault_seed, faults), (None, Faults(faults, seed=fault_seed))):
+        g, out = pipeline(60)
+        run(g, seed, given, trace=True)
+        seen.append((out, g.crashed, sorted((r.node, r.event, r.message, r.index)
+                                            for r in g.trace if r.event != "end")))
+    assert seen[0] == seen[1]
+    assert 0 < len(seen[0][0]) == 35
+
+
 @pytest.mark.parametrize("p", [0, 1])
 @pytest.mark.parametrize("seed", [None, 2])
 def test_probability_zero_loses_nothing_and_one_loses_everything(p, seed):
@@ -145,6 +160,16 @@ def test_a_node_that_crashes_at_once_loses_everything_and_its_receivers_end(seed
     run(g, seed, [crash("times10", after=0)])
     assert out == [] and g.crashed == {"times10": 0}
     assert g.state["sink"] == "done"
+
+
+@pytest.mark.parametrize("seed", SCHEDULES)
+@pytest.mark.parametrize("who", ["src", "times10"])
+def test_a_traced_run_shows_a_node_that_crashes_at_once(seed, who):
+    # it crashes as the run begins: the trace is already listening
+    g, out = pipeline(5)
+    run(g, seed, [crash(who, after=0)], trace=True)
+    assert [(r.node, r.note) for r in g.trace.events("crash")] == [(who, "after 0 messages")]
+    assert out == [] and g.crashed == {who: 0}
 
 
 def test_a_crash_after_more_messages_than_come_never_happens():
