@@ -309,6 +309,23 @@ def test_the_trace_shows_lost_duplicated_and_crash_events(seed):
     g.timeline()
 
 
+def test_the_timeline_ends_a_lost_message_in_a_cross_and_draws_both_copies_of_a_duplicate():
+    g, out = pipeline(10)
+    run(g, 6, [drop("src → times10", nth=[1]), duplicate("times10 → sink", nth=[2]),
+               crash("times10", after=6)], trace=True)
+    svg = g.timeline()._repr_svg_()
+    lost = [line for line in svg.splitlines() if "lost on the way" in line]
+    assert len(lost) == 1 + 3 and all("marker-end" not in line for line in lost)  # no head
+    assert svg.count("1 lost</text>") == 1 and "lost (a fault)" in svg
+    copies = [line for line in svg.splitlines() if "one of its copies" in line]
+    assert len(copies) == 2 and all("(message 2 on this edge)" in line for line in copies)
+    assert "crashed (after 6 messages)" in svg and "crashed (a fault)" in svg
+    # a run without faults keeps its legend as it was
+    g, out = pipeline(3)
+    run(g, 6, [], trace=True)
+    assert "(a fault)" not in g.timeline()._repr_svg_()
+
+
 @pytest.mark.parametrize("faults, words", [
     ([crash("nobody", after=1)], ["nobody", "src, times10, sink"]),
     ([drop("src → sink", p=0.1)], ["'src → sink'", "'src → times10'"]),
