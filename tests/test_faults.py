@@ -326,6 +326,19 @@ def test_the_timeline_ends_a_lost_message_in_a_cross_and_draws_both_copies_of_a_
     assert "(a fault)" not in g.timeline()._repr_svg_()
 
 
+@pytest.mark.parametrize("seed", [None, 2])
+def test_lost_messages_are_not_waiting_and_the_diagram_counts_them_per_edge(seed):
+    from dissyslab import diagram
+
+    g, out = pipeline(8)
+    run(g, seed, [drop("src → times10", nth=[1, 2]), duplicate("times10 → sink", nth=[0])])
+    assert diagram.waiting_counts(g) == {}  # every message arrived, was copied, or was lost
+    dot = g.diagram(stats=True).source
+    assert "waiting" not in dot
+    assert dot.count(" lost</FONT>") == 1 and ">2 lost</FONT>" in dot
+    assert " lost" not in g.diagram().source  # the plain picture says nothing of runs
+
+
 @pytest.mark.parametrize("faults, words", [
     ([crash("nobody", after=1)], ["nobody", "src, times10, sink"]),
     ([drop("src → sink", p=0.1)], ["'src → sink'", "'src → times10'"]),
