@@ -1116,6 +1116,10 @@ def _counters(box, view):
     for attr in ("dropped", "failed", "discarded"):
         if total(attr):
             words.append(f"{attr} {total(attr)}")
+    crashed = getattr(view.net, "crashed", None) or {}  # a crash fault (faults.py)
+    for n in names:
+        if n in crashed:
+            words.append(f"crashed after {crashed[n]}" if not box.members else f"{n} crashed")
     prefix = "in all: " if box.members else ""
     return prefix + " \u00b7 ".join(words)
 

@@ -331,11 +331,13 @@ def test_lost_messages_are_not_waiting_and_the_diagram_counts_them_per_edge(seed
     from dissyslab import diagram
 
     g, out = pipeline(8)
-    run(g, seed, [drop("src → times10", nth=[1, 2]), duplicate("times10 → sink", nth=[0])])
+    run(g, seed, [drop("src → times10", nth=[1, 2]), duplicate("times10 → sink", nth=[0]),
+                  crash("sink", after=4)])
     assert diagram.waiting_counts(g) == {}  # every message arrived, was copied, or was lost
     dot = g.diagram(stats=True).source
     assert "waiting" not in dot
-    assert dot.count(" lost</FONT>") == 1 and ">2 lost</FONT>" in dot
+    assert ">2 lost</FONT>" in dot and ">3 lost</FONT>" in dot  # after the sink crashed
+    assert "crashed after 4" in dot
     assert " lost" not in g.diagram().source  # the plain picture says nothing of runs
 
 
