@@ -451,7 +451,8 @@ class Network:
         return last_trace(self.last_run)
 
     def explore(self, runs: int | None = None, seeds: Iterable[int] | None = None,
-                timeout: float | None = None, max_steps: int | None = None) -> Any:
+                timeout: float | None = None, max_steps: int | None = None,
+                faults: Any = None) -> Any:
         """Run the network under many seeded schedules and list what each sink can receive.
 
         ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
@@ -460,11 +461,15 @@ class Network:
         reproduces it (``g.run_network(seed=...)``). Sink functions still run every
         time (a list they append to grows with each run); the outcomes are what
         the sinks received, recorded by the scheduler.
+        ``faults``: as in ``run_network`` (``faults.py``), decided by each run's
+        seed, so the seeds explore fault schedules too;
+        ``g.run_network(seed=outcome.seed, faults=...)`` replays one.
         """
         from .explore import explore
 
         self._refuse_piece("explore()")
-        return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
+        return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps,
+                       faults=faults)
 
     # --- time and order (clocks.py, timeline.py) ------------------------------------------------
     def timeline(self, window: tuple[int, int] | None = None, max_events: int = 200, *,

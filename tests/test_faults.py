@@ -326,6 +326,23 @@ def test_the_timeline_ends_a_lost_message_in_a_cross_and_draws_both_copies_of_a_
     assert "(a fault)" not in g.timeline()._repr_svg_()
 
 
+def test_explore_with_faults_finds_fault_schedules_each_replayed_by_its_seed():
+    faults = [drop("src → times10", p=0.3), duplicate("times10 → sink", p=0.2)]
+    g, _ = pipeline(5)
+    ex = g.explore(runs=30, faults=faults)
+    outcomes = ex["sink"]
+    assert len(outcomes) > 5 and "each with the faults its seed decides" in str(ex)
+    assert any(len(o.received) < 5 for o in outcomes) and any(len(o.received) > 5 for o in outcomes)
+    for o in outcomes[:6]:  # what the sink received, lost and duplicated messages included
+        g, out = pipeline(5)
+        run(g, o.seed, faults)
+        assert out == o.received
+    with pytest.raises(ValueError, match="Leave seed= out"):
+        g.explore(runs=2, faults=Faults(faults, seed=3))
+    with pytest.raises(ValueError, match="no edge 'src → sink'"):
+        g.explore(runs=2, faults=[drop("src → sink", p=0.1)])
+
+
 @pytest.mark.parametrize("seed", [None, 2])
 def test_lost_messages_are_not_waiting_and_the_diagram_counts_them_per_edge(seed):
     from dissyslab import diagram
