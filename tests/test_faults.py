@@ -5,6 +5,8 @@ on every edge: sent + duplicated = received + discarded + lost.
 """
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dissyslab import (
     Faults,
@@ -20,6 +22,8 @@ from dissyslab import (
     network,
     partition,
 )
+from random_dags import build as build_dag
+from random_dags import dags
 
 T = 20
 SCHEDULES = [None, 0, 3]
@@ -117,13 +121,32 @@ def test_threads_and_a_seeded_run_decide_the_same_faults_with_the_same_seed(faul
     faults = [drop("src → times10", p=0.3), duplicate("times10 → sink", p=0.3),
               crash("sink", after=35)]
     seen = []
-    for seed, given in ((fault_seed, faults), (None, Faults(faults, seed=fault_seed))):
+    for seed, asked in ((fault_seed, faults), (None, Faults(faults, seed=fault_seed))):
         g, out = pipeline(60)
-        run(g, seed, given, trace=True)
+        run(g, seed, asked, trace=True)
         seen.append((out, g.crashed, sorted((r.node, r.event, r.message, r.index)
                                             for r in g.trace if r.event != "end")))
     assert seen[0] == seen[1]
     assert 0 < len(seen[0][0]) == 35
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dags(), st.data())
+def test_on_any_dag_threads_and_every_seed_lose_and_copy_as_many_on_every_edge(dag, data):
+    # without filters, how many messages cross each edge does not depend on the schedule, and
+    # a fault decides by the edge and the message's index alone: every run counts the same
+    names, edges, filters, counts, seed = dag
+    dag = (names, edges, [0] * len(filters), counts, seed)  # every transform keeps everything
+    g, _ = build_dag(dag)
+    labels = [e.label for e in g.edges]
+    faults = [data.draw(st.sampled_from([drop, duplicate]))(label, p=data.draw(st.sampled_from(
+        [0.1, 0.5]))) for label in data.draw(st.lists(st.sampled_from(labels), max_size=4))]
+    seen = []
+    for run_seed in (seed, None):  # threads take the seeded run's seed as their fault seed
+        g, _ = build_dag(dag)
+        run(g, run_seed, faults if run_seed is not None else Faults(faults, seed=seed))
+        seen.append([(g.edge_counts[e], g.edge_lost[e], g.edge_duplicated[e]) for e in g.edges])
+    assert seen[0] == seen[1]
 
 
 @pytest.mark.parametrize("p", [0, 1])
