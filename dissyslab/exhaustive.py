@@ -530,7 +530,7 @@ def run_schedule(net: Network, schedule: Schedule, timeout: float | None = None,
 
 
 def replay_arguments(schedule: Any, seed: Any, engine: str, snapshot_at: list, snapshot_every: Any,
-                     resume: Any) -> Callable:
+                     resume: Any, faults: Any = None) -> Callable:
     """For ``g.run_network(schedule=s)``: refuse what cannot go with it; the run function to call."""
     if not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a Schedule found by g.explore(exhaustive=True) "
@@ -545,6 +545,11 @@ def replay_arguments(schedule: Any, seed: Any, engine: str, snapshot_at: list, s
     if snapshot_at or snapshot_every is not None or resume is not None:
         raise ValueError("A replayed schedule takes no snapshots and resumes from none: leave "
                          "out snapshot_at=, snapshot_every= and resume=.")
+    if faults is not None:
+        raise ValueError("A schedule is a run without faults: the exhaustive search explores the "
+                         "orders messages can arrive in, not crashes or lost messages. Leave out "
+                         "faults= to replay it (or explore faults with "
+                         "g.explore(runs=K, faults=...) and replay one with a seed).")
     return partial(run_schedule, schedule=schedule)
 
 
@@ -559,6 +564,10 @@ def explore_from_graph(net: Network, exhaustive: Any, runs: Any, seeds: Any, tim
     if runs is not None or seeds is not None:
         raise ValueError("An exhaustive search tries every schedule, not seeds: leave out runs= "
                          "and seeds= (or leave out exhaustive=True to sample seeds).")
+    if options.pop("faults", None) is not None:
+        raise ValueError("An exhaustive search explores the orders messages can arrive in, not "
+                         "faults: leave out faults= (or leave out exhaustive=True, and "
+                         "g.explore(runs=K, faults=...) samples fault schedules by seed).")
     allowed = ("check", "reduce", "build", "max_schedules", "capacity", "progress")
     wrong = [k for k in options if k not in allowed]
     if wrong:

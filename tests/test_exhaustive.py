@@ -7,7 +7,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dissyslab import ListSource, MergeSynch, MergeSynchWarning, Sink, Source, Split, Transform, network
+from dissyslab import (
+    ListSource,
+    MergeSynch,
+    MergeSynchWarning,
+    Sink,
+    Source,
+    Split,
+    Transform,
+    crash,
+    network,
+)
 from dissyslab.exhaustive import (
     Choice,
     ExplorationWarning,
@@ -304,6 +314,8 @@ def test_replay_is_refused_with_a_seed_or_ray_or_a_wrong_schedule():
         g.run_network(schedule=s, engine="ray")
     with pytest.raises(TypeError, match="must be a Schedule"):
         g.run_network(schedule=[1, 2])
+    with pytest.raises(ValueError, match="Leave out faults= to replay it"):
+        g.run_network(schedule=s, faults=[crash("log", after=1)])
     other, _ = fanin(2, 2)
     with pytest.raises(ScheduleMismatch, match="does not fit this network"):
         other.run_network(schedule=s, timeout=T, live=False)
@@ -356,6 +368,8 @@ def test_explore_arguments_are_checked():
         g.explore(exhaustive=True, colour=1)
     with pytest.raises(ValueError, match="max_steps"):
         g.explore(exhaustive=True, max_steps=0)
+    with pytest.raises(ValueError, match="leave out faults="):
+        g.explore(exhaustive=True, faults=[crash("log", after=1)])
 
 
 # --- bounds and early stops -------------------------------------------------------------------
