@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from dissyslab.check.grader import grade_notebook
+from dissyslab.check.grading.grader import grade_notebook
 from grading.attacks import (
     ATTACKS,
     HIDDEN_LEAK_2,
@@ -291,7 +291,7 @@ def test_what_a_submission_sends_is_judged_in_bounded_work(name):
 
 def test_bounded_walks_of_shared_and_looped_data():
     from dissyslab.check.failure import show
-    from dissyslab.check.remote import has_remote
+    from dissyslab.check.grading.remote import has_remote
 
     tangle = []
     for _ in range(64):
@@ -684,7 +684,7 @@ def test_the_feedback_page_runs_none_of_a_students_scripts(formgrader):
 def test_what_one_notebook_leaves_in_its_graded_notebook_is_capped(name):
     """Before: 15.3 MB of output from one cell (the process's own cap lifted), and a 3-million-
     character node name quoted in full in the failure messages (6 MB)."""
-    from dissyslab.check.grader import CELL_OUTPUT, MESSAGE
+    from dissyslab.check.grading.grader import CELL_OUTPUT, MESSAGE
 
     result = _graded(SIZES[name])
     cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
@@ -702,7 +702,7 @@ def test_what_one_notebook_leaves_in_its_graded_notebook_is_capped(name):
 
 @pytest.mark.timeout(120)
 def test_a_reply_too_big_is_said_in_words():
-    from dissyslab.check.grader import CellResult, Grading, _ended
+    from dissyslab.check.grading.grader import CellResult, Grading, _ended
 
     results = [CellResult(0, "answer", task=1), CellResult(1, "test", task=1)]
     grading = Grading(results, {1: (0.0, 4.0)})

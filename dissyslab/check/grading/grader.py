@@ -20,7 +20,7 @@ the instructor's own (nbgrader restores them before this runs), and:
    after it fail, earlier verdicts stand.
 
 A hidden test that fails says which check failed but not its data, unless
-``hidden_details=True``. ``python -m dissyslab.check.grader NB...`` grades
+``hidden_details=True``. ``python -m dissyslab.check.grading NB...`` grades
 notebooks from a terminal.
 """
 
@@ -40,9 +40,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..elsewhere import answering
+from ..failure import CheckFailed
 from . import files, remote, sandbox, wire
 from .child import plain_python
-from .failure import CheckFailed
 
 #: seconds a setup or answer cell may run
 CELL_TIMEOUT = 15
@@ -119,7 +120,7 @@ class _Alarm:
             raise TrustedOverrun()
 
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from dissyslab.check.child import main; main()")
+         "from dissyslab.check.grading.child import main; main()")
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
 
@@ -480,7 +481,7 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
     (the instructor's copy of the assignment; default ``workdir``).
     ``hidden_details``: show the full message of a failed hidden test (its data too).
     ``allow_unisolated``: run the student's code even where it cannot be isolated (otherwise
-    :class:`~dissyslab.check.sandbox.NoIsolation` is raised before anything runs).
+    :class:`~dissyslab.check.grading.sandbox.NoIsolation` is raised before anything runs).
     """
     cells = nb["cells"]
     results = [CellResult(i, role_of(c)) for i, c in enumerate(cells)]
@@ -629,11 +630,10 @@ class _Run:
         shown = io.StringIO()
         error, hidden_error, timed_out, overrun = None, False, False, False
         conn.deadline = time.monotonic() + self.test_timeout
-        remote.CURRENT = conn
         alarm = _Alarm(self.test_timeout + self.grace + TRUSTED_GRACE)
         self.student.alarm = alarm
         try:
-            with alarm:
+            with answering(conn), alarm:
                 for hidden, part in split_test(code):
                     if hidden:
                         self.hidden_sent = True
@@ -655,7 +655,6 @@ class _Run:
             overrun = True
         finally:
             self.student.alarm = None
-            remote.CURRENT = None
             conn.deadline = None
         printed = shown.getvalue()
         r.outputs = _outputs([{"output_type": "stream", "name": "stdout", "text": printed}],
@@ -826,7 +825,7 @@ def _ended(e, results, by_index, seen_verdict, grading):
 
 
 def main(argv=None):
-    """``python -m dissyslab.check.grader NOTEBOOK...``: grade notebooks and print each task's verdict.
+    """``python -m dissyslab.check.grading NOTEBOOK...``: grade notebooks and print each task's verdict.
 
     The exit status is 0 only if every notebook earned every point (handy to check sources).
     """
