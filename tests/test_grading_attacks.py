@@ -710,3 +710,78 @@ def test_a_reply_too_big_is_said_in_words():
            results, {r.index: r for r in results}, set(), grading)
     assert "exited with code sent" not in results[0].error["evalue"]
     assert "was stopped because it sent a reply that is too big" in results[0].error["evalue"]
+
+
+# --- a submission's processes together are bounded (a cgroup), not only each one -------------
+
+SIX_FORKS = """
+import os, time
+children = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            held = b"x" * (300 * 1024 * 1024)   # 300 MB, every page written
+            time.sleep(3)                        # all six hold theirs at the same time
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    children.append(pid)
+held = sum(os.waitpid(pid, 0)[1] == 0 for pid in children)
+print(f"{held} of 6 held 300 MB")
+"""
+
+
+def _leftover_groups():
+    """cgroup folders this process made for submissions and did not remove."""
+    import glob
+    import os
+
+    from dissyslab.check.grading import cgroup
+
+    return [f for point, _, _, _ in cgroup._mounts()
+            for f in glob.glob(f"{point}/**/dissyslab-grading-{os.getpid()}-*", recursive=True)]
+
+
+@pytest.mark.timeout(180)
+def test_the_memory_of_a_submissions_processes_together_is_bounded():
+    """Six forked processes of 300 MB each with memory_mb=512: not all six get their memory.
+
+    Before: memory_mb limited each process only, and the six held 1,800 MB between them.
+    """
+    from dissyslab.check.grading import cgroup
+
+    ok, why = cgroup.usable(512)
+    if not ok:
+        pytest.skip(f"no cgroup can be made here ({why}): grading bounds each process only")
+    result = _graded(SIX_FORKS, memory_mb=512)
+    cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
+    printed = "".join(o.get("text", "") for o in cell.outputs)
+    crashed = any(v.reason == "crashed" for v in _by_task(result).values())
+    if not crashed:  # the kernel killed some of the six, or their parent (then the task says so)
+        assert "of 6 held 300 MB" in printed, printed
+        assert int(printed.split(" of 6")[0].split()[-1]) < 6, printed
+    else:
+        assert "more memory than a submission may have (512 MB" in _by_task(result)[1].message
+    # the group is removed with its notebook
+    assert _leftover_groups() == []
+
+
+@pytest.mark.timeout(120)
+def test_a_submissions_group_is_removed_and_kills_what_is_left_in_it():
+    from dissyslab.check.grading import cgroup
+
+    ok, why = cgroup.usable(256)
+    if not ok:
+        pytest.skip(f"no cgroup can be made here ({why})")
+    group, why = cgroup.make(256, pids=50)
+    assert group is not None, why
+    sleeper = subprocess.Popen(group.command(["/bin/sh", "-c", "sleep 60 & sleep 60 & wait"]),
+                               start_new_session=True)
+    deadline = time.monotonic() + 10
+    while len(group.processes()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(group.processes()) == 3
+    assert group.remove() is True
+    assert sleeper.wait(timeout=10) != 0
+    assert _leftover_groups() == []

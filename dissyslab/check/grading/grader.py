@@ -4,8 +4,9 @@
 the instructor's own (nbgrader restores them before this runs), and:
 
 1. starts the student's process (``child.py``) in a sandbox (``sandbox.py``:
-   bubblewrap, an unprivileged user, limits), with a private copy of the
-   ``dissyslab`` package taken from this process's memory, and the data files;
+   bubblewrap, an unprivileged user, limits; ``cgroup.py``: the memory and tasks
+   of all its processes together), with a private copy of the ``dissyslab``
+   package taken from this process's memory, and the data files;
 2. runs the read-only cells there (for the answers to use) and here (for the
    tests), and the answer cells there only; cells a student added are not run;
 3. runs every test cell HERE, visible and hidden parts alike: a name the
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from ..elsewhere import answering
 from ..failure import CheckFailed
-from . import files, remote, sandbox, wire
+from . import cgroup, files, remote, sandbox, wire
 from .child import plain_python
 
 #: seconds a setup or answer cell may run
@@ -282,6 +283,20 @@ class _Student:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         self.sandboxed = cmd[0] in ("bwrap", "unshare")
+        #: the cgroup holding every process of this submission (None where none can be made)
+        self.group = None
+        if memory_mb:
+            ok, why = cgroup.usable(memory_mb)
+            if ok:
+                self.group, why = cgroup.make(memory_mb)
+            if self.group is not None:
+                cmd = self.group.command(cmd)
+            else:
+                note = (f"dissyslab grading: no cgroup can be made here ({why}), so memory is "
+                        f"limited for each process of a submission ({memory_mb} MB), not for all "
+                        f"of them together, nor is their number (see exercises/README.md).")
+                if _warn_once(note):
+                    log.append(note)
         if missing is not None and _warn_once(missing):
             log.append(missing)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
@@ -348,6 +363,9 @@ class _Student:
             _drain(self.err_fd, self.stderr)
         if self.sandboxed and isinstance(code, int) and code > 128:
             code = -(code - 128)  # bubblewrap reports a signal as 128 + its number
+        if self.group is not None and code == -signal.SIGKILL and self.group.out_of_memory():
+            code = (f"used more memory than a submission may have ({self.group.memory_mb} MB, "
+                    f"all its processes together)")
         return remote.StudentGone("died", code)
 
     def threads(self):
@@ -365,6 +383,8 @@ class _Student:
 
     def close(self):
         self.kill()
+        if self.group is not None:
+            self.group.remove()
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 f.close()

@@ -132,7 +132,9 @@ class GradeInSubprocess(NbGraderPreprocessor):
     kill_grace = Float(grader.GRACE, help="Seconds a cell gets to stop after its time limit before "
                                           "its process is killed.").tag(config=True)
     memory_mb = Integer(grader.MEMORY_MB, allow_none=True,
-                        help="Address-space limit of the student's process in MB.").tag(config=True)
+                        help="Memory of a submission in MB: each process's address space, and "
+                             "all its processes together where a cgroup can be made."
+                        ).tag(config=True)
     hidden_details = Bool(False, help="Show the full message of a failed hidden test, with its "
                                       "inputs and expected values (the student sees them in the "
                                       "feedback).").tag(config=True)

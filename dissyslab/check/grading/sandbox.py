@@ -10,7 +10,8 @@ The command is built from what Linux and Debian provide, nothing home-made:
 * ``setpriv``: when grading runs as root, the student's code runs as the
   unprivileged user ``nobody`` instead;
 * ``prlimit``: limits on memory (address space), CPU time, file size, core
-  files, open files and (as ``nobody``) processes.
+  files, open files and (as ``nobody``) processes, for each process of the box
+  (the grader puts the box as a whole in a cgroup too, where it can: ``cgroup.py``).
 
 When bubblewrap cannot run (not installed, or user namespaces are disabled)
 and grading runs as root, the same box is made with ``unshare`` (util-linux),
