@@ -613,3 +613,15 @@ def test_a_container_too_big_to_send_is_refused_not_sent():
 
     with pytest.raises(wire.WireError, match="at most"):
         wire.Encoder().encode([0] * (wire.MAX_ITEMS + 1))
+
+
+def test_grading_with_python_named_by_a_relative_path_works(monkeypatch):
+    # `../.venv/bin/python -m dissyslab.check.grading NB` (exercises/README.md): the box starts
+    # in another folder, where that relative path led nowhere, and grading refused
+    import os
+    import sys
+
+    home = os.path.dirname(os.path.dirname(sys.executable))
+    monkeypatch.chdir(home)
+    result, _ = grade(two_tasks(), python=os.path.relpath(sys.executable, home))
+    assert result.score == result.max_score == 3

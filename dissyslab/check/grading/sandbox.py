@@ -171,6 +171,7 @@ _ENV = ["env", "-i", f"--chdir={WORK}", "PATH=/usr/bin:/bin", f"HOME={WORK}", "T
 
 def isolation(lib_dir, work_dir, python):
     """("bwrap" or "unshare", "") if a box can be made here, else (None, why not)."""
+    python = os.path.abspath(python)  # the box starts elsewhere (`../.venv/bin/python -m ...`)
     key = (python, os.geteuid())
     if key not in _PROBE:
         as_root = os.geteuid() == 0
@@ -215,6 +216,7 @@ def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds, allow_uniso
     Without a box, :class:`NoIsolation` is raised unless ``allow_unisolated``.
     """
     as_root = os.geteuid() == 0
+    python = os.path.abspath(python)  # not resolved: a venv's python is a link to its base
     how, why = isolation(lib_dir, work_dir, python)
     limits = shutil.which("prlimit") is not None
     if how is not None:
