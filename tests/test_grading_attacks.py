@@ -785,3 +785,33 @@ def test_a_submissions_group_is_removed_and_kills_what_is_left_in_it():
     assert group.remove() is True
     assert sleeper.wait(timeout=10) != 0
     assert _leftover_groups() == []
+
+
+def test_a_cgroup_v2_group_is_made_where_the_controllers_are_handed_down(tmp_path, monkeypatch):
+    """The v2 layout, on a folder laid out like one (this machine may have v1 only).
+
+    The grader's own group is busy (it holds the grader, so it cannot hand controllers
+    down) and has no memory controller here: the group is made under the root instead.
+    """
+    from dissyslab.check.grading import cgroup
+
+    root = tmp_path / "cg"
+    (root / "grader.slice").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (root / "cgroup.subtree_control").write_text("memory\n")
+    (root / "grader.slice" / "cgroup.controllers").write_text("cpu\n")
+    (root / "grader.slice" / "cgroup.subtree_control").write_text("")
+    monkeypatch.setattr(cgroup, "_mounts", lambda: [(root, "/", "cgroup2", {"rw"})])
+    monkeypatch.setattr(cgroup, "_own_groups", lambda: {"": "/grader.slice"})
+    group, why = cgroup.make(300, pids=50)
+    assert group is not None and group.version == 2, why
+    [folder] = group.folders
+    assert folder.parent == root
+    assert (folder / "memory.max").read_text() == str(300 * 1024 * 1024)
+    assert (folder / "pids.max").read_text() == "50"
+    assert set((root / "cgroup.subtree_control").read_text().split()) == {"+pids"}  # asked for
+    assert str(folder / "cgroup.procs") in group.command(["true"])
+    # no memory controller anywhere: no group, and why
+    (root / "cgroup.controllers").write_text("cpu\n")
+    group, why = cgroup.make(300)
+    assert group is None and "no memory controller" in why

@@ -195,7 +195,7 @@ def _make_v2(point, root, own, memory, pids):
             _write(folder / "memory.max", memory)
             if (folder / "memory.swap.max").exists():
                 _write(folder / "memory.swap.max", 0)
-            if (folder / "pids.max").exists():
+            if "pids" in wanted:
                 _write(folder / "pids.max", pids)
             return [folder], None
         except OSError as err:
