@@ -37,7 +37,7 @@ from nbgrader.preprocessors import (
     OverwriteCells,
     OverwriteKernelspec,
 )
-from traitlets import Bool, Float, Integer, List, default
+from traitlets import Bool, Float, Integer, List
 
 from . import files, grader, sandbox
 
@@ -546,13 +546,16 @@ class FeedbackExporter(HTMLExporter):
     so the formgrader keeps its own.
     """
 
-    @default("template_name")
-    def _template_name_default(self):
-        return "dissyslab_feedback"
+    def __init__(self, config=None, **kwargs):
+        # configured, not defaults: generate_feedback configures every HTMLExporter (this
+        # class included) with nbgrader's own "feedback" template, which would win over a
+        # default; a section named after this class wins over HTMLExporter's
+        from traitlets.config import Config
 
-    @default("extra_template_basedirs")
-    def _extra_template_basedirs_default(self):
-        return feedback_template_dirs()
+        config = Config(config or {})
+        config.FeedbackExporter.template_name = "dissyslab_feedback"
+        config.FeedbackExporter.extra_template_basedirs = feedback_template_dirs()
+        super().__init__(config=config, **kwargs)
 
 
 __all__ = ["RestoreCellRoles", "GradeInSubprocess", "HideLateOutputs", "CsvExport",
