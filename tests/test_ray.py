@@ -59,6 +59,51 @@ def pool():
     return host_pool(ray)
 
 
+#: Ray's own processes (its agents, and workers kept ready for it): not the pool's, not a run's
+RAYS_OWN = ("ray::IDLE", "ray::DashboardAgent", "ray::RuntimeEnvAgent")
+
+
+def ray_workers():
+    """{pid: title} of the Ray worker processes of this test process's Ray (its descendants)."""
+    children, titles = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            titles[int(entry)] = title
+    found, todo = {}, [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if titles[child].startswith("ray::") and not titles[child].startswith(RAYS_OWN):
+                found[child] = titles[child]
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_process_but_the_pools():
+    """After every test: each Ray worker process alive is an unused host of the pool."""
+    yield
+    if not ray.is_initialized():
+        return
+    deadline = time.monotonic() + 30
+    while True:  # a host being killed takes a moment to end
+        hosts = set(ray.get([h.actor.pid.remote() for h in pool().unused], timeout=60))
+        extra = {p: t for p, t in ray_workers().items() if p not in hosts}
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not extra, f"Ray worker processes left that the pool does not hold: {extra}"
+
+
 def assert_hosts_clean(g, killed=()):
     """After a run: the processes of the nodes in ``killed`` have ended; every other one is
     an unused host of the pool that holds nothing of the run (or has ended)."""
@@ -707,6 +752,8 @@ def test_no_process_outlives_ray_shutdown_or_the_end_of_python():
             "    g.run_network(engine='ray', timeout=120)\n"
             "    return list(g.last_run.pids.values())\n"
             "first = run()\n"
+            "from dissyslab.ray_engine import host_pool\n"
+            "first += ray.get([h.actor.pid.remote() for h in host_pool(ray).unused])\n"
             "ray.shutdown()\n"
             "def alive(p):\n"
             "    try:\n"
