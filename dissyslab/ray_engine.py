@@ -55,16 +55,41 @@ How a run goes:
   the hub, which sees every message go by.
 * Each actor sends back, with its results, its counters (``g.stats``,
   ``g.edge_counts``...) and, when a run is traced, the events it saw, so
-  ``trace=True``, the live view and the diagram work as with threads. (The
-  times in a trace are when the events reached this process: a batch's
-  events come back together, after the call that made them.)
-* After the run, however it ends (finished, failure, timeout, Ctrl-C), every
-  actor of the run is killed: no process of it is left behind. A process that
-  dies during the run (killed, out of memory) fails its node, by name.
+  ``trace=True``, the live view and the diagram work as with threads. Each
+  event is stamped in the process where it happened, so a trace's times are
+  when the nodes really worked. On one machine every process reads the same
+  clock; on a cluster the machines' clocks differ by what their time keeping
+  (NTP) leaves, often a millisecond or so, sometimes more.
+
+Processes are kept between runs: a pool (:class:`HostPool`) of node-host
+processes (:class:`NodeHost`), each able to host any node. A run takes as many
+hosts as it has nodes in processes, loads its nodes, with their functions and
+state, into them (:meth:`NodeHost.load`, in the hub's thread, so ``timeout=``
+and Ctrl-C cover the start of new processes), and at its end gives them back
+cleared: nothing of a node, its function or its state is left for the next run.
+A host whose node failed, whose process died, or that was still at work when
+the run was stopped (timeout, Ctrl-C) is killed instead, and a new one started
+when needed. A process that dies during the run (killed, out of memory) fails its
+node, by name. Unused hosts end after :data:`POOL_IDLE` seconds; all end when
+Python exits or with ``ray.shutdown()``.
+
+What a kept process does keep is the modules it imported, with their globals.
+A function from a module of the student's (``helpers.py``) is sent by reference
+(``helpers.step``) and runs with that module's globals as this host left them:
+a node that changes a module global (a counter, a cache) may find the change in
+its next run, as it would in a second threaded run in the same notebook. Keep a
+node's state in the node (a class instance, ``params=``), not in a module global.
+A host whose imported modules changed on disk since is replaced, so an edited
+``helpers.py`` is what the next run uses. Functions defined in the notebook
+travel by value, and arrive afresh at every run.
 
 After a run, ``g.last_run.pids`` gives the process id of each node that had a
-process of its own, and ``g.last_run.ray_times`` the seconds it took to start
-those processes ("start") and to run the network once they had ("run").
+process of its own, ``g.last_run.ray_processes`` how many hosts it reused and
+started, and ``g.last_run.ray_times`` the seconds Ray itself took to start if
+this run started it ("ray"), the seconds the nodes took to load ("start"), and
+to run the network once they had ("run"). A run that starts Ray says so at once,
+and how long it took; ``timeout=`` does not count that start, but does count the
+start of the nodes' processes.
 
 Ray itself: if this process is already connected to Ray (``ray.init(address=...)``
 to use a cluster), that is used. Otherwise a local Ray instance is started at
