@@ -24,8 +24,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import 
 if TYPE_CHECKING:
     from typing import Callable, Sequence
 
-    from .model import Edge
-    from .nodes import Node
+    from .nodes import Edge, Node
 
 
 def find_loops(nodes: Sequence[Node], edges: Sequence[Edge]) -> list[list[Node]]:

@@ -117,7 +117,8 @@ class Network:
         #: the edges that close a loop, seen from the sources (their messages come back round)
         self.feedback_edges = feedback_edges(self.nodes, self.edges) if self.loops else []
         self.last_run = None  # the Run of the last (or current) run_network, if any
-        self._running = False
+        #: True while run_network is going on (set and cleared by the run, running.py)
+        self.running = False
 
     @property
     def name(self) -> str:
@@ -382,8 +383,8 @@ class Network:
 
         run = self.last_run
         take = None if run is None else run.take_snapshot
-        if not self._running or take is None:
-            if self._running and run is not None and run.seed is not None:
+        if not self.running or take is None:
+            if self.running and run is not None and run.seed is not None:
                 raise RuntimeError(
                     "This network is running under a seed: take its snapshots with "
                     "g.run_network(seed=N, snapshot_at=k), so they are the same every time.")

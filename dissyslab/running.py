@@ -208,7 +208,7 @@ def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | N
             busy = still_running(r, alive=engine.alive)
             stuck = stop_anyway(engine.stop)
     finally:
-        net._running = False
+        net.running = False
         if "r" in locals():
             r.take_snapshot = None
     engine.settle(stuck)
@@ -272,7 +272,7 @@ def check_arguments(timeout: float | None, capacity: int | None) -> int:
     return capacity
 
 
-#: every network that has started a run (a network is running while its ``_running`` is set)
+#: every network that has started a run (a network is running while its ``running`` is set)
 _started = weakref.WeakSet()
 _begin_lock = threading.Lock()
 
@@ -284,7 +284,7 @@ def begin(net: Network) -> None:
     refused: the two runs would split its messages between them.
     """
     with _begin_lock:
-        if net._running:
+        if net.running:
             raise RuntimeError("This network is already running. Wait for that run to finish "
                                "before starting it again.")
         _check_sources_free(net)
@@ -292,7 +292,7 @@ def begin(net: Network) -> None:
             owner = getattr(node.fn, "__self__", None)
             if isinstance(owner, ListSource):
                 owner.reset()
-        net._running = True
+        net.running = True
         _started.add(net)
 
 
@@ -300,7 +300,7 @@ def _check_sources_free(net: Network) -> None:
     """Refuse to start ``net`` if one of its sources is in another network that is running."""
     busy = set()  # ids of the source nodes, and of their ListSources, of running networks
     for other in list(_started):
-        if other is net or not other._running:
+        if other is net or not other.running:
             continue
         for node in other.sources:
             busy.add(id(node))

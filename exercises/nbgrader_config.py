@@ -17,9 +17,10 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 try:
     from dissyslab.check.nbgrader_plugin import (
         CsvExport,
+        FeedbackExporter,
         HideLateOutputs,
+        SanitizeStudentHTML,
         autograde_preprocessors,
-        feedback_template_dirs,
         sanitize_preprocessors,
     )
 except ImportError as err:  # stop here: nbgrader would otherwise grade in students' kernels
@@ -37,6 +38,15 @@ except ImportError as err:  # stop here: nbgrader would otherwise grade in stude
 _bin = os.path.dirname(sys.executable)
 if sys.executable and os.environ.get("PATH", "").split(os.pathsep)[0] != _bin:
     os.environ["PATH"] = os.pathsep.join(p for p in (_bin, os.environ.get("PATH")) if p)
+
+# nbgrader_config.json, next to this file, makes `nbgrader autograde` check before the first
+# submission that this file loaded to its end (its last line) and that grading is set up as
+# below; if not, it stops with a clear error instead of grading with nbgrader's defaults in the
+# students' own kernels. nbgrader loads the .json even when this file has an error.
+if not os.path.exists(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                   "nbgrader_config.json")):
+    raise SystemExit("exercises/nbgrader_config.json is missing: it makes nbgrader check the "
+                     "grading set-up before it grades. Copy it from the DisSysLab project.")
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -71,6 +81,11 @@ c.GradeInSubprocess.memory_mb = 4096         # address space of the student's pr
 # A failed hidden test says which check failed, not its inputs and expected values; set this
 # to True to show them in the feedback too (the hidden tests are then less hidden next year).
 c.GradeInSubprocess.hidden_details = False
+# Student code runs isolated (bubblewrap; as root without it: unshare, chroot and setpriv).
+# Where neither works, grading refuses to start. Set this to True only to grade anyway, knowing
+# that every submission's code then runs as you, able to read and change the course folder,
+# other students' work and gradebook.db (see exercises/README.md, "Without isolation").
+c.GradeInSubprocess.run_student_code_without_isolation = False
 # nbgrader validate (and anything else that still runs a kernel) gets a time limit too.
 c.Execute.timeout = 60
 c.Execute.interrupt_on_timeout = True
@@ -87,6 +102,17 @@ c.ExportApp.plugin_class = CsvExport
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, HideLateOutputs,
                                     CSSHTMLHeaderPreprocessor]
 c.ClearHiddenTests.enforce_metadata = False
-# nbgrader's feedback page, with each test cell's score under its task's name, not "Test cell".
-c.HTMLExporter.template_name = "dissyslab_feedback"
-c.HTMLExporter.extra_template_basedirs = feedback_template_dirs()
+# nbgrader's feedback page, with each test cell's score under its task's name, not "Test cell"
+# (only the feedback: the formgrader keeps its own template).
+c.GenerateFeedback.exporter_class = FeedbackExporter
+
+# --- pages with students' work: the feedback, and the formgrader ---------------------------
+# Every HTML page made from a notebook (the formgrader's submission pages, the feedback) gets
+# students' markdown and outputs cleaned by nbconvert's sanitizer: no script, event handler or
+# javascript: link from a submission runs in your browser or a student's.
+c.HTMLExporter.preprocessors = [SanitizeStudentHTML]
+c.HTMLExporter.sanitize_html = True
+
+# --- keep this line last ------------------------------------------------------------------
+# `nbgrader autograde` refuses to grade unless this file ran to here (nbgrader_config.json).
+c.GradeInSubprocess.settings_loaded = True

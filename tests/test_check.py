@@ -554,11 +554,13 @@ def test_what_is_not_plain_data_is_refused(raw):
         dec.decode(wire.loads(raw)["value"])
 
 
-def test_grading_without_a_sandbox_still_works_and_says_what_is_missing(monkeypatch):
+def test_grading_without_a_sandbox_refuses_unless_allowed_and_says_what_is_missing(monkeypatch):
     from dissyslab.check import sandbox
 
-    monkeypatch.setattr(sandbox, "available", lambda *a: (False, "bubblewrap is not installed"))
-    result, verdicts = grade(two_tasks())
+    monkeypatch.setattr(sandbox, "isolation", lambda *a: (None, "bubblewrap is not installed"))
+    with pytest.raises(sandbox.NoIsolation, match="run_student_code_without_isolation"):
+        grade(two_tasks())
+    result, verdicts = grade(two_tasks(), allow_unisolated=True)
     assert result.score == 3
     assert any("WITHOUT a sandbox" in line and "bubblewrap is not installed" in line
                for line in result.log)
@@ -589,7 +591,7 @@ def test_each_missing_protection_is_said_in_one_line(monkeypatch, tmp_path):
     def argv(lib):
         return ["-c", "pass"]
 
-    monkeypatch.setattr(sandbox, "available", lambda *a: (True, ""))
+    monkeypatch.setattr(sandbox, "isolation", lambda *a: ("bwrap", ""))
     monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
     cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
     if sandbox.shutil.which("prlimit"):
@@ -598,8 +600,11 @@ def test_each_missing_protection_is_said_in_one_line(monkeypatch, tmp_path):
     cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
     assert "setpriv" not in cmd and "--unshare-all" in cmd
     assert "does not run as root" in line and "\n" not in line
-    monkeypatch.setattr(sandbox, "available", lambda *a: (False, "bubblewrap is not installed"))
-    cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
+    monkeypatch.setattr(sandbox, "isolation", lambda *a: (None, "bubblewrap is not installed"))
+    with pytest.raises(sandbox.NoIsolation):
+        sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10)
+    cmd, _, line = sandbox.command(tmp_path, tmp_path, "/usr/bin/python3", argv, 100, 10,
+                                   allow_unisolated=True)
     assert "bwrap" not in cmd and "WITHOUT a sandbox" in line and "\n" not in line
 
 

@@ -21,11 +21,15 @@ from pathlib import Path
 
 import pytest
 
+from dissyslab.check.grader import grade_notebook
 from grading.attacks import (
     ATTACKS,
     HIDDEN_LEAK_2,
     IS_ALIVE,
     LYING_DICT,
+    MANY_PATHS,
+    SIZES,
+    TRUSTED_WORK,
     fill,
 )
 from grading.course import (
@@ -127,6 +131,24 @@ def attacked(tmp_path_factory):
             sub.answer("task2_answer", HIDDEN_LEAK_2)
         sub.save(course, name, FANOUT)
         expected[name] = 0
+    # round three: the grader's own work, sizes, and links beside the notebook
+    for name, (gid, code) in TRUSTED_WORK.items():
+        fresh().answer(gid, code).save(course, name, FANOUT)
+        expected[name] = 0
+    for name, code in SIZES.items():
+        fresh().answer("task1_answer", code).save(course, name, FANOUT)
+        expected[name] = 0
+    linked = fresh().save(course, "links", FANOUT).parent
+    for link, target in {"gradebook.db": course / "gradebook.db", "shadow.txt": "/etc/shadow",
+                         "stdin.txt": "/dev/stdin", "zero.txt": "/dev/zero",
+                         "earlier.txt": course / "submitted" / "aaa_earlier" / FANOUT /
+                         released.name, "course": course}.items():
+        (linked / link).symlink_to(target)
+    expected["links"] = 0
+    # honest students between the attackers: 30 submissions in all
+    for i in range(30 - len(expected) - 2):
+        solved().save(course, f"honest_{i:02d}", FANOUT)
+        expected[f"honest_{i:02d}"] = 10
     # task 1 solved, with a thread left running and the means to see it patched away
     task1 = fresh().solve(FANOUT, "task1_answer")
     task1.answer("task1_answer", task1.source_of("task1_answer") + IS_ALIVE)
@@ -140,7 +162,7 @@ def attacked(tmp_path_factory):
     Submission(race).answer("task3_answer", LYING_DICT).save(course, "lying_dict", RACE)
 
     started = time.monotonic()
-    graded = nbgrader(course, "autograde", FANOUT, "--force")
+    graded = nbgrader(course, "autograde", FANOUT, "--force", stdin=subprocess.PIPE)
     graded_race = nbgrader(course, "autograde", RACE, "--force")
     took = time.monotonic() - started
     _ok(graded)
@@ -158,6 +180,7 @@ def attacked(tmp_path_factory):
 @pytest.mark.timeout(1200)
 def test_every_attack_scores_zero_and_the_others_their_points(attacked):
     course = attacked["course"]
+    print(f"\n{len(attacked['expected'])} submissions graded in {attacked['took']:.1f} s")
     scores = {s: _score(course, FANOUT, s) for s in attacked["expected"]}
     assert scores == {s: float(v) for s, v in attacked["expected"].items()}
     assert _score(course, RACE, "lying_dict") == 0
@@ -220,6 +243,8 @@ def test_no_feedback_holds_hidden_test_text(attacked):
         assignment = path.parent.name
         for line in secret[assignment]:
             assert line not in text, (path, line)
+        # nothing from outside the student's own folder: the gradebook, /etc/shadow
+        assert "SQLite format" not in text and "root:" not in text, path
         # what task 1's hidden tests sent to the spying answer is not shown either
         assert "'fanout'" not in text and "FANOUT" not in text, path
 
@@ -228,3 +253,460 @@ def test_no_feedback_holds_hidden_test_text(attacked):
 def test_a_protection_that_is_missing_is_said(attacked):
     """On this machine the sandbox works: grading says nothing about missing protections."""
     assert "WITHOUT a sandbox" not in attacked["log"]
+
+
+# --- round three: the grader's own work on what a submission sent is bounded ----------------
+
+def _graded(code, test="task1_tests", test_code=None, answer="task1_answer", **limits):
+    """The fanout assignment with ``answer`` (the cell) answered by ``code``, the rest solved."""
+    path = notebook_path(EXERCISES, FANOUT)
+    sub = Submission(path).answer(answer, code)
+    if test_code is not None:
+        sub.edit(test, test_code)
+    return grade_notebook(sub.nb, workdir=path.parent, **limits)
+
+
+def _by_task(result):
+    return {c.task: c.verdict for c in result.cells if c.verdict is not None}
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("name", sorted(TRUSTED_WORK))
+def test_what_a_submission_sends_is_judged_in_bounded_work(name):
+    """Each attack on the grader's own work fails its task by its checks, within the time limit.
+
+    Before: the grader spun on 2**64 shared sub-lists (has_remote, the failure message's
+    picture of a value) or on 2**40 routes (check.paths), and the batch stopped there.
+    """
+    answer, code = TRUSTED_WORK[name]
+    result = _graded(code, answer=answer, test_timeout=30)
+    verdicts = _by_task(result)
+    task = int(answer[4])
+    assert not verdicts[task].passed
+    assert verdicts[task].reason == "failed", verdicts[task]  # by its checks, not stopped
+    assert len(verdicts[task].message) < 5000
+    # the rest of the notebook is graded
+    assert all(v.passed for t, v in verdicts.items() if t != task), verdicts
+
+
+def test_bounded_walks_of_shared_and_looped_data():
+    from dissyslab.check.failure import show
+    from dissyslab.check.remote import has_remote
+
+    tangle = []
+    for _ in range(64):
+        tangle = [tangle, tangle]
+    loop = [1, 2]
+    loop.append(loop)
+    assert has_remote(tangle) is False
+    assert has_remote(loop) is False
+    assert has_remote(list(range(10**6))) is True  # too big to look at: not plain data
+    text = show(tangle, 160)
+    assert len(text) <= 160 and text.startswith("[[[[")
+    assert show(loop) == "[1, 2, [...]]"
+    assert show({"a": (1,), "b": "x" * 10**7}, 40).endswith(" ...")
+    assert show([1, (2,), {"k": None}]) == "[1, (2,), {'k': None}]"
+
+
+@pytest.mark.timeout(60)
+def test_paths_of_a_network_with_two_to_the_forty_routes_fail_quickly():
+    from dissyslab import ListSource, Sink, Source, Transform, check, network
+
+    names = {"Source": Source, "Transform": Transform, "Sink": Sink, "ListSource": ListSource,
+             "network": network, "WORDS": ["a"]}
+    exec(MANY_PATHS, names)
+    with pytest.raises(check.CheckFailed, match="far more routes"):
+        check.paths(names["g"], ["word_source → hub_0 → collector_length"])
+
+
+@pytest.mark.timeout(120)
+def test_a_test_cell_that_runs_past_its_limit_in_the_grader_is_stopped():
+    """The backstop: a test cell's own work (here an endless loop) is stopped at its limit.
+
+    Before, a test cell's limit was checked only when it asked the student's process
+    something, so this cell kept grading (and the batch) busy for ever.
+    """
+    from grading.course import solution
+
+    started = time.monotonic()
+    result = _graded(solution(FANOUT, "task1_answer"), test_code=(
+        "check.fanout(g, 'word_source', 2)\nseen = upper_results\nwhile True:\n    len(seen)\n"),
+        test_timeout=3, grace=1)
+    took = time.monotonic() - started
+    verdicts = _by_task(result)
+    assert verdicts[1].reason == "timeout" and "did not finish within 3 seconds" in \
+        verdicts[1].message
+    assert verdicts[2].passed and verdicts[3].passed
+    assert any("still busy" in line for line in result.log)
+    assert took < 60
+
+
+# --- round three: the set-up is checked before the first submission ---------------------------
+
+#: a blank notebook that rebinds `check` so that every check passes (in its own kernel it would)
+REBIND_CHECK = '''
+class _Everything:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: True
+check = _Everything()
+'''
+
+
+@pytest.fixture(scope="module")
+def small_course(tmp_path_factory):
+    """A course with the fanout assignment released, and nothing graded yet."""
+    course = copy_course(tmp_path_factory.mktemp("setup"))
+    _ok(nbgrader(course, "generate_assignment", FANOUT, "--force"))
+    return course
+
+
+def _fresh_copy(small_course, tmp_path):
+    import shutil
+
+    dest = tmp_path / "course"
+    shutil.copytree(small_course, dest)
+    return dest
+
+
+def _hand_in(course, student, code=None, solved=False):
+    sub = Submission(notebook_path(course, FANOUT, "release"))
+    if solved:
+        sub.solve(FANOUT, *(f"{t}_answer" for t in TASKS))
+    if code is not None:
+        sub.answer("task1_answer", code)
+    return sub.save(course, student, FANOUT)
+
+
+def _graded_any(course):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return [s.student.id for a in gb.assignments for s in a.submissions]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("typo", [
+    ("c.GradeInSubprocess.hidden_details = False", "c.GradeInSubprocess.hidden_details = false"),
+    ("c.OverwriteCells.add_missing_cells = True", "c.OverwriteCells.add_missing_cells = true"),
+    ("c.GradeInSubprocess.cell_timeout = 15", "c.GradeInSubprocess.cell_timeout = 15 +"),
+    ("c.Autograde.autograde_preprocessors = autograde_preprocessors()",
+     "c.Autograde.autograde_preprocessors = autograde_preprocessors()\n"
+     "from nbgrader.preprocessors import Execute\n"
+     "c.Autograde.autograde_preprocessors = c.Autograde.autograde_preprocessors + [Execute]"),
+])
+def test_a_config_typo_stops_grading_before_the_first_submission(small_course, tmp_path, typo):
+    """Before: traitlets logged one ERROR and nbgrader graded in students' kernels (10/10)."""
+    course = _fresh_copy(small_course, tmp_path)
+    config = course / "nbgrader_config.py"
+    text = config.read_text()
+    assert typo[0] in text
+    config.write_text(text.replace(typo[0], typo[1]))
+    _hand_in(course, "rebinder", REBIND_CHECK)
+    result = nbgrader(course, "autograde", FANOUT)
+    assert result.returncode != 0
+    log = result.stdout + result.stderr
+    assert "dissyslab grading did not start, and nothing was graded" in log
+    assert "nbgrader_config.py" in log
+    assert not (course / "autograded" / "rebinder").exists()
+    assert "rebinder" not in _graded_any(course)
+
+
+@pytest.mark.timeout(600)
+def test_without_the_json_next_to_it_the_config_refuses_to_load(small_course, tmp_path):
+    course = _fresh_copy(small_course, tmp_path)
+    (course / "nbgrader_config.json").unlink()
+    _hand_in(course, "rebinder", REBIND_CHECK)
+    result = nbgrader(course, "autograde", FANOUT)
+    assert "nbgrader_config.json is missing" in result.stdout + result.stderr
+    assert "rebinder" not in _graded_any(course)
+
+
+def _path_without(tmp_path, *programs):
+    """A PATH with the system's programs except ``programs`` (as if they were not installed)."""
+    import os
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for d in ("/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            if name not in programs and not (folder / name).exists():
+                (folder / name).symlink_to(os.path.join(d, name))
+    return str(folder)
+
+
+@pytest.mark.timeout(600)
+def test_without_isolation_grading_refuses_unless_the_instructor_opts_in(small_course, tmp_path):
+    """Before: one warning line, and student code ran as the grading user (root here)."""
+    import os
+
+    course = _fresh_copy(small_course, tmp_path)
+    _hand_in(course, "ada", solved=True)
+    path = _path_without(tmp_path, "bwrap", "unshare")
+    result = nbgrader(course, "autograde", FANOUT, path=path)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "cannot be isolated here" in log
+    assert "run_student_code_without_isolation = True" in log
+    assert "ada" not in _graded_any(course)
+    # the instructor opts in, by name: graded, with the warning
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text().replace(
+        "run_student_code_without_isolation = False", "run_student_code_without_isolation = True"))
+    result = nbgrader(course, "autograde", FANOUT, path=path)
+    _ok(result)
+    assert "WITHOUT a sandbox" in result.stderr
+    assert _score(course, FANOUT, "ada") == 10
+    if os.geteuid() != 0:
+        return
+    # as root without bubblewrap: isolated with unshare, chroot and setpriv, no warning
+    config.write_text(config.read_text().replace(
+        "run_student_code_without_isolation = True", "run_student_code_without_isolation = False"))
+    _hand_in(course, "bo", solved=True)
+    _hand_in(course, "eve", fill(ATTACKS["course_writes"], course=course, marker="unshare_marker"))
+    before = (course / "submitted" / "bo" / FANOUT / f"{FANOUT}_exercises.ipynb").read_bytes()
+    (tmp_path / "no_bwrap").mkdir()
+    result = nbgrader(course, "autograde", FANOUT, "--force",
+                      path=_path_without(tmp_path / "no_bwrap", "bwrap"))
+    _ok(result)
+    assert "WITHOUT a sandbox" not in result.stderr
+    assert _score(course, FANOUT, "bo") == 10 and _score(course, FANOUT, "eve") == 0
+    assert (course / "submitted" / "bo" / FANOUT / f"{FANOUT}_exercises.ipynb").read_bytes() == before
+    assert not list(course.rglob("*unshare_marker*"))
+
+
+# --- round three: files beside the notebook ------------------------------------------------
+
+
+@pytest.mark.timeout(900)
+def test_links_and_special_files_beside_the_notebook_reach_nothing(small_course, tmp_path):
+    """Before: nbgrader copied the link targets (gradebook.db, another student's notebook, a
+    private file, /etc/shadow) into the attacker's folder and feedback; /dev/stdin hung grading.
+    """
+    import os
+    import subprocess
+
+    course = _fresh_copy(small_course, tmp_path)
+    secret = "private_" + secrets.token_hex(4)
+    private = tmp_path / "private.txt"
+    private.write_text(secret)
+    private.chmod(0o600)
+    other = _hand_in(course, "ada", solved=True)
+    first = load(other)
+    first["cells"][0]["source"] = "ada_marker_" + secret  # a word only ada's notebook holds
+    other.write_text(json.dumps(first))
+    nb = _hand_in(course, "mallory")
+    folder = nb.parent
+    links = {"gradebook.db": course / "gradebook.db", "ada.ipynb.txt": other,
+             "private.txt": private, "shadow.txt": "/etc/shadow", "stdin.txt": "/dev/stdin",
+             "zero.txt": "/dev/zero", "source": course / "source", "up": "../../.."}
+    for name, target in links.items():
+        (folder / name).symlink_to(target)
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "words.txt").write_text("an ordinary data file\n")
+    # a second attacker hands in a link in place of the notebook itself
+    thief = course / "submitted" / "trent" / FANOUT
+    thief.mkdir(parents=True)
+    (thief / nb.name).symlink_to(other)
+    _hand_in(course, "zed", solved=True)
+    result = nbgrader(course, "autograde", FANOUT, timeout=600, stdin=subprocess.PIPE)
+    _ok(result)
+    _ok(nbgrader(course, "generate_feedback", FANOUT))
+    assert {s: _score(course, FANOUT, s) for s in ("ada", "mallory", "trent", "zed")} == {
+        "ada": 10, "mallory": 0, "trent": 0, "zed": 10}
+    for student in ("mallory", "trent"):
+        for top in ("autograded", "feedback"):
+            for path in (course / top / student).rglob("*"):
+                assert not path.is_symlink(), path
+                if path.is_file():
+                    data = path.read_bytes()
+                    assert secret.encode() not in data, path
+                    assert b"SQLite format" not in data and b"root:" not in data, path
+                    if top == "feedback":
+                        assert b"BEGIN HIDDEN TESTS" not in data, path
+    graded = course / "autograded" / "mallory" / FANOUT
+    assert (graded / "words.txt").read_text() == "an ordinary data file\n"
+    page = (course / "feedback" / "mallory" / FANOUT / f"{FANOUT}_exercises.html").read_text()
+    assert "were not used" in page and "symbolic link" in page and "FIFO" in page
+    assert "were not used" in (course / "feedback" / "trent" / FANOUT /
+                               f"{FANOUT}_exercises.html").read_text()
+    log = result.stdout + result.stderr
+    assert "shadow.txt is a symbolic link" in log
+
+
+# --- round three: the formgrader and the feedback pages -------------------------------------
+
+#: markdown a student adds: each line would set window.__pwned if its script ran
+XSS_MARKDOWN = """## Task 1 <img src=x onerror="window.__pwned='heading'"> xss_marker
+<script>window.__pwned = 'script'</script>
+<img src="x" onerror="window.__pwned = 'img'">
+<svg onload="window.__pwned = 'svg'"><circle r="3"/></svg>
+[click me](javascript:window.__pwned='link') <a id="xss_a" href="javascript:window.__pwned='a'">a</a>
+<iframe src="javascript:parent.__pwned='iframe'"></iframe>
+"""
+
+
+def _xss_submission(course, student):
+    sub = Submission(notebook_path(course, FANOUT, "release")).solve(
+        FANOUT, *(f"{t}_answer" for t in TASKS))
+    cells = sub.nb["cells"]
+    at = next(i for i, c in enumerate(cells) if (c.get("metadata", {}).get("nbgrader") or {})
+              .get("grade_id") == "task1_tests")
+    cells.insert(at, {"cell_type": "markdown", "metadata": {}, "source": XSS_MARKDOWN})
+    sub.answer("task2_answer", sub.source_of("task2_answer") +
+               "\nprint('<script>window.__pwned = \"stdout\"</script>')\n")
+    return sub.save(course, student, FANOUT)
+
+
+def _no_script_ran(page):
+    page.wait_for_timeout(1500)
+    assert page.evaluate("window.__pwned === undefined"), page.evaluate("window.__pwned")
+    if page.locator("#xss_a").count():
+        page.locator("#xss_a").first.click()
+        page.wait_for_timeout(300)
+        assert page.evaluate("window.__pwned === undefined")
+
+
+@pytest.fixture(scope="module")
+def formgrader(small_course, tmp_path_factory):
+    """The course with an autograded submission that carries scripts, served by Jupyter."""
+    import importlib.util
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if os.environ.get("DISSYSLAB_NO_BROWSER") == "1" or not os.path.exists(chromium) or \
+            importlib.util.find_spec("playwright") is None:
+        pytest.skip("no browser here (Chromium and Playwright are needed)")
+    base = tmp_path_factory.mktemp("formgrader")
+    course = base / "course"
+    shutil.copytree(small_course, course)
+    _xss_submission(course, "xss")
+    _ok(nbgrader(course, "autograde", FANOUT))
+    _ok(nbgrader(course, "generate_feedback", FANOUT))
+    port, token = socket.socket(), secrets.token_hex(16)
+    port.bind(("127.0.0.1", 0))
+    port_number = port.getsockname()[1]
+    port.close()
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(base / "config"),
+               JUPYTER_RUNTIME_DIR=str(base / "runtime"), JUPYTER_PLATFORM_DIRS="1")
+    from grading.course import REPO
+
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", "jupyter_server", "--no-browser", "--ServerApp.ip=127.0.0.1",
+           f"--ServerApp.port={port_number}", "--ServerApp.port_retries=0",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = base / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=course,
+                                  start_new_session=True)
+    url = f"http://127.0.0.1:{port_number}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.3)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                        args=["--headless", "--no-sandbox", "--disable-gpu"])
+            try:
+                yield dict(course=course, url=url, token=token, browser=browser, log=log)
+            finally:
+                browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(900)
+def test_the_formgrader_shows_a_submission_and_runs_none_of_its_scripts(formgrader):
+    """Before: every submission page answered HTTP 500 (the feedback template was set for every
+    HTML export); with that fixed, a student's <script> ran in the instructor's page."""
+    from nbgrader.api import Gradebook
+
+    course = formgrader["course"]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub_id = gb.find_submission_notebook(f"{FANOUT}_exercises", FANOUT, "xss").id
+    page = formgrader["browser"].new_page()
+    try:
+        response = page.goto(f"{formgrader['url']}/formgrader/submissions/{sub_id}/"
+                             f"?token={formgrader['token']}")
+        assert response.status == 200, formgrader["log"].read_text()[-3000:]
+        page.wait_for_load_state("load")
+        assert "xss_marker" in page.content()
+        assert page.locator(".nbgrader_cell").count() >= 3  # the graded cells are there to grade
+        _no_script_ran(page)
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(900)
+def test_the_feedback_page_runs_none_of_a_students_scripts(formgrader):
+    path = (formgrader["course"] / "feedback" / "xss" / FANOUT / f"{FANOUT}_exercises.html")
+    text = path.read_text()
+    assert "xss_marker" in text
+    import re
+
+    assert not re.search(r"<[a-z][^>]*\son\w+\s*=", text, re.I)  # no event handler in a tag
+    assert not re.search(r"<[a-z][^<>]*\s(href|src)\s*=\s*[\"']?\s*javascript:", text, re.I)
+    assert "<script>window.__pwned" not in text and "<iframe" not in text
+    page = formgrader["browser"].new_page()
+    try:
+        page.goto(path.as_uri())
+        _no_script_ran(page)
+    finally:
+        page.close()
+
+
+# --- round three: sizes -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_what_one_notebook_leaves_in_its_graded_notebook_is_capped(name):
+    """Before: 15.3 MB of output from one cell (the process's own cap lifted), and a 3-million-
+    character node name quoted in full in the failure messages (6 MB)."""
+    from dissyslab.check.grader import CELL_OUTPUT, MESSAGE
+
+    result = _graded(SIZES[name])
+    cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
+    printed = sum(len(o.get("text", "")) for o in cell.outputs)
+    assert printed <= CELL_OUTPUT + 500
+    if name == "output_flood":
+        assert "Grading kept only the start" in cell.outputs[-1]["text"]
+    verdicts = _by_task(result)
+    assert all(len(v.message) <= MESSAGE for v in verdicts.values())
+    total = sum(len(json.dumps(c.outputs)) + len(c.verdict.message if c.verdict else "")
+                for c in result.cells)
+    assert total < 300_000
+    assert verdicts[2].passed and verdicts[3].passed
+
+
+@pytest.mark.timeout(120)
+def test_a_reply_too_big_is_said_in_words():
+    from dissyslab.check.grader import CellResult, Grading, _ended
+
+    results = [CellResult(0, "answer", task=1), CellResult(1, "test", task=1)]
+    grading = Grading(results, {1: (0.0, 4.0)})
+    _ended({"why": "died", "code": "sent a reply that is too big", "index": 0, "stderr": ""},
+           results, {r.index: r for r in results}, set(), grading)
+    assert "exited with code sent" not in results[0].error["evalue"]
+    assert "was stopped because it sent a reply that is too big" in results[0].error["evalue"]

@@ -114,7 +114,7 @@ def test_two_networks_sharing_a_source_cannot_run_at_the_same_time():
         g3 = network([(Source(fn=items.run, name="again"), Sink(fn=got3.append, name="k"))])
         t = threading.Thread(target=g1.run_network, kwargs={"timeout": 10, "live": False})
         t.start()
-        while not got1 and not g1._running:
+        while not got1 and not g1.running:
             pass
         for g, what in ((g2, "source 'numbers'"), (g3, "the ListSource of source 'again'")):
             try:

@@ -374,7 +374,7 @@ def test_a_bad_seed_gets_a_clear_error():
     for bad in ("7", 1.5, True):
         with pytest.raises(TypeError, match=r"seed must be a whole number, like seed=7"):
             g.run_network(seed=bad, timeout=T)
-    assert not g._running
+    assert not g.running
 
 
 # --- sleeps, timeouts, interrupts ---------------------------------------------------------
@@ -474,7 +474,7 @@ def test_a_function_that_blocks_is_ended_by_the_timeout():
         assert g.state["stuck"] == "busy"
     finally:
         gate.set()
-    assert not g._running
+    assert not g.running
 
 
 def test_ctrl_c_stops_a_seeded_run():

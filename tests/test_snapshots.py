@@ -378,7 +378,7 @@ def test_clear_errors():
     other.run_network(seed=0, snapshot_at=1, timeout=T, live=False)
     with pytest.raises(ValueError, match="taken of another network"):
         g.run_network(resume=other.snapshots[0], timeout=T, live=False)
-    assert not g._running
+    assert not g.running
     g.run_network(timeout=T, live=False)  # the network still runs after those errors
     assert out == [1, 2]
 

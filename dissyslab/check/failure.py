@@ -57,24 +57,72 @@ def message(problem, expected=None, got=None, hint=None, *, expected_label="Expe
 
 
 def show(value, limit=SHOW):
-    """A one-line picture of a value, without memory addresses, cut to ``limit`` characters."""
-    return cut(_plain_repr(value), limit, " ...")
+    """A one-line picture of a value, without memory addresses, cut to ``limit`` characters.
+
+    The work is bounded too, not only the text: the picture stops once it is
+    ``limit`` characters long, however big or shared the value is (what a
+    student's code sent can share one list 2**64 times).
+    """
+    return cut(_plain_repr(value, limit + 1), limit, " ...")
 
 
-def _plain_repr(value):
+def _plain_repr(value, limit=100_000):
+    """The text of :func:`show`, built until it has more than ``limit`` characters."""
+    out = []
+    _picture(value, out, [limit], set())
+    return "".join(out)
+
+
+def _picture(value, out, left, active):
+    """Append a picture of ``value`` to ``out`` while ``left[0]`` characters remain."""
+    if left[0] <= 0:
+        return
     kind = type(value)
-    if kind in (list, tuple):
-        inner = ", ".join(_plain_repr(v) for v in value[:40])
-        if len(value) > 40:
-            inner += f", ... ({len(value)} items)"
-        if kind is tuple:
-            return f"({inner}{',' if len(value) == 1 else ''})"
-        return f"[{inner}]"
-    if kind is dict:
-        return "{" + ", ".join(f"{_plain_repr(k)}: {_plain_repr(v)}" for k, v in value.items()) + "}"
-    if kind in (str, int, float, bool, bytes, complex) or value is None:
-        return repr(value)
-    return short_repr(value, limit=None)
+    if kind in (list, tuple, dict):
+        if id(value) in active or len(active) > 100:  # a list that holds itself, or very deep
+            out.append("[...]" if kind is list else "(...)" if kind is tuple else "{...}")
+            left[0] -= 5
+            return
+        active.add(id(value))
+        try:
+            out.append("{" if kind is dict else "(" if kind is tuple else "[")
+            left[0] -= 1
+            items = list(dict.items(value))[:40] if kind is dict else value[:40]
+            for i, item in enumerate(items):
+                if left[0] <= 0:
+                    return
+                if i:
+                    out.append(", ")
+                    left[0] -= 2
+                if kind is dict:
+                    _picture(item[0], out, left, active)
+                    out.append(": ")
+                    left[0] -= 2
+                    _picture(item[1], out, left, active)
+                else:
+                    _picture(item, out, left, active)
+            if len(value) > 40:
+                text = f", ... ({len(value)} items)"
+                out.append(text)
+                left[0] -= len(text)
+            out.append("}" if kind is dict else ",)" if kind is tuple and len(value) == 1
+                       else ")" if kind is tuple else "]")
+            left[0] -= 1
+        finally:
+            active.discard(id(value))
+        return
+    if kind is str:
+        text = repr(value[:left[0] + 2])
+    elif kind is bytes:
+        text = repr(value[:left[0] + 2])
+    elif kind is int and value.bit_length() > 4000:
+        text = f"<a number of {value.bit_length()} bits>"
+    elif kind in (int, float, bool, complex) or value is None:
+        text = repr(value)
+    else:
+        text = short_repr(value, limit=max(left[0], 20))
+    out.append(text)
+    left[0] -= len(text)
 
 
 def same(actual, expected, tolerance=1e-9):

@@ -35,11 +35,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import remote, sandbox, wire
+from . import files, remote, sandbox, wire
 from .child import plain_python
 from .failure import CheckFailed
 
@@ -58,6 +59,64 @@ MEMORY_MB = 4096
 
 #: seconds a task's threads get to end after its checks
 THREAD_GRACE = 1.0
+#: extra seconds a test cell's own work (the checks judging what the student's code sent)
+#: gets past its time limit before it is stopped
+TRUSTED_GRACE = 2.0
+
+
+class TrustedOverrun(BaseException):
+    """A test cell, the grader's own work included, ran past its time limit (see :class:`_Alarm`)."""
+
+
+class _Alarm:
+    """A time limit on a whole test cell, the checks' own work here included.
+
+    The student's process is asked under its own limit (``remote.Connection``);
+    this limit is the backstop for the grader's work on what that process sent:
+    SIGALRM in this (the main) thread raises :class:`TrustedOverrun` in the
+    test cell, every second until it ends. While a question to the student's
+    process is waiting for its reply (:meth:`held`), the alarm only notes that
+    it fired, so no reply is left half read; it raises when the reply is in.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.armed = False
+        self.fired = False
+        self.holds = 0
+        self.old = None
+
+    def __enter__(self):
+        if (self.seconds and hasattr(signal, "setitimer")
+                and threading.current_thread() is threading.main_thread()):
+            self.old = signal.signal(signal.SIGALRM, self._fire)
+            self.armed = True
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, 1.0)
+        return self
+
+    def _fire(self, signum, frame):
+        if not self.armed:
+            return
+        self.fired = True
+        if self.holds == 0:
+            raise TrustedOverrun()
+
+    def __exit__(self, *exc):
+        if self.armed:
+            self.armed = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old or signal.SIG_DFL)
+        return False
+
+    @contextlib.contextmanager
+    def held(self):
+        self.holds += 1
+        try:
+            yield
+        finally:
+            self.holds -= 1
+        if self.armed and self.fired and self.holds == 0:
+            raise TrustedOverrun()
 
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
          "from dissyslab.check.child import main; main()")
@@ -94,6 +153,7 @@ class Grading:
     cells: list
     points: dict  # cell index -> (earned, possible)
     log: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # files beside the notebook not used: (path, why)
 
     @property
     def score(self):
@@ -193,12 +253,18 @@ def split_test(source):
 class _Student:
     """The sandboxed process that runs one submission's code, and the pipes to it."""
 
-    def __init__(self, workdir, python, memory_mb, cpu_seconds, log):
+    def __init__(self, workdir, python, memory_mb, cpu_seconds, log, allow_unisolated=False):
         self.tmp = tempfile.mkdtemp(prefix="dissyslab-grading-")
+        self.proc = None
         work = Path(self.tmp) / "work"
+        #: files beside the notebook that were not copied: [(path, why)]
+        self.skipped = []
         if workdir is not None and Path(workdir).is_dir():
-            shutil.copytree(workdir, work, ignore=shutil.ignore_patterns(
-                "*.ipynb", ".ipynb_checkpoints", "__pycache__"))
+            # regular files only, never through a link, bounded (see files.py)
+            self.skipped = files.copy_data_files(workdir, work)
+            for rel, why in self.skipped:
+                log.append(f"{rel} (beside the notebook) is {why}: it was not given to the "
+                           f"student's code")
         else:
             work.mkdir()
         sandbox.prepare(work)
@@ -208,9 +274,13 @@ class _Student:
             # without the sandbox the student's process could change a shared copy
             lib = Path(self.tmp) / "lib"
             _package().write(lib)
-        cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
-            "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds)
-        self.sandboxed = cmd[0] == "bwrap"
+        try:
+            cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
+                "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds, allow_unisolated)
+        except sandbox.NoIsolation:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        self.sandboxed = cmd[0] in ("bwrap", "unshare")
         if missing is not None and _warn_once(missing):
             log.append(missing)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
@@ -222,9 +292,16 @@ class _Student:
         self.err_fd = self.proc.stderr.fileno()
         self.buf = b""
         self.stderr = _Tail()
+        self.alarm = None  # the test cell's time limit, while one runs
 
     def talk(self, request, seconds):
         """Send one request and wait at most ``seconds`` for its reply (a checked dict)."""
+        if self.alarm is not None:
+            with self.alarm.held():
+                return self._talk(request, seconds)
+        return self._talk(request, seconds)
+
+    def _talk(self, request, seconds):
         try:
             self.proc.stdin.write(wire.dumps(request))
             self.proc.stdin.flush()
@@ -349,13 +426,39 @@ def _in_folder(folder):
         os.chdir(here)
 
 
-def _outputs(raw):
-    """The outputs of a cell as the student's process reported them, checked."""
-    out = []
+#: most characters of what one cell printed that grading keeps, and of a whole notebook
+CELL_OUTPUT = 100_000
+NOTEBOOK_OUTPUT = 1_000_000
+#: most characters of one test cell's message
+MESSAGE = 5_000
+
+
+def _outputs(raw, budget=None):
+    """The outputs of a cell as the student's process reported them, checked and capped.
+
+    Each text keeps at most 20,000 characters, the cell at most :data:`CELL_OUTPUT`
+    in all, and ``budget`` (a one-item list: what the notebook may still keep)
+    goes down by what is kept; a note says what was left out.
+    """
+    out, kept, dropped = [], 0, 0
+    room = CELL_OUTPUT if budget is None else min(CELL_OUTPUT, max(budget[0], 0))
     for o in raw if type(raw) is list else []:
         if type(o) is dict and o.get("output_type") == "stream" and o.get("name") in (
                 "stdout", "stderr") and type(o.get("text")) is str:
-            out.append({"output_type": "stream", "name": o["name"], "text": o["text"][:20_000]})
+            text = o["text"][:20_000]
+            dropped += len(o["text"]) - len(text)
+            if kept + len(text) > room:
+                dropped += kept + len(text) - room
+                text = text[:max(room - kept, 0)]
+            if text:
+                out.append({"output_type": "stream", "name": o["name"], "text": text})
+                kept += len(text)
+    if budget is not None:
+        budget[0] -= kept
+    if dropped:
+        out.append({"output_type": "stream", "name": "stdout", "text": (
+            f"\n(Grading kept only the start of what this cell printed: the rest, about "
+            f"{dropped:,} characters, is left out.)\n")})
     return out
 
 
@@ -369,13 +472,15 @@ def _error(raw):
 
 def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TEST_TIMEOUT,
                    notebook_timeout=NOTEBOOK_TIMEOUT, memory_mb=MEMORY_MB, python=None,
-                   grace=GRACE, trusted_dir=None, hidden_details=False):
+                   grace=GRACE, trusted_dir=None, hidden_details=False, allow_unisolated=False):
     """Grade one notebook (a dict in nbformat 4 layout); return a :class:`Grading`.
 
     ``workdir``: a folder whose files (data the notebook reads) are copied for the
     student's process. ``trusted_dir``: where the read-only and test cells run here
     (the instructor's copy of the assignment; default ``workdir``).
     ``hidden_details``: show the full message of a failed hidden test (its data too).
+    ``allow_unisolated``: run the student's code even where it cannot be isolated (otherwise
+    :class:`~dissyslab.check.sandbox.NoIsolation` is raised before anything runs).
     """
     cells = nb["cells"]
     results = [CellResult(i, role_of(c)) for i, c in enumerate(cells)]
@@ -399,7 +504,9 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
     if trusted_dir is not None and not Path(trusted_dir).is_dir():
         trusted_dir = None
 
-    student = _Student(workdir, python, memory_mb, notebook_timeout, grading.log)
+    student = _Student(workdir, python, memory_mb, notebook_timeout, grading.log,
+                       allow_unisolated)
+    grading.skipped = student.skipped
     conn = remote.Connection(student.talk, grace)
     run = _Run(grading, student, conn, cells, cell_timeout, test_timeout, grace, trusted_dir,
                hidden_details)
@@ -458,8 +565,17 @@ class _Run:
         self.baseline = {}
         self.exited = set()
         self.hidden_sent = False
+        self.output_left = [NOTEBOOK_OUTPUT]  # characters of printed output still kept
 
     def cell(self, r):
+        try:
+            self._cell(r)
+        finally:
+            if r.verdict is not None and len(r.verdict.message) > MESSAGE:
+                r.verdict.message = r.verdict.message[:MESSAGE - 40] + "\n(... the rest of this " \
+                                                                         "message is left out)"
+
+    def _cell(self, r):
         if r.task not in self.baseline:
             self.baseline[r.task] = self.student.threads()
         source = _source(self.cells[r.index])
@@ -472,10 +588,12 @@ class _Run:
             return
         reply = self.student.talk({"op": "cell", "index": r.index, "role": r.role, "source": code,
                                    "timeout": self.cell_timeout}, self.cell_timeout + self.grace)
-        r.outputs = _outputs(reply.get("outputs"))
-        if type(reply.get("result")) is str:
+        r.outputs = _outputs(reply.get("outputs"), self.output_left)
+        if type(reply.get("result")) is str and self.output_left[0] > 0:
+            result = reply["result"][:min(20_000, self.output_left[0])]
+            self.output_left[0] -= len(result)
             r.outputs.append({"output_type": "execute_result", "execution_count": None,
-                              "metadata": {}, "data": {"text/plain": reply["result"][:20_000]}})
+                              "metadata": {}, "data": {"text/plain": result}})
         r.after_hidden = self.hidden_sent
         if reply.get("timed_out") is True:
             r.error = {"ename": "CellTimeout", "traceback": [], "evalue": (
@@ -509,31 +627,39 @@ class _Run:
         ns["__builtins__"] = builtins
         names = _Names(ns, conn, self.instructor)
         shown = io.StringIO()
-        error, hidden_error, timed_out = None, False, False
+        error, hidden_error, timed_out, overrun = None, False, False, False
         conn.deadline = time.monotonic() + self.test_timeout
         remote.CURRENT = conn
+        alarm = _Alarm(self.test_timeout + self.grace + TRUSTED_GRACE)
+        self.student.alarm = alarm
         try:
-            for hidden, part in split_test(code):
-                if hidden:
-                    self.hidden_sent = True
-                out = io.StringIO() if hidden else shown
-                try:
-                    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), \
-                            _in_folder(self.trusted_dir):
-                        exec(compile(part, f"<tests {r.index}>", "exec"), ns, names)
-                except remote.StudentTimeout:
-                    timed_out = True
-                    break
-                except (remote.StudentGone, KeyboardInterrupt):
-                    raise
-                except BaseException as exc:  # noqa: BLE001 (a failed check, or an error)
-                    error, hidden_error = exc, hidden
-                    break
+            with alarm:
+                for hidden, part in split_test(code):
+                    if hidden:
+                        self.hidden_sent = True
+                    out = io.StringIO() if hidden else shown
+                    try:
+                        with contextlib.redirect_stdout(out), \
+                                contextlib.redirect_stderr(io.StringIO()), \
+                                _in_folder(self.trusted_dir):
+                            exec(compile(part, f"<tests {r.index}>", "exec"), ns, names)
+                    except remote.StudentTimeout:
+                        timed_out = True
+                        break
+                    except (remote.StudentGone, KeyboardInterrupt, TrustedOverrun):
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 (a failed check, or an error)
+                        error, hidden_error = exc, hidden
+                        break
+        except TrustedOverrun:
+            overrun = True
         finally:
+            self.student.alarm = None
             remote.CURRENT = None
             conn.deadline = None
-        r.outputs = [{"output_type": "stream", "name": "stdout", "text": shown.getvalue()}] \
-            if shown.getvalue() else []
+        printed = shown.getvalue()
+        r.outputs = _outputs([{"output_type": "stream", "name": "stdout", "text": printed}],
+                             self.output_left) if printed else []
         try:
             conn.request("forget")
         except (remote.StudentTimeout, remote.StudentError, wire.WireError):
@@ -543,6 +669,17 @@ class _Run:
                 "Your answer for this task called sys.exit(), which stops a program. In a "
                 "notebook it stops the cell halfway, so this task gets no points.\n"
                 "  Hint: remove the sys.exit() call; to stop a function early, use return."))
+        if overrun:
+            self.grading.log.append(
+                f"cell {r.index}: the checks were still busy with what the student's code sent "
+                f"after {self.test_timeout:g} seconds (the test cell's time limit), so they were "
+                f"stopped; this task gets no points")
+            return Verdict(False, "timeout", (
+                f"The checks for this task did not finish within {self.test_timeout:g} seconds: "
+                f"what your code gave them (a network, a list ...) is too big or too tangled to "
+                f"check, so they were stopped and this task gets no points.\n  Hint: build what "
+                f"the task asks for, with plain lists of a few items and a network of a few "
+                f"nodes."))
         if timed_out:
             return Verdict(False, "timeout", (
                 f"The checks for this task did not finish within {self.test_timeout:g} seconds, so "
@@ -654,8 +791,12 @@ def _ended(e, results, by_index, seen_verdict, grading):
     else:
         code = e.get("code")
         sig = -code if isinstance(code, int) and code < 0 else None
-        how = (f"was killed by signal {signal.Signals(sig).name}" if sig and sig in
-               signal.Signals._value2member_map_ else f"exited with code {code}")
+        if isinstance(code, str):  # why the grader stopped it: "sent a reply that is too big"
+            how = f"was stopped because it {code}"
+        elif sig and sig in signal.Signals._value2member_map_:
+            how = f"was killed by signal {signal.Signals(sig).name}"
+        else:
+            how = f"exited with code {code}"
         what = f"The notebook's Python process {how} while this cell ran, so grading stopped here"
         hint = ("os._exit(), a crash in a C extension or running out of memory end the whole "
                 "process, not just the cell.")
@@ -696,12 +837,16 @@ def main(argv=None):
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT)
     parser.add_argument("--test-timeout", type=float, default=TEST_TIMEOUT)
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--without-isolation", action="store_true",
+                        help="run the notebooks' code even where it cannot be isolated (your "
+                             "own notebooks only: it runs as you)")
     args = parser.parse_args(argv)
     report = []
     for path in args.notebooks:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
         g = grade_notebook(nb, workdir=Path(path).parent, cell_timeout=args.cell_timeout,
-                           test_timeout=args.test_timeout)
+                           test_timeout=args.test_timeout,
+                           allow_unisolated=args.without_isolation)
         for c in g.cells:
             if c.role == "setup" and c.error and not args.json:
                 print(f"  ! setup cell {c.index} failed: {c.error['ename']}: {c.error['evalue']}")

@@ -100,15 +100,49 @@ def is_remote(value):
     return type(value) is Remote
 
 
-def has_remote(value):
-    """True if plain data holds a Remote anywhere (it is then not plain data)."""
-    if type(value) is Remote:
-        return True
-    if type(value) in (list, tuple, set, frozenset):
-        return any(has_remote(v) for v in value)
-    if type(value) is dict:
-        return any(has_remote(k) or has_remote(v) for k, v in value.items())
+#: most values :func:`has_remote` looks at; beyond that a value counts as not plain data
+WALK_LIMIT = 100_000
+#: most nodes and edges of a network description the grader rebuilds (exercises use a dozen)
+MAX_NODES = 1_000
+MAX_EDGES = 5_000
+
+
+def has_remote(value, limit=WALK_LIMIT):
+    """True if plain data holds a Remote anywhere (it is then not plain data).
+
+    Each container is looked at once, however often it is shared, and the walk
+    stops after ``limit`` values: data that big counts as not plain (True), so the
+    grader never spends longer than that on what the student's code sent.
+    """
+    seen, todo, count = set(), [value], 0
+    while todo:
+        v = todo.pop()
+        count += 1
+        if count > limit:
+            return True
+        t = type(v)
+        if t is Remote:
+            return True
+        if t in (list, tuple, set, frozenset, dict):
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            if t is dict:
+                for k, x in dict.items(v):
+                    todo.append(k)
+                    todo.append(x)
+            else:
+                todo.extend(v)
     return False
+
+
+#: most characters of a node name the grader keeps (messages quote names)
+NAME = 120
+
+
+def short_name(name):
+    """A student's node name as the grader keeps it: at most :data:`NAME` characters."""
+    return name if len(name) <= NAME else name[:NAME - 20] + f"...({len(name):,} characters)"
 
 
 class RemoteFn:
@@ -241,6 +275,15 @@ class Connection:
         classes = {"source": Source, "transform": Transform, "sink": Sink, "split": Split,
                    "merge_synch": MergeSynch}
         try:
+            if type(desc) is not dict or type(desc.get("nodes")) is not list or \
+                    type(desc.get("edges")) is not list:
+                raise wire.WireError("bad description of a network")
+            if len(desc["nodes"]) > MAX_NODES or len(desc["edges"]) > MAX_EDGES:
+                raise CheckFailed(
+                    f"Your network has {len(desc['nodes'])} nodes and {len(desc['edges'])} edges, "
+                    f"more than grading looks at (at most {MAX_NODES} nodes and {MAX_EDGES} "
+                    f"edges).\n  Hint: build the network the task asks for; it needs only a "
+                    f"few nodes.")
             nodes = []
             for d in desc["nodes"]:
                 cls = classes[d["kind"]]
@@ -250,6 +293,7 @@ class Connection:
                 name = d["name"]
                 if type(name) is not str:
                     raise wire.WireError("bad name")
+                name = short_name(name)
                 if cls is MergeSynch:
                     nodes.append(MergeSynch(num_inputs=int(d["num_inputs"]), name=name))
                 elif cls is Split:
@@ -301,9 +345,9 @@ class Connection:
                 got = self.decoder.decode(v)
                 if type(got) is not list:
                     raise wire.WireError("bad outputs")
-                outputs[str(k)] = got
+                outputs[short_name(str(k))] = got
             r = run_class(net, outputs, seed, timeout)
-            r.failures = [_Failure(SimpleNamespace(name=str(f["node"])),
+            r.failures = [_Failure(SimpleNamespace(name=short_name(str(f["node"]))),
                                    self.decoder.decode(f["message"]), str(f["text"]))
                           for f in obs["failures"]]
             r.timed_out = obs["timed_out"] is True
@@ -315,8 +359,8 @@ class Connection:
             for k, v in obs["stats"].items():
                 if type(v) is not dict or not all(type(x) is int for x in v.values()):
                     raise wire.WireError("bad counters")
-                r.stats[str(k)] = NodeStats(**v)
-            r.state = {str(k): str(v) for k, v in obs["state"].items()}
+                r.stats[short_name(str(k))] = NodeStats(**v)
+            r.state = {short_name(str(k)): str(v)[:200] for k, v in obs["state"].items()}
             r.edge_counts = {}
             for k, v in obs["edge_counts"].items():
                 if type(v) is not int:

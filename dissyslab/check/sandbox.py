@@ -12,12 +12,15 @@ The command is built from what Linux and Debian provide, nothing home-made:
 * ``prlimit``: limits on memory (address space), CPU time, file size, core
   files, open files and (as ``nobody``) processes.
 
-When bubblewrap cannot run (not installed, or user namespaces are disabled),
-grading still works, with a single warning line that says which protections
-are missing (:func:`missing`).
+When bubblewrap cannot run (not installed, or user namespaces are disabled)
+and grading runs as root, the same box is made with ``unshare`` (util-linux),
+``chroot`` and ``setpriv``. When neither works, :func:`command` refuses
+(:class:`NoIsolation`) unless the instructor opted in to grading without
+isolation (:data:`OPT_IN`); then one warning line says what is missing.
 """
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +34,9 @@ WORK = "/grading/work"
 #: files of /etc the interpreter and its C libraries read
 _ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
         "/etc/alternatives", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group")
+
+#: MB of the box's /tmp (a tmpfs: RAM), when the box makes it
+TMP_MB = 256
 
 _PROBE = {}
 
@@ -67,7 +73,8 @@ def _bwrap_args(lib_dir, work_dir, python, as_root):
     for path in _ETC:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777",
+             "--size", str(TMP_MB * 1024 * 1024), "--tmpfs", "/tmp"]
     made = set()
     for root in _python_roots(python):
         if root.startswith("/usr/"):
@@ -107,35 +114,115 @@ def _runs(command):
     return done.returncode == 0, done.stderr.decode(errors="replace").strip()[-300:]
 
 
-def available(lib_dir, work_dir, python):
-    """(True, "") if the box can be made here, else (False, why not)."""
+def _setpriv():
+    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+            "--no-new-privs", "--"]
+
+
+def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
+    """The box without bubblewrap, for root: ``unshare`` namespaces, a new root, ``setpriv``.
+
+    In new mount, PID, network, IPC and UTS namespaces, a shell (as root) builds a
+    root file system in a tmpfs like bubblewrap's (the interpreter's folders
+    read-only, a private /proc, /dev with four devices, a size-limited /tmp, the
+    library read-only and the work folder), changes into it with ``chroot``, and
+    drops to ``nobody`` with ``setpriv`` before the student's code starts.
+    """
+    root = str(Path(work_dir).parent / "root")
+    q = shlex.quote
+    lines = ["set -e", f"R={q(root)}", 'mkdir -p "$R"', 'mount -t tmpfs -o size=16m,mode=0755 tmpfs "$R"']
+
+    def ro_bind(src, dst=None):
+        dst = dst or src
+        kind = "mkdir -p" if os.path.isdir(src) else "touch"
+        lines.extend([f'mkdir -p "$R"{q(str(Path(dst).parent))}', f'{kind} "$R"{q(dst)}',
+                      f'mount --rbind {q(src)} "$R"{q(dst)}',
+                      f'mount -o remount,bind,ro "$R"{q(dst)}'])
+
+    ro_bind("/usr")
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            lines.append(f'ln -s {q(os.readlink(top))} "$R"{top}')
+        elif os.path.isdir(top):
+            ro_bind(top)
+    for path in _ETC:
+        if os.path.exists(path):
+            ro_bind(path)
+    for root_dir in _python_roots(python):
+        if not root_dir.startswith("/usr/"):
+            ro_bind(root_dir)
+    lines += ['mkdir -p "$R/proc" "$R/dev" "$R/tmp" "$R/grading/lib" "$R/grading/work"',
+              'mount -t proc proc "$R/proc"']
+    for dev in ("null", "zero", "random", "urandom"):
+        lines += [f'touch "$R/dev/{dev}"', f'mount --bind /dev/{dev} "$R/dev/{dev}"']
+    lines += [f'mount -t tmpfs -o size={int(tmp_mb)}m,mode=1777 tmpfs "$R/tmp"',
+              f'mount --bind {q(str(lib_dir))} "$R{LIB}"', f'mount -o remount,bind,ro "$R{LIB}"',
+              f'mount --bind {q(str(work_dir))} "$R{WORK}"',
+              'export PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'exec chroot "$R" "$@"']
+    return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts",
+            "--", "/bin/sh", "-c", "\n".join(lines), "sh"]
+
+
+_ENV = ["env", "-i", f"--chdir={WORK}", "PATH=/usr/bin:/bin", f"HOME={WORK}", "TMPDIR=/tmp",
+        "LANG=C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE=1", "MPLBACKEND=Agg"]
+
+
+def isolation(lib_dir, work_dir, python):
+    """("bwrap" or "unshare", "") if a box can be made here, else (None, why not)."""
     key = (python, os.geteuid())
     if key not in _PROBE:
+        as_root = os.geteuid() == 0
+        why = ""
         if sys.platform != "linux":
-            _PROBE[key] = (False, "this is not Linux")
-        elif shutil.which("bwrap") is None:
-            _PROBE[key] = (False, "bubblewrap (bwrap) is not installed")
+            _PROBE[key] = (None, "this is not Linux")
+            return _PROBE[key]
+        probe = [python, "-I", "-c", "import sqlite3, threading"]
+        if shutil.which("bwrap") is None:
+            why = "bubblewrap (bwrap) is not installed"
         else:
-            as_root = os.geteuid() == 0
             cmd = _bwrap_args(lib_dir, work_dir, python, as_root)
             if as_root:
-                cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                        "--no-new-privs", "--"]
-            ok, why = _runs(cmd + [python, "-I", "-c", "import sqlite3, threading"])
-            _PROBE[key] = (ok, "" if ok else f"bubblewrap cannot make a sandbox here ({why or 'it failed'})")
+                cmd += _setpriv()
+            ok, err = _runs(cmd + probe)
+            if ok:
+                _PROBE[key] = ("bwrap", "")
+                return _PROBE[key]
+            why = f"bubblewrap cannot make a sandbox here ({err or 'it failed'})"
+        if as_root and all(shutil.which(p) for p in ("unshare", "setpriv", "chroot", "mount")):
+            cmd = _unshare_args(lib_dir, work_dir, python) + _setpriv() + _ENV
+            ok, err = _runs(cmd + probe)
+            if ok:
+                _PROBE[key] = ("unshare", "")
+                return _PROBE[key]
+            why += f"; unshare cannot make one either ({err or 'it failed'})"
+        elif not as_root:
+            why += " and grading does not run as root (which could isolate with unshare)"
+        _PROBE[key] = (None, why)
     return _PROBE[key]
 
 
-def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds):
-    """(the command line, the folder it starts in, a line on missing protections or None)."""
+def available(lib_dir, work_dir, python):
+    """(True, "") if the box can be made here, else (False, why not)."""
+    how, why = isolation(lib_dir, work_dir, python)
+    return how is not None, why
+
+
+def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds, allow_unisolated=False):
+    """(the command line, the folder it starts in, a line on missing protections or None).
+
+    Without a box, :class:`NoIsolation` is raised unless ``allow_unisolated``.
+    """
     as_root = os.geteuid() == 0
-    ok, why = available(lib_dir, work_dir, python)
+    how, why = isolation(lib_dir, work_dir, python)
     limits = shutil.which("prlimit") is not None
-    if ok:
-        cmd = _bwrap_args(lib_dir, work_dir, python, as_root)
-        if as_root:
-            cmd += ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                    "--no-new-privs", "--"]
+    if how is not None:
+        if how == "bwrap":
+            cmd = _bwrap_args(lib_dir, work_dir, python, as_root)
+            if as_root:
+                cmd += _setpriv()
+        else:
+            cmd = _unshare_args(lib_dir, work_dir, python) + _setpriv() + _ENV
         if limits:
             cmd += _limits(memory_mb, cpu_seconds, as_root)
         missing = []
@@ -148,17 +235,37 @@ def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds):
                            "limit")
         line = ("dissyslab grading: " + "; ".join(missing) + ".") if missing else None
         return cmd + [python, *argv(LIB)], str(work_dir), line
+    if not allow_unisolated:
+        raise NoIsolation(refusal(why))
     cmd = _limits(memory_mb, cpu_seconds, False) if limits else []
     return cmd + [python, *argv(str(lib_dir))], str(work_dir), warning(why)
 
 
+class NoIsolation(RuntimeError):
+    """Student code cannot be isolated here, and running it without isolation was not allowed."""
+
+
+#: the setting that lets grading run student code without isolation (exercises/nbgrader_config.py)
+OPT_IN = "c.GradeInSubprocess.run_student_code_without_isolation = True"
+
+
+def refusal(why):
+    """What grading says when it refuses to run student code without isolation."""
+    return (f"dissyslab grading: student code cannot be isolated here: {why}. Without isolation "
+            f"it would run as your user, able to read and change the course (other students' "
+            f"work, gradebook.db) and to use the network, so nothing is graded. Install "
+            f"bubblewrap (scripts/setup.sh does, as root), grade as root (which isolates with "
+            f"unshare and setpriv), or grade in a container (see exercises/README.md). To grade "
+            f"anyway, with every student's code able to do all that, set "
+            f"{OPT_IN} in nbgrader_config.py.")
+
+
 def warning(why):
-    """The one line said when the sandbox is missing."""
-    return (f"dissyslab grading: {why}, so student code runs WITHOUT a sandbox: as your user, "
-            f"able to read and change your files (the course folder, gradebook.db), to use the "
-            f"network, and to leave processes running after grading. Only time and memory "
-            f"limits apply. Install bubblewrap (scripts/setup.sh does, as root) or grade in a "
-            f"container.")
+    """The one line said when grading runs student code without isolation (opted in)."""
+    return (f"dissyslab grading: {why}, so student code runs WITHOUT a sandbox, as "
+            f"{OPT_IN.split('.')[-1].split(' ')[0]} = True asks: as your user, able to read and "
+            f"change your files (the course folder, gradebook.db), to use the network, and to "
+            f"leave processes running after grading. Only time and memory limits apply.")
 
 
 def prepare(folder):

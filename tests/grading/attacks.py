@@ -181,3 +181,99 @@ ATTACKS = {
     "network": NETWORK,
     "kill_all": KILL_ALL,
 }
+
+
+# --- round three: the grader's own work on what the student's code sends --------------------
+
+# 10. A node whose params hold a list that shares its sub-lists 2**64 times (the checks look
+#     at every node's params when they rebuild the network).
+SHARED_PARAMS = '''
+tangle = []
+for _ in range(64):
+    tangle = [tangle, tangle]
+word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
+uppercase = Transform(fn=str.lower, name="uppercase")
+length = Transform(fn=len, name="length")
+g = network([(word_source, uppercase), (word_source, length),
+             (uppercase, Sink(fn=lambda item, tangle: None, name="collector_upper",
+                              params={"tangle": tangle})),
+             (length, Sink(fn=print, name="collector_length"))])
+'''
+
+# 11. The list a sink appends to, shaped that way: a failed check shows what it holds
+#     (task 2 compares `results_upper` with the expected list).
+SHARED_RESULTS = '''
+tangle = []
+for _ in range(64):
+    tangle = [tangle, tangle]
+results_upper, results_reverse = [tangle], []
+'''
+
+# 12. A network with 2**40 routes that lead nowhere (each ends where it began), for check.paths.
+MANY_PATHS = '''
+word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
+hub = [Transform(fn=str, name=f"hub_{i}") for i in range(41)]
+edges = [(word_source, Sink(fn=print, name="collector_upper")), (word_source, hub[0]),
+         (hub[0], Sink(fn=print, name="collector_length")), (hub[40], hub[0])]
+for i in range(40):
+    left = Transform(fn=str, name=f"left_{i}")
+    right = Transform(fn=str, name=f"right_{i}")
+    edges += [(hub[i], left), (hub[i], right), (left, hub[i + 1]), (right, hub[i + 1])]
+g = network(edges)
+'''
+
+# 13. A network of 2,401 nodes (the grader rebuilds networks from their descriptions).
+HUGE_NETWORK = '''
+word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
+edges = []
+for i in range(1200):
+    t = Transform(fn=str, name=f"t_{i}")
+    edges += [(word_source, t), (t, Sink(fn=print, name=f"s_{i}"))]
+g = network(edges)
+'''
+
+# 14. A sink's result that is a number of a million digits, and a string of the maximum size.
+HUGE_VALUES = '''
+import sys
+sys.set_int_max_str_digits(0)
+word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
+uppercase = Transform(fn=lambda text: "x" * 3_000_000, name="uppercase")
+length = Transform(fn=lambda text: 10 ** 200_000, name="length")
+g = network([(word_source, uppercase), (word_source, length),
+             (uppercase, Sink(fn=print, name="collector_upper")),
+             (length, Sink(fn=print, name="collector_length"))])
+'''
+
+#: attacks on the grader's own work (each must be judged within the test's time limit): the
+#: answer cell each one takes, and its code
+TRUSTED_WORK = {
+    "shared_params": ("task1_answer", SHARED_PARAMS),
+    "shared_results": ("task2_answer", SHARED_RESULTS),
+    "many_paths": ("task1_answer", MANY_PATHS),
+    "huge_network": ("task1_answer", HUGE_NETWORK),
+    "huge_values": ("task1_answer", HUGE_VALUES),
+}
+
+# --- round three: sizes ------------------------------------------------------------------
+
+# 15. Lift the student's process's own cap on printed output, then print 30 MB in small pieces.
+OUTPUT_FLOOD = '''
+import sys
+for module in list(sys.modules.values()):
+    if getattr(module, "OUTPUT_LIMIT", None):
+        module.OUTPUT_LIMIT = 10 ** 9
+for _ in range(3000):
+    print("x" * 10_000)
+'''
+
+# 16. A node name of 3 million characters (failure messages quote names).
+LONG_NAME = '''
+word_source = Source(fn=ListSource(items=WORDS).run, name="word_source")
+uppercase = Transform(fn=str.lower, name="u" * 3_000_000)
+length = Transform(fn=len, name="length")
+g = network([(word_source, uppercase), (word_source, length),
+             (uppercase, Sink(fn=print, name="collector_upper")),
+             (length, Sink(fn=print, name="collector_length"))])
+'''
+
+SIZES = {"output_flood": OUTPUT_FLOOD, "long_name": LONG_NAME}

@@ -30,7 +30,7 @@ def copy_course(into):
     """Copy the course (config, sources and data; nothing nbgrader made) into ``into``."""
     dest = Path(into) / "course"
     shutil.copytree(EXERCISES, dest, ignore=shutil.ignore_patterns(
-        "release", "submitted", "autograded", "feedback", "gradebook.db", "*.log",
+        "release", "submitted", "autograded", "feedback", "refused", "gradebook.db", "*.log",
         ".ipynb_checkpoints", "__pycache__"))
     return dest
 
@@ -41,20 +41,20 @@ def copy_course(into):
 CLEAN_PATH = os.pathsep.join(["/usr/bin", "/bin"])
 
 
-def nbgrader(course, *args, module=False, timeout=600):
+def nbgrader(course, *args, module=False, timeout=600, path=CLEAN_PATH, stdin=None):
     """Run an nbgrader command in ``course`` as exercises/README.md says, venv not activated.
 
     That is ``.venv/bin/nbgrader ...`` (this environment's own ``nbgrader`` program), or
     ``.venv/bin/python -m nbgrader ...`` with ``module=True``, with PATH set to
-    :data:`CLEAN_PATH`. The grading code is this working tree's.
+    :data:`CLEAN_PATH` (or ``path``). The grading code is this working tree's.
     """
-    env = dict(os.environ, PATH=CLEAN_PATH)
+    env = dict(os.environ, PATH=path)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in [env.get("PYTHONPATH")] if p])
     if module:
         command = [sys.executable, "-m", "nbgrader"]
     else:
         command = [os.path.join(os.path.dirname(sys.executable), "nbgrader")]
-    return subprocess.run([*command, *args], cwd=course, env=env,
+    return subprocess.run([*command, *args], cwd=course, env=env, stdin=stdin,
                           capture_output=True, text=True, timeout=timeout)
 
 
