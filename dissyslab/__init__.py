@@ -26,6 +26,8 @@ The package has rooms, and each idea lives in one of them:
   and transform, on this machine or a cluster; Ray is imported only there);
 * snapshots, a consistent state of a running network and resuming from it
   (Chandy and Lamport's markers): ``snapshots.py``;
+* faults on purpose (``run_network(faults=[crash(...), drop(...), ...])``): a
+  crashed node, lost, duplicated or cut-off messages, decided by a seed: ``faults.py``;
 * observers and views, which watch runs through ``observers.py``: ``trace.py``,
   ``live.py`` (the live view in Jupyter), ``diagram.py``, ``timeline.py``; and, from a
   trace after the run, time and order: ``clocks.py`` (Lamport and vector clocks,
@@ -67,12 +69,16 @@ __all__ = [
     "DroppedEverythingWarning", "ThreadStillRunningWarning", "SourceUsedUpWarning",
     "Snapshot", "SnapshotWarning",
     "legend", "paced",
+    "crash", "drop", "duplicate", "partition", "Faults",
 ]
 
 
 #: names loaded at their first use, and the module each lives in: the drawing code
-#: (``diagram.py``) and the snapshots (``snapshots.py``) are not needed to build a network
-_LOADED_LATER = {"legend": "diagram", "Snapshot": "snapshots", "SnapshotWarning": "snapshots"}
+#: (``diagram.py``), the snapshots (``snapshots.py``) and the faults a run may be given
+#: (``faults.py``) are not needed to build a network
+_LOADED_LATER = {"legend": "diagram", "Snapshot": "snapshots", "SnapshotWarning": "snapshots",
+                 "crash": "faults", "drop": "faults", "duplicate": "faults",
+                 "partition": "faults", "Faults": "faults"}
 
 
 def __getattr__(name: str) -> object:

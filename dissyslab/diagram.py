@@ -85,8 +85,10 @@ STATES = {
     "failed": ("\u2717 failed", FAIL, "#FFFFFF"),
     "stopped": ("\u25a0 stopped", "#7B8794", "#FFFFFF"),
 }
+#: states only a run with faults= has (faults.py): shown on nodes, not in the legend
+FAULT_STATES = {"crashed": ("\u2717 crashed", FAIL, "#FFFFFF")}
 #: which state a group of hidden nodes shows: the first one any of them is in
-STATE_PRIORITY = ("failed", "busy", "waiting", "stopped", "done")
+STATE_PRIORITY = ("failed", "crashed", "busy", "waiting", "stopped", "done")
 
 BADGE_WIDTH, BADGE_HEIGHT = 70, 15
 COUNT_WIDTH, COUNT_HEIGHT = 36, 13
@@ -163,8 +165,10 @@ def picture(net, *, stats=False, states=None, edge_counts=None, waiting=None, co
     if edge_counts is None:
         waiting = None
     plan = _plan(net, _threshold(compact), pinned=set(failures), expand=expand)
+    # faults (faults.py): the messages lost along each edge, said on it
+    lost = {e: n for e, n in (getattr(net, "edge_lost", None) or {}).items() if n} if stats else {}
     view = _View(net, stats, states, edge_counts, failures, waiting, snapshot,
-                 set(recorded or ()), set(recording or ()))
+                 set(recorded or ()), set(recording or ()), lost)
     label = ()
     if stats and not _has_run(net):
         label = (("label", "not run yet: every counter is 0"), ("labelloc", "b"),
@@ -861,6 +865,7 @@ class _View:
     snapshot: object = None
     recorded: set = field(default_factory=set)  # nodes that have recorded (a snapshot under way)
     recording: set = field(default_factory=set)  # edges whose messages are being recorded
+    lost: dict = field(default_factory=dict)  # per edge, messages a fault lost (stats only)
 
 
 # a white page, not a transparent one, so the picture stays legible in dark themes
@@ -983,7 +988,7 @@ def _network_table(box, look, line, rows, badge, thick):
 
 def _badge(state, recorded=False):
     """A node's state; ``recorded``: a ◆ says it has recorded its state (a snapshot is under way)."""
-    word, fill, ink = STATES.get(state, STATES["waiting"])
+    word, fill, ink = STATES.get(state) or FAULT_STATES.get(state, STATES["waiting"])
     mark = f'<FONT COLOR="{SNAP_INK}">\u25c6 </FONT>' if recorded else ""
     return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0"><TR>'
             f'<TD FIXEDSIZE="TRUE" WIDTH="{BADGE_WIDTH}" HEIGHT="{BADGE_HEIGHT}" BGCOLOR="{fill}" '
@@ -1008,6 +1013,9 @@ def _edge_attrs(link, view):
             wait = min(count, sum(view.waiting.get(e, 0) for e in link.edges))
             cells.append(_label_cell(count_text(count - wait), COUNT_CELL))
             cells.append(_label_cell(wait_text(wait), COUNT_CELL, WAIT_WIDTH, WAIT_INK))
+        lost = sum(view.lost.get(e, 0) for e in link.edges)
+        if lost:
+            cells.append(_label_cell(f"{count_text(lost)} lost", COUNT_CELL, WAIT_WIDTH, FAIL))
         if not count:
             attrs["color"] = ZERO_WIRE
     if view.recording and any(e in view.recording for e in link.edges):
@@ -1042,14 +1050,17 @@ def wait_text(n):
 def waiting_counts(net):
     """``{Edge: messages waiting}`` after the last run of ``net``, only the edges where some wait.
 
-    Waiting: sent along the edge, neither handled by the receiver nor thrown away.
+    Waiting: sent along the edge (or a copy a ``duplicate`` fault added), neither handled
+    by the receiver, nor thrown away, nor lost to a fault (``faults.py``).
     """
     sent = getattr(net, "edge_counts", None) or {}
     received = getattr(net, "edge_received", None) or {}
     discarded = getattr(net, "edge_discarded", None) or {}
+    lost = getattr(net, "edge_lost", None) or {}
+    copies = getattr(net, "edge_duplicated", None) or {}
     out = {}
     for e, n in sent.items():
-        left = n - received.get(e, 0) - discarded.get(e, 0)
+        left = n + copies.get(e, 0) - received.get(e, 0) - discarded.get(e, 0) - lost.get(e, 0)
         if left > 0:
             out[e] = left
     return out
@@ -1105,6 +1116,10 @@ def _counters(box, view):
     for attr in ("dropped", "failed", "discarded"):
         if total(attr):
             words.append(f"{attr} {total(attr)}")
+    crashed = getattr(view.net, "crashed", None) or {}  # a crash fault (faults.py)
+    for n in names:
+        if n in crashed:
+            words.append(f"crashed after {crashed[n]}" if not box.members else f"{n} crashed")
     prefix = "in all: " if box.members else ""
     return prefix + " \u00b7 ".join(words)
 

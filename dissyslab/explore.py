@@ -4,6 +4,11 @@
 groups what each sink received: a pipeline gives one outcome, a fanin as
 many orders as the seeds find. Each outcome keeps the seeds that gave it, so
 ``g.run_network(seed=outcome.seed)`` replays it.
+
+``g.explore(faults=[...])`` gives every run the same faults (``faults.py``),
+decided by each run's seed as in ``g.run_network(seed=..., faults=...)``: the
+seeds then explore fault schedules as well as orders, and
+``g.run_network(seed=outcome.seed, faults=[...])`` replays one.
 """
 
 from __future__ import annotations
@@ -55,8 +60,9 @@ class Exploration:
     """
 
     def __init__(self, seeds: Iterable[int], outcomes: dict[str, list[Outcome]],
-                 failures: dict[str, list[int]], show: int = 10) -> None:
+                 failures: dict[str, list[int]], show: int = 10, faults: bool = False) -> None:
         self.seeds = list(seeds)
+        self.faults = faults  # were the runs given faults= (each decided by its seed)?
         self.outcomes = outcomes  # sink name -> [Outcome]
         self.failures = failures  # summary -> [seed]
         self.show = show
@@ -91,10 +97,11 @@ class Exploration:
     def _seed_text(self):
         s = self.seeds
         n = len(s)
+        faults = ", each with the faults its seed decides" if self.faults else ""
         if n > 2 and s == list(range(s[0], s[0] + n)):
-            return f"{n} seeded runs (seeds {s[0]} to {s[-1]})"
+            return f"{n} seeded runs (seeds {s[0]} to {s[-1]}){faults}"
         shown = ", ".join(str(x) for x in s[:8]) + (", ..." if n > 8 else "")
-        return f"{n} seeded run{'s' if n != 1 else ''} (seed{'s' if n != 1 else ''} {shown})"
+        return f"{n} seeded run{'s' if n != 1 else ''} (seed{'s' if n != 1 else ''} {shown}){faults}"
 
     def text(self, show: int | None = None, width: int = 100) -> str:
         """The summary as text: per sink, the distinct outcomes (at most ``show``), each with a seed."""
@@ -167,7 +174,8 @@ def _freeze(value):
 
 
 def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None = None,
-            timeout: float | None = None, max_steps: int | None = None) -> Exploration:
+            timeout: float | None = None, max_steps: int | None = None,
+            faults: Any = None) -> Exploration:
     """Run ``net`` once per seed and group what each sink received (see ``Network.explore``)."""
     if runs is not None and seeds is not None:
         raise ValueError("give explore either runs= (seeds 0, 1, 2, ...) or seeds=[...], not both.")
@@ -186,6 +194,14 @@ def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None =
             raise ValueError("seeds=[] gives nothing to explore: give at least one seed.")
     if not net.sinks:
         raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
+    if faults is not None:  # faults.py: checked once, then decided by each run's seed
+        from .faults import Plan, check_faults
+
+        faults = check_faults(net, faults)
+        if faults.seed is not None:
+            raise ValueError(f"explore(faults=Faults([...], seed={faults.seed})): each explored "
+                             f"run's seed decides its faults too, so the faults take no seed of "
+                             f"their own here. Leave seed= out of Faults(...).")
 
     found = {net.name_of(n): {} for n in net.sinks}
     failures = {}
@@ -195,7 +211,8 @@ def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None =
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                r = run_seeded(net, seed, timeout, max_steps=max_steps, record_sinks=True)
+                r = run_seeded(net, seed, timeout, max_steps=max_steps, record_sinks=True,
+                               faults=None if faults is None else Plan(faults, seed))
             except NetworkError as err:
                 r = net.last_run
                 summary = "; ".join(f.summary() for f in err.failures)
@@ -224,4 +241,4 @@ def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None =
     order = {s: i for i, s in enumerate(seeds)}
     outcomes = {name: sorted(by_key.values(), key=lambda o: (-o.count, order[o.seed]))
                 for name, by_key in found.items()}
-    return Exploration(seeds, outcomes, failures)
+    return Exploration(seeds, outcomes, failures, faults=faults is not None)

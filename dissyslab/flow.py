@@ -32,6 +32,10 @@ a message that cannot be copied or     ``NodeRun`` (``semantics.py``): the node
 pickled fails its node at that message fails there, earlier results are sent
 snapshot markers: record, then pass    ``snapshots.Recording``
 the marker on behind what was made
+faults asked for (``faults=``): a      ``faults.NodeFaults``, which
+message lost, duplicated or cut off    ``NodeRun.take`` hands each batch to
+where it arrives; a node that crashes  first; a lost message counts as
+after ``k`` messages                   handled here (it leaves its loop)
 start, wait, timeout, Ctrl-C, stop     ``running.drive`` (one skeleton, a few
 with grace, conclude                   hooks per scheduler)
 =====================================  =========================================

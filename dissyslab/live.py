@@ -323,7 +323,10 @@ class LiveView:
         taken = run.edge_received
         discarded = run.edge_discarded
         counts = {e: run.edge_counts[e] for e in self.net.edges}
-        waiting = {e: max(0, counts[e] - taken[e] - discarded[e] - in_hand[e]) for e in self.net.edges}
+        # faults (faults.py): a lost message waits nowhere; a duplicate's copy waits as well
+        lost, copies = run.edge_lost, run.edge_duplicated
+        waiting = {e: max(0, counts[e] + copies[e] - taken[e] - discarded[e] - lost[e] - in_hand[e])
+                   for e in self.net.edges}
         with self._lock:
             snapshot = {name: (log.count, list(log.chunks)) for name, log in self._logs.items()}
         failures = {name: w.failure for name, w in run.nodes.items() if w.failure is not None}

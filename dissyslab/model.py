@@ -193,6 +193,23 @@ class Network:
         """Per :class:`Edge`, the messages that reached a receiver after it failed (thrown away)."""
         return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_discarded
 
+    # --- faults (faults.py)
+    @property
+    def crashed(self) -> dict[str, int]:
+        """Per node that a ``crash`` fault crashed in the last run: the messages it had handled."""
+        return {} if self.last_run is None else self.last_run.crashed
+
+    @property
+    def edge_lost(self) -> dict[Edge, int]:
+        """Per :class:`Edge`, the messages faults lost along it in the last run."""
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_lost
+
+    @property
+    def edge_duplicated(self) -> dict[Edge, int]:
+        """Per :class:`Edge`, the extra copies ``duplicate`` faults delivered along it in the last run."""
+        return {e: 0 for e in self.edges} if self.last_run is None else self.last_run.edge_duplicated
+    # --- end of faults
+
     @property
     def failures(self) -> list[NodeFailure]:
         """The :class:`NodeFailure` of each node that failed in the last run."""
@@ -318,7 +335,7 @@ class Network:
                     snapshot_at: int | Iterable[int] | None = None,
                     snapshot_every: float | None = None, resume: Any | None = None,
                     engine: str = "threads", place: dict[str, str] | None = None,
-                    allow_unrecorded: bool = False) -> None:
+                    allow_unrecorded: bool = False, faults: Any = None) -> None:
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -359,13 +376,16 @@ class Network:
         messages are pickled either way, so each receiver gets its own copy.
         Nodes placed here run one call at a time in the Ray engine's routing
         thread: keep them quick.
+        ``faults``: crash nodes, lose or duplicate messages on purpose (``faults.py``):
+        ``faults=[crash("b", after=3), drop("a → b", p=0.2)]``. Under ``seed`` the
+        seed decides them; a threaded run reports its own ``g.last_run.fault_seed``.
         """
         self._refuse_piece("run_network()")
         from .runtime import run  # the runtime's one entry point: checks the options, then runs
 
         run(self, timeout=timeout, capacity=capacity, seed=seed, trace=trace, live=live,
             snapshot_at=snapshot_at, snapshot_every=snapshot_every, resume=resume, engine=engine,
-            place=place, allow_unrecorded=allow_unrecorded)
+            place=place, allow_unrecorded=allow_unrecorded, faults=faults)
 
     # --- snapshots (snapshots.py)
     @property
@@ -432,7 +452,8 @@ class Network:
         return last_trace(self.last_run)
 
     def explore(self, runs: int | None = None, seeds: Iterable[int] | None = None,
-                timeout: float | None = None, max_steps: int | None = None) -> Any:
+                timeout: float | None = None, max_steps: int | None = None,
+                faults: Any = None) -> Any:
         """Run the network under many seeded schedules and list what each sink can receive.
 
         ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
@@ -441,11 +462,15 @@ class Network:
         reproduces it (``g.run_network(seed=...)``). Sink functions still run every
         time (a list they append to grows with each run); the outcomes are what
         the sinks received, recorded by the scheduler.
+        ``faults``: as in ``run_network`` (``faults.py``), decided by each run's
+        seed, so the seeds explore fault schedules too;
+        ``g.run_network(seed=outcome.seed, faults=...)`` replays one.
         """
         from .explore import explore
 
         self._refuse_piece("explore()")
-        return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps)
+        return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps,
+                       faults=faults)
 
     # --- time and order (clocks.py, timeline.py) ------------------------------------------------
     def timeline(self, window: tuple[int, int] | None = None, max_events: int = 200, *,

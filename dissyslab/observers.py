@@ -71,7 +71,16 @@ class Events:
         """``msg`` reached ``node`` after it had failed, and was thrown away."""
 
     def end(self, node: str, state: str) -> None:
-        """``node`` has ended: "done", "failed" or "stopped"."""
+        """``node`` has ended: "done", "failed", "stopped" or "crashed" (a fault: ``faults.py``)."""
+
+    def lost(self, node: str, edge: Edge, msg: Any) -> None:
+        """``msg`` was lost along ``edge`` on its way to ``node`` (a fault: ``faults.py``)."""
+
+    def duplicated(self, node: str, edge: Edge, msg: Any, index: int) -> None:
+        """Message ``index`` of ``edge`` reaches ``node`` twice (a ``duplicate`` fault)."""
+
+    def crash(self, node: str, after: int) -> None:
+        """``node`` crashed (a ``crash`` fault) after ``after`` messages."""
 
     def record(self, node: str, number: int) -> None:
         """``node`` recorded its state for snapshot ``number`` (0, 1, ... in the run; snapshots.py)."""
@@ -88,7 +97,7 @@ class _AllOf(Events):
 
     def __getattribute__(self, name):
         if name in ("emit", "receive", "send", "drop", "fail", "discard", "end", "record",
-                    "marker"):
+                    "marker", "lost", "duplicated", "crash"):
             calls = [getattr(o, name) for o in object.__getattribute__(self, "observers")]
             return lambda *args, **kw: [call(*args, **kw) for call in calls] and None
         return object.__getattribute__(self, name)

@@ -40,6 +40,7 @@ from .sources import ListSource
 from .termination import loop_watches
 
 if TYPE_CHECKING:
+    from .faults import Plan
     from .model import Network
     from .observers import Observer
     from .snapshots import Snapshot
@@ -64,7 +65,7 @@ class Run:
     """
 
     def __init__(self, net: Network, observers: Iterable[Observer] = (), seed: int | None = None,
-                 resume: Snapshot | None = None) -> None:
+                 resume: Snapshot | None = None, faults: Plan | None = None) -> None:
         self.net = net
         self.seed = seed
         self.observers = list(observers)
@@ -91,6 +92,10 @@ class Run:
         self.snapshot_lock = threading.RLock()
         self.take_snapshot = None  # set by a threaded run: starts one from any thread
         self.resend = [] if resume is None else restore(self, resume)
+        # faults.py: run_network(faults=...) gives its nodes their faults; the seed that decides them
+        self.faults, self.fault_seed = faults, None
+        if faults is not None:
+            faults.install(self)
 
     @property
     def stats(self) -> dict:
@@ -109,6 +114,21 @@ class Run:
     def edge_discarded(self) -> dict:
         """Messages that came along each edge to a receiver that had failed, and were thrown away."""
         return self._per_edge("discarded_on")
+
+    @property
+    def edge_lost(self) -> dict:
+        """Messages lost along each edge by faults (``faults.py``): dropped, cut off, or to a crash."""
+        return self._per_edge("lost_on")
+
+    @property
+    def edge_duplicated(self) -> dict:
+        """Extra copies of messages delivered along each edge by ``duplicate`` faults."""
+        return self._per_edge("duplicated_on")
+
+    @property
+    def crashed(self) -> dict:
+        """Per node that crashed by a ``crash`` fault: the messages it had handled (a source: sent)."""
+        return {} if self.faults is None else dict(self.faults.crashed)
 
     @property
     def edge_in_hand(self) -> dict:
@@ -172,7 +192,7 @@ class Engine:
 def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | None,
             capacity: int | None, observers: Iterable[Observer] = (), *, seed: int | None = None,
             resume: Snapshot | None = None, stuck_text: str = "{names}",
-            before: Callable[[], None] | None = None) -> Run:
+            before: Callable[[], None] | None = None, faults: Plan | None = None) -> Run:
     """One run, whichever scheduler: check, begin, start, wait, stop with grace, conclude.
 
     ``make(run, capacity)`` builds the scheduler's :class:`Engine`. On timeout or
@@ -186,11 +206,13 @@ def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | N
     begin(net)
     busy, stuck, engine = "", [], None
     try:
-        r = Run(net, observers, seed=seed, resume=resume)
+        r = Run(net, observers, seed=seed, resume=resume, faults=faults)
         net.last_run = r
         engine = make(r, capacity)
         for observer in r.observers:
             observer.started(r)
+        if r.faults is not None:  # faults.py: nodes that crash before doing anything, watched
+            r.faults.begin(r)
         try:
             engine.start()
         except KeyboardInterrupt:
@@ -396,7 +418,8 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
             for rec in run.recordings:
                 rec.done.set()
             run.recordings.clear()
-        run.failures = [nr.failure for nr in run.nodes.values() if nr.failure is not None]
+        run.failures = [nr.failure for nr in run.nodes.values() if nr.failure is not None
+                        and not getattr(nr.failure, "injected", False)]  # a crash fault is no error
         run.unpaired = {name: nr.unpaired for name, nr in run.nodes.items() if nr.unpaired}
         _warn_merges(run)
         if outcome == "finished":
@@ -431,7 +454,7 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         raise err
     if run.failures:
         discarded = {name: nr.stats.discarded for name, nr in run.nodes.items()
-                     if nr.failure is not None and nr.stats.discarded}
+                     if nr.failure in run.failures and nr.stats.discarded}
         failed = {id(f.node) for f in run.failures}
         others = any(not any(id(n) in failed for n in path) for path in run.net.paths())
         raise NetworkError(run.failures, discarded, others) from run.failures[0].exception

@@ -26,7 +26,7 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         seed: int | None = None, trace: bool = False, live: Any = None,
         snapshot_at: int | Iterable[int] | None = None, snapshot_every: float | None = None,
         resume: Any | None = None, engine: str = "threads", place: dict[str, str] | None = None,
-        allow_unrecorded: bool = False) -> None:
+        allow_unrecorded: bool = False, faults: Any = None) -> None:
     """Run ``net`` to the end with the options of ``Network.run_network`` (documented there)."""
     if engine not in ("threads", "ray"):
         raise ValueError(f"engine must be \"threads\" (the default) or \"ray\", but got "
@@ -59,6 +59,13 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         start = partial(run_seeded, seed=check_seed(seed), snapshot_at=steps, resume=resume)
     check_use(net, taking=bool(steps) or snapshot_every is not None, resume=resume,
               allow_unrecorded=allow_unrecorded)
+    if faults is not None:  # faults.py: checked before the run, decided by the seed
+        from .faults import Plan, check_faults
+
+        if engine == "ray":
+            raise ValueError("faults= works in this process's runs only: use engine=\"threads\" "
+                             "(the default) or a seed for a run with faults.")
+        start = partial(start, faults=Plan(check_faults(net, faults), seed))
     observers = []
     if trace:  # trace.py: record every event of the run for g.trace and g.timeline()
         from .trace import Tracer

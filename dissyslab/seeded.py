@@ -300,14 +300,20 @@ class Scheduler(Engine):
         edge, msg = ib.queue.popleft()
         for rec in self.run.recordings:
             rec.took(nr, edge, [msg])
-        if self.received is not None and nr.kind == "sink":
-            self.received[nr.name].append(copy_to_keep(msg))
+        # explore: what the sink receives, kept as it arrives (its function may change it)
+        kept = self.received is not None and nr.kind == "sink"
+        if kept:
+            msg_kept, before = copy_to_keep(msg), nr.received_on.get(edge, 0)
         nr.state = "busy"
         self.current = nr
         paired = nr.paired
         self._taken(w, edge, 1)
         nr.take(ib.port, edge, [msg])
         self.current = None
+        if kept:  # as many times as it was handled: a fault may lose it or duplicate it
+            got = nr.received_on.get(edge, 0) - before
+            self.received[nr.name].extend(msg_kept if i == 0 else copy_to_keep(msg_kept)
+                                          for i in range(got))
         if nr.kind == "merge_synch":
             for room, k in enumerate(w.room.paired(nr.paired - paired, nr.failure is not None)):
                 w.room.give(room, k)
@@ -489,7 +495,8 @@ def check_seed(seed: Any) -> int:
 
 def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: int | None = None,
                observers: Iterable[Observer] = (), *, max_steps: int | None = None,
-               record_sinks: bool = False, snapshot_at: Iterable[int] = (), resume=None) -> Run:
+               record_sinks: bool = False, snapshot_at: Iterable[int] = (), resume=None,
+               faults=None) -> Run:
     """Run ``net`` under the scheduler decided by ``seed`` (see the module docstring).
 
     Raises what a threaded run raises: :class:`NetworkError` after the run if
@@ -510,6 +517,7 @@ def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: 
 
     with _virtual_sleeps(net):
         return execute(net, make, timeout, capacity, observers, seed=seed, resume=resume,
+                       faults=faults,
                        stuck_text="{kind} '{name}' was still inside its function when the seeded "
                                   "run stopped. Its call ends as soon as it returns (it may be "
                                   "waiting for something that never comes: input, a lock, the "

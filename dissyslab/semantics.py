@@ -69,7 +69,8 @@ class NodeRun:
 
     ``outs[port]`` lists the edges leaving each output port, in the order they
     were wired. ``state`` is "waiting", "busy" (set by the scheduler while the
-    node works), "done", "failed" or "stopped".
+    node works), "done", "failed", "stopped" or "crashed" (a ``crash`` fault:
+    ``faults.py``).
     """
 
     def __init__(self, node: Node, outs: list, watch: Events | None = None,
@@ -106,9 +107,22 @@ class NodeRun:
         self.received_on = {}  # per edge into the node: messages it handled
         self.in_hand = None  # (edge, how many) while take() handles messages that came along it
         self.discarded_on = {}  # per edge into the node: messages thrown away after a failure
+        # faults.py (run_network(faults=...)): this node's faults, else None; what they did per edge
+        self.faults = None
+        self.lost_on, self.duplicated_on = {}, {}
 
     def take(self, port: int, edge: Edge, batch: list) -> None:
-        """``batch`` arrived at input ``port`` along ``edge``, in order: handle it (one method per kind)."""
+        """``batch`` arrived at input ``port`` along ``edge``, in order: handle it (one method per kind).
+
+        A node with faults (``faults.py``) first loses, duplicates or crashes as they say.
+        """
+        if self.faults is not None:
+            self.faults.take(self, port, edge, batch)
+        else:
+            self.handle_batch(port, edge, batch)
+
+    def handle_batch(self, port: int, edge: Edge, batch: list) -> None:
+        """Handle ``batch``, which arrived along ``edge``: a failed node throws it away."""
         before = self.stats.discarded
         self.in_hand = (edge, len(batch))  # no longer waiting, not yet handled (the live view)
         if self.failure is not None:  # a failed node throws away what still reaches it
@@ -125,6 +139,13 @@ class NodeRun:
     # --- sources ------------------------------------------------------------
     def produce(self, k: int) -> None:
         """Call a source's function up to ``k`` times; ``None`` ends it (``exhausted``)."""
+        if self.faults is not None and self.faults.crash_after is not None:
+            self.faults.produce(self, k)  # faults.py: it crashes after so many messages
+        else:
+            self.make_messages(k)
+
+    def make_messages(self, k: int) -> None:
+        """A source's function, called up to ``k`` times."""
         call, watch = self.call, self.watch
         add = self.adder(0)
         try:
@@ -276,6 +297,8 @@ class NodeRun:
                     for i, rest in self.unpaired.items():
                         for msg in rest:
                             self.watch.drop(self.name, msg, note=f"never paired (in_{i})")
+        elif getattr(self.failure, "injected", False):  # a crash fault (faults.py)
+            self.state = "crashed"
         if self.watch is not None:
             self.watch.end(self.name, self.state)
 

@@ -657,6 +657,8 @@ class Recording:
         """``nr`` is about to handle ``batch`` from ``edge``: in flight if it recorded before the marker."""
         waiting = self.open.get(nr.name)
         if waiting and edge in waiting:
+            if nr.faults is not None:  # faults.py: a message lost on arrival was never in the channel
+                batch = nr.faults.arriving(edge, batch)
             self.channels[edge].extend(_copies(batch))
 
     def ended(self, nr: NodeRun) -> bool:

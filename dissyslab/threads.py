@@ -129,6 +129,8 @@ class NodeThread:
         nr, inbox, outbox = self.node_run, self.inbox, self.outbox
         recordings = self.threads.run.recordings
         self.size = 1
+        if nr.failure is not None:  # crashed before it began (faults.py): its receivers hear "end"
+            self._tell_receivers()
         while True:
             if outbox is not None:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
@@ -374,14 +376,14 @@ class Threads(Engine):
 
 def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         observers: Iterable[Observer] = (), *, snapshot_every: float | None = None,
-        resume=None) -> Run:
+        resume=None, faults=None) -> Run:
     """Run ``net`` with one thread per node (see :meth:`Network.run_network`); return the Run.
 
     Observers are told what ``observers.py`` describes. ``snapshot_every``:
     seconds between two snapshots; ``resume``: a Snapshot to start from.
     """
     return execute(net, lambda r, cap: Threads(r, cap, snapshot_every), timeout, capacity,
-                   observers, resume=resume,
+                   observers, resume=resume, faults=faults,
                    stuck_text="These nodes were still inside their function when the network "
                               "stopped: {names}. Each thread ends as soon as that call returns "
                               "(a long time.sleep, say).")

@@ -7,7 +7,9 @@ it took, as in Lamport's diagrams. A dot is a node handling one message (a
 source producing it, another node taking it in), labelled with that message;
 an arrow goes from the dot where a message was sent to the dot where it was
 received. Drops, failures, discarded messages and each node's end are
-marked. A snapshot (``snapshots.py``) shows as a diamond where each node
+marked, and so are faults (``faults.py``): a lost message's arrow ends in a
+red cross, a crash is marked where it happened, and a duplicated message has
+two arrows, one to each of its copies. A snapshot (``snapshots.py``) shows as a diamond where each node
 recorded its state, a dashed arrow for each marker, and the *cut*: a dashed
 line through the points where the nodes recorded. The SVG text is
 deterministic: the same trace gives the same picture.
@@ -188,7 +190,7 @@ class _Group:
         return any(r.event == event for r in self.records)
 
     def mark(self):
-        for event in ("fail", "drop", "discard", "end"):
+        for event in ("fail", "drop", "discard", "lost", "crash", "duplicated", "end"):
             if self.has(event):
                 return event
         return self.first.event  # "emit", "receive" or a lone "send"
@@ -236,6 +238,12 @@ def _label(g, chars):
         return f"{short_repr(msg, limit)} {'never paired' if note else 'dropped'}"
     if mark == "discard":
         return f"{short_repr(msg, limit)} discarded"
+    if mark == "lost":
+        return f"{short_repr(msg, limit)} lost"
+    if mark == "crash":
+        return f"crashed ({g.first.note})"
+    if mark == "duplicated":
+        return f"{short_repr(msg, limit - 6)} arrives twice"
     return short_repr(msg, chars)
 
 
@@ -311,7 +319,9 @@ def _draw(net, trace, records, shown, order=None):
     head = TITLE + 14 * len(more)
     width = int(max(x + 12, GUTTER - 34 + max(len(t) for t in [sub, *more]) * 6.3 + 12, 480))
     snapshots = any(r.event == "record" for r in shown)
-    legend, legend_h = _legend(width, snapshots, order is not None and order.focus is not None)
+    faults = {r.event for r in shown} & {"lost", "crash"}
+    legend, legend_h = _legend(width, snapshots, order is not None and order.focus is not None,
+                               faults)
     top = head + HEADER
     y_of = {id(g): top + 14 + g.row * row_h for g in groups}
     bottom = top + 14 + max(rows - 1, 0) * row_h
@@ -371,13 +381,13 @@ def _draw(net, trace, records, shown, order=None):
 
     # arrows: the send and the receive of one message share (edge, index)
     labels_by_edge = dict(zip(edge_labels(net), net.edges, strict=True))
-    sends, gets = {}, {}
+    sends, gets = {}, {}  # gets: a list, as a duplicated message is received twice
     for g in groups:
         for r in g.records:
             if r.event == "send":
                 sends[(r.edge, r.index)] = (g, r)
-            elif r.event in ("receive", "discard"):
-                gets[(r.edge, r.index)] = (g, r)
+            elif r.event in ("receive", "discard", "lost"):
+                gets.setdefault((r.edge, r.index), []).append((g, r))
     out.append('<g fill="none" stroke-width="1.4">')
     def tinted(c, head, send, receive):
         """An arrow's colour and head when focus= asks: blue into the past, orange out to the future."""
@@ -394,25 +404,31 @@ def _draw(net, trace, records, shown, order=None):
         c, head = colour[name_of(edge.src)], f"dsl-tl-head-{kind[name_of(edge.src)]}"
         x1, y1 = x_of[g.node], y_of[id(g)]
         tip = f"{short_repr(r.message, 60)} along {r.edge} (message {r.index} on this edge)"
-        got = gets.get(key)
-        if got is not None:
-            g2, r2 = got
+        for g2, r2 in gets.get(key, ()):
             x2, y2 = x_of[g2.node], y_of[id(g2)]
-            dashed = r2.event == "discard"
-            if dashed:
-                c, head = GREY, "dsl-tl-head-grey"
-                tip += ", discarded: its receiver had failed"
-            c, head, fade = tinted(c, head, r, r2)
-            out.append(_arrow(x1, y1, x2, y2, c, head, dashed, tip, opacity=fade))
-        else:  # received after the window, or never (the run was stopped): a short stub
-            tip += ", received later" if _received_later(records, key) else ", never received"
+            c2, head2, dashed, more = c, head, r2.event != "receive", ""
+            if r2.event == "discard":
+                c2, head2 = GREY, "dsl-tl-head-grey"
+                more = ", discarded: its receiver had failed"
+            elif r2.event == "lost":  # it ends in a cross, short of its receiver
+                c2, head2 = FAIL, None
+                more = ", lost on the way (a fault)"
+            elif len(gets[key]) > 1:
+                more = ", duplicated on the way (a fault): this is one of its copies"
+            c2, head2, fade = tinted(c2, head2, r, r2)
+            out.append(_arrow(x1, y1, x2, y2, c2, head2, dashed, tip + more, opacity=fade))
+        if key not in gets:  # received after the window, or never (the run was stopped): a stub
+            later = _received_later(records, key)
+            tip += {None: ", never received", "lost": ", lost later (a fault)"}.get(
+                later, ", received later")
             dx, dy = _stub(x_of[name_of(edge.dst)] - x1, row=row_h)
             c, head, fade = tinted(c, head, r, None)
             out.append(_arrow(x1, y1, x1 + dx, y1 + dy, c, head, True, tip, to_dot=False,
                               opacity=fade))
-    for key, (g2, r2) in gets.items():
+    for key, got in gets.items():
         if key in sends:  # drawn above; the others were sent before the window
             continue
+        g2, r2 = got[0]
         edge = labels_by_edge[r2.edge]
         c, head = colour[name_of(edge.src)], f"dsl-tl-head-{kind[name_of(edge.src)]}"
         tip = f"{short_repr(r2.message, 60)} along {r2.edge} (message {r2.index}), sent earlier"
@@ -441,9 +457,10 @@ def _draw(net, trace, records, shown, order=None):
                        f'stroke="{INK}" stroke-width="2"/>')
         if mark == "end":
             out.append(f'<line x1="{_f(x - 8)}" y1="{_f(y)}" x2="{_f(x + 8)}" y2="{_f(y)}" '
-                       f'stroke="{FAIL if g.first.note == "failed" else c}" stroke-width="3" '
+                       f'stroke="{FAIL if g.first.note in ("failed", "crashed") else c}" '
+                       f'stroke-width="3" '
                        f'stroke-linecap="round"/>')
-        elif mark == "fail":
+        elif mark in ("fail", "crash"):
             out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="6.5" fill="{FAIL}"/>')
             out.append(_cross(x, y, 3, "#ffffff", 1.8))
         elif mark == "drop":
@@ -453,13 +470,18 @@ def _draw(net, trace, records, shown, order=None):
                        f'y2="{_f(y - 3)}" stroke="{GREY}" stroke-width="1.4"/>')
         elif mark == "discard":
             out.append(_cross(x, y, 4, GREY, 1.8))
+        elif mark == "lost":
+            out.append(_cross(x, y, 4.5, FAIL, 2.2))  # its arrow ends here
+        elif mark == "duplicated":
+            out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="4.5" fill="#ffffff" '
+                       f'stroke="{c}" stroke-width="1.6"/>')
         elif mark in ("record", "marker"):
             out.append(_diamond(x, y, 6 if mark == "record" else 4.5, mark == "record"))
         else:
             out.append(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="4.5" fill="{c}" '
                        f'stroke="#ffffff" stroke-width="1.5"/>')
         text = _fit(labels[id(g)], int((width_of[g.node] - 30) / CHAR))
-        fill = (FAIL if mark == "fail" else GREY if mark in ("drop", "discard", "end")
+        fill = (FAIL if mark in ("fail", "crash", "lost") else GREY if mark in ("drop", "discard", "end")
                 else SNAP if mark in ("record", "marker") else INK)
         out.append(f'<text x="{_f(x + 10)}" y="{_f(y - 3)}" font-family="{MONO}" font-size="11" '
                    f'fill="{fill}" stroke="#ffffff" stroke-width="3" paint-order="stroke" '
@@ -510,7 +532,9 @@ def _diamond(x, y, r, filled):
 
 
 def _received_later(records, key):
-    return any(r.event in ("receive", "discard") and (r.edge, r.index) == key for r in records)
+    """What became of a message after the window: "receive", "discard", "lost", or None."""
+    return next((r.event for r in records
+                 if r.event in ("receive", "discard", "lost") and (r.edge, r.index) == key), None)
 
 
 def _stub(dx, length=34.0, row=ROW):
@@ -528,8 +552,9 @@ def _arrow(x1, y1, x2, y2, colour, head, dashed, tip, from_dot=True, to_dot=True
     ax, ay = x1 + dx * start / length, y1 + dy * start / length
     bx, by = x2 - dx * stop / length, y2 - dy * stop / length
     dash = ' stroke-dasharray="4 3"' if dashed else ""
+    tip_end = f' marker-end="url(#{head})"' if head else ""  # no head: it ends in a cross
     return (f'<path d="M{_f(ax)},{_f(ay)} L{_f(bx)},{_f(by)}" stroke="{colour}" '
-            f'stroke-opacity="{opacity or "0.8"}"{dash} marker-end="url(#{head})">'
+            f'stroke-opacity="{opacity or "0.8"}"{dash}{tip_end}>'
             f'<title>{escape(tip)}</title></path>')
 
 
@@ -556,7 +581,7 @@ def _tip(g, seeded, clocks=None):
     return "\n".join(parts)
 
 
-def _legend(width, snapshots=False, focus=False):
+def _legend(width, snapshots=False, focus=False, faults=()):
     """The key to the marks, wrapped to ``width``; returns (svg parts, height)."""
     c = COLOURS["transform"]
     items = [
@@ -572,6 +597,12 @@ def _legend(width, snapshots=False, focus=False):
         (f'<path d="M-9,0 L9,0" stroke="{GREY}" stroke-width="1.4" stroke-dasharray="4 3"/>',
          "from or to outside the picture"),
     ]
+    if "lost" in faults:
+        items.append((f'<path d="M-16,0 L-3,0" stroke="{FAIL}" stroke-width="1.4" '
+                      f'stroke-dasharray="4 3"/>' + _cross(1, 0, 4, FAIL, 2), "lost (a fault)"))
+    if "crash" in faults:
+        items.append((f'<circle cx="0" cy="0" r="6" fill="{FAIL}"/>' + _cross(0, 0, 2.8, "#fff", 1.7),
+                      "crashed (a fault)"))
     if snapshots:
         items += [(_diamond(0, 0, 6, True), "records its state"),
                   (f'<path d="M-9,0 L8,0" stroke="{SNAP}" stroke-width="1.4" stroke-dasharray="4 3" '

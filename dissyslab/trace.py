@@ -4,22 +4,26 @@
 returns them. Each :class:`TraceRecord` says which node did what to which
 message, when, and in which global order:
 
-========  ================================================================
-event     meaning
-========  ================================================================
-emit      a source produced ``message``
-receive   a node took ``message`` from ``edge`` (to handle it)
-send      a node sent ``message`` along ``edge`` (one record per edge)
-drop      a filter returned None for ``message``, a Split sent it nowhere,
-          or a MergeSynch could never pair it (``note`` says which input)
-fail      the node's function raised on ``message`` (``note``: the error)
-discard   ``message`` reached a node that had already failed
-end       the node finished (``note``: "failed" or "stopped" if it did not
-          finish normally)
-record    the node recorded its state for a snapshot (``note``: "snapshot 0"...)
-          and sent a marker along each edge leaving it (``snapshots.py``)
-marker    the node took a snapshot's marker from ``edge``
-========  ================================================================
+==========  ================================================================
+event       meaning
+==========  ================================================================
+emit        a source produced ``message``
+receive     a node took ``message`` from ``edge`` (to handle it)
+send        a node sent ``message`` along ``edge`` (one record per edge)
+drop        a filter returned None for ``message``, a Split sent it nowhere,
+            or a MergeSynch could never pair it (``note`` says which input)
+fail        the node's function raised on ``message`` (``note``: the error)
+discard     ``message`` reached a node that had already failed
+end         the node finished (``note``: "failed", "stopped" or "crashed" if it
+            did not finish normally)
+record      the node recorded its state for a snapshot (``note``: "snapshot 0"...)
+            and sent a marker along each edge leaving it (``snapshots.py``)
+marker      the node took a snapshot's marker from ``edge``
+lost        a fault lost ``message`` along ``edge`` on its way to the node
+duplicated  a fault delivers ``message`` twice: the next ``receive`` with the
+            same ``edge`` and ``index`` is its copy
+crash       a ``crash`` fault stopped the node (``note``: after how many messages)
+==========  ================================================================
 
 ``index`` numbers the messages on one edge (0, 1, 2, ...): the send and the
 receive (or discard) with the same ``edge`` and ``index`` are the same message
@@ -50,7 +54,8 @@ from .observers import Events, Observer
 
 _new_record = tuple.__new__
 
-EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end", "record", "marker")
+EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end", "record", "marker",
+          "lost", "duplicated", "crash")
 
 
 class TraceRecord(NamedTuple):
@@ -220,6 +225,7 @@ class Tracer(Observer, Events):
         self._nodes = [net.name_of(n) for n in flow_order(net)]  # the vector clocks' entries
         self.sent = [0] * len(net.edges)
         self.got = [0] * len(net.edges)
+        self.again = {}  # faults.py: per edge, per index, copies of a duplicated message to come
         if run.seed is not None:
             self.clock = lambda: run.steps
         else:
@@ -250,7 +256,12 @@ class Tracer(Observer, Events):
     def receive(self, node, edge, msg, event="receive"):
         i = self._ids[edge]
         k = self.got[i]
-        self.got[i] = k + 1
+        again = self.again.get(i) if self.again else None
+        if again and again.get(k - 1):  # the copy of a duplicated message: the same index
+            again[k - 1] -= 1
+            k -= 1
+        else:
+            self.got[i] = k + 1
         self._add(node, event, _kept(msg), self._labels[i], k)
 
     def discard(self, node, edge, msg):
@@ -264,6 +275,18 @@ class Tracer(Observer, Events):
 
     def end(self, node, state):
         self._add(node, "end", note=None if state == "done" else state)
+
+    def lost(self, node, edge, msg):
+        self.receive(node, edge, msg, "lost")
+
+    def duplicated(self, node, edge, msg, index):
+        i = self._ids[edge]
+        again = self.again.setdefault(i, {})
+        again[index] = again.get(index, 0) + 1
+        self._add(node, "duplicated", _kept(msg), self._labels[i], index)
+
+    def crash(self, node, after):
+        self._add(node, "crash", note=f"after {after} message{'s' if after != 1 else ''}")
 
     def record(self, node, number):
         self._add(node, "record", note=f"snapshot {number}")

@@ -282,6 +282,19 @@ def test_a_timeout_shows_the_messages_still_waiting_on_the_final_picture():
     assert left > 0 and waiting_shown(final.diagram_text) == [left]
 
 
+def test_messages_lost_to_a_fault_are_not_shown_waiting():
+    from dissyslab import drop
+    from dissyslab.faults import Plan, check_faults
+
+    g = slow_sink(20, 0.001)
+    view = watch(g)
+    run(g, timeout=T, observers=[view],
+        faults=Plan(check_faults(g, [drop("numbers → slow_sink", nth=[3, 4, 5])]), None))
+    final = page(view.widget.value)
+    assert final.outcome == "finished" and waiting_shown(final.diagram_text) == []
+    assert "20" in final.diagram_text.split()  # what was sent
+
+
 def test_updates_are_coalesced_to_at_most_ten_a_second_and_come_from_one_thread():
     n = 30_000
     counter = iter(range(n))
