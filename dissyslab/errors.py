@@ -101,14 +101,40 @@ def shown_to_students(fn):
         try:
             return fn(*args, **kwargs)
         except Exception as err:
-            if not hasattr(err, "_render_traceback_"):
-                try:
-                    err._render_traceback_ = functools.partial(student_traceback, err)
-                except (AttributeError, TypeError):  # an error type that takes no attributes
-                    pass
+            _mark(err)
             raise
 
     return call
+
+
+class shown_without_our_frames:
+    """``with shown_without_our_frames():`` -- what :func:`shown_to_students` does, for a block.
+
+    For a function that must not be wrapped (``run_network``: a warning raised
+    inside it names the line of the caller, counted in frames, so a wrapper's
+    frame would take that line's place), its body goes in this ``with``, which
+    adds no frame while the body runs. An error that leaves the block, a
+    Ctrl-C (KeyboardInterrupt) included, keeps its type and gains a
+    ``_render_traceback_``: Jupyter shows it without DisSysLab's frames.
+    """
+
+    def __enter__(self) -> "shown_without_our_frames":
+        return self
+
+    def __exit__(self, kind, err, tb) -> bool:
+        if err is not None:
+            _mark(err)
+        return False  # the error goes on, as it was
+
+
+def _mark(err: BaseException) -> None:
+    """Give ``err`` a ``_render_traceback_`` that leaves out our frames (if it has none yet)."""
+    if isinstance(err, (SystemExit, GeneratorExit)) or hasattr(err, "_render_traceback_"):
+        return
+    try:
+        err._render_traceback_ = functools.partial(student_traceback, err)
+    except (AttributeError, TypeError):  # an error type that takes no attributes
+        pass
 
 
 class StudentTraceback:

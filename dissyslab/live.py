@@ -170,6 +170,7 @@ class LiveView:
         self._picture = None  # what the shown diagram was drawn from
         self._next_drawing = 0.0
         self._shown_key = None
+        self._loops = []  # (loop as "a → b → a", messages going round it, quiet) per loop
         self._diagram_html = self._drawing.placeholder()
         self._snapshot_note = ""  # a snapshot being taken, or how many were taken
 
@@ -365,8 +366,10 @@ class LiveView:
             if drawn is not None:
                 self._diagram_html = drawn
 
+        # each loop's count of messages still going round it (flow.py), while it runs
+        self._loops = [(loop.describe(), loop.outstanding, loop.quiet) for loop in run.flow.loops]
         key = (self.outcome, self._picture, self._snapshot_note, tuple(states.values()),
-               tuple(c for c, _ in snapshot.values()), len(failures))
+               tuple(c for c, _ in snapshot.values()), len(failures), tuple(self._loops))
         if key != self._shown_key:
             self._shown_key = key
             self._set(self._html(states, snapshot, failures))
@@ -375,7 +378,7 @@ class LiveView:
     def _html(self, states=None, snapshot=None, failures=None):
         failures = failures or {}
         parts = [_STYLE, '<div class="dsl-live tex2jax_ignore mathjax_ignore">',
-                 self._status_html(failures), self._diagram_html]
+                 self._status_html(failures), self._loops_html(), self._diagram_html]
         for part, names in self.groups.items():
             if part is not None:  # the panels of the sinks inside one sub-network, together
                 parts.append(f'<div class="dsl-group" data-part="{html.escape(part)}">'
@@ -389,7 +392,29 @@ class LiveView:
                 parts.append(self._panel_html(name, count, recent, state, failed))
             parts.append("</div></div>" if part is not None else "</div>")
         parts.append("</div>")
-        return "".join(parts)
+        return _inline("".join(parts))
+
+    def _loops_html(self):
+        """One line per loop: the messages going round it now, so an endless loop shows itself.
+
+        A loop ends once its count is 0 (and nothing more can come in): a count that
+        never gets back to 0 while the results keep coming is a loop that never ends.
+        """
+        lines = []
+        for label, outstanding, quiet in self._loops:
+            n = f"{outstanding:,} message{'s' if outstanding != 1 else ''}"
+            if quiet:
+                text, ink = "quiet: no message left in it, so it has ended", "#1a7f37"
+            elif self.outcome == "running":
+                text, ink = f"{n} going round", "#8a5a00"
+            else:
+                text, ink = f"{n} still going round when it was stopped", "#b42318"
+            lines.append(
+                f'<div class="dsl-loop" data-loop="{html.escape(label)}" '
+                f'data-outstanding="{outstanding}" style="font-size:12px;margin:0 0 4px 0">'
+                f'<span style="color:{ink};font-weight:600">⟳ loop {html.escape(label)}</span>: '
+                f'<span style="font-variant-numeric:tabular-nums">{html.escape(text)}</span></div>')
+        return f'<div class="dsl-loops">{"".join(lines)}</div>' if lines else ""
 
     def _panel_state(self, name, states, failures):
         """(state word, failures on this sink's paths) for one panel."""
@@ -634,10 +659,9 @@ class _Drawing:
         svg = _DotProcess.shared_render(digraph.source)
         return svg if svg is not None else self.diagram.svg(digraph)
 
-    @staticmethod
-    def _html(svg):
-        start = svg.find("<svg")  # drop the XML prologue: the SVG sits inside HTML
-        return f'<div class="dsl-diagram" data-drawn="svg">{svg[max(start, 0):]}</div>'
+    def _html(self, svg):
+        # as wide as the page at most, scaled down no further than keeps its text readable
+        return f'<div class="dsl-diagram" data-drawn="svg">{self.diagram.fitted_svg(svg)}</div>'
 
 
 class _LaidOut:
@@ -885,8 +909,8 @@ _STYLE = """<style>
  line-height:1.45;white-space:normal;color:var(--jp-content-font-color1,#1f2328);padding:4px 0}
 .dsl-live .dsl-muted{color:var(--jp-content-font-color2,#656d76);font-size:12px}
 .dsl-live .dsl-status{display:flex;align-items:center;gap:10px;margin:0 0 8px 0}
-.dsl-live .dsl-diagram{display:flex;justify-content:center;margin:0 0 12px 0;overflow-x:auto;
- min-height:40px}
+.dsl-live .dsl-diagram{text-align:center;margin:0 0 12px 0;overflow-x:auto;min-height:40px;
+ width:0;min-width:100%}
 .dsl-live .dsl-diagram svg{max-width:100%;height:auto;background:#fff;border-radius:8px}
 .dsl-live .dsl-diagram pre{font-size:12px;margin:4px 0}
 .dsl-live .dsl-panels{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
@@ -925,3 +949,27 @@ _STYLE = """<style>
 .dsl-live .dsl-failed{color:#b42318;background:#fde8e6}
 .dsl-live .dsl-stopped{color:#8a5a00;background:#fff4d1}
 </style>"""
+
+
+def _class_styles(sheet):
+    """{class: its declarations} for the rules of ``sheet`` that style one class alone."""
+    styles = {}
+    for selector, body in re.findall(r"([^{}]+)\{([^}]*)\}", sheet.split("<style>", 1)[-1]):
+        last = selector.split()[-1] if selector.split() else ""
+        for name in re.findall(r"\.([\w-]+)", last) if re.fullmatch(r"(\.[\w-]+)+", last) else ():
+            styles[name] = styles.get(name, "") + " ".join(body.split()) + ";"
+    return styles
+
+
+#: the style sheet's rules as inline styles, per class: GitHub strips <style> from the
+#: static copies it shows, but keeps the style attributes
+_INLINE = _class_styles(_STYLE)
+_CLASS_ATTR = re.compile(r'(<[a-z]+[^<>]*?\sclass="([^"]*)")')
+
+
+def _inline(page):
+    """``page`` with each element of a class in :data:`_STYLE` also carrying its rules inline."""
+    def add(m):
+        styles = "".join(_INLINE.get(c, "") for c in m.group(2).split())
+        return f'{m.group(1)} style="{styles}"' if styles and "style=" not in m.group(1) else m.group(1)
+    return _CLASS_ATTR.sub(add, page)

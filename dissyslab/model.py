@@ -21,7 +21,7 @@ again.
 
 from __future__ import annotations
 
-from .errors import short_repr
+from .errors import short_repr, shown_without_our_frames
 from .loops import feedback_edges, find_loops
 from .nodes import Edge, Node, NodeStats, Port, function_name
 
@@ -335,7 +335,8 @@ class Network:
                     snapshot_at: int | Iterable[int] | None = None,
                     snapshot_every: float | None = None, resume: Any | None = None,
                     engine: str = "threads", place: dict[str, str] | None = None,
-                    allow_unrecorded: bool = False, faults: Any = None) -> None:
+                    allow_unrecorded: bool = False, faults: Any = None,
+                    schedule: Any = None) -> None:
         """Run every node in its own thread and wait until every path has finished.
 
         ``timeout``: seconds after which the network is stopped and
@@ -379,13 +380,21 @@ class Network:
         ``faults``: crash nodes, lose or duplicate messages on purpose (``faults.py``):
         ``faults=[crash("b", after=3), drop("a → b", p=0.2)]``. Under ``seed`` the
         seed decides them; a threaded run reports its own ``g.last_run.fault_seed``.
+        ``schedule``: replay one schedule found by ``g.explore(exhaustive=True)``
+        (``ex.counterexample``, or ``ex["sink"][0].schedule``) step by step, exactly
+        (see ``exhaustive.py``); it cannot go with ``seed=`` or ``engine="ray"``,
+        and ``capacity`` applies as in a seeded run.
         """
-        self._refuse_piece("run_network()")
-        from .runtime import run  # the runtime's one entry point: checks the options, then runs
+        # errors and Ctrl-C are shown without our frames; a with block adds no frame, so
+        # warnings still name the student's line (errors.shown_without_our_frames)
+        with shown_without_our_frames():
+            self._refuse_piece("run_network()")
+            from .runtime import run  # the runtime's one entry point: checks the options, runs
 
-        run(self, timeout=timeout, capacity=capacity, seed=seed, trace=trace, live=live,
-            snapshot_at=snapshot_at, snapshot_every=snapshot_every, resume=resume, engine=engine,
-            place=place, allow_unrecorded=allow_unrecorded, faults=faults)
+            run(self, timeout=timeout, capacity=capacity, seed=seed, trace=trace, live=live,
+                snapshot_at=snapshot_at, snapshot_every=snapshot_every, resume=resume,
+                engine=engine, place=place, allow_unrecorded=allow_unrecorded, faults=faults,
+                schedule=schedule)
 
     # --- snapshots (snapshots.py)
     @property
@@ -453,7 +462,7 @@ class Network:
 
     def explore(self, runs: int | None = None, seeds: Iterable[int] | None = None,
                 timeout: float | None = None, max_steps: int | None = None,
-                faults: Any = None) -> Any:
+                faults: Any = None, *, exhaustive: bool = False, **options: Any) -> Any:
         """Run the network under many seeded schedules and list what each sink can receive.
 
         ``runs=K`` tries seeds 0 to K-1 (50 by default), or give ``seeds=[...]``;
@@ -465,10 +474,19 @@ class Network:
         ``faults``: as in ``run_network`` (``faults.py``), decided by each run's
         seed, so the seeds explore fault schedules too;
         ``g.run_network(seed=outcome.seed, faults=...)`` replays one.
+        ``exhaustive=True`` explores every schedule instead, up to a bound
+        (``exhaustive.py``; options ``check=``, ``reduce=``, ``build=``,
+        ``max_schedules=``, ``capacity=``, ``progress=``), and returns an
+        :class:`~dissyslab.exhaustive.ExhaustiveExploration`.
         """
         from .explore import explore
 
         self._refuse_piece("explore()")
+        if exhaustive or options:  # exhaustive.py: every schedule, up to a bound
+            from .exhaustive import explore_from_graph
+
+            return explore_from_graph(self, exhaustive, runs, seeds, timeout, max_steps,
+                                      dict(options, faults=faults))
         return explore(self, runs=runs, seeds=seeds, timeout=timeout, max_steps=max_steps,
                        faults=faults)
 

@@ -430,12 +430,12 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         for observer in run.observers:
             observer.finished(run, outcome)
 
+    going_round = run.flow.going_round()
     if outcome == "interrupted":
         raise KeyboardInterrupt(
             f"The network was interrupted and stopped.{busy} Results collected so far are kept."
-        )
+            + _going_round(going_round))
     if outcome == "timeout":
-        going_round = run.flow.going_round()
         sources_ended = all(nr.state in ("done", "failed") for nr in run.nodes.values()
                             if nr.kind == "source")
         hint = ("a loop that never goes quiet never ends" if going_round and sources_ended else
@@ -444,10 +444,7 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
             f"The network did not finish within {_seconds(timeout)}, so it was stopped.{busy} "
             f"Results collected so far are kept. If it is just slow, give a larger timeout; "
             f"{hint}.")
-        for loop in going_round:
-            n = loop.outstanding
-            text += (f" The loop {loop.describe()} still had {n} message{'s' if n != 1 else ''} "
-                     f"going round: a loop ends only once no message is left in it.")
+        text += _going_round(going_round)
         err = NetworkTimeout(text + (f"\n{NetworkError(run.failures, other_paths=False)}"
                                      if run.failures else ""))
         err.failures = run.failures
@@ -458,6 +455,14 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         failed = {id(f.node) for f in run.failures}
         others = any(not any(id(n) in failed for n in path) for path in run.net.paths())
         raise NetworkError(run.failures, discarded, others) from run.failures[0].exception
+
+
+def _going_round(loops: list) -> str:
+    """' The loop a → b → a still had 3 messages going round: ...' for each loop not yet quiet."""
+    return "".join(
+        f" The loop {loop.describe()} still had {loop.outstanding} "
+        f"message{'s' if loop.outstanding != 1 else ''} going round: a loop ends only once no "
+        f"message is left in it." for loop in loops)
 
 
 def _seconds(t: float) -> str:

@@ -5,7 +5,9 @@ the network, and gathers the observers that watch it:
 
 - ``threads.py``: every node in its own thread (the default);
 - ``seeded.py``: one node step at a time, in an order a seed decides;
-- ``ray_engine.py``: nodes in processes of their own (Ray actors).
+- ``ray_engine.py``: nodes in processes of their own (Ray actors);
+- ``exhaustive.py``: one step at a time, following a schedule found by
+  ``g.explore(exhaustive=True)`` (``schedule=``).
 
 Each of them runs the same skeleton (``running.execute``) with the same rules
 between nodes (``flow.py``) and the same node semantics (``semantics.py``).
@@ -26,7 +28,7 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         seed: int | None = None, trace: bool = False, live: Any = None,
         snapshot_at: int | Iterable[int] | None = None, snapshot_every: float | None = None,
         resume: Any | None = None, engine: str = "threads", place: dict[str, str] | None = None,
-        allow_unrecorded: bool = False, faults: Any = None) -> None:
+        allow_unrecorded: bool = False, faults: Any = None, schedule: Any = None) -> None:
     """Run ``net`` to the end with the options of ``Network.run_network`` (documented there)."""
     if engine not in ("threads", "ray"):
         raise ValueError(f"engine must be \"threads\" (the default) or \"ray\", but got "
@@ -34,6 +36,10 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
     from .snapshots import check_snapshot_arguments, check_use
 
     steps = check_snapshot_arguments(seed, snapshot_at, snapshot_every, resume)
+    if schedule is not None:  # exhaustive.py: replay one schedule, step by step
+        from .exhaustive import replay_arguments
+
+        start = replay_arguments(schedule, seed, engine, steps, snapshot_every, resume, faults)
     if place is not None and engine != "ray":
         raise ValueError("place= says where nodes run on Ray (engine=\"ray\"): with "
                          f"engine={engine!r} every node runs in a thread of this process, so "
@@ -49,6 +55,8 @@ def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         from .ray_engine import run as start
 
         start = partial(start, place=place)
+    elif schedule is not None:  # exhaustive.py (set above)
+        pass
     elif seed is None:  # threads.py: every node in its own thread
         from .threads import run as start
 

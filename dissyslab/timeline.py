@@ -67,6 +67,12 @@ class Timeline:
     def _repr_svg_(self):
         return self.svg
 
+    def _repr_html_(self):
+        """The picture fitted to the page: a wide one is scaled down, or scrolls (diagram.fitted_svg)."""
+        from .diagram import fitted_html
+
+        return fitted_html(self.svg)
+
     def save(self, path):
         """Write the SVG to a file (open it in a browser, or put it in a report)."""
         with open(path, "w", encoding="utf-8") as f:

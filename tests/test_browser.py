@@ -352,3 +352,54 @@ def test_an_html_export_read_offline_shows_each_live_view_final_state(browser, t
         shown.nth(1).screenshot(path=str(OUTPUT / "offline_export_08.png"))
     finally:
         context.close()
+
+
+WIDE = REPO / "tests" / "browser" / "wide_pictures.ipynb"
+
+
+def test_wide_diagrams_and_timelines_fit_a_laptops_page_or_scroll_with_readable_text(lab, page):
+    """At 1,280 px, a picture wider than the page is scaled down to the page's width, but no
+    further than keeps its smallest text diagram.MIN_TEXT_PX high; past that it scrolls within
+    its output. Nothing is cut off with no way to see it."""
+    from dissyslab.diagram import MIN_TEXT_PX
+
+    shutil.copy(WIDE, lab.root / WIDE.name)
+    open_and_run_all(page, lab, WIDE.name)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.dsl-status')]"
+        ".some(s => s.dataset.outcome === 'finished')", timeout=60_000)
+    page.wait_for_function("() => document.querySelectorAll('.dsl-picture svg').length === 3",
+                           timeout=30_000)
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.wait_for_timeout(500)
+    pictures = page.evaluate("""() => [...document.querySelectorAll(
+            '.dsl-picture, .dsl-live .dsl-diagram')].map(box => {
+        const svg = box.querySelector('svg');
+        const w = svg.getAttribute('width');
+        const natural = parseFloat(w) * (w.endsWith('pt') ? 4 / 3 : 1);
+        const shown = svg.getBoundingClientRect();
+        const area = box.closest('.jp-OutputArea-output').getBoundingClientRect();
+        return {natural, shown: shown.width, least: parseFloat(svg.style.minWidth),
+                font: Math.min(...[...svg.querySelectorAll('text')]
+                    .map(t => t.getBoundingClientRect().height).filter(h => h > 0)),
+                scrolls: box.scrollWidth > box.clientWidth + 1, width: box.clientWidth,
+                overflow: getComputedStyle(box).overflowX,
+                boxRight: box.getBoundingClientRect().right, areaRight: area.right,
+                live: box.classList.contains('dsl-diagram')};
+    })""")
+    assert len(pictures) == 4, pictures   # two diagrams, a timeline, a live view's diagram
+    for p in pictures:
+        assert p["shown"] >= p["least"] - 1, p                  # never shrunk past readable
+        assert p["font"] >= MIN_TEXT_PX, p                      # its smallest text, in px
+        assert p["boxRight"] <= p["areaRight"] + 1, p          # the picture's box fits the page
+        if p["least"] + 1 < p["shown"] < p["natural"] - 1:
+            assert not p["scrolls"], p                          # shrunk to fit: all of it shown
+        if p["least"] > p["width"] + 1:
+            assert p["scrolls"] and p["overflow"] == "auto", p  # too wide even shrunk: it scrolls
+    eight, fourteen, timeline, live = pictures
+    assert eight["natural"] > 1280 and not eight["scrolls"], pictures   # wider than the page, all shown
+    assert fourteen["scrolls"] and timeline["scrolls"]
+    assert live["live"] and live["shown"] < live["natural"], live   # scaled down as far as it may
+    OUTPUT.mkdir(exist_ok=True)
+    page.locator(".jp-Cell").nth(1).scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / "wide_pictures_1280.png"))

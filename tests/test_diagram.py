@@ -565,11 +565,42 @@ def test_failed_run_and_legend_render():
 @needs_dot
 def test_jupyter_gets_an_svg():
     bundle = spec_fanout()._repr_mimebundle_()
-    assert set(bundle) == {"image/svg+xml", "text/plain"}
+    assert set(bundle) == {"text/html", "image/svg+xml", "text/plain"}
     assert "collector_reverse" in bundle["image/svg+xml"]
+    assert bundle["text/html"].endswith(bundle["image/svg+xml"][bundle["image/svg+xml"].find(
+        "<svg"):].split(">", 1)[1] + "</div>")   # the same picture, fitted to the page
     assert "word_source" in bundle["text/plain"]
     assert set(spec_fanout()._repr_mimebundle_(include={"text/plain"})) == {"text/plain"}
-    assert set(spec_fanout()._repr_mimebundle_(exclude={"text/plain"})) == {"image/svg+xml"}
+    assert set(spec_fanout()._repr_mimebundle_(exclude={"text/plain"})) == {"text/html",
+                                                                           "image/svg+xml"}
+
+
+def _fitted(svg_text):
+    """(min-width in px, max-width) of the inline style a fitted picture's <svg> tag carries."""
+    tag = re.search(r"<svg\b[^>]*>", svg_text).group(0)
+    style = re.search(r'style="([^"]*)"', tag).group(1)
+    rules = dict(r.split(":", 1) for r in style.split(";") if r)
+    return float(rules["min-width"].rstrip("px")), rules["max-width"], rules["height"]
+
+
+@needs_dot
+def test_a_wide_diagram_is_scaled_to_the_page_but_keeps_its_text_readable():
+    """A chain of 14 nodes is wider than any page: it shrinks to the page's width, but no
+    further than keeps its smallest text (9 points, 12 px) 8 px high (then the page scrolls),
+    with inline styles
+    only, so that it fits where style sheets are stripped (GitHub)."""
+    nodes = [Transform(fn=str.upper, name=f"stage_{i}") for i in range(14)]
+    g = network([(Source(fn=ListSource(items=["a"]).run, name="words"), nodes[0])]
+                + list(zip(nodes, nodes[1:], strict=False))
+                + [(nodes[-1], Sink(fn=print, name="out"))])
+    for shown in (g._repr_mimebundle_()["text/html"], g.diagram()._repr_mimebundle_()["text/html"]):
+        assert shown.startswith('<div class="dsl-picture" style="overflow-x:auto;width:0;min-width:100%">')
+        assert "<?xml" not in shown and "<style" not in shown
+        width_pt = float(re.search(r'<svg\b[^>]*\swidth="([0-9.]+)pt"', shown).group(1))
+        least, most, height = _fitted(shown)
+        assert (most, height) == ("100%", "auto")
+        assert diagram.least_scale(shown) == pytest.approx(diagram.MIN_TEXT_PX / 12, rel=0.01)
+        assert least == round(width_pt * 4 / 3 * diagram.least_scale(shown)) and least > 1300
 
 
 def test_diagram_returns_a_digraph_you_can_use():

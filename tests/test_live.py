@@ -146,13 +146,15 @@ class Sampler:
     """Reads the view's widget every 20 ms from its own thread while the network runs."""
 
     def __init__(self, view):
-        self.view, self.pages = view, []
+        self.view, self.pages, self.values = view, [], []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop)
 
     def _loop(self):
         while not self._stop.is_set():
-            self.pages.append(page(self.view.widget.value))
+            value = self.view.widget.value
+            self.values.append(value)
+            self.pages.append(page(value))
             time.sleep(0.02)
 
     def __enter__(self):
@@ -1031,3 +1033,71 @@ def test_the_output_shown_during_a_run_is_given_the_final_state_as_its_static_co
     ((bundle, _, update),) = shown
     assert not update and bundle["text/html"] == view.widget.value
     assert page(bundle["text/html"]).outcome == "finished"
+
+
+# --- loops ---------------------------------------------------------------------------
+
+def loop_lines(value):
+    """(loop, messages going round, text) for each loop line of the view's HTML."""
+    return [(m.group(1), int(m.group(2)), re.sub(r"<[^>]+>", "", m.group(3)))
+            for m in re.finditer(r'<div class="dsl-loop" data-loop="([^"]*)" '
+                                 r'data-outstanding="(\d+)"[^>]*>(.*?)</div>', value)]
+
+
+def test_an_endless_loop_shows_its_count_of_messages_going_round_while_it_runs():
+    """A loop that never goes quiet is obvious in the view: its count stays above 0 while it runs."""
+    def spin(x):
+        time.sleep(0.002)
+        return x
+
+    spinner = Transform(fn=spin, name="spin")
+    g = network([(Source(fn=ListSource([1, 2, 3]).run, name="three"), spinner), (spinner, spinner),
+                 (spinner, Sink(fn=lambda m: None, name="k"))])
+    view = watch(g)
+    with Sampler(view) as sampler, pytest.raises(NetworkTimeout):
+        run(g, timeout=1, observers=[view])
+    during = [line for value in sampler.values for line in loop_lines(value)
+              if 'data-outcome="running"' in value]
+    assert during and all(loop == "spin → spin" for loop, _, _ in during)
+    assert all(text.endswith("going round") for _, _, text in during), during
+    final = loop_lines(view.widget.value)
+    assert final == [("spin → spin", 3, "⟳ loop spin → spin: 3 messages still going round "
+                                        "when it was stopped")]
+
+
+def test_a_loop_that_ends_shows_it_went_quiet():
+    out = []
+    step = Split(fn=lambda n: [n - 1, None] if n > 0 else [None, "done"], num_outputs=2,
+                 name="count_down")
+    g = network([(Source(fn=ListSource([5, 3]).run, name="starts"), step), (step.out_0, step),
+                 (step.out_1, Sink(fn=out.append, name="k"))])
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    assert out == ["done", "done"]
+    assert loop_lines(view.widget.value) == [
+        ("count_down → count_down", 0,
+         "⟳ loop count_down → count_down: quiet: no message left in it, so it has ended")]
+
+
+def test_a_network_without_loops_shows_no_loop_line():
+    g = slow_sink(3, 0.0)
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    assert loop_lines(view.widget.value) == [] and "dsl-loops" not in view.widget.value
+
+
+def test_the_view_is_styled_inline_so_a_static_copy_reads_well_without_its_style_sheet():
+    """GitHub strips <style> from a stored output but keeps style attributes: the states'
+    colours, the panels' frames and the results' monospace font must not depend on the sheet."""
+    g = slow_sink(3, 0.0)
+    view = watch(g)
+    run(g, timeout=T, observers=[view])
+    value = view.widget.value
+    body = value.split("</style>", 1)[1]   # what is left where <style> is stripped
+    panel = re.search(r'<div class="dsl-panel"[^>]*style="([^"]*)"', body).group(1)
+    assert "border:1px solid" in panel and "border-radius:8px" in panel
+    pill = re.search(r'<span class="dsl-state dsl-done" style="([^"]*)"', body).group(1)
+    assert "background:#dcf5e3" in pill and "color:#1a7f37" in pill and "border-radius" in pill
+    results = re.search(r'<ol class="dsl-results" style="([^"]*)"', body).group(1)
+    assert "list-style:none" in results and "monospace" in results
+    assert not re.search(r'class="dsl-(panel|state|results|status)[^"]*"(?! style=)', body)

@@ -159,3 +159,26 @@ def test_save_writes_the_svg(tmp_path):
     path = tmp_path / "timeline.svg"
     tl.save(path)
     assert path.read_text(encoding="utf-8") == tl.svg
+
+
+def test_a_wide_timeline_is_shown_fitted_to_the_page_with_inline_styles():
+    """Jupyter shows a timeline as HTML sized to the page: scaled down to its width, but never
+    further than keeps its smallest text (9.5 px) diagram.MIN_TEXT_PX high, past which it scrolls;
+    no style sheet is needed (GitHub strips them)."""
+    import re
+
+    from dissyslab import diagram
+
+    nodes = [Transform(fn=str.upper, name=f"stage_{i}") for i in range(14)]
+    g = network([(Source(fn=ListSource(items=["a"]).run, name="words"), nodes[0])]
+                + list(zip(nodes, nodes[1:], strict=False))
+                + [(nodes[-1], Sink(fn=lambda m: None, name="out"))])
+    g.run_network(seed=1, trace=True, timeout=10, live=False)
+    tl = g.timeline()
+    shown = tl._repr_html_()
+    width = float(re.search(r'<svg\b[^>]*\swidth="([0-9.]+)"', tl.svg).group(1))
+    assert width > 1500
+    assert shown.startswith('<div class="dsl-picture" style="overflow-x:auto;width:0;min-width:100%">')
+    least = round(width * diagram.MIN_TEXT_PX / 9.5)
+    assert f'style="max-width:100%;height:auto;min-width:{least}px' in shown
+    assert shown.endswith(tl.svg[tl.svg.find("<svg"):].split(">", 1)[1] + "</div>")

@@ -143,3 +143,84 @@ def test_warnings_still_point_at_the_students_line():
     kinds = {w.category: w.filename for w in caught}
     assert kinds[DuplicateEdgeWarning] == __file__
     assert kinds[DroppedEverythingWarning] == __file__
+
+
+ENDLESS = '''\
+from dissyslab import network, Source, Transform, Sink, ListSource
+spin = Transform(fn=lambda x: x, name="spin")
+g = network([(Source(fn=ListSource([1, 2]).run, name="two"), spin), (spin, spin),
+             (spin, Sink(fn=lambda m: None, name="k"))])
+'''
+
+
+@pytest.mark.parametrize("seed", [None, 2])
+def test_ctrl_c_names_the_loop_still_going_round(seed):
+    """As a timeout does: the student learns why the run had not ended by itself."""
+    import _thread
+    import threading
+
+    spin = Transform(fn=lambda x: x, name="spin")
+    g = network([(Source(fn=ListSource([1, 2]).run, name="two"), spin), (spin, spin),
+                 (spin, Sink(fn=lambda m: None, name="k"))])
+    press = threading.Timer(0.5, _thread.interrupt_main)   # what Ctrl-C (or Jupyter's stop) does
+    press.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            g.run_network(seed=seed, live=False)
+    finally:
+        press.cancel()
+    text = str(info.value)
+    assert text.startswith("The network was interrupted and stopped."), text
+    assert "The loop spin → spin still had 2 messages going round" in text, text
+
+
+def _kernel_error(km_client, code, interrupt_after=None, km=None):
+    """Run ``code`` in a kernel (pressing its stop button after ``interrupt_after`` s): its error output."""
+    import time
+
+    msg_id = km_client.execute(code)
+    if interrupt_after is not None:
+        time.sleep(interrupt_after)
+        km.interrupt_kernel()
+    error = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        msg = km_client.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "error":
+            error = msg["content"]
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return error
+    raise AssertionError(f"the kernel did not finish running {code!r}")
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_and_bad_arguments_show_no_dissyslab_frames_in_a_kernel():
+    """A stopped run and run_network(timeout=-1) show the student's line and the message only."""
+    jupyter_client = pytest.importorskip("jupyter_client")
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        assert _kernel_error(kc, ENDLESS) is None
+        shown = {}
+        shown["Ctrl-C"] = _kernel_error(kc, "g.run_network(live=False)", interrupt_after=3, km=km)
+        shown["timeout=-1"] = _kernel_error(kc, "g.run_network(timeout=-1, live=False)")
+        shown["capacity=0"] = _kernel_error(kc, "g.run_network(capacity=0, live=False)")
+        shown["engine"] = _kernel_error(kc, "g.run_network(engine='processes', live=False)")
+        shown["place"] = _kernel_error(kc, "g.run_network(place={'spin': 'here'}, live=False)")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    for what, error in shown.items():
+        assert error is not None, what
+        text = ANSI.sub("", "\n".join(error["traceback"]))
+        assert "dissyslab" + "/" not in text and PACKAGE_DIR not in text, (what, text)
+        assert "Cell In[" in text and "g.run_network(" in text, (what, text)   # their own line
+        assert "skipping hidden" not in text, (what, text)
+    assert shown["Ctrl-C"]["ename"] == "KeyboardInterrupt"
+    ctrl_c = ANSI.sub("", "\n".join(shown["Ctrl-C"]["traceback"]))
+    assert "The network was interrupted and stopped." in ctrl_c, ctrl_c
+    assert "The loop spin → spin still had 2 messages going round" in ctrl_c, ctrl_c
+    assert {shown[w]["ename"] for w in ("timeout=-1", "capacity=0", "engine", "place")} == {
+        "ValueError"}
+    assert "timeout must be a positive number of seconds" in shown["timeout=-1"]["evalue"]

@@ -1,0 +1,966 @@
+"""Every possible run: exhaustive exploration of a small network, and replay of one schedule.
+
+``g.explore(exhaustive=True)`` runs the network once per *schedule* and
+reports every distinct outcome at each sink, with a schedule that reproduces
+it; ``g.run_network(schedule=s, trace=True)`` replays one, and ``g.timeline()``
+draws it. ``g.explore(runs=K)`` (``explore.py``) only samples seeds; this
+module tries them all, up to a bound.
+
+The model
+---------
+* Each *edge* into a node has its own FIFO queue.
+* A *step* is a source producing one message (or ending), or a node taking
+  the next message from one of its non-empty edge queues and handling it
+  (``semantics.NodeRun``). What the step makes is handed over at once, in port
+  and edge order. The rules between nodes (room, loops, the end of the
+  stream, failures) are the flow's (``flow.py``), as in every scheduler.
+* A *schedule* is the sequence of choices made at the points where more than
+  one step was possible.
+
+Every run a threaded or seeded scheduler can make is one of these runs: each
+edge keeps its order, and a node handles its messages one at a time.
+
+The reduction (Kahn)
+--------------------
+Nodes interact only through FIFO queues. If every input of every node has
+one edge into it, and functions are deterministic, each node sees the same
+sequence of messages whatever the order of steps (Kahn, 1974), so every
+schedule gives the same results. Order matters only where an input has
+several edges into it (a fanin, a Split's or a fanout's edges into one node,
+a loop's entry): which edge it takes from next. So the search branches only
+there. Steps of sources and of inputs with one edge are taken without
+branching; an input whose every edge has a message waiting (or has ended)
+branches over those edges alone; otherwise every possible step is a branch.
+``reduce=False`` branches at every step that has an alternative (every
+interleaving), to check the reduction; it grows very fast.
+
+What it assumes, and says
+-------------------------
+* Node functions are deterministic, and nodes interact only through messages.
+  State shared between nodes (``snapshots.shared_state``) gets a warning: the
+  reduction may then miss outcomes; ``reduce=False`` explores every interleaving.
+* Each schedule starts from the network's initial state. Node states are put
+  back as snapshots do (ListSource positions, objects with the copy protocol,
+  ``snapshots.record_state``/``restore_state``); a node keeping state where
+  that cannot reach (a closure's variables, an object that cannot be copied)
+  needs ``build=``, a function that makes a fresh network for each schedule.
+* The reduction assumes rooms never fill (the default capacity is large).
+  When a node has to wait for room, the search starts again without it.
+* Data races inside a function, between two of its bytecodes, are out of
+  scope: a step is one whole call of a node's function.
+* ``time.sleep`` in a node function really sleeps here: keep such networks small.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import warnings
+from collections import deque
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from .copying import copy_to_keep
+from .errors import NetworkError, NetworkTimeout, short_repr, warn_student
+from .flow import Room
+from .running import Engine, Finished, Run, execute, stop_with_grace
+from .semantics import Stop
+from .snapshots import closure_state, record_state, restore_state, shared_state
+
+if TYPE_CHECKING:
+    from .model import Network
+    from .observers import Observer
+
+#: most steps one schedule may take before it is cut (an endless source never ends)
+MAX_STEPS = 10_000
+#: most schedules one search explores before it stops
+MAX_SCHEDULES = 100_000
+#: seconds after which a long search shows its progress (on stderr)
+PROGRESS_AFTER = 5.0
+
+
+class ExplorationWarning(UserWarning):
+    """The exhaustive search may miss outcomes (shared state), or had to change how it searches."""
+
+
+# --- schedules ------------------------------------------------------------------------------
+class Choice:
+    """One choice of a schedule: at step ``step``, node ``node`` took from ``sender`` (or produced).
+
+    ``edge`` is the index of the edge in ``g.edges`` (None when a source produced).
+    Equal choices compare equal.
+    """
+
+    __slots__ = ("step", "node", "edge", "sender")
+
+    def __init__(self, step: int, node: str, edge: int | None, sender: str | None) -> None:
+        self.step, self.node, self.edge, self.sender = step, node, edge, sender
+
+    def _key(self):
+        return (self.step, self.node, self.edge, self.sender)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Choice) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __str__(self) -> str:
+        if self.edge is None:
+            return f"step {self.step}: `{self.node}` produces"
+        return f"step {self.step}: `{self.node}` takes from `{self.sender}`"
+
+    def __repr__(self) -> str:
+        return f"<{self}>"
+
+
+class Schedule:
+    """The choices of one run, made where more than one step was possible.
+
+    Replay it with ``g.run_network(schedule=s)`` (add ``trace=True`` to draw it
+    with ``g.timeline()``). ``reduced``: it was found by the reduced search
+    (which branches only where order can matter); a replay takes the same
+    steps. Equal schedules compare equal; ``print(s)`` lists its choices.
+    """
+
+    __slots__ = ("choices", "reduced", "capacity")
+
+    def __init__(self, choices: Iterable[Choice], reduced: bool = True,
+                 capacity: int | None = None) -> None:
+        self.choices = tuple(choices)
+        self.reduced = reduced
+        self.capacity = capacity
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Schedule) and self.choices == other.choices
+                and self.reduced == other.reduced and self.capacity == other.capacity)
+
+    def __hash__(self) -> int:
+        return hash((self.choices, self.reduced, self.capacity))
+
+    def __len__(self) -> int:
+        return len(self.choices)
+
+    def __iter__(self):
+        return iter(self.choices)
+
+    def __getitem__(self, i):
+        return self.choices[i]
+
+    def text(self) -> str:
+        if not self.choices:
+            return "a schedule with no choices (only one run was possible)"
+        return "\n".join(str(c) for c in self.choices)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        shown = "; ".join(str(c) for c in self.choices[:3])
+        more = f"; ... ({len(self.choices)} choices)" if len(self.choices) > 3 else ""
+        return f"Schedule({shown}{more})" if self.choices else "Schedule(no choices)"
+
+
+# --- one run under a schedule -----------------------------------------------------------------
+class _Queue:
+    """The messages waiting along one edge, in order."""
+
+    __slots__ = ("edge", "index", "owner", "port", "items", "open", "sender")
+
+    def __init__(self, edge, index, owner, port, sender):
+        self.edge, self.index, self.owner, self.port, self.sender = edge, index, owner, port, sender
+        self.items = deque()
+        self.open = True  # its sender has not ended (nor, round a loop, the loop gone quiet)
+
+
+class _Node:
+    """One node in the run: a queue per edge into it (grouped by input), its room, where it sends."""
+
+    def __init__(self, node_run, room):
+        self.nr = node_run
+        self.room = room  # flow.Room (None: a source)
+        self.finished = False
+        self.ports = []  # per input: [_Queue], one per edge into it
+        self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, _Queue)]
+        self.targets = []  # (receiver, room, places one message takes there), for bounded edges
+
+    def fits(self):
+        """Is there room for what it sends (flow.Room)? A failed receiver takes everything."""
+        for dst, room, per in self.targets:
+            if not dst.room.fits(room, per) and dst.nr.failure is None:
+                return False
+        return True
+
+    def idle(self):
+        return all(not q.open and not q.items for qs in self.ports for q in qs)
+
+
+class Replay(Engine):
+    """One run that follows a schedule: given choices first, then the first alternative at each choice.
+
+    ``forced``: indexes of the alternatives to take at the first choices. After
+    the run, ``taken`` holds (index, number of alternatives, Choice) for every
+    choice made; ``bounded`` says it was cut at ``max_steps``; ``room_waited``
+    that a node waited for room (the reduction assumes none does).
+    """
+
+    def __init__(self, run: Run, capacity: int, forced: list[int], reduced: bool,
+                 max_steps: int, record_sinks: bool = True, expect: Schedule | None = None,
+                 bound_is_error: bool = False) -> None:
+        self.run = run
+        self.flow = run.flow
+        self.forced = forced
+        self.expect = expect
+        self.reduced = reduced
+        self.max_steps = max_steps
+        self.bound_is_error = bound_is_error
+        self.taken = []
+        self.bounded = self.deadlocked = self.room_waited = False
+        self.edge_index = {e: i for i, e in enumerate(run.net.edges)}
+        self.nodes = {}
+        for name, nr in run.nodes.items():
+            merge = nr.kind == "merge_synch"
+            room = None if nr.kind == "source" else Room(
+                capacity, nr.node.num_inputs if merge else 1, merge)
+            self.nodes[name] = _Node(nr, room)
+        self.order = list(self.nodes.values())
+        self.received = {run.net.name_of(n): [] for n in run.net.sinks} if record_sinks else None
+        self.current = None
+        self.stopping = False
+        self.error = None
+        self.done = Finished()
+        self.thread = threading.Thread(target=self._main, name="dissyslab exhaustive run",
+                                       daemon=True)
+        self._wire(run.net)
+
+    def _wire(self, net):
+        self.queue_of = {}
+        for w in self.order:
+            node = w.nr.node
+            if node.kind == "source":
+                continue
+            for port in range(node.num_inputs or 1):
+                qs = []
+                for e in net.edges:
+                    if e.dst is node and (e.dst_port or 0) == port:
+                        q = _Queue(e, self.edge_index[e], w, port, net.name_of(e.src))
+                        qs.append(q)
+                        self.queue_of[e] = q
+                w.ports.append(qs)
+        for w in self.order:
+            per = {}
+            for port, edges in enumerate(w.nr.outs):
+                for e in edges:
+                    q = self.queue_of[e]
+                    w.outputs[port].append((e, q))
+                    dst = q.owner
+                    if dst.room.capacity is not None and self.flow.bounded(e):
+                        key = (id(dst), dst.room.room_of(e))
+                        per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
+            w.targets = list(per.values())
+
+    # --- choosing -----------------------------------------------------------------------
+    def _alternatives(self):
+        """The steps to branch over now: [(node, queue or None)]; one element: no choice."""
+        every = []
+        settled = None
+        for w in self.order:
+            if w.finished:
+                continue
+            if not w.fits():
+                if w.nr.exhausted or any(q.items for qs in w.ports for q in qs) or not w.ports:
+                    self.room_waited = True
+                continue
+            if not w.ports:  # a source
+                if self.reduced:
+                    return [(w, None)]
+                every.append((w, None))
+                continue
+            for qs in w.ports:
+                full = [q for q in qs if q.items]
+                if not full:
+                    continue
+                if self.reduced:
+                    waiting_for_none = all(q.items or not q.open for q in qs)
+                    if len(full) == 1 and waiting_for_none:
+                        return [(w, full[0])]  # one edge can go on, the others have ended
+                    if waiting_for_none and settled is None:
+                        settled = [(w, q) for q in full]
+                every.extend((w, q) for q in full)
+        if settled is not None:
+            return settled
+        return every
+
+    def _choose(self, alternatives):
+        if len(alternatives) == 1:
+            return alternatives[0]
+        k = len(self.taken)
+        i = self.forced[k] if k < len(self.forced) else 0
+        if i >= len(alternatives):
+            raise ScheduleMismatch(k, None)
+        w, q = alternatives[i]
+        choice = Choice(self.run.steps + 1, w.nr.name, None if q is None else q.index,
+                        None if q is None else q.sender)
+        if self.expect is not None:
+            if k >= len(self.expect.choices):
+                raise ScheduleMismatch(k, None)
+            want = self.expect.choices[k]
+            for j, (w2, q2) in enumerate(alternatives):
+                c = Choice(self.run.steps + 1, w2.nr.name, None if q2 is None else q2.index,
+                           None if q2 is None else q2.sender)
+                if c == want:
+                    i, w, q, choice = j, w2, q2, c
+                    break
+            else:
+                raise ScheduleMismatch(k, want)
+        self.taken.append((i, len(alternatives), choice))
+        return w, q
+
+    # --- the scheduler thread -------------------------------------------------------------
+    def _main(self):
+        try:
+            self._loop()
+        except Stop:
+            pass
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.done.set()
+
+    def _loop(self):
+        run = self.run
+        while not self.stopping:
+            alternatives = self._alternatives()
+            if not alternatives and self._lift():
+                continue
+            if not alternatives:
+                self.deadlocked = any(not w.finished for w in self.order)
+                break
+            if run.steps >= self.max_steps:
+                self.bounded = True
+                break
+            w, q = self._choose(alternatives)
+            run.steps += 1
+            try:
+                edge = self._step(w, q)
+            except Stop:
+                raise
+            except BaseException as exc:  # outside the node's function (an observer, say)
+                if w.finished:
+                    raise
+                w.nr.fail(exc, None, False, "stopped unexpectedly")
+                edge = None if q is None else q.edge
+            self._after(w, edge)
+        if self.expect is not None and len(self.taken) < len(self.expect.choices) \
+                and not self.bounded:
+            raise ScheduleMismatch(len(self.taken), self.expect.choices[len(self.taken)])
+
+    def _step(self, w, q):
+        nr = w.nr
+        if q is None:
+            nr.state = "busy"
+            self.current = nr
+            nr.produce(1)
+            self.current = None
+            return None
+        edge = q.edge
+        msg = q.items.popleft()
+        if self.received is not None and nr.kind == "sink":
+            self.received[nr.name].append(copy_to_keep(msg))
+        nr.state = "busy"
+        self.current = nr
+        paired = nr.paired
+        self._taken(w, edge, 1)
+        nr.take(q.port, edge, [msg])
+        self.current = None
+        if nr.kind == "merge_synch":
+            for room, k in enumerate(w.room.paired(nr.paired - paired, nr.failure is not None)):
+                w.room.give(room, k)
+        if nr.failure is None:
+            nr.state = "waiting"
+        return edge
+
+    def _taken(self, w, edge, n):
+        if self.flow.bounded(edge):
+            room = w.room.room_of(edge)
+            w.room.give(room, w.room.taken(room, n))
+
+    def _lift(self):
+        """No node can go on: lift the bound of the full MergeSynch inputs senders wait for (flow.Room)."""
+        lifted = False
+        for w in self.order:
+            if w.finished:
+                continue
+            for dst, room, per in w.targets:
+                if (not dst.room.fits(room, per) and dst.room.liftable(room)
+                        and dst.nr.failure is None):
+                    dst.room.lift(room)
+                    lifted = True
+        return lifted
+
+    def _after(self, w, taken):
+        """Hand on what the step made (port and edge order), then end what has ended (flow.Flow)."""
+        nr, flow, todo = w.nr, self.flow, deque()
+        for port, items in enumerate(nr.out):
+            if items:
+                for (edge, q), batch in zip(w.outputs[port], nr.hand_over(port), strict=True):
+                    flow.made(edge, len(batch))
+                    for m in batch:
+                        self._deliver(edge, q, m, todo)
+        if taken is not None:
+            self._ended(flow.handled(taken, 1), todo)
+        if nr.failure is not None and not w.finished:
+            for qs in w.ports:  # what waits for it is counted and thrown away
+                for q in qs:
+                    waiting = list(q.items)
+                    q.items.clear()
+                    for m in waiting:
+                        self._taken(w, q.edge, 1)
+                        self._discard(w, q, m, todo)
+            todo.append(w)
+        elif nr.exhausted or (w.ports and w.idle()):
+            todo.append(w)
+        self._finish(todo)
+
+    def _deliver(self, edge, q, m, todo):
+        dst = q.owner
+        if dst.nr.failure is not None:
+            self._discard(dst, q, m, todo)
+        else:
+            q.items.append(m)
+            if self.flow.bounded(edge):
+                dst.room.take(dst.room.room_of(edge), 1)
+
+    def _discard(self, w, q, m, todo):
+        w.nr.take(q.port, q.edge, [m])
+        self._ended(self.flow.handled(q.edge, 1), todo)
+
+    def _ended(self, edges, todo):
+        for edge in edges:
+            q = self.queue_of[edge]
+            q.open = False
+            y = q.owner
+            if not y.finished and y.idle():
+                todo.append(y)
+
+    def _finish(self, todo):
+        while todo:
+            x = todo.popleft()
+            if x.finished:
+                continue
+            x.finished = True
+            x.nr.end()
+            self._ended(self.flow.ended(x.nr.outs), todo)
+
+    # --- the hooks running.execute drives ------------------------------------------------
+    def start(self) -> None:
+        self.thread.start()
+
+    def alive(self, nr) -> bool:
+        return not self.nodes[nr.name].finished
+
+    def stop(self) -> list:
+        self.stopping = True
+        left = stop_with_grace(lambda: [self.thread] if self.thread.is_alive() else [],
+                               lambda t: self.current is not None)
+        return [self.current] if left and self.current is not None else []
+
+    def settle(self, stuck: list) -> None:
+        for w in self.order:
+            if not w.finished and w.nr not in stuck:
+                w.nr.stop()
+
+    def finish(self, outcome: str) -> tuple[str, str | None]:
+        if not (self.bounded and outcome == "finished" and self.bound_is_error):
+            return outcome, None
+        return "timeout", (
+            f"The run took {self.run.steps:,} steps without finishing, so it was stopped. "
+            f"Results collected so far are kept. A source that never returns None never ends; "
+            f"if the run is just long, raise max_steps (dissyslab.exhaustive.MAX_STEPS).")
+
+
+class ScheduleMismatch(ValueError):
+    """A schedule asked for a choice this network does not offer at that point."""
+
+    def __init__(self, k: int, want: Choice | None) -> None:
+        what = f"choice {k + 1} ({want})" if want is not None else f"its choice {k + 1}"
+        super().__init__(
+            f"This schedule does not fit this network: at {what} the network offered other "
+            f"steps. A schedule replays only on the network it was found on (the same nodes "
+            f"and edges, functions that do the same thing, the same capacity), from its "
+            f"initial state. Explore this network again with g.explore(exhaustive=True) "
+            f"for schedules of its own.")
+
+
+def _check_steps(max_steps):
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be a whole number of at least 1, but got {max_steps!r}.")
+    return max_steps
+
+
+def run_schedule(net: Network, schedule: Schedule, timeout: float | None = None,
+                 capacity: int | None = None, observers: Iterable[Observer] = (), *,
+                 max_steps: int | None = None) -> Run:
+    """Run ``net`` following ``schedule`` exactly (``g.run_network(schedule=s)``).
+
+    Raises what a seeded run raises, and :class:`ScheduleMismatch` (a
+    ``ValueError``) if the network does not offer the schedule's choices.
+    """
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule found by g.explore(exhaustive=True) "
+                        f"(for example ex.counterexample, or ex['sink'][0].schedule), but got "
+                        f"{short_repr(schedule)}.")
+    if capacity is not None and capacity != schedule.capacity and schedule.capacity is not None:
+        raise ValueError(f"This schedule was found with capacity={schedule.capacity}, and its "
+                         f"choices depend on it: replay it with that capacity (or leave capacity "
+                         f"out), not capacity={capacity}.")
+    capacity = schedule.capacity if capacity is None else capacity
+    max_steps = MAX_STEPS if max_steps is None else _check_steps(max_steps)
+
+    def make(run, cap):
+        engine = Replay(run, cap, [], schedule.reduced, max_steps, record_sinks=True,
+                        expect=schedule, bound_is_error=True)
+        run.received = engine.received
+        return engine
+
+    return execute(net, make, timeout, capacity, observers,
+                   stuck_text="{kind} '{name}' was still inside its function when the run "
+                              "stopped. Its call ends as soon as it returns.")
+
+
+def replay_arguments(schedule: Any, seed: Any, engine: str, snapshot_at: list, snapshot_every: Any,
+                     resume: Any, faults: Any = None) -> Callable:
+    """For ``g.run_network(schedule=s)``: refuse what cannot go with it; the run function to call."""
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule found by g.explore(exhaustive=True) "
+                        f"(for example ex.counterexample, or ex['sink'][0].schedule), but got "
+                        f"{short_repr(schedule)}.")
+    if seed is not None:
+        raise ValueError("schedule= replays one run step by step, in the order the schedule "
+                         "gives, and seed= picks an order of its own: give one of the two.")
+    if engine != "threads":
+        raise ValueError("schedule= replays one run step by step in this process, so it cannot "
+                         "use engine=\"ray\": leave engine= out.")
+    if snapshot_at or snapshot_every is not None or resume is not None:
+        raise ValueError("A replayed schedule takes no snapshots and resumes from none: leave "
+                         "out snapshot_at=, snapshot_every= and resume=.")
+    if faults is not None:
+        raise ValueError("A schedule is a run without faults: the exhaustive search explores the "
+                         "orders messages can arrive in, not crashes or lost messages. Leave out "
+                         "faults= to replay it (or explore faults with "
+                         "g.explore(runs=K, faults=...) and replay one with a seed).")
+    return partial(run_schedule, schedule=schedule)
+
+
+def explore_from_graph(net: Network, exhaustive: Any, runs: Any, seeds: Any, timeout: Any,
+                       max_steps: Any, options: dict) -> ExhaustiveExploration:
+    """``g.explore(exhaustive=True, ...)``: check the arguments, then :func:`explore_all`."""
+    if exhaustive is not True:
+        if exhaustive is False:
+            raise TypeError(f"explore() got {', '.join(f'{k}=' for k in options)}, which only an "
+                            f"exhaustive search takes: add exhaustive=True.")
+        raise TypeError(f"exhaustive must be True or False, but got {short_repr(exhaustive)}.")
+    if runs is not None or seeds is not None:
+        raise ValueError("An exhaustive search tries every schedule, not seeds: leave out runs= "
+                         "and seeds= (or leave out exhaustive=True to sample seeds).")
+    if options.pop("faults", None) is not None:
+        raise ValueError("An exhaustive search explores the orders messages can arrive in, not "
+                         "faults: leave out faults= (or leave out exhaustive=True, and "
+                         "g.explore(runs=K, faults=...) samples fault schedules by seed).")
+    allowed = ("check", "reduce", "build", "max_schedules", "capacity", "progress")
+    wrong = [k for k in options if k not in allowed]
+    if wrong:
+        raise TypeError(f"explore() got an unexpected argument {wrong[0]}=; an exhaustive "
+                        f"search takes max_steps=, timeout= and {', '.join(k + '=' for k in allowed)}.")
+    return explore_all(net, timeout=timeout, max_steps=max_steps, **options)
+
+
+# --- results of one run, and of the search ----------------------------------------------------
+class RunResult:
+    """What one run did, as ``check=`` sees it.
+
+    ``received``: sink name -> the messages it received, in order. ``unpaired``:
+    MergeSynch name -> {input: messages never paired}. ``failures``: the
+    NodeFailures (empty if none). ``ended``: every node ended; ``deadlocked``:
+    no node could go on although some had not ended; ``bounded``: it was cut
+    at ``max_steps``. ``schedule``: the schedule that reproduces it.
+    """
+
+    def __init__(self, received, unpaired, failures, ended, deadlocked, bounded, schedule, state):
+        self.received = received
+        self.unpaired = unpaired
+        self.failures = failures
+        self.ended = ended
+        self.deadlocked = deadlocked
+        self.bounded = bounded
+        self.schedule = schedule
+        self.state = state
+
+    def __repr__(self) -> str:
+        how = "ended" if self.ended else "deadlocked" if self.deadlocked else \
+            "cut at max_steps" if self.bounded else "stopped"
+        parts = [f"{name} received {short_repr(got, 80)}" for name, got in self.received.items()]
+        if self.failures:
+            parts.append("failed: " + "; ".join(f.summary() for f in self.failures))
+        if self.unpaired:
+            parts.append(f"unpaired: {short_repr(self.unpaired, 80)}")
+        return f"RunResult({how}; {'; '.join(parts)})"
+
+
+class Found:
+    """One distinct outcome at one sink: what it received, and a schedule that reproduces it."""
+
+    def __init__(self, received: list, schedule: Schedule) -> None:
+        self.received = received
+        self.schedule = schedule
+        self.count = 1  # schedules explored that gave it
+
+    def __repr__(self) -> str:
+        return f"Found(received={self.received!r}, count={self.count})"
+
+
+class ExhaustiveExploration:
+    """Every distinct outcome of every schedule explored (made by ``g.explore(exhaustive=True)``).
+
+    ``ex["sink"]``: the list of :class:`Found` for that sink, in the order found.
+    ``ex.schedules``: how many schedules were explored. ``ex.complete``: every
+    schedule was explored (not cut by ``max_steps``, ``max_schedules``, Ctrl-C or
+    a broken check); ``ex.stopped_by`` says what cut it. ``ex.counterexample``:
+    the first schedule that broke ``check=`` (None if none did), and
+    ``ex.broken``: that run's :class:`RunResult`. ``ex.failures``: error
+    summary -> a schedule under which nodes failed so.
+    """
+
+    def __init__(self, outcomes, schedules, stopped_by, counterexample, broken, failures,
+                 reduced, cut_runs, notes):
+        self.outcomes = outcomes
+        self.schedules = schedules
+        self.stopped_by = stopped_by
+        self.counterexample = counterexample
+        self.broken = broken
+        self.failures = failures
+        self.reduced = reduced
+        self.cut_runs = cut_runs
+        self.notes = notes
+
+    @property
+    def complete(self) -> bool:
+        return self.stopped_by is None
+
+    @property
+    def sinks(self) -> list[str]:
+        return list(self.outcomes)
+
+    def __getitem__(self, sink: Any) -> list[Found]:
+        name = getattr(sink, "name", sink)
+        try:
+            return self.outcomes[name]
+        except KeyError:
+            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
+                           f"{', '.join(self.outcomes) or 'none'}") from None
+
+    def __iter__(self):
+        return iter(self.outcomes)
+
+    def schedule_for(self, sink: Any, received: Iterable) -> Schedule | None:
+        """A schedule under which ``sink`` received exactly ``received``, or None."""
+        want = list(received)
+        for found in self[sink]:
+            if found.received == want:
+                return found.schedule
+        return None
+
+    def text(self, show: int = 5, width: int = 100) -> str:
+        n = self.schedules
+        head = f"{n:,} schedule{'s' if n != 1 else ''} explored"
+        if self.complete:
+            head += ": every possible run" + ("" if self.reduced else " (every interleaving)")
+        else:
+            head += f", then stopped: {_WHY[self.stopped_by]}"
+        lines = [head]
+        for name, found in self.outcomes.items():
+            if len(found) == 1:
+                lines.append(f"{name}: the same every time: {short_repr(found[0].received, width)}")
+                continue
+            lines.append(f"{name}: {len(found):,} different outcomes")
+            for f in found[:show]:
+                lines.append(f"  {short_repr(f.received, width)}")
+            if len(found) > show:
+                lines.append(f"  ... and {len(found) - show:,} more (all are in ex[{name!r}])")
+        for summary in self.failures:
+            lines.append(f"nodes failed in some runs: {summary}")
+        if self.counterexample is not None:
+            lines.append(f"the check failed: {self.broken!r}")
+            lines.append("counterexample (replay it with g.run_network(schedule=ex.counterexample, "
+                         "trace=True)):")
+            lines.extend("  " + str(c) for c in self.counterexample.choices)
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+    __str__ = __repr__ = text
+
+
+_WHY = {
+    "check": "a run broke the check (ex.counterexample)",
+    "max_steps": "some runs were cut at max_steps, so longer runs were not explored "
+                 "(give a larger max_steps= if the runs are just long)",
+    "max_schedules": "it reached max_schedules before trying every schedule (give a larger "
+                     "max_schedules= to explore more; each schedule is one whole run)",
+    "interrupted": "interrupted (Ctrl-C); the outcomes found so far are kept",
+}
+
+
+# --- the search -----------------------------------------------------------------------------
+def _freeze(value):
+    """A hashable stand-in for what a sink received, equal for equal messages (to group outcomes)."""
+    t = type(value)
+    if t in (list, tuple):
+        return (t.__name__, tuple(_freeze(v) for v in value))
+    if t is dict:
+        return ("dict", frozenset((_freeze(k), _freeze(v)) for k, v in value.items()))
+    if t in (set, frozenset):
+        return ("set", frozenset(_freeze(v) for v in value))
+    if t.__eq__ is object.__eq__:  # compared by identity: only its repr tells copies apart
+        return ("repr", t.__name__, repr(value))
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        state = getattr(value, "__dict__", None)
+        return (t.__name__, _freeze(state)) if state is not None else ("repr", t.__name__, repr(value))
+
+
+def _resetter(net: Network):
+    """A function that puts every node's initial state back, or the reason it cannot be done."""
+    from .semantics import NodeRun, wiring
+
+    outs = wiring(net)
+    runs = [NodeRun(n, outs[net.name_of(n)], name=net.name_of(n)) for n in net.nodes]
+    states, problems = [], []
+    for nr in runs:
+        hidden = closure_state(nr.node.fn)
+        if hidden:
+            problems.append(f"{nr.kind} '{nr.name}' keeps state in "
+                            f"{', '.join(map(repr, hidden))} of its closure")
+            continue
+        state, why = record_state(nr)
+        if why is not None:
+            problems.append(f"{nr.kind} '{nr.name}' has state that cannot be copied ({why})")
+        states.append((nr, state))
+    if problems:
+        return None, problems
+
+    def reset():
+        for nr, state in states:
+            restore_state(nr, state)
+    return reset, []
+
+
+def explore_all(net: Network | None = None, *, build: Callable[[], Network] | None = None,
+                check: Callable[[RunResult], Any] | None = None, reduce: bool = True,
+                max_steps: int | None = None, max_schedules: int | None = None,
+                timeout: float | None = None, capacity: int | None = None,
+                progress: bool | None = None) -> ExhaustiveExploration:
+    """Run every distinct schedule of the network (see the module docstring).
+
+    ``net`` is explored as it is, its nodes' states put back before each
+    schedule and at the end; or give ``build=``, a function returning a fresh
+    network, called once per schedule. ``check(result)`` is called with each
+    run's :class:`RunResult`; if it returns a false value or raises
+    AssertionError, the search stops and returns that run's schedule as
+    ``ex.counterexample``. ``max_steps`` bounds each run, ``max_schedules`` the
+    search; ``timeout`` is per run. Ctrl-C stops the search and returns what
+    it found. ``progress``: show schedules explored and outcomes found on
+    stderr (None: only once it has gone on for :data:`PROGRESS_AFTER` seconds).
+    """
+    if not isinstance(reduce, bool):
+        raise TypeError(f"reduce must be True or False, but got {short_repr(reduce)}.")
+    max_steps = MAX_STEPS if max_steps is None else _check_steps(max_steps)
+    if max_schedules is None:
+        max_schedules = MAX_SCHEDULES
+    elif isinstance(max_schedules, bool) or not isinstance(max_schedules, int) or max_schedules < 1:
+        raise ValueError(f"max_schedules must be a whole number of at least 1, but got "
+                         f"{max_schedules!r}.")
+    if check is not None and not callable(check):
+        raise TypeError(f"check must be a function that takes one run's result and returns True "
+                        f"when the run is fine, but got {short_repr(check)}.")
+    if build is not None and not callable(build):
+        raise TypeError(f"build must be a function that makes a fresh network (like "
+                        f"build=make_bank, with no parentheses), but got {short_repr(build)}.")
+    if net is None and build is None:
+        raise ValueError("give the network to explore, or build= (a function that makes one).")
+    reset = None
+    if build is None:
+        reset, problems = _resetter(net)
+        if problems:
+            raise ValueError(
+                "Every schedule must start from the network's initial state, and DisSysLab "
+                "cannot put back the state of: " + "; ".join(problems) + ". Give "
+                "g.explore(exhaustive=True, build=make_network), where make_network() builds "
+                "a fresh network (new nodes, new state) each time it is called; or keep each "
+                "node's state in an object (a class with a method as the node's fn), which "
+                "can be put back.")
+    first = net if net is not None else build()
+    if not first.sinks:
+        raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
+    names = [first.name_of(n) for n in first.nodes]
+    for a, b, what in shared_state(first):
+        warn_student(f"'{a}' and '{b}' share state: {what}. The exhaustive search assumes nodes "
+                  f"interact only through messages, and branches only where messages can arrive "
+                  f"in different orders, so it may miss outcomes that depend on which of the two "
+                  f"runs first. Give each node state of its own, or explore with reduce=False "
+                  f"(every interleaving; much slower).", ExplorationWarning)
+
+    searcher = _Search(first, build, reset, names, check, reduce, max_steps, max_schedules,
+                       timeout, capacity, progress)
+    try:
+        return searcher.search()
+    finally:
+        if reset is not None:
+            reset()
+
+
+class _Restart(Exception):
+    """The reduced search met a full room: search again, every interleaving."""
+
+
+class _Search:
+    def __init__(self, first, build, reset, names, check, reduce, max_steps, max_schedules,
+                 timeout, capacity, progress):
+        self.first, self.build, self.reset, self.names = first, build, reset, names
+        self.check, self.reduce = check, reduce
+        self.max_steps, self.max_schedules = max_steps, max_schedules
+        self.timeout, self.capacity, self.progress = timeout, capacity, progress
+        self.notes = []
+
+    def search(self) -> ExhaustiveExploration:
+        try:
+            return self._search(self.reduce)
+        except _Restart:
+            self.notes.append("A node had to wait for room in some run, which the reduction does "
+                              "not allow for, so every interleaving was explored (reduce=False).")
+            return self._search(False)
+
+    def _network(self, used):
+        if self.build is None:
+            if used:
+                self.reset()
+            return self.first
+        net = self.first if not used else self.build()
+        got = [net.name_of(n) for n in net.nodes]
+        if got != self.names:
+            raise ValueError(f"build() made a network with other nodes than the first time "
+                             f"({', '.join(got)} instead of {', '.join(self.names)}): it must "
+                             f"make the same network every time, fresh.")
+        return net
+
+    def _search(self, reduced):
+        found = {self.first.name_of(n): {} for n in self.first.sinks}
+        failures, seen_warnings = {}, {}
+        stack = []  # (index taken, alternatives) per choice of the last run
+        schedules, stopped_by, counter, broken, cut = 0, None, None, None, 0
+        started, shown = time.monotonic(), 0.0
+        sources_sent = None
+        while True:
+            if schedules >= self.max_schedules:
+                stopped_by = "max_schedules"
+                break
+            forced = [i for i, _ in stack]
+            net = self._network(schedules > 0)
+            box = {}
+
+            def make(run, cap, forced=forced, box=box):
+                e = Replay(run, cap, forced, reduced, self.max_steps)
+                run.received = e.received
+                box["engine"] = e
+                return e
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    try:
+                        run = execute(net, make, self.timeout, self.capacity)
+                    except NetworkError:
+                        run = net.last_run
+                    except NetworkTimeout as err:
+                        raise NetworkTimeout(f"While exploring every schedule: {err}") from err
+            except KeyboardInterrupt:
+                stopped_by = "interrupted"
+                break
+            for w in caught:
+                seen_warnings.setdefault((w.category, str(w.message)), None)
+            engine = box["engine"]
+            if reduced and engine.room_waited:
+                raise _Restart
+            schedules += 1
+            schedule = Schedule((c for _, _, c in engine.taken), reduced, self.capacity)
+            sent = {name: nr.stats.sent for name, nr in run.nodes.items() if nr.kind == "source"}
+            if sources_sent is None:
+                sources_sent = sent
+            elif sent != sources_sent and not engine.bounded:
+                self._not_reset(sources_sent, sent)
+            if engine.bounded:
+                cut += 1
+            for name, received in engine.received.items():
+                key = _freeze(received)
+                f = found[name].get(key)
+                if f is None:
+                    found[name][key] = Found(received, schedule)
+                else:
+                    f.count += 1
+            for failure in run.failures:
+                failures.setdefault(failure.summary(), schedule)
+            if self.check is not None:
+                result = RunResult(
+                    dict(engine.received), dict(run.unpaired), list(run.failures),
+                    not engine.bounded and not engine.deadlocked, engine.deadlocked,
+                    engine.bounded, schedule, dict(run.state))
+                try:
+                    ok = self.check(result)
+                except AssertionError:
+                    ok = False
+                except KeyboardInterrupt:
+                    stopped_by = "interrupted"
+                    break
+                if not ok:
+                    counter, broken, stopped_by = schedule, result, "check"
+                    break
+            # the next schedule: the last choice with an alternative left takes its next one
+            stack = [(i, n) for i, n, _ in engine.taken]
+            while stack and stack[-1][0] + 1 >= stack[-1][1]:
+                stack.pop()
+            if not stack:
+                break
+            i, n = stack.pop()
+            stack.append((i + 1, n))
+            shown = self._show(started, shown, schedules, found)
+        if shown:
+            print(file=sys.stderr)
+        if stopped_by is None and cut:
+            stopped_by = "max_steps"
+        for category, message in seen_warnings:
+            warn_student(message, category)
+        outcomes = {name: list(by_key.values()) for name, by_key in found.items()}
+        return ExhaustiveExploration(outcomes, schedules, stopped_by, counter, broken, failures,
+                                     reduced, cut, self.notes)
+
+    def _show(self, started, shown, schedules, found):
+        if self.progress is False:
+            return shown
+        now = time.monotonic()
+        if (self.progress or now - started >= PROGRESS_AFTER) and now - shown >= 1.0:
+            total = sum(len(v) for v in found.values())
+            print(f"\rexploring: {schedules:,} schedules, {total:,} outcomes so far",
+                  end="", file=sys.stderr, flush=True)
+            return now
+        return shown
+
+    def _not_reset(self, before, now):
+        name = next(n for n in before if before[n] != now.get(n))
+        raise ValueError(
+            f"source '{name}' sent {before[name]} messages in the first schedule but "
+            f"{now[name]} in another: its state was not put back between schedules (a "
+            f"function reading from an iterator or a file, say). Every schedule must start "
+            f"from the initial state: use ListSource(items=...), or give "
+            f"g.explore(exhaustive=True, build=make_network), where make_network() builds a "
+            f"fresh network each time.")
