@@ -77,7 +77,8 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.GradeInSubprocess.cell_timeout = 15        # a setup or answer cell
 c.GradeInSubprocess.test_timeout = 60        # a test cell (it may run the network many times)
 c.GradeInSubprocess.notebook_timeout = 600   # one notebook in all
-c.GradeInSubprocess.memory_mb = 4096         # address space of the student's process
+c.GradeInSubprocess.memory_mb = 4096         # address space of each process of a submission,
+                                             # and all of them together where a cgroup can be made
 # A failed hidden test says which check failed, not its inputs and expected values; set this
 # to True to show them in the feedback too (the hidden tests are then less hidden next year).
 c.GradeInSubprocess.hidden_details = False

@@ -403,3 +403,36 @@ def test_wide_diagrams_and_timelines_fit_a_laptops_page_or_scroll_with_readable_
     OUTPUT.mkdir(exist_ok=True)
     page.locator(".jp-Cell").nth(1).scroll_into_view_if_needed()
     page.screenshot(path=str(OUTPUT / "wide_pictures_1280.png"))
+
+
+OPENED = ["01_basics.ipynb", "11_feedback_loops.ipynb", "13_threads_processes_machines.ipynb"]
+
+
+@pytest.mark.timeout(600)
+def test_opening_a_lesson_in_jupyterlab_leaves_it_unmodified(lab, page):
+    """JupyterLab marks a notebook modified when what it would save differs from the file:
+    an nbformat upgrade, other formatting, or the kernel's language_info (its Python version)."""
+    import platform
+
+    stored = json.loads((REPO / "notebooks" / OPENED[0]).read_text(encoding="utf-8"))
+    version = stored["metadata"]["language_info"]["version"]
+    if platform.python_version() != version:
+        pytest.skip(f"the lessons were stored by Python {version} and this is Python "
+                    f"{platform.python_version()}: JupyterLab records the kernel's version")
+    modified = {}
+    for name in OPENED:
+        shutil.copy(REPO / "notebooks" / name, lab.root / name)
+        page.goto(lab.notebook_url(name))
+        page.wait_for_function(
+            """() => {
+                const nb = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+                const kernel = nb && nb.sessionContext && nb.sessionContext.session
+                               && nb.sessionContext.session.kernel;
+                return nb && nb.context && nb.context.isReady && kernel
+                       && kernel.status === 'idle';
+            }""", timeout=90_000)
+        page.wait_for_timeout(1500)   # the kernel's info has reached the notebook's metadata
+        modified[name] = page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.context.model.dirty")
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:close-and-shutdown')")
+    assert not any(modified.values()), modified

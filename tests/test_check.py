@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import dissyslab.check as check
 from dissyslab import ListSource, MergeSynch, Sink, Source, Split, Transform, network
 from dissyslab.check import CheckFailed, same
-from dissyslab.check.grader import grade_notebook
+from dissyslab.check.grading.grader import grade_notebook
 
 T = 5  # seconds: the time limit of every run in this file
 
@@ -509,7 +509,7 @@ def test_the_grader_runs_with_a_copy_of_the_data_files(tmp_path):
 # --- what crosses between the student's process and the grader ----------------------------------
 
 def test_plain_data_crosses_and_a_lying_dict_is_sent_with_what_it_holds():
-    from dissyslab.check import wire
+    from dissyslab.check.grading import wire
 
     class Liar(dict):
         def __getitem__(self, key):
@@ -530,7 +530,7 @@ def test_plain_data_crosses_and_a_lying_dict_is_sent_with_what_it_holds():
 
 
 def test_copies_of_the_students_lists_follow_later_changes():
-    from dissyslab.check import wire
+    from dissyslab.check.grading import wire
 
     enc = wire.Encoder()
     dec = wire.Decoder(lambda *a: None)
@@ -547,7 +547,7 @@ def test_copies_of_the_students_lists_follow_later_changes():
     b'{"value": ' + b'{"__t": [' * 200 + b']}' * 200 + b'}',
 ])
 def test_what_is_not_plain_data_is_refused(raw):
-    from dissyslab.check import wire
+    from dissyslab.check.grading import wire
 
     dec = wire.Decoder(lambda *a: None)
     with pytest.raises(wire.WireError):
@@ -555,7 +555,7 @@ def test_what_is_not_plain_data_is_refused(raw):
 
 
 def test_grading_without_a_sandbox_refuses_unless_allowed_and_says_what_is_missing(monkeypatch):
-    from dissyslab.check import sandbox
+    from dissyslab.check.grading import sandbox
 
     monkeypatch.setattr(sandbox, "isolation", lambda *a: (None, "bubblewrap is not installed"))
     with pytest.raises(sandbox.NoIsolation, match="run_student_code_without_isolation"):
@@ -586,7 +586,7 @@ def test_a_hidden_test_that_fails_does_not_show_its_data():
 
 
 def test_each_missing_protection_is_said_in_one_line(monkeypatch, tmp_path):
-    from dissyslab.check import sandbox
+    from dissyslab.check.grading import sandbox
 
     def argv(lib):
         return ["-c", "pass"]
@@ -609,7 +609,19 @@ def test_each_missing_protection_is_said_in_one_line(monkeypatch, tmp_path):
 
 
 def test_a_container_too_big_to_send_is_refused_not_sent():
-    from dissyslab.check import wire
+    from dissyslab.check.grading import wire
 
     with pytest.raises(wire.WireError, match="at most"):
         wire.Encoder().encode([0] * (wire.MAX_ITEMS + 1))
+
+
+def test_grading_with_python_named_by_a_relative_path_works(monkeypatch):
+    # `../.venv/bin/python -m dissyslab.check.grading NB` (exercises/README.md): the box starts
+    # in another folder, where that relative path led nowhere, and grading refused
+    import os
+    import sys
+
+    home = os.path.dirname(os.path.dirname(sys.executable))
+    monkeypatch.chdir(home)
+    result, _ = grade(two_tasks(), python=os.path.relpath(sys.executable, home))
+    assert result.score == result.max_score == 3

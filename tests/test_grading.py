@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from dissyslab.check.grader import grade_notebook
+from dissyslab.check.grading.grader import grade_notebook
 from grading.course import (
     ASSIGNMENTS,
     CLEAN_PATH,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from dissyslab.check.grader import grade_notebook
+from dissyslab.check.grading.grader import grade_notebook
 from grading.attacks import (
     ATTACKS,
     HIDDEN_LEAK_2,
@@ -291,7 +291,7 @@ def test_what_a_submission_sends_is_judged_in_bounded_work(name):
 
 def test_bounded_walks_of_shared_and_looped_data():
     from dissyslab.check.failure import show
-    from dissyslab.check.remote import has_remote
+    from dissyslab.check.grading.remote import has_remote
 
     tangle = []
     for _ in range(64):
@@ -684,7 +684,7 @@ def test_the_feedback_page_runs_none_of_a_students_scripts(formgrader):
 def test_what_one_notebook_leaves_in_its_graded_notebook_is_capped(name):
     """Before: 15.3 MB of output from one cell (the process's own cap lifted), and a 3-million-
     character node name quoted in full in the failure messages (6 MB)."""
-    from dissyslab.check.grader import CELL_OUTPUT, MESSAGE
+    from dissyslab.check.grading.grader import CELL_OUTPUT, MESSAGE
 
     result = _graded(SIZES[name])
     cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
@@ -702,7 +702,7 @@ def test_what_one_notebook_leaves_in_its_graded_notebook_is_capped(name):
 
 @pytest.mark.timeout(120)
 def test_a_reply_too_big_is_said_in_words():
-    from dissyslab.check.grader import CellResult, Grading, _ended
+    from dissyslab.check.grading.grader import CellResult, Grading, _ended
 
     results = [CellResult(0, "answer", task=1), CellResult(1, "test", task=1)]
     grading = Grading(results, {1: (0.0, 4.0)})
@@ -710,3 +710,108 @@ def test_a_reply_too_big_is_said_in_words():
            results, {r.index: r for r in results}, set(), grading)
     assert "exited with code sent" not in results[0].error["evalue"]
     assert "was stopped because it sent a reply that is too big" in results[0].error["evalue"]
+
+
+# --- a submission's processes together are bounded (a cgroup), not only each one -------------
+
+SIX_FORKS = """
+import os, time
+children = []
+for _ in range(6):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            held = b"x" * (300 * 1024 * 1024)   # 300 MB, every page written
+            time.sleep(3)                        # all six hold theirs at the same time
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    children.append(pid)
+held = sum(os.waitpid(pid, 0)[1] == 0 for pid in children)
+print(f"{held} of 6 held 300 MB")
+"""
+
+
+def _leftover_groups():
+    """cgroup folders this process made for submissions and did not remove."""
+    import glob
+    import os
+
+    from dissyslab.check.grading import cgroup
+
+    return [f for point, _, _, _ in cgroup._mounts()
+            for f in glob.glob(f"{point}/**/dissyslab-grading-{os.getpid()}-*", recursive=True)]
+
+
+@pytest.mark.timeout(180)
+def test_the_memory_of_a_submissions_processes_together_is_bounded():
+    """Six forked processes of 300 MB each with memory_mb=512: not all six get their memory.
+
+    Before: memory_mb limited each process only, and the six held 1,800 MB between them.
+    """
+    from dissyslab.check.grading import cgroup
+
+    ok, why = cgroup.usable(512)
+    if not ok:
+        pytest.skip(f"no cgroup can be made here ({why}): grading bounds each process only")
+    result = _graded(SIX_FORKS, memory_mb=512)
+    cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
+    printed = "".join(o.get("text", "") for o in cell.outputs)
+    crashed = any(v.reason == "crashed" for v in _by_task(result).values())
+    if not crashed:  # the kernel killed some of the six, or their parent (then the task says so)
+        assert "of 6 held 300 MB" in printed, printed
+        assert int(printed.split(" of 6")[0].split()[-1]) < 6, printed
+    else:
+        assert "more memory than a submission may have (512 MB" in _by_task(result)[1].message
+    # the group is removed with its notebook
+    assert _leftover_groups() == []
+
+
+@pytest.mark.timeout(120)
+def test_a_submissions_group_is_removed_and_kills_what_is_left_in_it():
+    from dissyslab.check.grading import cgroup
+
+    ok, why = cgroup.usable(256)
+    if not ok:
+        pytest.skip(f"no cgroup can be made here ({why})")
+    group, why = cgroup.make(256, pids=50)
+    assert group is not None, why
+    sleeper = subprocess.Popen(group.command(["/bin/sh", "-c", "sleep 60 & sleep 60 & wait"]),
+                               start_new_session=True)
+    deadline = time.monotonic() + 10
+    while len(group.processes()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(group.processes()) == 3
+    assert group.remove() is True
+    assert sleeper.wait(timeout=10) != 0
+    assert _leftover_groups() == []
+
+
+def test_a_cgroup_v2_group_is_made_where_the_controllers_are_handed_down(tmp_path, monkeypatch):
+    """The v2 layout, on a folder laid out like one (this machine may have v1 only).
+
+    The grader's own group is busy (it holds the grader, so it cannot hand controllers
+    down) and has no memory controller here: the group is made under the root instead.
+    """
+    from dissyslab.check.grading import cgroup
+
+    root = tmp_path / "cg"
+    (root / "grader.slice").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (root / "cgroup.subtree_control").write_text("memory\n")
+    (root / "grader.slice" / "cgroup.controllers").write_text("cpu\n")
+    (root / "grader.slice" / "cgroup.subtree_control").write_text("")
+    monkeypatch.setattr(cgroup, "_mounts", lambda: [(root, "/", "cgroup2", {"rw"})])
+    monkeypatch.setattr(cgroup, "_own_groups", lambda: {"": "/grader.slice"})
+    group, why = cgroup.make(300, pids=50)
+    assert group is not None and group.version == 2, why
+    [folder] = group.folders
+    assert folder.parent == root
+    assert (folder / "memory.max").read_text() == str(300 * 1024 * 1024)
+    assert (folder / "pids.max").read_text() == "50"
+    assert set((root / "cgroup.subtree_control").read_text().split()) == {"+pids"}  # asked for
+    assert str(folder / "cgroup.procs") in group.command(["true"])
+    # no memory controller anywhere: no group, and why
+    (root / "cgroup.controllers").write_text("cpu\n")
+    group, why = cgroup.make(300)
+    assert group is None and "no memory controller" in why

@@ -198,3 +198,43 @@ def test_a_star_import_still_gives_every_public_name():
     code = ("from dissyslab import *\n"
             "print(legend.__name__, network.__name__, Edge.__name__, Snapshot.__name__)")
     assert _run(code) == "legend network Edge Snapshot"
+
+
+#: the checks that test cells call; the grading machinery (dissyslab.check.grading) is below them
+CHECK_API = ("dissyslab.check", "dissyslab.check.failure", "dissyslab.check.shape",
+             "dissyslab.check.runs", "dissyslab.check.elsewhere")
+
+
+def test_the_checks_never_import_the_grading_machinery():
+    # the checks meet grading through dissyslab.check.elsewhere alone, which imports nothing of it
+    graph = _package_graph()
+    assert set(CHECK_API) <= set(graph)
+    for name in CHECK_API:
+        reached = {m for m in graph[name] if m.startswith("dissyslab.check.grading")}
+        assert not reached, f"{name} imports {sorted(reached)}"
+    code = ("import sys\nimport dissyslab.check\n"
+            "print(sorted(m for m in sys.modules if m.startswith('dissyslab.check.grading')"
+            " or m.split('.')[0] == 'nbgrader'))")
+    assert _run(code) == "[]"
+
+
+def test_the_checks_do_not_test_for_the_grading_classes():
+    # no check branches on Remote/RemoteFn/Connection: it asks elsewhere(value) instead
+    for name in CHECK_API:
+        source = _modules()[name].read_text()
+        for word in ("Remote", "RemoteFn", "Connection", "_conn"):
+            assert word not in source, f"{name} mentions {word}"
+
+
+def test_instructors_configurations_still_find_the_nbgrader_steps_by_their_old_name():
+    code = ("import dissyslab.check.nbgrader_plugin as old\n"
+            "import dissyslab.check.grading.nbgrader_plugin as new\n"
+            "print(all(getattr(old, n) is getattr(new, n) for n in new.__all__),"
+            " sorted(set(new.__all__) - set(old.__all__)))")
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError:
+        import pytest
+
+        pytest.skip("nbgrader is not installed")
+    assert _run(code) == "True []"

@@ -109,7 +109,7 @@ def test_a_kernel_shows_the_students_code_and_the_message_only():
 
 @pytest.mark.timeout(120)
 def test_grading_shows_the_students_frames_only(tmp_path):
-    from dissyslab.check.grader import grade_notebook
+    from dissyslab.check.grading.grader import grade_notebook
 
     def cell(source, **meta):
         return {"cell_type": "code", "source": source, "outputs": [], "execution_count": None,

@@ -22,15 +22,20 @@ nothing for them.
 
 The grade itself never comes from the student's code. ``nbgrader autograde``
 (configured by ``exercises/nbgrader_config.py``) runs each notebook's answer
-cells in a separate process that the operating system keeps in a sandbox
-(``child.py``, ``sandbox.py``), and the test cells, hidden ones included, in
-the grading process itself (``grader.py``): there a name the student defined
-stands for the student's value (plain data is copied, anything else is a
-handle, ``remote.py``), and the checks above ask the student's process only
-for observations, which cross as plain data (``wire.py``), and judge them
+cells in a separate process that the operating system keeps in a sandbox,
+and the test cells, hidden ones included, in the grading process itself:
+there a name the student defined stands for the student's value (plain data
+is copied, anything else is a handle), and the checks above ask the student's
+process only for observations, which cross as plain data, and judge them
 here. Test code, expected values and verdicts never enter the student's
 process. A hang, a crash or ``sys.exit`` costs the tasks it affects, and the
 next notebook starts in a new process.
+
+That machinery has a package of its own, ``dissyslab.check.grading``, which
+this package never imports. The checks meet it in one place,
+:mod:`dissyslab.check.elsewhere`: asked about a value, it says whether the
+value lives in this process or in another one (the student's, while grading)
+that answers questions about it.
 """
 
 from .failure import CheckFailed, same, show

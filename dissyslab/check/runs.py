@@ -17,6 +17,7 @@ from ..errors import WHERE_TRACEBACKS, NetworkError, NetworkTimeout, NodeStillRu
 from ..model import Network
 from ..nodes import Sink, Source, Split
 from ..sources import ListSource
+from .elsewhere import elsewhere, other_process
 from .failure import (
     CheckFailed,
     explain_difference,
@@ -27,7 +28,6 @@ from .failure import (
     same_items,
     show,
 )
-from .remote import Remote, has_remote
 from .shape import kind_of, verified
 
 #: seconds a check's run may take unless the test says otherwise
@@ -167,9 +167,10 @@ def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wra
         raise RuntimeError(
             "This check runs the network under seeded schedules (run_network(seed=...)), "
             "which this version of DisSysLab does not have yet (no dissyslab.seeded).")
-    if type(g) is Remote:  # grading: run it in the student's process, judge the report here
-        return g._conn.run(g, timeout, inputs, seed, capacity, name, call_sinks,
-                           sorted(wrap) if wrap else None, Run)
+    there = elsewhere(g)
+    if there is not None:  # grading: it runs in the student's process, and is judged here
+        return there.run(g, timeout, inputs, seed, capacity, name, call_sinks,
+                         sorted(wrap) if wrap else None, Run)
     net, outputs = build_copy(g, inputs=inputs, wrap=wrap, name=name, call_sinks=call_sinks)
     result = Run(net, outputs, seed, timeout)
     extra = {"live": False}
@@ -361,14 +362,15 @@ def same_result(build, read, seeds=range(30), expected=None, timeout=TIMEOUT, hi
     """
     __tracebackhide__ = True
     values = []
+    there = elsewhere(build)
     for seed in seeds:
-        if type(build) is Remote:  # grading: build and run in the student's process
-            r, bad, state = build._conn.build_run(build, seed, timeout, Run)
+        if there is not None:  # grading: build and run in the student's process
+            r, bad, state = there.build_run(build, seed, timeout, Run)
             if bad is not None:
                 fail("The build function should return two things: the network and its state, "
                      "as in `return g, state`.", got=f"it returned {bad}")
             _require_clean(r)
-            if has_remote(state):
+            if there.holds_its_objects(state):
                 fail("The state your build function returns should be plain data (a dict, a "
                      "list, numbers...), so the check can read it.", got=show(state, 80))
         else:
@@ -396,7 +398,7 @@ def same_result(build, read, seeds=range(30), expected=None, timeout=TIMEOUT, hi
     return first
 
 
-class _Meter:
+class Meter:
     """Counts how many calls of some functions are running at the same moment."""
 
     def __init__(self):
@@ -423,11 +425,11 @@ class _Meter:
 def overlap(g, names, timeout=TIMEOUT, inputs=None, name="g"):
     """Run ``g`` (threaded) and return the most calls of the ``names`` nodes' functions running at once."""
     __tracebackhide__ = True
-    if type(g) is Remote:  # grading: the calls are counted in the student's process
+    if elsewhere(g) is not None:  # grading: the calls are counted in the student's process
         r = run(g, timeout=timeout, inputs=inputs, wrap={n: None for n in names}, name=name)
         _require_clean(r)
         return r.peak
-    meter = _Meter()
+    meter = Meter()
     r = run(g, timeout=timeout, inputs=inputs, wrap={n: meter.wrap for n in names}, name=name)
     _require_clean(r)
     return meter.peak
@@ -463,10 +465,9 @@ def run_beside(code):
     when grading it runs in the student's process (only this code is sent
     there, not the test around it), and the values are references to it.
     """
-    from . import remote
-
-    if remote.CURRENT is not None:
-        return remote.CURRENT.beside(code)
+    there = other_process()
+    if there is not None:  # grading: it runs in the student's process
+        return there.beside(code)
     import sys
 
     caller = sys._getframe(1).f_globals
@@ -484,5 +485,5 @@ def done(task):
 
 __all__ = ["Run", "run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
            "differs_between", "same_result", "overlap", "equal", "that", "done", "run_beside",
-           "seeded_runs_available",
+           "seeded_runs_available", "Meter",
            "build_copy", "TIMEOUT", "CheckFailed", "message"]

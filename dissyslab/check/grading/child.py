@@ -29,7 +29,7 @@ import signal
 import sys
 import traceback
 
-from ..errors import PACKAGE_DIR
+from ...errors import PACKAGE_DIR
 from . import wire
 
 #: characters of one cell's output kept
@@ -265,7 +265,7 @@ class Child:
         import functools
         import types
 
-        from ..nodes import function_name
+        from ...nodes import function_name
 
         f = fn
         while type(f) is functools.partial:
@@ -287,7 +287,7 @@ class Child:
                 "idents": idents}
 
     def _describe(self, net):
-        from .shape import kind_of
+        from ..shape import kind_of
 
         nodes = list(net.nodes)
         index = {id(n): i for i, n in enumerate(nodes)}
@@ -306,8 +306,8 @@ class Child:
         return {"nodes": desc, "edges": edges}
 
     def op_shape(self, req):
-        from .failure import CheckFailed
-        from .shape import verified
+        from ..failure import CheckFailed
+        from ..shape import verified
 
         try:
             v = verified(self._obj(req), req.get("name", "g"), req.get("hint"))
@@ -334,13 +334,13 @@ class Child:
         return out
 
     def op_run(self, req):
-        from .failure import CheckFailed
-        from .runs import _Meter, run
+        from ..failure import CheckFailed
+        from ..runs import Meter, run
 
         meter = None
         wrap = None
         if req.get("meter"):
-            meter = _Meter()
+            meter = Meter()
             wrap = {n: meter.wrap for n in req["meter"]}
         try:
             r = run(self._obj(req), timeout=req.get("run_timeout", 5), inputs=self._in(req.get("inputs")),
@@ -351,8 +351,8 @@ class Child:
         return {"run": self._observe(r, meter)}
 
     def op_build_run(self, req):
-        from .failure import CheckFailed
-        from .runs import run
+        from ..failure import CheckFailed
+        from ..runs import run
 
         built = self._obj(req)()
         if type(built) is not tuple or len(built) != 2:
@@ -388,7 +388,7 @@ def main():
     sys.path.append(os.getcwd())
     import dissyslab  # noqa: F401  (import the library before any student code)
 
-    from . import failure, runs, shape  # noqa: F401
+    from .. import failure, runs, shape  # noqa: F401
 
     child = Child()
     write = os.write

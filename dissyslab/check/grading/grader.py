@@ -4,8 +4,9 @@
 the instructor's own (nbgrader restores them before this runs), and:
 
 1. starts the student's process (``child.py``) in a sandbox (``sandbox.py``:
-   bubblewrap, an unprivileged user, limits), with a private copy of the
-   ``dissyslab`` package taken from this process's memory, and the data files;
+   bubblewrap, an unprivileged user, limits; ``cgroup.py``: the memory and tasks
+   of all its processes together), with a private copy of the ``dissyslab``
+   package taken from this process's memory, and the data files;
 2. runs the read-only cells there (for the answers to use) and here (for the
    tests), and the answer cells there only; cells a student added are not run;
 3. runs every test cell HERE, visible and hidden parts alike: a name the
@@ -20,7 +21,7 @@ the instructor's own (nbgrader restores them before this runs), and:
    after it fail, earlier verdicts stand.
 
 A hidden test that fails says which check failed but not its data, unless
-``hidden_details=True``. ``python -m dissyslab.check.grader NB...`` grades
+``hidden_details=True``. ``python -m dissyslab.check.grading NB...`` grades
 notebooks from a terminal.
 """
 
@@ -40,9 +41,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import files, remote, sandbox, wire
+from ..elsewhere import answering
+from ..failure import CheckFailed
+from . import cgroup, files, remote, sandbox, wire
 from .child import plain_python
-from .failure import CheckFailed
 
 #: seconds a setup or answer cell may run
 CELL_TIMEOUT = 15
@@ -119,7 +121,7 @@ class _Alarm:
             raise TrustedOverrun()
 
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from dissyslab.check.child import main; main()")
+         "from dissyslab.check.grading.child import main; main()")
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
 
@@ -281,13 +283,33 @@ class _Student:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         self.sandboxed = cmd[0] in ("bwrap", "unshare")
+        #: the cgroup holding every process of this submission (None where none can be made)
+        self.group = None
+        if memory_mb:
+            ok, why = cgroup.usable(memory_mb)
+            if ok:
+                self.group, why = cgroup.make(memory_mb)
+            if self.group is not None:
+                cmd = self.group.command(cmd)
+            else:
+                note = (f"dissyslab grading: no cgroup can be made here ({why}), so memory is "
+                        f"limited for each process of a submission ({memory_mb} MB), not for all "
+                        f"of them together, nor is their number (see exercises/README.md).")
+                if _warn_once(note):
+                    log.append(note)
         if missing is not None and _warn_once(missing):
             log.append(missing)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")}
         env.update(HOME=str(work), TMPDIR=str(work), PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=cwd, env=env,
-                                     start_new_session=True)
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, cwd=cwd, env=env,
+                                         start_new_session=True)
+        except OSError:
+            if self.group is not None:
+                self.group.remove()
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         self.out_fd = self.proc.stdout.fileno()
         self.err_fd = self.proc.stderr.fileno()
         self.buf = b""
@@ -347,6 +369,9 @@ class _Student:
             _drain(self.err_fd, self.stderr)
         if self.sandboxed and isinstance(code, int) and code > 128:
             code = -(code - 128)  # bubblewrap reports a signal as 128 + its number
+        if self.group is not None and code == -signal.SIGKILL and self.group.out_of_memory():
+            code = (f"used more memory than a submission may have ({self.group.memory_mb} MB, "
+                    f"all its processes together)")
         return remote.StudentGone("died", code)
 
     def threads(self):
@@ -364,6 +389,8 @@ class _Student:
 
     def close(self):
         self.kill()
+        if self.group is not None:
+            self.group.remove()
         for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 f.close()
@@ -480,7 +507,7 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
     (the instructor's copy of the assignment; default ``workdir``).
     ``hidden_details``: show the full message of a failed hidden test (its data too).
     ``allow_unisolated``: run the student's code even where it cannot be isolated (otherwise
-    :class:`~dissyslab.check.sandbox.NoIsolation` is raised before anything runs).
+    :class:`~dissyslab.check.grading.sandbox.NoIsolation` is raised before anything runs).
     """
     cells = nb["cells"]
     results = [CellResult(i, role_of(c)) for i, c in enumerate(cells)]
@@ -629,11 +656,10 @@ class _Run:
         shown = io.StringIO()
         error, hidden_error, timed_out, overrun = None, False, False, False
         conn.deadline = time.monotonic() + self.test_timeout
-        remote.CURRENT = conn
         alarm = _Alarm(self.test_timeout + self.grace + TRUSTED_GRACE)
         self.student.alarm = alarm
         try:
-            with alarm:
+            with answering(conn), alarm:
                 for hidden, part in split_test(code):
                     if hidden:
                         self.hidden_sent = True
@@ -655,7 +681,6 @@ class _Run:
             overrun = True
         finally:
             self.student.alarm = None
-            remote.CURRENT = None
             conn.deadline = None
         printed = shown.getvalue()
         r.outputs = _outputs([{"output_type": "stream", "name": "stdout", "text": printed}],
@@ -826,7 +851,7 @@ def _ended(e, results, by_index, seen_verdict, grading):
 
 
 def main(argv=None):
-    """``python -m dissyslab.check.grader NOTEBOOK...``: grade notebooks and print each task's verdict.
+    """``python -m dissyslab.check.grading NOTEBOOK...``: grade notebooks and print each task's verdict.
 
     The exit status is 0 only if every notebook earned every point (handy to check sources).
     """

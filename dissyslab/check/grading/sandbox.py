@@ -10,7 +10,8 @@ The command is built from what Linux and Debian provide, nothing home-made:
 * ``setpriv``: when grading runs as root, the student's code runs as the
   unprivileged user ``nobody`` instead;
 * ``prlimit``: limits on memory (address space), CPU time, file size, core
-  files, open files and (as ``nobody``) processes.
+  files, open files and (as ``nobody``) processes, for each process of the box
+  (the grader puts the box as a whole in a cgroup too, where it can: ``cgroup.py``).
 
 When bubblewrap cannot run (not installed, or user namespaces are disabled)
 and grading runs as root, the same box is made with ``unshare`` (util-linux),
@@ -170,6 +171,7 @@ _ENV = ["env", "-i", f"--chdir={WORK}", "PATH=/usr/bin:/bin", f"HOME={WORK}", "T
 
 def isolation(lib_dir, work_dir, python):
     """("bwrap" or "unshare", "") if a box can be made here, else (None, why not)."""
+    python = os.path.abspath(python)  # the box starts elsewhere (`../.venv/bin/python -m ...`)
     key = (python, os.geteuid())
     if key not in _PROBE:
         as_root = os.geteuid() == 0
@@ -214,6 +216,7 @@ def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds, allow_uniso
     Without a box, :class:`NoIsolation` is raised unless ``allow_unisolated``.
     """
     as_root = os.geteuid() == 0
+    python = os.path.abspath(python)  # not resolved: a venv's python is a link to its base
     how, why = isolation(lib_dir, work_dir, python)
     limits = shutil.which("prlimit") is not None
     if how is not None:

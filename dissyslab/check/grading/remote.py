@@ -4,21 +4,22 @@ While a test cell runs in the grader, a name the student defined (``g``,
 ``results``, ``words_of``) stands for the student's value: plain data is
 copied over (and kept up to date after every later question, see
 ``wire.Decoder``); anything else is a :class:`Remote`, a handle the checks
-pass back when they ask the student's process to describe or run it. The
-checks (``shape.verified``, ``runs.run``, ``runs.same_result``,
-``runs.overlap``) see a Remote and ask for an observation instead of
-touching the object; the verdict is always made here.
+pass back when they ask the student's process to describe or run it.
+
+The checks never see these classes: the grader names the :class:`Connection`
+to the student's process as the one answering for the test cell
+(``dissyslab.check.elsewhere.answering``), the checks ask
+``elsewhere(value)`` and get the Connection back for a value it owns, and
+ask it for an observation (a network's shape, a run's report) instead of
+touching the object. The verdict is always made in the checks, here.
 """
 
 import base64
 import time
 import warnings
 
+from ..failure import CheckFailed
 from . import wire
-from .failure import CheckFailed
-
-#: the student's process of the test cell that is running (for ``check.run_beside``)
-CURRENT = None
 
 
 class StudentTimeout(BaseException):
@@ -204,7 +205,11 @@ def encode_for_child(value, name_of=None, depth=0):
 
 
 class Connection:
-    """Questions to the student's process, with time limits; answers checked on arrival."""
+    """Questions to the student's process, with time limits; answers checked on arrival.
+
+    It is the :class:`dissyslab.check.elsewhere.Process` the checks ask about the
+    student's objects while a test cell runs.
+    """
 
     def __init__(self, talk, grace):
         self.talk = talk  # talk(request dict, seconds) -> reply dict; raises StudentGone
@@ -266,11 +271,27 @@ class Connection:
             return False, None
         return True, self.decoder.decode(reply.get("value"))
 
+    # --- what the checks ask (dissyslab.check.elsewhere.Process) ---------------------
+    def owns(self, value):
+        """True for a handle to an object of this student's process, or a stand-in for its function."""
+        t = type(value)
+        return (t is Remote and value._conn is self) or (t is RemoteFn and value.conn is self)
+
+    def same_function(self, stand_in, fn):
+        """True if the student's function behind ``stand_in`` is ``fn`` (a test's object, or a name)."""
+        if isinstance(fn, str):
+            return stand_in.__qualname__ == fn or stand_in.__name__ == fn
+        return stand_in.is_(fn)
+
+    def holds_its_objects(self, value):
+        """True if data sent by the student's process holds a handle (it is not plain data)."""
+        return has_remote(value)
+
     # --- networks ---------------------------------------------------------------------
     def network(self, desc):
         """A copy of the student's network, made here from its description (functions are stand-ins)."""
-        from ..build import network
-        from ..nodes import MergeSynch, Sink, Source, Split, Transform
+        from ...build import network
+        from ...nodes import MergeSynch, Sink, Source, Split, Transform
 
         classes = {"source": Source, "transform": Transform, "sink": Sink, "split": Split,
                    "merge_synch": MergeSynch}
@@ -336,7 +357,7 @@ class Connection:
         """A :class:`~dissyslab.check.runs.Run` from what the student's process reported."""
         from types import SimpleNamespace
 
-        from ..nodes import NodeStats
+        from ...nodes import NodeStats
 
         try:
             net = self.network(obs["shape"])
@@ -403,4 +424,4 @@ class _Failure:
 
 
 __all__ = ["Remote", "RemoteFn", "Connection", "StudentTimeout", "StudentGone", "StudentError",
-           "is_remote", "has_remote", "encode_for_child", "CURRENT"]
+           "is_remote", "has_remote", "encode_for_child"]
