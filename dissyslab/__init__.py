@@ -32,7 +32,9 @@ The package has rooms, and each idea lives in one of them:
   ``live.py`` (the live view in Jupyter), ``diagram.py``, ``timeline.py``; and, from a
   trace after the run, time and order: ``clocks.py`` (Lamport and vector clocks,
   happened-before);
-* the checks for exercises and the grader: ``check/``.
+* the checks for exercises and the grader: ``check/``;
+* ``shapes.py``: a network and a run as the other rooms name them in type hints,
+  so nothing imports the model back (read by type checkers only).
 
 To see how a run works, read ``semantics.py``, then ``flow.py``, then ``threads.py``.
 

@@ -69,8 +69,8 @@ from .semantics import Stop
 from .snapshots import closure_state, record_state, restore_state, shared_state
 
 if TYPE_CHECKING:
-    from .model import Network
     from .observers import Observer
+    from .shapes import Graph
 
 #: most steps one schedule may take before it is cut (an endless source never ends)
 MAX_STEPS = 10_000
@@ -499,7 +499,7 @@ def _check_steps(max_steps):
     return max_steps
 
 
-def run_schedule(net: Network, schedule: Schedule, timeout: float | None = None,
+def run_schedule(net: Graph, schedule: Schedule, timeout: float | None = None,
                  capacity: int | None = None, observers: Iterable[Observer] = (), *,
                  max_steps: int | None = None) -> Run:
     """Run ``net`` following ``schedule`` exactly (``g.run_network(schedule=s)``).
@@ -553,7 +553,7 @@ def replay_arguments(schedule: Any, seed: Any, engine: str, snapshot_at: list, s
     return partial(run_schedule, schedule=schedule)
 
 
-def explore_from_graph(net: Network, exhaustive: Any, runs: Any, seeds: Any, timeout: Any,
+def explore_from_graph(net: Graph, exhaustive: Any, runs: Any, seeds: Any, timeout: Any,
                        max_steps: Any, options: dict) -> ExhaustiveExploration:
     """``g.explore(exhaustive=True, ...)``: check the arguments, then :func:`explore_all`."""
     if exhaustive is not True:
@@ -731,7 +731,7 @@ def _freeze(value):
         return (t.__name__, _freeze(state)) if state is not None else ("repr", t.__name__, repr(value))
 
 
-def _resetter(net: Network):
+def _resetter(net: Graph):
     """A function that puts every node's initial state back, or the reason it cannot be done."""
     from .semantics import NodeRun, wiring
 
@@ -757,7 +757,7 @@ def _resetter(net: Network):
     return reset, []
 
 
-def explore_all(net: Network | None = None, *, build: Callable[[], Network] | None = None,
+def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None = None,
                 check: Callable[[RunResult], Any] | None = None, reduce: bool = True,
                 max_steps: int | None = None, max_schedules: int | None = None,
                 timeout: float | None = None, capacity: int | None = None,

@@ -20,7 +20,7 @@ from .errors import NetworkError, NetworkTimeout, SourceUsedUpWarning, short_rep
 from .seeded import check_seed, run_seeded
 
 if TYPE_CHECKING:
-    from .model import Network
+    from .shapes import Graph
 
 
 class Outcome:
@@ -173,7 +173,7 @@ def _freeze(value):
         return ("repr", t.__name__, repr(value))
 
 
-def explore(net: Network, runs: int | None = None, seeds: Iterable[int] | None = None,
+def explore(net: Graph, runs: int | None = None, seeds: Iterable[int] | None = None,
             timeout: float | None = None, max_steps: int | None = None,
             faults: Any = None) -> Exploration:
     """Run ``net`` once per seed and group what each sink received (see ``Network.explore``)."""

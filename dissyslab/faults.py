@@ -70,10 +70,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import 
 if TYPE_CHECKING:
     from typing import Any, Iterable
 
-    from .model import Network
     from .nodes import Edge
-    from .running import Run
     from .semantics import NodeRun
+    from .shapes import Graph, RunRecord
 
 __all__ = ["Fault", "Faults", "crash", "drop", "duplicate", "partition"]
 
@@ -224,7 +223,7 @@ class Faults(list):
 
 
 # --- checking the faults against a network, before the run --------------------------------------
-def _node_name(net: Network, node, what: str) -> str:
+def _node_name(net: Graph, node, what: str) -> str:
     names = [net.name_of(n) for n in net.nodes]
     if isinstance(node, str):
         if node in names:
@@ -241,7 +240,7 @@ def _node_name(net: Network, node, what: str) -> str:
                     f"{short_repr(node)} ({type(node).__name__}).")
 
 
-def _edges(net: Network, spec, what: str) -> list[Edge]:
+def _edges(net: Graph, spec, what: str) -> list[Edge]:
     """The edges ``spec`` names: a label (as in g.trace), an Edge, or a pair (sender, receiver)."""
     if spec.__class__.__name__ == "Edge" and hasattr(spec, "label"):
         if any(e is spec for e in net.edges):
@@ -269,7 +268,7 @@ def _edges(net: Network, spec, what: str) -> list[Edge]:
                     f"({type(spec).__name__}).")
 
 
-def check_faults(net: Network, faults) -> Faults:
+def check_faults(net: Graph, faults) -> Faults:
     """The faults as a :class:`Faults`, each checked against ``net``; a clear error otherwise."""
     if isinstance(faults, Fault):
         faults = [faults]
@@ -463,7 +462,7 @@ class Plan:
         self.crashed = {}  # node name -> messages handled (a source: sent) when it crashed
         self.now = lambda: 0.0
 
-    def install(self, run: Run) -> None:
+    def install(self, run: RunRecord) -> None:
         """Give each node of ``run`` its faults (called as the run is made; :meth:`begin` follows)."""
         import time
 
@@ -500,7 +499,7 @@ class Plan:
         for name, nf in mine.items():
             run.nodes[name].faults = nf
 
-    def begin(self, run: Run) -> None:
+    def begin(self, run: RunRecord) -> None:
         """The run begins (its observers are listening): crash the nodes that crash at once."""
         for nr in run.nodes.values():
             if nr.faults is not None and nr.faults.crash_after == 0:

@@ -121,8 +121,8 @@ from .running import STOP_GRACE, Engine, Finished, Run, execute, stop_with_grace
 from .semantics import CannotSend, NodeRun, Stop
 
 if TYPE_CHECKING:
-    from .model import Network
     from .observers import Observer
+    from .shapes import Graph
 
 #: most messages one call to an actor makes or handles
 BATCH = 1000
@@ -1306,7 +1306,7 @@ def _failure_from(nr: NodeRun, report: tuple):
 HERE, PROCESS = "here", "process"
 
 
-def placement(net: Network, place: dict | None) -> dict[str, str]:
+def placement(net: Graph, place: dict | None) -> dict[str, str]:
     """Where each node runs, by name: ``place`` checked, and the defaults for the others.
 
     By default sinks run "here" (in this process, so they fill this process's
@@ -1351,7 +1351,7 @@ def placement(net: Network, place: dict | None) -> dict[str, str]:
     return where
 
 
-def check_picklable(net: Network, where: dict[str, str]) -> None:
+def check_picklable(net: Graph, where: dict[str, str]) -> None:
     """Refuse, before starting anything, a node placed in a process whose function cannot be sent there."""
     for node in net.nodes:
         name = net.name_of(node)
@@ -1372,7 +1372,7 @@ def check_picklable(net: Network, where: dict[str, str]) -> None:
             ) from exc
 
 
-def run(net: Network, timeout: float | None = None, capacity: int | None = None,
+def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
         observers: Iterable[Observer] = (), place: dict | None = None) -> Run:
     """Run ``net`` on Ray (see the module's text and :meth:`Network.run_network`); return the Run."""
     where, ray, pool, ray_start = {}, None, None, None

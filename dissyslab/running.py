@@ -41,8 +41,8 @@ from .termination import loop_watches
 
 if TYPE_CHECKING:
     from .faults import Plan
-    from .model import Network
     from .observers import Observer
+    from .shapes import Graph
     from .snapshots import Snapshot
 
 #: messages that may wait in front of a node before its senders pause
@@ -64,7 +64,7 @@ class Run:
     ``failures``, ``unpaired``, ``trace``: as ``g.failures``, ``g.unpaired``, ``g.trace``.
     """
 
-    def __init__(self, net: Network, observers: Iterable[Observer] = (), seed: int | None = None,
+    def __init__(self, net: Graph, observers: Iterable[Observer] = (), seed: int | None = None,
                  resume: Snapshot | None = None, faults: Plan | None = None) -> None:
         self.net = net
         self.seed = seed
@@ -189,7 +189,7 @@ class Engine:
         return outcome, None
 
 
-def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | None,
+def execute(net: Graph, make: Callable[[Run, int], Engine], timeout: float | None,
             capacity: int | None, observers: Iterable[Observer] = (), *, seed: int | None = None,
             resume: Snapshot | None = None, stuck_text: str = "{names}",
             before: Callable[[], None] | None = None, faults: Plan | None = None) -> Run:
@@ -299,7 +299,7 @@ _started = weakref.WeakSet()
 _begin_lock = threading.Lock()
 
 
-def begin(net: Network) -> None:
+def begin(net: Graph) -> None:
     """Mark ``net`` as running (once at a time) and rewind its ListSources.
 
     A source (or a ListSource) that is part of another network running now is
@@ -318,7 +318,7 @@ def begin(net: Network) -> None:
         _started.add(net)
 
 
-def _check_sources_free(net: Network) -> None:
+def _check_sources_free(net: Graph) -> None:
     """Refuse to start ``net`` if one of its sources is in another network that is running."""
     busy = set()  # ids of the source nodes, and of their ListSources, of running networks
     for other in list(_started):

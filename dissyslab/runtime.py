@@ -21,10 +21,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
-    from .model import Network
+    from .shapes import Graph
 
 
-def run(net: Network, timeout: float | None = None, capacity: int | None = None, *,
+def run(net: Graph, timeout: float | None = None, capacity: int | None = None, *,
         seed: int | None = None, trace: bool = False, live: Any = None,
         snapshot_at: int | Iterable[int] | None = None, snapshot_every: float | None = None,
         resume: Any | None = None, engine: str = "threads", place: dict[str, str] | None = None,

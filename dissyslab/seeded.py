@@ -51,9 +51,9 @@ from .semantics import Stop
 from .snapshots import Marker, SnapshotWarning, start
 
 if TYPE_CHECKING:
-    from .model import Network
     from .observers import Observer
     from .semantics import NodeRun
+    from .shapes import Graph
 
 #: most steps a seeded run may take before it is stopped (an endless source never ends)
 MAX_STEPS = 1_000_000
@@ -493,7 +493,7 @@ def check_seed(seed: Any) -> int:
         ) from None
 
 
-def run_seeded(net: Network, seed: int, timeout: float | None = None, capacity: int | None = None,
+def run_seeded(net: Graph, seed: int, timeout: float | None = None, capacity: int | None = None,
                observers: Iterable[Observer] = (), *, max_steps: int | None = None,
                record_sinks: bool = False, snapshot_at: Iterable[int] = (), resume=None,
                faults=None) -> Run:

@@ -52,9 +52,9 @@ from .errors import CopyError, NodeFailure, exception_text, short_repr
 from .nodes import Node, NodeStats
 
 if TYPE_CHECKING:
-    from .model import Network
     from .nodes import Edge
     from .observers import Events, Observer
+    from .shapes import Graph
 
 
 class Stop(BaseException):
@@ -441,7 +441,7 @@ class CannotSend(Exception):
         self.error, self.message, self.detail = error, message, detail
 
 
-def wiring(net: Network) -> dict[str, list[list[Edge]]]:
+def wiring(net: Graph) -> dict[str, list[list[Edge]]]:
     """Per node name, the edges leaving each of its output ports.
 
     They are ordered by receiver (in the network's node order), then by the

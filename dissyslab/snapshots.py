@@ -80,10 +80,9 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .model import Network
     from .nodes import Edge
-    from .running import Run
     from .semantics import NodeRun
+    from .shapes import Graph, RunRecord
 
 #: containers whose own methods (``results.append``) make a node's state the container
 _CONTAINERS = (list, dict, set, deque, bytearray)
@@ -367,7 +366,7 @@ def _held(owner: Any) -> list[tuple[Any, str]]:
     return found
 
 
-def shared_state(net: Network) -> list[tuple[str, str, str]]:
+def shared_state(net: Graph) -> list[tuple[str, str, str]]:
     """Nodes of ``net`` whose states are one object: ``[(first node, second node, what)]``.
 
     Found by identity, cheaply: the object that holds a node's state (see
@@ -395,7 +394,7 @@ def shared_state(net: Network) -> list[tuple[str, str, str]]:
     return [(a, b, what) for (a, b), what in pairs.items()]
 
 
-def warn_unrecordable(net: Network) -> None:
+def warn_unrecordable(net: Graph) -> None:
     """Warn, naming the nodes, about state a snapshot cannot record: in a closure, or shared.
 
     Shown on every run that takes a snapshot, from the student's own line.
@@ -423,7 +422,7 @@ def _warn_shared(net, consequence):
              f"of its own (its own list or object), and put their results together after the run.")
 
 
-def check_use(net: Network, *, taking: bool, resume: Any = None, allow_unrecorded: bool = False) -> None:
+def check_use(net: Graph, *, taking: bool, resume: Any = None, allow_unrecorded: bool = False) -> None:
     """Before a run: refuse a resume that cannot continue the run, and warn about what cannot be recorded.
 
     ``taking``: the run takes snapshots. ``resume``: the snapshot it resumes
@@ -572,7 +571,7 @@ class Recording:
     has had its marker (or its sender has ended).
     """
 
-    def __init__(self, run: Run, started: float, on_done=None) -> None:
+    def __init__(self, run: RunRecord, started: float, on_done=None) -> None:
         self.run = run
         self.token = Marker(self)  # what the scheduler sends along the edges
         self.number = run.snapshots_started  # 0 for the run's first snapshot, 1 for the next...
@@ -704,7 +703,7 @@ class Recording:
         self.done.set()
 
 
-def start(run: Run) -> Recording:
+def start(run: RunRecord) -> Recording:
     """Begin a snapshot of ``run`` (the scheduler then asks its nodes to record)."""
     started = run.steps if run.seed is not None else time.monotonic() - run.started_at
 
@@ -737,7 +736,7 @@ def kept(rec: Recording, timeout: float | None) -> Snapshot:
 
 
 # --- resuming -------------------------------------------------------------------
-def restore(run: Run, snap: Snapshot) -> list:
+def restore(run: RunRecord, snap: Snapshot) -> list:
     """Put ``snap``'s node states back and return ``[(edge, messages)]`` to send again.
 
     Sources that had ended stay ended. The messages of an edge into or round a
@@ -767,7 +766,7 @@ def restore(run: Run, snap: Snapshot) -> list:
     return resend
 
 
-def mismatch(net: Network, snap: Snapshot) -> str | None:
+def mismatch(net: Graph, snap: Snapshot) -> str | None:
     """How ``snap`` differs from a snapshot of ``net`` (in a few words), or None if it is one of ``net``."""
     from .trace import edge_labels  # here: trace.py is not loaded by `import dissyslab`
 
@@ -783,7 +782,7 @@ def mismatch(net: Network, snap: Snapshot) -> str | None:
     return differ or "its nodes or edges are in another order"
 
 
-def check_drawable(net: Network, snap: Any) -> None:
+def check_drawable(net: Graph, snap: Any) -> None:
     """A clear error if ``snap`` (``g.diagram(snapshot=snap)``) is not a snapshot of ``net``."""
     if not isinstance(snap, Snapshot):
         raise TypeError(f"diagram(snapshot=...) needs a Snapshot (from g.snapshots, g.snapshot() "

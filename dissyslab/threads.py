@@ -49,8 +49,8 @@ from .semantics import NodeRun, Stop
 from .snapshots import Marker, Recording, start
 
 if TYPE_CHECKING:
-    from .model import Network
     from .observers import Observer
+    from .shapes import Graph
 
 #: most messages sent on together
 BATCH = 256
@@ -374,7 +374,7 @@ class Threads(Engine):
 
 
 
-def run(net: Network, timeout: float | None = None, capacity: int | None = None,
+def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
         observers: Iterable[Observer] = (), *, snapshot_every: float | None = None,
         resume=None, faults=None) -> Run:
     """Run ``net`` with one thread per node (see :meth:`Network.run_network`); return the Run.

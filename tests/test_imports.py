@@ -1,4 +1,4 @@
-"""The package's import structure: no cycles, and no Jupyter code on ``import dissyslab``."""
+"""The package's import structure: no cycles, type hints included; no Jupyter code on import."""
 
 import ast
 import os
@@ -26,24 +26,10 @@ def _modules():
     return found
 
 
-def _type_checking_only(node):
-    """``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``): imports there never run."""
-    test = node.test
-    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
-
-
 def _walk(tree):
-    """Every node of ``tree`` (functions' bodies too), but not what only a type checker reads."""
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _type_checking_only(child):
-                todo.extend(child.orelse)
-            else:
-                todo.append(child)
+    """Every node of ``tree``: functions' bodies too, and what only a type checker reads
+    (``if TYPE_CHECKING:`` blocks): an import circle through type hints is a circle too."""
+    return ast.walk(tree)
 
 
 def _imports(name, path, modules):
@@ -238,3 +224,18 @@ def test_instructors_configurations_still_find_the_nbgrader_steps_by_their_old_n
 
         pytest.skip("nbgrader is not installed")
     assert _run(code) == "True []"
+
+
+def test_the_protocols_for_type_hints_are_never_imported_by_a_run():
+    # shapes.py names a network and a run for type hints only (under TYPE_CHECKING)
+    code = ("import sys\nfrom dissyslab import network, Source, Sink, ListSource\n"
+            "out = []\n"
+            "g = network([(Source(fn=ListSource([1, 2]).run, name='s'), Sink(fn=out.append, name='k'))])\n"
+            "g.run_network(timeout=10, live=False, trace=True)\n"
+            "g.run_network(timeout=10, live=False, seed=1)\n"
+            "assert out == [1, 2, 1, 2], out\n"
+            "print('dissyslab.shapes' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
