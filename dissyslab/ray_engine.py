@@ -92,7 +92,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .errors import cut, exception_text, short_repr
 from .flow import Room
 from .observers import Events
-from .running import Engine, Finished, Run, execute, stop_with_grace
+from .running import STOP_GRACE, Engine, Finished, Run, execute, stop_with_grace
 from .semantics import CannotSend, NodeRun, Stop
 
 if TYPE_CHECKING:
@@ -138,26 +138,46 @@ def ray_module():
     return ray
 
 
-def connect() -> Any:
+def connect(say: Any = None) -> Any:
     """Ray, connected: to the instance this process already uses, or to a new local one.
 
     A local instance started here is kept for the next runs and shut down when
-    Python exits (``ray.shutdown()`` stops it by hand).
+    Python exits (``ray.shutdown()`` stops it by hand). ``say(text)``, if
+    given, is told at once that Ray is starting, and then how long it took.
+    Returns the ``ray`` module; ``started_in`` (module global) holds the
+    seconds the last start took.
     """
-    global _started_here
+    global _started_here, started_in
     ray = ray_module()
     with _lock:
         if not ray.is_initialized():
+            if say is not None:
+                say("Starting Ray (once per Python session: a few seconds, more on a busy "
+                    "machine)...")
+            began = time.perf_counter()
             with _ray_process_settings():
                 ray.init(include_dashboard=False, logging_level=logging.ERROR,
                          log_to_driver=False, configure_logging=True)
+            started_in = time.perf_counter() - began
+            if say is not None:
+                say(f"Ray started in {started_in:.1f} s.")
             if not _started_here:
                 atexit.register(_shutdown)
             _started_here = True
     return ray
 
 
+#: seconds the last start of Ray by :func:`connect` took
+started_in = None
+
+
+def _shutdown_pool() -> None:
+    if _pool is not None:
+        _pool.shutdown()
+
+
 def _shutdown() -> None:
+    _shutdown_pool()
     ray = sys.modules.get("ray")
     if ray is not None and ray.is_initialized():
         ray.shutdown()
@@ -221,6 +241,143 @@ class _ray_process_settings:
         return False
 
 
+# --- the pool of node-host processes ------------------------------------------------------
+#: seconds a host may wait unused in the pool before its process is ended
+POOL_IDLE = 300.0
+#: the most unused hosts kept in the pool (the oldest go first)
+POOL_KEEP = 16
+#: seconds between two looks of the pool at its unused hosts
+POOL_LOOK = 5.0
+
+
+class Host:
+    """One node-host process of the pool: its actor, its pid once known, and since when it is unused."""
+
+    __slots__ = ("actor", "pid", "since")
+
+    def __init__(self, actor) -> None:
+        self.actor, self.pid, self.since = actor, None, time.monotonic()
+
+
+class HostPool:
+    """Node-host processes (Ray actors running :class:`NodeHost`), kept between runs.
+
+    A run takes (:meth:`take`) as many hosts as it has nodes in processes (unused
+    ones first, new ones for the rest: the pool grows on demand), loads its
+    nodes into them (:meth:`NodeHost.load`), and at its end gives back
+    (:meth:`give_back`) the hosts whose node ended normally, cleared
+    (:meth:`NodeHost.clear`); a host whose node failed, whose process died, or
+    that was still at work when the run was stopped is killed instead
+    (:meth:`kill`), and the pool starts a new one when one is needed.
+
+    A thread of this process ends hosts unused for :data:`POOL_IDLE` seconds,
+    and the pool keeps at most :data:`POOL_KEEP` unused ones: it shrinks when
+    idle. Every host is killed at exit (:func:`_shutdown`), and by
+    ``ray.shutdown()`` (Ray ends every actor of this process); the pool then
+    notices that Ray has gone, and the next run makes a new one.
+    """
+
+    def __init__(self, ray) -> None:
+        self.ray = ray
+        self.session = _session(ray)
+        self.actor_class = ray.remote(NodeHost).options(
+            num_cpus=0, max_restarts=0, max_task_retries=0)
+        self.unused = []  # Hosts, the most recently used last
+        self.started = 0  # hosts started so far
+        self.closed = False
+        self.lock = threading.Condition()
+        self.thread = threading.Thread(target=self._reap, name="ray host pool (dissyslab)",
+                                       daemon=True)
+        self.thread.start()
+
+    def new(self) -> Host:
+        """Start a new host (its process starts in the background)."""
+        self.started += 1
+        return Host(self.actor_class.remote())
+
+    def take(self, n: int) -> list[Host]:
+        """``n`` hosts: unused ones (most recently used first), then new ones."""
+        with self.lock:
+            hosts = [self.unused.pop() for _ in range(min(n, len(self.unused)))]
+        return hosts + [self.new() for _ in range(n - len(hosts))]
+
+    def prestart(self, n: int) -> None:
+        """Start hosts now so that ``n`` are ready for the run about to start (while it is checked)."""
+        with self.lock:
+            self.unused[:0] = [self.new() for _ in range(n - len(self.unused))]
+
+    def give_back(self, host: Host) -> None:
+        """Clear ``host`` and keep it for a later run."""
+        host.actor.clear.remote()  # done before any later call to it (a Ray actor's calls keep order)
+        host.since = time.monotonic()
+        with self.lock:
+            if self.closed:
+                old = [host]
+            else:
+                self.unused.append(host)
+                old, self.unused = self.unused[:-POOL_KEEP], self.unused[-POOL_KEEP:]
+        for h in old:
+            self.kill(h)
+
+    def kill(self, host: Host) -> None:
+        """End ``host``'s process."""
+        try:
+            self.ray.kill(host.actor, no_restart=True)
+        except Exception:
+            pass
+
+    def shutdown(self) -> None:
+        """End every unused host; the pool takes no more."""
+        with self.lock:
+            self.closed = True
+            hosts, self.unused = self.unused, []
+            self.lock.notify_all()
+        if self.ray.is_initialized():
+            for h in hosts:
+                self.kill(h)
+
+    def alive(self) -> bool:
+        """True while the pool can serve runs: Ray is still the one it was made with."""
+        return not self.closed and self.ray.is_initialized() and _session(self.ray) == self.session
+
+    def _reap(self) -> None:
+        while True:
+            with self.lock:
+                self.lock.wait(min(POOL_LOOK, POOL_IDLE))
+                if self.closed:
+                    return
+                if not self.ray.is_initialized():  # ray.shutdown(): its actors have ended
+                    self.closed, self.unused = True, []
+                    return
+                now = time.monotonic()
+                old = [h for h in self.unused if now - h.since > POOL_IDLE]
+                self.unused = [h for h in self.unused if now - h.since <= POOL_IDLE]
+            for h in old:
+                self.kill(h)
+
+
+def _session(ray) -> tuple:
+    """Which Ray this process is connected to (it changes after ray.shutdown() and a new start)."""
+    context = ray.get_runtime_context()
+    return context.get_job_id(), context.get_node_id()
+
+
+_pool: HostPool | None = None
+
+
+def host_pool(ray) -> HostPool:
+    """The pool of node-host processes for the Ray this process uses now (made at its first use)."""
+    global _pool
+    with _lock:
+        if _pool is None or not _pool.alive():
+            if _pool is not None:
+                _pool.shutdown()
+            else:
+                atexit.register(_shutdown_pool)
+            _pool = HostPool(ray)
+        return _pool
+
+
 # --- pickling -----------------------------------------------------------------------
 def dumps(obj: Any) -> bytes:
     """Pickle ``obj``: plain pickle when it can (fast), else cloudpickle (functions by value)."""
@@ -253,31 +410,37 @@ class EdgeRef:
 
 
 class _Recorder(Events):
-    """In a node's process: keeps the events of a traced run, to send them back."""
+    """In a node's process: keeps the events of a traced run, to send them back.
+
+    Each event is stamped with ``time.time()`` as it happens, here: the hub
+    turns the stamps into the driver's own clock (see ``Hub._replay``), so a
+    Ray run's trace shows when each node really worked, not when its report
+    reached the notebook.
+    """
 
     def __init__(self):
         self.events = []
 
     def emit(self, node, msg):
-        self.events.append(("emit", node, None, msg, None))
+        self.events.append(("emit", node, None, msg, None, time.time()))
 
     def receive(self, node, edge, msg):
-        self.events.append(("receive", node, edge.index, msg, None))
+        self.events.append(("receive", node, edge.index, msg, None, time.time()))
 
     def send(self, node, edge, msg):
-        self.events.append(("send", node, edge.index, msg, None))
+        self.events.append(("send", node, edge.index, msg, None, time.time()))
 
     def drop(self, node, msg, note=None):
-        self.events.append(("drop", node, None, msg, note))
+        self.events.append(("drop", node, None, msg, note, time.time()))
 
     def fail(self, node, msg, exc):
-        self.events.append(("fail", node, None, msg, None))
+        self.events.append(("fail", node, None, msg, None, time.time()))
 
     def discard(self, node, edge, msg):
-        self.events.append(("discard", node, edge.index, msg, None))
+        self.events.append(("discard", node, edge.index, msg, None, time.time()))
 
     def end(self, node, state):
-        self.events.append(("end", node, None, None, state))
+        self.events.append(("end", node, None, None, state, time.time()))
 
     def take_all(self) -> bytes | None:
         events, self.events = self.events, []
@@ -286,8 +449,8 @@ class _Recorder(Events):
         try:
             return dumps(events)
         except Exception:  # a message that cannot be pickled: shown by its repr
-            return dumps([(kind, node, edge, _Shown(short_repr(msg)), note)
-                          for kind, node, edge, msg, note in events])
+            return dumps([(kind, node, edge, _Shown(short_repr(msg)), note, at)
+                          for kind, node, edge, msg, note, at in events])
 
 
 class _Shown:
@@ -301,23 +464,95 @@ class _Shown:
 
 
 # --- a node's process -----------------------------------------------------------------
-class NodeActor:
-    """What runs in a node's process: the node's NodeRun, and the calls the hub makes on it.
+#: folders of Python itself and of installed packages: modules there are not watched for edits
+_SYSTEM_DIRS = tuple({os.path.abspath(p) + os.sep for p in
+                      (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)})
 
-    Every call returns a report: the batches made for each edge (pickled), the
-    node's counters, its state, a new failure if any, and the events of a
-    traced run.
+
+class NodeHost:
+    """What runs in a node-host process (a Ray actor): any node, loaded into it for one run.
+
+    The pool (:class:`HostPool`) keeps these processes between runs. A run
+    loads a node into a host (:meth:`load`), asks it to ``produce``, ``take`` and
+    ``end``, then clears it (:meth:`clear`). Every call returns a report: the batches
+    made for each edge (pickled), the node's counters, its state, a new failure
+    if any, and the events of a traced run.
     """
 
     #: what the node's function prints is kept and sent back with the report
     captures = True
 
-    def __init__(self, paths: list, payload: bytes) -> None:
-        for p in paths:  # find the modules the driver's functions come from
-            if p not in sys.path:
-                sys.path.append(p)
+    def __init__(self) -> None:
+        self.nr = self.watch = self.in_edges = None
+        self.paths = []  # folders added to sys.path for the node loaded now
+        self.modules = {}  # module name -> (file, its modification time when first seen)
+
+    def load(self, paths: list, payload: bytes) -> tuple[int, list | None]:
+        """Load a node and its state into this process: the one step that puts a node in a process.
+
+        ``payload`` is ``cloudpickle.dumps((node, name, out_edges, in_edges,
+        traced, state))``: the node (its function travels with it: by value if
+        it was defined in the notebook, by reference, ``module.name``, if it
+        comes from a module that can be imported), the edges as
+        :class:`EdgeRef`, whether the run is traced, and ``state``: None for a
+        fresh start, or a state recorded by a snapshot, put back with
+        :func:`dissyslab.snapshots.restore_state`. ``paths``: the folders the
+        driver imports from, so that its modules can be imported here too.
+
+        Returns ``(pid, None)``, or ``(pid, changed)`` without loading anything
+        when modules this process imported earlier have been edited since
+        (``changed`` names them): such a host is replaced, so that the node
+        runs the code as it is now.
+        """
+        changed = self._changed()
+        if changed:
+            return os.getpid(), changed
+        for p in self.paths:
+            if p not in paths and p in sys.path:
+                sys.path.remove(p)
+        self.paths = [p for p in paths if p not in sys.path]
+        sys.path.extend(self.paths)  # find the modules the driver's functions come from
         from ray import cloudpickle
-        self._setup(*cloudpickle.loads(payload))
+
+        from .snapshots import restore_state
+        node, name, out_edges, in_edges, traced, state = cloudpickle.loads(payload)
+        self._setup(node, name, out_edges, in_edges, traced)
+        restore_state(self.nr, state)  # None: a fresh start
+        self._note_modules()
+        return os.getpid(), None
+
+    def clear(self) -> None:
+        """Forget the node loaded here (its function, its state, its edges): ready for another."""
+        self.nr = self.watch = self.in_edges = None
+        self._note_modules()  # modules the node imported while it ran
+
+    def held(self) -> list[str]:
+        """What of a run this process still holds: the names of the nodes it still has ([] if clean)."""
+        import gc
+        gc.collect()
+        return sorted(o.name for o in gc.get_objects() if isinstance(o, NodeRun))
+
+    def _note_modules(self) -> None:
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if not path or name in self.modules or os.path.abspath(path).startswith(_SYSTEM_DIRS):
+                continue
+            try:
+                self.modules[name] = (path, os.stat(path).st_mtime_ns)
+            except OSError:
+                pass
+
+    def _changed(self) -> list[str]:
+        """The modules imported here whose file has changed on disk since."""
+        changed = []
+        for name, (path, mtime) in self.modules.items():
+            try:
+                now = os.stat(path).st_mtime_ns
+            except OSError:
+                now = None
+            if now != mtime:
+                changed.append(name)
+        return sorted(changed)
 
     def _setup(self, node, name, out_edges, in_edges, traced):
         self.in_edges = {e.index: e for e in in_edges}
@@ -413,7 +648,7 @@ class _Printed:
         return False
 
 
-class LocalNode(NodeActor):
+class LocalNode(NodeHost):
     """A node placed "here": the same calls and reports as an actor's, made in the hub's thread.
 
     Its function is never pickled (it may hold a lock or a connection); the
@@ -453,6 +688,8 @@ class _HubNode:
         self.kind = nr.kind
         self.here = here  # placed in this process ("here"), not in a process of its own
         self.actor = None
+        self.host = None  # its Host of the pool, while the run has it
+        self.reused = False  # its host had served an earlier run
         self.local = None  # a LocalNode: a node other than a sink placed here
         self.pid = None
         self.waiting = deque()  # (edge, port, count, data) to hand to this node
@@ -474,8 +711,12 @@ class _HubNode:
 class Hub(Engine):
     """The routing thread of one Ray run, and the actors of its nodes."""
 
-    def __init__(self, ray, run: Run, capacity: int, where: dict[str, str]) -> None:
+    def __init__(self, ray, run: Run, capacity: int, where: dict[str, str],
+                 pool: HostPool | None = None, timeout: float | None = None,
+                 ray_start: float | None = None) -> None:
         self.ray, self.run, self.capacity = ray, run, capacity
+        self.pool = pool if pool is not None else host_pool(ray)
+        self.timeout, self.ray_start = timeout, ray_start
         net = run.net
         self.edges = list(net.edges)
         self.index = {id(e): i for i, e in enumerate(self.edges)}
@@ -492,16 +733,28 @@ class Hub(Engine):
         self.in_local = False  # the hub is inside the function of a node placed here
         self.thread = threading.Thread(target=self._main, name="dissyslab ray hub", daemon=True)
         self.started_at = self.ready_at = None
+        self.closed = False
+        # time.time() + this = time.perf_counter(), in this process (for the events' stamps)
+        self.wall_to_perf = time.perf_counter() - time.time()
+        run.pids = {}
+        run.ray_processes = {"reused": 0, "started": 0}
 
     # --- starting --------------------------------------------------------------------
-    def start_actors(self) -> None:
-        """One actor per node placed in a process; wait until each process has started."""
+    def load_nodes(self) -> None:
+        """Load every node placed in a process into a host of the pool; wait until each is loaded.
+
+        Runs in the hub's thread, so that the run's ``timeout`` (and Ctrl-C)
+        covers the start of new processes. A host that is gone (ended by the
+        pool while unused) or whose modules were edited since it imported them
+        is replaced by a new one.
+        """
         ray, run = self.ray, self.run
-        actor_class = ray.remote(NodeActor)
         traced = run.nodes and next(iter(run.nodes.values())).watch is not None
         # the folders this process imports from ("" is the current folder: a notebook's own)
         paths = [os.path.abspath(p or ".") for p in sys.path if os.path.isdir(p or ".")]
         self.started_at = time.perf_counter()
+        payloads = {}
+        from ray import cloudpickle
         for place in self.places.values():
             if place.here and place.kind == "sink":
                 continue  # _local hands it its messages
@@ -511,43 +764,77 @@ class Hub(Engine):
             if place.here:
                 place.local = LocalNode(nr.node, place.name, outs, ins, traced)
                 continue
-            from ray import cloudpickle
-            payload = cloudpickle.dumps((nr.node, place.name, outs, ins, traced))
-            place.actor = actor_class.options(
-                name=None, max_restarts=0, max_task_retries=0, num_cpus=0,
-            ).remote(paths, payload)
-        pids = {name: p.actor.pid.remote() for name, p in self.places.items() if p.actor}
-        for name, ref in pids.items():
-            place = self.places[name]
-            try:
-                place.pid = ray.get(ref, timeout=START_TIMEOUT)
-            except Exception as exc:
+            payloads[place.name] = cloudpickle.dumps((nr.node, place.name, outs, ins, traced, None))
+        hosts = self.pool.take(len(payloads))
+        pending = {}
+
+        def load(place, host):
+            place.host, place.reused = host, host.pid is not None
+            pending[host.actor.load.remote(paths, payloads[place.name])] = place
+
+        for name, host in zip(payloads, hosts, strict=True):
+            load(self.places[name], host)
+        replaced = set()
+        limit = time.monotonic() + START_TIMEOUT
+        while pending:
+            if self.stopping:
+                raise Stop
+            if time.monotonic() > limit:
                 raise RuntimeError(
-                    f"{place.kind} '{name}' could not start in a process of its own: "
-                    f"{_first_line(exc)} If its function comes from a module of yours, that "
-                    f"module must be importable there too (on a cluster: on every machine)."
-                ) from exc
+                    f"the processes of {', '.join(p.name for p in pending.values())} did not "
+                    f"start within {START_TIMEOUT} seconds: the machine (or the Ray cluster) "
+                    f"may be out of memory or overloaded.")
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=HUB_TICK * 5)
+            for ref in ready:
+                place = pending.pop(ref)
+                try:
+                    pid, changed = ray.get(ref)
+                except Exception as exc:
+                    self.pool.kill(place.host)
+                    place.host = None
+                    from ray import exceptions
+                    if isinstance(exc, exceptions.RayTaskError) or place.name in replaced:
+                        raise RuntimeError(
+                            f"{place.kind} '{place.name}' could not start in a process of its own: "
+                            f"{_first_line(exc)} If its function comes from a module of yours, "
+                            f"that module must be importable there too (on a cluster: on every "
+                            f"machine).") from exc
+                    changed = ()  # the host was gone: a new one
+                if changed is not None:
+                    if place.host is not None:
+                        self.pool.kill(place.host)
+                    replaced.add(place.name)
+                    load(place, self.pool.new())
+                    continue
+                place.actor, place.pid = place.host.actor, pid
+                place.host.pid = pid
+                run.pids[place.name] = pid
+        reused = sum(self.places[name].reused for name in payloads)
+        run.ray_processes = {"reused": reused, "started": len(payloads) - reused}
         self.ready_at = time.perf_counter()
 
-    def kill_actors(self) -> None:
-        """Kill every actor of this run (its process ends)."""
+    def release(self) -> None:
+        """Give every host of this run back to the pool, or kill it if its node did not end normally.
+
+        A host whose node ended, without failing, while the run went on is
+        cleared and kept. Any other (its node failed, its process died, it was
+        still at work when the run was stopped) is killed: the pool starts a
+        new one when needed.
+        """
         for place in self.places.values():
-            if place.actor is not None:
-                try:
-                    self.ray.kill(place.actor, no_restart=True)
-                except Exception:
-                    pass
-                place.actor = None
+            host = getattr(place, "host", None)
+            if host is None:
+                continue
+            place.host = place.actor = None
+            if (place.ended and not place.dead and place.nr.failure is None and not place.calls
+                    and self.error is None and not self.thread.is_alive()):
+                self.pool.give_back(host)
+            else:
+                self.pool.kill(host)
 
     # --- the hooks running.execute drives ------------------------------------------------
     def start(self) -> None:
-        """Start a process per node placed in one, then the hub's thread."""
-        try:
-            self.start_actors()
-        except BaseException:
-            self.close()
-            raise
-        self.run.pids = {name: p.pid for name, p in self.places.items() if p.pid is not None}
+        """Start the hub's thread: it loads the nodes into their processes, then routes."""
         self.thread.start()
 
     def alive(self, nr: NodeRun) -> bool:
@@ -569,15 +856,41 @@ class Hub(Engine):
                 if not place.ended:
                     place.nr.stop()
         now = time.perf_counter()
-        self.run.ray_times = {"start": (self.ready_at or now) - (self.started_at or now),
+        self.run.ray_times = {"ray": self.ray_start or 0.0,
+                              "start": (self.ready_at or now) - (self.started_at or now),
                               "run": now - (self.ready_at or self.started_at or now)}
 
+    def finish(self, outcome: str) -> tuple[str, str | None]:
+        """A timeout that struck while the nodes' processes started says so."""
+        if outcome != "timeout" or self.timeout is None or self.started_at is None:
+            return outcome, None
+        starting = (self.ready_at or time.perf_counter()) - self.started_at
+        if self.ready_at is not None and starting < self.timeout / 2:
+            return outcome, None
+        text = (f"The network did not finish within {self.timeout:g} seconds, so it was stopped: "
+                + (f"its nodes' processes were still starting ({starting:.1f} s)"
+                   if self.ready_at is None else
+                   f"starting its nodes' processes took {starting:.1f} s of that")
+                + ". A new process starts Python and Ray and imports the modules the functions "
+                  "use; the next runs reuse the processes. Give a larger timeout.")
+        if self.ray_start:
+            text += (f" (This run also started Ray itself, in {self.ray_start:.1f} s, which the "
+                     f"timeout does not count.)")
+        return outcome, text
+
     def close(self) -> None:
-        self.kill_actors()
+        """Give the hosts back to the pool, or kill them (:meth:`release`); once."""
+        if self.closed:
+            return
+        if self.thread.is_alive() and not self.stopping:
+            self.thread.join(STOP_GRACE)  # it has set ``done`` and is ending
+        self.closed = True
+        self.release()  # a thread still stuck in a node placed here: every host goes
 
     # --- the hub's loop ------------------------------------------------------------------
     def _main(self):
         try:
+            self.load_nodes()
             self._route()
         except Stop:
             pass
@@ -840,23 +1153,44 @@ class Hub(Engine):
             self.place_of[id(e.dst)].open_in.discard(e)
 
     def _replay(self, watch, events):
+        """Tell ``watch`` of the events a node's process recorded, each at the time it happened there.
+
+        The events carry ``time.time()`` stamps taken in the node's process.
+        Observers keep times with a ``clock()`` of their own (the tracer:
+        seconds since the run began, by this process's ``perf_counter``): while
+        the events are replayed, their clock gives each event's own stamp, moved
+        onto that same scale. On one machine every process reads the same
+        ``time.time()``, so the times agree to the microsecond; on a cluster the
+        machines' clocks differ by what their time keeping (NTP) leaves, often a
+        millisecond or so, sometimes more.
+        """
         edges = self.edges
-        for kind, node, index, msg, note in events:
-            if kind == "emit":
-                watch.emit(node, msg)
-            elif kind == "receive":
-                watch.receive(node, edges[index], msg)
-            elif kind == "send":
-                watch.send(node, edges[index], msg)
-            elif kind == "drop":
-                watch.drop(node, msg, note)
-            elif kind == "fail":
-                watch.fail(node, msg, self.places[node].nr.failure.exception
-                           if self.places[node].nr.failure is not None else None)
-            elif kind == "discard":
-                watch.discard(node, edges[index], msg)
-            elif kind == "end":
-                watch.end(node, note)
+        clocks = [o for o in self.run.observers if callable(getattr(o, "clock", None))]
+        # (their clock now) - (this process's perf_counter now): the offset of each clock
+        offsets = [(o, o.clock, o.clock() - time.perf_counter()) for o in clocks]
+        at = 0.0
+        for o, _, offset in offsets:
+            o.clock = lambda offset=offset: at + self.wall_to_perf + offset
+        try:
+            for kind, node, index, msg, note, at in events:  # noqa: B007 (``at`` is read by the clocks)
+                if kind == "emit":
+                    watch.emit(node, msg)
+                elif kind == "receive":
+                    watch.receive(node, edges[index], msg)
+                elif kind == "send":
+                    watch.send(node, edges[index], msg)
+                elif kind == "drop":
+                    watch.drop(node, msg, note)
+                elif kind == "fail":
+                    watch.fail(node, msg, self.places[node].nr.failure.exception
+                               if self.places[node].nr.failure is not None else None)
+                elif kind == "discard":
+                    watch.discard(node, edges[index], msg)
+                elif kind == "end":
+                    watch.end(node, note)
+        finally:
+            for o, clock, _ in offsets:
+                o.clock = clock
 
     # --- this process's own nodes: sinks, and nodes whose process died ----------------------
     def _local(self, place) -> bool:
@@ -1016,16 +1350,27 @@ def check_picklable(net: Network, where: dict[str, str]) -> None:
 def run(net: Network, timeout: float | None = None, capacity: int | None = None,
         observers: Iterable[Observer] = (), place: dict | None = None) -> Run:
     """Run ``net`` on Ray (see the module's text and :meth:`Network.run_network`); return the Run."""
-    where, ray = {}, None
+    where, ray, pool, ray_start = {}, None, None, None
 
     def prepare():
-        nonlocal ray
+        nonlocal ray, pool, ray_start
         where.update(placement(net, place))
-        ray = connect()
+        started = ray_module().is_initialized()
+        ray = connect(say=_say)
+        if not started and ray.is_initialized():
+            ray_start = started_in
+        pool = host_pool(ray)
+        # the processes start while the functions are checked and the run is wired
+        pool.prestart(sum(w == PROCESS for w in where.values()))
         check_picklable(net, where)
 
-    return execute(net, lambda r, cap: Hub(ray, r, cap, where), timeout, capacity, observers,
-                   before=prepare,
+    return execute(net, lambda r, cap: Hub(ray, r, cap, where, pool, timeout, ray_start),
+                   timeout, capacity, observers, before=prepare,
                    stuck_text="A node placed in this process (a sink, say) was still inside its "
                               "function when the network stopped. It ends as soon as that call "
                               "returns (a long time.sleep, say).")
+
+
+def _say(text: str) -> None:
+    """Tell the student at once (a notebook cell shows it while Ray starts)."""
+    print(text, flush=True)

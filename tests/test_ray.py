@@ -53,13 +53,26 @@ def alive(pid):
         return False
 
 
-def assert_no_process_left(g):
-    pids = list(g.last_run.pids.values())
+def pool():
+    from dissyslab.ray_engine import host_pool
+
+    return host_pool(ray)
+
+
+def assert_hosts_clean(g, killed=()):
+    """After a run: the processes of the nodes in ``killed`` have ended; every other one is
+    an unused host of the pool that holds nothing of the run (or has ended)."""
+    pids = dict(g.last_run.pids)
     assert pids, "the run recorded no node process"
+    gone = [pids[name] for name in killed]
     deadline = time.monotonic() + 30
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+    while any(alive(p) for p in gone) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [p for p in pids if alive(p)], "node processes left running after the run"
+    assert not [p for p in gone if alive(p)], "the process of a failed or stopped node was kept"
+    unused = {h.pid: h for h in pool().unused}
+    kept = [p for name, p in pids.items() if name not in killed and alive(p)]
+    assert set(kept) <= set(unused), "a node process neither kept in the pool nor ended"
+    assert ray.get([unused[p].actor.held.remote() for p in kept], timeout=60) == [[]] * len(kept)
 
 
 def both(make):
@@ -91,7 +104,7 @@ def test_the_fanout_of_lesson_03_gives_the_threaded_results_and_stats():
     assert {e.label: n for e, n in gr.edge_counts.items()} == {
         e.label: n for e, n in gt.edge_counts.items()}
     assert set(gr.state.values()) == {"done"}
-    assert_no_process_left(gr)
+    assert_hosts_clean(gr)
 
 
 def patterns():
@@ -194,7 +207,7 @@ def test_a_failing_node_gives_the_same_network_error_with_the_traceback_from_its
     assert got == [0.25, 0.5]
     assert g.state == {"numbers": "done", "inverse": "failed", "got": "done"}
     assert g.stats["inverse"].discarded == 1
-    assert_no_process_left(g)
+    assert_hosts_clean(g, killed=["inverse"])
 
 
 class Locked:
@@ -287,7 +300,7 @@ def test_a_sink_placed_in_a_process_runs_there(capsys):
     assert pid != os.getpid()
     assert capsys.readouterr().out == f"1 in {pid}\n2 in {pid}\n"  # printed here, all the same
     assert g.stats["show"].received == 2 and g.state["show"] == "done"
-    assert_no_process_left(g)
+    assert_hosts_clean(g)
 
 
 def test_placement_mistakes_are_refused_naming_the_node():
@@ -340,7 +353,7 @@ def test_a_node_whose_process_is_killed_is_reported_by_name_and_the_rest_goes_on
     assert other == list(range(6))
     assert got == [0, 1, 2][:len(got)]
     assert g.state["fragile"] == "failed"
-    assert_no_process_left(g)
+    assert_hosts_clean(g, killed=["fragile"])
 
 
 def test_a_timeout_stops_the_actors_and_leaves_no_process():
@@ -353,7 +366,25 @@ def test_a_timeout_stops_the_actors_and_leaves_no_process():
         g.run_network(timeout=3, engine="ray")
     assert got and got == list(range(1, len(got) + 1))
     assert g.state["endless"] == "stopped"
-    assert_no_process_left(g)
+    assert_hosts_clean(g, killed=["endless", "plus"])
+
+
+def test_trace_times_are_when_the_events_happened_in_the_nodes_processes():
+    def slow(x):
+        time.sleep(0.2)
+        return x
+    step = Transform(fn=slow, name="slow")
+    g = network([(Source(fn=ListSource([1, 2, 3]).run, name="numbers"), step),
+                 (step, Sink(fn=lambda x: None, name="quiet"))])
+    g.run_network(timeout=60, engine="ray", trace=True)
+    received = [r.time for r in g.trace if r.node == "slow" and r.event == "receive"]
+    sent = [r.time for r in g.trace if r.node == "slow" and r.event == "send"]
+    # the three messages are handled in one call of its process: their times still differ
+    assert [b - a >= 0.15 for a, b in zip(received, received[1:], strict=False)] == [True, True]
+    assert [s - r >= 0.15 for r, s in zip(received, sent, strict=True)] == [True, True, True]
+    # on the same clock as the events of this process (the sink's receives come after)
+    quiet = [r.time for r in g.trace if r.node == "quiet" and r.event == "receive"]
+    assert all(q >= s for q, s in zip(quiet, sent, strict=True)) and 0 < received[0] < 30
 
 
 def test_trace_records_what_happened_in_the_nodes_processes():
@@ -401,7 +432,7 @@ def test_ctrl_c_stops_the_actors_and_leaves_no_process():
     with pytest.raises(KeyboardInterrupt, match="interrupted and stopped"):
         g.run_network(timeout=60, engine="ray")
     assert g.state == {"endless": "stopped", "watcher": "stopped"}
-    assert_no_process_left(g)
+    assert_hosts_clean(g, killed=["endless"])
 
 
 def test_a_timeout_kills_a_node_stuck_inside_its_function():
@@ -413,7 +444,7 @@ def test_a_timeout_kills_a_node_stuck_inside_its_function():
     with pytest.raises(NetworkTimeout, match=r"transform 'sleepy' \(inside its function\)"):
         g.run_network(timeout=3, engine="ray")
     assert g.state["sleepy"] == "stopped"
-    assert_no_process_left(g)
+    assert_hosts_clean(g, killed=["sleepy"])
 
 
 def test_what_a_node_prints_in_its_process_is_printed_here(capsys):
@@ -554,3 +585,147 @@ def test_ray_gives_what_seeded_runs_give_with_capacity_faults_splits_and_loops(d
         assert on_ray == seeded
     elif not (on_ray["failed"] or seeded["failed"]):
         assert on_ray["sinks"] == seeded["sinks"]
+
+
+# --- the pool of node-host processes -------------------------------------------------------------
+class Numbering:
+    """A node's state: numbers the messages it sees."""
+
+    def __init__(self):
+        self.seen = 0
+
+    def number(self, x):
+        self.seen += 1
+        return (self.seen, x)
+
+
+def test_processes_are_kept_between_runs_and_given_back_holding_nothing():
+    numbering = Numbering()
+
+    def run():
+        got = []
+        step = Transform(fn=numbering.number, name="number")
+        g = network([(Source(fn=ListSource(["a", "b"]).run, name="letters"), step),
+                     (step, Sink(fn=got.append, name="got"))])
+        g.run_network(timeout=60, engine="ray")
+        return g, got
+    g1, got1 = run()
+    assert_hosts_clean(g1)
+    g2, got2 = run()
+    # the second run's nodes ran in processes of the first run: none was started
+    assert set(g2.last_run.pids.values()) <= set(g1.last_run.pids.values())
+    assert g2.last_run.ray_processes == {"reused": 2, "started": 0}
+    # and the node's state in that process was not left there: it starts again from 0
+    assert got1 == got2 == [(1, "a"), (2, "b")]
+    assert_hosts_clean(g2)
+
+
+def test_a_host_whose_node_failed_is_replaced_and_the_next_run_works():
+    inv = Transform(fn=inverse, name="inverse")
+    g = network([(Source(fn=ListSource([0]).run, name="numbers"), inv),
+                 (inv, Sink(fn=print, name="show"))])
+    with pytest.raises(NetworkError):
+        g.run_network(timeout=60, engine="ray")
+    dead = g.last_run.pids["inverse"]
+    got = []
+    inv = Transform(fn=inverse, name="inverse")
+    g = network([(Source(fn=ListSource([2]).run, name="numbers"), inv),
+                 (inv, Sink(fn=got.append, name="got"))])
+    g.run_network(timeout=60, engine="ray")
+    assert got == [0.5] and dead not in g.last_run.pids.values()
+
+
+def test_a_module_edited_on_disk_is_seen_by_the_next_run(tmp_path, monkeypatch):
+    import importlib
+
+    helper = tmp_path / "edited_helper.py"
+    helper.write_text("def step(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "edited_helper", raising=False)
+    import edited_helper
+
+    def run():
+        got = []
+        t = Transform(fn=edited_helper.step, name="step")  # pickled by reference: module.step
+        g = network([(Source(fn=ListSource([1]).run, name="one"), t), (t, Sink(fn=got.append))])
+        g.run_network(timeout=60, engine="ray")
+        return g, got
+    g1, got1 = run()
+    helper.write_text("def step(x):\n    return x + 100\n")
+    later = os.stat(helper).st_mtime_ns + 10**9  # a new time even on a coarse file system
+    os.utime(helper, ns=(later, later))
+    importlib.reload(edited_helper)
+    g2, got2 = run()
+    assert (got1, got2) == ([2], [101])
+    assert g2.last_run.pids["step"] != g1.last_run.pids["step"]  # its old host was replaced
+    assert not alive(g1.last_run.pids["step"])
+
+
+def test_the_pool_ends_hosts_left_unused(monkeypatch):
+    from dissyslab import ray_engine
+
+    got = []
+    g = network([(Source(fn=ListSource([1]).run, name="one"), Sink(fn=got.append))])
+    g.run_network(timeout=60, engine="ray")
+    pid = g.last_run.pids["one"]
+    assert pid in {h.pid for h in pool().unused}
+    monkeypatch.setattr(ray_engine, "POOL_IDLE", 0.5)
+    monkeypatch.setattr(ray_engine, "POOL_LOOK", 0.2)
+    deadline = time.monotonic() + 30
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid) and pid not in {h.pid for h in pool().unused}
+
+
+def test_timeout_counts_the_start_of_the_nodes_processes(tmp_path, monkeypatch):
+    import types
+
+    # quick to import here, 8 seconds in a new process: the node's process is slow to start
+    (tmp_path / "slow_to_import.py").write_text(
+        "import time\ntime.sleep(8)\n\ndef same(x):\n    return x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = types.ModuleType("slow_to_import")
+    exec("def same(x):\n    return x\n", module.__dict__)
+    module.same.__module__ = "slow_to_import"
+    monkeypatch.setitem(sys.modules, "slow_to_import", module)
+    step = Transform(fn=module.same, name="same")
+    g = network([(Source(fn=ListSource([1]).run, name="one"), step), (step, Sink(fn=print))])
+    start = time.monotonic()
+    with pytest.raises(NetworkTimeout, match="within 2 seconds, so it was stopped: its nodes' "
+                                             "processes were still starting"):
+        g.run_network(timeout=2, engine="ray")
+    assert time.monotonic() - start < 6
+    assert g.state["same"] == "stopped"
+
+
+def test_no_process_outlives_ray_shutdown_or_the_end_of_python():
+    code = ("import os, time, ray\n"
+            "from dissyslab import network, Source, Transform, Sink, ListSource\n"
+            "def run():\n"
+            "    t = Transform(fn=abs, name='abs')\n"
+            "    g = network([(Source(fn=ListSource([-1]).run, name='one'), t), (t, Sink(fn=print))])\n"
+            "    g.run_network(engine='ray', timeout=120)\n"
+            "    return list(g.last_run.pids.values())\n"
+            "first = run()\n"
+            "ray.shutdown()\n"
+            "def alive(p):\n"
+            "    try:\n"
+            "        return open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'\n"
+            "    except FileNotFoundError:\n"
+            "        return False\n"
+            "deadline = time.monotonic() + 30\n"
+            "while any(map(alive, first)) and time.monotonic() < deadline:\n"
+            "    time.sleep(0.1)\n"
+            "print('left after ray.shutdown():', [p for p in first if alive(p)])\n"
+            "print('pids', *run())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "Starting Ray (once per Python session: a few seconds, more on a busy machine)..."
+    assert lines[1].startswith("Ray started in "), out.stdout + out.stderr
+    assert "left after ray.shutdown(): []" in lines, out.stdout + out.stderr
+    pids = [int(p) for p in lines[-1].split()[1:]]
+    assert len(pids) == 2 and lines.count("1") == 2
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in pids if alive(p)], "node processes outlived Python"
