@@ -64,7 +64,8 @@ class Run:
     """
 
     def __init__(self, net: Network, observers: Iterable[Observer] = (), seed: int | None = None,
-                 resume: Snapshot | None = None) -> None:
+                 resume: Snapshot | None = None,
+                 in_place: Callable[[str], bool] | None = None) -> None:
         self.net = net
         self.seed = seed
         self.observers = list(observers)
@@ -90,7 +91,8 @@ class Run:
         self.snapshots_dropped = 0  # snapshots given up because the run was stopped
         self.snapshot_lock = threading.RLock()
         self.take_snapshot = None  # set by a threaded run: starts one from any thread
-        self.resend = [] if resume is None else restore(self, resume)
+        self.resumed = resume  # the snapshot it resumes from (Ray loads states into processes)
+        self.resend = [] if resume is None else restore(self, resume, in_place)
 
     @property
     def stats(self) -> dict:
@@ -172,10 +174,12 @@ class Engine:
 def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | None,
             capacity: int | None, observers: Iterable[Observer] = (), *, seed: int | None = None,
             resume: Snapshot | None = None, stuck_text: str = "{names}",
-            before: Callable[[], None] | None = None) -> Run:
+            before: Callable[[], None] | None = None,
+            in_place: Callable[[str], bool] | None = None) -> Run:
     """One run, whichever scheduler: check, begin, start, wait, stop with grace, conclude.
 
-    ``make(run, capacity)`` builds the scheduler's :class:`Engine`. On timeout or
+    ``make(run, capacity)`` builds the scheduler's :class:`Engine`. ``in_place``:
+    which nodes' states ``resume`` puts back here (see ``snapshots.restore``). On timeout or
     Ctrl-C every node is stopped, and those still inside their function after
     :data:`STOP_GRACE` are named with ``stuck_text`` in a warning. Returns the Run,
     or raises what went wrong (:func:`conclude`).
@@ -186,7 +190,7 @@ def execute(net: Network, make: Callable[[Run, int], Engine], timeout: float | N
     begin(net)
     busy, stuck, engine = "", [], None
     try:
-        r = Run(net, observers, seed=seed, resume=resume)
+        r = Run(net, observers, seed=seed, resume=resume, in_place=in_place)
         net.last_run = r
         engine = make(r, capacity)
         for observer in r.observers:

@@ -617,12 +617,17 @@ class Recording:
         open_edges = [e for edges in list(self.open.values()) for e in tuple(edges)]
         return recorded, open_edges
 
-    def record(self, nr: NodeRun) -> bool:
-        """Record ``nr``'s state if it has not yet; True if it did now."""
+    def record(self, nr: NodeRun, recorded: tuple | None = None) -> bool:
+        """Record ``nr``'s state if it has not yet; True if it did now.
+
+        ``recorded``: ``(state, problem)`` as :func:`record_state` gives it, when
+        the node's state was recorded where the node runs (a Ray process) and
+        sent here; None records it now, in this process.
+        """
         name = nr.name
         if name in self.states or self.dropped:
             return False
-        self.states[name], problem = record_state(nr)
+        self.states[name], problem = record_state(nr) if recorded is None else recorded
         if problem is not None:
             self.problems[name] = problem
         if nr.kind == "source" and nr.exhausted:
@@ -636,16 +641,17 @@ class Recording:
             self._complete()
         return True
 
-    def marker(self, nr: NodeRun, edge: Edge) -> bool:
+    def marker(self, nr: NodeRun, edge: Edge, recorded: tuple | None = None) -> bool:
         """``nr`` took the marker of ``edge``; True if it has just recorded its state.
 
-        The marker is taken first, then the state recorded (rule 2), and the trace says so in that order.
+        The marker is taken first, then the state recorded (rule 2), and the trace says so in that
+        order. ``recorded``: as for :meth:`record`.
         """
         if self.dropped:
             return False
         if nr.watch is not None:
             nr.watch.marker(nr.name, edge, self.number)
-        first = self.record(nr)
+        first = self.record(nr, recorded)
         waiting = self.open[nr.name]
         if edge in waiting:
             waiting.discard(edge)
@@ -653,17 +659,25 @@ class Recording:
                 self._complete()
         return first
 
+    def records(self, nr: NodeRun, edge: Edge) -> bool:
+        """Is ``edge``'s channel being recorded (``nr`` has recorded, and that edge's marker has not come)?"""
+        waiting = self.open.get(nr.name)
+        return bool(waiting) and edge in waiting
+
     def took(self, nr: NodeRun, edge: Edge, batch: list) -> None:
         """``nr`` is about to handle ``batch`` from ``edge``: in flight if it recorded before the marker."""
         waiting = self.open.get(nr.name)
         if waiting and edge in waiting:
             self.channels[edge].extend(_copies(batch))
 
-    def ended(self, nr: NodeRun) -> bool:
-        """``nr`` has ended: nothing more can reach it. True if it has just recorded its state."""
+    def ended(self, nr: NodeRun, recorded: tuple | None = None) -> bool:
+        """``nr`` has ended: nothing more can reach it. True if it has just recorded its state.
+
+        ``recorded``: as for :meth:`record`.
+        """
         if self.dropped:
             return False
-        first = self.record(nr)
+        first = self.record(nr, recorded)
         waiting = self.open[nr.name]
         if waiting:
             waiting.clear()
@@ -735,12 +749,14 @@ def kept(rec: Recording, timeout: float | None) -> Snapshot:
 
 
 # --- resuming -------------------------------------------------------------------
-def restore(run: Run, snap: Snapshot) -> list:
+def restore(run: Run, snap: Snapshot, in_place=None) -> list:
     """Put ``snap``'s node states back and return ``[(edge, messages)]`` to send again.
 
     Sources that had ended stay ended. The messages of an edge into or round a
     loop count as going round it (``termination.py``), and as sent by the
-    edge's sender.
+    edge's sender. ``in_place(name)``: False for a node whose state the
+    scheduler puts back itself, where the node runs (Ray: in its process,
+    from ``run.resumed``); None: every node's state is put back here.
     """
     net = run.net
     _check_fits(net, snap)
@@ -748,7 +764,8 @@ def restore(run: Run, snap: Snapshot) -> list:
 
     labels = edge_labels(net)
     for name, nr in run.nodes.items():
-        restore_state(nr, snap.nodes[name])
+        if in_place is None or in_place(name):
+            restore_state(nr, snap.nodes[name])
         if name in snap.ended:
             nr.exhausted = True
     resend = []
