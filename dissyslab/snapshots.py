@@ -601,11 +601,15 @@ class Recording:
         self.dropped = False  # given up (g.snapshot's timeout): it records nothing more
 
     def drop(self) -> None:
-        """Give this snapshot up: it records nothing more and never appears in ``g.snapshots``."""
+        """Give this snapshot up: it records nothing more and never appears in ``g.snapshots``.
+
+        Whoever waits for it (``g.snapshot()``) hears at once that it was not kept.
+        """
         with self.run.snapshot_lock:
             self.dropped = True
             if self in self.run.recordings:
                 self.run.recordings.remove(self)
+        self.done.set()
 
     def progress(self) -> tuple[list, list]:
         """(the nodes that have recorded, the edges whose messages are being recorded), for views.
