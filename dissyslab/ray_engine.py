@@ -58,6 +58,16 @@ How a run goes:
   ``trace=True``, the live view and the diagram work as with threads. (The
   times in a trace are when the events reached this process: a batch's
   events come back together, after the call that made them.)
+* Snapshots (``snapshots.py``) follow the same rules as with threads, written
+  once in its ``Recording``: the hub carries a snapshot's markers in each
+  edge's queue, in their place among the messages, and a node takes one
+  between two calls of its function (a call never goes past a marker). A
+  node's state is recorded in its own process (``NodeHost.record``), pickled,
+  and handed to the Recording here when the call's report comes back, in the
+  order of that node's calls; a sink here records in place. ``resume=`` loads
+  each recorded state into the process that runs the node, in the same step
+  that loads the node (``NodeHost.load``): the notebook's objects of nodes in
+  processes are not changed, those of sinks and of nodes placed here are.
 * After the run, however it ends (finished, failure, timeout, Ctrl-C), every
   actor of the run is killed: no process of it is left behind. A process that
   dies during the run (killed, out of memory) fails its node, by name.

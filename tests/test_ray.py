@@ -804,8 +804,10 @@ def test_resume_on_ray_continues_from_the_state_recorded_in_the_nodes_process(wh
     assert out == expected  # the sink's list, restored in place, then filled: nothing lost or twice
     if where == "process":  # the state lived in the node's process: the notebook's object is as it was
         assert adder.total == 0
-        g.run_network(resume=snap, timeout=120, live=False)  # threads resume the same snapshot
-        assert out == expected
+        for seed in (None, 3):  # threads, and a seeded run, resume the same snapshot
+            adder.total = 0
+            g.run_network(resume=snap, seed=seed, timeout=120, live=False)
+            assert out == expected
     assert adder.total == expected[-1]  # restored in place (here, or by threads), then went on
 
 
