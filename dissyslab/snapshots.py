@@ -450,20 +450,27 @@ def check_use(net: Network, *, taking: bool, resume: Any = None, allow_unrecorde
             unseen[name] = closure_state(node.fn)
     missing = [f"{kinds[n]} '{n}' (it keeps its state in {_variables(v)} of its closure, which "
                f"a snapshot cannot see)" for n, v in unseen.items()]
+    lost = [n for n in resume.unrecorded if n not in unseen and n in resume.failed]
     missing += [f"{kinds[n]} '{n}' (its state could not be copied)" for n in resume.unrecorded
-                if n not in unseen]
+                if n not in unseen and n not in lost]
+    missing += [f"{kinds[n]} '{n}' (it had failed, and its state could not be recorded: its "
+                f"process had died, on Ray, or its state could not be copied)" for n in lost]
     if missing and not allow_unrecorded:
         fixes = []
         if unseen:
             fixes.append("keep the state in an object (a class with a method as the node's fn)")
-        if len(missing) > len(unseen):
+        if len(missing) > len(unseen) + len(lost):
             fixes.append("give the class __getstate__ and __setstate__ that leave out what "
                          "cannot be copied (a lock, an open file) and make it again")
+        fixes = [f"{' or '.join(fixes)}, and take a new snapshot"] if fixes else []
+        if lost:
+            fixes.append("resume from a snapshot taken before it failed (g.snapshots holds "
+                         "them in the order they were taken)")
         raise ValueError(
             f"This snapshot has no recorded state for {'; '.join(missing)}, so a run resumed "
             f"from it would go on with whatever that state holds now, not what it held when the "
             f"snapshot was taken: it would not continue the run. To fix it, "
-            f"{' or '.join(fixes)}, and take a new snapshot. If that state does not matter "
+            f"{'; or '.join(fixes)}. If that state does not matter "
             f"(a switch for a test, say), pass allow_unrecorded=True to resume anyway, with that "
             f"state as it is now.")
     if missing:

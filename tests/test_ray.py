@@ -921,3 +921,42 @@ def test_a_ray_snapshot_cut_short_by_a_timeout_or_ctrl_c_is_not_kept(stop):
     assert errors and "incomplete and was not kept" in errors[0]
     assert g.snapshots == [] and out == []
     assert_hosts_clean(g, killed=["stuck"])
+
+
+def slowly(x):
+    time.sleep(0.01)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.filterwarnings("ignore::dissyslab.SnapshotWarning")  # snapshots after the kill
+def test_a_node_whose_process_is_killed_resumes_from_a_snapshot_taken_before():
+    expected = list(itertools.accumulate(range(1, 201)))
+    adder, out = RunningSum(), []
+    src = Source(fn=ListSource(list(range(1, 201))).run, name="numbers")
+    step = Transform(fn=adder.add, name="sum")
+    g = network([(src, step), (step, Sink(fn=out.append, name="sums")),
+                 (src, Sink(fn=slowly, name="log"))])  # the run goes on after the kill
+
+    def kill():  # once a snapshot has been kept, the process of 'sum' is killed; one more is taken
+        deadline = time.monotonic() + 120
+        while not (g.last_run is not None and g.last_run.snapshots) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(g.last_run.pids["sum"], signal.SIGKILL)
+        while g.state["sum"] != "failed" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        g.snapshot(timeout=60)
+
+    helper = threading.Thread(target=kill)
+    helper.start()
+    with pytest.raises(NetworkError, match="transform 'sum' stopped: its process died"):
+        g.run_network(engine="ray", snapshot_every=0.1, capacity=5, timeout=120, live=False)
+    helper.join()
+    assert len(out) < 200
+    before = [s for s in g.snapshots if "sum" not in s.failed]
+    assert before and len(g.snapshots) > len(before)
+    for snap in g.snapshots[len(before):]:  # taken after: its state died with its process
+        assert "sum" in snap.unrecorded
+        with pytest.raises(ValueError, match="resume from a snapshot taken before it failed"):
+            g.run_network(engine="ray", resume=snap, timeout=120, live=False)
+    g.run_network(engine="ray", resume=before[-1], timeout=120, live=False)
+    assert out == expected
