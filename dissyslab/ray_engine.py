@@ -555,13 +555,16 @@ class NodeHost:
     def record(self, wanted: bool) -> tuple:
         """A snapshot's marker (or its start) has come: the node's state now, between two calls.
 
-        Returns a report (as every call does) whose last part is
-        ``(state, problem)`` as :func:`~dissyslab.snapshots.record_state` gives
-        them, the state pickled to travel to the driver; None when not
-        ``wanted`` (the node has already recorded for that snapshot).
+        Returns a report (as every call does) whose last part is ``(state,
+        problem, at)``: the state and the problem as
+        :func:`~dissyslab.snapshots.record_state` gives them, the state pickled
+        to travel to the driver (both None when not ``wanted``: the node has
+        already recorded for that snapshot), and ``at``, the ``time.time()`` of
+        that moment here (for the trace).
         """
-        recorded = None
+        state = problem = None
         with _Printed(self.captures) as printed:
+            at = time.time()
             if wanted:
                 state, problem = record_state(self.nr)
                 if state is not None and self.travels:
@@ -571,8 +574,7 @@ class NodeHost:
                         state, problem = None, (
                             f"it could not be pickled to come back from the node's process: "
                             f"{exception_text(exc, 200)}")
-                recorded = (state, problem)
-        return self._report(printed, recorded)
+        return self._report(printed, (state, problem, at))
 
     def clear(self) -> None:
         """Forget the node loaded here (its function, its state, its edges): ready for another."""
@@ -1205,6 +1207,7 @@ class Hub(Engine):
             self._recorded(place, what, items, recorded)
         if what == "take":
             if self.taking:  # messages in flight, for the snapshots whose channels are open
+                self.taking = [r for r in self.taking if not (r.kept or r.dropped)]
                 self._took(place.nr, items)
             handled = sum(c for _, _, c, _ in items)
             for e, _, c, _ in items:
@@ -1297,21 +1300,40 @@ class Hub(Engine):
             self._call(place, "record", wanted, (why, rec), 0)
 
     def _recorded(self, place, what, items, recorded):
-        """A state recorded in ``place``'s process has come: the Recording's rules take it from here."""
-        if recorded is not None and recorded[0] is not None and place.local is None:
-            recorded = (pickle.loads(recorded[0]), recorded[1])
-        if what == "marker":
-            edge, _, _, marker = items[0]
-            rec = marker.recording
-            first = rec.marker(place.nr, edge, recorded or (None, None))
-        else:
-            why, rec = items
-            if why == "start":
-                first = rec.record(place.nr, recorded or (None, None))
+        """A state recorded in ``place``'s process has come: the Recording's rules take it from here.
+
+        The trace shows the marker taken and the state recorded at the moment
+        they happened in the node's process.
+        """
+        state, problem, at = recorded
+        if state is not None and place.local is None:
+            state = pickle.loads(state)
+        with self._clocks_at(at):
+            if what == "marker":
+                edge, _, _, marker = items[0]
+                rec = marker.recording
+                first = rec.marker(place.nr, edge, (state, problem))
             else:
-                first = rec.ended(place.nr, recorded or (None, None))
+                why, rec = items
+                if why == "start":
+                    first = rec.record(place.nr, (state, problem))
+                else:
+                    first = rec.ended(place.nr, (state, problem))
         if first:
             self._send_markers(place, rec)
+
+    @contextlib.contextmanager
+    def _clocks_at(self, at):
+        """While inside, the observers' clocks read ``at`` (a ``time.time()`` of a node's process)."""
+        clocks = [(o, o.clock) for o in self.run.observers if callable(getattr(o, "clock", None))]
+        for o, clock in clocks:
+            offset = clock() - time.perf_counter()
+            o.clock = lambda offset=offset: at + self.wall_to_perf + offset
+        try:
+            yield
+        finally:
+            for o, clock in clocks:
+                o.clock = clock
 
     def _send_markers(self, place, rec):
         """``place`` has recorded for ``rec``: a marker goes on every edge leaving it, behind what it sent."""
