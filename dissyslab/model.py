@@ -359,7 +359,7 @@ class Network:
         Snapshots (``snapshots.py``, Chandy and Lamport's algorithm):
         ``snapshot_at=k`` (with ``seed``) takes one starting after scheduler step
         ``k`` (a list of steps takes several); ``snapshot_every=seconds`` takes
-        them in a threaded run; they are in ``g.snapshots`` afterwards.
+        them in a threaded or Ray run; they are in ``g.snapshots`` afterwards.
         ``resume=snap`` starts from a snapshot: its node states, and its messages
         in flight sent again. A snapshot that could not see or copy a node's
         state is refused, unless ``allow_unrecorded=True`` (that node then keeps
@@ -367,7 +367,9 @@ class Network:
         ``engine``: "threads" (the default: every node in a thread of this
         process) or "ray" (every source and transform in a process of its own,
         on this machine or a Ray cluster; sinks stay here; see ``ray_engine.py``
-        and ``pip install -e ".[ray]"``). Ray runs take no snapshots.
+        and ``pip install -e ".[ray]"``). On Ray a node in a process keeps its
+        state there: a snapshot holds a copy, and ``resume=`` loads it into the
+        node's process; only sinks and nodes placed "here" are restored in place.
         ``place`` (Ray only): where chosen nodes run, by name:
         ``place={"node name": "here"}`` runs that node in this process (the
         notebook's), for a function that cannot be pickled (it holds a lock or

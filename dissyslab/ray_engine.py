@@ -60,6 +60,16 @@ How a run goes:
   when the nodes really worked. On one machine every process reads the same
   clock; on a cluster the machines' clocks differ by what their time keeping
   (NTP) leaves, often a millisecond or so, sometimes more.
+* Snapshots (``snapshots.py``) follow the same rules as with threads, written
+  once in its ``Recording``: the hub carries a snapshot's markers in each
+  edge's queue, in their place among the messages, and a node takes one
+  between two calls of its function (a call never goes past a marker). A
+  node's state is recorded in its own process (``NodeHost.record``), pickled,
+  and handed to the Recording here when the call's report comes back, in the
+  order of that node's calls; a sink here records in place. ``resume=`` loads
+  each recorded state into the process that runs the node, in the same step
+  that loads the node (``NodeHost.load``): the notebook's objects of nodes in
+  processes are not changed, those of sinks and of nodes placed here are.
 
 Processes are kept between runs: a pool (:class:`HostPool`) of node-host
 processes (:class:`NodeHost`), each able to host any node. A run takes as many
@@ -119,6 +129,8 @@ from .flow import Room
 from .observers import Events
 from .running import STOP_GRACE, Engine, Finished, Run, execute, stop_with_grace
 from .semantics import CannotSend, NodeRun, Stop
+from .snapshots import Marker, Recording, record_state, restore_state
+from .snapshots import start as start_snapshot
 
 if TYPE_CHECKING:
     from .observers import Observer
@@ -506,6 +518,8 @@ class NodeHost:
 
     #: what the node's function prints is kept and sent back with the report
     captures = True
+    #: what it records for a snapshot is pickled, to travel to the driver
+    travels = True
 
     def __init__(self) -> None:
         self.nr = self.watch = self.in_edges = None
@@ -516,13 +530,13 @@ class NodeHost:
         """Load a node and its state into this process: the one step that puts a node in a process.
 
         ``payload`` is ``cloudpickle.dumps((node, name, out_edges, in_edges,
-        traced, state))``: the node (its function travels with it: by value if
+        traced, resumed))``: the node (its function travels with it: by value if
         it was defined in the notebook, by reference, ``module.name``, if it
         comes from a module that can be imported), the edges as
-        :class:`EdgeRef`, whether the run is traced, and ``state``: None for a
-        fresh start, or a state recorded by a snapshot, put back with
-        :func:`dissyslab.snapshots.restore_state`. ``paths``: the folders the
-        driver imports from, so that its modules can be imported here too.
+        :class:`EdgeRef`, whether the run is traced, and ``resumed``: None for a
+        fresh start, or what a snapshot recorded for the node (``resume=``, see
+        :meth:`resume`). ``paths``: the folders the driver imports from, so that
+        its modules can be imported here too.
 
         Returns ``(pid, None)``, or ``(pid, changed)`` without loading anything
         when modules this process imported earlier have been edited since
@@ -539,12 +553,53 @@ class NodeHost:
         sys.path.extend(self.paths)  # find the modules the driver's functions come from
         from ray import cloudpickle
 
-        from .snapshots import restore_state
-        node, name, out_edges, in_edges, traced, state = cloudpickle.loads(payload)
+        node, name, out_edges, in_edges, traced, resumed = cloudpickle.loads(payload)
         self._setup(node, name, out_edges, in_edges, traced)
-        restore_state(self.nr, state)  # None: a fresh start
+        self.resume(resumed)
         self._note_modules()
         return os.getpid(), None
+
+    def resume(self, resumed: tuple | None) -> None:
+        """Put back what a snapshot recorded for the node loaded here (``resume=``); None: a fresh start.
+
+        ``resumed`` is ``(state, sent, ended)``: the state the snapshot recorded
+        (put into the node's own objects here, with
+        :func:`~dissyslab.snapshots.restore_state`), the messages counted as
+        sent along each edge (by its number: those recorded in flight, which
+        the run sends again), and whether the node (a source) had ended.
+        """
+        if resumed is None:
+            return
+        state, sent, ended = resumed
+        nr = self.nr
+        restore_state(nr, state)
+        for e in nr.edge_counts:
+            nr.edge_counts[e] += sent.get(e.index, 0)
+        nr.exhausted = nr.exhausted or ended
+
+    def record(self, wanted: bool) -> tuple:
+        """A snapshot's marker (or its start) has come: the node's state now, between two calls.
+
+        Returns a report (as every call does) whose last part is ``(state,
+        problem, at)``: the state and the problem as
+        :func:`~dissyslab.snapshots.record_state` gives them, the state pickled
+        to travel to the driver (both None when not ``wanted``: the node has
+        already recorded for that snapshot), and ``at``, the ``time.time()`` of
+        that moment here (for the trace).
+        """
+        state = problem = None
+        with _Printed(self.captures) as printed:
+            at = time.time()
+            if wanted:
+                state, problem = record_state(self.nr)
+                if state is not None and self.travels:
+                    try:
+                        state = dumps(state)
+                    except Exception as exc:
+                        state, problem = None, (
+                            f"it could not be pickled to come back from the node's process: "
+                            f"{exception_text(exc, 200)}")
+        return self._report(printed, (state, problem, at))
 
     def clear(self) -> None:
         """Forget the node loaded here (its function, its state, its edges): ready for another."""
@@ -606,7 +661,7 @@ class NodeHost:
             self.nr.end()
         return self._report(printed)
 
-    def _report(self, printed: _Printed) -> tuple:
+    def _report(self, printed: _Printed, recorded: tuple | None = None) -> tuple:
         nr = self.nr
         sent = []
         for port, items in enumerate(nr.out):
@@ -625,7 +680,7 @@ class NodeHost:
                     {e.index: n for e, n in nr.discarded_on.items()},
                     list(nr.skipped), nr.state, nr.exhausted, nr.unpaired, nr.paired)
         events = self.watch.take_all() if self.watch is not None else None
-        return sent, counters, failure, events, printed.elapsed, printed.out, printed.err
+        return sent, counters, failure, events, printed.elapsed, printed.out, printed.err, recorded
 
 
 def _can_travel(msg: Any, edge: EdgeRef) -> None:
@@ -682,6 +737,7 @@ class LocalNode(NodeHost):
     """
 
     captures = False
+    travels = False  # its state is recorded as on threads: a copy, never pickled
 
     def __init__(self, node, name, out_edges, in_edges, traced) -> None:
         self._setup(node, name, out_edges, in_edges, traced)
@@ -731,6 +787,9 @@ class _HubNode:
         merge = self.kind == "merge_synch"
         self.room = Room(capacity, nr.node.num_inputs if merge else 1, merge)
         self.targets = None  # (receiver, room, places a message takes there) for bounded edges
+        # snapshots: those a source records at its next turn, and those it was asked to record for
+        self.due = []
+        self.asked = set()
 
 
 class Hub(Engine):
@@ -738,7 +797,7 @@ class Hub(Engine):
 
     def __init__(self, ray, run: Run, capacity: int, where: dict[str, str],
                  pool: HostPool | None = None, timeout: float | None = None,
-                 ray_start: float | None = None) -> None:
+                 ray_start: float | None = None, snapshot_every: float | None = None) -> None:
         self.ray, self.run, self.capacity = ray, run, capacity
         self.pool = pool if pool is not None else host_pool(ray)
         self.timeout, self.ray_start = timeout, ray_start
@@ -752,6 +811,12 @@ class Hub(Engine):
             self.places[name] = _HubNode(name, nr, [e for e in self.edges if e.dst is node],
                                          where[name] == HERE, capacity)
         self.place_of = {id(p.nr.node): p for p in self.places.values()}
+        for place in self.places.values():  # resume=: a source that had ended stays ended
+            place.exhausted = place.nr.exhausted
+        # snapshots (snapshots.py): started from any thread, begun and carried out by the hub
+        self.every, self.due = snapshot_every, None
+        self.new = deque()  # Recordings started, not yet begun by the hub
+        self.taking = []  # Recordings the hub has begun, until each is kept or dropped
         self.done = Finished()
         self.stopping = False
         self.error = None
@@ -782,14 +847,17 @@ class Hub(Engine):
         from ray import cloudpickle
         for place in self.places.values():
             if place.here and place.kind == "sink":
-                continue  # _local hands it its messages
+                continue  # _local hands it its messages (resume=: its state is back already)
             nr = place.nr
             outs = [[EdgeRef(self.index[id(e)], e.label) for e in edges] for edges in nr.outs]
             ins = [EdgeRef(self.index[id(e)], e.label) for e in place.open_in]
+            resumed = self._resumed(place)
             if place.here:
                 place.local = LocalNode(nr.node, place.name, outs, ins, traced)
+                place.local.resume(resumed)  # into the node's own objects, here
                 continue
-            payloads[place.name] = cloudpickle.dumps((nr.node, place.name, outs, ins, traced, None))
+            payloads[place.name] = cloudpickle.dumps((nr.node, place.name, outs, ins, traced,
+                                                      resumed))
         hosts = self.pool.take(len(payloads))
         pending = {}
 
@@ -838,6 +906,15 @@ class Hub(Engine):
         run.ray_processes = {"reused": reused, "started": len(payloads) - reused}
         self.ready_at = time.perf_counter()
 
+    def _resumed(self, place) -> tuple | None:
+        """What ``resume=`` puts back into ``place``'s process (see :meth:`NodeHost.resume`), or None."""
+        snap = self.run.resumed
+        if snap is None:
+            return None
+        nr = place.nr
+        sent = {self.index[id(e)]: n for e, n in nr.edge_counts.items() if n}
+        return snap.nodes[place.name], sent, nr.exhausted
+
     def release(self) -> None:
         """Give every host of this run back to the pool, or kill it if its node did not end normally.
 
@@ -860,7 +937,26 @@ class Hub(Engine):
     # --- the hooks running.execute drives ------------------------------------------------
     def start(self) -> None:
         """Start the hub's thread: it loads the nodes into their processes, then routes."""
+        self.run.take_snapshot = self.take_snapshot
         self.thread.start()
+
+    def tick(self) -> None:
+        """From the calling thread: ``snapshot_every`` starts the next snapshot once the last is taken."""
+        if self.every is None or self.ready_at is None:
+            return
+        now = time.perf_counter()
+        if self.due is None:
+            self.due = self.ready_at + self.every
+        if now >= self.due and not self.run.recordings:
+            self.due = now + self.every
+            self.take_snapshot()
+
+    def take_snapshot(self) -> Recording:
+        """Start a snapshot, from any thread; the hub begins it at its next look round (:meth:`_begin`)."""
+        with self.run.snapshot_lock:
+            rec = start_snapshot(self.run)
+        self.new.append(rec)
+        return rec
 
     def alive(self, nr: NodeRun) -> bool:
         return not self.places[nr.name].ended
@@ -928,9 +1024,12 @@ class Hub(Engine):
     def _route(self):
         ray = self.ray
         places = list(self.places.values())
+        self._resend()
         while not self.stopping:
+            while self.new:
+                self._begin(self.new.popleft())
             handled_here = self._dispatch(places)
-            if all(p.ended for p in places):
+            if all(p.ended and not p.calls for p in places):  # a snapshot may still ask an ended node
                 return
             heads = {p.calls[0][0]: p for p in places if p.calls}
             if not heads:
@@ -978,9 +1077,16 @@ class Hub(Engine):
             if (place.here and place.kind == "sink") or place.dead:
                 handled_here |= self._local(place)
                 continue
+            while place.due:  # a snapshot has started: a source records at its next turn
+                self._ask(place, place.due.pop(0), "start")
             made = 0  # calls made now (a node placed here: made and answered at once)
             while len(place.calls) < IN_FLIGHT and made < IN_FLIGHT:
-                if place.kind == "source":
+                if place.waiting and place.waiting[0][3].__class__ is Marker:
+                    # a snapshot's marker, in its place among the messages of its edge: the
+                    # node takes it between two calls of its function (and records, if first)
+                    entry = place.waiting.popleft()
+                    self._ask(place, entry[3].recording, "marker", entry)
+                elif place.kind == "source":
                     if place.exhausted or place.nr.failure is not None:
                         break
                     k = self._room(place, place.size)
@@ -990,7 +1096,8 @@ class Hub(Engine):
                     self._call(place, "produce", k, None, k)
                 elif place.waiting:
                     items, count = [], 0
-                    while place.waiting and (not items or count + place.waiting[0][2] <= place.size):
+                    while place.waiting and (not items or count + place.waiting[0][2] <= place.size) \
+                            and place.waiting[0][3].__class__ is not Marker:  # a call stops at one
                         items.append(place.waiting.popleft())
                         count += items[-1][2]
                     k = self._room(place, count, whole=True)
@@ -1013,17 +1120,19 @@ class Hub(Engine):
         return handled_here
 
     def _call(self, place, what, argument, items, reserved):
-        """Ask ``place`` to ``what`` (produce, take or end): its actor, or at once if placed here."""
+        """Ask ``place`` to ``what`` (produce, take, end, or record for a snapshot: "marker",
+        "record"): its actor, or at once if placed here."""
         local = place.local
+        method = "record" if what == "marker" else what
         if local is None:
-            method = getattr(place.actor, what)
+            method = getattr(place.actor, method)
             ref = method.remote() if what == "end" else method.remote(argument)
             place.calls.append((ref, what, items, reserved))
             return
         place.nr.state = "busy" if place.nr.failure is None else place.nr.state
         self.in_local = True
         try:
-            report = local.end() if what == "end" else getattr(local, what)(argument)
+            report = local.end() if what == "end" else getattr(local, method)(argument)
         finally:
             self.in_local = False
         self._apply(place, what, items, reserved, report)
@@ -1097,7 +1206,7 @@ class Hub(Engine):
 
     # --- reports ------------------------------------------------------------------------------
     def _apply(self, place, what, items, reserved, report):
-        sent, counters, failure, events, elapsed, out, err = report
+        sent, counters, failure, events, elapsed, out, err, recorded = report
         if out:
             sys.stdout.write(out)
         if err:
@@ -1119,7 +1228,12 @@ class Hub(Engine):
         # what it made goes on first (and is counted into loops before what it handled)
         for index, count, data in sent:
             self._deliver(edges[index], count, data)
+        if what in ("marker", "record"):  # the state it recorded for a snapshot
+            self._recorded(place, what, items, recorded)
         if what == "take":
+            if self.taking:  # messages in flight, for the snapshots whose channels are open
+                self.taking = [r for r in self.taking if not (r.kept or r.dropped)]
+                self._took(place.nr, items)
             handled = sum(c for _, _, c, _ in items)
             for e, _, c, _ in items:
                 self._taken(place, e, c)
@@ -1137,12 +1251,15 @@ class Hub(Engine):
                 place.size = max(1, min(BATCH, int(CALL_TIME * made / elapsed)))
             else:
                 place.size = min(BATCH, place.size * 2)
-        nr.state = state if what == "end" else (
-            "failed" if nr.failure is not None else ("busy" if place.calls else "waiting"))
+        if what == "end":
+            nr.state = state
+        elif not place.ended:  # (a snapshot may ask a node that has ended for its state)
+            nr.state = "failed" if nr.failure is not None else ("busy" if place.calls else "waiting")
         if nr.failure is not None or what == "end":
             self._tell_receivers(place)
         if what == "end":
             place.ended = True
+            self._record_ended(place)
 
     @staticmethod
     def _tell_views(nr, items, handled):
@@ -1157,11 +1274,126 @@ class Hub(Engine):
                 observer.sink_received(nr, messages)
 
     def _deliver(self, edge, count, data):
-        dst = self.place_of[id(edge.dst)]
         self.flow.made(edge, count)
+        self._enqueue(edge, count, data)
+
+    def _enqueue(self, edge, count, data):
+        dst = self.place_of[id(edge.dst)]
         dst.waiting.append((edge, edge.dst_port or 0, count, data))
         if self.flow.bounded(edge):
             dst.room.take(dst.room.room_of(edge), count)
+
+    def _resend(self):
+        """``resume=``: what the snapshot recorded in flight waits first, along its edge.
+
+        (``snapshots.restore`` has counted it as sent, and as going round its loop.)
+        """
+        for edge, msgs in self.run.resend:
+            try:
+                data = dumps(msgs)
+            except Exception as exc:
+                raise TypeError(
+                    f"This snapshot recorded messages in flight on the edge {edge.label} that "
+                    f"cannot be pickled ({exception_text(exc, 200)}), and on Ray every message "
+                    f"travels pickled: resume from it with engine=\"threads\".") from None
+            self._enqueue(edge, len(msgs), data)
+
+    # --- snapshots (snapshots.py): the rules are the Recording's; the hub carries markers and states
+    def _begin(self, rec):
+        """A snapshot starts: each source records at its next turn, a node that has ended records now."""
+        self.taking = [r for r in self.taking if not (r.kept or r.dropped)] + [rec]
+        for place in self.places.values():
+            if place.ended:
+                self._record_ended(place, rec)
+            elif place.kind == "source" and not place.ending and not place.dead:
+                place.due.append(rec)
+            # a source ending (or whose process died) records as it ends (_record_ended)
+
+    def _ask(self, place, rec, why, entry=None):
+        """Ask ``place`` to record its state for ``rec``, after every call made to it so far.
+
+        ``why``: "marker" (``entry``, the marker of an edge, has reached it),
+        "start" (a source, as the snapshot starts) or "ended". Its state is
+        recorded only the first time it is asked for ``rec``; it comes back
+        with the call's report, and :meth:`_recorded` hands it to ``rec``.
+        """
+        wanted = rec.number not in place.asked
+        place.asked.add(rec.number)
+        if why == "marker":
+            self._call(place, "marker", wanted, [entry], 0)
+        else:
+            self._call(place, "record", wanted, (why, rec), 0)
+
+    def _recorded(self, place, what, items, recorded):
+        """A state recorded in ``place``'s process has come: the Recording's rules take it from here.
+
+        The trace shows the marker taken and the state recorded at the moment
+        they happened in the node's process.
+        """
+        state, problem, at = recorded
+        if state is not None and place.local is None:
+            state = pickle.loads(state)
+        with self._clocks_at(at):
+            if what == "marker":
+                edge, _, _, marker = items[0]
+                rec = marker.recording
+                first = rec.marker(place.nr, edge, (state, problem))
+            else:
+                why, rec = items
+                if why == "start":
+                    first = rec.record(place.nr, (state, problem))
+                else:
+                    first = rec.ended(place.nr, (state, problem))
+        if first:
+            self._send_markers(place, rec)
+
+    @contextlib.contextmanager
+    def _clocks_at(self, at):
+        """While inside, the observers' clocks read ``at`` (a ``time.time()`` of a node's process)."""
+        clocks = [(o, o.clock) for o in self.run.observers if callable(getattr(o, "clock", None))]
+        for o, clock in clocks:
+            offset = clock() - time.perf_counter()
+            o.clock = lambda offset=offset: at + self.wall_to_perf + offset
+        try:
+            yield
+        finally:
+            for o, clock in clocks:
+                o.clock = clock
+
+    def _send_markers(self, place, rec):
+        """``place`` has recorded for ``rec``: a marker goes on every edge leaving it, behind what it sent."""
+        for edges in place.nr.outs:
+            for edge in edges:
+                if not self.place_of[id(edge.dst)].ended:
+                    self._enqueue_marker(edge, rec)
+
+    def _enqueue_marker(self, edge, rec):
+        dst = self.place_of[id(edge.dst)]
+        dst.waiting.append((edge, edge.dst_port or 0, 0, rec.token))  # it takes no room
+
+    def _record_ended(self, place, rec=None):
+        """``place`` has ended: each snapshot being taken (or ``rec``) records it as it is now."""
+        if rec is None:
+            place.due.clear()
+            recs = [r for r in self.taking if not (r.kept or r.dropped)]
+        else:
+            recs = [rec]
+        for r in recs:
+            if place.dead or (place.here and place.kind == "sink"):
+                # a sink here records in place; a node whose process died has no state to give
+                if r.ended(place.nr, (None, _DIED) if place.dead else None):
+                    self._send_markers(place, r)
+            else:
+                self._ask(place, r, "ended")
+
+    def _took(self, nr, items):
+        """``nr`` took ``items`` (waiting entries): those of edges being recorded are in flight."""
+        for edge, _, _, data in items:
+            recs = [r for r in self.taking if r.records(nr, edge)]
+            if recs:
+                batch = pickle.loads(data)
+                for r in recs:
+                    r.took(nr, edge, batch)
 
     def _handled(self, items):
         for edge, _, count, _ in items:
@@ -1224,10 +1456,18 @@ class Hub(Engine):
         handled = bool(place.waiting)
         while place.waiting and not self.stopping:
             edge, port, count, data = place.waiting.popleft()
+            if data.__class__ is Marker:  # a sink records in place; a dead node has nothing
+                rec = data.recording
+                if rec.marker(nr, edge, (None, _DIED) if place.dead else None):
+                    self._send_markers(place, rec)
+                continue
+            batch = pickle.loads(data)
+            for rec in self.taking:
+                rec.took(nr, edge, batch)
             nr.state = "busy" if nr.failure is None else nr.state
             self.in_local = True
             try:
-                nr.take(port, edge, pickle.loads(data))
+                nr.take(port, edge, batch)
             finally:
                 self.in_local = False
             self._taken(place, edge, count)
@@ -1240,6 +1480,7 @@ class Hub(Engine):
             nr.end()
             self._tell_receivers(place)
             place.ended = True
+            self._record_ended(place)
         return handled
 
     def _died(self, place, exc, what, items, reserved):
@@ -1256,13 +1497,16 @@ class Hub(Engine):
             error.pid = place.pid
             detail = "stopped: its process died"
         place.dead = True
-        for _ref, _, lost, more in list(place.calls):
-            self._reserve(place, more, -1)
-            if lost:
-                place.waiting.extendleft(reversed(lost))
+        calls = [(what, items, reserved)] + [call[1:] for call in place.calls]
         place.calls.clear()
-        if items:
-            place.waiting.extendleft(reversed(items))
+        for _, _, more in calls[1:]:
+            self._reserve(place, more, -1)
+        asked = []
+        for kind, lost, _ in reversed(calls):  # what it had not handled waits again, in order
+            if kind == "record":
+                asked.append(lost)
+            elif lost:
+                place.waiting.extendleft(reversed(lost))
         place.ending = False
         if nr.failure is None:
             nr.fail(error, has_message=False, detail=detail)
@@ -1270,6 +1514,14 @@ class Hub(Engine):
             self._paired(place, 0)  # its unpaired messages are lost with it
         place.exhausted = True
         self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
+        for why, rec in reversed(asked):  # snapshots that asked for its state: it has none now
+            recorded = (None, _DIED)
+            if rec.record(nr, recorded) if why == "start" else rec.ended(nr, recorded):
+                self._send_markers(place, rec)
+
+
+#: why a snapshot has no state for a node whose process died
+_DIED = "its process had died, and its state with it"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -1373,8 +1625,14 @@ def check_picklable(net: Graph, where: dict[str, str]) -> None:
 
 
 def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
-        observers: Iterable[Observer] = (), place: dict | None = None) -> Run:
-    """Run ``net`` on Ray (see the module's text and :meth:`Network.run_network`); return the Run."""
+        observers: Iterable[Observer] = (), place: dict | None = None, *,
+        snapshot_every: float | None = None, resume=None) -> Run:
+    """Run ``net`` on Ray (see the module's text and :meth:`Network.run_network`); return the Run.
+
+    ``snapshot_every``: seconds between two snapshots; ``resume``: a Snapshot to
+    start from. A sink placed here gets its state back in place before the run
+    (``snapshots.restore``); every other node gets it where it runs (:meth:`NodeHost.resume`).
+    """
     where, ray, pool, ray_start = {}, None, None, None
 
     def prepare():
@@ -1389,8 +1647,11 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
         pool.prestart(sum(w == PROCESS for w in where.values()))
         check_picklable(net, where)
 
-    return execute(net, lambda r, cap: Hub(ray, r, cap, where, pool, timeout, ray_start),
-                   timeout, capacity, observers, before=prepare,
+    kinds = {net.name_of(n): n.kind for n in net.nodes}
+    return execute(net, lambda r, cap: Hub(ray, r, cap, where, pool, timeout, ray_start,
+                                           snapshot_every),
+                   timeout, capacity, observers, before=prepare, resume=resume,
+                   in_place=lambda name: where[name] == HERE and kinds[name] == "sink",
                    stuck_text="A node placed in this process (a sink, say) was still inside its "
                               "function when the network stopped. It ends as soon as that call "
                               "returns (a long time.sleep, say).")

@@ -65,7 +65,8 @@ class Run:
     """
 
     def __init__(self, net: Graph, observers: Iterable[Observer] = (), seed: int | None = None,
-                 resume: Snapshot | None = None, faults: Plan | None = None) -> None:
+                 resume: Snapshot | None = None, faults: Plan | None = None,
+                 in_place: Callable[[str], bool] | None = None) -> None:
         self.net = net
         self.seed = seed
         self.observers = list(observers)
@@ -91,7 +92,8 @@ class Run:
         self.snapshots_dropped = 0  # snapshots given up because the run was stopped
         self.snapshot_lock = threading.RLock()
         self.take_snapshot = None  # set by a threaded run: starts one from any thread
-        self.resend = [] if resume is None else restore(self, resume)
+        self.resumed = resume  # the snapshot it resumes from (Ray loads states into processes)
+        self.resend = [] if resume is None else restore(self, resume, in_place)
         # faults.py: run_network(faults=...) gives its nodes their faults; the seed that decides them
         self.faults, self.fault_seed = faults, None
         if faults is not None:
@@ -192,10 +194,12 @@ class Engine:
 def execute(net: Graph, make: Callable[[Run, int], Engine], timeout: float | None,
             capacity: int | None, observers: Iterable[Observer] = (), *, seed: int | None = None,
             resume: Snapshot | None = None, stuck_text: str = "{names}",
-            before: Callable[[], None] | None = None, faults: Plan | None = None) -> Run:
+            before: Callable[[], None] | None = None, faults: Plan | None = None,
+            in_place: Callable[[str], bool] | None = None) -> Run:
     """One run, whichever scheduler: check, begin, start, wait, stop with grace, conclude.
 
-    ``make(run, capacity)`` builds the scheduler's :class:`Engine`. On timeout or
+    ``make(run, capacity)`` builds the scheduler's :class:`Engine`. ``in_place``:
+    which nodes' states ``resume`` puts back here (see ``snapshots.restore``). On timeout or
     Ctrl-C every node is stopped, and those still inside their function after
     :data:`STOP_GRACE` are named with ``stuck_text`` in a warning. Returns the Run,
     or raises what went wrong (:func:`conclude`).
@@ -206,7 +210,7 @@ def execute(net: Graph, make: Callable[[Run, int], Engine], timeout: float | Non
     begin(net)
     busy, stuck, engine = "", [], None
     try:
-        r = Run(net, observers, seed=seed, resume=resume, faults=faults)
+        r = Run(net, observers, seed=seed, resume=resume, faults=faults, in_place=in_place)
         net.last_run = r
         engine = make(r, capacity)
         for observer in r.observers:

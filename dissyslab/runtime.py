@@ -49,12 +49,9 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None, *
             raise ValueError("A seeded run (seed=...) runs every node one step at a time in "
                              "this process, so it cannot use engine=\"ray\": leave out one "
                              "of the two.")
-        if snapshot_every is not None or resume is not None:
-            raise ValueError("Snapshots (snapshot_every=, resume=) are taken in this process's "
-                             "runs only: use engine=\"threads\" (the default) or a seed for them.")
         from .ray_engine import run as start
 
-        start = partial(start, place=place)
+        start = partial(start, place=place, snapshot_every=snapshot_every, resume=resume)
     elif schedule is not None:  # exhaustive.py (set above)
         pass
     elif seed is None:  # threads.py: every node in its own thread

@@ -449,20 +449,27 @@ def check_use(net: Graph, *, taking: bool, resume: Any = None, allow_unrecorded:
             unseen[name] = closure_state(node.fn)
     missing = [f"{kinds[n]} '{n}' (it keeps its state in {_variables(v)} of its closure, which "
                f"a snapshot cannot see)" for n, v in unseen.items()]
+    lost = [n for n in resume.unrecorded if n not in unseen and n in resume.failed]
     missing += [f"{kinds[n]} '{n}' (its state could not be copied)" for n in resume.unrecorded
-                if n not in unseen]
+                if n not in unseen and n not in lost]
+    missing += [f"{kinds[n]} '{n}' (it had failed, and its state could not be recorded: its "
+                f"process had died, on Ray, or its state could not be copied)" for n in lost]
     if missing and not allow_unrecorded:
         fixes = []
         if unseen:
             fixes.append("keep the state in an object (a class with a method as the node's fn)")
-        if len(missing) > len(unseen):
+        if len(missing) > len(unseen) + len(lost):
             fixes.append("give the class __getstate__ and __setstate__ that leave out what "
                          "cannot be copied (a lock, an open file) and make it again")
+        fixes = [f"{' or '.join(fixes)}, and take a new snapshot"] if fixes else []
+        if lost:
+            fixes.append("resume from a snapshot taken before it failed (g.snapshots holds "
+                         "them in the order they were taken)")
         raise ValueError(
             f"This snapshot has no recorded state for {'; '.join(missing)}, so a run resumed "
             f"from it would go on with whatever that state holds now, not what it held when the "
             f"snapshot was taken: it would not continue the run. To fix it, "
-            f"{' or '.join(fixes)}, and take a new snapshot. If that state does not matter "
+            f"{'; or '.join(fixes)}. If that state does not matter "
             f"(a switch for a test, say), pass allow_unrecorded=True to resume anyway, with that "
             f"state as it is now.")
     if missing:
@@ -600,11 +607,15 @@ class Recording:
         self.dropped = False  # given up (g.snapshot's timeout): it records nothing more
 
     def drop(self) -> None:
-        """Give this snapshot up: it records nothing more and never appears in ``g.snapshots``."""
+        """Give this snapshot up: it records nothing more and never appears in ``g.snapshots``.
+
+        Whoever waits for it (``g.snapshot()``) hears at once that it was not kept.
+        """
         with self.run.snapshot_lock:
             self.dropped = True
             if self in self.run.recordings:
                 self.run.recordings.remove(self)
+        self.done.set()
 
     def progress(self) -> tuple[list, list]:
         """(the nodes that have recorded, the edges whose messages are being recorded), for views.
@@ -616,12 +627,17 @@ class Recording:
         open_edges = [e for edges in list(self.open.values()) for e in tuple(edges)]
         return recorded, open_edges
 
-    def record(self, nr: NodeRun) -> bool:
-        """Record ``nr``'s state if it has not yet; True if it did now."""
+    def record(self, nr: NodeRun, recorded: tuple | None = None) -> bool:
+        """Record ``nr``'s state if it has not yet; True if it did now.
+
+        ``recorded``: ``(state, problem)`` as :func:`record_state` gives it, when
+        the node's state was recorded where the node runs (a Ray process) and
+        sent here; None records it now, in this process.
+        """
         name = nr.name
         if name in self.states or self.dropped:
             return False
-        self.states[name], problem = record_state(nr)
+        self.states[name], problem = record_state(nr) if recorded is None else recorded
         if problem is not None:
             self.problems[name] = problem
         if nr.kind == "source" and nr.exhausted:
@@ -635,22 +651,28 @@ class Recording:
             self._complete()
         return True
 
-    def marker(self, nr: NodeRun, edge: Edge) -> bool:
+    def marker(self, nr: NodeRun, edge: Edge, recorded: tuple | None = None) -> bool:
         """``nr`` took the marker of ``edge``; True if it has just recorded its state.
 
-        The marker is taken first, then the state recorded (rule 2), and the trace says so in that order.
+        The marker is taken first, then the state recorded (rule 2), and the trace says so in that
+        order. ``recorded``: as for :meth:`record`.
         """
         if self.dropped:
             return False
         if nr.watch is not None:
             nr.watch.marker(nr.name, edge, self.number)
-        first = self.record(nr)
+        first = self.record(nr, recorded)
         waiting = self.open[nr.name]
         if edge in waiting:
             waiting.discard(edge)
             if not waiting:
                 self._complete()
         return first
+
+    def records(self, nr: NodeRun, edge: Edge) -> bool:
+        """Is ``edge``'s channel being recorded (``nr`` has recorded, and that edge's marker has not come)?"""
+        waiting = self.open.get(nr.name)
+        return bool(waiting) and edge in waiting
 
     def took(self, nr: NodeRun, edge: Edge, batch: list) -> None:
         """``nr`` is about to handle ``batch`` from ``edge``: in flight if it recorded before the marker."""
@@ -660,11 +682,14 @@ class Recording:
                 batch = nr.faults.arriving(edge, batch)
             self.channels[edge].extend(_copies(batch))
 
-    def ended(self, nr: NodeRun) -> bool:
-        """``nr`` has ended: nothing more can reach it. True if it has just recorded its state."""
+    def ended(self, nr: NodeRun, recorded: tuple | None = None) -> bool:
+        """``nr`` has ended: nothing more can reach it. True if it has just recorded its state.
+
+        ``recorded``: as for :meth:`record`.
+        """
         if self.dropped:
             return False
-        first = self.record(nr)
+        first = self.record(nr, recorded)
         waiting = self.open[nr.name]
         if waiting:
             waiting.clear()
@@ -736,12 +761,14 @@ def kept(rec: Recording, timeout: float | None) -> Snapshot:
 
 
 # --- resuming -------------------------------------------------------------------
-def restore(run: RunRecord, snap: Snapshot) -> list:
+def restore(run: RunRecord, snap: Snapshot, in_place=None) -> list:
     """Put ``snap``'s node states back and return ``[(edge, messages)]`` to send again.
 
     Sources that had ended stay ended. The messages of an edge into or round a
     loop count as going round it (``termination.py``), and as sent by the
-    edge's sender.
+    edge's sender. ``in_place(name)``: False for a node whose state the
+    scheduler puts back itself, where the node runs (Ray: in its process,
+    from ``run.resumed``); None: every node's state is put back here.
     """
     net = run.net
     _check_fits(net, snap)
@@ -749,7 +776,8 @@ def restore(run: RunRecord, snap: Snapshot) -> list:
 
     labels = edge_labels(net)
     for name, nr in run.nodes.items():
-        restore_state(nr, snap.nodes[name])
+        if in_place is None or in_place(name):
+            restore_state(nr, snap.nodes[name])
         if name in snap.ended:
             nr.exhausted = True
     resend = []

@@ -6,6 +6,7 @@ Skipped when Ray is not installed (``pip install -e ".[ray]"``).
 """
 
 import _thread
+import itertools
 import os
 import signal
 import subprocess
@@ -776,3 +777,233 @@ def test_no_process_outlives_ray_shutdown_or_the_end_of_python():
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in pids if alive(p)], "node processes outlived Python"
+
+
+# --- snapshots on Ray (snapshots.py): markers in order with each edge's messages, states recorded
+# in the nodes' processes, resume= loading each state into the process that runs the node
+from test_snapshots import Slots, bank, collatz_net, consistent, money  # noqa: E402
+
+
+@pytest.mark.timeout(400)
+@settings(max_examples=3, deadline=None, database=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(k=st.integers(2, 4), extra=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=3),
+       seed=st.integers(0, 10_000))
+def test_snapshots_on_ray_conserve_money(k, extra, seed):
+    """The accounts (Splits) run in processes of their own; the money adds up in every snapshot."""
+    g, accounts, total = bank(k, [(i % k, j % k) for i, j in extra], seed, transfers=150)
+    g.run_network(engine="ray", snapshot_every=0.05, timeout=120, live=False)
+    assert g.snapshots
+    for snap in g.snapshots:
+        assert money(snap) == total
+        consistent(g, snap)
+    # the states came from the accounts' processes (the notebook's accounts never moved)
+    assert all(a.balance == 100 and a.got == [] for a in accounts)
+    assert any(snap.nodes[a.name]["got"] for snap in g.snapshots for a in accounts)
+
+
+class RunningSum:
+    """A transform with state of its own: the sum of the numbers so far."""
+
+    def __init__(self):
+        self.total = 0
+
+    def add(self, x):
+        time.sleep(0.005)
+        self.total += x
+        return self.total
+
+
+def interrupt_after_a_snapshot(g):
+    """A thread that presses Ctrl-C once the run of ``g`` has kept a snapshot."""
+    def wait_then_interrupt():
+        deadline = time.monotonic() + 120
+        while not (g.last_run is not None and g.last_run.snapshots) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        _thread.interrupt_main()
+
+    helper = threading.Thread(target=wait_then_interrupt)
+    helper.start()
+    return helper
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("where", ["process", "here"])
+def test_resume_on_ray_continues_from_the_state_recorded_in_the_nodes_process(where):
+    expected = list(itertools.accumulate(range(1, 201)))
+    adder, out = RunningSum(), []
+    src = Source(fn=ListSource(list(range(1, 201))).run, name="numbers")
+    step = Transform(fn=adder.add, name="sum")
+    g = network([(src, step), (step, Sink(fn=out.append, name="sums"))])
+    helper = interrupt_after_a_snapshot(g)
+    with pytest.raises(KeyboardInterrupt):
+        g.run_network(engine="ray", place={"sum": where}, snapshot_every=0.1, capacity=5,
+                      timeout=120, live=False)
+    helper.join()
+    snap = g.snapshots[0]
+    position = snap.nodes["numbers"]["position"]
+    assert 0 < position < 200 and 0 < snap.nodes["sum"]["total"] < expected[-1]
+    assert snap.nodes["sums"] == expected[:len(snap.nodes["sums"])]
+    if where == "process":
+        assert adder.total == 0
+
+    g.run_network(engine="ray", place={"sum": where}, resume=snap, timeout=120, live=False)
+    assert out == expected  # the sink's list, restored in place, then filled: nothing lost or twice
+    if where == "process":  # the state lived in the node's process: the notebook's object is as it was
+        assert adder.total == 0
+        for seed in (None, 3):  # threads, and a seeded run, resume the same snapshot
+            adder.total = 0
+            g.run_network(resume=snap, seed=seed, timeout=120, live=False)
+            assert out == expected
+    assert adder.total == expected[-1]  # restored in place (here, or by threads), then went on
+
+
+@pytest.mark.timeout(300)
+def test_resume_on_ray_a_loop_and_a_merge_with_messages_in_flight():
+    expected = []
+    collatz_net(expected, Slots()).run_network(seed=1, timeout=60, live=False)
+    out, total = [], Slots()
+    g = collatz_net(out, total)
+    g.run_network(seed=2, snapshot_at=40, timeout=60, live=False)
+    snap = g.snapshots[0]
+    assert snap.in_flight > 0
+    g.run_network(engine="ray", resume=snap, timeout=120, live=False)
+    assert sorted(out) == sorted(expected)
+    assert total.total == sum(k for (_, k), _ in expected)
+    for e in g.edges:  # every message sent again is accounted for once
+        assert g.edge_counts[e] == g.edge_received[e] + g.edge_discarded[e], e
+
+
+class Tally:
+    """A slow transform that counts what it has passed on."""
+
+    def __init__(self):
+        self.count = 0
+
+    def slow(self, x):
+        time.sleep(0.02)
+        self.count += 1
+        return x
+
+
+@pytest.mark.timeout(300)
+def test_g_snapshot_during_a_ray_run():
+    tally, out, got = Tally(), [], []
+    src = Source(fn=ListSource(list(range(60))).run, name="src")
+    step = Transform(fn=tally.slow, name="slow")
+    g = network([(src, step), (step, Sink(fn=out.append, name="out"))])
+
+    def take():  # from another thread, once a few results have come back
+        deadline = time.monotonic() + 120
+        while len(out) < 5 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        got.append(g.snapshot(timeout=60))
+
+    helper = threading.Thread(target=take)
+    helper.start()
+    g.run_network(engine="ray", capacity=2, timeout=120, live=False)
+    helper.join()
+    (snap,) = got
+    assert g.snapshots == [snap]
+    position = snap.nodes["src"]["position"]
+    assert 5 <= position < 60  # the source was held back by the slow node
+    flying = snap.channels["src → slow"] + snap.channels["slow → out"]
+    assert sorted(snap.nodes["out"] + flying) == list(range(position))
+    # its count was recorded in its process: what it had passed on, received or still on its way
+    assert snap.nodes["slow"]["count"] == len(snap.nodes["out"]) + len(snap.channels["slow → out"])
+    assert tally.count == 0 and out == list(range(60))
+
+
+def stuck_at_one(x):
+    if x == 1:
+        time.sleep(1000)  # it never takes the snapshot's marker: the snapshot cannot complete
+    return x
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("stop", ["timeout", "interrupt"])
+def test_a_ray_snapshot_cut_short_by_a_timeout_or_ctrl_c_is_not_kept(stop):
+    def make(out, fn=stuck_at_one):
+        step = Transform(fn=fn, name="stuck")
+        return network([(Source(fn=ListSource(list(range(5))).run, name="src"), step),
+                        (step, Sink(fn=out.append, name="out"))])
+
+    make([], abs).run_network(engine="ray", timeout=120, live=False)  # hosts ready in the pool
+    out, errors = [], []
+    g = make(out)
+
+    def take():  # once both processes are loaded (the hub gives 'stuck' its messages in one call)
+        deadline = time.monotonic() + 120
+        while not (g.last_run is not None and len(getattr(g.last_run, "pids", ())) == 2) and (
+                time.monotonic() < deadline):
+            time.sleep(0.005)
+        time.sleep(0.2)
+        try:
+            g.snapshot(timeout=120)
+        except RuntimeError as err:
+            errors.append(str(err))
+
+    def interrupt():
+        deadline = time.monotonic() + 120
+        while not (g.last_run is not None and g.last_run.snapshots_started) and (
+                time.monotonic() < deadline):
+            time.sleep(0.005)
+        time.sleep(0.5)
+        _thread.interrupt_main()
+
+    helpers = [threading.Thread(target=take)]
+    if stop == "timeout":
+        with pytest.raises(NetworkTimeout, match="snapshot was being taken .* not kept"):
+            helpers[0].start()
+            g.run_network(engine="ray", timeout=8, live=False)
+    else:
+        helpers.append(threading.Thread(target=interrupt))
+        with pytest.raises(KeyboardInterrupt, match="snapshot was being taken .* not kept"):
+            for h in helpers:
+                h.start()
+            g.run_network(engine="ray", timeout=120, live=False)
+    for h in helpers:
+        h.join(30)  # g.snapshot() hears at once that its snapshot was given up
+        assert not h.is_alive()
+    assert errors and "incomplete and was not kept" in errors[0]
+    assert g.snapshots == [] and out == []
+    assert_hosts_clean(g, killed=["stuck"])
+
+
+def slowly(x):
+    time.sleep(0.01)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.filterwarnings("ignore::dissyslab.SnapshotWarning")  # snapshots after the kill
+def test_a_node_whose_process_is_killed_resumes_from_a_snapshot_taken_before():
+    expected = list(itertools.accumulate(range(1, 201)))
+    adder, out = RunningSum(), []
+    src = Source(fn=ListSource(list(range(1, 201))).run, name="numbers")
+    step = Transform(fn=adder.add, name="sum")
+    g = network([(src, step), (step, Sink(fn=out.append, name="sums")),
+                 (src, Sink(fn=slowly, name="log"))])  # the run goes on after the kill
+
+    def kill():  # once a snapshot has been kept, the process of 'sum' is killed; one more is taken
+        deadline = time.monotonic() + 120
+        while not (g.last_run is not None and g.last_run.snapshots) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(g.last_run.pids["sum"], signal.SIGKILL)
+        while g.state["sum"] != "failed" and time.monotonic() < deadline:
+            time.sleep(0.005)
+        g.snapshot(timeout=60)
+
+    helper = threading.Thread(target=kill)
+    helper.start()
+    with pytest.raises(NetworkError, match="transform 'sum' stopped: its process died"):
+        g.run_network(engine="ray", snapshot_every=0.1, capacity=5, timeout=120, live=False)
+    helper.join()
+    assert len(out) < 200
+    before = [s for s in g.snapshots if "sum" not in s.failed]
+    assert before and len(g.snapshots) > len(before)
+    for snap in g.snapshots[len(before):]:  # taken after: its state died with its process
+        assert "sum" in snap.unrecorded
+        with pytest.raises(ValueError, match="resume from a snapshot taken before it failed"):
+            g.run_network(engine="ray", resume=snap, timeout=120, live=False)
+    g.run_network(engine="ray", resume=before[-1], timeout=120, live=False)
+    assert out == expected

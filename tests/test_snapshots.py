@@ -633,6 +633,37 @@ def test_a_snapshot_given_up_by_g_snapshot_never_appears_later():
     assert g.snapshots == [] and out == list(range(6))
 
 
+def test_g_snapshot_hears_at_once_that_a_timeout_gave_its_snapshot_up():
+    """It used to wait for its own timeout (here a minute) after the run had ended."""
+    at_two, errors = threading.Event(), []
+
+    def stuck(x):
+        if x == 2:
+            at_two.set()
+            for _ in range(500):  # holds the marker up; the stop interrupts it between sleeps
+                time.sleep(0.01)
+        return x
+
+    src = Source(fn=ListSource(list(range(6))).run, name="src")
+    t = Transform(fn=stuck, name="stuck")
+    g = network([(src, t), (t, Sink(fn=lambda x: None, name="out"))])
+
+    def take():
+        at_two.wait(T)
+        try:
+            g.snapshot(timeout=60)
+        except RuntimeError as err:
+            errors.append(str(err))
+
+    helper = threading.Thread(target=take)
+    helper.start()
+    with pytest.raises(NetworkTimeout, match="snapshot was being taken .* not kept"):
+        g.run_network(timeout=1, capacity=1, live=False)
+    helper.join(10)
+    assert not helper.is_alive() and "incomplete and was not kept" in errors[0]
+    assert g.snapshots == []
+
+
 class Rule:
     """A filter whose test is a lambda: it can be copied (a snapshot records it), not pickled."""
 
