@@ -111,6 +111,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import io
 import logging
 import os
@@ -185,13 +186,18 @@ def connect(say: Any = None) -> Any:
     seconds the last start took.
     """
     global _started_here, started_in
+    starting = "Starting Ray (once per Python session: a few seconds, more on a busy machine)..."
+    began = time.perf_counter()
+    # not even imported yet (that alone takes seconds): say so before importing it
+    said = "ray" not in sys.modules and importlib.util.find_spec("ray") is not None
+    if said and say is not None:
+        say(starting)
     ray = ray_module()
     with _lock:
         if not ray.is_initialized():
-            if say is not None:
-                say("Starting Ray (once per Python session: a few seconds, more on a busy "
-                    "machine)...")
-            began = time.perf_counter()
+            if say is not None and not said:
+                say(starting)
+                began = time.perf_counter()
             with _ray_process_settings():
                 ray.init(include_dashboard=False, logging_level=logging.ERROR,
                          log_to_driver=False, configure_logging=True)

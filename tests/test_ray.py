@@ -744,6 +744,18 @@ def test_timeout_counts_the_start_of_the_nodes_processes(tmp_path, monkeypatch):
     assert g.state["same"] == "stopped"
 
 
+def test_the_first_run_says_ray_is_starting_before_importing_it():
+    # importing Ray alone takes seconds: a notebook cell must not stay blank meanwhile
+    code = ("import sys\n"
+            "from dissyslab.ray_engine import connect\n"
+            "ray = connect(say=lambda text: print(text, '|', 'ray' in sys.modules, flush=True))\n"
+            "ray.shutdown()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("Starting Ray") and lines[0].endswith("| False"), out.stdout + out.stderr
+    assert lines[1].startswith("Ray started in ") and lines[1].endswith("| True"), out.stdout
+
+
 def test_no_process_outlives_ray_shutdown_or_the_end_of_python():
     code = ("import os, time, ray\n"
             "from dissyslab import network, Source, Transform, Sink, ListSource\n"
