@@ -31,7 +31,8 @@ def release(into):
     """Run `nbgrader generate_assignment "*"` in a copy of the course; return its release/ folder."""
     course = Path(into) / "course"
     course.mkdir()
-    shutil.copy2(SOURCE / "nbgrader_config.py", course)
+    for config in ("nbgrader_config.py", "nbgrader_config.json"):
+        shutil.copy2(SOURCE / config, course)
     shutil.copytree(SOURCE / "source", course / "source",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     env = dict(os.environ)

@@ -22,6 +22,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+#: and the exercises: the students' versions, and the instructor's sources they are made from
+LESSONS += sorted((ROOT / "notebooks" / "exercises").glob("*/*.ipynb"))
+LESSONS += sorted((ROOT / "exercises" / "source").glob("*/*.ipynb"))
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -37,7 +40,7 @@ def kernel_language_info() -> dict:
     return dict(ipkernel.IPythonKernel.language_info)
 
 
-@pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+@pytest.mark.parametrize("path", LESSONS, ids=[str(p.relative_to(ROOT)) for p in LESSONS])
 def test_a_lesson_is_stored_as_jupyterlab_saves_it(path):
     text = path.read_text(encoding="utf-8")
     nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
