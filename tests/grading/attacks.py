@@ -256,13 +256,13 @@ TRUSTED_WORK = {
 
 # --- round three: sizes ------------------------------------------------------------------
 
-# 15. Lift the student's process's own cap on printed output, then print 30 MB in small pieces.
+# 15. Lift the student's process's own cap on printed output, then print 4 MB in small pieces.
 OUTPUT_FLOOD = '''
 import sys
 for module in list(sys.modules.values()):
     if getattr(module, "OUTPUT_LIMIT", None):
         module.OUTPUT_LIMIT = 10 ** 9
-for _ in range(3000):
+for _ in range(400):   # 4 MB: forty times what a cell keeps
     print("x" * 10_000)
 '''
 
