@@ -96,22 +96,22 @@ def _copy(value):
     return copy.deepcopy(value)
 
 
-def _copy_list(value):
+def _copy_list(value, atoms=ATOMS):  # (ATOMS bound as a local name: looked up faster)
     new = value[:]
     i = 0
     for v in value:
-        if type(v) not in ATOMS:
+        if v.__class__ not in atoms:
             new[i] = _copy(v)
         i += 1
     return new
 
 
-def _copy_dict(value):
+def _copy_dict(value, atoms=ATOMS):
     new = value.copy()
     for k, v in value.items():
-        if type(v) not in ATOMS:
+        if v.__class__ not in atoms:
             new[k] = _copy(v)
-        if type(k) not in ATOMS and _copy(k) is not k:
+        if k.__class__ not in atoms and _copy(k) is not k:
             return copy.deepcopy(value)  # a key that can change (rare): copy keys too
     return new
 

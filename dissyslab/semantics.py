@@ -359,6 +359,15 @@ class NodeRun:
         appends = [c.append for c in copies] if copies is not None else ()
         edges = self.outs[port]
         copy = self._copy
+        if check is None and watch is None and len(appends) == 1:  # fanout to two: the common case
+            other, second = appends[0], edges[1]
+
+            def add_two(item):
+                other(item if item.__class__ in ATOMS else copy(item, second))
+                append(item)
+            return add_two
+
+        rest = edges[1:]
 
         def add(item):
             if item.__class__ in ATOMS:
@@ -368,7 +377,10 @@ class NodeRun:
                 if check is not None:
                     check(item, edges[0])
                 if appends:
-                    made = [copy(item, edge) for edge in edges[1:]]  # all, before any is kept
+                    try:  # all, before any is kept
+                        made = [copy_any(item) for _ in rest]
+                    except Exception:  # say which edge, and why (CannotSend)
+                        made = [copy(item, edge) for edge in rest]
                     for a, m in zip(appends, made, strict=True):
                         a(m)
             if watch is not None:
