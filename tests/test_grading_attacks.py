@@ -474,6 +474,33 @@ def test_without_isolation_grading_refuses_unless_the_instructor_opts_in(small_c
     assert not list(course.rglob("*unshare_marker*"))
 
 
+@pytest.mark.timeout(120)
+def test_the_box_without_bubblewrap_works_for_a_python_that_lives_under_tmp(tmp_path, monkeypatch):
+    """Before: the box's own /tmp was mounted over the interpreter's folder when that folder was
+    under /tmp (a clone in /tmp/...), so 'env: .../bin/python: No such file or directory'."""
+    import os
+    import sys
+
+    from dissyslab.check.grading import sandbox
+
+    if os.geteuid() != 0 or not all(
+            sandbox.shutil.which(p) for p in ("unshare", "setpriv", "chroot", "mount")):
+        pytest.skip("the box without bubblewrap is made by root with unshare, setpriv and chroot")
+    venv = Path("/tmp") / f"dsl_venv_{secrets.token_hex(4)}"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                       timeout=60)
+        lib, work = tmp_path / "lib", tmp_path / "work"
+        lib.mkdir()
+        work.mkdir()
+        which = sandbox.shutil.which
+        monkeypatch.setattr(sandbox.shutil, "which", lambda p: None if p == "bwrap" else which(p))
+        monkeypatch.setattr(sandbox, "_PROBE", {})
+        assert sandbox.isolation(lib, work, str(venv / "bin" / "python")) == ("unshare", "")
+    finally:
+        subprocess.run(["rm", "-rf", str(venv)], timeout=60)
+
+
 # --- round three: files beside the notebook ------------------------------------------------
 
 

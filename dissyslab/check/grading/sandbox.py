@@ -131,7 +131,10 @@ def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
     """
     root = str(Path(work_dir).parent / "root")
     q = shlex.quote
-    lines = ["set -e", f"R={q(root)}", 'mkdir -p "$R"', 'mount -t tmpfs -o size=16m,mode=0755 tmpfs "$R"']
+    lines = ["set -e", f"R={q(root)}", 'mkdir -p "$R"', 'mount -t tmpfs -o size=16m,mode=0755 tmpfs "$R"',
+             # /tmp first: what is bound below may live under /tmp (a clone in /tmp/...), and a
+             # tmpfs mounted over it afterwards would hide it
+             'mkdir -p "$R/tmp"', f'mount -t tmpfs -o size={int(tmp_mb)}m,mode=1777 tmpfs "$R/tmp"']
 
     def ro_bind(src, dst=None):
         dst = dst or src
@@ -152,12 +155,11 @@ def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
     for root_dir in _python_roots(python):
         if not root_dir.startswith("/usr/"):
             ro_bind(root_dir)
-    lines += ['mkdir -p "$R/proc" "$R/dev" "$R/tmp" "$R/grading/lib" "$R/grading/work"',
+    lines += ['mkdir -p "$R/proc" "$R/dev" "$R/grading/lib" "$R/grading/work"',
               'mount -t proc proc "$R/proc"']
     for dev in ("null", "zero", "random", "urandom"):
         lines += [f'touch "$R/dev/{dev}"', f'mount --bind /dev/{dev} "$R/dev/{dev}"']
-    lines += [f'mount -t tmpfs -o size={int(tmp_mb)}m,mode=1777 tmpfs "$R/tmp"',
-              f'mount --bind {q(str(lib_dir))} "$R{LIB}"', f'mount -o remount,bind,ro "$R{LIB}"',
+    lines += [f'mount --bind {q(str(lib_dir))} "$R{LIB}"', f'mount -o remount,bind,ro "$R{LIB}"',
               f'mount --bind {q(str(work_dir))} "$R{WORK}"',
               'export PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'exec chroot "$R" "$@"']
     return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts",
