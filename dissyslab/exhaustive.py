@@ -371,20 +371,15 @@ class Replay(Engine):
         nr.state = "busy"
         self.current = nr
         paired = nr.paired
-        self._taken(w, edge, 1)
+        self.flow.give_back(w.room, edge, 1)
         nr.take(q.port, edge, [msg])
         self.current = None
         if nr.kind == "merge_synch":
-            for room, k in enumerate(w.room.paired(nr.paired - paired, nr.failure is not None)):
-                w.room.give(room, k)
+            w.room.give_paired(nr.paired - paired, nr.failure is not None)
         if nr.failure is None:
             nr.state = "waiting"
         return edge
 
-    def _taken(self, w, edge, n):
-        if self.flow.bounded(edge):
-            room = w.room.room_of(edge)
-            w.room.give(room, w.room.taken(room, n))
 
     def _lift(self):
         """No node can go on: lift the bound of the full MergeSynch inputs senders wait for (flow.Room)."""
@@ -416,7 +411,7 @@ class Replay(Engine):
                     waiting = list(q.items)
                     q.items.clear()
                     for m in waiting:
-                        self._taken(w, q.edge, 1)
+                        self.flow.give_back(w.room, q.edge, 1)
                         self._discard(w, q, m, todo)
             todo.append(w)
         elif nr.exhausted or (w.ports and w.idle()):

@@ -126,6 +126,11 @@ class Room:
             freed.append(k)
         return freed
 
+    def give_paired(self, pairs: int, failed: bool) -> None:
+        """Give back what :meth:`paired` frees (for a scheduler that holds the Room itself)."""
+        for room, k in enumerate(self.paired(pairs, failed)):
+            self.give(room, k)
+
     def liftable(self, room: int) -> bool:
         """May this room's bound be lifted when every node waits? (A MergeSynch input that is full.)"""
         return self.merge and self.limit[room] is not None and self.used[room] > 0
@@ -156,6 +161,13 @@ class Flow:
         """Does a message along ``edge`` take room? Not along an edge that closes a loop:
         a loop must never wait for itself."""
         return edge not in self.feedback
+
+    def give_back(self, room: Room, edge: Edge, n: int) -> None:
+        """The receiver whose room is ``room`` has taken ``n`` messages that came along ``edge``:
+        give back the places that frees (for a scheduler that holds the Room itself)."""
+        if self.bounded(edge):
+            r = room.room_of(edge)
+            room.give(r, room.taken(r, n))
 
     def made(self, edge: Edge, n: int) -> None:
         """``n`` messages were sent along ``edge``. Call it *before* :meth:`handled` for the

@@ -1182,17 +1182,6 @@ class Hub(Engine):
         for dst, room, per in self._targets(place):
             dst.room.take(room, sign * k * per)
 
-    def _taken(self, place, edge, n):
-        """``place`` has handled ``n`` messages along ``edge``: the room they free (flow.Room)."""
-        if self.flow.bounded(edge):
-            room = place.room.room_of(edge)
-            place.room.give(room, place.room.taken(room, n))
-
-    def _paired(self, place, pairs):
-        """A MergeSynch made ``pairs`` pairs (or failed): the room they free."""
-        for room, k in enumerate(place.room.paired(pairs, place.nr.failure is not None)):
-            place.room.give(room, k)
-
     def _lift(self) -> bool:
         """Every node waits: the flow's lifting rule for full MergeSynch inputs; True if any.
 
@@ -1242,9 +1231,9 @@ class Hub(Engine):
                 self._took(place.nr, items)
             handled = sum(c for _, _, c, _ in items)
             for e, _, c, _ in items:
-                self._taken(place, e, c)
+                self.flow.give_back(place.room, e, c)
             if place.kind == "merge_synch":
-                self._paired(place, nr.paired - paired)
+                place.room.give_paired(nr.paired - paired, nr.failure is not None)
             if nr.on_sink and place.kind == "sink":  # a sink in a process: the views see it here
                 self._tell_views(nr, items, nr.stats.received - received - (nr.stats.failed - failed))
             self._handled(items)
@@ -1476,7 +1465,7 @@ class Hub(Engine):
                 nr.take(port, edge, batch)
             finally:
                 self.in_local = False
-            self._taken(place, edge, count)
+            self.flow.give_back(place.room, edge, count)
             self._handled([(edge, port, count, data)])
             if nr.failure is not None:
                 self._tell_receivers(place)
@@ -1517,7 +1506,7 @@ class Hub(Engine):
         if nr.failure is None:
             nr.fail(error, has_message=False, detail=detail)
         if place.kind == "merge_synch":
-            self._paired(place, 0)  # its unpaired messages are lost with it
+            place.room.give_paired(0, True)  # its unpaired messages are lost with it
         place.exhausted = True
         self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
         for why, rec in reversed(asked):  # snapshots that asked for its state: it has none now

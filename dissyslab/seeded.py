@@ -307,7 +307,7 @@ class Scheduler(Engine):
         nr.state = "busy"
         self.current = nr
         paired = nr.paired
-        self._taken(w, edge, 1)
+        self.flow.give_back(w.room, edge, 1)
         nr.take(ib.port, edge, [msg])
         self.current = None
         if kept:  # as many times as it was handled: a fault may lose it or duplicate it
@@ -315,17 +315,11 @@ class Scheduler(Engine):
             self.received[nr.name].extend(msg_kept if i == 0 else copy_to_keep(msg_kept)
                                           for i in range(got))
         if nr.kind == "merge_synch":
-            for room, k in enumerate(w.room.paired(nr.paired - paired, nr.failure is not None)):
-                w.room.give(room, k)
+            w.room.give_paired(nr.paired - paired, nr.failure is not None)
         if nr.failure is None:
             nr.state = "waiting"
         return edge
 
-    def _taken(self, w, edge, n):
-        """``w`` takes ``n`` messages that came along ``edge``: the room they free (flow.Room)."""
-        if self.flow.bounded(edge):
-            room = w.room.room_of(edge)
-            w.room.give(room, w.room.taken(room, n))
 
     def _lift(self):
         """No node can go on: lift the bound of the full MergeSynch inputs that senders wait for.
@@ -364,7 +358,7 @@ class Scheduler(Engine):
                 ib.queue.clear()
                 for edge, m in waiting:
                     if m.__class__ is not Marker:  # it records as it ends (snapshots.py)
-                        self._taken(w, edge, 1)
+                        self.flow.give_back(w.room, edge, 1)
                         self._discard(w, ib, edge, m, todo)
             todo.append(w)
         elif nr.exhausted or (w.inboxes and w.idle()):
