@@ -15,6 +15,7 @@ import json
 import secrets
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -741,6 +742,65 @@ def test_a_reply_too_big_is_said_in_words():
     assert "was stopped because it sent a reply that is too big" in results[0].error["evalue"]
 
 
+# --- the box's scratch folder is bounded, and still holds the notebook's data files ----------
+
+FILL_WORK = """
+import os
+print(open("words.txt").read().strip(), "|", open(os.path.join("data", "more.txt")).read().strip())
+with open("notes.txt", "w") as f:   # the working folder is writable
+    f.write("mine")
+written = 0
+try:
+    for i in range(12):             # 600 MB in files of 50 MB (each file may have 100 MB)
+        with open(f"fill{i}.bin", "wb") as f:
+            for _ in range(5):
+                f.write(b"x" * (10 * 1024 * 1024))
+                f.flush()
+                written += 10
+except OSError as err:
+    print("stopped:", err.strerror)
+print(f"wrote {written} MB")
+for i in range(12):
+    if os.path.exists(f"fill{i}.bin"):
+        os.remove(f"fill{i}.bin")
+"""
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("box", ["bwrap", "unshare"])
+def test_the_scratch_folder_cannot_fill_the_disk_and_keeps_the_data_files(tmp_path, monkeypatch,
+                                                                           box):
+    """Before: the scratch folder was the host's disk with no quota (1,200 MB written in 5 s).
+
+    Now it is a size-limited tmpfs in the box, filled from the prepared folder (read-only),
+    with bubblewrap and without it."""
+    import os
+
+    from dissyslab.check.grading import sandbox
+
+    monkeypatch.setattr(sandbox, "_PROBE", {})
+    if box == "unshare":
+        monkeypatch.setenv("PATH", os.environ.get("PATH", "") + ":/usr/sbin:/sbin")  # chroot
+        which = sandbox.shutil.which
+        monkeypatch.setattr(sandbox.shutil, "which", lambda p: None if p == "bwrap" else which(p))
+    if sandbox.isolation(tmp_path, tmp_path, sys.executable)[0] != box:
+        pytest.skip(f"no box can be made here with {box}")
+    folder = tmp_path / "assignment"
+    (folder / "data").mkdir(parents=True)
+    (folder / "words.txt").write_text("an ordinary data file\n")
+    (folder / "data" / "more.txt").write_text("and another\n")
+    sub = Submission(notebook_path(EXERCISES, FANOUT)).answer("task1_answer", FILL_WORK)
+    result = grade_notebook(sub.nb, workdir=folder, memory_mb=1024, cell_timeout=60)
+    cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
+    printed = "".join(o.get("text", "") for o in cell.outputs)
+    assert "an ordinary data file | and another" in printed, (printed, cell.error)
+    assert "stopped: No space left on device" in printed, printed
+    wrote = int(printed.split("wrote ")[1].split(" MB")[0])
+    assert wrote <= sandbox.WORK_MB, printed
+    # nothing the box wrote reached the prepared folder
+    assert sorted(p.name for p in folder.rglob("*")) == ["data", "more.txt", "words.txt"]
+
+
 # --- a submission's processes together are bounded (a cgroup), not only each one -------------
 
 SIX_FORKS = """
@@ -816,6 +876,54 @@ def test_a_submissions_group_is_removed_and_kills_what_is_left_in_it():
     assert _leftover_groups() == []
 
 
+BUSY_PAIR = """
+import os, time
+def spin(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+kids = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        spin(2.0)
+        os._exit(0)
+    kids.append(pid)
+for pid in kids:
+    os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_submissions_processes_share_one_cpu():
+    """Two processes that spin for 2 s of wall-clock time get 2 s of CPU between them, not 4.
+
+    Before: each process of a submission had its own CPU-time limit only, so a submission that
+    forked could take every core of the grading machine. (A busy machine gives them less, never
+    more: this bound cannot be broken by a slow machine.)"""
+    import os
+
+    from dissyslab.check.grading import cgroup
+
+    ok, why = cgroup.usable(256)
+    if not ok:
+        pytest.skip(f"no cgroup can be made here ({why})")
+    group, why = cgroup.make(256)
+    assert group is not None, why
+    if group.cpus is None:
+        group.remove()
+        pytest.skip("this machine's cgroups offer no cpu controller")
+    try:
+        proc = subprocess.Popen(group.command([sys.executable, "-c", BUSY_PAIR]))
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        group.remove()
+    assert proc.returncode == 0
+    used = usage.ru_utime + usage.ru_stime
+    assert used <= 2.0 * group.cpus + 0.4, f"{used:.2f} s of CPU in 2 s with {group.cpus} CPU"
+
+
 def test_a_cgroup_v2_group_is_made_where_the_controllers_are_handed_down(tmp_path, monkeypatch):
     """The v2 layout, on a folder laid out like one (this machine may have v1 only).
 
@@ -838,7 +946,8 @@ def test_a_cgroup_v2_group_is_made_where_the_controllers_are_handed_down(tmp_pat
     assert folder.parent == root
     assert (folder / "memory.max").read_text() == str(300 * 1024 * 1024)
     assert (folder / "pids.max").read_text() == "50"
-    assert set((root / "cgroup.subtree_control").read_text().split()) == {"+pids"}  # asked for
+    assert set((root / "cgroup.subtree_control").read_text().split()) == {"+pids", "+cpu"}
+    assert (folder / "cpu.max").read_text() == "100000 100000" and group.cpus == 1  # one CPU
     assert str(folder / "cgroup.procs") in group.command(["true"])
     # no memory controller anywhere: no group, and why
     (root / "cgroup.controllers").write_text("cpu\n")

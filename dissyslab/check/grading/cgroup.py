@@ -4,20 +4,26 @@
 that forks six processes would still hold six times the memory. A control
 group bounds their sum: every process the student's code starts joins the
 group it was started in, and the kernel holds the group to its memory (RAM,
-the box's ``/tmp`` included, since a tmpfs is RAM) and its number of tasks
-(processes and threads), whatever they do. When the group is over its memory,
-the kernel's OOM killer ends a process of that group only.
+the box's ``/tmp`` and scratch folder included, since a tmpfs is RAM), its
+number of tasks (processes and threads) and its share of the processors (one
+CPU's worth at a time, however many processes it forks), whatever they do.
+When the group is over its memory, the kernel's OOM killer ends a process of
+that group only; over its CPU share, its processes wait.
 
 Two layouts of the cgroup file system are used, as Linux offers them:
 
 * cgroup v2 (one hierarchy, ``cgroup2``): a new group beside the grader
   (under the grader's own group if that one hands its ``memory`` and ``pids``
   controllers down, else under the root), with ``memory.max``,
-  ``memory.swap.max`` = 0 and ``pids.max``;
+  ``memory.swap.max`` = 0, ``pids.max`` and ``cpu.max``;
 * cgroup v1 (a hierarchy per controller, still common in containers and
   virtual machines): a new group in the ``memory`` hierarchy with
   ``memory.limit_in_bytes`` (and ``memory.memsw.limit_in_bytes``, so swap does
-  not stretch it), and one in the ``pids`` hierarchy with ``pids.max``.
+  not stretch it), one in the ``pids`` hierarchy with ``pids.max`` and one in
+  the ``cpu`` hierarchy with ``cpu.cfs_quota_us``.
+
+The ``pids`` and ``cpu`` controllers are used where they are offered; the
+memory one is needed.
 
 Making a group needs write access to the cgroup file system: in practice,
 grading as root. Where no group can be made, :func:`make` says why and grading
@@ -37,6 +43,10 @@ from pathlib import Path
 
 #: most tasks (processes and threads) of one submission at a time: a network runs a thread per node
 PIDS = 1024
+#: CPUs' worth of time one submission's processes may use together at any moment
+CPUS = 1
+#: the period (microseconds) over which the kernel holds a group to its CPU share
+_PERIOD = 100_000
 
 _COUNTER = itertools.count()
 _PROBED = {}
@@ -45,11 +55,13 @@ _PROBED = {}
 class Group:
     """One submission's cgroup: a folder in each hierarchy used (one in v2; memory and pids in v1)."""
 
-    def __init__(self, folders, version, memory_mb, pids):
+    def __init__(self, folders, version, memory_mb, pids, cpus=None):
         self.folders = folders
         self.version = version
         self.memory_mb = memory_mb
         self.pids = pids
+        #: the CPU share the group is held to, or None where no cpu controller is offered
+        self.cpus = cpus
 
     def command(self, cmd):
         """``cmd`` preceded by a shell that moves itself into the group, then runs ``cmd`` (exec)."""
@@ -170,7 +182,7 @@ def _write(path, value):
     path.write_text(str(value))
 
 
-def _make_v2(point, root, own, memory, pids):
+def _make_v2(point, root, own, memory, pids, cpus):
     errors = []
     for parent in _parents(point, root, own):
         try:
@@ -178,7 +190,7 @@ def _make_v2(point, root, own, memory, pids):
             if "memory" not in have:
                 errors.append(f"{parent} has no memory controller")
                 continue
-            wanted = {"memory"} | ({"pids"} & have)
+            wanted = {"memory"} | ({"pids", "cpu"} & have)
             handed = set((parent / "cgroup.subtree_control").read_text().split())
             if not wanted <= handed:
                 _write(parent / "cgroup.subtree_control", " ".join(f"+{c}" for c in wanted - handed))
@@ -197,6 +209,8 @@ def _make_v2(point, root, own, memory, pids):
                 _write(folder / "memory.swap.max", 0)
             if "pids" in wanted:
                 _write(folder / "pids.max", pids)
+            if "cpu" in wanted:
+                _write(folder / "cpu.max", f"{int(cpus * _PERIOD)} {_PERIOD}")
             return [folder], None
         except OSError as err:
             errors.append(f"{folder}: {err.strerror or err}")
@@ -204,18 +218,18 @@ def _make_v2(point, root, own, memory, pids):
     return None, "; ".join(errors) or "no cgroup v2 folder to make a group in"
 
 
-def _make_v1(mounts, own, memory, pids):
+def _make_v1(mounts, own, memory, pids, cpus):
     by_controller = {}
     for point, root, fstype, options in mounts:
         if fstype == "cgroup":
-            for c in ("memory", "pids"):
+            for c in ("memory", "pids", "cpu"):
                 if c in options and c not in by_controller:
                     by_controller[c] = (point, root)
     if "memory" not in by_controller:
         return None, "no memory controller is mounted"
     made, errors = [], []
     name = f"dissyslab-grading-{os.getpid()}-{next(_COUNTER)}"
-    for controller in ("memory", "pids"):
+    for controller in ("memory", "pids", "cpu"):
         if controller not in by_controller:
             continue
         point, root = by_controller[controller]
@@ -231,8 +245,11 @@ def _make_v1(mounts, own, memory, pids):
                     _write(folder / "memory.limit_in_bytes", memory)
                     if (folder / "memory.memsw.limit_in_bytes").exists():
                         _write(folder / "memory.memsw.limit_in_bytes", memory)
-                else:
+                elif controller == "pids":
                     _write(folder / "pids.max", pids)
+                else:
+                    _write(folder / "cpu.cfs_period_us", _PERIOD)
+                    _write(folder / "cpu.cfs_quota_us", int(cpus * _PERIOD))
             except OSError as err:
                 errors.append(f"{folder}: {err.strerror or err}")
                 folder.rmdir()
@@ -246,8 +263,15 @@ def _make_v1(mounts, own, memory, pids):
     return made, None
 
 
-def make(memory_mb, pids=PIDS):
-    """(a :class:`Group` holding ``memory_mb`` MB and ``pids`` tasks in all, None) or (None, why not)."""
+def _cpu_held(folders, cpus):
+    """``cpus`` if one of the group's folders holds it to a CPU share, else None."""
+    held = any((f / name).exists() for f in folders for name in ("cpu.max", "cpu.cfs_quota_us"))
+    return cpus if held else None
+
+
+def make(memory_mb, pids=PIDS, cpus=CPUS):
+    """(a :class:`Group` holding ``memory_mb`` MB, ``pids`` tasks and ``cpus`` CPUs in all, "")
+    or (None, why not)."""
     if not memory_mb:
         return None, "no memory limit was asked for"
     memory = int(memory_mb) * 1024 * 1024
@@ -256,15 +280,15 @@ def make(memory_mb, pids=PIDS):
     why = []
     for point, root, fstype, _ in mounts:
         if fstype == "cgroup2":
-            folders, err = _make_v2(point, root, own.get(""), memory, pids)
+            folders, err = _make_v2(point, root, own.get(""), memory, pids, cpus)
             if folders:
-                return Group(folders, 2, memory_mb, pids), ""
+                return Group(folders, 2, memory_mb, pids, _cpu_held(folders, cpus)), ""
             why.append(f"cgroup v2: {err}")
             break
     if any(fstype == "cgroup" for _, _, fstype, _ in mounts):
-        folders, err = _make_v1(mounts, own, memory, pids)
+        folders, err = _make_v1(mounts, own, memory, pids, cpus)
         if folders:
-            return Group(folders, 1, memory_mb, pids), ""
+            return Group(folders, 1, memory_mb, pids, _cpu_held(folders, cpus)), ""
         why.append(f"cgroup v1: {err}")
     if not mounts:
         why.append("no cgroup file system is mounted")

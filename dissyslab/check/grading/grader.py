@@ -4,7 +4,7 @@
 the instructor's own (nbgrader restores them before this runs), and:
 
 1. starts the student's process (``child.py``) in a sandbox (``sandbox.py``:
-   bubblewrap, an unprivileged user, limits; ``cgroup.py``: the memory and tasks
+   bubblewrap, an unprivileged user, limits; ``cgroup.py``: the memory, tasks and CPU share
    of all its processes together), with a private copy of the ``dissyslab``
    package taken from this process's memory, and the data files;
 2. runs the read-only cells there (for the answers to use) and here (for the

@@ -4,7 +4,9 @@ The command is built from what Linux and Debian provide, nothing home-made:
 
 * ``bwrap`` (bubblewrap): a private file system that holds only the Python
   interpreter and libraries (read-only), a private copy of ``dissyslab``
-  (read-only) and a scratch folder with the notebook's data files; its own
+  (read-only) and a scratch folder with the notebook's data files (a
+  size-limited tmpfs, filled from a read-only view of the prepared folder
+  before the student's code starts); its own
   PID namespace (every process it starts dies with it), no network, a new
   session, and it dies with the grader;
 * ``setpriv``: when grading runs as root, the student's code runs as the
@@ -32,12 +34,16 @@ NOBODY = 65534
 #: where the private copy of the library and the scratch folder appear inside the box
 LIB = "/grading/lib"
 WORK = "/grading/work"
+#: where the folder prepared for the box (the notebook's data files) appears, read-only
+GIVEN = "/grading/given"
 #: files of /etc the interpreter and its C libraries read
 _ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
         "/etc/alternatives", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group")
 
 #: MB of the box's /tmp (a tmpfs: RAM), when the box makes it
 TMP_MB = 256
+#: MB of the box's scratch folder (a tmpfs too, so a submission cannot fill the host's disk)
+WORK_MB = 256
 
 _PROBE = {}
 
@@ -87,7 +93,9 @@ def _bwrap_args(lib_dir, work_dir, python, as_root):
                 args += ["--perms", "0755", "--dir", str(p)]
         args += ["--ro-bind", root, root]
     args += ["--perms", "0755", "--dir", "/grading", "--ro-bind", str(lib_dir), LIB,
-             "--bind", str(work_dir), WORK, "--chdir", WORK,
+             "--ro-bind", str(work_dir), GIVEN,
+             "--perms", "1777", "--size", str(WORK_MB * 1024 * 1024), "--tmpfs", WORK,
+             "--chdir", WORK,
              "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", WORK,
              "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
              "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "MPLBACKEND", "Agg", "--"]
@@ -126,7 +134,8 @@ def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
     In new mount, PID, network, IPC and UTS namespaces, a shell (as root) builds a
     root file system in a tmpfs like bubblewrap's (the interpreter's folders
     read-only, a private /proc, /dev with four devices, a size-limited /tmp, the
-    library read-only and the work folder), changes into it with ``chroot``, and
+    library read-only, the prepared folder read-only and a size-limited work
+    folder), changes into it with ``chroot``, and
     drops to ``nobody`` with ``setpriv`` before the student's code starts.
     """
     root = str(Path(work_dir).parent / "root")
@@ -155,16 +164,20 @@ def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
     for root_dir in _python_roots(python):
         if not root_dir.startswith("/usr/"):
             ro_bind(root_dir)
-    lines += ['mkdir -p "$R/proc" "$R/dev" "$R/grading/lib" "$R/grading/work"',
+    lines += [f'mkdir -p "$R/proc" "$R/dev" "$R{LIB}" "$R{WORK}" "$R{GIVEN}"',
               'mount -t proc proc "$R/proc"']
     for dev in ("null", "zero", "random", "urandom"):
         lines += [f'touch "$R/dev/{dev}"', f'mount --bind /dev/{dev} "$R/dev/{dev}"']
     lines += [f'mount --bind {q(str(lib_dir))} "$R{LIB}"', f'mount -o remount,bind,ro "$R{LIB}"',
-              f'mount --bind {q(str(work_dir))} "$R{WORK}"',
+              f'mount --bind {q(str(work_dir))} "$R{GIVEN}"', f'mount -o remount,bind,ro "$R{GIVEN}"',
+              f'mount -t tmpfs -o size={int(WORK_MB)}m,mode=1777 tmpfs "$R{WORK}"',
               'export PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'exec chroot "$R" "$@"']
     return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts",
             "--", "/bin/sh", "-c", "\n".join(lines), "sh"]
 
+
+#: inside the box, as the student's user: the scratch folder (a tmpfs) gets the prepared files
+_FILL = ["/bin/sh", "-c", f'cp -R {GIVEN}/. {WORK}/ && exec "$0" "$@"']
 
 _ENV = ["env", "-i", f"--chdir={WORK}", "PATH=/usr/bin:/bin", f"HOME={WORK}", "TMPDIR=/tmp",
         "LANG=C.UTF-8",
@@ -239,7 +252,7 @@ def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds, allow_uniso
             missing.append("prlimit is missing, so student code has no memory, CPU or file-size "
                            "limit")
         line = ("dissyslab grading: " + "; ".join(missing) + ".") if missing else None
-        return cmd + [python, *argv(LIB)], str(work_dir), line
+        return cmd + _FILL + [python, *argv(LIB)], str(work_dir), line
     if not allow_unisolated:
         raise NoIsolation(refusal(why))
     cmd = _limits(memory_mb, cpu_seconds, False) if limits else []
