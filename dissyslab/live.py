@@ -814,9 +814,12 @@ class _DotProcess:
             return answer
 
     def __init__(self):
+        # a session of its own: Jupyter interrupts a kernel by signalling its whole process
+        # group, and dot, interrupted, writes its last picture again before it exits: the next
+        # drawing asked for would then get that old one (an interrupted run's final picture)
         self.proc = subprocess.Popen(
             [shutil.which("dot"), "-Tsvg"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL)
+            stderr=subprocess.DEVNULL, start_new_session=True)
         self.owed = deque()  # the answers not read yet, in the order they were asked for
         self.unread = bytearray()  # what dot wrote beyond the last answer read
 

@@ -1102,3 +1102,57 @@ def test_the_view_is_styled_inline_so_a_static_copy_reads_well_without_its_style
     results = re.search(r'<ol class="dsl-results" style="([^"]*)"', body).group(1)
     assert "list-style:none" in results and "monospace" in results
     assert not re.search(r'class="dsl-(panel|state|results|status)[^"]*"(?! style=)', body)
+
+
+RALLY = """
+from dissyslab import network, Source, Transform, Sink, ListSource
+def hit(ball):
+    player, hits = ball
+    return ("pong" if player == "ping" else "ping", hits + 1)
+ping, pong, rally = Transform(fn=hit, name="ping"), Transform(fn=hit, name="pong"), []
+g = network([(Source(fn=ListSource(items=[("ping", 0)]).run, name="serve"), ping),
+             (ping, pong), (pong, ping), (pong, Sink(fn=rally.append, name="scores"))])
+"""
+
+
+def _final_view_html(kc, km, code, interrupt_after):
+    """Run ``code`` in the kernel, press its stop button after a while: the view's last HTML."""
+    msg_id = kc.execute(code)
+    time.sleep(interrupt_after)
+    km.interrupt_kernel()
+    shown = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=60)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] in ("display_data", "update_display_data"):
+            shown = msg["content"]["data"].get("text/html", shown)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return shown
+    raise AssertionError("the kernel did not finish the run")
+
+
+@pytest.mark.timeout(180)
+def test_a_run_stopped_with_the_stop_button_shows_its_final_picture():
+    """Before: Jupyter's interrupt reached the kept ``dot`` process too (it signals the kernel's
+    whole process group); dot wrote its last picture again as it died, and the stopped run's
+    final view showed that older picture: 44,021 on the arrow into a sink whose panel said
+    45,590 results, and no counters in the nodes."""
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    jupyter_client = pytest.importorskip("jupyter_client")
+    km, kc = jupyter_client.manager.start_new_kernel(kernel_name="python3")
+    try:
+        kc.execute_interactive(RALLY, timeout=60)
+        for after in (2.1, 2.6, 3.1):
+            page = _final_view_html(kc, km, "g.run_network()", after)
+            assert page is not None and "Stopped: interrupted" in page
+            text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(page)))
+            panel = int(re.search(r"([\d,]+) results", text).group(1).replace(",", ""))
+            sink = re.search(r"scores scores list\.append received (\d+)", text)
+            assert sink is not None, f"the final picture has no counters: {text[:600]}"
+            assert int(sink.group(1)) == panel, text[:600]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
