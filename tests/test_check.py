@@ -215,6 +215,12 @@ def test_a_failing_node_is_reported_with_its_message():
     assert [f.node.name for f in r.failures] == ["invert"] and not r.clean
     fails(lambda: check.outputs(g, {"s": [0.5]}, timeout=T), "A node of your network failed",
           "transform 'invert' failed on message 0", "ZeroDivisionError")
+    # the task's hint (about results) comes after what to do about the error, not instead of it
+    text = fails(lambda: check.finishes(g, timeout=T, hint="does the count grow each time round?"),
+                 "transform 'invert' failed on message 0",
+                 "call its function on that message yourself to see the error. Once it runs "
+                 "without an error: does the count grow each time round?")
+    assert text.index("call its function") < text.index("does the count grow")
 
 
 def test_any_order_accepts_every_interleaving_but_not_other_messages():

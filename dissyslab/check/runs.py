@@ -210,10 +210,13 @@ def _require_clean(r, hint=None):
     if r.failures:
         names = ", ".join(sorted({repr(f.node.name) for f in r.failures}))
         said = r.error.replace(WHERE_TRACEBACKS, "").rstrip()  # the check says what to do instead
+        # the task's hint was written for wrong results or a run that never ends: an error
+        # comes first, and the hint is for once the network runs
+        first = ("read which node failed and on which message; call its function on that "
+                 "message yourself to see the error.")
         fail(f"A node of your network failed while the check ran it{r.where()}.\n"
              f"  What the runtime said: {_indent(said)}",
-             hint=hint or "read which node failed and on which message; call its function on "
-                          "that message yourself to see the error.",
+             hint=first + (f" Once it runs without an error: {hint}" if hint else ""),
              public=f"A node of your network ({names}) failed in a hidden test.")
 
 

@@ -21,6 +21,14 @@ WRONG = [
     Wrong("task1", "a loop with no way out: the attempt number never grows (lesson: Mistake 1)",
           edits=[("return [None, (name, attempt + 1), None]", "return [None, (name, attempt), None]")],
           says=["did not finish", "attempt number grow"]),
+    Wrong("task1", "keeps each file's attempts in a dict outside build_uploader: every network "
+                   "it builds shares the counts",
+          edits=[("def build_uploader(max_tries):\n",
+                  "tries = {}\n\n\ndef build_uploader(max_tries):\n"),
+                 ("        name, attempt = job\n",
+                  "        name, _ = job\n        tries[name] = tries.get(name, 0) + 1\n"
+                  "        attempt = tries[name]\n")],
+          says=["gave different results", "start afresh", "attempt number in the message"]),
     Wrong("task2", "going_round counts every rocket, not the ones still going round",
           edits=[("going_round = 2 ", "going_round = 4 ")],
           says=["going_round"]),
