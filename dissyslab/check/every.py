@@ -36,6 +36,10 @@ MAX_SCHEDULES = 20_000
 MAX_CHOICES = 10_000
 #: seconds one run of the search may take unless the test says otherwise
 RUN_TIMEOUT = 5
+#: most values (messages, and the items inside them) of a report the grader looks at
+MAX_VALUES = 5_000_000
+#: most sinks a report may name
+MAX_SINKS = 100
 _STOPS = (None, "max_steps", "max_schedules", "interrupted")
 
 
@@ -123,6 +127,43 @@ class _Failure:
     __repr__ = __str__
 
 
+class _Freezer:
+    """Small stand-ins for what sinks received, equal for equal messages (to tell outcomes apart).
+
+    Each container becomes a number, the same for equal contents (hash-consing),
+    so comparing two outcomes never walks them again. Each container is looked
+    at once however often it is shared, and at most :data:`MAX_VALUES` values
+    in all: past that the report is not believed.
+    """
+
+    def __init__(self):
+        self.memo = {}
+        self.numbers = {}
+        self.left = MAX_VALUES
+
+    def __call__(self, value):
+        self.left -= 1
+        if self.left < 0:
+            _bad(f"more than {MAX_VALUES:,} messages and items in them")
+        t = type(value)
+        if t in (list, tuple, dict, set, frozenset):
+            done = self.memo.get(id(value))
+            if done is not None:
+                return done[1]
+            if t is dict:
+                key = ("dict", frozenset((self(k), self(v)) for k, v in dict.items(value)))
+            elif t in (set, frozenset):
+                key = ("set", frozenset(self(v) for v in value))
+            else:
+                key = (t.__name__, tuple(self(v) for v in value))
+            number = self.numbers.setdefault(key, len(self.numbers))
+            self.memo[id(value)] = (value, number)  # (the value kept alive: its id stays its own)
+            return number
+        if value is None or t in (bool, int, float, str, bytes, complex):
+            return (t.__name__, value)
+        return ("other", t.__name__, show(value, 2_000))
+
+
 def _bad(what):
     raise CheckFailed(
         f"The report of the exhaustive search is not what DisSysLab makes ({what}), so the "
@@ -158,7 +199,7 @@ def judge(report: Any, check: Callable | None = None, max_schedules: int = MAX_S
         _bad("not a dict")
     sinks, runs, order = report.get("sinks"), report.get("runs"), report.get("order")
     reduced, stopped_by = report.get("reduced"), report.get("stopped_by")
-    if not (_is(sinks, list) and all(_is(s, str) for s in sinks) and len(sinks) <= 1_000):
+    if not (_is(sinks, list) and all(_is(s, str) for s in sinks) and len(sinks) <= MAX_SINKS):
         _bad("its sinks")
     if not (_is(runs, list) and _is(order, list) and _is(reduced, bool)):
         _bad("its runs")
@@ -175,7 +216,8 @@ def judge(report: Any, check: Callable | None = None, max_schedules: int = MAX_S
     if seen != len(runs):
         _bad("runs no schedule gave")
     names = set(sinks)
-    results = []
+    results, keys = [], []
+    freeze = _Freezer()
     for run in runs:
         if not _is(run, dict):
             _bad("a run")
@@ -193,6 +235,7 @@ def judge(report: Any, check: Callable | None = None, max_schedules: int = MAX_S
             fails.append(_Failure(f["node"][:200], f["summary"][:2000]))
         results.append(RunResult(dict(received), dict(unpaired), fails, *flags,
                                  _schedule(run.get("schedule"), reduced), {}))
+        keys.append({name: freeze(received[name]) for name in sinks})
 
     found = {name: {} for name in sinks}
     failures, counter, broken, cut, explored = {}, None, None, 0, 0
@@ -202,10 +245,9 @@ def judge(report: Any, check: Callable | None = None, max_schedules: int = MAX_S
         explored += 1
         cut += r.bounded
         for name in sinks:
-            key = show(r.received[name], 100_000)
-            f = found[name].get(key)
+            f = found[name].get(keys[k][name])
             if f is None:
-                found[name][key] = Found(r.received[name], r.schedule)
+                found[name][keys[k][name]] = Found(r.received[name], r.schedule)
             else:
                 f.count += 1
         for failure in r.failures:
