@@ -242,3 +242,12 @@ def test_a_student_process_that_lies_about_the_search_fails_its_task_quickly(lie
     assert not v.passed
     assert "did not finish within" not in v.message  # judged, not cut by the cell's time limit
     assert says in v.message
+
+
+def test_str_of_a_students_object_is_its_text_while_grading():
+    # a schedule is compared by its printed form; str() of a student's object in a test
+    # cell gave the repr of that text (in quotes)
+    answer = "class Thing:\n    def __str__(self):\n        return 'step 6: it'\nthing = Thing()"
+    test = "check.equal(str(thing), 'step 6: it', 'str(thing)')\ncheck.done('Task 1')"
+    result, verdicts = grade(("setup", SETUP), ("answer", answer), ("test", test, 1))
+    assert verdicts[2].passed, verdicts[2].message

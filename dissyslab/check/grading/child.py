@@ -254,7 +254,8 @@ class Child:
         return {"value": self.enc.encode(items)}
 
     def op_str(self, req):
-        return {"value": wire.safe_repr(str(self._obj(req)), 20_000)}
+        text = str(self._obj(req))
+        return {"value": str.__str__(text)[:20_000] if isinstance(text, str) else "<?>"}
 
     def op_bool(self, req):
         return {"value": bool(self._obj(req))}
