@@ -152,7 +152,8 @@ def test_a_huge_report_is_refused_before_it_is_looked_at_long(monkeypatch):
 
 
 # --- while grading: the search runs in the student's process, the check in the grader ---------
-SETUP = ("from dissyslab import network, Source, Sink, ListSource\nfrom dissyslab import check\n"
+SETUP = ("from dissyslab import network, Source, Transform, Sink, ListSource\n"
+         "from dissyslab import check\n"
          "def never_overdrawn(result):\n    balance = 50\n"
          "    for amount in result.received['log']:\n        balance += amount\n"
          "        if balance < 0:\n            return False\n    return True\n")
@@ -251,3 +252,30 @@ def test_str_of_a_students_object_is_its_text_while_grading():
     test = "check.equal(str(thing), 'step 6: it', 'str(thing)')\ncheck.done('Task 1')"
     result, verdicts = grade(("setup", SETUP), ("answer", answer), ("test", test, 1))
     assert verdicts[2].passed, verdicts[2].message
+
+
+SLOW = """
+import time
+def slow(x):
+    time.sleep(DELAY)
+    return x
+sources = [Source(fn=ListSource([f"{c}{i}" for i in range(4)]).run, name=c) for c in "abcd"]
+work = Transform(fn=slow, name="work")
+g = network([(x, work) for x in sources] + [(work, Sink(fn=print, name="log"))])
+"""
+
+
+@pytest.mark.parametrize("delay, test, says", [
+    # 16! / (4!)^4 = 63,063,000 orders: the search stops at the bound it was given
+    (0, "check.every_schedule(g, lambda r: True, max_schedules=50, timeout=5)",
+     "more than 50 schedules"),
+    # each run takes a third of a second: the search stops, in the student's process, before the
+    # test cell's time is up, and the check still has time to say so
+    (0.02, "check.every_schedule(g, lambda r: True, timeout=5)", "the search ran out of time"),
+])
+def test_a_network_with_a_huge_number_of_schedules_is_cut_and_said_so(delay, test, says):
+    answer = SLOW.replace("DELAY", str(delay))
+    result, verdicts = grade(("setup", SETUP), ("answer", answer), ("test", test, 1),
+                             test_timeout=6)
+    v = verdicts[2]
+    assert not v.passed and says in v.message, v.message
