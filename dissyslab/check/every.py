@@ -21,6 +21,7 @@ bounds the work done here.
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from ..errors import NetworkError, NetworkTimeout
@@ -115,7 +116,7 @@ class _Failure:
     """A node's failure in a reported run: ``node.name``, ``summary()``."""
 
     def __init__(self, node, summary):
-        self.node = type("FailedNode", (), {"name": node})()
+        self.node = SimpleNamespace(name=node)
         self.text = summary
 
     def summary(self) -> str:
