@@ -514,6 +514,7 @@ def run_schedule(net: Graph, schedule: Schedule, timeout: float | None = None,
     max_steps = MAX_STEPS if max_steps is None else _check_steps(max_steps)
 
     def make(run, cap):
+        run.schedule = schedule  # (a trace counts its steps, as in a seeded run)
         engine = Replay(run, cap, [], schedule.reduced, max_steps, record_sinks=True,
                         expect=schedule, bound_is_error=True)
         run.received = engine.received

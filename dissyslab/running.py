@@ -60,6 +60,7 @@ class Run:
 
     ``nodes``: node name -> :class:`NodeRun` (counters, state, failure).
     ``seed``: the seed of a seeded run, None for a threaded one.
+    ``schedule``: the schedule a replay follows (``exhaustive.py``), else None.
     ``outcome``: "finished", "timeout" or "interrupted" once it has ended.
     ``failures``, ``unpaired``, ``trace``: as ``g.failures``, ``g.unpaired``, ``g.trace``.
     """
@@ -69,6 +70,7 @@ class Run:
                  in_place: Callable[[str], bool] | None = None) -> None:
         self.net = net
         self.seed = seed
+        self.schedule = None  # exhaustive.py: the schedule a replay follows, step by step
         self.observers = list(observers)
         watch = event_watcher(self.observers)
         outs = wiring(net)

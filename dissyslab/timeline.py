@@ -299,7 +299,8 @@ def _draw(net, trace, records, shown, order=None):
     for n in lanes:
         x_of[name_of(n)] = x + 12
         x += width_of[name_of(n)]
-    what = f"seeded run, seed {trace.seed}" if trace.seed is not None else "threaded run"
+    what = f"seeded run, seed {trace.seed}" if trace.seed is not None else \
+        "replayed schedule" if trace.schedule is not None else "threaded run"
     title = f"Timeline of a {what}"
     if trace.outcome not in (None, "finished"):
         title += f" (ended by {trace.outcome})"
@@ -335,7 +336,7 @@ def _draw(net, trace, records, shown, order=None):
     height = legend_y + legend_h
     colour = {name_of(n): COLOURS.get(n.kind, INK) for n in lanes}
     kind = {name_of(n): n.kind for n in lanes}
-    seeded = trace.seed is not None
+    seeded = trace.stepped  # times are steps
 
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '

@@ -77,16 +77,29 @@ class Trace(list):
     """The records of one traced run, in order of ``seq``; a plain list with a readable table.
 
     ``pandas.DataFrame(g.trace)`` gives one row per record. ``seed`` is the
-    seed of a seeded run (None for a threaded run); ``outcome`` is how the run
+    seed of a seeded run (None for a threaded run), ``schedule`` the schedule a
+    replayed run followed (``exhaustive.py``); ``outcome`` is how the run
     ended: "finished", "timeout" or "interrupted". ``nodes`` names the nodes in
     the order of the entries of each vector clock: the order messages flow, senders
     before their receivers, as the timeline's lanes.
     """
 
     seed = None
+    schedule = None  # the schedule of a replayed run (g.run_network(schedule=s))
     outcome = None
     nodes = None
     clocks = None  # a clocks.Clocks, once asked for
+
+    @property
+    def stepped(self) -> bool:
+        """Was the run taken one step at a time (seeded, or a replayed schedule)? Times are steps."""
+        return self.seed is not None or self.schedule is not None
+
+    def what(self) -> str:
+        """What kind of run it was, in words: "threaded run", "seeded run (seed 3)"..."""
+        if self.seed is not None:
+            return f"seeded run (seed {self.seed})"
+        return "replayed schedule" if self.schedule is not None else "threaded run"
 
     def events(self, kind):
         """Only the records of one kind of event, e.g. ``g.trace.events("drop")``."""
@@ -99,7 +112,7 @@ class Trace(list):
 
         ``clocks=True`` adds each event's Lamport clock and vector clock (``clocks.py``).
         """
-        when = "step" if self.seed is not None else "ms"
+        when = "step" if self.stepped else "ms"
         if clocks and self.clocks is None:
             from .clocks import clocks_of
 
@@ -121,7 +134,7 @@ class Trace(list):
             lines.append(line.rstrip())
         if limit is not None and len(self) > limit:
             lines.append(f"... {len(self) - limit} more records (g.trace.table(limit=None) shows all)")
-        run = "threaded run" if self.seed is None else f"seeded run (seed {self.seed})"
+        run = self.what()
         head = f"trace of a {run}: {len(self)} records"
         if self.outcome not in (None, "finished"):
             head += f", ended by {self.outcome}"
@@ -226,7 +239,7 @@ class Tracer(Observer, Events):
         self.sent = [0] * len(net.edges)
         self.got = [0] * len(net.edges)
         self.again = {}  # faults.py: per edge, per index, copies of a duplicated message to come
-        if run.seed is not None:
+        if run.seed is not None or run.schedule is not None:  # one step at a time
             self.clock = lambda: run.steps
         else:
             t0 = time.perf_counter()
@@ -235,6 +248,7 @@ class Tracer(Observer, Events):
     def finished(self, run, outcome):
         trace = Trace(sorted(self.records))
         trace.seed, trace.outcome, trace.nodes = run.seed, outcome, self._nodes
+        trace.schedule = run.schedule
         run.trace = trace
 
     def _add(self, node, event, message=None, edge=None, index=None, note=None):

@@ -182,3 +182,24 @@ def test_a_wide_timeline_is_shown_fitted_to_the_page_with_inline_styles():
     least = round(width * diagram.MIN_TEXT_PX / 9.5)
     assert f'style="max-width:100%;height:auto;min-width:{least}px' in shown
     assert shown.endswith(tl.svg[tl.svg.find("<svg"):].split(">", 1)[1] + "</div>")
+
+
+def test_a_replayed_schedule_is_timed_in_steps_and_draws_the_same_every_time():
+    # a replay takes one step at a time, as a seeded run does: its trace and timeline must
+    # not carry wall-clock times (they changed at every replay) nor call it a threaded run
+    def bank():
+        a = Source(fn=ListSource([100, -80]).run, name="teller_a")
+        b = Source(fn=ListSource([-60]).run, name="teller_b")
+        log = Sink(fn=lambda x: None, name="log")
+        return network([(a, log), (b, log)])
+
+    g = bank()
+    s = g.explore(exhaustive=True, timeout=5)["log"][2].schedule
+    drawn = []
+    for _ in range(3):
+        g.run_network(schedule=s, trace=True, timeout=5, live=False)
+        assert all(type(r.time) is int for r in g.trace)
+        assert g.trace.table().startswith("trace of a replayed schedule")
+        drawn.append(g.timeline()._repr_svg_())
+    assert drawn[0] == drawn[1] == drawn[2]
+    assert "Timeline of a replayed schedule" in drawn[0]

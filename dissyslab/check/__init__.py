@@ -6,6 +6,7 @@ Used in the test cells of the exercises (``from dissyslab import check``)::
     check.outputs(g, {"collector_upper": ["HELLO", "WORLD"]}, timeout=5)
     check.outputs(g, {...}, inputs={"word_source": ["other", "words"]})   # data the student never saw
     check.same_for_all_schedules(g, seeds=range(30))                      # an ordering claim
+    check.every_schedule(g, never_overdrawn)                              # every schedule, all of them
 
 A failed check raises :class:`CheckFailed` (an AssertionError) whose message
 says what was expected, what the network did, and gives a hint.
@@ -38,6 +39,7 @@ value lives in this process or in another one (the student's, while grading)
 that answers questions about it.
 """
 
+from .every import every_schedule, explore
 from .failure import CheckFailed, same, show
 from .runs import (
     TIMEOUT,
@@ -78,6 +80,6 @@ __all__ = [
     "no_duplicate_edges", "paths", "shape", "wraps",
     "run", "Run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
     "differs_between", "same_result", "overlap", "equal", "that", "done", "seeded_runs_available",
-    "run_beside",
+    "run_beside", "explore", "every_schedule",
     "TIMEOUT",
 ]

@@ -46,6 +46,14 @@ class Process(Protocol):
         returned, None) when it did not return ``(network, state)``.
         """
 
+    def explore(self, g: Any, build: Any, inputs: dict | None, max_steps: int | None,
+                max_schedules: int, timeout: float, name: str) -> Any:
+        """Explore every schedule of a copy of its network ``g`` (or of what its ``build()`` makes).
+
+        Returns the search's report as plain data (``dissyslab.check.every.collect``),
+        which the check judges here (``every.judge``) before believing it.
+        """
+
     def same_function(self, stand_in: Any, fn: Any) -> bool:
         """True if the function that ``stand_in`` stands for is ``fn`` (an object, or a name)."""
 

@@ -12,6 +12,9 @@ output and file descriptors 0 and 1 lead nowhere). Requests:
 * ``run``, ``build_run``: run a fresh copy of a network (or build one with the
   student's function first) and report what each sink received and the
   counters, as plain data;
+* ``explore``: explore every schedule of a copy of a network (or of what the
+  student's build function makes) and report each distinct run, as plain
+  data (``check.every.collect``); the test's ``check=`` stays in the grader;
 * ``beside``: run instructor code that a task needs next to the student's
   (``check.run_beside``) and hand back what it defines.
 
@@ -251,7 +254,8 @@ class Child:
         return {"value": self.enc.encode(items)}
 
     def op_str(self, req):
-        return {"value": wire.safe_repr(str(self._obj(req)), 20_000)}
+        text = str(self._obj(req))
+        return {"value": str.__str__(text)[:20_000] if isinstance(text, str) else "<?>"}
 
     def op_bool(self, req):
         return {"value": bool(self._obj(req))}
@@ -363,6 +367,21 @@ class Child:
         except CheckFailed as exc:
             return {"failed": str(exc)[:4000]}
         return {"run": self._observe(r), "state": self.enc.encode(state, watch=False)}
+
+    def op_explore(self, req):
+        from ..every import collect
+        from ..failure import CheckFailed
+
+        target = self._obj(req)
+        g, build = (None, target) if req.get("build") else (target, None)
+        try:
+            report = collect(g, build, inputs=self._in(req.get("inputs")),
+                             max_steps=req.get("max_steps"),
+                             max_schedules=req.get("max_schedules"),
+                             timeout=req.get("run_timeout", 5), name=req.get("name", "g"))
+        except CheckFailed as exc:
+            return {"failed": str(exc)[:4000]}
+        return {"report": self.enc.encode(report, watch=False)}
 
     def op_beside(self, req):
         ns = dict(self.setup_names)

@@ -137,6 +137,9 @@ def has_remote(value, limit=WALK_LIMIT):
     return False
 
 
+#: share of a test cell's time left that an exhaustive search in the student's process may take
+EXPLORE_SHARE = 0.8
+
 #: most characters of a node name the grader keeps (messages quote names)
 NAME = 120
 
@@ -240,10 +243,12 @@ class Connection:
             return ("builtin", n)
         return ("none", id(fn))
 
-    def request(self, op, **fields):
+    def request(self, op, limit=None, **fields):
         left = self.timeout if self.deadline is None else self.deadline - time.monotonic()
         if left <= 0:
             raise StudentTimeout()
+        if limit is not None:
+            left = min(left, limit)
         fields["op"] = op
         fields["timeout"] = max(left, 0.05)
         reply = self.talk(fields, left + self.grace)
@@ -403,6 +408,23 @@ class Connection:
             raise CheckFailed(str(reply["failed"]))
         r = self.observed(reply.get("run"), run_class, seed, timeout)
         return r, None, self.decoder.decode(reply.get("state"))
+
+    def explore(self, g, build, inputs, max_steps, max_schedules, timeout, name):
+        """The report of an exhaustive search run in the student's process (judged by the check).
+
+        The search gets at most :data:`EXPLORE_SHARE` of the time left in the test
+        cell: past that, the student's process stops it and reports what it found,
+        and the grader still has time to judge it.
+        """
+        target = build if build is not None else g
+        left = self.timeout if self.deadline is None else self.deadline - time.monotonic()
+        reply = self.request("explore", limit=max(left * EXPLORE_SHARE, 0.05), ref=target._rid,
+                             build=build is not None, inputs=self.out(inputs),
+                             max_steps=max_steps, max_schedules=max_schedules,
+                             run_timeout=timeout, name=name)
+        if "failed" in reply:
+            raise CheckFailed(str(reply["failed"]))
+        return self.decoder.decode(reply.get("report"))
 
     def beside(self, code):
         made = self.value("beside", code=code)
