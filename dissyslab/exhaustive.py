@@ -65,6 +65,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .errors import NetworkError, NetworkTimeout, short_repr, warn_student
+from .explore import BySink, freeze
 from .running import Run, execute
 from .snapshots import closure_state, record_state, restore_state, shared_state
 from .stepping import Stepper
@@ -361,7 +362,7 @@ class Found:
         return f"Found(received={self.received!r}, count={self.count})"
 
 
-class ExhaustiveExploration:
+class ExhaustiveExploration(BySink):
     """Every distinct outcome of every schedule explored (made by ``g.explore(exhaustive=True)``).
 
     ``ex["sink"]``: the list of :class:`Found` for that sink, in the order found.
@@ -389,28 +390,10 @@ class ExhaustiveExploration:
     def complete(self) -> bool:
         return self.stopped_by is None
 
-    @property
-    def sinks(self) -> list[str]:
-        return list(self.outcomes)
-
-    def __getitem__(self, sink: Any) -> list[Found]:
-        name = getattr(sink, "name", sink)
-        try:
-            return self.outcomes[name]
-        except KeyError:
-            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
-                           f"{', '.join(self.outcomes) or 'none'}") from None
-
-    def __iter__(self):
-        return iter(self.outcomes)
-
     def schedule_for(self, sink: Any, received: Iterable) -> Schedule | None:
         """A schedule under which ``sink`` received exactly ``received``, or None."""
-        want = list(received)
-        for found in self[sink]:
-            if found.received == want:
-                return found.schedule
-        return None
+        found = self.find(sink, received)
+        return None if found is None else found.schedule
 
     def text(self, show: int = 5, width: int = 100) -> str:
         n = self.schedules
@@ -453,25 +436,6 @@ _WHY = {
 
 
 # --- the search -----------------------------------------------------------------------------
-def _freeze(value):
-    """A hashable stand-in for what a sink received, equal for equal messages (to group outcomes)."""
-    t = type(value)
-    if t in (list, tuple):
-        return (t.__name__, tuple(_freeze(v) for v in value))
-    if t is dict:
-        return ("dict", frozenset((_freeze(k), _freeze(v)) for k, v in value.items()))
-    if t in (set, frozenset):
-        return ("set", frozenset(_freeze(v) for v in value))
-    if t.__eq__ is object.__eq__:  # compared by identity: only its repr tells copies apart
-        return ("repr", t.__name__, repr(value))
-    try:
-        hash(value)
-        return value
-    except TypeError:
-        state = getattr(value, "__dict__", None)
-        return (t.__name__, _freeze(state)) if state is not None else ("repr", t.__name__, repr(value))
-
-
 def _resetter(net: Graph):
     """A function that puts every node's initial state back, or the reason it cannot be done."""
     from .semantics import NodeRun, wiring
@@ -643,7 +607,7 @@ class _Search:
             if engine.bounded:
                 cut += 1
             for name, received in engine.received.items():
-                key = _freeze(received)
+                key = freeze(received)
                 f = found[name].get(key)
                 if f is None:
                     found[name][key] = Found(received, schedule)
