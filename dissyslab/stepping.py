@@ -51,12 +51,13 @@ class EdgeQueue:
     has not gone quiet).
     """
 
-    __slots__ = ("edge", "index", "owner", "port", "items", "open", "sender")
+    __slots__ = ("edge", "index", "owner", "port", "items", "open", "sender", "step")
 
     def __init__(self, edge: Edge, index: int, owner: StepNode, port: int, sender: str) -> None:
         self.edge, self.index, self.owner, self.port, self.sender = edge, index, owner, port, sender
         self.items = deque()
         self.open = True
+        self.step = (owner, self)  # the step that takes from it
 
 
 class StepNode:
@@ -67,6 +68,8 @@ class StepNode:
         self.room = room  # flow.Room: the messages that may wait for it (None: a source)
         self.finished = False
         self.ports = []  # per input: [EdgeQueue], one per edge into it, in the order of g.edges
+        self.queues = []  # every EdgeQueue into it, input by input
+        self.produce = [(self, None)]  # a source's step
         self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, EdgeQueue)]
         self.targets = []  # (receiver, room, places one message takes there), for bounded edges
 
@@ -79,7 +82,7 @@ class StepNode:
 
     def idle(self) -> bool:
         """Every input has ended and nothing waits: the node can end."""
-        return all(not q.open and not q.items for qs in self.ports for q in qs)
+        return all(not q.open and not q.items for q in self.queues)
 
 
 class Stepper(Engine):
@@ -139,6 +142,7 @@ class Stepper(Engine):
                         qs.append(EdgeQueue(e, index[e], w, port, net.name_of(e.src)))
                         queue_of[e] = qs[-1]
                 w.ports.append(qs)
+                w.queues.extend(qs)
         for w in self.order:
             per = {}
             for port, edges in enumerate(w.nr.outs):
@@ -175,26 +179,26 @@ class Stepper(Engine):
         for w in self.order:
             if w.finished:
                 continue
-            if w.targets and not w.fits():
-                if w.nr.exhausted or not w.ports or any(q.items for qs in w.ports for q in qs):
-                    self.room_waited = True
-                continue
-            if not w.ports:  # a source
-                if reduced:
-                    return [(w, None)]
-                every.append((w, None))
-                continue
-            for qs in w.ports:
-                full = [q for q in qs if q.items]
-                if not full:
+            if w.ports:
+                steps = [q.step for q in w.queues if q.items]
+                if not steps:
                     continue
-                if reduced:
-                    waiting_for_none = all(q.items or not q.open for q in qs)
-                    if len(full) == 1 and waiting_for_none:
-                        return [(w, full[0])]  # one edge can go on, the others have ended
-                    if waiting_for_none and settled is None:
-                        settled = [(w, q) for q in full]
-                every.extend((w, q) for q in full)
+            else:
+                steps = w.produce
+            if w.targets and not w.fits():
+                self.room_waited = True  # it could go on, but waits for room
+                continue
+            if reduced:
+                if not w.ports:
+                    return steps
+                for qs in w.ports:
+                    full = [q.step for q in qs if q.items]
+                    if full and all(q.items or not q.open for q in qs):
+                        if len(full) == 1:
+                            return full  # one edge can go on, the others have ended
+                        if settled is None:
+                            settled = full
+            every += steps
         return every if settled is None else settled
 
     # --- the engine's thread ------------------------------------------------------------------
