@@ -128,6 +128,21 @@ class _virtual_sleeps:
         return False
 
 
+class _sleeping_here:
+    """On the scheduler thread, for a ``with`` block: its node functions' sleeps add to ``run.clock``."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def __enter__(self):
+        _scheduling[threading.get_ident()] = self.run
+        return self
+
+    def __exit__(self, *exc):
+        _scheduling.pop(threading.get_ident(), None)
+        return False
+
+
 # --- the seeded scheduler: the seed chooses each step --------------------------------
 class Scheduler(Stepper):
     """One seeded run: where several steps are possible, ``random.Random(seed)`` picks one.
@@ -150,11 +165,8 @@ class Scheduler(Stepper):
         return alternatives[self.rng.randrange(len(alternatives))]
 
     def _loop(self):
-        _scheduling[threading.get_ident()] = self.run  # its node functions' sleeps are virtual
-        try:
+        with _sleeping_here(self.run):  # its node functions' sleeps are virtual
             super()._loop()
-        finally:
-            _scheduling.pop(threading.get_ident(), None)
         if self.deadlocked and not self.stopping:  # the flow's rules should make it impossible
             left = [w.nr.name for w in self.order if not w.finished]
             raise RuntimeError(
