@@ -46,8 +46,8 @@ if TYPE_CHECKING:
 class EdgeQueue:
     """The messages waiting along one edge into a node, in order.
 
-    ``index``: the edge's place in ``g.edges``; ``sender``: the name of the node
-    it comes from; ``open``: its sender has not ended (round a loop: the loop
+    ``index``: the edge's place in ``g.edges``; ``sender``: where it comes from,
+    as :func:`_senders` names it; ``open``: its sender has not ended (round a loop: the loop
     has not gone quiet).
     """
 
@@ -58,6 +58,21 @@ class EdgeQueue:
         self.items = deque()
         self.open = True
         self.step = (owner, self)  # the step that takes from it
+
+
+def _senders(net, edges: list[Edge]) -> list[str]:
+    """Where messages along ``edges`` (into one input) come from, told apart: ``"a"``,
+    ``"split.out_1"``, and ``"a (2)"`` for the second of two edges from ``a``."""
+    names = []
+    for e in edges:
+        name = net.name_of(e.src) if e.src_port is None else f"{net.name_of(e.src)}.out_{e.src_port}"
+        names.append(name)
+    seen = {}
+    for i, name in enumerate(names):
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            names[i] = f"{name} ({seen[name]})"
+    return names
 
 
 class StepNode:
@@ -136,11 +151,10 @@ class Stepper(Engine):
             if node.kind == "source":
                 continue
             for port in range(node.num_inputs or 1):
-                qs = []
-                for e in net.edges:
-                    if e.dst is node and (e.dst_port or 0) == port:
-                        qs.append(EdgeQueue(e, index[e], w, port, net.name_of(e.src)))
-                        queue_of[e] = qs[-1]
+                edges = [e for e in net.edges if e.dst is node and (e.dst_port or 0) == port]
+                qs = [EdgeQueue(e, index[e], w, port, sender)
+                      for e, sender in zip(edges, _senders(net, edges), strict=True)]
+                queue_of.update((q.edge, q) for q in qs)
                 w.ports.append(qs)
                 w.queues.extend(qs)
         for w in self.order:

@@ -330,6 +330,15 @@ def test_schedules_are_readable_and_equal_when_equal():
     assert [f.schedule for f in first["log"]] == [f.schedule for f in again["log"]]
 
 
+def test_a_schedule_tells_apart_the_edges_from_one_sender_into_one_sink():
+    g, _ = split_into_one_sink(2)
+    text = "\n".join(str(f.schedule) for f in g.explore(exhaustive=True, timeout=T)["sink"])
+    assert "takes from `sp.out_0`" in text and "takes from `sp.out_1`" in text
+    g, _ = fanout_into_one_sink(2)
+    text = "\n".join(str(f.schedule) for f in g.explore(exhaustive=True, timeout=T)["sink"])
+    assert "takes from `t`" in text and "takes from `t (2)`" in text
+
+
 def test_replay_is_refused_with_a_seed_or_ray_or_a_wrong_schedule():
     g, _ = bank()
     s = g.explore(exhaustive=True, timeout=T)["log"][1].schedule
