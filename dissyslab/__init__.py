@@ -19,8 +19,10 @@ The package has rooms, and each idea lives in one of them:
 * the schedulers, *when* those steps run: ``runtime.py`` (what
   ``g.run_network()`` calls: it checks the options and picks one),
   ``threads.py`` (a thread per node, with ``channels.py`` carrying messages
-  between them) and ``seeded.py`` (one step at a time, in an order decided by a
-  seed), all sharing one run skeleton in ``running.py``; ``explore.py``
+  between them), ``seeded.py`` (one step at a time, in an order decided by a
+  seed) and ``exhaustive.py`` (every order, or one schedule replayed), both
+  stepping the one model of ``stepping.py`` (a queue per edge, one step at a
+  time), all sharing one run skeleton in ``running.py``; ``explore.py``
   (``g.explore()``: many seeds, their different outcomes); and the Ray engine,
   *where* they run: ``ray_engine.py`` (``engine="ray"``: a process per source
   and transform, on this machine or a cluster; Ray is imported only there);

@@ -8,6 +8,9 @@ module tries them all, up to a bound.
 
 The model
 ---------
+The model is the one seeded runs follow (``stepping.py``), run by the same
+engine:
+
 * Each *edge* into a node has its own FIFO queue.
 * A *step* is a source producing one message (or ending), or a node taking
   the next message from one of its non-empty edge queues and handling it
@@ -15,7 +18,9 @@ The model
   and edge order. The rules between nodes (room, loops, the end of the
   stream, failures) are the flow's (``flow.py``), as in every scheduler.
 * A *schedule* is the sequence of choices made at the points where more than
-  one step was possible.
+  one step was possible. A seeded run makes each choice with its seed's
+  random numbers; the search here tries every choice in turn, and a replay
+  makes the choices its schedule lists.
 
 Every run a threaded or seeded scheduler can make is one of these runs: each
 edge keeps its order, and a node handles its messages one at a time.
@@ -54,19 +59,16 @@ What it assumes, and says
 from __future__ import annotations
 
 import sys
-import threading
 import time
 import warnings
-from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from .copying import copy_to_keep
 from .errors import NetworkError, NetworkTimeout, short_repr, warn_student
-from .flow import Room
-from .running import Engine, Finished, Run, execute, stop_with_grace
-from .semantics import Stop
+from .explore import BySink, freeze
+from .running import Run, execute
 from .snapshots import closure_state, record_state, restore_state, shared_state
+from .stepping import Stepper
 
 if TYPE_CHECKING:
     from .observers import Observer
@@ -163,316 +165,61 @@ class Schedule:
 
 
 # --- one run under a schedule -----------------------------------------------------------------
-class _Queue:
-    """The messages waiting along one edge, in order."""
+class Replay(Stepper):
+    """One run of the model (``stepping.py``) that follows a schedule.
 
-    __slots__ = ("edge", "index", "owner", "port", "items", "open", "sender")
-
-    def __init__(self, edge, index, owner, port, sender):
-        self.edge, self.index, self.owner, self.port, self.sender = edge, index, owner, port, sender
-        self.items = deque()
-        self.open = True  # its sender has not ended (nor, round a loop, the loop gone quiet)
-
-
-class _Node:
-    """One node in the run: a queue per edge into it (grouped by input), its room, where it sends."""
-
-    def __init__(self, node_run, room):
-        self.nr = node_run
-        self.room = room  # flow.Room (None: a source)
-        self.finished = False
-        self.ports = []  # per input: [_Queue], one per edge into it
-        self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, _Queue)]
-        self.targets = []  # (receiver, room, places one message takes there), for bounded edges
-
-    def fits(self):
-        """Is there room for what it sends (flow.Room)? A failed receiver takes everything."""
-        for dst, room, per in self.targets:
-            if not dst.room.fits(room, per) and dst.nr.failure is None:
-                return False
-        return True
-
-    def idle(self):
-        return all(not q.open and not q.items for qs in self.ports for q in qs)
-
-
-class Replay(Engine):
-    """One run that follows a schedule: given choices first, then the first alternative at each choice.
-
-    ``forced``: indexes of the alternatives to take at the first choices. After
-    the run, ``taken`` holds (index, number of alternatives, Choice) for every
-    choice made; ``bounded`` says it was cut at ``max_steps``; ``room_waited``
-    that a node waited for room (the reduction assumes none does).
+    ``forced``: indexes of the alternatives to take at the first choices, then
+    the first alternative at each later one; or ``expect``, a :class:`Schedule`
+    whose choices are matched one by one. After the run, ``taken`` holds
+    (index, number of alternatives, Choice) for every choice made.
+    ``bound_is_error``: a run cut at ``max_steps`` is a timeout (a replay), not
+    a result (the search).
     """
 
-    def __init__(self, run: Run, capacity: int, forced: list[int], reduced: bool,
-                 max_steps: int, record_sinks: bool = True, expect: Schedule | None = None,
+    thread_name = "dissyslab exhaustive run"
+
+    def __init__(self, run: Run, capacity: int | None, forced: list[int], reduced: bool,
+                 max_steps: int, expect: Schedule | None = None,
                  bound_is_error: bool = False) -> None:
-        self.run = run
-        self.flow = run.flow
+        super().__init__(run, capacity, max_steps, reduced=reduced, record_sinks=True)
         self.forced = forced
         self.expect = expect
-        self.reduced = reduced
-        self.max_steps = max_steps
         self.bound_is_error = bound_is_error
         self.taken = []
-        self.bounded = self.deadlocked = self.room_waited = False
-        self.edge_index = {e: i for i, e in enumerate(run.net.edges)}
-        self.nodes = {}
-        for name, nr in run.nodes.items():
-            merge = nr.kind == "merge_synch"
-            room = None if nr.kind == "source" else Room(
-                capacity, nr.node.num_inputs if merge else 1, merge)
-            self.nodes[name] = _Node(nr, room)
-        self.order = list(self.nodes.values())
-        self.received = {run.net.name_of(n): [] for n in run.net.sinks} if record_sinks else None
-        self.current = None
-        self.stopping = False
-        self.error = None
-        self.done = Finished()
-        self.thread = threading.Thread(target=self._main, name="dissyslab exhaustive run",
-                                       daemon=True)
-        self._wire(run.net)
 
-    def _wire(self, net):
-        self.queue_of = {}
-        for w in self.order:
-            node = w.nr.node
-            if node.kind == "source":
-                continue
-            for port in range(node.num_inputs or 1):
-                qs = []
-                for e in net.edges:
-                    if e.dst is node and (e.dst_port or 0) == port:
-                        q = _Queue(e, self.edge_index[e], w, port, net.name_of(e.src))
-                        qs.append(q)
-                        self.queue_of[e] = q
-                w.ports.append(qs)
-        for w in self.order:
-            per = {}
-            for port, edges in enumerate(w.nr.outs):
-                for e in edges:
-                    q = self.queue_of[e]
-                    w.outputs[port].append((e, q))
-                    dst = q.owner
-                    if dst.room.capacity is not None and self.flow.bounded(e):
-                        key = (id(dst), dst.room.room_of(e))
-                        per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
-            w.targets = list(per.values())
+    def _choice(self, w, q):
+        return Choice(self.run.steps + 1, w.nr.name, None if q is None else q.index,
+                      None if q is None else q.sender)
 
-    # --- choosing -----------------------------------------------------------------------
-    def _alternatives(self):
-        """The steps to branch over now: [(node, queue or None)]; one element: no choice."""
-        every = []
-        settled = None
-        for w in self.order:
-            if w.finished:
-                continue
-            if not w.fits():
-                if w.nr.exhausted or any(q.items for qs in w.ports for q in qs) or not w.ports:
-                    self.room_waited = True
-                continue
-            if not w.ports:  # a source
-                if self.reduced:
-                    return [(w, None)]
-                every.append((w, None))
-                continue
-            for qs in w.ports:
-                full = [q for q in qs if q.items]
-                if not full:
-                    continue
-                if self.reduced:
-                    waiting_for_none = all(q.items or not q.open for q in qs)
-                    if len(full) == 1 and waiting_for_none:
-                        return [(w, full[0])]  # one edge can go on, the others have ended
-                    if waiting_for_none and settled is None:
-                        settled = [(w, q) for q in full]
-                every.extend((w, q) for q in full)
-        if settled is not None:
-            return settled
-        return every
-
-    def _choose(self, alternatives):
-        if len(alternatives) == 1:
-            return alternatives[0]
+    def choose(self, alternatives: list) -> tuple:
         k = len(self.taken)
-        i = self.forced[k] if k < len(self.forced) else 0
-        if i >= len(alternatives):
-            raise ScheduleMismatch(k, None)
-        w, q = alternatives[i]
-        choice = Choice(self.run.steps + 1, w.nr.name, None if q is None else q.index,
-                        None if q is None else q.sender)
-        if self.expect is not None:
-            if k >= len(self.expect.choices):
+        if self.expect is None:
+            i = self.forced[k] if k < len(self.forced) else 0
+            if i >= len(alternatives):  # the network did not do what it did the first time
                 raise ScheduleMismatch(k, None)
-            want = self.expect.choices[k]
-            for j, (w2, q2) in enumerate(alternatives):
-                c = Choice(self.run.steps + 1, w2.nr.name, None if q2 is None else q2.index,
-                           None if q2 is None else q2.sender)
-                if c == want:
-                    i, w, q, choice = j, w2, q2, c
-                    break
-            else:
+        else:
+            want = self.expect.choices[k] if k < len(self.expect.choices) else None
+            i = next((j for j, (w, q) in enumerate(alternatives)
+                      if self._choice(w, q) == want), None)
+            if i is None:
                 raise ScheduleMismatch(k, want)
-        self.taken.append((i, len(alternatives), choice))
+        w, q = alternatives[i]
+        self.taken.append((i, len(alternatives), self._choice(w, q)))
         return w, q
 
-    # --- the scheduler thread -------------------------------------------------------------
-    def _main(self):
-        try:
-            self._loop()
-        except Stop:
-            pass
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            self.done.set()
-
     def _loop(self):
-        run = self.run
-        while not self.stopping:
-            alternatives = self._alternatives()
-            if not alternatives and self._lift():
-                continue
-            if not alternatives:
-                self.deadlocked = any(not w.finished for w in self.order)
-                break
-            if run.steps >= self.max_steps:
-                self.bounded = True
-                break
-            w, q = self._choose(alternatives)
-            run.steps += 1
-            try:
-                edge = self._step(w, q)
-            except Stop:
-                raise
-            except BaseException as exc:  # outside the node's function (an observer, say)
-                if w.finished:
-                    raise
-                w.nr.fail(exc, None, False, "stopped unexpectedly")
-                edge = None if q is None else q.edge
-            self._after(w, edge)
-        if self.expect is not None and len(self.taken) < len(self.expect.choices) \
-                and not self.bounded:
-            raise ScheduleMismatch(len(self.taken), self.expect.choices[len(self.taken)])
+        super()._loop()
+        expect, k = self.expect, len(self.taken)
+        if expect is not None and k < len(expect.choices) and not self.bounded \
+                and not self.stopping:
+            raise ScheduleMismatch(k, expect.choices[k])
 
-    def _step(self, w, q):
-        nr = w.nr
-        if q is None:
-            nr.state = "busy"
-            self.current = nr
-            nr.produce(1)
-            self.current = None
+    def bound_text(self) -> str | None:
+        if not self.bound_is_error:
             return None
-        edge = q.edge
-        msg = q.items.popleft()
-        if self.received is not None and nr.kind == "sink":
-            self.received[nr.name].append(copy_to_keep(msg))
-        nr.state = "busy"
-        self.current = nr
-        paired = nr.paired
-        self.flow.give_back(w.room, edge, 1)
-        nr.take(q.port, edge, [msg])
-        self.current = None
-        if nr.kind == "merge_synch":
-            w.room.give_paired(nr.paired - paired, nr.failure is not None)
-        if nr.failure is None:
-            nr.state = "waiting"
-        return edge
-
-
-    def _lift(self):
-        """No node can go on: lift the bound of the full MergeSynch inputs senders wait for (flow.Room)."""
-        lifted = False
-        for w in self.order:
-            if w.finished:
-                continue
-            for dst, room, per in w.targets:
-                if (not dst.room.fits(room, per) and dst.room.liftable(room)
-                        and dst.nr.failure is None):
-                    dst.room.lift(room)
-                    lifted = True
-        return lifted
-
-    def _after(self, w, taken):
-        """Hand on what the step made (port and edge order), then end what has ended (flow.Flow)."""
-        nr, flow, todo = w.nr, self.flow, deque()
-        for port, items in enumerate(nr.out):
-            if items:
-                for (edge, q), batch in zip(w.outputs[port], nr.hand_over(port), strict=True):
-                    flow.made(edge, len(batch))
-                    for m in batch:
-                        self._deliver(edge, q, m, todo)
-        if taken is not None:
-            self._ended(flow.handled(taken, 1), todo)
-        if nr.failure is not None and not w.finished:
-            for qs in w.ports:  # what waits for it is counted and thrown away
-                for q in qs:
-                    waiting = list(q.items)
-                    q.items.clear()
-                    for m in waiting:
-                        self.flow.give_back(w.room, q.edge, 1)
-                        self._discard(w, q, m, todo)
-            todo.append(w)
-        elif nr.exhausted or (w.ports and w.idle()):
-            todo.append(w)
-        self._finish(todo)
-
-    def _deliver(self, edge, q, m, todo):
-        dst = q.owner
-        if dst.nr.failure is not None:
-            self._discard(dst, q, m, todo)
-        else:
-            q.items.append(m)
-            if self.flow.bounded(edge):
-                dst.room.take(dst.room.room_of(edge), 1)
-
-    def _discard(self, w, q, m, todo):
-        w.nr.take(q.port, q.edge, [m])
-        self._ended(self.flow.handled(q.edge, 1), todo)
-
-    def _ended(self, edges, todo):
-        for edge in edges:
-            q = self.queue_of[edge]
-            q.open = False
-            y = q.owner
-            if not y.finished and y.idle():
-                todo.append(y)
-
-    def _finish(self, todo):
-        while todo:
-            x = todo.popleft()
-            if x.finished:
-                continue
-            x.finished = True
-            x.nr.end()
-            self._ended(self.flow.ended(x.nr.outs), todo)
-
-    # --- the hooks running.execute drives ------------------------------------------------
-    def start(self) -> None:
-        self.thread.start()
-
-    def alive(self, nr) -> bool:
-        return not self.nodes[nr.name].finished
-
-    def stop(self) -> list:
-        self.stopping = True
-        left = stop_with_grace(lambda: [self.thread] if self.thread.is_alive() else [],
-                               lambda t: self.current is not None)
-        return [self.current] if left and self.current is not None else []
-
-    def settle(self, stuck: list) -> None:
-        for w in self.order:
-            if not w.finished and w.nr not in stuck:
-                w.nr.stop()
-
-    def finish(self, outcome: str) -> tuple[str, str | None]:
-        if not (self.bounded and outcome == "finished" and self.bound_is_error):
-            return outcome, None
-        return "timeout", (
-            f"The run took {self.run.steps:,} steps without finishing, so it was stopped. "
-            f"Results collected so far are kept. A source that never returns None never ends; "
-            f"if the run is just long, raise max_steps (dissyslab.exhaustive.MAX_STEPS).")
+        return (f"The run took {self.run.steps:,} steps without finishing, so it was stopped. "
+                f"Results collected so far are kept. A source that never returns None never ends; "
+                f"if the run is just long, raise max_steps (dissyslab.exhaustive.MAX_STEPS).")
 
 
 class ScheduleMismatch(ValueError):
@@ -515,8 +262,8 @@ def run_schedule(net: Graph, schedule: Schedule, timeout: float | None = None,
 
     def make(run, cap):
         run.schedule = schedule  # (a trace counts its steps, as in a seeded run)
-        engine = Replay(run, cap, [], schedule.reduced, max_steps, record_sinks=True,
-                        expect=schedule, bound_is_error=True)
+        engine = Replay(run, cap, [], schedule.reduced, max_steps, expect=schedule,
+                        bound_is_error=True)
         run.received = engine.received
         return engine
 
@@ -616,7 +363,7 @@ class Found:
         return f"Found(received={self.received!r}, count={self.count})"
 
 
-class ExhaustiveExploration:
+class ExhaustiveExploration(BySink):
     """Every distinct outcome of every schedule explored (made by ``g.explore(exhaustive=True)``).
 
     ``ex["sink"]``: the list of :class:`Found` for that sink, in the order found.
@@ -644,28 +391,10 @@ class ExhaustiveExploration:
     def complete(self) -> bool:
         return self.stopped_by is None
 
-    @property
-    def sinks(self) -> list[str]:
-        return list(self.outcomes)
-
-    def __getitem__(self, sink: Any) -> list[Found]:
-        name = getattr(sink, "name", sink)
-        try:
-            return self.outcomes[name]
-        except KeyError:
-            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
-                           f"{', '.join(self.outcomes) or 'none'}") from None
-
-    def __iter__(self):
-        return iter(self.outcomes)
-
     def schedule_for(self, sink: Any, received: Iterable) -> Schedule | None:
         """A schedule under which ``sink`` received exactly ``received``, or None."""
-        want = list(received)
-        for found in self[sink]:
-            if found.received == want:
-                return found.schedule
-        return None
+        found = self.find(sink, received)
+        return None if found is None else found.schedule
 
     def text(self, show: int = 5, width: int = 100) -> str:
         n = self.schedules
@@ -708,25 +437,6 @@ _WHY = {
 
 
 # --- the search -----------------------------------------------------------------------------
-def _freeze(value):
-    """A hashable stand-in for what a sink received, equal for equal messages (to group outcomes)."""
-    t = type(value)
-    if t in (list, tuple):
-        return (t.__name__, tuple(_freeze(v) for v in value))
-    if t is dict:
-        return ("dict", frozenset((_freeze(k), _freeze(v)) for k, v in value.items()))
-    if t in (set, frozenset):
-        return ("set", frozenset(_freeze(v) for v in value))
-    if t.__eq__ is object.__eq__:  # compared by identity: only its repr tells copies apart
-        return ("repr", t.__name__, repr(value))
-    try:
-        hash(value)
-        return value
-    except TypeError:
-        state = getattr(value, "__dict__", None)
-        return (t.__name__, _freeze(state)) if state is not None else ("repr", t.__name__, repr(value))
-
-
 def _resetter(net: Graph):
     """A function that puts every node's initial state back, or the reason it cannot be done."""
     from .semantics import NodeRun, wiring
@@ -898,7 +608,7 @@ class _Search:
             if engine.bounded:
                 cut += 1
             for name, received in engine.received.items():
-                key = _freeze(received)
+                key = freeze(received)
                 f = found[name].get(key)
                 if f is None:
                     found[name][key] = Found(received, schedule)

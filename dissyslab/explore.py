@@ -50,7 +50,34 @@ class Outcome:
         return len(self.seeds)
 
 
-class Exploration:
+class BySink:
+    """Outcomes sink by sink: ``ex["sink"]`` (or ``ex[sink_node]``) lists that sink's outcomes,
+    ``ex.sinks`` names the sinks, and iterating gives their names."""
+
+    outcomes: dict[str, list]
+
+    @property
+    def sinks(self) -> list[str]:
+        return list(self.outcomes)
+
+    def __getitem__(self, sink: Any) -> list:
+        name = getattr(sink, "name", sink)
+        try:
+            return self.outcomes[name]
+        except KeyError:
+            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
+                           f"{', '.join(self.outcomes) or 'none'}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.outcomes)
+
+    def find(self, sink: Any, received: Iterable) -> Any:
+        """The first outcome under which ``sink`` received exactly ``received``, or None."""
+        want = list(received)
+        return next((o for o in self[sink] if o.received == want), None)
+
+
+class Exploration(BySink):
     """The distinct outcomes of many seeded runs, sink by sink (made by ``g.explore``).
 
     ``ex["collector"]`` is the list of :class:`Outcome` for sink "collector",
@@ -67,27 +94,10 @@ class Exploration:
         self.failures = failures  # summary -> [seed]
         self.show = show
 
-    @property
-    def sinks(self) -> list[str]:
-        return list(self.outcomes)
-
-    def __getitem__(self, sink: Any) -> list[Outcome]:
-        name = getattr(sink, "name", sink)
-        try:
-            return self.outcomes[name]
-        except KeyError:
-            raise KeyError(f"there is no sink named {name!r}; the sinks are: "
-                           f"{', '.join(self.outcomes) or 'none'}") from None
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.outcomes)
-
     def seed_for(self, sink: Any, received: Iterable) -> int | None:
         """A seed under which ``sink`` received exactly ``received``, or None if none did."""
-        for outcome in self[sink]:
-            if outcome.received == list(received):
-                return outcome.seed
-        return None
+        outcome = self.find(sink, received)
+        return None if outcome is None else outcome.seed
 
     def _what(self, outcomes):
         """'orders' when every outcome holds the same messages, else 'outcomes'."""
@@ -152,15 +162,15 @@ class Exploration:
         return "".join(parts)
 
 
-def _freeze(value):
+def freeze(value: Any) -> Any:
     """A hashable stand-in for a message, equal for equal messages (to group outcomes)."""
     t = type(value)
     if t in (list, tuple):
-        return (t.__name__, tuple(_freeze(v) for v in value))
+        return (t.__name__, tuple(freeze(v) for v in value))
     if t is dict:
-        return ("dict", frozenset((_freeze(k), _freeze(v)) for k, v in value.items()))
+        return ("dict", frozenset((freeze(k), freeze(v)) for k, v in value.items()))
     if t in (set, frozenset):
-        return ("set", frozenset(_freeze(v) for v in value))
+        return ("set", frozenset(freeze(v) for v in value))
     if t.__eq__ is object.__eq__:  # compared by identity: only its repr can tell copies apart
         return ("repr", t.__name__, repr(value))
     try:
@@ -169,7 +179,7 @@ def _freeze(value):
     except TypeError:
         state = getattr(value, "__dict__", None)
         if state is not None:
-            return (t.__name__, _freeze(state))
+            return (t.__name__, freeze(state))
         return ("repr", t.__name__, repr(value))
 
 
@@ -224,7 +234,7 @@ def explore(net: Graph, runs: int | None = None, seeds: Iterable[int] | None = N
                 seen_warnings.setdefault((w.category, str(w.message)), None)
         emitted.append(sum(net.stats[net.name_of(n)].sent for n in net.sources))
         for name, received in r.received.items():
-            key = _freeze(received)
+            key = freeze(received)
             outcome = found[name].get(key)
             if outcome is None:
                 outcome = found[name][key] = Outcome(received)

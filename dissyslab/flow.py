@@ -3,7 +3,8 @@
 ``semantics.py`` says what one node does with one message. This module says
 what happens *between* nodes: how much may wait in front of a node, when a
 node's input has ended, when a loop is over, and what a failed node's
-receivers hear. Every scheduler (``threads.py``, ``seeded.py``, the Ray hub in
+receivers hear. Every scheduler (``threads.py``, the stepping engine of
+``seeded.py`` and ``exhaustive.py`` in ``stepping.py``, the Ray hub in
 ``ray_engine.py``) makes one :class:`Flow` per run and asks it; a scheduler
 itself only moves messages (its *transport*) and decides *when* a node works.
 

@@ -9,6 +9,9 @@ the network, and gathers the observers that watch it:
 - ``exhaustive.py``: one step at a time, following a schedule found by
   ``g.explore(exhaustive=True)`` (``schedule=``).
 
+The seeded and exhaustive ones step the same model (``stepping.py``) and
+differ only in how they choose the next step.
+
 Each of them runs the same skeleton (``running.execute``) with the same rules
 between nodes (``flow.py``) and the same node semantics (``semantics.py``).
 Nothing here imports a scheduler, Ray, Jupyter or widgets until a run needs it.

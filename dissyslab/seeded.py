@@ -1,19 +1,26 @@
 """Seeded runs: the same seed gives the same interleaving of every message, every time.
 
-``g.run_network(seed=N)`` runs the network under a scheduler instead of free
-threads. All node functions are called, one at a time, by a single scheduler
-thread. At each step a ``random.Random(N)`` picks one node among those that
-can make progress (a source that has not ended, a node with a message
-waiting and room downstream), and that node does one thing: a source produces
-one message, a node handles the oldest message waiting for it. So the order
-of events depends on N alone: not on thread timing, hashing or the machine.
+``g.run_network(seed=N)`` runs the network one step at a time instead of in
+free threads, following the model of ``stepping.py``: each edge into a node
+has its own FIFO queue, and a step is a source producing one message, or a
+node taking the message at the head of one of its non-empty edge queues and
+handling it. All node functions are called, one at a time, by a single
+scheduler thread. Wherever more than one step is possible, a
+``random.Random(N)`` picks one of them. So the order of events depends on N
+alone: not on thread timing, hashing or the machine. The exhaustive search
+(``exhaustive.py``) runs the same engine and tries every choice instead.
 
-Every seeded run is one a threaded run could produce: each edge keeps its
-order, a node handles its messages one at a time in arrival order, fanout
-gives the first receiver the original and every other receiver a copy made
-before anyone sees it, and filters, Split ports, MergeSynch pairing,
-failures, ``g.stats``, ``g.edge_counts``, ``g.state``, ``g.failures``,
-``g.unpaired``, warnings and errors are exactly those of the threaded runtime.
+Every seeded run follows the rules a threaded run follows: each edge keeps
+its order, a node handles its messages one at a time, fanout gives the first
+receiver the original and every other receiver a copy made before anyone
+sees it, and filters, Split ports, MergeSynch pairing, failures,
+``g.stats``, ``g.edge_counts``, ``g.state``, ``g.failures``, ``g.unpaired``,
+warnings and errors are exactly those of the threaded runtime. Every order a
+threaded run gives at a node with several edges into it (a fanin, a Split's
+two ports into one sink) is one a seed can give. ``capacity``, the lifting of
+a full MergeSynch input, loops and the end of the stream are the flow's rules
+(``flow.py``), as in every scheduler. A run that takes more than
+:data:`MAX_STEPS` steps is stopped, as a timeout.
 
 Sleeping: during a seeded run, ``time.sleep`` called by a node function (as
 ``time.sleep(...)``, or as ``sleep(...)`` after ``from time import sleep`` in
@@ -39,20 +46,15 @@ import operator
 import random
 import threading
 import time
-from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .copying import copy_to_keep
-from .errors import short_repr, warn_student
-from .flow import Room
-from .running import Engine, Finished, Run, execute, still_running, stop_with_grace
-from .semantics import Stop
-from .snapshots import Marker, SnapshotWarning, start
+from .errors import short_repr
+from .running import Run, execute, still_running
+from .stepping import Stepper
 
 if TYPE_CHECKING:
     from .observers import Observer
-    from .semantics import NodeRun
     from .shapes import Graph
 
 #: most steps a seeded run may take before it is stopped (an endless source never ends)
@@ -126,352 +128,60 @@ class _virtual_sleeps:
         return False
 
 
-# --- the scheduler -------------------------------------------------------------
-class _Inbox:
-    """Messages waiting at one input of one node, as (edge, message) in arrival order."""
+class _sleeping_here:
+    """On the scheduler thread, for a ``with`` block: its node functions' sleeps add to ``run.clock``."""
 
-    __slots__ = ("owner", "port", "queue", "senders")
+    def __init__(self, run):
+        self.run = run
 
-    def __init__(self, owner, port, senders):
-        self.owner = owner
-        self.port = port
-        self.queue = deque()
-        self.senders = senders  # edges into this input that have not ended
+    def __enter__(self):
+        _scheduling[threading.get_ident()] = self.run
+        return self
 
-
-class _Node:
-    """One node in a seeded run: its inboxes and room, where it sends, whether it has ended."""
-
-    def __init__(self, node_run, room):
-        self.nr = node_run
-        self.room = room  # flow.Room: the messages that may wait for it (None: a source)
-        self.finished = False
-        self.inboxes = []
-        self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, inbox)]
-        self.targets = []  # (receiver, room, places one message takes there), for bounded edges
-
-    def ready(self):
-        """Can this node do something now?"""
-        if self.finished:
-            return False
-        inboxes = self.inboxes
-        if inboxes:
-            if len(inboxes) == 1:
-                if not inboxes[0].queue:
-                    return False
-            elif not any(ib.queue for ib in inboxes):
-                return False
-        for dst, room, per in self.targets:  # a full receiver makes its senders wait (flow.Room)
-            if not dst.room.fits(room, per) and dst.nr.failure is None:
-                return False
-        return True
-
-    def idle(self):
-        """Every input has ended and nothing waits: the node can end."""
-        return all(ib.senders == 0 and not ib.queue for ib in self.inboxes)
+    def __exit__(self, *exc):
+        _scheduling.pop(threading.get_ident(), None)
+        return False
 
 
-class Scheduler(Engine):
-    """One seeded run: picks, step after step, one node that can make progress.
+# --- the seeded scheduler: the seed chooses each step --------------------------------
+class Scheduler(Stepper):
+    """One seeded run: where several steps are possible, ``random.Random(seed)`` picks one.
 
-    A step of a source is ``produce(1)``; a step of any other node is
-    ``take`` of the oldest message waiting at one of its inputs (a MergeSynch
-    takes from the input with the fewest messages waiting to be paired).
-    ``run.steps`` counts the steps, ``run.clock`` the seconds node functions
-    asked to sleep. The rules between nodes are the flow's (``flow.py``).
+    The steps and the rules are the model's (``stepping.py``): a source's step
+    is ``produce(1)``; any other node's is ``take`` of the message at the head
+    of one of its non-empty edge queues. ``run.steps`` counts the steps,
+    ``run.clock`` the seconds node functions asked to sleep.
     """
 
-    def __init__(self, run: Run, capacity: int, max_steps: int = MAX_STEPS,
+    thread_name = "dissyslab seeded run"
+
+    def __init__(self, run: Run, capacity: int | None, max_steps: int = MAX_STEPS,
                  record_sinks: bool = False, snapshot_at: Iterable[int] = ()) -> None:
-        self.run = run
-        self.flow = run.flow
-        self.snapshot_at = deque(snapshot_at)  # steps after which a snapshot starts
+        super().__init__(run, capacity, max_steps, record_sinks=record_sinks,
+                         snapshot_at=snapshot_at)
         self.rng = random.Random(run.seed)
-        self.max_steps = max_steps
-        self.nodes = {}
-        for name, nr in run.nodes.items():
-            merge = nr.kind == "merge_synch"
-            room = None if nr.kind == "source" else Room(
-                capacity, nr.node.num_inputs if merge else 1, merge)
-            self.nodes[name] = _Node(nr, room)
-        self.order = list(self.nodes.values())
-        self.received = {run.net.name_of(n): [] for n in run.net.sinks} if record_sinks else None
-        self.current = None  # the node inside its function, if any
-        self.stopping = False
-        self.out_of_steps = False
-        self.error = None
-        self.done = Finished()
-        self.thread = threading.Thread(target=self._main, name="dissyslab seeded run", daemon=True)
-        self._wire(run.net)
-        for edge, batch in run.resend:  # resume=: what was in flight waits first
-            ib = self.inbox_of[edge]
-            ib.queue.extend((edge, m) for m in batch)
-            if self.flow.bounded(edge):
-                ib.owner.room.take(ib.owner.room.room_of(edge), len(batch))
 
-    def _wire(self, net):
-        """An inbox per input of every node, and where each node's output edges lead."""
-        inbox_of = self.inbox_of = {}
-        for w in self.order:
-            node = w.nr.node
-            if node.kind == "source":
-                continue
-            for port in range(node.num_inputs or 1):
-                edges_in = [e for e in net.edges if e.dst is node and (e.dst_port or 0) == port]
-                ib = _Inbox(w, port, len(edges_in))
-                w.inboxes.append(ib)
-                for e in edges_in:
-                    inbox_of[e] = ib
-        for w in self.order:
-            per = {}
-            for port, edges in enumerate(w.nr.outs):
-                for e in edges:
-                    ib = inbox_of[e]
-                    w.outputs[port].append((e, ib))
-                    dst = ib.owner
-                    if dst.room.capacity is not None and self.flow.bounded(e):
-                        key = (id(dst), dst.room.room_of(e))
-                        per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
-            w.targets = list(per.values())
-
-    # --- the scheduler thread ---------------------------------------------------
-    def _main(self):
-        _scheduling[threading.get_ident()] = self.run
-        try:
-            self._loop()
-            left = [w.nr.name for w in self.order if not w.finished]
-            if left and not (self.stopping or self.out_of_steps):
-                raise RuntimeError(  # the rules above should make this impossible: say so loudly
-                    f"DisSysLab's seeded scheduler found no node able to go on, although "
-                    f"{', '.join(left)} had not ended. This is a bug in DisSysLab: please report "
-                    f"it with the network that shows it.")
-        except Stop:
-            pass
-        except BaseException as exc:  # a fault of the scheduler itself: reported by the caller
-            self.error = exc
-        finally:
-            _scheduling.pop(threading.get_ident(), None)
-            self.done.set()
+    def choose(self, alternatives: list) -> tuple:
+        return alternatives[self.rng.randrange(len(alternatives))]
 
     def _loop(self):
-        order, rng, run = self.order, self.rng, self.run
-        self._finish(deque(w for w in order if w.nr.exhausted))  # resume=: sources that had ended
-        recordings, snapshot_at = run.recordings, self.snapshot_at
-        while not self.stopping:
-            if snapshot_at and run.steps >= snapshot_at[0]:
-                snapshot_at.popleft()
-                self._start_snapshot()
-            if recordings:
-                self._pass_markers()
-            ready = [w for w in order if w.ready()]
-            if not ready and self._lift():
-                continue
-            if not ready:
-                return
-            if run.steps >= self.max_steps:
-                self.out_of_steps = True
-                return
-            w = ready[rng.randrange(len(ready))] if len(ready) > 1 else ready[0]
-            run.steps += 1
-            edge = None
-            try:
-                edge = self._step(w)
-            except Stop:
-                raise
-            except BaseException as exc:  # outside the node's function (an observer, say)
-                if w.finished:
-                    raise
-                w.nr.fail(exc, None, False, "stopped unexpectedly")
-            self._after(w, edge)
+        with _sleeping_here(self.run):  # its node functions' sleeps are virtual
+            super()._loop()
+        if self.deadlocked and not self.stopping:  # the flow's rules should make it impossible
+            left = [w.nr.name for w in self.order if not w.finished]
+            raise RuntimeError(
+                f"DisSysLab's seeded scheduler found no node able to go on, although "
+                f"{', '.join(left)} had not ended. This is a bug in DisSysLab: please report "
+                f"it with the network that shows it.")
 
-    def _step(self, w):
-        """One step of ``w``; returns the edge of the message it took (None for a source)."""
-        nr = w.nr
-        if nr.kind == "source":
-            nr.state = "busy"  # as in a threaded run, a source is busy from start to end
-            self.current = nr
-            nr.produce(1)
-            self.current = None
-            return None
-        if nr.kind == "merge_synch":  # the input with the fewest messages waiting to be paired
-            ib = min((ib for ib in w.inboxes if ib.queue), key=lambda ib: len(nr.buffers[ib.port]))
-        else:
-            ib = w.inboxes[0]
-        edge, msg = ib.queue.popleft()
-        for rec in self.run.recordings:
-            rec.took(nr, edge, [msg])
-        # explore: what the sink receives, kept as it arrives (its function may change it)
-        kept = self.received is not None and nr.kind == "sink"
-        if kept:
-            msg_kept, before = copy_to_keep(msg), nr.received_on.get(edge, 0)
-        nr.state = "busy"
-        self.current = nr
-        paired = nr.paired
-        self.flow.give_back(w.room, edge, 1)
-        nr.take(ib.port, edge, [msg])
-        self.current = None
-        if kept:  # as many times as it was handled: a fault may lose it or duplicate it
-            got = nr.received_on.get(edge, 0) - before
-            self.received[nr.name].extend(msg_kept if i == 0 else copy_to_keep(msg_kept)
-                                          for i in range(got))
-        if nr.kind == "merge_synch":
-            w.room.give_paired(nr.paired - paired, nr.failure is not None)
-        if nr.failure is None:
-            nr.state = "waiting"
-        return edge
-
-
-    def _lift(self):
-        """No node can go on: lift the bound of the full MergeSynch inputs that senders wait for.
-
-        The flow's lifting rule (``flow.Room.lift``), as in a threaded run. True if one was lifted.
-        """
-        lifted = False
-        for w in self.order:
-            if w.finished:
-                continue
-            for dst, room, per in w.targets:
-                if (not dst.room.fits(room, per) and dst.room.liftable(room)
-                        and dst.nr.failure is None):
-                    dst.room.lift(room)
-                    lifted = True
-        return lifted
-
-    def _after(self, w, taken):
-        """Hand on what the step made; end the node if it failed or has nothing left to do.
-
-        ``taken`` is the edge of the message the step took. What the step sent is
-        counted before that message counts as handled (``flow.Flow.made``).
-        """
-        nr, flow, todo = w.nr, self.flow, deque()
-        for port, items in enumerate(nr.out):
-            if items:
-                for (edge, ib), batch in zip(w.outputs[port], nr.hand_over(port), strict=True):
-                    flow.made(edge, len(batch))
-                    for m in batch:
-                        self._deliver(edge, ib, m, todo)
-        if taken is not None:
-            self._ended(flow.handled(taken, 1), todo)
-        if nr.failure is not None and not w.finished:
-            for ib in w.inboxes:  # what waits for it is counted and thrown away
-                waiting = list(ib.queue)
-                ib.queue.clear()
-                for edge, m in waiting:
-                    if m.__class__ is not Marker:  # it records as it ends (snapshots.py)
-                        self.flow.give_back(w.room, edge, 1)
-                        self._discard(w, ib, edge, m, todo)
-            todo.append(w)
-        elif nr.exhausted or (w.inboxes and w.idle()):
-            todo.append(w)
-        self._finish(todo)
-
-    def _deliver(self, edge, ib, m, todo):
-        dst = ib.owner
-        if dst.nr.failure is not None:
-            self._discard(dst, ib, edge, m, todo)
-        else:
-            ib.queue.append((edge, m))
-            if self.flow.bounded(edge):
-                dst.room.take(dst.room.room_of(edge), 1)
-
-    def _discard(self, w, ib, edge, m, todo):
-        """``m`` reached a node that has failed: it is counted and thrown away."""
-        w.nr.take(ib.port, edge, [m])
-        self._ended(self.flow.handled(edge, 1), todo)
-
-    def _ended(self, edges, todo):
-        """``edges`` have ended (the flow says which): their receivers with nothing left end."""
-        for edge in edges:
-            ib = self.inbox_of[edge]
-            ib.senders -= 1
-            y = ib.owner
-            if not y.finished and y.idle():
-                todo.append(y)
-
-    def _finish(self, todo):
-        """The nodes in ``todo`` have ended: tell their receivers, and end those with nothing left."""
-        while todo:
-            x = todo.popleft()
-            if x.finished:
-                continue
-            x.finished = True
-            x.nr.end()
-            for rec in tuple(self.run.recordings):  # snapshots being taken record it now
-                if rec.ended(x.nr):
-                    self._send_markers(x, rec)
-            self._ended(self.flow.ended(x.nr.outs), todo)
-
-    # --- snapshots (snapshots.py): markers pass between steps, drawing no random number ---
-    def _start_snapshot(self):
-        rec = start(self.run)
-        for w in self.order:
-            if w.finished:
-                if rec.ended(w.nr):
-                    self._send_markers(w, rec)
-            elif w.nr.kind == "source" and rec.record(w.nr):
-                self._send_markers(w, rec)
-
-    def _send_markers(self, w, rec):
-        """``w`` has recorded its state: a marker goes behind everything it sent on every edge."""
-        for outs in w.outputs:
-            for edge, ib in outs:
-                if not ib.owner.finished:
-                    ib.queue.append((edge, rec.token))
-
-    def _pass_markers(self):
-        """Every marker at the head of an inbox is taken now, until none is left there."""
-        moved = True
-        while moved:
-            moved = False
-            for w in self.order:
-                for ib in w.inboxes:
-                    queue = ib.queue
-                    while queue and queue[0][1].__class__ is Marker and not w.finished:
-                        edge, marker = queue.popleft()
-                        moved = True
-                        if marker.recording.marker(w.nr, edge):
-                            self._send_markers(w, marker.recording)
-            idle = deque(w for w in self.order if not w.finished and w.inboxes and w.idle())
-            if idle:  # a marker was all that kept it from ending
-                self._finish(idle)
-                moved = True
-
-    # --- the hooks running.execute drives, from the calling thread ----------------------
-    def start(self) -> None:
-        self.thread.start()
-
-    def alive(self, nr: NodeRun) -> bool:
-        return not self.nodes[nr.name].finished
-
-    def stop(self) -> list[NodeRun]:
-        """Stop the scheduler; interrupt the node function it is inside if it does not return."""
-        self.stopping = True
-        left = stop_with_grace(lambda: [self.thread] if self.thread.is_alive() else [],
-                               lambda t: self.current is not None)
-        return [self.current] if left and self.current is not None else []
-
-    def settle(self, stuck: list[NodeRun]) -> None:
-        """Nodes that had not finished when the run was stopped are 'stopped'."""
-        for w in self.order:
-            if not w.finished and w.nr not in stuck:
-                w.nr.stop()
-
-    def finish(self, outcome: str) -> tuple[str, str | None]:
-        """A run out of steps is a timeout; snapshots asked for after the last step are told."""
+    def bound_text(self) -> str:
+        """A run out of steps is a timeout."""
         run = self.run
-        if self.snapshot_at and outcome == "finished" and not self.out_of_steps:
-            steps = ", ".join(str(k) for k in self.snapshot_at)
-            warn_student(f"The run ended after {run.steps} steps, so no snapshot was taken at step"
-                      f"{'s' if len(self.snapshot_at) > 1 else ''} {steps}: snapshot_at counts the "
-                      f"steps of this run (g.last_run.steps).", SnapshotWarning)
-        if not (self.out_of_steps and outcome == "finished"):
-            return outcome, None
         busy = still_running(run, alive=self.alive)
-        return "timeout", (
-            f"The seeded run (seed {run.seed}) took {run.steps:,} steps without finishing, so "
-            f"it was stopped.{busy} Results collected so far are kept. A source that never "
-            f"returns None never ends; if the run is just long, raise the limit "
-            f"(dissyslab.seeded.MAX_STEPS, or max_steps= of explore).")
+        return (f"The seeded run (seed {run.seed}) took {run.steps:,} steps without finishing, so "
+                f"it was stopped.{busy} Results collected so far are kept. A source that never "
+                f"returns None never ends; if the run is just long, raise the limit "
+                f"(dissyslab.seeded.MAX_STEPS, or max_steps= of explore).")
 
 
 def check_seed(seed: Any) -> int:

@@ -199,27 +199,52 @@ def test_a_merge_input_with_two_senders_pairs_whichever_came_first():
 
 
 # --- every outcome other schedulers find is in the exhaustive set ---------------------------
+def fanout_into_one_sink(n=3):
+    """A fanout whose two edges both lead to one sink: every message arrives twice."""
+    src = Source(fn=ListSource(list(range(n))).run, name="src")
+    t = Transform(fn=lambda x: 10 * x, name="t")
+    got = []
+    sink = Sink(fn=got.append, name="sink")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the edge listed twice, on purpose
+        return network([(src, t), (t, sink), (t, sink)]), got
+
+
 def test_every_outcome_of_200_seeds_is_in_the_exhaustive_set():
-    g, _ = fanin(3, 2)
-    ex = g.explore(exhaustive=True, timeout=T)
-    seeded = g.explore(runs=200, timeout=T)
-    assert {repr(o.received) for o in seeded["sink"]} <= received(ex)
-    g, _ = split_into_one_sink()
-    ex = g.explore(exhaustive=True, timeout=T)
-    seeded = g.explore(runs=200, timeout=T)
-    assert {repr(o.received) for o in seeded["sink"]} <= received(ex)
-    assert len(ex["sink"]) > len(seeded["sink"])  # the seeded model cannot give every order
+    for g, _ in (fanin(3, 2), split_into_one_sink(), fanout_into_one_sink()):
+        ex = g.explore(exhaustive=True, timeout=T)
+        seeded = g.explore(runs=200, timeout=T)
+        assert {repr(o.received) for o in seeded["sink"]} <= received(ex)
 
 
-def test_every_outcome_of_50_threaded_runs_is_in_the_exhaustive_set():
-    g, got = split_into_one_sink(6)
+@pytest.mark.parametrize("make", [lambda: split_into_one_sink(2), lambda: fanout_into_one_sink(3),
+                                  lambda: fanin(2, 2)])
+def test_seeds_follow_the_same_model_and_find_every_outcome_of_a_small_network(make):
+    # seeded runs choose among the same steps the search branches over: on a small network
+    # 200 seeds find every outcome (a Split's two ports into one sink: C(4, 2) = 6 orders)
+    g, _ = make()
     ex = g.explore(exhaustive=True, timeout=T)
-    assert ex.complete and len(ex["sink"]) == factorial(12) // (factorial(6) ** 2)
+    seeded = g.explore(runs=200, timeout=T)
+    assert ex.complete and {repr(o.received) for o in seeded["sink"]} == received(ex)
+
+
+@pytest.mark.parametrize("make", [lambda: fanin(2, 3), lambda: split_into_one_sink(6),
+                                  lambda: fanout_into_one_sink(4)])
+def test_every_outcome_of_50_threaded_runs_is_in_the_exhaustive_set(make):
+    g, got = make()
+    ex = g.explore(exhaustive=True, timeout=T)
+    assert ex.complete
     everything = received(ex)
     for _ in range(50):
         got.clear()
         g.run_network(timeout=T, live=False)
         assert repr(got) in everything
+
+
+def test_a_split_into_one_sink_has_every_order_of_its_two_ports():
+    g, _ = split_into_one_sink(6)
+    ex = g.explore(exhaustive=True, timeout=T)
+    assert ex.complete and len(ex["sink"]) == factorial(12) // (factorial(6) ** 2)
 
 
 # --- check=, counterexamples and replay ------------------------------------------------------
@@ -303,6 +328,15 @@ def test_schedules_are_readable_and_equal_when_equal():
     first = g.explore(exhaustive=True, timeout=T)
     again = g.explore(exhaustive=True, timeout=T)
     assert [f.schedule for f in first["log"]] == [f.schedule for f in again["log"]]
+
+
+def test_a_schedule_tells_apart_the_edges_from_one_sender_into_one_sink():
+    g, _ = split_into_one_sink(2)
+    text = "\n".join(str(f.schedule) for f in g.explore(exhaustive=True, timeout=T)["sink"])
+    assert "takes from `sp.out_0`" in text and "takes from `sp.out_1`" in text
+    g, _ = fanout_into_one_sink(2)
+    text = "\n".join(str(f.schedule) for f in g.explore(exhaustive=True, timeout=T)["sink"])
+    assert "takes from `t`" in text and "takes from `t (2)`" in text
 
 
 def test_replay_is_refused_with_a_seed_or_ray_or_a_wrong_schedule():

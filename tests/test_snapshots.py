@@ -474,7 +474,7 @@ def test_the_diagram_shows_a_snapshot():
     snap = g.snapshots[0]
     dot = g.diagram(snapshot=snap).source
     assert "position=1" in dot and "balance=55" in dot
-    assert "(&#x27;acct1#2&#x27;, 82)" in dot or "('acct1#2', 82)" in dot
+    assert "(&#x27;acct1#2&#x27;, 11)" in dot or "('acct1#2', 11)" in dot
     assert "balance=" not in g.diagram().source
 
 
