@@ -15,14 +15,21 @@ before anyone sees it, and filters, Split ports, MergeSynch pairing,
 failures, ``g.stats``, ``g.edge_counts``, ``g.state``, ``g.failures``,
 ``g.unpaired``, warnings and errors are exactly those of the threaded runtime.
 
-Sleeping: during a seeded run, ``time.sleep`` called by a node function (as
+Time (``vclock.py``): a seeded run is a discrete-event simulation with one
+virtual clock. Steps take no time. A node function that sleeps (as
 ``time.sleep(...)``, or as ``sleep(...)`` after ``from time import sleep`` in
-the module that defines the function) does not wait; it adds to a virtual
-clock (``run.clock``) instead. A slow function therefore neither stalls the
-run nor changes its result: the schedule depends on the seed only. Other
-threads keep the real ``time.sleep``, and the original is restored when the
-run ends, even on error. A function that blocks on something else (a lock,
-input, the network) blocks the run; ``timeout=`` still ends it.
+the module that defines the function) does not wait: its step ends that many
+virtual seconds later, and until then the node is asleep (not ready) and
+what the step made is not yet handed on. A Timer's ticks, a node's
+``timeout=`` and a message held up by a ``delay`` fault are events on the same
+clock. When no node is ready, the clock jumps to the earliest event, and the
+seed chooses among the nodes ready at that instant. So a run never really
+waits, and the same seed gives the same schedule and the same times
+(``run.clock`` is the time the run ended at; a traced run's ``at`` column).
+Other threads keep the real ``time.sleep``, and the original is restored when
+the run ends, even on error. ``paced(s)`` is ``s`` as written inside a seeded
+run (virtual time has no pace). A function that blocks on something else (a
+lock, input, the network) blocks the run; ``timeout=`` still ends it.
 
 Snapshots: ``snapshot_at=k`` starts one after step ``k`` (``snapshots.py``).
 Its markers are passed on between steps, at once and in the fixed order of
@@ -49,6 +56,7 @@ from .flow import Room
 from .running import Engine, Finished, Run, execute, still_running, stop_with_grace
 from .semantics import Stop
 from .snapshots import Marker, SnapshotWarning, start
+from .vclock import VirtualClock, running
 
 if TYPE_CHECKING:
     from .observers import Observer
@@ -62,22 +70,21 @@ MAX_STEPS = 1_000_000
 # --- virtual sleeps ----------------------------------------------------------
 _real_sleep = time.sleep
 _patch_lock = threading.Lock()
-_scheduling = {}  # ident of a scheduler thread -> its run
 _patched = []  # (globals dict, name) rebound to the virtual sleep
 _users = 0
 
 
 def _sleep(seconds):
     """``time.sleep`` while a seeded run is going: virtual on its scheduler thread, real elsewhere."""
-    run = _scheduling.get(threading.get_ident())
-    if run is None:
+    clock = running()  # vclock: the clock of the run this thread steps, if any
+    if clock is None:
         return _real_sleep(seconds)
     if isinstance(seconds, (str, bytes, bytearray)):
         raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as an integer")
     seconds = float(seconds)
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    run.clock += seconds
+    clock.sleep(seconds)  # vclock: the step ends that much later
     return None
 
 
@@ -130,13 +137,14 @@ class _virtual_sleeps:
 class _Inbox:
     """Messages waiting at one input of one node, as (edge, message) in arrival order."""
 
-    __slots__ = ("owner", "port", "queue", "senders")
+    __slots__ = ("owner", "port", "queue", "senders", "flying")
 
     def __init__(self, owner, port, senders):
         self.owner = owner
         self.port = port
         self.queue = deque()
         self.senders = senders  # edges into this input that have not ended
+        self.flying = 0  # vclock: messages held up by a delay fault, on their way here
 
 
 class _Node:
@@ -149,13 +157,19 @@ class _Node:
         self.inboxes = []
         self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, inbox)]
         self.targets = []  # (receiver, room, places one message takes there), for bounded edges
+        # vclock: asleep until the clock wakes it (its step slept); its timeout= (flow.Alarm),
+        # the alarm's setting (a ring of an older setting is ignored), and a ring to handle
+        self.asleep = False
+        self.alarm = None
+        self.setting = 0
+        self.rung = False
 
     def ready(self):
         """Can this node do something now?"""
-        if self.finished:
+        if self.finished or self.asleep:  # vclock: asleep until its wake time
             return False
         inboxes = self.inboxes
-        if inboxes:
+        if inboxes and not self.rung:  # vclock: a timeout that rang is something to do
             if len(inboxes) == 1:
                 if not inboxes[0].queue:
                     return False
@@ -167,8 +181,13 @@ class _Node:
         return True
 
     def idle(self):
-        """Every input has ended and nothing waits: the node can end."""
-        return all(ib.senders == 0 and not ib.queue for ib in self.inboxes)
+        """Every input has ended and nothing waits: the node can end.
+
+        vclock: not while it sleeps, a message is on its way to it, or its alarm is set.
+        """
+        if self.asleep or (self.alarm is not None and self.alarm.armed):
+            return False
+        return all(ib.senders == 0 and not ib.queue and not ib.flying for ib in self.inboxes)
 
 
 class Scheduler(Engine):
@@ -177,8 +196,8 @@ class Scheduler(Engine):
     A step of a source is ``produce(1)``; a step of any other node is
     ``take`` of the oldest message waiting at one of its inputs (a MergeSynch
     takes from the input with the fewest messages waiting to be paired).
-    ``run.steps`` counts the steps, ``run.clock`` the seconds node functions
-    asked to sleep. The rules between nodes are the flow's (``flow.py``).
+    ``run.steps`` counts the steps, ``run.clock`` is the virtual time
+    (``vclock.py``). The rules between nodes are the flow's (``flow.py``).
     """
 
     def __init__(self, run: Run, capacity: int, max_steps: int = MAX_STEPS,
@@ -203,6 +222,14 @@ class Scheduler(Engine):
         self.done = Finished()
         self.thread = threading.Thread(target=self._main, name="dissyslab seeded run", daemon=True)
         self._wire(run.net)
+        # vclock: the virtual clock; the delay faults per edge (faults.py) and when the last
+        # message held up along each edge arrives (a later one never overtakes it)
+        self.clock = VirtualClock()
+        self.delays = {} if run.faults is None else run.faults.delays
+        self.last_due = {}
+        for w in self.order:
+            if w.nr.node.timeout is not None:
+                w.alarm = self.flow.alarm(w.nr.name, w.nr.node.timeout)
         for edge, batch in run.resend:  # resume=: what was in flight waits first
             ib = self.inbox_of[edge]
             ib.queue.extend((edge, m) for m in batch)
@@ -236,7 +263,7 @@ class Scheduler(Engine):
 
     # --- the scheduler thread ---------------------------------------------------
     def _main(self):
-        _scheduling[threading.get_ident()] = self.run
+        self.clock.enter()  # vclock: sleeps on this thread are virtual
         try:
             self._loop()
             left = [w.nr.name for w in self.order if not w.finished]
@@ -250,20 +277,28 @@ class Scheduler(Engine):
         except BaseException as exc:  # a fault of the scheduler itself: reported by the caller
             self.error = exc
         finally:
-            _scheduling.pop(threading.get_ident(), None)
+            self.clock.leave()
             self.done.set()
 
     def _loop(self):
         order, rng, run = self.order, self.rng, self.run
         self._finish(deque(w for w in order if w.nr.exhausted))  # resume=: sources that had ended
-        recordings, snapshot_at = run.recordings, self.snapshot_at
+        recordings, snapshot_at, clock = run.recordings, self.snapshot_at, self.clock
+        for w in order:  # vclock: every timeout= is set as the run starts
+            if w.alarm is not None:
+                self._set_alarm(w)
         while not self.stopping:
             if snapshot_at and run.steps >= snapshot_at[0]:
                 snapshot_at.popleft()
                 self._start_snapshot()
+            if clock.pending():  # vclock: what is due now (a delay of 0) happens first
+                self._happen(clock.due())
             if recordings:
                 self._pass_markers()
             ready = [w for w in order if w.ready()]
+            if not ready and clock.pending():  # vclock: no node is ready: time jumps
+                self._happen(clock.jump())
+                continue
             if not ready and self._lift():
                 continue
             if not ready:
@@ -282,7 +317,12 @@ class Scheduler(Engine):
                 if w.finished:
                     raise
                 w.nr.fail(exc, None, False, "stopped unexpectedly")
-            self._after(w, edge)
+            slept = clock.take_slept()
+            if slept:  # vclock: the step ends when the node wakes; its results go on then
+                w.asleep = True
+                clock.after(slept, ("wake", w, edge))
+            else:
+                self._after(w, edge)
 
     def _step(self, w):
         """One step of ``w``; returns the edge of the message it took (None for a source)."""
@@ -293,6 +333,16 @@ class Scheduler(Engine):
             nr.produce(1)
             self.current = None
             return None
+        if w.rung:  # vclock: the timeout rang; a message that came meanwhile goes first
+            w.rung = False
+            if not any(ib.queue for ib in w.inboxes):
+                self.current = nr
+                sent = nr.time_out(self.clock.now)
+                self.current = None
+                return ("rang", sent)
+        if w.alarm is not None:  # flow.Alarm: a message taken sets it again
+            w.alarm.took()
+            w.setting += 1
         if nr.kind == "merge_synch":  # the input with the fewest messages waiting to be paired
             ib = min((ib for ib in w.inboxes if ib.queue), key=lambda ib: len(nr.buffers[ib.port]))
         else:
@@ -350,8 +400,16 @@ class Scheduler(Engine):
                     flow.made(edge, len(batch))
                     for m in batch:
                         self._deliver(edge, ib, m, todo)
-        if taken is not None:
+        if taken.__class__ is tuple:  # vclock: a timeout rang (flow.Alarm says what ends)
+            self._ended(w.alarm.rang(taken[1], any(ib.senders or ib.flying for ib in w.inboxes)),
+                        todo)
+        elif taken is not None:
             self._ended(flow.handled(taken, 1), todo)
+        if w.alarm is not None:
+            if nr.failure is not None:
+                self._ended(w.alarm.off(), todo)
+            elif w.alarm.armed:
+                self._set_alarm(w)
         if nr.failure is not None and not w.finished:
             for ib in w.inboxes:  # what waits for it is counted and thrown away
                 waiting = list(ib.queue)
@@ -366,12 +424,22 @@ class Scheduler(Engine):
         self._finish(todo)
 
     def _deliver(self, edge, ib, m, todo):
+        if self.delays and edge in self.delays:  # vclock: a delay fault holds it up
+            self._hold(edge, ib, m)
+            return
+        self._arrive(edge, ib, m, todo)
+
+    def _arrive(self, edge, ib, m, todo, held=False):
+        """``m`` arrives at ``ib`` (``held``: after a delay, with its room taken when it was sent)."""
         dst = ib.owner
+        bounded = self.flow.bounded(edge)
         if dst.nr.failure is not None:
+            if held and bounded:
+                dst.room.give(dst.room.room_of(edge), 1)
             self._discard(dst, ib, edge, m, todo)
         else:
             ib.queue.append((edge, m))
-            if self.flow.bounded(edge):
+            if bounded and not held:
                 dst.room.take(dst.room.room_of(edge), 1)
 
     def _discard(self, w, ib, edge, m, todo):
@@ -401,6 +469,51 @@ class Scheduler(Engine):
                     self._send_markers(x, rec)
             self._ended(self.flow.ended(x.nr.outs), todo)
 
+    # --- virtual time (vclock.py): what the clock's events do --------------------------------
+    def _happen(self, events):
+        """Events of this instant, in the order they were set: wake, arrive, ring."""
+        self.run.clock = self.clock.now
+        todo = deque()
+        for event in events:
+            what = event[0]
+            if what == "wake":  # a node's step that slept ends now: its results go on
+                _, w, edge = event
+                w.asleep = False
+                self._after(w, edge)
+            elif what == "arrive":  # a message held up by a delay fault arrives
+                _, edge, ib, m = event
+                ib.flying -= 1
+                self._arrive(edge, ib, m, todo, held=True)
+            elif what == "marker":  # a snapshot's marker, behind the messages held up
+                _, edge, ib, token = event
+                ib.flying -= 1
+                if not ib.owner.finished:
+                    ib.queue.append((edge, token))
+            else:  # "ring": a node's timeout, unless it was set again since
+                _, w, setting = event
+                if setting == w.setting and not w.finished and w.alarm.armed and not any(
+                        ib.queue for ib in w.inboxes):
+                    w.rung = True
+        idle = deque(w for w in self.order
+                     if not w.finished and w.inboxes and w.idle())  # a last arrival, say
+        todo.extend(idle)
+        self._finish(todo)
+
+    def _set_alarm(self, w):
+        """``w`` waits from now: its timeout rings ``timeout`` seconds later, unless something comes."""
+        w.setting += 1
+        self.clock.after(w.alarm.seconds, ("ring", w, w.setting))
+
+    def _hold(self, edge, ib, m):
+        """A delay fault holds ``m`` up: it arrives later, never before one sent before it."""
+        seconds = self.delays[edge].seconds_for(edge, m)
+        when = max(self.clock.now + seconds, self.last_due.get(edge, 0.0))
+        self.last_due[edge] = when
+        ib.flying += 1
+        if self.flow.bounded(edge):  # it takes its room now, as a message on its way does
+            ib.owner.room.take(ib.owner.room.room_of(edge), 1)
+        self.clock.at(when, ("arrive", edge, ib, m))
+
     # --- snapshots (snapshots.py): markers pass between steps, drawing no random number ---
     def _start_snapshot(self):
         rec = start(self.run)
@@ -416,7 +529,11 @@ class Scheduler(Engine):
         for outs in w.outputs:
             for edge, ib in outs:
                 if not ib.owner.finished:
-                    ib.queue.append((edge, rec.token))
+                    if self.last_due.get(edge, -1.0) >= self.clock.now:  # vclock: behind held ones
+                        self.clock.at(self.last_due[edge], ("marker", edge, ib, rec.token))
+                        ib.flying += 1
+                    else:
+                        ib.queue.append((edge, rec.token))
 
     def _pass_markers(self):
         """Every marker at the head of an inbox is taken now, until none is left there."""
@@ -426,7 +543,8 @@ class Scheduler(Engine):
             for w in self.order:
                 for ib in w.inboxes:
                     queue = ib.queue
-                    while queue and queue[0][1].__class__ is Marker and not w.finished:
+                    while (queue and queue[0][1].__class__ is Marker and not w.finished
+                           and not w.asleep):  # vclock: a sleeping node is inside its step
                         edge, marker = queue.popleft()
                         moved = True
                         if marker.recording.marker(w.nr, edge):
