@@ -144,3 +144,12 @@ class Timer(Source):
         ends = ", ".join(f"{k}={v:g}" for k, v in (("count", self.count), ("until", self.until))
                          if v is not None)
         return f"Timer(name={self.name!r}, period={self.period:g}, {ends})"
+
+
+def refuse_timeouts(net: Any, where: str, instead: str) -> None:
+    """Refuse a network with ``timeout=`` nodes where timeouts are not supported, naming them."""
+    timed = [net.name_of(n) for n in net.nodes if getattr(n, "timeout", None) is not None]
+    if timed:
+        names = ", ".join(repr(n) for n in timed)
+        raise ValueError(f"{names} {'has' if len(timed) == 1 else 'have'} timeout=, which "
+                         f"{where} does not support: {instead}")
