@@ -26,6 +26,10 @@ clock. When no node is ready, the clock jumps to the earliest event, and the
 seed chooses among the nodes ready at that instant. So a run never really
 waits, and the same seed gives the same schedule and the same times
 (``run.clock`` is the time the run ended at; a traced run's ``at`` column).
+The clock times messages, not everything a function does: a function runs
+at once, so what it changes in shared state after a sleep is changed when
+its step starts (still an order a threaded run could show, if its thread
+were slow to get there).
 Other threads keep the real ``time.sleep``, and the original is restored when
 the run ends, even on error. ``paced(s)`` is ``s`` as written inside a seeded
 run (virtual time has no pace). A function that blocks on something else (a

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Timer", "Timeout"]
 
+#: longest real sleep of a timer between two looks at the clock (a stopped run interrupts it there)
+SLICE = 0.05
+
 
 def check_seconds(value: Any, what: str, zero: bool = False) -> float:
     """``value`` as a number of seconds (more than 0, or at least 0 with ``zero``), or a clear error."""
@@ -102,7 +105,10 @@ class Ticks:
             now = time.monotonic()
             if self.started is None:
                 self.started = now
-            time.sleep(max(0.0, self.started + paced(k * self.period) - now))
+            due = self.started + paced(k * self.period)
+            while now < due:  # in short naps: a run that is stopped stops the timer at once
+                time.sleep(min(SLICE, due - now))
+                now = time.monotonic()
         self.ticks = k
         return k
 
