@@ -332,6 +332,8 @@ def test_a_delayed_edge_arrives_late_against_other_edges_and_keeps_its_order(see
     assert out == ["x", "y", "z", 1, 2, 3, 4]
     assert [r.at for r in g.trace.events("receive") if r.edge == "a → k"] == [1.5] * 4
     assert [r.at for r in g.trace.events("send") if r.edge == "a → k"] == [0.0] * 4
+    assert [(r.node, r.edge, r.index, r.note) for r in g.trace.events("delayed")] == [
+        ("a", "a → k", i, "1.5 s late") for i in range(4)]
     assert g.last_run.clock == 1.5
     accounted(g)
 
@@ -353,6 +355,7 @@ def test_delaying_only_some_messages():
     g.run_network(seed=0, trace=True, faults=[delay("a → k", 1.0, nth=[1])], timeout=T)
     times = [r.at for r in g.trace.events("receive") if r.edge == "a → k"]
     assert times == [0.0, 1.0, 1.0, 1.0]  # message 1 is late, and those behind it wait for it
+    assert [r.index for r in g.trace.events("delayed")] == [1]
     assert [m for m in out if isinstance(m, int)] == [1, 2, 3, 4]
 
 
