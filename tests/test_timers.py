@@ -9,6 +9,8 @@ timeout never comes *before* its time; the order of one edge is kept).
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dissyslab import (
     ListSource,
@@ -29,6 +31,8 @@ from dissyslab import (
     partition,
 )
 from dissyslab.vclock import VirtualClock
+from random_dags import build as build_dag
+from random_dags import dags
 
 T = 20
 SEEDS = [0, 1, 7]
@@ -495,3 +499,56 @@ def test_a_timer_in_a_threaded_run_is_stopped_at_once_by_the_run_s_timeout():
         with pytest.raises(NetworkTimeout):
             g.run_network(timeout=0.3)
     assert got == []
+
+
+# --- schedulers agree; the seed among what is ready at one instant; termination ---------------
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dags(), st.data())
+def test_on_any_dag_delays_change_no_result_and_keep_every_edge_in_order(dag, data):
+    g, _ = build_dag(dag)
+    labels = [e.label for e in g.edges]
+    faults = [delay(label, data.draw(st.sampled_from([0.5, (0.0, 2.0)])))
+              for label in data.draw(st.lists(st.sampled_from(labels), max_size=3, unique=True))]
+    seen = []
+    for run_seed in (dag[-1], None):
+        g, results = build_dag(dag)
+        g.run_network(seed=run_seed, faults=faults, timeout=T)
+        accounted(g)
+        seen.append({k: sorted(map(repr, got)) for k, got in results.items()})
+        for got in results.values():  # each source's messages reach a sink along a path in order
+            for path in {tuple(m[2]) for m in got}:
+                numbers = [m[1] for m in got if tuple(m[2]) == path]
+                assert numbers == sorted(numbers)
+    assert seen[0] == seen[1]
+
+
+def test_ticks_at_the_same_instant_are_ordered_by_the_seed_at_the_same_times():
+    orders = set()
+    for seed in range(10):
+        got = []
+        a, b = Timer(period=1, count=3, name="a"), Timer(period=1, count=3, name="b")
+        k = Sink(fn=got.append, name="k")
+        pa, pb = Transform(fn=lambda n: ("a", n), name="pa"), Transform(fn=lambda n: ("b", n),
+                                                                          name="pb")
+        g = network([(a, pa), (b, pb), (pa, k), (pb, k)])
+        g.run_network(seed=seed, trace=True, timeout=T)
+        assert [r.at for r in g.trace.events("receive") if r.node == "k"] == [1, 1, 2, 2, 3, 3]
+        orders.add(tuple(got))
+    assert len(orders) > 1  # who goes first at each instant is the seed's choice
+
+
+def test_a_timer_feeding_a_loop_ends_once_the_timer_has_ended_and_the_loop_is_quiet():
+    for seed in (None, 0, 5):
+        done = []
+        countdown = Split(fn=lambda n: [n - 1, None] if n > 0 else [None, "lift-off"],
+                          num_outputs=2, name="countdown")
+        g = network([(Timer(period=0.5, count=3), countdown), (countdown.out_0, countdown),
+                     (countdown.out_1, Sink(fn=done.append, name="done"))])
+        g.run_network(seed=seed, timeout=T)
+        assert done == ["lift-off"] * 3 and g.state == dict.fromkeys(g.state, "done")
+
+
+def test_explore_samples_runs_with_timers_and_timeouts():
+    g, said, faults = heartbeats()
+    ex = g.explore(runs=8, faults=faults, timeout=T)
+    assert [o.received for o in ex["log"]] == [["suspect worker at 5.5"]]
