@@ -292,6 +292,15 @@ def test_a_function_that_fails_on_a_timeout_is_reported():
         assert g.state["fragile"] == "failed"
 
 
+def test_a_function_that_forgets_timeouts_is_told_how_to_tell_them_apart():
+    node = Transform(fn=lambda x: x * 2, timeout=1, name="double")
+    g = network([(Source(fn=ListSource([1]).run, name="src"), node),
+                 (node, Sink(fn=lambda m: None, name="k"))])
+    with pytest.raises(NetworkError, match=r"failed on message Timeout\(after=1, at=1\): TypeError"
+                                           r".*isinstance\(msg, Timeout\)"):
+        g.run_network(seed=0, timeout=T)
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: Transform(fn=str, timeout=0, name="t"), "Transform named 't': timeout is the seconds"),
     (lambda: Transform(fn=str, timeout=-2, name="t"), "a number more than 0"),
