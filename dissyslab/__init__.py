@@ -29,7 +29,9 @@ The package has rooms, and each idea lives in one of them:
 * snapshots, a consistent state of a running network and resuming from it
   (Chandy and Lamport's markers): ``snapshots.py``;
 * faults on purpose (``run_network(faults=[crash(...), drop(...), ...])``): a
-  crashed node, lost, duplicated or cut-off messages, decided by a seed: ``faults.py``;
+  crashed node, lost, duplicated, late or cut-off messages, decided by a seed: ``faults.py``;
+* time: ``Timer`` (a source that ticks) and a node's ``timeout=``: ``timers.py``;
+  the virtual clock of a seeded run: ``vclock.py``;
 * observers and views, which watch runs through ``observers.py``: ``trace.py``,
   ``live.py`` (the live view in Jupyter), ``diagram.py``, ``timeline.py``; and, from a
   trace after the run, time and order: ``clocks.py`` (Lamport and vector clocks,
@@ -73,7 +75,8 @@ __all__ = [
     "DroppedEverythingWarning", "ThreadStillRunningWarning", "SourceUsedUpWarning",
     "Snapshot", "SnapshotWarning",
     "legend", "paced",
-    "crash", "drop", "duplicate", "partition", "Faults",
+    "crash", "drop", "duplicate", "partition", "delay", "Faults",
+    "Timer", "Timeout",
 ]
 
 
@@ -82,7 +85,8 @@ __all__ = [
 #: (``faults.py``) are not needed to build a network
 _LOADED_LATER = {"legend": "diagram", "Snapshot": "snapshots", "SnapshotWarning": "snapshots",
                  "crash": "faults", "drop": "faults", "duplicate": "faults",
-                 "partition": "faults", "Faults": "faults"}
+                 "partition": "faults", "delay": "faults", "Faults": "faults",
+                 "Timer": "timers", "Timeout": "timers"}
 
 
 def __getattr__(name: str) -> object:

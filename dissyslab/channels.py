@@ -15,10 +15,15 @@ This is transport only: it never changes what a network computes (that is
 * An :class:`Outbox` keeps a node's results until there are enough to send
   in one go, with the room it reserved for them. It sends them before its node
   waits for anything, so nothing is held back while the node is idle.
+* A :class:`Courier` carries what goes along an edge with a ``delay`` fault
+  (``faults.py``): a channel hands it those batches, and the end of the edge,
+  and it puts each message in the channel at its time, in order.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections import deque
@@ -52,7 +57,9 @@ class Channel:
         self._senders = senders
         self._stopped = False
         self._readers = 0  # threads waiting for messages, not yet woken
+        self._timed = 0  # a thread waiting for messages until its timeout (not counted as stuck)
         self._writers = [0] * len(room.used)  # threads waiting for room, not yet woken
+        self.late = None  # a Courier, if an edge into this channel has a delay fault
 
     def reserve(self, want: int, block: bool, at_least: int = 1, room: int = 0) -> int:
         """Reserve up to ``want`` places in ``room`` and say how many (:meth:`Room.grant`).
@@ -105,7 +112,14 @@ class Channel:
             self._writable.notify_all()
 
     def put(self, edge: Edge, batch: list) -> None:
-        """Add a batch for which room was reserved."""
+        """Add a batch for which room was reserved (along a delayed edge: by the courier, later)."""
+        if self.late is not None and edge in self.late.delays:
+            self.late.carry(self, edge, batch)
+            return
+        self.arrive(edge, batch)
+
+    def arrive(self, edge: Edge, batch: list) -> None:
+        """Add a batch now."""
         with self._lock:
             if self._stopped:
                 raise Stop
@@ -119,18 +133,36 @@ class Channel:
                 self.room.take(self.room.room_of(edge), len(batch))
             self._batches.append((edge, batch))
 
-    def end(self) -> None:
-        """One sender (or one edge round a loop) has ended."""
+    def end(self, edge: Edge | None = None) -> None:
+        """One sender (or one edge round a loop) has ended: ``edge``, after what is on its way."""
+        if self.late is not None and edge in self.late.delays:
+            self.late.carry(self, edge, None)
+            return
         with self._lock:
             self._senders -= 1
             self._wake_reader()
 
-    def get(self) -> deque | None:
-        """Every waiting ``(edge, batch)``; None once all senders ended and nothing is left."""
+    def get(self, timeout: float | None = None) -> deque | tuple | None:
+        """Every waiting ``(edge, batch)``; None once all senders ended and nothing is left.
+
+        With ``timeout`` (a node's ``timeout=``, ``flow.Alarm``): ``()`` if
+        nothing came for that many seconds, even once every sender has ended.
+        """
         with self._lock:
+            deadline = None if timeout is None else time.monotonic() + timeout
             while not self._batches:
                 if self._stopped:
                     raise Stop
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return ()
+                    self._timed += 1
+                    try:
+                        self._readable.wait(left)
+                    finally:
+                        self._timed -= 1
+                    continue
                 if self._senders <= 0:
                     return None
                 self._readers += 1
@@ -144,6 +176,12 @@ class Channel:
         if self._readers:
             self._readers -= 1
             self._readable.notify()
+        elif self._timed:
+            self._readable.notify()
+
+    def open(self) -> bool:
+        """Has a sender (or an edge round a loop) not ended yet?"""
+        return self._senders > 0
 
     def stop(self) -> None:
         with self._lock:
@@ -295,3 +333,79 @@ class Outbox:
                 target = self.bounded.get(edge)
                 if target is not None:
                     credit[target] -= len(batch)
+
+
+class Courier:
+    """Carries the batches of delayed edges (``delay`` faults) to their channels, each at its time.
+
+    ``delays`` maps each delayed edge to its ``faults.Delay``, which says how
+    late each message is (real seconds at the lessons' pace). A message is
+    never put before one sent before it along the same edge, and an edge's end
+    (and a snapshot's marker) comes behind what is on its way. Its room was
+    reserved by the sender, as for any message on its way. One thread does it
+    all; it ends once every delayed edge has ended, or when stopped.
+    """
+
+    def __init__(self, delays: dict) -> None:
+        from .pace import paced
+
+        self.delays = delays
+        self.paced = paced
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._due = []  # heap of (time, order, channel, edge, batch or None for the end)
+        self._order = itertools.count()
+        self._last = {}  # edge -> when its last message is put (monotonic)
+        self._open = len(delays)  # delayed edges not yet ended
+        self._stopped = False
+        self.thread = threading.Thread(target=self._main, name="dissyslab courier", daemon=True)
+
+    def carry(self, channel: Channel, edge: Edge, batch: list | None) -> None:
+        """Put ``batch`` (None: the edge's end; a Marker) in ``channel`` when it is due."""
+        now = time.monotonic()
+        with self._lock:
+            if self._stopped:
+                raise Stop
+            last = self._last.get(edge, now)
+            if batch is None or batch.__class__ is not list:  # the end, or a marker
+                heapq.heappush(self._due, (max(now, last), next(self._order), channel, edge, batch))
+            else:
+                delay = self.delays[edge]
+                for msg in batch:
+                    when = max(now + self.paced(delay.seconds_for(edge, msg)), last)
+                    heapq.heappush(self._due, (when, next(self._order), channel, edge, [msg]))
+                    last = when
+                self._last[edge] = last
+            self._changed.notify()
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._changed.notify()
+        if self.thread.ident is not None and self.thread is not threading.current_thread():
+            self.thread.join()
+
+    def _main(self):
+        due = self._due
+        while True:
+            with self._lock:
+                while not self._stopped and (self._open or due):
+                    wait = due[0][0] - time.monotonic() if due else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._changed.wait(wait)
+                if self._stopped or not due:
+                    return
+                _, _, channel, edge, batch = heapq.heappop(due)
+                if batch is None:
+                    self._open -= 1
+            try:
+                if batch is None:
+                    channel.end()
+                else:
+                    channel.arrive(edge, batch)
+            except Stop:
+                return

@@ -197,7 +197,7 @@ class Clocks:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return [r._make((*r[:-2], lam, vec))
+            return [r._make((*r[:8], lam, vec, *r[10:]))  # seq..note, the clocks, then at
                     for r, lam, vec in zip(self.records, self.lamport, self.vector, strict=True)]
         finally:
             if collecting:

@@ -508,6 +508,11 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
                 "node's state in an object (a class with a method as the node's fn), which "
                 "can be put back.")
     first = net if net is not None else build()
+    from .timers import refuse_timeouts
+
+    refuse_timeouts(first, "an exhaustive search",
+                    "its steps take no time and it has no clock to ring them. Sample seeded "
+                    "runs instead (g.explore(runs=K)), whose virtual clock rings them.")
     if not first.sinks:
         raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
     names = [first.name_of(n) for n in first.nodes]

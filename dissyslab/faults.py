@@ -19,6 +19,15 @@ The faults:
   (0 is the first message along the edge).
 * ``duplicate(edge, p=0.1)``: each message along ``edge`` arrives twice with
   probability ``p`` (the receiver gets its own copy the second time).
+* ``delay(edge, seconds)``: each message along ``edge`` arrives ``seconds``
+  late; ``seconds=(0.1, 0.5)`` draws each message's delay between the two;
+  ``p=`` or ``nth=`` (as for ``drop``) delays only some messages. A message
+  overtakes none on its own edge (a channel stays first-in first-out: one sent
+  after a late one arrives after it), but it does arrive late against the
+  messages of other edges. Under a seed the seconds are the virtual clock's
+  (``vclock.py``); in a threaded run, real seconds at the lessons' pace
+  (``paced``). A delayed message is lost or duplicated (by other faults) as it
+  arrives, like any other.
 * ``partition(group_a, group_b, start=0, end=None)``: every message between a
   node of one group and a node of the other (either way) is lost if it
   arrives between ``start`` and ``end`` seconds of the run (None: until the
@@ -49,12 +58,18 @@ How faults are decided (the model):
   (``g.edge_counts``, ``g.edge_duplicated``, ``g.edge_received``,
   ``g.edge_discarded``, ``g.edge_lost``). A lost message still counts as
   having left its loop, so a loop whose retries stop still ends.
-* A traced run records ``lost``, ``duplicated`` and ``crash`` events
-  (``g.trace``). A snapshot records no message that was lost.
+* A traced run records ``lost``, ``duplicated``, ``delayed`` and ``crash``
+  events (``g.trace``); a delayed message's ``send`` and ``receive`` are that
+  much apart (in a seeded run, exactly, in the ``at`` column). A snapshot records no message
+  that was lost.
 
 Only this module knows about faults: the node semantics (``semantics.py``)
 hand each arriving batch to :meth:`NodeFaults.take` when a node has faults,
-and every scheduler goes through it. Without ``faults=`` nothing here runs.
+and every scheduler goes through it. A delay is the one fault that acts on
+the way instead: the transport holds a message up for as long as
+:meth:`Delay.seconds_for` says (the seeded scheduler with its virtual clock,
+threads with a courier, ``channels.Courier``). Without ``faults=`` nothing
+here runs.
 """
 
 from __future__ import annotations
@@ -74,7 +89,7 @@ if TYPE_CHECKING:
     from .semantics import NodeRun
     from .shapes import Graph, RunRecord
 
-__all__ = ["Fault", "Faults", "crash", "drop", "duplicate", "partition"]
+__all__ = ["Fault", "Faults", "crash", "drop", "duplicate", "partition", "delay"]
 
 
 class Fault:
@@ -116,6 +131,19 @@ class _Duplicate(_EdgeFault):
     kind = "duplicate"
 
 
+class _Delay(_EdgeFault):
+    kind = "delay"
+
+    def __init__(self, edge, seconds, p=None, nth=None):
+        super().__init__(edge, p, nth)
+        self.seconds = seconds
+
+    def describe(self):
+        how = "" if self.p is None and self.nth is None else (
+            f", p={self.p}" if self.nth is None else f", nth={sorted(self.nth)}")
+        return f"delay({_shown(self.edge)}, {self.seconds!r}{how})"
+
+
 class _Partition(Fault):
     kind = "partition"
 
@@ -152,8 +180,8 @@ def crash(node: Any, after: int = 0) -> Fault:
     return _Crash(node, after)
 
 
-def _edge_fault(cls, edge, p, nth):
-    what = f"{cls.kind}({_shown(edge)}, ...)"
+def _edge_fault(cls, edge, p, nth, what=None):
+    what = what or f"{cls.kind}({_shown(edge)}, ...)"
     if (p is None) == (nth is None):
         raise ValueError(f"{what}: give p= (each message with probability p) or nth=[...] "
                          f"(exactly the messages with those indexes, 0 for the first), one of "
@@ -178,6 +206,35 @@ def drop(edge: Any, p: float | None = None, nth: Iterable[int] | None = None) ->
 def duplicate(edge: Any, p: float | None = None, nth: Iterable[int] | None = None) -> Fault:
     """Deliver messages along ``edge`` twice: each with probability ``p``, or those in ``nth``."""
     return _edge_fault(_Duplicate, edge, p, nth)
+
+
+def delay(edge: Any, seconds: float | tuple[float, float], p: float | None = None,
+          nth: Iterable[int] | None = None) -> Fault:
+    """Hold up messages along ``edge`` for ``seconds`` (or between ``seconds=(low, high)``).
+
+    Every message, or only some: each with probability ``p``, or those whose
+    index is in ``nth``. The edge stays first-in first-out.
+    """
+    what = f"delay({_shown(edge)}, ...)"
+
+    def number(x):
+        return not isinstance(x, bool) and isinstance(x, (int, float)) and math.isfinite(x) and x >= 0
+
+    if isinstance(seconds, (list, tuple)) and len(seconds) == 2 and all(map(number, seconds)):
+        if seconds[1] < seconds[0]:
+            raise ValueError(f"{what}: seconds=(low, high) draws each delay between low and high, "
+                             f"but high is less than low: seconds={short_repr(seconds)}.")
+        seconds = (float(seconds[0]), float(seconds[1]))
+    elif number(seconds):
+        seconds = float(seconds)
+    else:
+        raise ValueError(f"{what}: seconds is how late each message arrives, a number of 0 or "
+                         f"more (seconds=0.5), or a pair (low, high) to draw it between "
+                         f"(seconds=(0.1, 0.5)), but got seconds={short_repr(seconds)}.")
+    if p is None and nth is None:
+        return _Delay(edge, seconds)
+    picked = _edge_fault(_Drop, edge, p, nth, what)  # the same checks as drop's, then a delay
+    return _Delay(edge, seconds, p=picked.p, nth=picked.nth)
 
 
 def partition(group_a: Iterable, group_b: Iterable, start: float = 0, end: float | None = None) -> Fault:
@@ -278,8 +335,8 @@ def check_faults(net: Graph, faults) -> Faults:
                         f"({type(faults).__name__}).")
     for f in faults:
         if not isinstance(f, Fault):
-            raise TypeError(f"faults=[...] holds faults made by crash(), drop(), duplicate() or "
-                            f"partition() (from dissyslab), but one of them is {short_repr(f)} "
+            raise TypeError(f"faults=[...] holds faults made by crash(), drop(), duplicate(), "
+                            f"delay() or partition() (from dissyslab), but one of them is {short_repr(f)} "
                             f"({type(f).__name__}).")
         what = f.describe()
         if isinstance(f, _Crash):
@@ -292,6 +349,14 @@ def check_faults(net: Graph, faults) -> Faults:
             if both:
                 raise ValueError(f"{what}: {', '.join(map(repr, sorted(both)))} is in both groups; "
                                  f"a partition splits the nodes into two separate groups.")
+    delayed = {}
+    for f in faults:
+        if isinstance(f, _Delay):
+            for e in f.edges:
+                if e in delayed:
+                    raise ValueError(f"{f.describe()}: the edge {e.label!r} is already delayed by "
+                                     f"{delayed[e].describe()}; give one delay per edge.")
+                delayed[e] = f
     crashes = [f.name for f in faults if isinstance(f, _Crash)]
     twice = sorted({n for n in crashes if crashes.count(n) > 1})
     if twice:
@@ -423,6 +488,34 @@ def _copy(msg):
         return msg  # a message that cannot be copied arrives twice as itself
 
 
+class Delay:
+    """One ``delay`` fault on one edge, decided for one run: how late each message arrives."""
+
+    def __init__(self, plan: Plan, fault: _Delay, edge: Edge, sender: NodeRun | None = None) -> None:
+        self.plan, self.fault = plan, fault
+        self.key = f"delay|{edge.label}"
+        self.sent = 0  # messages sent along the edge so far (the index of the next)
+        self.sender = sender  # its watch hears of each message held up (a "delayed" trace event)
+
+    def seconds_for(self, edge: Edge, msg: Any) -> float:
+        """How many seconds the next message along the edge is held up (0: not at all)."""
+        index = self.sent
+        self.sent = index + 1
+        f = self.fault
+        if f.nth is not None and index not in f.nth:
+            return 0.0
+        if f.p is not None and not (f.p > 0 and _chance(self.plan.seed, self.key + "|p", index) < f.p):
+            return 0.0
+        seconds = f.seconds
+        if isinstance(seconds, tuple):
+            low, high = seconds
+            seconds = low + (high - low) * _chance(self.plan.seed, self.key, index)
+        watch = None if self.sender is None else self.sender.watch
+        if seconds and watch is not None and hasattr(watch, "delayed"):
+            watch.delayed(self.sender.name, edge, msg, index, seconds)
+        return seconds
+
+
 class _Rule:
     """One edge fault, decided for one run."""
 
@@ -461,6 +554,7 @@ class Plan:
             faults.seed if faults.seed is not None else random.SystemRandom().randrange(10 ** 6))
         self.crashed = {}  # node name -> messages handled (a source: sent) when it crashed
         self.now = lambda: 0.0
+        self.delays = {}  # edge -> its Delay (the transport holds its messages up)
 
     def install(self, run: RunRecord) -> None:
         """Give each node of ``run`` its faults (called as the run is made; :meth:`begin` follows)."""
@@ -483,6 +577,10 @@ class Plan:
         for f in self.faults:
             if isinstance(f, _Crash):
                 of(f.name).crash_after = f.after
+                continue
+            if isinstance(f, _Delay):
+                for e in f.edges:
+                    self.delays[e] = Delay(self, f, e, run.nodes[net.name_of(e.src)])
                 continue
             rule = _Rule(self, f)
             if isinstance(f, _Partition):

@@ -37,6 +37,10 @@ faults asked for (``faults=``): a      ``faults.NodeFaults``, which
 message lost, duplicated or cut off    ``NodeRun.take`` hands each batch to
 where it arrives; a node that crashes  first; a lost message counts as
 after ``k`` messages                   handled here (it leaves its loop)
+a node's ``timeout=``: when it is       :class:`Alarm` (one per such node; the
+waited for, when it rings, and that a  scheduler measures the seconds: real in
+waiting node keeps its loop and its    threads, virtual under a seed)
+inputs from ending
 start, wait, timeout, Ctrl-C, stop     ``running.drive`` (one skeleton, a few
 with grace, conclude                   hooks per scheduler)
 =====================================  =========================================
@@ -157,6 +161,11 @@ class Flow:
         self.loops = loops
         self.loop_of_edge = loop_of_edge  # edge -> the LoopWatch of the loop it goes into or round
         self.feedback = frozenset(net.feedback_edges)
+        self.loop_of_node = {name: loop for loop in loops for name in loop.names}
+
+    def alarm(self, name: str, seconds: float) -> Alarm:
+        """The :class:`Alarm` of node ``name``, whose ``timeout=`` is ``seconds``."""
+        return Alarm(self.loop_of_node.get(name), seconds)
 
     def bounded(self, edge: Edge) -> bool:
         """Does a message along ``edge`` take room? Not along an edge that closes a loop:
@@ -205,3 +214,62 @@ class Flow:
     def going_round(self) -> list[LoopWatch]:
         """The loops with messages still in them."""
         return [loop for loop in self.loops if not loop.quiet and loop.outstanding]
+
+
+class Alarm:
+    """A node's ``timeout=``: the rule of when it rings, written once for every scheduler.
+
+    * The alarm is *set* when the run starts and again each time the node
+      takes a message. Once the node has waited ``seconds`` with nothing to
+      take, the alarm *rings*: the node's function is called with a
+      :class:`~dissyslab.timers.Timeout` instead of a message.
+    * A timeout that sends something (a retry, a suspicion) sets the alarm
+      again, as long as a message can still come (an input has not ended): if
+      nothing comes, it rings once more ``seconds`` later. A timeout that sends
+      nothing (it gave up) does not: the alarm waits for the next message. A
+      node that has failed or crashed rings no more.
+    * While its alarm is set, a node does not end, even once every input has
+      ended (a monitor still notices the silence of a node that crashed), and a
+      loop it is in is not quiet: the alarm counts as one message still to
+      handle in that loop (``termination.py``), so termination cannot cut a
+      retry short. A node ends once its inputs have ended and its alarm has
+      rung without sending anything.
+
+    The scheduler measures the seconds (real ones in threads, at the lessons'
+    pace; virtual under a seed) from the moment the node starts waiting, and
+    calls :meth:`took` and :meth:`rang`; only the node's own thread or step
+    touches its alarm.
+    """
+
+    __slots__ = ("loop", "seconds", "armed")
+
+    def __init__(self, loop: LoopWatch | None, seconds: float) -> None:
+        self.loop = loop
+        self.seconds = seconds
+        self.armed = True
+        if loop is not None:
+            loop.sent(1)
+
+    def took(self) -> None:
+        """The node took a message: the alarm is set (before the message counts as handled)."""
+        if not self.armed:
+            self.armed = True
+            if self.loop is not None:
+                self.loop.sent(1)
+
+    def rang(self, sent: bool, open_inputs: bool = True) -> list[Edge]:
+        """The alarm rang and the node handled it; ``sent``: it sent something;
+        ``open_inputs``: an input of the node has not ended yet.
+
+        Returns the edges that end now (those round a loop that has just gone quiet).
+        """
+        if (sent and open_inputs) or not self.armed:
+            return []
+        self.armed = False
+        if self.loop is not None and self.loop.handled(1):
+            return list(self.loop.inside)
+        return []
+
+    def off(self) -> list[Edge]:
+        """The node failed or crashed: the alarm rings no more. The edges that end now."""
+        return self.rang(False)

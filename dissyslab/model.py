@@ -379,9 +379,11 @@ class Network:
         messages are pickled either way, so each receiver gets its own copy.
         Nodes placed here run one call at a time in the Ray engine's routing
         thread: keep them quick.
-        ``faults``: crash nodes, lose or duplicate messages on purpose (``faults.py``):
-        ``faults=[crash("b", after=3), drop("a → b", p=0.2)]``. Under ``seed`` the
-        seed decides them; a threaded run reports its own ``g.last_run.fault_seed``.
+        ``faults``: crash nodes, lose, duplicate or delay messages on purpose (``faults.py``):
+        ``faults=[crash("b", after=3), drop("a → b", p=0.2), delay("a → c", 1.5)]``. Under
+        ``seed`` the seed decides them; a threaded run reports its own ``g.last_run.fault_seed``.
+        Under ``seed`` time is virtual (``vclock.py``): sleeps, timers, ``timeout=`` and
+        delays take no real time and happen at exact times (``g.last_run.clock``).
         ``schedule``: replay one schedule found by ``g.explore(exhaustive=True)``
         (``ex.counterexample``, or ``ex["sink"][0].schedule``) step by step, exactly
         (see ``exhaustive.py``); it cannot go with ``seed=`` or ``engine="ray"``,

@@ -70,8 +70,10 @@ class Node:
     node; without one, the node is named after its function (``double``).
     ``params``: keyword arguments added to every call, so one function serves
     several nodes: ``Transform(fn=scale, params={"factor": 2})`` calls
-    ``scale(msg, factor=2)``. A mistake in any of them is reported at once,
-    when the node is made.
+    ``scale(msg, factor=2)``. ``timeout`` (a Transform, Sink or Split): seconds
+    after which, if nothing has arrived, ``fn`` is called with a
+    :class:`~dissyslab.timers.Timeout` instead of a message (``timers.py``).
+    A mistake in any of them is reported at once, when the node is made.
     """
 
     kind = "node"
@@ -81,7 +83,7 @@ class Node:
 
     @shown_to_students
     def __init__(self, fn: Callable, name: str | None = None,
-                 params: dict[str, Any] | None = None) -> None:
+                 params: dict[str, Any] | None = None, timeout: float | None = None) -> None:
         cls = type(self).__name__
         if not callable(fn):
             if callable(getattr(fn, "run", None)):
@@ -103,8 +105,11 @@ class Node:
                 f"{cls}{_for_name(name)}: params must be a dict of keyword arguments, "
                 f"like params={{'factor': 2}}, but got {_describe(params)}."
             )
+        if timeout is not None:
+            timeout = _check_timeout(cls, self.kind, name, timeout)
         self.fn = fn
         self.params = dict(params)
+        self.timeout = timeout
         self.given_name = name
         self.default_name = default_name(fn, self.kind)
         self._name = name  # a derived name is fixed by the first network that needs it
@@ -225,8 +230,8 @@ class Split(_PortedNode):
 
     @shown_to_students
     def __init__(self, fn: Callable, num_outputs: int, name: str | None = None,
-                 params: dict[str, Any] | None = None) -> None:
-        super().__init__(fn, name=name, params=params)
+                 params: dict[str, Any] | None = None, timeout: float | None = None) -> None:
+        super().__init__(fn, name=name, params=params, timeout=timeout)
         self._make_ports(num_outputs, "num_outputs")
         self.num_outputs = num_outputs
 
@@ -360,6 +365,23 @@ def _check_plain_function(cls: str, kind: str, fn: Callable, name: str | None) -
         f"coroutine, not a result, and the code inside it would never run: nodes do not use "
         f"asyncio. Each node already runs in a thread of its own, so a slow call does not hold "
         f"up the others: write it as a plain def, without async and await.")
+
+
+def _check_timeout(cls: str, kind: str, name: str | None, timeout: object) -> float:
+    """A node's ``timeout=`` in seconds, or a clear error (a source has no input to wait on)."""
+    if kind == "source":
+        raise TypeError(f"{cls}{_for_name(name)}: a source waits for no input, so it cannot time "
+                        f"out. For something that happens every so often, use a Timer "
+                        f"(from dissyslab import Timer): Timer(period=1.0, count=10).")
+    if kind == "merge_synch":
+        raise TypeError(f"{cls}{_for_name(name)}: a MergeSynch has no function to call with a "
+                        f"timeout. Put timeout= on the node after it (a Transform).")
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout != timeout
+            or timeout in (float("inf"),) or timeout <= 0):
+        raise ValueError(f"{cls}{_for_name(name)}: timeout is the seconds the node waits for a "
+                         f"message before its function is called with a Timeout, a number more "
+                         f"than 0 (like timeout=2.0), but got timeout={short_repr(timeout)}.")
+    return float(timeout)
 
 
 def _check_name(cls: str, name: object) -> None:

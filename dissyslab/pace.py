@@ -19,10 +19,15 @@ in a notebook takes effect at once.
 The pace only changes how long a run takes, never its results: a lesson whose
 printed facts depend on timing pauses longer on the slow path than on the fast
 one at every pace.
+
+Inside a seeded run (``seeded.py``) time is virtual: a pause costs no real
+time, so ``paced(seconds)`` is ``seconds`` as written there, and the virtual
+times a seeded run shows are the same at every pace.
 """
 
 import math
 import os
+import sys
 
 #: the environment variable holding the pace factor
 PACE_VARIABLE = "DISSYSLAB_PACE"
@@ -62,4 +67,7 @@ def paced(seconds: float) -> float:
             f"paced(seconds) needs a number of seconds, 0 or more (like paced(0.2)), "
             f"but got {seconds!r}."
         )
+    clock = sys.modules.get(__package__ + ".vclock")  # loaded once a seeded run has begun
+    if clock is not None and clock.running() is not None:
+        return seconds  # on the thread of a seeded run: virtual seconds have no pace
     return round(seconds * pace_factor(), 6)  # 0.15, not 0.15000000000000002

@@ -38,6 +38,7 @@ from .semantics import NodeRun, Stop, wiring
 from .snapshots import restore
 from .sources import ListSource
 from .termination import loop_watches
+from .timers import Ticks
 
 if TYPE_CHECKING:
     from .faults import Plan
@@ -82,7 +83,7 @@ class Run:
         self.unpaired = {}
         self.trace = None  # set by the tracer when the run is traced
         self.steps = 0  # seeded runs: the scheduler's steps so far
-        self.clock = 0.0  # seeded runs: the seconds node functions asked to sleep
+        self.clock = 0.0  # seeded runs: the virtual clock's time (vclock.py)
         self.received = None  # seeded runs for explore: what each sink received
         # termination.py: per loop of the network, the messages still going round it
         self.loops, self.loop_of_edge = loop_watches(net)
@@ -318,7 +319,7 @@ def begin(net: Graph) -> None:
         _check_sources_free(net)
         for node in net.sources:
             owner = getattr(node.fn, "__self__", None)
-            if isinstance(owner, ListSource):
+            if isinstance(owner, (ListSource, Ticks)):
                 owner.reset()
         net.running = True
         _started.add(net)

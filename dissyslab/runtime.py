@@ -47,6 +47,12 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None, *
         raise ValueError("place= says where nodes run on Ray (engine=\"ray\"): with "
                          f"engine={engine!r} every node runs in a thread of this process, so "
                          "there is nothing to place. Add engine=\"ray\", or leave place= out.")
+    if engine == "ray" or schedule is not None:  # timers.py: a node's timeout= is not for them
+        from .timers import refuse_timeouts
+
+        refuse_timeouts(net, "a Ray run" if engine == "ray" else "a replayed schedule",
+                        "run it with threads (the default) or a seed." if engine == "ray" else
+                        "replay a seeded run (seed=) instead.")
     if engine == "ray":  # ray_engine.py: nodes in processes (Ray actors); Ray imported there
         if seed is not None:
             raise ValueError("A seeded run (seed=...) runs every node one step at a time in "

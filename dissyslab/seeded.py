@@ -22,14 +22,25 @@ a full MergeSynch input, loops and the end of the stream are the flow's rules
 (``flow.py``), as in every scheduler. A run that takes more than
 :data:`MAX_STEPS` steps is stopped, as a timeout.
 
-Sleeping: during a seeded run, ``time.sleep`` called by a node function (as
+Time (``vclock.py``): a seeded run is a discrete-event simulation with one
+virtual clock. Steps take no time. A node function that sleeps (as
 ``time.sleep(...)``, or as ``sleep(...)`` after ``from time import sleep`` in
-the module that defines the function) does not wait; it adds to a virtual
-clock (``run.clock``) instead. A slow function therefore neither stalls the
-run nor changes its result: the schedule depends on the seed only. Other
-threads keep the real ``time.sleep``, and the original is restored when the
-run ends, even on error. A function that blocks on something else (a lock,
-input, the network) blocks the run; ``timeout=`` still ends it.
+the module that defines the function) does not wait: its step ends that many
+virtual seconds later, and until then the node is asleep (not ready) and
+what the step made is not yet handed on. A Timer's ticks, a node's
+``timeout=`` and a message held up by a ``delay`` fault are events on the same
+clock. When no node is ready, the clock jumps to the earliest event, and the
+seed chooses among the steps possible at that instant. So a run never really
+waits, and the same seed gives the same schedule and the same times
+(``run.clock`` is the time the run ended at; a traced run's ``at`` column).
+The clock times messages, not everything a function does: a function runs
+at once, so what it changes in shared state after a sleep is changed when
+its step starts (still an order a threaded run could show, if its thread
+were slow to get there).
+Other threads keep the real ``time.sleep``, and the original is restored when
+the run ends, even on error. ``paced(s)`` is ``s`` as written inside a seeded
+run (virtual time has no pace). A function that blocks on something else (a
+lock, input, the network) blocks the run; ``timeout=`` still ends it.
 
 Snapshots: ``snapshot_at=k`` starts one after step ``k`` (``snapshots.py``).
 Its markers are passed on between steps, at once and in the fixed order of
@@ -52,6 +63,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from .errors import short_repr
 from .running import Run, execute, still_running
 from .stepping import Stepper
+from .vclock import running
 
 if TYPE_CHECKING:
     from .observers import Observer
@@ -64,22 +76,21 @@ MAX_STEPS = 1_000_000
 # --- virtual sleeps ----------------------------------------------------------
 _real_sleep = time.sleep
 _patch_lock = threading.Lock()
-_scheduling = {}  # ident of a scheduler thread -> its run
 _patched = []  # (globals dict, name) rebound to the virtual sleep
 _users = 0
 
 
 def _sleep(seconds):
     """``time.sleep`` while a seeded run is going: virtual on its scheduler thread, real elsewhere."""
-    run = _scheduling.get(threading.get_ident())
-    if run is None:
+    clock = running()  # the clock of the run this thread steps, if any
+    if clock is None:
         return _real_sleep(seconds)
     if isinstance(seconds, (str, bytes, bytearray)):
         raise TypeError(f"'{type(seconds).__name__}' object cannot be interpreted as an integer")
     seconds = float(seconds)
     if seconds < 0:
         raise ValueError("sleep length must be non-negative")
-    run.clock += seconds
+    clock.sleep(seconds)  # the step ends that much later
     return None
 
 
@@ -128,21 +139,6 @@ class _virtual_sleeps:
         return False
 
 
-class _sleeping_here:
-    """On the scheduler thread, for a ``with`` block: its node functions' sleeps add to ``run.clock``."""
-
-    def __init__(self, run):
-        self.run = run
-
-    def __enter__(self):
-        _scheduling[threading.get_ident()] = self.run
-        return self
-
-    def __exit__(self, *exc):
-        _scheduling.pop(threading.get_ident(), None)
-        return False
-
-
 # --- the seeded scheduler: the seed chooses each step --------------------------------
 class Scheduler(Stepper):
     """One seeded run: where several steps are possible, ``random.Random(seed)`` picks one.
@@ -150,7 +146,7 @@ class Scheduler(Stepper):
     The steps and the rules are the model's (``stepping.py``): a source's step
     is ``produce(1)``; any other node's is ``take`` of the message at the head
     of one of its non-empty edge queues. ``run.steps`` counts the steps,
-    ``run.clock`` the seconds node functions asked to sleep.
+    ``run.clock`` is the virtual time (``vclock.py``).
     """
 
     thread_name = "dissyslab seeded run"
@@ -165,8 +161,7 @@ class Scheduler(Stepper):
         return alternatives[self.rng.randrange(len(alternatives))]
 
     def _loop(self):
-        with _sleeping_here(self.run):  # its node functions' sleeps are virtual
-            super()._loop()
+        super()._loop()  # (its node functions' sleeps are virtual: the clock is entered)
         if self.deadlocked and not self.stopping:  # the flow's rules should make it impossible
             left = [w.nr.name for w in self.order if not w.finished]
             raise RuntimeError(

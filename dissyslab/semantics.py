@@ -110,6 +110,7 @@ class NodeRun:
         # faults.py (run_network(faults=...)): this node's faults, else None; what they did per edge
         self.faults = None
         self.lost_on, self.duplicated_on = {}, {}
+        self.timeouts = 0  # timers.py: how many times ``timeout=`` rang and the function was called
 
     def take(self, port: int, edge: Edge, batch: list) -> None:
         """``batch`` arrived at input ``port`` along ``edge``, in order: handle it (one method per kind).
@@ -284,6 +285,47 @@ class NodeRun:
             for b in buffers:
                 b.popleft()
             self.paired += 1
+
+    # --- a timeout (timers.py; when it rings is flow.Alarm's rule) ----------------------
+    def time_out(self, at: float) -> bool:
+        """Nothing arrived for ``node.timeout`` seconds: call the function with a Timeout.
+
+        ``at``: the time of the run it rang at. Whatever the function returns is
+        handled as for a message (a transform sends it unless it is None, a
+        split routes it), but a Timeout is not a message: it counts in no edge
+        and in no counter except ``timeouts``. Returns True if it sent something.
+        """
+        from .timers import Timeout
+
+        msg = Timeout(self.node.timeout, at)
+        self.timeouts += 1
+        if self.failure is not None:
+            return False
+        watch, kind = self.watch, self.kind
+        if watch is not None and hasattr(watch, "timeout"):
+            watch.timeout(self.name, msg)
+        made = sum(len(o) for o in self.out)
+        self.state = "busy"
+        try:
+            result = self.call(msg)
+            if kind == "transform" and result is not None:
+                self.adder(0)(result)
+            elif kind == "split":
+                if type(result) not in (list, tuple) or len(result) != len(self.out):
+                    raise ValueError(self._bad_split_result(result))
+                for p, item in enumerate(result):
+                    if item is not None:
+                        self.adder(p)(copy_message(item) if any(
+                            item is other for other in result[:p]) else item)
+        except Stop:
+            raise
+        except CannotSend as failed:
+            self.fail(failed.error, failed.message, detail=failed.detail)
+        except BaseException as exc:
+            self.fail(exc, msg)
+        if self.failure is None:
+            self.state = "waiting"
+        return sum(len(o) for o in self.out) > made
 
     # --- the end ----------------------------------------------------------------
     def end(self) -> None:

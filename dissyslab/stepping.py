@@ -18,6 +18,13 @@ keeps its order, and a node handles its messages one at a time. The rules
 between nodes (room, loops, the end of the stream, failures, lifting a full
 MergeSynch input) are the flow's (``flow.py``), as in every scheduler.
 
+Time is virtual (``vclock.py``): steps take no time; a step whose function
+slept (a timer's tick, or ``time.sleep`` in a seeded run) ends that much
+later, and its node is asleep until then; a node's ``timeout=`` rings and a
+message held up by a ``delay`` fault arrives at its own time. When no step is
+possible the clock jumps to the earliest of those events; the steps possible
+at one instant are chosen among as always.
+
 All node functions are called, one at a time, by one thread of the engine;
 ``run.steps`` counts its steps. ``snapshot_at=k`` starts a snapshot after step
 ``k`` (``snapshots.py``): its markers go along the same edge queues and are
@@ -37,6 +44,7 @@ from .flow import Room
 from .running import Engine, Finished, Run, stop_with_grace
 from .semantics import Stop
 from .snapshots import Marker, SnapshotWarning, start
+from .vclock import VirtualClock
 
 if TYPE_CHECKING:
     from .nodes import Edge
@@ -48,15 +56,16 @@ class EdgeQueue:
 
     ``index``: the edge's place in ``g.edges``; ``sender``: where it comes from,
     as :func:`_senders` names it; ``open``: its sender has not ended (round a loop: the loop
-    has not gone quiet).
+    has not gone quiet); ``flying``: messages held up by a ``delay`` fault, on their way.
     """
 
-    __slots__ = ("edge", "index", "owner", "port", "items", "open", "sender", "step")
+    __slots__ = ("edge", "index", "owner", "port", "items", "open", "sender", "step", "flying")
 
     def __init__(self, edge: Edge, index: int, owner: StepNode, port: int, sender: str) -> None:
         self.edge, self.index, self.owner, self.port, self.sender = edge, index, owner, port, sender
         self.items = deque()
         self.open = True
+        self.flying = 0
         self.step = (owner, self)  # the step that takes from it
 
 
@@ -87,6 +96,13 @@ class StepNode:
         self.produce = [(self, None)]  # a source's step
         self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, EdgeQueue)]
         self.targets = []  # (receiver, room, places one message takes there), for bounded edges
+        # time (vclock.py): asleep until the clock wakes it (its step slept); its timeout=
+        # (flow.Alarm), the alarm's setting (a ring of an older setting is ignored), a ring to handle
+        self.asleep = False
+        self.alarm = None
+        self.setting = 0
+        self.rung = False
+        self.ring = [(self, None)]  # the step that handles a ring
 
     def fits(self) -> bool:
         """Is there room for what it sends (``flow.Room``)? A failed receiver takes everything."""
@@ -96,8 +112,13 @@ class StepNode:
         return True
 
     def idle(self) -> bool:
-        """Every input has ended and nothing waits: the node can end."""
-        return all(not q.open and not q.items for q in self.queues)
+        """Every input has ended and nothing waits: the node can end.
+
+        Not while it sleeps, a message is on its way to it, or its alarm is set.
+        """
+        if self.asleep or (self.alarm is not None and self.alarm.armed):
+            return False
+        return all(not q.open and not q.items and not q.flying for q in self.queues)
 
 
 class Stepper(Engine):
@@ -136,6 +157,14 @@ class Stepper(Engine):
         self.done = Finished()
         self.thread = threading.Thread(target=self._main, name=self.thread_name, daemon=True)
         self._wire(run.net)
+        # time: the virtual clock; the delay faults per edge (faults.py), and when the last
+        # message held up along each edge arrives (a later one never overtakes it)
+        self.clock = VirtualClock()
+        self.delays = {} if run.faults is None else run.faults.delays
+        self.last_due = {}
+        for w in self.order:
+            if w.nr.node.timeout is not None:
+                w.alarm = self.flow.alarm(w.nr.name, w.nr.node.timeout)
         for edge, batch in run.resend:  # resume=: what was in flight waits first
             q = self.queue_of[edge]
             q.items.extend(batch)
@@ -191,19 +220,21 @@ class Stepper(Engine):
         """
         every, settled, reduced = [], None, self.reduced
         for w in self.order:
-            if w.finished:
+            if w.finished or w.asleep:
                 continue
             if w.ports:
                 steps = [q.step for q in w.queues if q.items]
                 if not steps:
-                    continue
+                    if not w.rung:
+                        continue
+                    steps = w.ring  # its timeout rang, and no message came meanwhile
             else:
                 steps = w.produce
             if w.targets and not w.fits():
                 self.room_waited = True  # it could go on, but waits for room
                 continue
             if reduced:
-                if not w.ports:
+                if not w.ports or steps is w.ring:
                     return steps
                 for qs in w.ports:
                     full = [q.step for q in qs if q.items]
@@ -217,6 +248,7 @@ class Stepper(Engine):
 
     # --- the engine's thread ------------------------------------------------------------------
     def _main(self):
+        self.clock.enter()  # a timer's sleeps on this thread are virtual
         try:
             self._loop()
         except Stop:
@@ -224,19 +256,28 @@ class Stepper(Engine):
         except BaseException as exc:  # a fault of the scheduler itself: reported by the caller
             self.error = exc
         finally:
+            self.clock.leave()
             self.done.set()
 
     def _loop(self):
-        run = self.run
+        run, clock = self.run, self.clock
         self._finish(deque(w for w in self.order if w.nr.exhausted))  # resume=: ended sources
         recordings, snapshot_at = run.recordings, self.snapshot_at
+        for w in self.order:  # every timeout= is set as the run starts
+            if w.alarm is not None:
+                self._set_alarm(w)
         while not self.stopping:
             if snapshot_at and run.steps >= snapshot_at[0]:
                 snapshot_at.popleft()
                 self._start_snapshot()
+            if clock.pending():  # what is due now (a delay of 0) happens first
+                self._happen(clock.due())
             if recordings:
                 self._pass_markers()
             alternatives = self.alternatives()
+            if not alternatives and clock.pending():  # no step is possible: time jumps
+                self._happen(clock.jump())
+                continue
             if not alternatives and self._lift():
                 continue
             if not alternatives:
@@ -247,25 +288,41 @@ class Stepper(Engine):
                 return
             w, q = alternatives[0] if len(alternatives) == 1 else self.choose(alternatives)
             run.steps += 1
+            taken = None if q is None else q.edge
             try:
-                self._step(w, q)
+                taken = self._step(w, q)
             except Stop:
                 raise
             except BaseException as exc:  # outside the node's function (an observer, say)
                 if w.finished:
                     raise
                 w.nr.fail(exc, None, False, "stopped unexpectedly")
-            self._after(w, None if q is None else q.edge)
+            slept = clock.take_slept()
+            if slept:  # the step ends when the node wakes: what it made goes on then
+                w.asleep = True
+                clock.after(slept, ("wake", w, taken))
+            else:
+                self._after(w, taken)
 
     def _step(self, w, q):
-        """One step of ``w``: a source produces; any other node takes the head of ``q``."""
+        """One step of ``w``: a source produces; a ring is handled; any other node takes the head
+        of ``q``. Returns what it took: the edge, None (a source) or ("rang", sent) (a timeout)."""
         nr = w.nr
         nr.state = "busy"  # as in a threaded run, a source is busy from start to end
         if q is None:
             self.current = nr
+            if w.ports:  # its timeout rang (flow.Alarm)
+                w.rung = False
+                sent = nr.time_out(self.clock.now)
+                self.current = None
+                return ("rang", sent)
             nr.produce(1)
             self.current = None
-            return
+            return None
+        if w.alarm is not None:  # a message taken sets the alarm again (flow.Alarm)
+            w.rung = False
+            w.alarm.took()
+            w.setting += 1
         edge, msg = q.edge, q.items.popleft()
         for rec in self.run.recordings:
             rec.took(nr, edge, [msg])
@@ -286,6 +343,7 @@ class Stepper(Engine):
             w.room.give_paired(nr.paired - paired, nr.failure is not None)
         if nr.failure is None:
             nr.state = "waiting"
+        return edge
 
     def _lift(self):
         """No node can go on: lift the bound of the full MergeSynch inputs that senders wait for
@@ -314,8 +372,16 @@ class Stepper(Engine):
                     flow.made(edge, len(batch))
                     for m in batch:
                         self._deliver(q, m, todo)
-        if taken is not None:
+        if taken.__class__ is tuple:  # a timeout rang: the Alarm says what ends
+            open_inputs = any(q.open or q.flying for q in w.queues)
+            self._ended(w.alarm.rang(taken[1], open_inputs), todo)
+        elif taken is not None:
             self._ended(flow.handled(taken, 1), todo)
+        if w.alarm is not None:
+            if nr.failure is not None:
+                self._ended(w.alarm.off(), todo)
+            elif w.alarm.armed:
+                self._set_alarm(w)
         if nr.failure is not None and not w.finished:
             for qs in w.ports:  # what waits for it is counted and thrown away
                 for q in qs:
@@ -331,12 +397,22 @@ class Stepper(Engine):
         self._finish(todo)
 
     def _deliver(self, q, m, todo):
+        if self.delays and q.edge in self.delays:  # a delay fault holds it up
+            self._hold(q, m)
+        else:
+            self._arrive(q, m, todo)
+
+    def _arrive(self, q, m, todo, held=False):
+        """``m`` arrives at ``q`` (``held``: after a delay, its room taken when it was sent)."""
         dst = q.owner
+        bounded = self.flow.bounded(q.edge)
         if dst.nr.failure is not None:
+            if held and bounded:
+                dst.room.give(dst.room.room_of(q.edge), 1)
             self._discard(q, m, todo)
         else:
             q.items.append(m)
-            if self.flow.bounded(q.edge):
+            if bounded and not held:
                 dst.room.take(dst.room.room_of(q.edge), 1)
 
     def _discard(self, q, m, todo):
@@ -366,6 +442,50 @@ class Stepper(Engine):
                     self._send_markers(x, rec)
             self._ended(self.flow.ended(x.nr.outs), todo)
 
+    # --- time (vclock.py): what the clock's events do ----------------------------------------
+    def _happen(self, events):
+        """The events of this instant, in the order they were set: wake, arrive, ring."""
+        self.run.clock = self.clock.now
+        todo = deque()
+        for event in events:
+            what = event[0]
+            if what == "wake":  # a step that slept ends now: what it made goes on
+                _, w, taken = event
+                w.asleep = False
+                self._after(w, taken)
+            elif what == "arrive":  # a message held up by a delay fault arrives
+                _, q, m = event
+                q.flying -= 1
+                self._arrive(q, m, todo, held=True)
+            elif what == "marker":  # a snapshot's marker, behind the messages held up
+                _, q, token = event
+                q.flying -= 1
+                if not q.owner.finished:
+                    q.items.append(token)
+            else:  # "ring": a node's timeout, unless it was set again since
+                _, w, setting = event
+                if (setting == w.setting and not w.finished and w.alarm.armed
+                        and not any(q.items for q in w.queues)):
+                    w.rung = True
+        todo.extend(w for w in self.order if not w.finished and w.ports and w.idle())
+        self._finish(todo)
+
+    def _set_alarm(self, w):
+        """``w`` waits from now: its timeout rings that many seconds later, unless something comes."""
+        w.setting += 1
+        self.clock.after(w.alarm.seconds, ("ring", w, w.setting))
+
+    def _hold(self, q, m):
+        """A delay fault holds ``m`` up: it arrives later, never before one sent before it."""
+        edge = q.edge
+        when = max(self.clock.now + self.delays[edge].seconds_for(edge, m),
+                   self.last_due.get(edge, 0.0))
+        self.last_due[edge] = when
+        q.flying += 1
+        if self.flow.bounded(edge):  # it takes its room now, as a message on its way does
+            q.owner.room.take(q.owner.room.room_of(edge), 1)
+        self.clock.at(when, ("arrive", q, m))
+
     # --- snapshots (snapshots.py): markers pass between steps, changing no choice ----------
     def _start_snapshot(self):
         rec = start(self.run)
@@ -379,9 +499,13 @@ class Stepper(Engine):
     def _send_markers(self, w, rec):
         """``w`` has recorded its state: a marker goes behind everything it sent on every edge."""
         for outs in w.outputs:
-            for _, q in outs:
+            for edge, q in outs:
                 if not q.owner.finished:
-                    q.items.append(rec.token)
+                    if self.last_due.get(edge, -1.0) >= self.clock.now:  # behind held-up ones
+                        self.clock.at(self.last_due[edge], ("marker", q, rec.token))
+                        q.flying += 1
+                    else:
+                        q.items.append(rec.token)
 
     def _pass_markers(self):
         """Every marker at the head of an edge queue is taken now, until none is left there."""
@@ -392,7 +516,8 @@ class Stepper(Engine):
                 for qs in w.ports:
                     for q in qs:
                         items = q.items
-                        while items and items[0].__class__ is Marker and not w.finished:
+                        while (items and items[0].__class__ is Marker and not w.finished
+                               and not w.asleep):  # a sleeping node is inside its step
                             marker = items.popleft()
                             moved = True
                             if marker.recording.marker(w.nr, q.edge):

@@ -42,8 +42,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Iterable
 
-from .channels import Channel, Outbox, stalled
+from .channels import Channel, Courier, Outbox, stalled
 from .flow import Room
+from .pace import paced
 from .running import Engine, Finished, Run, execute, stop_with_grace
 from .semantics import NodeRun, Stop
 from .snapshots import Marker, Recording, start
@@ -74,6 +75,9 @@ class NodeThread:
         # loops (flow.made): per output port, its edges into or round a loop
         loop_edges = [[e for e in edges if e in self.flow.loop_of_edge] for edges in node_run.outs]
         self.loop_edges = loop_edges if any(loop_edges) else None
+        # timers.py: the node's timeout= (flow.Alarm says when it rings), in real seconds at the pace
+        timeout = node_run.node.timeout
+        self.alarm = None if timeout is None else self.flow.alarm(node_run.name, timeout)
         self.thread = threading.Thread(
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
 
@@ -131,12 +135,23 @@ class NodeThread:
         self.size = 1
         if nr.failure is not None:  # crashed before it began (faults.py): its receivers hear "end"
             self._tell_receivers()
+        alarm = self.alarm
         while True:
             if outbox is not None:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
             if nr.failure is None:
                 nr.state = "waiting"
-            got = inbox.get()
+            if alarm is None or not alarm.armed:
+                got = inbox.get()
+            elif nr.failure is not None:  # a failed node's alarm rings no more
+                self._end_edges(alarm.off())
+                continue
+            else:
+                got = inbox.get(paced(alarm.seconds))
+                if not got and got is not None:  # nothing came for that long: it rings
+                    self._ring()
+                    continue
+                alarm.took()
             if got is None:
                 return
             if nr.failure is None:
@@ -198,7 +213,23 @@ class NodeThread:
                                                               nr.failure is not None)):
                 self.inbox.release(k, where)
         for ended in self.flow.handled(edge, len(chunk)):
-            self.threads.channel_of[ended].end()
+            self.threads.channel_of[ended].end(ended)
+
+    def _ring(self):
+        """The node's timeout rang: its function gets a Timeout; flow.Alarm says what follows."""
+        nr = self.node_run
+        before = [len(o) for o in nr.out] if self.loop_edges else None
+        sent = nr.time_out(round(time.monotonic() - self.threads.run.started_at, 6))
+        if before:
+            self._count_made(before)
+        self._end_edges(self.alarm.rang(sent, self.inbox.open()))
+        if nr.failure is not None:
+            self._end_edges(self.alarm.off())
+            self._tell_receivers()
+
+    def _end_edges(self, edges):
+        for edge in edges:
+            self.threads.channel_of[edge].end(edge)
 
     def _give_back(self, where, n):
         """The node has had ``n`` messages of room ``where``: free what the Room says."""
@@ -214,7 +245,7 @@ class NodeThread:
             if send:
                 self.outbox.send(keep=False)
             for edge in self.flow.ended(self.node_run.outs):
-                self.threads.channel_of[edge].end()
+                self.threads.channel_of[edge].end(edge)
         self.receivers_told = True
 
     def send_marker(self, rec: Recording) -> None:
@@ -290,6 +321,12 @@ class Threads(Engine):
                 channels[e] = inbox
         self.channels = list(inboxes.values())
         self.channel_of = channels
+        # faults.py: a delay fault's messages go through the courier (None without one)
+        self.courier = None
+        if run.faults is not None and run.faults.delays:
+            self.courier = Courier(run.faults.delays)
+            for edge in run.faults.delays:
+                channels[edge].late = self.courier
         for edge, batch in run.resend:  # resume=: what was in flight waits first
             channels[edge].preload(edge, batch, counted=self.flow.bounded(edge))
         self.threads = {}
@@ -331,6 +368,8 @@ class Threads(Engine):
         """
         self.run.take_snapshot = self.take_snapshot
         try:
+            if self.courier is not None:
+                self.courier.start()
             for t in self.threads.values():
                 t.thread.start()
         except BaseException as exc:
@@ -364,6 +403,8 @@ class Threads(Engine):
     def stop(self) -> list[NodeRun]:
         """Stop every node; return those still inside their function after the grace period."""
         self.go.open(stopped=True)  # threads not yet at work end at once
+        if self.courier is not None:
+            self.courier.stop()
         for channel in self.channels:
             channel.stop()  # wakes every node that waits for input or for room
         busy = {t.thread: t.node_run for t in self.threads.values()}
@@ -371,6 +412,11 @@ class Threads(Engine):
             lambda: [t for t in busy if t.ident is not None and t.is_alive()],
             lambda t: busy[t].state == "busy")
         return [busy[t] for t in left]
+
+    def settle(self, stuck: list[NodeRun]) -> None:
+        """The run is over: the courier of delayed messages, if any, has ended too."""
+        if self.courier is not None:
+            self.courier.stop()
 
 
 

@@ -22,7 +22,11 @@ marker      the node took a snapshot's marker from ``edge``
 lost        a fault lost ``message`` along ``edge`` on its way to the node
 duplicated  a fault delivers ``message`` twice: the next ``receive`` with the
             same ``edge`` and ``index`` is its copy
+delayed     a ``delay`` fault holds up ``message``, which the node sent along
+            ``edge``: ``note`` says how late it arrives (its receive says when)
 crash       a ``crash`` fault stopped the node (``note``: after how many messages)
+timeout     the node's ``timeout=`` rang: its function is called with ``message``,
+            a Timeout, and what it sends follows (``timers.py``)
 ==========  ================================================================
 
 ``index`` numbers the messages on one edge (0, 1, 2, ...): the send and the
@@ -36,7 +40,11 @@ rules in ``clocks.py``; the run itself pays nothing for them.
 
 ``time`` is seconds since the run started in a threaded run, and the step
 number of the scheduler in a seeded run, so a seeded trace is identical every
-time. ``message`` is a copy taken when the event happened (later changes to
+time. ``at`` is, in a seeded run, the time of the run's virtual clock
+(``vclock.py``: what sleeps, timers, timeouts and delays made pass, exactly);
+the table shows it once it has moved, and the records are then in the order
+of ``at`` (a step that slept is recorded at the time it woke). In a threaded
+run it is None. ``message`` is a copy taken when the event happened (later changes to
 the message do not show), or, if it cannot be copied, its repr (a :class:`Shown`).
 
 Tracing is an observer of the runtime (``observers.py``): the node semantics
@@ -55,7 +63,7 @@ from .observers import Events, Observer
 _new_record = tuple.__new__
 
 EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end", "record", "marker",
-          "lost", "duplicated", "crash")
+          "lost", "duplicated", "crash", "timeout", "delayed")
 
 
 class TraceRecord(NamedTuple):
@@ -71,6 +79,7 @@ class TraceRecord(NamedTuple):
     note: str = None
     lamport: int = None
     vector: object = None  # a clocks.VectorClock
+    at: float = None  # seeded runs: the virtual clock's time (vclock.py)
 
 
 class Trace(list):
@@ -118,8 +127,11 @@ class Trace(list):
 
             clocks_of(self)
         rows = self if limit is None else self[:limit]
+        virtual = any(r.at for r in self)  # a seeded run whose virtual clock moved
         width = max([len(repr(r.vector)) for r in rows] + [6]) if clocks else 0
         stamp = f"{'L':>4} {'vector':<{width}}  " if clocks else ""
+        if virtual:
+            stamp = f"{'at (s)':>8} " + stamp
         lines = [f"{'seq':>5} {when:>7}  {stamp}{'node':<14} {'event':<8} {'message':<24} edge / note"]
         for r in rows:
             t = f"{r.time:d}" if isinstance(r.time, int) else f"{r.time * 1000:.2f}"
@@ -130,6 +142,8 @@ class Trace(list):
                 extra.append(r.note)
             msg = "" if r.event == "end" else short_repr(r.message, 24)
             stamp = f"{r.lamport:>4} {r.vector!r:<{width}}  " if clocks else ""
+            if virtual:
+                stamp = f"{r.at:>8g} " + stamp
             line = f"{r.seq:>5} {t:>7}  {stamp}{r.node:<14} {r.event:<8} {msg:<24} {'  '.join(extra)}"
             lines.append(line.rstrip())
         if limit is not None and len(self) > limit:
@@ -213,6 +227,10 @@ def _kept(msg):
     return copy_to_keep(msg, Shown)
 
 
+def _by_time(r):
+    return (r.at, r.seq)
+
+
 class Tracer(Observer, Events):
     """The observer behind ``run_network(trace=True)``: one record per event, kept in ``run.trace``.
 
@@ -241,12 +259,25 @@ class Tracer(Observer, Events):
         self.again = {}  # faults.py: per edge, per index, copies of a duplicated message to come
         if run.seed is not None or run.schedule is not None:  # one step at a time
             self.clock = lambda: run.steps
+            from .vclock import running
+
+            def at():  # the virtual time, as the node's function sees it (vclock.py)
+                clock = running()
+                return run.clock if clock is None else clock.inside()
+            self.at = at
         else:
+            self.at = lambda: None
             t0 = time.perf_counter()
             self.clock = lambda: time.perf_counter() - t0
 
     def finished(self, run, outcome):
-        trace = Trace(sorted(self.records))
+        records = sorted(self.records)
+        if run.seed is not None and any(r.at for r in records):
+            # a step that slept wrote its events before those of steps that happened earlier in
+            # virtual time: in the order of time (that of the steps when equal), numbered again.
+            # Nothing a step sends can arrive before it wakes, so each receive stays after its send.
+            records = [r._replace(seq=i) for i, r in enumerate(sorted(records, key=_by_time))]
+        trace = Trace(records)
         trace.seed, trace.outcome, trace.nodes = run.seed, outcome, self._nodes
         trace.schedule = run.schedule
         run.trace = trace
@@ -256,7 +287,7 @@ class Tracer(Observer, Events):
         # a TraceRecord made as the tuple it is (what its own constructor does, without the call):
         # the clocks (the last two fields) are worked out after the run (clocks.py)
         self.records.append(_new_record(TraceRecord, (next(self._seq), t, node, event, message, edge,
-                                                      index, note, None, None)))
+                                                      index, note, None, None, self.at())))
 
     def emit(self, node, msg):
         self._add(node, "emit", _kept(msg))
@@ -299,8 +330,15 @@ class Tracer(Observer, Events):
         again[index] = again.get(index, 0) + 1
         self._add(node, "duplicated", _kept(msg), self._labels[i], index)
 
+    def delayed(self, node, edge, msg, index, seconds):
+        i = self._ids[edge]
+        self._add(node, "delayed", _kept(msg), self._labels[i], index, f"{seconds:.6g} s late")
+
     def crash(self, node, after):
         self._add(node, "crash", note=f"after {after} message{'s' if after != 1 else ''}")
+
+    def timeout(self, node, msg):
+        self._add(node, "timeout", _kept(msg))
 
     def record(self, node, number):
         self._add(node, "record", note=f"snapshot {number}")

@@ -376,7 +376,7 @@ def test_clocks_are_columns_of_a_data_frame_and_computed_only_when_asked():
     raw = g.last_run.trace
     assert raw.clocks is None and all(r.lamport is None and r.vector is None for r in raw)
     frame = pandas.DataFrame(g.trace)
-    assert list(frame.columns)[-2:] == ["lamport", "vector"]
+    assert list(frame.columns)[-3:] == ["lamport", "vector", "at"]
     assert frame["lamport"].tolist() == [r.lamport for r in g.trace]
     assert g.trace.nodes == ["numbers", "square", "negate", "collect"]
     assert repr(g.trace[0].vector) == "[1, 0, 0, 0]"

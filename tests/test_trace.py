@@ -147,8 +147,9 @@ def test_records_are_plain_and_easy_to_tabulate():
     trace = run(g, seed=1)
     row = trace[0]._asdict()
     assert list(row) == ["seq", "time", "node", "event", "message", "edge", "index", "note",
-                         "lamport", "vector"]
+                         "lamport", "vector", "at"]
     assert row["event"] == "emit" and row["node"] == "numbers"
+    assert row["at"] == 0.0  # a seeded run's virtual time: nothing here sleeps
     text = trace.table(limit=5)
     assert text.splitlines()[0] == f"trace of a seeded run (seed 1): {len(trace)} records"
     assert "more records" in text.splitlines()[-1]
