@@ -323,9 +323,9 @@ def test_ray_and_exhaustive_search_refuse_timeouts_naming_the_node():
     g = network([(Source(fn=ListSource([1]).run, name="s"), node),
                  (node, Sink(fn=print, name="k"))])
     with pytest.raises(ValueError, match="'waits' has timeout=, which a Ray run does not support"):
-        g.run_network(engine="ray")
+        g.run_network(engine="ray", timeout=T)
     with pytest.raises(ValueError, match="'waits' has timeout=, which an exhaustive search"):
-        g.explore(exhaustive=True)
+        g.explore(exhaustive=True, timeout=T)
     assert not g.running
 
 
@@ -414,9 +414,9 @@ def test_a_delay_with_bad_arguments_is_refused_when_it_is_made(fault, words):
 def test_a_delay_on_an_unknown_edge_or_twice_on_one_is_refused_before_the_run():
     g, out = two_streams()
     with pytest.raises(ValueError, match=r"no edge 'a → b'; its edges are: 'a → k', 'b → k'"):
-        g.run_network(seed=0, faults=[delay("a → b", 1)])
+        g.run_network(seed=0, faults=[delay("a → b", 1)], timeout=T)
     with pytest.raises(ValueError, match="the edge 'a → k' is already delayed"):
-        g.run_network(faults=[delay("a → k", 1), delay(("a", "k"), 2)])
+        g.run_network(faults=[delay("a → k", 1), delay(("a", "k"), 2)], timeout=T)
     assert out == [] and not g.running
 
 
