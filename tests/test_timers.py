@@ -561,3 +561,12 @@ def test_explore_samples_runs_with_timers_and_timeouts():
     g, said, faults = heartbeats()
     ex = g.explore(runs=8, faults=faults, timeout=T)
     assert [o.received for o in ex["log"]] == [["suspect worker at 5.5"]]
+
+
+def test_the_diagram_says_how_often_a_timer_ticks_and_how_long_a_node_waits():
+    from dissyslab import diagram
+
+    t = Timer(period=0.5, count=4)
+    w = Transform(fn=str, timeout=2, name="w")
+    text = diagram.text(network([(t, w), (w, Sink(fn=print, name="k"))]))
+    assert "timer  [every 0.5 s]" in text and "w  [str, timeout 2 s]" in text
