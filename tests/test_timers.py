@@ -570,3 +570,16 @@ def test_the_diagram_says_how_often_a_timer_ticks_and_how_long_a_node_waits():
     w = Transform(fn=str, timeout=2, name="w")
     text = diagram.text(network([(t, w), (w, Sink(fn=print, name="k"))]))
     assert "timer  [every 0.5 s]" in text and "w  [str, timeout 2 s]" in text
+
+
+def test_a_run_ends_at_the_time_of_its_last_event_not_of_a_void_timeout():
+    def fragile(msg):
+        if msg == 2:
+            raise ValueError("two")
+        return msg
+
+    node = Transform(fn=fragile, timeout=5, name="fragile")
+    g = network([(Timer(period=1, count=3), node), (node, Sink(fn=lambda m: None, name="k"))])
+    with pytest.raises(NetworkError, match="two"):
+        g.run_network(seed=0, timeout=T)
+    assert g.last_run.clock == 3.0  # the last tick; the timeout it would have rung at 7 is void
