@@ -379,6 +379,7 @@ class Stepper(Engine):
             self._ended(flow.handled(taken, 1), todo)
         if w.alarm is not None:
             if nr.failure is not None:
+                w.setting += 1  # its last ring is void
                 self._ended(w.alarm.off(), todo)
             elif w.alarm.armed:
                 self._set_alarm(w)
@@ -444,11 +445,16 @@ class Stepper(Engine):
 
     # --- time (vclock.py): what the clock's events do ----------------------------------------
     def _happen(self, events):
-        """The events of this instant, in the order they were set: wake, arrive, ring."""
-        self.run.clock = self.clock.now
+        """The events of this instant, in the order they were set: wake, arrive, ring.
+
+        ``run.clock`` moves to this instant unless every event was a ring set
+        again since (or of a node that failed): those change nothing.
+        """
         todo = deque()
         for event in events:
             what = event[0]
+            if what != "ring":
+                self.run.clock = self.clock.now
             if what == "wake":  # a step that slept ends now: what it made goes on
                 _, w, taken = event
                 w.asleep = False
@@ -467,6 +473,7 @@ class Stepper(Engine):
                 if (setting == w.setting and not w.finished and w.alarm.armed
                         and not any(q.items for q in w.queues)):
                     w.rung = True
+                    self.run.clock = self.clock.now
         todo.extend(w for w in self.order if not w.finished and w.ports and w.idle())
         self._finish(todo)
 

@@ -323,9 +323,9 @@ def test_ray_and_exhaustive_search_refuse_timeouts_naming_the_node():
     g = network([(Source(fn=ListSource([1]).run, name="s"), node),
                  (node, Sink(fn=print, name="k"))])
     with pytest.raises(ValueError, match="'waits' has timeout=, which a Ray run does not support"):
-        g.run_network(engine="ray")
+        g.run_network(engine="ray", timeout=T)
     with pytest.raises(ValueError, match="'waits' has timeout=, which an exhaustive search"):
-        g.explore(exhaustive=True)
+        g.explore(exhaustive=True, timeout=T)
     assert not g.running
 
 
@@ -414,9 +414,9 @@ def test_a_delay_with_bad_arguments_is_refused_when_it_is_made(fault, words):
 def test_a_delay_on_an_unknown_edge_or_twice_on_one_is_refused_before_the_run():
     g, out = two_streams()
     with pytest.raises(ValueError, match=r"no edge 'a → b'; its edges are: 'a → k', 'b → k'"):
-        g.run_network(seed=0, faults=[delay("a → b", 1)])
+        g.run_network(seed=0, faults=[delay("a → b", 1)], timeout=T)
     with pytest.raises(ValueError, match="the edge 'a → k' is already delayed"):
-        g.run_network(faults=[delay("a → k", 1), delay(("a", "k"), 2)])
+        g.run_network(faults=[delay("a → k", 1), delay(("a", "k"), 2)], timeout=T)
     assert out == [] and not g.running
 
 
@@ -561,3 +561,25 @@ def test_explore_samples_runs_with_timers_and_timeouts():
     g, said, faults = heartbeats()
     ex = g.explore(runs=8, faults=faults, timeout=T)
     assert [o.received for o in ex["log"]] == [["suspect worker at 5.5"]]
+
+
+def test_the_diagram_says_how_often_a_timer_ticks_and_how_long_a_node_waits():
+    from dissyslab import diagram
+
+    t = Timer(period=0.5, count=4)
+    w = Transform(fn=str, timeout=2, name="w")
+    text = diagram.text(network([(t, w), (w, Sink(fn=print, name="k"))]))
+    assert "timer  [every 0.5 s]" in text and "w  [str, timeout 2 s]" in text
+
+
+def test_a_run_ends_at_the_time_of_its_last_event_not_of_a_void_timeout():
+    def fragile(msg):
+        if msg == 2:
+            raise ValueError("two")
+        return msg
+
+    node = Transform(fn=fragile, timeout=5, name="fragile")
+    g = network([(Timer(period=1, count=3), node), (node, Sink(fn=lambda m: None, name="k"))])
+    with pytest.raises(NetworkError, match="two"):
+        g.run_network(seed=0, timeout=T)
+    assert g.last_run.clock == 3.0  # the last tick; the timeout it would have rung at 7 is void
