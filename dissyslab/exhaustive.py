@@ -71,6 +71,7 @@ from .snapshots import closure_state, record_state, restore_state, shared_state
 from .stepping import Stepper
 
 if TYPE_CHECKING:
+    from .nodes import Edge
     from .observers import Observer
     from .shapes import Graph
 
@@ -91,16 +92,19 @@ class Choice:
     """One choice of a schedule: at step ``step``, node ``node`` took from ``sender`` (or produced).
 
     ``edge`` is the index of the edge in ``g.edges`` (None when a source produced).
-    Equal choices compare equal.
+    A fault's choice (``faults=``: a ``drop`` or ``duplicate`` with a chance ``p``)
+    has ``fault`` = (its kind, the message's index along the edge, whether it hit),
+    ``node`` the receiver and ``sender`` the edge's label. Equal choices compare equal.
     """
 
-    __slots__ = ("step", "node", "edge", "sender")
+    __slots__ = ("step", "node", "edge", "sender", "fault")
 
-    def __init__(self, step: int, node: str, edge: int | None, sender: str | None) -> None:
-        self.step, self.node, self.edge, self.sender = step, node, edge, sender
+    def __init__(self, step: int, node: str, edge: int | None, sender: str | None,
+                 fault: tuple[str, int, bool] | None = None) -> None:
+        self.step, self.node, self.edge, self.sender, self.fault = step, node, edge, sender, fault
 
     def _key(self):
-        return (self.step, self.node, self.edge, self.sender)
+        return (self.step, self.node, self.edge, self.sender, self.fault)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Choice) and self._key() == other._key()
@@ -109,6 +113,11 @@ class Choice:
         return hash(self._key())
 
     def __str__(self) -> str:
+        if self.fault is not None:
+            kind, index, hit = self.fault
+            what = ("is lost" if hit else "arrives") if kind != "duplicate" else (
+                "arrives twice" if hit else "arrives once")
+            return f"step {self.step}: message {index + 1} along `{self.sender}` {what}"
         if self.edge is None:
             return f"step {self.step}: `{self.node}` produces"
         return f"step {self.step}: `{self.node}` takes from `{self.sender}`"
@@ -124,15 +133,17 @@ class Schedule:
     with ``g.timeline()``). ``reduced``: it was found by the reduced search
     (which branches only where order can matter); a replay takes the same
     steps. Equal schedules compare equal; ``print(s)`` lists its choices.
+    ``faults``: the ``faults=`` it was found with (a replay uses them), or None.
     """
 
-    __slots__ = ("choices", "reduced", "capacity")
+    __slots__ = ("choices", "reduced", "capacity", "faults")
 
     def __init__(self, choices: Iterable[Choice], reduced: bool = True,
-                 capacity: int | None = None) -> None:
+                 capacity: int | None = None, faults: Any = None) -> None:
         self.choices = tuple(choices)
         self.reduced = reduced
         self.capacity = capacity
+        self.faults = faults
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Schedule) and self.choices == other.choices
@@ -186,26 +197,39 @@ class Replay(Stepper):
         self.expect = expect
         self.bound_is_error = bound_is_error
         self.taken = []
+        if run.faults is not None:  # a drop or duplicate of chance p is a choice too
+            run.faults.decide = self.decide_fault
 
     def _choice(self, w, q):
         return Choice(self.run.steps + 1, w.nr.name, None if q is None else q.index,
                       None if q is None else q.sender)
 
     def choose(self, alternatives: list) -> tuple:
+        i = self._pick(len(alternatives), lambda j: self._choice(*alternatives[j]))
+        return alternatives[i]
+
+    def decide_fault(self, kind: str, edge: Edge, index: int) -> bool:
+        """A fault of chance p on ``edge``, at its message ``index``: does it hit? Both are tried."""
+        q = self.queue_of[edge]
+        return bool(self._pick(2, lambda j: Choice(self.run.steps, q.owner.nr.name, q.index,
+                                                   edge.label, (kind, index, bool(j)))))
+
+    def _pick(self, n: int, option: Callable[[int], Choice]) -> int:
+        """Which of ``n`` options to take (``option(i)`` describes the i-th): forced, or the one
+        the expected schedule names. The choice is kept in ``taken``."""
         k = len(self.taken)
         if self.expect is None:
             i = self.forced[k] if k < len(self.forced) else 0
-            if i >= len(alternatives):  # the network did not do what it did the first time
+            if i >= n:  # the network did not do what it did the first time
                 raise ScheduleMismatch(k, None)
+            made = option(i)
         else:
             want = self.expect.choices[k] if k < len(self.expect.choices) else None
-            i = next((j for j, (w, q) in enumerate(alternatives)
-                      if self._choice(w, q) == want), None)
+            i, made = next(((j, c) for j in range(n) if (c := option(j)) == want), (None, None))
             if i is None:
                 raise ScheduleMismatch(k, want)
-        w, q = alternatives[i]
-        self.taken.append((i, len(alternatives), self._choice(w, q)))
-        return w, q
+        self.taken.append((i, n, made))
+        return i
 
     def _loop(self):
         super()._loop()
@@ -267,7 +291,7 @@ def run_schedule(net: Graph, schedule: Schedule, timeout: float | None = None,
         run.received = engine.received
         return engine
 
-    return execute(net, make, timeout, capacity, observers,
+    return execute(net, make, timeout, capacity, observers, faults=_plan(net, schedule.faults),
                    stuck_text="{kind} '{name}' was still inside its function when the run "
                               "stopped. Its call ends as soon as it returns.")
 
@@ -289,11 +313,29 @@ def replay_arguments(schedule: Any, seed: Any, engine: str, snapshot_at: list, s
         raise ValueError("A replayed schedule takes no snapshots and resumes from none: leave "
                          "out snapshot_at=, snapshot_every= and resume=.")
     if faults is not None:
-        raise ValueError("A schedule is a run without faults: the exhaustive search explores the "
-                         "orders messages can arrive in, not crashes or lost messages. Leave out "
-                         "faults= to replay it (or explore faults with "
-                         "g.explore(runs=K, faults=...) and replay one with a seed).")
+        raise ValueError(
+            "A schedule keeps the faults= it was found with, and its choices say which messages "
+            "they lost or doubled, so a replay takes no faults= of its own: leave faults= out."
+            if schedule.faults is not None else
+            "This schedule was found without faults, and its choices follow that run: leave out "
+            "faults= to replay it (or explore with g.explore(exhaustive=True, faults=...) for "
+            "schedules that choose what the faults do).")
     return partial(run_schedule, schedule=schedule)
+
+
+def _plan(net: Graph, faults: Any) -> Any:
+    """The faults of one run of the search or a replay (``faults.Plan``), or None.
+
+    A ``drop`` or ``duplicate`` with a chance ``p`` becomes a choice of the
+    schedule (:meth:`Replay.decide_fault`); the rest (``nth=``, crashes,
+    partitions, delays) is decided as under seed 0, or the ``Faults`` seed.
+    """
+    if faults is None:
+        return None
+    from .faults import Plan, check_faults
+
+    checked = check_faults(net, faults)
+    return Plan(checked, None if checked.seed is not None else 0)
 
 
 def explore_from_graph(net: Graph, exhaustive: Any, runs: Any, seeds: Any, timeout: Any,
@@ -307,11 +349,7 @@ def explore_from_graph(net: Graph, exhaustive: Any, runs: Any, seeds: Any, timeo
     if runs is not None or seeds is not None:
         raise ValueError("An exhaustive search tries every schedule, not seeds: leave out runs= "
                          "and seeds= (or leave out exhaustive=True to sample seeds).")
-    if options.pop("faults", None) is not None:
-        raise ValueError("An exhaustive search explores the orders messages can arrive in, not "
-                         "faults: leave out faults= (or leave out exhaustive=True, and "
-                         "g.explore(runs=K, faults=...) samples fault schedules by seed).")
-    allowed = ("check", "reduce", "build", "max_schedules", "capacity", "progress")
+    allowed = ("check", "reduce", "build", "max_schedules", "capacity", "progress", "faults")
     wrong = [k for k in options if k not in allowed]
     if wrong:
         raise TypeError(f"explore() got an unexpected argument {wrong[0]}=; an exhaustive "
@@ -467,7 +505,7 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
                 check: Callable[[RunResult], Any] | None = None, reduce: bool = True,
                 max_steps: int | None = None, max_schedules: int | None = None,
                 timeout: float | None = None, capacity: int | None = None,
-                progress: bool | None = None) -> ExhaustiveExploration:
+                progress: bool | None = None, faults: Any = None) -> ExhaustiveExploration:
     """Run every distinct schedule of the network (see the module docstring).
 
     ``net`` is explored as it is, its nodes' states put back before each
@@ -479,6 +517,9 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
     search; ``timeout`` is per run. Ctrl-C stops the search and returns what
     it found. ``progress``: show schedules explored and outcomes found on
     stderr (None: only once it has gone on for :data:`PROGRESS_AFTER` seconds).
+    ``faults``: as for ``run_network``; each ``drop`` or ``duplicate`` with a
+    chance ``p`` is a choice the search tries both ways, for every message on
+    its edge (the rest is decided as in a run under seed 0).
     """
     if not isinstance(reduce, bool):
         raise TypeError(f"reduce must be True or False, but got {short_repr(reduce)}.")
@@ -508,6 +549,7 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
                 "node's state in an object (a class with a method as the node's fn), which "
                 "can be put back.")
     first = net if net is not None else build()
+    _plan(first, faults)  # bad faults are refused before the search begins
     from .timers import refuse_timeouts
 
     refuse_timeouts(first, "an exhaustive search",
@@ -524,7 +566,7 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
                   f"(every interleaving; much slower).", ExplorationWarning)
 
     searcher = _Search(first, build, reset, names, check, reduce, max_steps, max_schedules,
-                       timeout, capacity, progress)
+                       timeout, capacity, progress, faults)
     try:
         return searcher.search()
     finally:
@@ -538,11 +580,12 @@ class _Restart(Exception):
 
 class _Search:
     def __init__(self, first, build, reset, names, check, reduce, max_steps, max_schedules,
-                 timeout, capacity, progress):
+                 timeout, capacity, progress, faults):
         self.first, self.build, self.reset, self.names = first, build, reset, names
         self.check, self.reduce = check, reduce
         self.max_steps, self.max_schedules = max_steps, max_schedules
         self.timeout, self.capacity, self.progress = timeout, capacity, progress
+        self.faults = faults
         self.notes = []
 
     def search(self) -> ExhaustiveExploration:
@@ -590,7 +633,8 @@ class _Search:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     try:
-                        run = execute(net, make, self.timeout, self.capacity)
+                        run = execute(net, make, self.timeout, self.capacity,
+                                      faults=_plan(net, self.faults))
                     except NetworkError:
                         run = net.last_run
                     except NetworkTimeout as err:
@@ -604,7 +648,8 @@ class _Search:
             if reduced and engine.room_waited:
                 raise _Restart
             schedules += 1
-            schedule = Schedule((c for _, _, c in engine.taken), reduced, self.capacity)
+            schedule = Schedule((c for _, _, c in engine.taken), reduced, self.capacity,
+                                self.faults)
             sent = {name: nr.stats.sent for name, nr in run.nodes.items() if nr.kind == "source"}
             if sources_sent is None:
                 sources_sent = sent

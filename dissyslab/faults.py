@@ -422,7 +422,7 @@ class NodeFaults:
                 seg = []
                 self._lose(nr, edge, [msg], watch)
                 continue
-            copies = sum(1 for key, f in rules if f.duplicates(key, index))
+            copies = sum(1 for key, f in rules if f.duplicates(key, edge, index))
             if copies:
                 nr.duplicated_on[edge] = nr.duplicated_on.get(edge, 0) + copies
                 if watch is not None and hasattr(watch, "duplicated"):
@@ -523,11 +523,19 @@ class _Rule:
         self.plan, self.fault = plan, fault
         self.lose = isinstance(fault, (_Drop, _Partition))
 
-    def _hit(self, key, index):
+    def _hit(self, key, edge, index):
         f = self.fault
         if f.nth is not None:
             return index in f.nth
-        return f.p > 0 and _chance(self.plan.seed, key, index) < f.p
+        if f.p <= 0:
+            return False
+        plan = self.plan
+        if plan.decide is not None and f.p < 1:  # the exhaustive search: both, one after the other
+            decided = plan.decided.get((key, index))
+            if decided is None:
+                decided = plan.decided[key, index] = plan.decide(f.kind, edge, index)
+            return decided
+        return _chance(plan.seed, key, index) < f.p
 
     def loses(self, key, edge, index):
         if not self.lose:
@@ -536,10 +544,10 @@ class _Rule:
             now = self.plan.now()
             f = self.fault
             return f.start <= now and (f.end is None or now < f.end)
-        return self._hit(key, index)
+        return self._hit(key, edge, index)
 
-    def duplicates(self, key, index):
-        return not self.lose and self._hit(key, index)
+    def duplicates(self, key, edge, index):
+        return not self.lose and self._hit(key, edge, index)
 
 
 class Plan:
@@ -555,6 +563,10 @@ class Plan:
         self.crashed = {}  # node name -> messages handled (a source: sent) when it crashed
         self.now = lambda: 0.0
         self.delays = {}  # edge -> its Delay (the transport holds its messages up)
+        # the exhaustive search (exhaustive.py) makes each drop or duplicate of chance p a choice:
+        # decide(kind, edge, index) says whether it hits; decided keeps each answer once asked
+        self.decide = None
+        self.decided = {}
 
     def install(self, run: RunRecord) -> None:
         """Give each node of ``run`` its faults (called as the run is made; :meth:`begin` follows)."""

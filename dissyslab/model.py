@@ -481,7 +481,8 @@ class Network:
         ``exhaustive=True`` explores every schedule instead, up to a bound
         (``exhaustive.py``; options ``check=``, ``reduce=``, ``build=``,
         ``max_schedules=``, ``capacity=``, ``progress=``), and returns an
-        :class:`~dissyslab.exhaustive.ExhaustiveExploration`.
+        :class:`~dissyslab.exhaustive.ExhaustiveExploration`; with ``faults=``
+        each ``drop`` or ``duplicate`` of chance ``p`` is a choice it tries both ways.
         """
         from .explore import explore
 

@@ -161,6 +161,8 @@ class Stepper(Engine):
         # message held up along each edge arrives (a later one never overtakes it)
         self.clock = VirtualClock()
         self.delays = {} if run.faults is None else run.faults.delays
+        if run.faults is not None:  # a partition's start and end are times of this clock
+            run.faults.now = lambda: run.clock
         self.last_due = {}
         for w in self.order:
             if w.nr.node.timeout is not None:

@@ -16,6 +16,8 @@ from dissyslab import (
     Split,
     Transform,
     crash,
+    drop,
+    duplicate,
     network,
 )
 from dissyslab.exhaustive import (
@@ -348,7 +350,7 @@ def test_replay_is_refused_with_a_seed_or_ray_or_a_wrong_schedule():
         g.run_network(schedule=s, engine="ray")
     with pytest.raises(TypeError, match="must be a Schedule"):
         g.run_network(schedule=[1, 2])
-    with pytest.raises(ValueError, match="Leave out faults= to replay it"):
+    with pytest.raises(ValueError, match="found without faults.*leave out faults= to replay it"):
         g.run_network(schedule=s, faults=[crash("log", after=1)])
     other, _ = fanin(2, 2)
     with pytest.raises(ScheduleMismatch, match="does not fit this network"):
@@ -402,8 +404,10 @@ def test_explore_arguments_are_checked():
         g.explore(exhaustive=True, colour=1)
     with pytest.raises(ValueError, match="max_steps"):
         g.explore(exhaustive=True, max_steps=0)
-    with pytest.raises(ValueError, match="leave out faults="):
-        g.explore(exhaustive=True, faults=[crash("log", after=1)])
+    with pytest.raises(ValueError, match="probability"):
+        g.explore(exhaustive=True, faults=[drop("teller_a → log", p=2)])
+    with pytest.raises(ValueError, match="nowhere"):
+        g.explore(exhaustive=True, faults=[crash("nowhere", after=1)])
 
 
 # --- bounds and early stops -------------------------------------------------------------------
@@ -449,3 +453,80 @@ def test_a_full_room_makes_the_search_try_every_interleaving():
     got = ex["sink"][-1]
     g.run_network(schedule=got.schedule, timeout=T, live=False)
     assert g.last_run.received["sink"] == got.received
+
+
+# --- faults as choices: each drop or duplicate of chance p is tried both ways ------------------
+def three_to_one():
+    got = []
+    g = network([(Source(fn=ListSource(items=[1, 2, 3]).run, name="src"),
+                  Sink(fn=got.append, name="out"))])
+    return g, got
+
+
+def test_a_drop_of_chance_p_is_a_choice_tried_both_ways():
+    """Before: faults= was refused by the exhaustive search."""
+    g, _ = three_to_one()
+    ex = g.explore(exhaustive=True, faults=[drop("src → out", p=0.5)], timeout=T)
+    assert ex.complete and ex.schedules == 8  # each of the 3 messages arrives or is lost
+    assert sorted(tuple(f.received) for f in ex["out"]) == [
+        (), (1,), (1, 2), (1, 2, 3), (1, 3), (2,), (2, 3), (3,)]
+    found = next(f for f in ex["out"] if f.received == [1, 3])
+    assert "message 2 along `src → out` is lost" in str(found.schedule)
+    assert "message 1 along `src → out` arrives" in str(found.schedule)
+
+
+def test_a_schedule_with_faults_replays_exactly_and_keeps_its_faults():
+    g, got = three_to_one()
+    ex = g.explore(exhaustive=True, faults=[drop("src → out", p=0.3)], timeout=T)
+    for f in ex["out"]:
+        got.clear()
+        g.run_network(schedule=f.schedule, trace=True, timeout=T, live=False)
+        assert got == f.received
+        edge = g.edges[0]
+        assert g.edge_counts[edge] == g.edge_received[edge] + g.edge_lost[edge]  # accounted
+        assert sum(r.event == "lost" for r in g.trace) == 3 - len(f.received)
+    with pytest.raises(ValueError, match="keeps the faults= it was found with"):
+        g.run_network(schedule=ex["out"][0].schedule, faults=[drop("src → out", p=0.3)])
+    again = g.explore(exhaustive=True, faults=[drop("src → out", p=0.3)], timeout=T)
+    assert [f.schedule for f in again["out"]] == [f.schedule for f in ex["out"]]  # equal
+
+
+def test_a_duplicate_of_chance_p_doubles_each_message_or_not():
+    g, _ = three_to_one()
+    ex = g.explore(exhaustive=True, faults=[duplicate("src → out", p=0.1)], timeout=T)
+    assert ex.schedules == 8 and len(ex["out"]) == 8
+    assert [1, 1, 2, 2, 3, 3] in [f.received for f in ex["out"]]
+    assert any("arrives twice" in str(f.schedule) for f in ex["out"])
+
+
+def test_faults_decided_in_advance_are_no_choice():
+    """nth= and crash(after=) decide the same way in every schedule: no branch for them."""
+    g, _ = three_to_one()
+    ex = g.explore(exhaustive=True, faults=[drop("src → out", nth=[1])], timeout=T)
+    assert ex.schedules == 1 and [f.received for f in ex["out"]] == [[1, 3]]
+    ex = g.explore(exhaustive=True, faults=[crash("out", after=2)], timeout=T)
+    assert ex.schedules == 1 and [f.received for f in ex["out"]] == [[1, 2]]
+
+
+def test_check_finds_the_lost_message_a_fanin_cannot_afford_and_accounts_for_every_message():
+    g, _ = fanin(2, 2)
+    seen = []
+
+    def balanced(result):
+        seen.append(result)
+        return True
+
+    ex = g.explore(exhaustive=True, faults=[drop("a → sink", p=0.5)], check=balanced, timeout=T)
+    # 4 drop choices (2 messages on a, each arriving or lost) times the orders at the sink
+    assert ex.complete and ex.stopped_by is None
+    assert {len(r.received["sink"]) for r in seen} == {2, 3, 4}
+
+    def everything_arrives(result):
+        return len(result.received["sink"]) == 4
+
+    ex = g.explore(exhaustive=True, faults=[drop("a → sink", p=0.5)], check=everything_arrives,
+                   timeout=T)
+    assert ex.counterexample is not None and "is lost" in str(ex.counterexample)
+    g.run_network(schedule=ex.counterexample, trace=True, timeout=T, live=False)
+    assert g.edge_lost[g.edges[0]] >= 1
+    assert g.timeline() is not None
