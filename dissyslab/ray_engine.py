@@ -876,6 +876,7 @@ class Hub(Engine):
         self.wall_to_perf = time.perf_counter() - time.time()
         run.pids = {}
         run.ray_processes = {"reused": 0, "started": 0}
+        run.ray_direct = 0  # batches that went straight from a node's process to another's
 
     # --- starting --------------------------------------------------------------------
     def load_nodes(self) -> None:
@@ -1326,6 +1327,7 @@ class Hub(Engine):
 
     def _send_direct(self, plan, batches):
         """Make the receivers' calls of ``plan``, each with its batch (``batches``: references)."""
+        self.run.ray_direct += len(plan)
         for f, batch in zip(plan, batches, strict=True):
             dst, port = f.dst, f.edge.dst_port or 0
             then = [g.index for g in f.then]
