@@ -26,11 +26,22 @@ other than these two, is refused before anything starts, and so is
 
 How a run goes:
 
-* One thread of the calling process, the *hub*, routes every message. It
-  asks a source's actor to ``produce`` a batch, gives what arrives to the
+* One thread of the calling process, the *hub*, directs the run. It asks a
+  source's actor to ``produce`` a batch, gives what arrives to the
   receivers' actors (``take``), hands batches for sinks to their NodeRun
   here, and keeps what each node still has to handle. Each actor has at
   most two calls waiting, so it never idles while the hub routes.
+* A batch can also go straight from process to process (``Hub._plan``): when
+  the hub asks a node for a batch whose receiver is a transform or a Split
+  with no other edge into it, it makes the receiver's call at once, with the
+  sender's result (a Ray object reference) as its argument. Ray starts that
+  call when the batch is made and hands it over between the two processes
+  (through shared memory, for a large one), so the hub never waits for it
+  or unpickles it; the sender's report only says how many messages it
+  holds. Every call to a node is made by the hub, in order, so each edge
+  stays first in, first out; while a snapshot is being taken batches go
+  through the hub, behind its markers. ``g.last_run.ray_direct`` counts the
+  batches that went directly.
 * Messages travel pickled, a batch at a time: what a node sends along an
   edge is serialized once, in the sender's process, and every receiver
   unpickles its own copy (that is how fanout gives each receiver a copy of
