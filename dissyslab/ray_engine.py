@@ -1501,7 +1501,7 @@ class Hub(Engine):
         state, problem, at = recorded
         if state is not None and place.local is None:
             state = pickle.loads(state)
-        with self._clocks_at(at):
+        with self._clocks_at([at]):
             if what == "marker":
                 edge, _, _, marker = items[0]
                 rec = marker.recording
@@ -1516,12 +1516,20 @@ class Hub(Engine):
             self._send_markers(place, rec)
 
     @contextlib.contextmanager
-    def _clocks_at(self, at):
-        """While inside, the observers' clocks read ``at`` (a ``time.time()`` of a node's process)."""
+    def _clocks_at(self, at: list):
+        """While inside, the observers' clocks read ``at[0]`` (a ``time.time()`` of a node's
+        process, moved onto their own scale; the caller may change it between two events).
+
+        Observers keep times with a ``clock()`` of their own (the tracer: seconds
+        since the run began, by this process's ``perf_counter``). On one machine
+        every process reads the same ``time.time()``, so the times agree to the
+        microsecond; on a cluster the machines' clocks differ by what their time
+        keeping (NTP) leaves, often a millisecond or so, sometimes more.
+        """
         clocks = [(o, o.clock) for o in self.run.observers if callable(getattr(o, "clock", None))]
         for o, clock in clocks:
-            offset = clock() - time.perf_counter()
-            o.clock = lambda offset=offset: at + self.wall_to_perf + offset
+            offset = clock() - time.perf_counter()  # (its clock) - (this process's perf_counter)
+            o.clock = lambda offset=offset: at[0] + self.wall_to_perf + offset
         try:
             yield
         finally:
@@ -1578,44 +1586,22 @@ class Hub(Engine):
             self.place_of[id(e.dst)].open_in.discard(e)
 
     def _replay(self, watch, events):
-        """Tell ``watch`` of the events a node's process recorded, each at the time it happened there.
-
-        The events carry ``time.time()`` stamps taken in the node's process.
-        Observers keep times with a ``clock()`` of their own (the tracer:
-        seconds since the run began, by this process's ``perf_counter``): while
-        the events are replayed, their clock gives each event's own stamp, moved
-        onto that same scale. On one machine every process reads the same
-        ``time.time()``, so the times agree to the microsecond; on a cluster the
-        machines' clocks differ by what their time keeping (NTP) leaves, often a
-        millisecond or so, sometimes more.
-        """
-        edges = self.edges
-        clocks = [o for o in self.run.observers if callable(getattr(o, "clock", None))]
-        # (their clock now) - (this process's perf_counter now): the offset of each clock
-        offsets = [(o, o.clock, o.clock() - time.perf_counter()) for o in clocks]
-        at = 0.0
-        for o, _, offset in offsets:
-            o.clock = lambda offset=offset: at + self.wall_to_perf + offset
-        try:
-            for kind, node, index, msg, note, at in events:  # noqa: B007 (``at`` is read by the clocks)
-                if kind == "emit":
-                    watch.emit(node, msg)
-                elif kind == "receive":
-                    watch.receive(node, edges[index], msg)
-                elif kind == "send":
-                    watch.send(node, edges[index], msg)
+        """Tell ``watch`` of the events a node's process recorded, each at the time it happened
+        there (its ``time.time()`` stamp, see :meth:`_clocks_at`)."""
+        at = [0.0]
+        with self._clocks_at(at):
+            for kind, node, index, msg, note, at[0] in events:
+                if kind in ("receive", "send", "discard"):
+                    getattr(watch, kind)(node, self.edges[index], msg)
+                elif kind == "fail":
+                    failure = self.places[node].nr.failure
+                    watch.fail(node, msg, failure.exception if failure is not None else None)
                 elif kind == "drop":
                     watch.drop(node, msg, note)
-                elif kind == "fail":
-                    watch.fail(node, msg, self.places[node].nr.failure.exception
-                               if self.places[node].nr.failure is not None else None)
-                elif kind == "discard":
-                    watch.discard(node, edges[index], msg)
                 elif kind == "end":
                     watch.end(node, note)
-        finally:
-            for o, clock, _ in offsets:
-                o.clock = clock
+                else:
+                    watch.emit(node, msg)
 
     # --- this process's own nodes: sinks, and nodes whose process died ----------------------
     def _local(self, place) -> bool:
