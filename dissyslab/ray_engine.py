@@ -29,8 +29,9 @@ How a run goes:
 * One thread of the calling process, the *hub*, directs the run. It asks a
   source's actor to ``produce`` a batch, gives what arrives to the
   receivers' actors (``take``), hands batches for sinks to their NodeRun
-  here, and keeps what each node still has to handle. Each actor has at
-  most two calls waiting, so it never idles while the hub routes.
+  here, and keeps what each node still has to handle. The hub keeps at
+  most two calls of its own waiting at each actor, so it never idles while
+  the hub routes.
 * A batch can also go straight from process to process (``Hub._plan``): when
   the hub asks a node for a batch whose receiver is a transform or a Split
   with no other edge into it, it makes the receiver's call at once, with the
@@ -152,7 +153,7 @@ if TYPE_CHECKING:
 BATCH = 5000
 #: seconds of work one call to an actor aims at (a slow function gets small batches)
 CALL_TIME = 0.05
-#: calls that may wait at one actor, so that it is never idle while the hub routes
+#: calls of the hub's own that may wait at one actor, so that it is never idle while the hub routes
 IN_FLIGHT = 2
 #: seconds the hub waits for a result before it looks round (stop, sinks)
 HUB_TICK = 0.01
