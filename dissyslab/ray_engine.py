@@ -26,11 +26,23 @@ other than these two, is refused before anything starts, and so is
 
 How a run goes:
 
-* One thread of the calling process, the *hub*, routes every message. It
-  asks a source's actor to ``produce`` a batch, gives what arrives to the
+* One thread of the calling process, the *hub*, directs the run. It asks a
+  source's actor to ``produce`` a batch, gives what arrives to the
   receivers' actors (``take``), hands batches for sinks to their NodeRun
-  here, and keeps what each node still has to handle. Each actor has at
-  most two calls waiting, so it never idles while the hub routes.
+  here, and keeps what each node still has to handle. The hub keeps at
+  most two calls of its own waiting at each actor, so it never idles while
+  the hub routes.
+* A batch can also go straight from process to process (``Hub._plan``): when
+  the hub asks a node for a batch whose receiver is a transform or a Split
+  with no other edge into it, it makes the receiver's call at once, with the
+  sender's result (a Ray object reference) as its argument. Ray starts that
+  call when the batch is made and hands it over between the two processes
+  (through shared memory, for a large one), so the hub never waits for it
+  or unpickles it; the sender's report only says how many messages it
+  holds. Every call to a node is made by the hub, in order, so each edge
+  stays first in, first out; while a snapshot is being taken batches go
+  through the hub, behind its markers. ``g.last_run.ray_direct`` counts the
+  batches that went directly.
 * Messages travel pickled, a batch at a time: what a node sends along an
   edge is serialized once, in the sender's process, and every receiver
   unpickles its own copy (that is how fanout gives each receiver a copy of
@@ -138,15 +150,17 @@ if TYPE_CHECKING:
     from .shapes import Graph
 
 #: most messages one call to an actor makes or handles
-BATCH = 1000
+BATCH = 5000
 #: seconds of work one call to an actor aims at (a slow function gets small batches)
 CALL_TIME = 0.05
-#: calls that may wait at one actor, so that it is never idle while the hub routes
+#: calls of the hub's own that may wait at one actor, so that it is never idle while the hub routes
 IN_FLIGHT = 2
 #: seconds the hub waits for a result before it looks round (stop, sinks)
 HUB_TICK = 0.01
 #: seconds given to Ray to start, and to a node's process to start
 START_TIMEOUT = 120
+#: batches may go from a node's process straight to its receiver's (see Hub._plan)
+DIRECT = True
 
 INSTALL = ('engine="ray" needs Ray, which is not installed in this Python. Install it with\n'
            '    pip install -e ".[ray]"     (in a clone of DisSysLab), or  pip install ray\n'
@@ -649,34 +663,53 @@ class NodeHost:
     def pid(self) -> int:
         return os.getpid()
 
-    def produce(self, k: int) -> tuple:
+    def produce(self, k: int, forward: list | None = None) -> tuple:
         with _Printed(self.captures) as printed:
             if not self.nr.exhausted:  # a second call may come before the first said "exhausted"
                 self.nr.produce(k)
-        return self._report(printed)
+        return self._report(printed, forward=forward)
 
-    def take(self, items: list) -> tuple:
+    def take(self, items: list, forward: list | None = None) -> tuple:
         nr = self.nr
         with _Printed(self.captures) as printed:
             for index, port, data in items:
                 nr.take(port, self.in_edges[index], pickle.loads(data))
-        return self._report(printed)
+        return self._report(printed, forward=forward)
+
+    def take_direct(self, index: int, port: int, data: bytes | None,
+                    forward: list | None = None) -> tuple:
+        """Take the batch a sender made along edge ``index`` (None: it made none), sent here
+        straight from its process (Ray hands the sender's result to this call)."""
+        with _Printed(self.captures) as printed:
+            if data is not None:
+                self.nr.take(port, self.in_edges[index], pickle.loads(data))
+        return self._report(printed, forward=forward)
 
     def end(self) -> tuple:
         with _Printed(self.captures) as printed:
             self.nr.end()
         return self._report(printed)
 
-    def _report(self, printed: _Printed, recorded: tuple | None = None) -> tuple:
+    def _report(self, printed: _Printed, recorded: tuple | None = None,
+                forward: list | None = None) -> tuple:
+        """What a call did, for the hub. ``forward`` lists the edges (by number) whose batch goes
+        straight to its receiver's process: the call then returns, after the report, one batch per
+        edge of ``forward`` (None where it made none), which Ray hands to the receiver's
+        :meth:`take_direct`; the report counts them (its batch None)."""
         nr = self.nr
         sent = []
+        direct = dict.fromkeys(forward) if forward else {}
         for port, items in enumerate(nr.out):
             if not items:
                 continue
             data = dumps(items)  # each message was checked as it was made (_can_travel)
             nr.hand_over(port)  # unpickling gives each receiver its own copy
             for e in nr.outs[port]:
-                sent.append((e.index, len(items), data))
+                if e.index in direct:
+                    direct[e.index] = data
+                    sent.append((e.index, len(items), None))
+                else:
+                    sent.append((e.index, len(items), data))
         failure = None
         if nr.failure is not None and not self.failure_told:
             self.failure_told = True
@@ -686,7 +719,8 @@ class NodeHost:
                     {e.index: n for e, n in nr.discarded_on.items()},
                     list(nr.skipped), nr.state, nr.exhausted, nr.unpaired, nr.paired)
         events = self.watch.take_all() if self.watch is not None else None
-        return sent, counters, failure, events, printed.elapsed, printed.out, printed.err, recorded
+        report = sent, counters, failure, events, printed.elapsed, printed.out, printed.err, recorded
+        return (report, *direct.values()) if direct else report
 
 
 def _can_travel(msg: Any, edge: EdgeRef) -> None:
@@ -766,6 +800,23 @@ def _failure_report(failure) -> tuple:
 
 
 # --- the driver's side ------------------------------------------------------------------
+class Forward:
+    """A batch a call sends straight to a receiver's process: along ``edge`` (number ``index``) to
+    ``dst``, with the room its results need reserved (``reserved``), and what ``dst`` sends on
+    directly in turn (``then``). ``item`` is the receiver's entry for it: ``[edge, port, count,
+    None]``, its count known when the sender's report comes (None until then)."""
+
+    __slots__ = ("edge", "index", "dst", "reserved", "then", "item")
+
+    def __init__(self, edge, index, dst, reserved, then) -> None:
+        self.edge, self.index, self.dst, self.reserved, self.then = edge, index, dst, reserved, then
+        self.item = [edge, edge.dst_port or 0, None, None]
+
+
+#: the batch of a receiver's entry whose sender died before making it
+_LOST = "lost"
+
+
 class _HubNode:
     """One node as the hub sees it."""
 
@@ -781,7 +832,10 @@ class _HubNode:
         self.pid = None
         self.waiting = deque()  # (edge, port, count, data) to hand to this node
         self.open_in = set(edges_in)  # edges into it that have not ended
-        self.calls = deque()  # (ref, what, items, reserved) in the order they were made
+        self.inputs = len(edges_in)
+        # (ref, what, items, reserved, plan) in the order it makes them; plan: the Forwards of the call
+        self.calls = deque()
+        self.direct = ()  # (edge, receiver) of its edges whose batches may go straight to the receiver
         self.size = 16  # messages per call (grows for a fast function)
         self.ending = False  # the end call was made
         self.ended = False
@@ -834,6 +888,7 @@ class Hub(Engine):
         self.wall_to_perf = time.perf_counter() - time.time()
         run.pids = {}
         run.ray_processes = {"reused": 0, "started": 0}
+        run.ray_direct = 0  # batches that went straight from a node's process to another's
 
     # --- starting --------------------------------------------------------------------
     def load_nodes(self) -> None:
@@ -910,7 +965,28 @@ class Hub(Engine):
                 run.pids[place.name] = pid
         reused = sum(self.places[name].reused for name in payloads)
         run.ray_processes = {"reused": reused, "started": len(payloads) - reused}
+        self._connect()
         self.ready_at = time.perf_counter()
+
+    def _connect(self) -> None:
+        """Find the edges whose batches may go straight from the sender's process to the receiver's.
+
+        An edge qualifies when both ends run in processes, the receiver is a
+        transform or a Split with no other edge into it (every batch it takes
+        comes from this one sender), and the edge is in no loop (whose count the
+        hub keeps as each message goes by). Whether a batch does go directly is
+        decided call by call (:meth:`_plan`).
+        """
+        if not DIRECT:
+            return
+        for place in self.places.values():
+            if place.actor is None:
+                continue
+            place.direct = tuple(
+                (e, dst) for edges in place.nr.outs for e in edges
+                for dst in (self.place_of[id(e.dst)],)
+                if dst.actor is not None and dst.kind in ("transform", "split")
+                and dst.inputs == 1 and self.flow.loop_of_edge.get(e) is None)
 
     def _resumed(self, place) -> tuple | None:
         """What ``resume=`` puts back into ``place``'s process (see :meth:`NodeHost.resume`), or None."""
@@ -1037,7 +1113,9 @@ class Hub(Engine):
             handled_here = self._dispatch(places)
             if all(p.ended and not p.calls for p in places):  # a snapshot may still ask an ended node
                 return
-            heads = {p.calls[0][0]: p for p in places if p.calls}
+            # (a batch sent to a node directly is answered once its sender's report has come)
+            heads = {p.calls[0][0]: p for p in places
+                     if p.calls and not (p.calls[0][1] == "take" and p.calls[0][2][0][2] is None)}
             if not heads:
                 if handled_here:  # a node here made room: look again at who may go on
                     continue
@@ -1056,7 +1134,9 @@ class Hub(Engine):
         """The oldest call made to ``place`` has ended: apply its report, then the next ready ones."""
         ray = self.ray
         while place.calls:
-            ref, what, items, reserved = place.calls[0]
+            ref, what, items, reserved, plan = place.calls[0]
+            if what == "take" and items[0][2] is None:
+                return  # a batch sent to it directly: its sender's report comes first
             ready, _ = ray.wait([ref], timeout=0)
             if not ready:
                 return
@@ -1066,9 +1146,13 @@ class Hub(Engine):
             except Exception as exc:
                 if self.stopping:
                     return
-                self._died(place, exc, what, items, reserved)
+                if what == "take" and items[0][3] is _LOST:  # its sender died before making it
+                    self._reserve(place, reserved, -1)
+                    self._lost_direct(plan)
+                    continue
+                self._died(place, exc, what, items, reserved, plan)
                 return
-            self._apply(place, what, items, reserved, report)
+            self._apply(place, what, items, reserved, report, plan)
 
     def _dispatch(self, places) -> bool:
         """Make every call that can be made now; hand what waits for sinks to them.
@@ -1098,8 +1182,9 @@ class Hub(Engine):
                     k = self._room(place, place.size)
                     if not k:
                         break
+                    k, plan = self._plan(place, k, cap=True)
                     self._reserve(place, k)
-                    self._call(place, "produce", k, None, k)
+                    self._call(place, "produce", k, None, k, plan)
                 elif place.waiting:
                     items, count = [], 0
                     while place.waiting and (not items or count + place.waiting[0][2] <= place.size) \
@@ -1110,9 +1195,10 @@ class Hub(Engine):
                     if k < count:  # no room for the results downstream yet
                         place.waiting.extendleft(reversed(items))
                         break
+                    _, plan = self._plan(place, k)
                     self._reserve(place, k)
                     payload = [(self.index[id(e)], port, data) for e, port, _, data in items]
-                    self._call(place, "take", payload, items, k)
+                    self._call(place, "take", payload, items, k, plan)
                 else:
                     break
                 made += 1
@@ -1125,15 +1211,25 @@ class Hub(Engine):
                 place.nr.state = "busy"  # its process is at work (or has work waiting)
         return handled_here
 
-    def _call(self, place, what, argument, items, reserved):
+    def _call(self, place, what, argument, items, reserved, plan=()):
         """Ask ``place`` to ``what`` (produce, take, end, or record for a snapshot: "marker",
-        "record"): its actor, or at once if placed here."""
+        "record"): its actor, or at once if placed here. ``plan``: the :class:`Forward` s of the
+        batches it is to send straight to their receivers."""
         local = place.local
         method = "record" if what == "marker" else what
         if local is None:
             method = getattr(place.actor, method)
-            ref = method.remote() if what == "end" else method.remote(argument)
-            place.calls.append((ref, what, items, reserved))
+            if what == "end":
+                ref = method.remote()
+            elif plan:
+                refs = method.options(num_returns=1 + len(plan)).remote(
+                    argument, [f.index for f in plan])
+                ref = refs[0]
+            else:
+                ref = method.remote(argument)
+            place.calls.append((ref, what, items, reserved, plan))
+            if plan:
+                self._send_direct(plan, refs[1:])
             return
         place.nr.state = "busy" if place.nr.failure is None else place.nr.state
         self.in_local = True
@@ -1199,8 +1295,83 @@ class Hub(Engine):
                     lifted = True
         return lifted
 
+    # --- batches sent from process to process -------------------------------------------------
+    def _plan(self, place, k, cap=False):
+        """Which of ``place``'s next batches (at most ``k`` messages per edge) go straight to their
+        receivers' processes; returns ``(k, plan)``, a list of :class:`Forward`.
+
+        The hub makes the receiver's call at once, with the sender's batch as
+        its argument (a Ray object reference): Ray starts it when the batch is
+        made and hands the batch over from process to process, so the hub
+        neither waits for it nor unpickles it, and the receiver gets its calls
+        in the order the hub made them. So the edge keeps its order when nothing
+        of the edge waits here and every call of ``place`` not yet answered sends
+        there directly too; while a snapshot is being taken nothing goes
+        directly (its markers go through the hub, in their place). The room the
+        receiver's results need downstream is reserved now, as when the hub
+        calls the receiver itself (whose batches may go on directly in turn).
+        ``cap``: a source makes no larger batches than its receivers take.
+        """
+        if not place.direct or self.new or self._snapshotting():
+            return k, ()
+        open_calls = [c[4] for c in place.calls if c[1] in ("produce", "take")]
+        chosen = []
+        for e, dst in place.direct:
+            if (dst.dead or dst.ending or dst.ended or dst.nr.failure is not None or dst.waiting
+                    or not all(any(f.edge is e for f in plan) for plan in open_calls)):
+                continue
+            if dst.size < k and not cap:
+                continue
+            chosen.append((e, dst))
+        if cap and chosen:
+            k = max(1, min([k] + [dst.size for _, dst in chosen]))
+        plan = []
+        for e, dst in chosen:
+            if self._room(dst, k) < k:
+                continue
+            self._reserve(dst, k)
+            plan.append(Forward(e, self.index[id(e)], dst, k, self._plan(dst, k)[1]))
+        return k, plan
+
+    def _snapshotting(self) -> bool:
+        self.taking = [r for r in self.taking if not (r.kept or r.dropped)]
+        return bool(self.taking)
+
+    def _send_direct(self, plan, batches):
+        """Make the receivers' calls of ``plan``, each with its batch (``batches``: references)."""
+        self.run.ray_direct += len(plan)
+        for f, batch in zip(plan, batches, strict=True):
+            dst, port = f.dst, f.edge.dst_port or 0
+            then = [g.index for g in f.then]
+            method = dst.actor.take_direct
+            if then:
+                refs = method.options(num_returns=1 + len(then)).remote(f.index, port, batch, then)
+                ref = refs[0]
+                self._send_direct(f.then, refs[1:])
+            else:
+                ref = method.remote(f.index, port, batch)
+            dst.calls.append((ref, "take", [f.item], f.reserved, f.then))
+
+    def _sent_direct(self, plan, sent):
+        """The sender's report has come: how many messages each batch of ``plan`` holds."""
+        counts = {index: count for index, count, data in sent if data is None}
+        for f in plan:
+            count = counts.get(f.index, 0)
+            f.item[2] = count
+            edge, dst = f.edge, f.dst
+            self.flow.made(edge, count)
+            if self.flow.bounded(edge):
+                dst.room.take(dst.room.room_of(edge), count)
+
+    def _lost_direct(self, plan):
+        """The sender's process died before it made the batches of ``plan``: its receivers'
+        calls fail for want of them, and are not theirs to answer for."""
+        for f in plan:
+            f.item[2], f.item[3] = 0, _LOST
+            self._lost_direct(f.then)
+
     # --- reports ------------------------------------------------------------------------------
-    def _apply(self, place, what, items, reserved, report):
+    def _apply(self, place, what, items, reserved, report, plan=()):
         sent, counters, failure, events, elapsed, out, err, recorded = report
         if out:
             sys.stdout.write(out)
@@ -1222,7 +1393,10 @@ class Hub(Engine):
             self._replay(nr.watch, pickle.loads(events))
         # what it made goes on first (and is counted into loops before what it handled)
         for index, count, data in sent:
-            self._deliver(edges[index], count, data)
+            if data is not None:  # (None: it went straight to its receiver, see _sent_direct)
+                self._deliver(edges[index], count, data)
+        if plan:
+            self._sent_direct(plan, sent)
         if what in ("marker", "record"):  # the state it recorded for a snapshot
             self._recorded(place, what, items, recorded)
         if what == "take":
@@ -1241,7 +1415,7 @@ class Hub(Engine):
                 per = elapsed / handled
                 place.size = max(1, min(BATCH, int(CALL_TIME / per) if per > 0 else BATCH))
         elif what == "produce" and reserved:
-            made = sum(c for _, c, _ in sent[:1]) if sent else 0
+            made = sent[0][1] if sent else 0
             if made and elapsed > 0:
                 place.size = max(1, min(BATCH, int(CALL_TIME * made / elapsed)))
             else:
@@ -1328,7 +1502,7 @@ class Hub(Engine):
         state, problem, at = recorded
         if state is not None and place.local is None:
             state = pickle.loads(state)
-        with self._clocks_at(at):
+        with self._clocks_at([at]):
             if what == "marker":
                 edge, _, _, marker = items[0]
                 rec = marker.recording
@@ -1343,12 +1517,20 @@ class Hub(Engine):
             self._send_markers(place, rec)
 
     @contextlib.contextmanager
-    def _clocks_at(self, at):
-        """While inside, the observers' clocks read ``at`` (a ``time.time()`` of a node's process)."""
+    def _clocks_at(self, at: list):
+        """While inside, the observers' clocks read ``at[0]`` (a ``time.time()`` of a node's
+        process, moved onto their own scale; the caller may change it between two events).
+
+        Observers keep times with a ``clock()`` of their own (the tracer: seconds
+        since the run began, by this process's ``perf_counter``). On one machine
+        every process reads the same ``time.time()``, so the times agree to the
+        microsecond; on a cluster the machines' clocks differ by what their time
+        keeping (NTP) leaves, often a millisecond or so, sometimes more.
+        """
         clocks = [(o, o.clock) for o in self.run.observers if callable(getattr(o, "clock", None))]
         for o, clock in clocks:
-            offset = clock() - time.perf_counter()
-            o.clock = lambda offset=offset: at + self.wall_to_perf + offset
+            offset = clock() - time.perf_counter()  # (its clock) - (this process's perf_counter)
+            o.clock = lambda offset=offset: at[0] + self.wall_to_perf + offset
         try:
             yield
         finally:
@@ -1385,7 +1567,7 @@ class Hub(Engine):
         """``nr`` took ``items`` (waiting entries): those of edges being recorded are in flight."""
         for edge, _, _, data in items:
             recs = [r for r in self.taking if r.records(nr, edge)]
-            if recs:
+            if recs and data is not None:  # (a batch sent directly went before any marker)
                 batch = pickle.loads(data)
                 for r in recs:
                     r.took(nr, edge, batch)
@@ -1405,44 +1587,22 @@ class Hub(Engine):
             self.place_of[id(e.dst)].open_in.discard(e)
 
     def _replay(self, watch, events):
-        """Tell ``watch`` of the events a node's process recorded, each at the time it happened there.
-
-        The events carry ``time.time()`` stamps taken in the node's process.
-        Observers keep times with a ``clock()`` of their own (the tracer:
-        seconds since the run began, by this process's ``perf_counter``): while
-        the events are replayed, their clock gives each event's own stamp, moved
-        onto that same scale. On one machine every process reads the same
-        ``time.time()``, so the times agree to the microsecond; on a cluster the
-        machines' clocks differ by what their time keeping (NTP) leaves, often a
-        millisecond or so, sometimes more.
-        """
-        edges = self.edges
-        clocks = [o for o in self.run.observers if callable(getattr(o, "clock", None))]
-        # (their clock now) - (this process's perf_counter now): the offset of each clock
-        offsets = [(o, o.clock, o.clock() - time.perf_counter()) for o in clocks]
-        at = 0.0
-        for o, _, offset in offsets:
-            o.clock = lambda offset=offset: at + self.wall_to_perf + offset
-        try:
-            for kind, node, index, msg, note, at in events:  # noqa: B007 (``at`` is read by the clocks)
-                if kind == "emit":
-                    watch.emit(node, msg)
-                elif kind == "receive":
-                    watch.receive(node, edges[index], msg)
-                elif kind == "send":
-                    watch.send(node, edges[index], msg)
+        """Tell ``watch`` of the events a node's process recorded, each at the time it happened
+        there (its ``time.time()`` stamp, see :meth:`_clocks_at`)."""
+        at = [0.0]
+        with self._clocks_at(at):
+            for kind, node, index, msg, note, at[0] in events:
+                if kind in ("receive", "send", "discard"):
+                    getattr(watch, kind)(node, self.edges[index], msg)
+                elif kind == "fail":
+                    failure = self.places[node].nr.failure
+                    watch.fail(node, msg, failure.exception if failure is not None else None)
                 elif kind == "drop":
                     watch.drop(node, msg, note)
-                elif kind == "fail":
-                    watch.fail(node, msg, self.places[node].nr.failure.exception
-                               if self.places[node].nr.failure is not None else None)
-                elif kind == "discard":
-                    watch.discard(node, edges[index], msg)
                 elif kind == "end":
                     watch.end(node, note)
-        finally:
-            for o, clock, _ in offsets:
-                o.clock = clock
+                else:
+                    watch.emit(node, msg)
 
     # --- this process's own nodes: sinks, and nodes whose process died ----------------------
     def _local(self, place) -> bool:
@@ -1450,13 +1610,18 @@ class Hub(Engine):
         nr = place.nr
         handled = bool(place.waiting)
         while place.waiting and not self.stopping:
+            if place.waiting[0][2] is None:
+                break  # sent to it directly: its sender's report says how many (see _answer)
             edge, port, count, data = place.waiting.popleft()
             if data.__class__ is Marker:  # a sink records in place; a dead node has nothing
                 rec = data.recording
                 if rec.marker(nr, edge, (None, _DIED) if place.dead else None):
                     self._send_markers(place, rec)
                 continue
-            batch = pickle.loads(data)
+            if data is None:  # sent straight to its process, which died: no copy came here
+                batch = [_Shown(f"(a message sent along {edge.label}, lost with the process)")] * count
+            else:
+                batch = pickle.loads(data)
             for rec in self.taking:
                 rec.took(nr, edge, batch)
             nr.state = "busy" if nr.failure is None else nr.state
@@ -1478,11 +1643,14 @@ class Hub(Engine):
             self._record_ended(place)
         return handled
 
-    def _died(self, place, exc, what, items, reserved):
-        """The process of ``place`` ended: its node failed; what it had not handled is discarded."""
+    def _died(self, place, exc, what, items, reserved, plan=()):
+        """The process of ``place`` ended: its node failed; what it had not handled is discarded.
+
+        Batches it was to send directly that the hub has not heard of are lost
+        with it (as what it was making when it died).
+        """
         from ray import exceptions
         nr = place.nr
-        self._reserve(place, reserved, -1)
         if isinstance(exc, exceptions.RayTaskError):  # the engine's own code failed there
             error = RemoteError(str(exc))
             detail = "stopped unexpectedly"
@@ -1492,12 +1660,14 @@ class Hub(Engine):
             error.pid = place.pid
             detail = "stopped: its process died"
         place.dead = True
-        calls = [(what, items, reserved)] + [call[1:] for call in place.calls]
+        calls = [(what, items, reserved, plan)] + [call[1:] for call in place.calls]
         place.calls.clear()
-        for _, _, more in calls[1:]:
+        for _, _, more, planned in calls:
             self._reserve(place, more, -1)
+            self._lost_direct(planned)  # its receivers' calls fail for want of its batches
+        calls = [c for c in calls if not (c[0] == "take" and c[1][0][3] is _LOST)]  # not its to take
         asked = []
-        for kind, lost, _ in reversed(calls):  # what it had not handled waits again, in order
+        for kind, lost, _, _ in reversed(calls):  # what it had not handled waits again, in order
             if kind == "record":
                 asked.append(lost)
             elif lost:

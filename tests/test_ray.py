@@ -50,7 +50,7 @@ def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # (it ended between the open and the read)
         return False
 
 
@@ -1019,3 +1019,95 @@ def test_a_node_whose_process_is_killed_resumes_from_a_snapshot_taken_before():
             g.run_network(engine="ray", resume=snap, timeout=120, live=False)
     g.run_network(engine="ray", resume=before[-1], timeout=120, live=False)
     assert out == expected
+
+
+# --- batches straight from process to process -------------------------------------------------
+class Counted:
+    """A transform that counts the messages it has passed on (its state, for snapshots)."""
+
+    def __init__(self, pause=0.0):
+        self.count = 0
+        self.pause = pause
+
+    def step(self, x):
+        if self.pause:
+            time.sleep(self.pause)
+        self.count += 1
+        return x
+
+
+def chain(n, out, pause=0.0, last=None):
+    """numbers -> first -> second -> out: both transforms may get their batches straight from
+    their sender's process. ``out``: a list, or the sink's function."""
+    first, second = Counted(pause), Counted()
+    a = Transform(fn=first.step, name="first")
+    b = Transform(fn=last or second.step, name="second")
+    return network([(Source(fn=ListSource(list(range(n))).run, name="numbers"), a), (a, b),
+                    (b, Sink(fn=getattr(out, "append", out), name="out"))])
+
+
+@pytest.mark.timeout(300)
+def test_batches_sent_from_process_to_process_keep_each_edge_in_order_with_snapshot_markers():
+    out = []
+    g = chain(400, out, pause=0.002)
+    g.run_network(engine="ray", snapshot_every=0.03, capacity=20, timeout=120, live=False)
+    assert out == list(range(400))
+    assert g.last_run.ray_direct > 0  # batches went straight from 'numbers' and 'first' onwards
+    assert len(g.snapshots) >= 2
+    for snap in g.snapshots:  # each marker came in its place: what each node counted, plus what
+        # was on its way to the next, is exactly what the node before had made
+        position = snap.nodes["numbers"]["position"]
+        first, second = snap.nodes["first"]["count"], snap.nodes["second"]["count"]
+        assert second <= first <= position
+        assert snap.channels["numbers → first"] == list(range(first, position))
+        assert snap.channels["first → second"] == list(range(second, first))
+        assert snap.nodes["out"] + snap.channels["second → out"] == list(range(second))
+
+
+def test_batches_sent_from_process_to_process_stay_within_capacity():
+    ahead = []
+
+    def slow(x):
+        ahead.append(g.last_run.nodes["numbers"].stats.sent - x)
+        time.sleep(0.002)
+    g = chain(300, slow)
+    g.run_network(timeout=60, capacity=10, engine="ray")
+    assert len(ahead) == 300 and g.last_run.ray_direct > 0
+    # three edges, each holding at most `capacity` messages (counting those being handled)
+    assert max(ahead) <= 3 * 10
+
+
+def fails_at_150(x):
+    if x == 150:
+        raise ValueError("one hundred and fifty")
+    return x
+
+
+def test_a_node_sent_batches_directly_fails_mid_batch_and_what_reached_it_after_is_counted():
+    out = []
+    g = chain(300, out, last=fails_at_150)
+    with pytest.raises(NetworkError) as info:
+        g.run_network(timeout=60, engine="ray", live=False)
+    assert "transform 'second' failed on message 150: ValueError: one hundred and fifty" in str(
+        info.value)
+    assert g.last_run.ray_direct > 0
+    assert out == list(range(150))
+    stats = g.stats["second"]
+    assert (stats.received, stats.failed, stats.discarded) == (151, 1, 149)
+    for e in g.edges:  # every message sent was handled or counted as thrown away
+        assert g.edge_counts[e] == g.edge_received[e] + g.edge_discarded[e], e
+    assert_hosts_clean(g, killed=["second"])
+
+
+def test_a_sender_killed_before_its_direct_batch_was_made_fails_alone():
+    out = []
+    src = Source(fn=ListSource(list(range(300))).run, name="numbers")
+    fragile = Transform(fn=kill_my_process_at_3, name="fragile")
+    after = Transform(fn=abs, name="after")
+    g = network([(src, fragile), (fragile, after), (after, Sink(fn=out.append, name="out"))])
+    with pytest.raises(NetworkError) as info:
+        g.run_network(timeout=60, engine="ray", live=False)
+    assert "transform 'fragile' stopped: its process died" in str(info.value)
+    assert "after" not in {f.name for f in info.value.failures}
+    assert g.state["after"] == "done" and out == [0, 1, 2][:len(out)]
+    assert_hosts_clean(g, killed=["fragile"])
