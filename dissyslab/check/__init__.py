@@ -43,8 +43,8 @@ from .every import every_schedule, explore
 from .failure import CheckFailed, same, show
 from .runs import (
     TIMEOUT,
+    CheckedRun,
     Outcomes,
-    Run,
     differs_between,
     done,
     equal,
@@ -78,7 +78,7 @@ __all__ = [
     "CheckFailed", "same", "show",
     "is_network", "node", "kinds", "edge", "no_edge", "edges", "fanout", "fanin",
     "no_duplicate_edges", "paths", "shape", "wraps",
-    "run", "Run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
+    "run", "CheckedRun", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
     "differs_between", "same_result", "overlap", "equal", "that", "done", "seeded_runs_available",
     "run_beside", "explore", "every_schedule",
     "TIMEOUT",

@@ -40,7 +40,7 @@ def seeded_runs_available():
     return importlib.util.find_spec("dissyslab.seeded") is not None
 
 
-class Run:
+class CheckedRun:
     """What one check run of a network did.
 
     ``outputs``: sink name -> list of the messages it received, in order.
@@ -155,7 +155,7 @@ def build_copy(g, inputs=None, wrap=None, name="g", call_sinks=True):
 
 def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wrap=None,
         call_sinks=True):
-    """Run a copy of ``g`` once and return a :class:`Run`; never raises for the network's own errors.
+    """Run a copy of ``g`` once and return a :class:`CheckedRun`; never raises for the network's own errors.
 
     ``seed``: run under the seeded schedule ``seed`` (needs seeded runs, see
     :func:`seeded_runs_available`). ``inputs``: data to use instead of a source's own.
@@ -170,9 +170,9 @@ def run(g, timeout=TIMEOUT, inputs=None, seed=None, capacity=None, name="g", wra
     there = elsewhere(g)
     if there is not None:  # grading: it runs in the student's process, and is judged here
         return there.run(g, timeout, inputs, seed, capacity, name, call_sinks,
-                         sorted(wrap) if wrap else None, Run)
+                         sorted(wrap) if wrap else None, CheckedRun)
     net, outputs = build_copy(g, inputs=inputs, wrap=wrap, name=name, call_sinks=call_sinks)
-    result = Run(net, outputs, seed, timeout)
+    result = CheckedRun(net, outputs, seed, timeout)
     extra = {"live": False}
     if seed is not None:
         extra["seed"] = seed
@@ -225,7 +225,7 @@ def _indent(text):
 
 
 def finishes(g, timeout=TIMEOUT, inputs=None, seed=None, hint=None, name="g"):
-    """Check that ``g`` runs to the end within ``timeout`` seconds with no failed node; return the Run."""
+    """Check that ``g`` runs to the end within ``timeout`` seconds with no failed node; return the CheckedRun."""
     __tracebackhide__ = True
     r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name)
     _require_clean(r, hint)
@@ -240,7 +240,7 @@ def outputs(g, expected, timeout=TIMEOUT, inputs=None, seed=None, any_order=Fals
     order depends on the schedule). ``hints`` is {sink name: hint} for
     task-specific hints. The student's sink functions are not called unless
     ``call_sinks=True``, so running a test cell again leaves their lists as they
-    were. Returns the :class:`Run`.
+    were. Returns the :class:`CheckedRun`.
     """
     __tracebackhide__ = True
     r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name, call_sinks=call_sinks)
@@ -296,7 +296,7 @@ class Outcomes:
         return len(self.by_outcome)
 
     def distinct(self):
-        """One Run per distinct outcome (the first seed that produced it), in seed order."""
+        """One CheckedRun per distinct outcome (the first seed that produced it), in seed order."""
         return [rs[0] for rs in self.by_outcome.values()]
 
     def seeds(self):
@@ -368,7 +368,7 @@ def same_result(build, read, seeds=range(30), expected=None, timeout=TIMEOUT, hi
     there = elsewhere(build)
     for seed in seeds:
         if there is not None:  # grading: build and run in the student's process
-            r, bad, state = there.build_run(build, seed, timeout, Run)
+            r, bad, state = there.build_run(build, seed, timeout, CheckedRun)
             if bad is not None:
                 fail("The build function should return two things: the network and its state, "
                      "as in `return g, state`.", got=f"it returned {bad}")
@@ -486,7 +486,7 @@ def done(task):
     print(f"✓ {task}: every check in this cell passed.")
 
 
-__all__ = ["Run", "run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
+__all__ = ["CheckedRun", "run", "finishes", "outputs", "schedules", "Outcomes", "same_for_all_schedules",
            "differs_between", "same_result", "overlap", "equal", "that", "done", "run_beside",
            "seeded_runs_available", "Meter",
            "build_copy", "TIMEOUT", "CheckFailed", "message"]

@@ -359,7 +359,7 @@ class Connection:
         return self.observed(reply.get("run"), run_class, seed, timeout)
 
     def observed(self, obs, run_class, seed, timeout):
-        """A :class:`~dissyslab.check.runs.Run` from what the student's process reported."""
+        """A :class:`~dissyslab.check.runs.CheckedRun` from what the student's process reported."""
         from types import SimpleNamespace
 
         from ...nodes import NodeStats
