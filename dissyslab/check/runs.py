@@ -225,7 +225,10 @@ def _indent(text):
 
 
 def finishes(g, timeout=TIMEOUT, inputs=None, seed=None, hint=None, name="g"):
-    """Check that ``g`` runs to the end within ``timeout`` seconds with no failed node; return the CheckedRun."""
+    """Check that ``g`` runs to the end within ``timeout`` seconds with no failed node.
+
+    Returns the :class:`CheckedRun`.
+    """
     __tracebackhide__ = True
     r = run(g, timeout=timeout, inputs=inputs, seed=seed, name=name)
     _require_clean(r, hint)
