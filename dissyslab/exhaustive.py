@@ -501,6 +501,27 @@ def _resetter(net: Graph):
     return reset, []
 
 
+def _search_arguments(net, build, check, reduce, max_steps, max_schedules):
+    """Check :func:`explore_all`'s arguments; return ``max_steps`` and ``max_schedules`` to use."""
+    if not isinstance(reduce, bool):
+        raise TypeError(f"reduce must be True or False, but got {short_repr(reduce)}.")
+    max_steps = MAX_STEPS if max_steps is None else _check_steps(max_steps)
+    if max_schedules is None:
+        max_schedules = MAX_SCHEDULES
+    elif isinstance(max_schedules, bool) or not isinstance(max_schedules, int) or max_schedules < 1:
+        raise ValueError(f"max_schedules must be a whole number of at least 1, but got "
+                         f"{max_schedules!r}.")
+    if check is not None and not callable(check):
+        raise TypeError(f"check must be a function that takes one run's result and returns True "
+                        f"when the run is fine, but got {short_repr(check)}.")
+    if build is not None and not callable(build):
+        raise TypeError(f"build must be a function that makes a fresh network (like "
+                        f"build=make_bank, with no parentheses), but got {short_repr(build)}.")
+    if net is None and build is None:
+        raise ValueError("give the network to explore, or build= (a function that makes one).")
+    return max_steps, max_schedules
+
+
 def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None = None,
                 check: Callable[[RunResult], Any] | None = None, reduce: bool = True,
                 max_steps: int | None = None, max_schedules: int | None = None,
@@ -521,22 +542,8 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
     chance ``p`` is a choice the search tries both ways, for every message on
     its edge (the rest is decided as in a run under seed 0).
     """
-    if not isinstance(reduce, bool):
-        raise TypeError(f"reduce must be True or False, but got {short_repr(reduce)}.")
-    max_steps = MAX_STEPS if max_steps is None else _check_steps(max_steps)
-    if max_schedules is None:
-        max_schedules = MAX_SCHEDULES
-    elif isinstance(max_schedules, bool) or not isinstance(max_schedules, int) or max_schedules < 1:
-        raise ValueError(f"max_schedules must be a whole number of at least 1, but got "
-                         f"{max_schedules!r}.")
-    if check is not None and not callable(check):
-        raise TypeError(f"check must be a function that takes one run's result and returns True "
-                        f"when the run is fine, but got {short_repr(check)}.")
-    if build is not None and not callable(build):
-        raise TypeError(f"build must be a function that makes a fresh network (like "
-                        f"build=make_bank, with no parentheses), but got {short_repr(build)}.")
-    if net is None and build is None:
-        raise ValueError("give the network to explore, or build= (a function that makes one).")
+    max_steps, max_schedules = _search_arguments(net, build, check, reduce, max_steps,
+                                                 max_schedules)
     reset = None
     if build is None:
         reset, problems = _resetter(net)
@@ -610,77 +617,28 @@ class _Search:
         return net
 
     def _search(self, reduced):
-        found = {self.first.name_of(n): {} for n in self.first.sinks}
-        failures, seen_warnings = {}, {}
+        self.found = {self.first.name_of(n): {} for n in self.first.sinks}
+        self.failures, self.seen_warnings = {}, {}
         stack = []  # (index taken, alternatives) per choice of the last run
-        schedules, stopped_by, counter, broken, cut = 0, None, None, None, 0
+        self.schedules, stopped_by, self.counter, self.broken, cut = 0, None, None, None, 0
         started, shown = time.monotonic(), 0.0
-        sources_sent = None
+        self.sources_sent = None
         while True:
-            if schedules >= self.max_schedules:
+            if self.schedules >= self.max_schedules:
                 stopped_by = "max_schedules"
                 break
-            forced = [i for i, _ in stack]
-            net = self._network(schedules > 0)
-            box = {}
-
-            def make(run, cap, forced=forced, box=box):
-                e = Replay(run, cap, forced, reduced, self.max_steps)
-                run.received = e.received
-                box["engine"] = e
-                return e
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    try:
-                        run = execute(net, make, self.timeout, self.capacity,
-                                      faults=_plan(net, self.faults))
-                    except NetworkError:
-                        run = net.last_run
-                    except NetworkTimeout as err:
-                        raise NetworkTimeout(f"While exploring every schedule: {err}") from err
+                run, engine = self._one([i for i, _ in stack], reduced)
+                if reduced and engine.room_waited:
+                    raise _Restart
+                self.schedules += 1
+                cut += engine.bounded
+                if not self._record(run, engine, reduced):
+                    stopped_by = "check"
+                    break
             except KeyboardInterrupt:
                 stopped_by = "interrupted"
                 break
-            for w in caught:
-                seen_warnings.setdefault((w.category, str(w.message)), None)
-            engine = box["engine"]
-            if reduced and engine.room_waited:
-                raise _Restart
-            schedules += 1
-            schedule = Schedule((c for _, _, c in engine.taken), reduced, self.capacity,
-                                self.faults)
-            sent = {name: nr.stats.sent for name, nr in run.nodes.items() if nr.kind == "source"}
-            if sources_sent is None:
-                sources_sent = sent
-            elif sent != sources_sent and not engine.bounded:
-                self._not_reset(sources_sent, sent)
-            if engine.bounded:
-                cut += 1
-            for name, received in engine.received.items():
-                key = freeze(received)
-                f = found[name].get(key)
-                if f is None:
-                    found[name][key] = Found(received, schedule)
-                else:
-                    f.count += 1
-            for failure in run.failures:
-                failures.setdefault(failure.summary(), schedule)
-            if self.check is not None:
-                result = RunResult(
-                    dict(engine.received), dict(run.unpaired), list(run.failures),
-                    not engine.bounded and not engine.deadlocked, engine.deadlocked,
-                    engine.bounded, schedule, dict(run.state))
-                try:
-                    ok = self.check(result)
-                except AssertionError:
-                    ok = False
-                except KeyboardInterrupt:
-                    stopped_by = "interrupted"
-                    break
-                if not ok:
-                    counter, broken, stopped_by = schedule, result, "check"
-                    break
             # the next schedule: the last choice with an alternative left takes its next one
             stack = [(i, n) for i, n, _ in engine.taken]
             while stack and stack[-1][0] + 1 >= stack[-1][1]:
@@ -689,16 +647,69 @@ class _Search:
                 break
             i, n = stack.pop()
             stack.append((i + 1, n))
-            shown = self._show(started, shown, schedules, found)
+            shown = self._show(started, shown, self.schedules, self.found)
         if shown:
             print(file=sys.stderr)
         if stopped_by is None and cut:
             stopped_by = "max_steps"
-        for category, message in seen_warnings:
+        for category, message in self.seen_warnings:
             warn_student(message, category)
-        outcomes = {name: list(by_key.values()) for name, by_key in found.items()}
-        return ExhaustiveExploration(outcomes, schedules, stopped_by, counter, broken, failures,
-                                     reduced, cut, self.notes)
+        outcomes = {name: list(by_key.values()) for name, by_key in self.found.items()}
+        return ExhaustiveExploration(outcomes, self.schedules, stopped_by, self.counter,
+                                     self.broken, self.failures, reduced, cut, self.notes)
+
+    def _one(self, forced, reduced):
+        """Run the schedule that takes the ``forced`` alternatives first: (the Run, its Replay)."""
+        net = self._network(self.schedules > 0)
+        box = {}
+
+        def make(run, cap):
+            e = box["engine"] = Replay(run, cap, forced, reduced, self.max_steps)
+            run.received = e.received
+            return e
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                run = execute(net, make, self.timeout, self.capacity,
+                              faults=_plan(net, self.faults))
+            except NetworkError:
+                run = net.last_run
+            except NetworkTimeout as err:
+                raise NetworkTimeout(f"While exploring every schedule: {err}") from err
+        for w in caught:
+            self.seen_warnings.setdefault((w.category, str(w.message)), None)
+        return run, box["engine"]
+
+    def _record(self, run, engine, reduced):
+        """Keep what one schedule's run gave; False if ``check=`` says it breaks the property."""
+        schedule = Schedule((c for _, _, c in engine.taken), reduced, self.capacity, self.faults)
+        sent = {name: nr.stats.sent for name, nr in run.nodes.items() if nr.kind == "source"}
+        if self.sources_sent is None:
+            self.sources_sent = sent
+        elif sent != self.sources_sent and not engine.bounded:
+            self._not_reset(self.sources_sent, sent)
+        for name, received in engine.received.items():
+            key = freeze(received)
+            f = self.found[name].get(key)
+            if f is None:
+                self.found[name][key] = Found(received, schedule)
+            else:
+                f.count += 1
+        for failure in run.failures:
+            self.failures.setdefault(failure.summary(), schedule)
+        if self.check is None:
+            return True
+        result = RunResult(
+            dict(engine.received), dict(run.unpaired), list(run.failures),
+            not engine.bounded and not engine.deadlocked, engine.deadlocked,
+            engine.bounded, schedule, dict(run.state))
+        try:
+            ok = self.check(result)
+        except AssertionError:
+            ok = False
+        if not ok:
+            self.counter, self.broken = schedule, result
+        return bool(ok)
 
     def _show(self, started, shown, schedules, found):
         if self.progress is False:

@@ -288,23 +288,27 @@ class Stepper(Engine):
             if run.steps >= self.max_steps:
                 self.bounded = True
                 return
-            w, q = alternatives[0] if len(alternatives) == 1 else self.choose(alternatives)
-            run.steps += 1
-            taken = None if q is None else q.edge
-            try:
-                taken = self._step(w, q)
-            except Stop:
+            self._go(*(alternatives[0] if len(alternatives) == 1 else self.choose(alternatives)))
+
+    def _go(self, w, q):
+        """Take the step chosen: ``w`` produces, or takes the head of ``q``, then hands on what it
+        made (once it wakes, if its function slept)."""
+        self.run.steps += 1
+        taken = None if q is None else q.edge
+        try:
+            taken = self._step(w, q)
+        except Stop:
+            raise
+        except BaseException as exc:  # outside the node's function (an observer, say)
+            if w.finished:
                 raise
-            except BaseException as exc:  # outside the node's function (an observer, say)
-                if w.finished:
-                    raise
-                w.nr.fail(exc, None, False, "stopped unexpectedly")
-            slept = clock.take_slept()
-            if slept:  # the step ends when the node wakes: what it made goes on then
-                w.asleep = True
-                clock.after(slept, ("wake", w, taken))
-            else:
-                self._after(w, taken)
+            w.nr.fail(exc, None, False, "stopped unexpectedly")
+        slept = self.clock.take_slept()
+        if slept:  # the step ends when the node wakes: what it made goes on then
+            w.asleep = True
+            self.clock.after(slept, ("wake", w, taken))
+        else:
+            self._after(w, taken)
 
     def _step(self, w, q):
         """One step of ``w``: a source produces; a ring is handled; any other node takes the head
