@@ -903,6 +903,10 @@ def node_detail(node, name=None):
     params = ", ".join(f"{k}={_short(v)}" for k, v in node.params.items())
     if params:
         fn = f"{fn or name}({params})"
+    if type(node).__name__ == "Timer":  # timers.py: how often it ticks says more than its function
+        fn = f"every {node.period:g} s"
+    if getattr(node, "timeout", None) is not None:  # timers.py: its timeout=
+        fn = f"{fn}, timeout {node.timeout:g} s" if fn else f"timeout {node.timeout:g} s"
     return fn if len(fn) <= 40 else fn[:39] + "\u2026"
 
 

@@ -208,6 +208,10 @@ class NodeFailure:
                     "instead, or use a ListSource)" if self.node.kind == "source" else
                     " (next(it) raises StopIteration once the iterator is used up; "
                     "next(it, default) returns default instead)")
+        elif type(self.message).__name__ == "Timeout" and self.has_message:  # timers.Timeout
+            hint = (" (its timeout= calls its function with a Timeout when nothing has arrived "
+                    "for that long: tell the two apart with isinstance(msg, Timeout), from "
+                    "dissyslab, and return None to send nothing)")
         if self.has_message:
             return f"{where} failed on message {short_repr(self.message)}: {exc}{hint}"
         return f"{where} failed: {exc}{hint}"

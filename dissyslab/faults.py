@@ -58,9 +58,9 @@ How faults are decided (the model):
   (``g.edge_counts``, ``g.edge_duplicated``, ``g.edge_received``,
   ``g.edge_discarded``, ``g.edge_lost``). A lost message still counts as
   having left its loop, so a loop whose retries stop still ends.
-* A traced run records ``lost``, ``duplicated`` and ``crash`` events
-  (``g.trace``); a delayed message's ``send`` and ``receive`` are that much
-  apart (in a seeded run, in the ``at`` column). A snapshot records no message
+* A traced run records ``lost``, ``duplicated``, ``delayed`` and ``crash``
+  events (``g.trace``); a delayed message's ``send`` and ``receive`` are that
+  much apart (in a seeded run, exactly, in the ``at`` column). A snapshot records no message
   that was lost.
 
 Only this module knows about faults: the node semantics (``semantics.py``)
@@ -491,10 +491,11 @@ def _copy(msg):
 class Delay:
     """One ``delay`` fault on one edge, decided for one run: how late each message arrives."""
 
-    def __init__(self, plan: Plan, fault: _Delay, edge: Edge) -> None:
+    def __init__(self, plan: Plan, fault: _Delay, edge: Edge, sender: NodeRun | None = None) -> None:
         self.plan, self.fault = plan, fault
         self.key = f"delay|{edge.label}"
         self.sent = 0  # messages sent along the edge so far (the index of the next)
+        self.sender = sender  # its watch hears of each message held up (a "delayed" trace event)
 
     def seconds_for(self, edge: Edge, msg: Any) -> float:
         """How many seconds the next message along the edge is held up (0: not at all)."""
@@ -505,10 +506,14 @@ class Delay:
             return 0.0
         if f.p is not None and not (f.p > 0 and _chance(self.plan.seed, self.key + "|p", index) < f.p):
             return 0.0
-        if isinstance(f.seconds, tuple):
-            low, high = f.seconds
-            return low + (high - low) * _chance(self.plan.seed, self.key, index)
-        return f.seconds
+        seconds = f.seconds
+        if isinstance(seconds, tuple):
+            low, high = seconds
+            seconds = low + (high - low) * _chance(self.plan.seed, self.key, index)
+        watch = None if self.sender is None else self.sender.watch
+        if seconds and watch is not None and hasattr(watch, "delayed"):
+            watch.delayed(self.sender.name, edge, msg, index, seconds)
+        return seconds
 
 
 class _Rule:
@@ -575,7 +580,7 @@ class Plan:
                 continue
             if isinstance(f, _Delay):
                 for e in f.edges:
-                    self.delays[e] = Delay(self, f, e)
+                    self.delays[e] = Delay(self, f, e, run.nodes[net.name_of(e.src)])
                 continue
             rule = _Rule(self, f)
             if isinstance(f, _Partition):

@@ -79,6 +79,9 @@ class Events:
     def duplicated(self, node: str, edge: Edge, msg: Any, index: int) -> None:
         """Message ``index`` of ``edge`` reaches ``node`` twice (a ``duplicate`` fault)."""
 
+    def delayed(self, node: str, edge: Edge, msg: Any, index: int, seconds: float) -> None:
+        """Message ``index`` that ``node`` sent along ``edge`` arrives ``seconds`` late (a ``delay``)."""
+
     def crash(self, node: str, after: int) -> None:
         """``node`` crashed (a ``crash`` fault) after ``after`` messages."""
 
@@ -100,7 +103,7 @@ class _AllOf(Events):
 
     def __getattribute__(self, name):
         if name in ("emit", "receive", "send", "drop", "fail", "discard", "end", "record",
-                    "marker", "lost", "duplicated", "crash", "timeout"):
+                    "marker", "lost", "duplicated", "crash", "timeout", "delayed"):
             calls = [getattr(o, name) for o in object.__getattribute__(self, "observers")]
             return lambda *args, **kw: [call(*args, **kw) for call in calls] and None
         return object.__getattribute__(self, name)

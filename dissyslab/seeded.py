@@ -411,6 +411,7 @@ class Scheduler(Engine):
             self._ended(flow.handled(taken, 1), todo)
         if w.alarm is not None:
             if nr.failure is not None:
+                w.setting += 1  # its last ring is void
                 self._ended(w.alarm.off(), todo)
             elif w.alarm.armed:
                 self._set_alarm(w)
@@ -475,11 +476,16 @@ class Scheduler(Engine):
 
     # --- virtual time (vclock.py): what the clock's events do --------------------------------
     def _happen(self, events):
-        """Events of this instant, in the order they were set: wake, arrive, ring."""
-        self.run.clock = self.clock.now
+        """Events of this instant, in the order they were set: wake, arrive, ring.
+
+        ``run.clock`` moves to this instant unless every event was a ring set
+        again since (or of a node that failed): those change nothing.
+        """
         todo = deque()
         for event in events:
             what = event[0]
+            if what != "ring":
+                self.run.clock = self.clock.now
             if what == "wake":  # a node's step that slept ends now: its results go on
                 _, w, edge = event
                 w.asleep = False
@@ -498,6 +504,7 @@ class Scheduler(Engine):
                 if setting == w.setting and not w.finished and w.alarm.armed and not any(
                         ib.queue for ib in w.inboxes):
                     w.rung = True
+                    self.run.clock = self.clock.now
         idle = deque(w for w in self.order
                      if not w.finished and w.inboxes and w.idle())  # a last arrival, say
         todo.extend(idle)

@@ -22,6 +22,8 @@ marker      the node took a snapshot's marker from ``edge``
 lost        a fault lost ``message`` along ``edge`` on its way to the node
 duplicated  a fault delivers ``message`` twice: the next ``receive`` with the
             same ``edge`` and ``index`` is its copy
+delayed     a ``delay`` fault holds up ``message``, which the node sent along
+            ``edge``: ``note`` says how late it arrives (its receive says when)
 crash       a ``crash`` fault stopped the node (``note``: after how many messages)
 timeout     the node's ``timeout=`` rang: its function is called with ``message``,
             a Timeout, and what it sends follows (``timers.py``)
@@ -61,7 +63,7 @@ from .observers import Events, Observer
 _new_record = tuple.__new__
 
 EVENTS = ("emit", "receive", "send", "drop", "fail", "discard", "end", "record", "marker",
-          "lost", "duplicated", "crash", "timeout")
+          "lost", "duplicated", "crash", "timeout", "delayed")
 
 
 class TraceRecord(NamedTuple):
@@ -313,6 +315,10 @@ class Tracer(Observer, Events):
         again = self.again.setdefault(i, {})
         again[index] = again.get(index, 0) + 1
         self._add(node, "duplicated", _kept(msg), self._labels[i], index)
+
+    def delayed(self, node, edge, msg, index, seconds):
+        i = self._ids[edge]
+        self._add(node, "delayed", _kept(msg), self._labels[i], index, f"{seconds:.6g} s late")
 
     def crash(self, node, after):
         self._add(node, "crash", note=f"after {after} message{'s' if after != 1 else ''}")

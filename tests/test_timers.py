@@ -9,6 +9,8 @@ timeout never comes *before* its time; the order of one edge is kept).
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dissyslab import (
     ListSource,
@@ -29,6 +31,8 @@ from dissyslab import (
     partition,
 )
 from dissyslab.vclock import VirtualClock
+from random_dags import build as build_dag
+from random_dags import dags
 
 T = 20
 SEEDS = [0, 1, 7]
@@ -288,6 +292,15 @@ def test_a_function_that_fails_on_a_timeout_is_reported():
         assert g.state["fragile"] == "failed"
 
 
+def test_a_function_that_forgets_timeouts_is_told_how_to_tell_them_apart():
+    node = Transform(fn=lambda x: x * 2, timeout=1, name="double")
+    g = network([(Source(fn=ListSource([1]).run, name="src"), node),
+                 (node, Sink(fn=lambda m: None, name="k"))])
+    with pytest.raises(NetworkError, match=r"failed on message Timeout\(after=1, at=1\): TypeError"
+                                           r".*isinstance\(msg, Timeout\)"):
+        g.run_network(seed=0, timeout=T)
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: Transform(fn=str, timeout=0, name="t"), "Transform named 't': timeout is the seconds"),
     (lambda: Transform(fn=str, timeout=-2, name="t"), "a number more than 0"),
@@ -310,9 +323,9 @@ def test_ray_and_exhaustive_search_refuse_timeouts_naming_the_node():
     g = network([(Source(fn=ListSource([1]).run, name="s"), node),
                  (node, Sink(fn=print, name="k"))])
     with pytest.raises(ValueError, match="'waits' has timeout=, which a Ray run does not support"):
-        g.run_network(engine="ray")
+        g.run_network(engine="ray", timeout=T)
     with pytest.raises(ValueError, match="'waits' has timeout=, which an exhaustive search"):
-        g.explore(exhaustive=True)
+        g.explore(exhaustive=True, timeout=T)
     assert not g.running
 
 
@@ -332,6 +345,8 @@ def test_a_delayed_edge_arrives_late_against_other_edges_and_keeps_its_order(see
     assert out == ["x", "y", "z", 1, 2, 3, 4]
     assert [r.at for r in g.trace.events("receive") if r.edge == "a → k"] == [1.5] * 4
     assert [r.at for r in g.trace.events("send") if r.edge == "a → k"] == [0.0] * 4
+    assert [(r.node, r.edge, r.index, r.note) for r in g.trace.events("delayed")] == [
+        ("a", "a → k", i, "1.5 s late") for i in range(4)]
     assert g.last_run.clock == 1.5
     accounted(g)
 
@@ -353,6 +368,7 @@ def test_delaying_only_some_messages():
     g.run_network(seed=0, trace=True, faults=[delay("a → k", 1.0, nth=[1])], timeout=T)
     times = [r.at for r in g.trace.events("receive") if r.edge == "a → k"]
     assert times == [0.0, 1.0, 1.0, 1.0]  # message 1 is late, and those behind it wait for it
+    assert [r.index for r in g.trace.events("delayed")] == [1]
     assert [m for m in out if isinstance(m, int)] == [1, 2, 3, 4]
 
 
@@ -398,9 +414,9 @@ def test_a_delay_with_bad_arguments_is_refused_when_it_is_made(fault, words):
 def test_a_delay_on_an_unknown_edge_or_twice_on_one_is_refused_before_the_run():
     g, out = two_streams()
     with pytest.raises(ValueError, match=r"no edge 'a → b'; its edges are: 'a → k', 'b → k'"):
-        g.run_network(seed=0, faults=[delay("a → b", 1)])
+        g.run_network(seed=0, faults=[delay("a → b", 1)], timeout=T)
     with pytest.raises(ValueError, match="the edge 'a → k' is already delayed"):
-        g.run_network(faults=[delay("a → k", 1), delay(("a", "k"), 2)])
+        g.run_network(faults=[delay("a → k", 1), delay(("a", "k"), 2)], timeout=T)
     assert out == [] and not g.running
 
 
@@ -492,3 +508,78 @@ def test_a_timer_in_a_threaded_run_is_stopped_at_once_by_the_run_s_timeout():
         with pytest.raises(NetworkTimeout):
             g.run_network(timeout=0.3)
     assert got == []
+
+
+# --- schedulers agree; the seed among what is ready at one instant; termination ---------------
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dags(), st.data())
+def test_on_any_dag_delays_change_no_result_and_keep_every_edge_in_order(dag, data):
+    g, _ = build_dag(dag)
+    labels = [e.label for e in g.edges]
+    faults = [delay(label, data.draw(st.sampled_from([0.5, (0.0, 2.0)])))
+              for label in data.draw(st.lists(st.sampled_from(labels), max_size=3, unique=True))]
+    seen = []
+    for run_seed in (dag[-1], None):
+        g, results = build_dag(dag)
+        g.run_network(seed=run_seed, faults=faults, timeout=T)
+        accounted(g)
+        seen.append({k: sorted(map(repr, got)) for k, got in results.items()})
+        for got in results.values():  # each source's messages reach a sink along a path in order
+            for path in {tuple(m[2]) for m in got}:
+                numbers = [m[1] for m in got if tuple(m[2]) == path]
+                assert numbers == sorted(numbers)
+    assert seen[0] == seen[1]
+
+
+def test_ticks_at_the_same_instant_are_ordered_by_the_seed_at_the_same_times():
+    orders = set()
+    for seed in range(10):
+        got = []
+        a, b = Timer(period=1, count=3, name="a"), Timer(period=1, count=3, name="b")
+        k = Sink(fn=got.append, name="k")
+        pa, pb = Transform(fn=lambda n: ("a", n), name="pa"), Transform(fn=lambda n: ("b", n),
+                                                                          name="pb")
+        g = network([(a, pa), (b, pb), (pa, k), (pb, k)])
+        g.run_network(seed=seed, trace=True, timeout=T)
+        assert [r.at for r in g.trace.events("receive") if r.node == "k"] == [1, 1, 2, 2, 3, 3]
+        orders.add(tuple(got))
+    assert len(orders) > 1  # who goes first at each instant is the seed's choice
+
+
+def test_a_timer_feeding_a_loop_ends_once_the_timer_has_ended_and_the_loop_is_quiet():
+    for seed in (None, 0, 5):
+        done = []
+        countdown = Split(fn=lambda n: [n - 1, None] if n > 0 else [None, "lift-off"],
+                          num_outputs=2, name="countdown")
+        g = network([(Timer(period=0.5, count=3), countdown), (countdown.out_0, countdown),
+                     (countdown.out_1, Sink(fn=done.append, name="done"))])
+        g.run_network(seed=seed, timeout=T)
+        assert done == ["lift-off"] * 3 and g.state == dict.fromkeys(g.state, "done")
+
+
+def test_explore_samples_runs_with_timers_and_timeouts():
+    g, said, faults = heartbeats()
+    ex = g.explore(runs=8, faults=faults, timeout=T)
+    assert [o.received for o in ex["log"]] == [["suspect worker at 5.5"]]
+
+
+def test_the_diagram_says_how_often_a_timer_ticks_and_how_long_a_node_waits():
+    from dissyslab import diagram
+
+    t = Timer(period=0.5, count=4)
+    w = Transform(fn=str, timeout=2, name="w")
+    text = diagram.text(network([(t, w), (w, Sink(fn=print, name="k"))]))
+    assert "timer  [every 0.5 s]" in text and "w  [str, timeout 2 s]" in text
+
+
+def test_a_run_ends_at_the_time_of_its_last_event_not_of_a_void_timeout():
+    def fragile(msg):
+        if msg == 2:
+            raise ValueError("two")
+        return msg
+
+    node = Transform(fn=fragile, timeout=5, name="fragile")
+    g = network([(Timer(period=1, count=3), node), (node, Sink(fn=lambda m: None, name="k"))])
+    with pytest.raises(NetworkError, match="two"):
+        g.run_network(seed=0, timeout=T)
+    assert g.last_run.clock == 3.0  # the last tick; the timeout it would have rung at 7 is void
