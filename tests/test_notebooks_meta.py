@@ -79,8 +79,8 @@ UNGRADED = {"13"}
 
 def test_there_is_one_lesson_per_module():
     numbers = sorted(p.name[:2] for p in LESSONS)
-    assert numbers == [f"{n:02d}" for n in range(1, 16)], (
-        f"notebooks/ should hold one lesson per module 01..15, found {numbers}"
+    assert numbers == [f"{n:02d}" for n in range(1, 17)], (
+        f"notebooks/ should hold one lesson per module 01..16, found {numbers}"
     )
 
 
