@@ -474,7 +474,8 @@ class NodeFaults:
                 watch.lost(nr.name, edge, msg)
 
     def arriving(self, edge: Edge, batch: list) -> list:
-        """What of ``batch`` (about to arrive along ``edge``) will not be lost: for snapshots."""
+        """What of ``batch`` (about to arrive along ``edge``) will not be lost: for snapshots, and
+        for a node's ``timeout=`` (a lost message is silence)."""
         start = self.arrived.get(edge, 0)
         rules = self.on.get(edge, ())
         return [m for j, m in enumerate(batch)

@@ -219,8 +219,9 @@ class Flow:
 class Alarm:
     """A node's ``timeout=``: the rule of when it rings, written once for every scheduler.
 
-    * The alarm is *set* when the run starts and again each time the node
-      takes a message. Once the node has waited ``seconds`` with nothing to
+    * The alarm is *set* when the run starts and again each time a message
+      reaches the node (one lost where it arrives, by a ``drop`` or a
+      ``partition``, is silence). Once the node has waited ``seconds`` with nothing to
       take, the alarm *rings*: the node's function is called with a
       :class:`~dissyslab.timers.Timeout` instead of a message.
     * A timeout that sends something (a retry, a suspicion) sets the alarm

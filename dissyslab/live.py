@@ -330,7 +330,9 @@ class LiveView:
                    for e in self.net.edges}
         with self._lock:
             snapshot = {name: (log.count, list(log.chunks)) for name, log in self._logs.items()}
-        failures = {name: w.failure for name, w in run.nodes.items() if w.failure is not None}
+        # a crash asked for in faults= (faults.py) is a fault, not an error: its node shows "crashed"
+        failures = {name: w.failure for name, w in run.nodes.items()
+                    if w.failure is not None and not getattr(w.failure, "injected", False)}
 
         # a snapshot being taken (snapshots.py): the nodes that have recorded, the edges recorded
         recorded, recording = set(), set()

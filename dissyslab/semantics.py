@@ -287,6 +287,15 @@ class NodeRun:
             self.paired += 1
 
     # --- a timeout (timers.py; when it rings is flow.Alarm's rule) ----------------------
+    def arrives(self, edge: Edge, batch: list) -> bool:
+        """Will a message of ``batch`` reach the node, not lost on the way by a fault (``faults.py``)?
+
+        A message lost where it arrives (``drop``, ``partition``, a crashed
+        node) is silence to the node: it does not set its ``timeout=`` again.
+        """
+        f = self.faults
+        return f is None or (self.state != "crashed" and bool(f.arriving(edge, batch)))
+
     def time_out(self, at: float) -> bool:
         """Nothing arrived for ``node.timeout`` seconds: call the function with a Timeout.
 

@@ -102,6 +102,7 @@ class StepNode:
         self.alarm = None
         self.setting = 0
         self.rung = False
+        self.reset = False  # its step took a message that set the alarm again
         self.ring = [(self, None)]  # the step that handles a ring
 
     def fits(self) -> bool:
@@ -325,11 +326,12 @@ class Stepper(Engine):
             nr.produce(1)
             self.current = None
             return None
-        if w.alarm is not None:  # a message taken sets the alarm again (flow.Alarm)
+        edge, msg = q.edge, q.items.popleft()
+        if w.alarm is not None and nr.arrives(edge, [msg]):  # it sets the alarm again (flow.Alarm)
             w.rung = False
             w.alarm.took()
             w.setting += 1
-        edge, msg = q.edge, q.items.popleft()
+            w.reset = True
         for rec in self.run.recordings:
             rec.took(nr, edge, [msg])
         # what a sink receives, kept as it arrives (its function may change it)
@@ -387,8 +389,9 @@ class Stepper(Engine):
             if nr.failure is not None:
                 w.setting += 1  # its last ring is void
                 self._ended(w.alarm.off(), todo)
-            elif w.alarm.armed:
+            elif w.alarm.armed and (w.reset or taken.__class__ is tuple):  # not for a lost one
                 self._set_alarm(w)
+            w.reset = False
         if nr.failure is not None and not w.finished:
             for qs in w.ports:  # what waits for it is counted and thrown away
                 for q in qs:
@@ -476,9 +479,8 @@ class Stepper(Engine):
                     q.items.append(token)
             else:  # "ring": a node's timeout, unless it was set again since
                 _, w, setting = event
-                if (setting == w.setting and not w.finished and w.alarm.armed
-                        and not any(q.items for q in w.queues)):
-                    w.rung = True
+                if setting == w.setting and not w.finished and w.alarm.armed:
+                    w.rung = True  # (a message waiting goes first: it may set the alarm again)
                     self.run.clock = self.clock.now
         todo.extend(w for w in self.order if not w.finished and w.ports and w.idle())
         self._finish(todo)

@@ -136,6 +136,7 @@ class NodeThread:
         if nr.failure is not None:  # crashed before it began (faults.py): its receivers hear "end"
             self._tell_receivers()
         alarm = self.alarm
+        self.due = None  # when its alarm rings (real seconds, at the pace), once it waits
         while True:
             if outbox is not None:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
@@ -147,11 +148,13 @@ class NodeThread:
                 self._end_edges(alarm.off())
                 continue
             else:
-                got = inbox.get(paced(alarm.seconds))
+                if self.due is None:
+                    self.due = time.monotonic() + paced(alarm.seconds)
+                got = inbox.get(max(0.0, self.due - time.monotonic()))
                 if not got and got is not None:  # nothing came for that long: it rings
+                    self.due = None
                     self._ring()
                     continue
-                alarm.took()
             if got is None:
                 return
             if nr.failure is None:
@@ -205,6 +208,9 @@ class NodeThread:
         nr = self.node_run
         before = [len(o) for o in nr.out] if self.loop_edges else None
         paired = nr.paired
+        if self.alarm is not None and nr.arrives(edge, chunk):  # it sets the alarm (flow.Alarm)
+            self.alarm.took()
+            self.due = None
         nr.take(port, edge, chunk)
         if before:
             self._count_made(before)

@@ -1156,3 +1156,26 @@ def test_a_run_stopped_with_the_stop_button_shows_its_final_picture():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_the_live_view_does_not_call_a_crash_asked_for_a_failure():
+    """Before: a node crashed by crash(...) in faults= made the view say 'Finished, 1 node
+    failed' and mark the sink's panel failed, though a crash is a fault asked for, not an error,
+    and the run ends normally (found writing lesson 16)."""
+    pytest.importorskip("ipywidgets")
+    from dissyslab import crash
+    from dissyslab.faults import Plan, check_faults
+
+    got = []
+    worker = Transform(fn=str.upper, name="worker")
+    g = network([(Source(fn=ListSource(["a", "b", "c"]).run, name="words"), worker),
+                 (worker, Sink(fn=got.append, name="log"))])
+    view = LiveView(g, show=False)
+    _ = view.widget
+    run(g, timeout=10, observers=[view],
+        faults=Plan(check_faults(g, [crash("worker", after=2)]), None))
+    final = view.widget.value
+    assert g.crashed == {"worker": 2} and got == ["A", "B"]
+    assert "crashed" in final  # the node is marked as crashed...
+    assert "node failed" not in final  # ...and nothing says the run failed,
+    assert 'data-state="failed"' not in final  # nor the sink's path

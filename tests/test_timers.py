@@ -583,3 +583,68 @@ def test_a_run_ends_at_the_time_of_its_last_event_not_of_a_void_timeout():
     with pytest.raises(NetworkError, match="two"):
         g.run_network(seed=0, timeout=T)
     assert g.last_run.clock == 3.0  # the last tick; the timeout it would have rung at 7 is void
+
+
+# --- a lost message is silence; a node that gave up waits for the next message -------------------
+def beats_to_monitor(silence=2.5):
+    """A worker beats once a second (1..6) to a monitor that suspects it after ``silence`` s."""
+    said = []
+
+    def monitor(msg):
+        return ("suspect", msg.at) if isinstance(msg, Timeout) else None
+
+    worker = Transform(fn=lambda n: ("alive", n), name="worker")
+    watch = Transform(fn=monitor, timeout=silence, name="monitor")
+    g = network([(Timer(period=1.0, count=6, name="clock"), worker), (worker, watch),
+                 (watch, Sink(fn=said.append, name="log"))])
+    return g, said
+
+
+LOSSES = {"drop": drop("worker → monitor", nth=[1, 2, 3]),
+          "partition": partition(["worker"], ["monitor"], start=2, end=5)}
+
+
+@pytest.mark.parametrize("fault", sorted(LOSSES))
+def test_lost_heartbeats_are_silence_to_the_monitor(fault):
+    """Before: a message lost where it arrives set the monitor's alarm again, as if it had come,
+    so a monitor never noticed lost heartbeats (found writing lesson 16)."""
+    g, said = beats_to_monitor()
+    g.run_network(seed=0, faults=[LOSSES[fault]], timeout=T, live=False)
+    # beats 2, 3 and 4 never reach the monitor: it took its last at 1 s, so it suspects the
+    # worker 2.5 s later, at 3.5 s, and again 2.5 s after the last beat, at 8.5 s
+    assert said == [("suspect", 3.5), ("suspect", 8.5)]
+
+
+def test_lost_heartbeats_are_silence_in_a_threaded_run_too():
+    g, said = beats_to_monitor()
+    g.run_network(faults=[LOSSES["drop"]], timeout=T, live=False)
+    # a gap of 4 periods is longer than the 2.5 s timeout at any speed: one suspicion in the
+    # gap, one after the last beat (a slow machine can only add some, never take one away)
+    assert len(said) >= 2 and said[0][1] < said[-1][1]
+
+
+def test_without_losses_the_monitor_suspects_only_after_the_last_beat():
+    g, said = beats_to_monitor()
+    g.run_network(seed=0, timeout=T, live=False)
+    assert said == [("suspect", 8.5)]
+
+
+@pytest.mark.parametrize("seed", [0, None], ids=["seeded", "threads"])
+def test_a_node_that_gave_up_waits_for_the_next_message_then_rings_again(seed):
+    """Before: in a threaded run a node whose timeout gave up (returned None) was never set
+    again by a later message, so it did not notice the silence after it; seeded runs did."""
+    said = []
+
+    def monitor(msg):
+        said.append(("timeout", msg.at) if isinstance(msg, Timeout) else ("message", msg))
+
+    def slow(n):
+        time.sleep(paced(3.0) if n == 2 else 0)
+        return n
+
+    src, s = Source(fn=ListSource([1, 2]).run, name="numbers"), Transform(fn=slow, name="slow")
+    g = network([(src, s), (s, Sink(fn=monitor, timeout=1.0, name="monitor"))])
+    g.run_network(seed=seed, timeout=T, live=False)
+    assert [k for k, _ in said] == ["message", "timeout", "message", "timeout"]
+    if seed is not None:
+        assert said == [("message", 1), ("timeout", 1.0), ("message", 2), ("timeout", 4.0)]
