@@ -83,9 +83,12 @@ class NodeRun:
         self.outs = outs
         self.out = [[] for _ in outs]  # per output port: results not yet handed over
         # per fanout port: one list of copies per edge after the first, made with each result
-        # (``copies`` False: the transport gives every receiver its own copy, as pickling does)
+        # (``copies`` False: the transport gives every receiver its own copy, as pickling does).
+        # While every result of the batch is a number, string... (``copying.ATOMS``) they stay
+        # empty: the edges share the results, which cannot change (``mixed[port]`` False).
         self.copies = [[[] for _ in edges[1:]] if copies and len(edges) > 1 else None
                        for edges in outs]
+        self.mixed = [False] * len(outs)
         # ``check(item, edge)``: raises CannotSend if ``item`` cannot travel along ``edge``
         # (Ray: pickle); numbers, strings and the like always can
         self.check = check
@@ -378,14 +381,17 @@ class NodeRun:
         items = out if clear and start == 0 and end == len(out) else out[start:end]
         edges = self.outs[port]
         copies = self.copies[port]
-        if copies is not None:
-            batches = [items] + [c[start:end] for c in copies]
-        else:
+        if copies is None:
             batches = [items] * len(edges)
+        elif self.mixed[port]:
+            batches = [items] + [c[start:end] for c in copies]
+        else:  # results that cannot change: each edge its own list of the same results
+            batches = [items] + [out[start:end] for _ in copies]
         if clear:
             self.out[port] = []
             if copies is not None:
                 self.copies[port] = [[] for _ in copies]
+                self.mixed[port] = False
         n = end - start
         counts = self.edge_counts
         for edge in edges:
@@ -403,18 +409,32 @@ class NodeRun:
         it (:class:`CannotSend`). Made again for each batch: ``hand_over``
         starts new lists.
         """
-        append = self.out[port].append
+        out = self.out[port]
+        append = out.append
         copies, check, watch = self.copies[port], self.check, self.watch
         if copies is None and check is None and watch is None:
             return append
         appends = [c.append for c in copies] if copies is not None else ()
         edges = self.outs[port]
-        copy = self._copy
+        copy, mixed = self._copy, self.mixed
+
+        def first_changeable():
+            """The first result that can change: from now on each edge keeps its own copies,
+            and those before it (which cannot change) are shared."""
+            for c in copies:
+                c.extend(out)
+            mixed[port] = True
+
         if check is None and watch is None and len(appends) == 1:  # fanout to two: the common case
             other, second = appends[0], edges[1]
 
             def add_two(item):
-                other(item if item.__class__ in ATOMS else copy(item, second))
+                if item.__class__ not in ATOMS:
+                    if not mixed[port]:
+                        first_changeable()
+                    other(copy(item, second))
+                elif mixed[port]:
+                    other(item)
                 append(item)
             return add_two
 
@@ -422,9 +442,12 @@ class NodeRun:
 
         def add(item):
             if item.__class__ in ATOMS:
-                for a in appends:
-                    a(item)
+                if mixed[port]:
+                    for a in appends:
+                        a(item)
             else:
+                if appends and not mixed[port]:
+                    first_changeable()
                 if check is not None:
                     check(item, edges[0])
                 if appends:

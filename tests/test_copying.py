@@ -76,3 +76,35 @@ def test_a_copy_to_keep_does_not_change_with_the_message_and_never_fails():
     lock = threading.Lock()  # cannot be copied: kept as its short repr, without an address
     assert copy_to_keep(lock) == "<lock object>"
     assert copy_to_keep([lock], stand_in=lambda text: ("shown", text)) == ("shown", "<list object>")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("seed", [None, 0, 3], ids=["threads", "seed 0", "seed 3"])
+@pytest.mark.parametrize("paths", [2, 3])
+def test_fanout_shares_numbers_and_copies_what_can_change_even_after_numbers(seed, paths):
+    """A fanout's edges share results that cannot change (numbers, strings) until a result that
+    can change comes; from then on every edge gets its own copy of each such result, in place."""
+    from dissyslab import ListSource, Sink, Source, Transform, network
+
+    items = [1, "a", [1], 2, {"k": [0]}, 3, [2], "b"]
+
+    def change(msg):
+        if isinstance(msg, list):
+            msg.append("changed")
+        elif isinstance(msg, dict):
+            msg["k"].append("changed")
+        return msg
+
+    src = Source(fn=ListSource(items=items).run, name="src")
+    got = [[] for _ in range(paths)]
+    edges = []
+    for i in range(paths):
+        t = Transform(fn=change, name=f"change_{i}")
+        edges += [(src, t), (t, Sink(fn=got[i].append, name=f"keep_{i}"))]
+    network(edges).run_network(seed=seed, timeout=30, live=False)
+    expected = [1, "a", [1, "changed"], 2, {"k": [0, "changed"]}, 3, [2, "changed"], "b"]
+    for i in range(paths):
+        assert got[i] == expected, (i, got[i])  # each path changed its own copy, once
+    for i in range(1, paths):
+        assert all(a is not b for a, b in zip(got[0], got[i], strict=True)
+                   if not isinstance(a, (int, str)))
