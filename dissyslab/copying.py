@@ -44,6 +44,15 @@ def copy_message(msg: Any) -> Any:
         return copy.deepcopy(msg)
 
 
+def copier_of(msg: Any) -> Callable[[Any], Any]:
+    """The function that copies ``msg`` (not in ``ATOMS``): a fanout looks it up once per result.
+
+    It may raise RecursionError for a container that contains itself, where
+    :func:`copy_any` falls back to ``copy.deepcopy``.
+    """
+    return _COPIERS.get(msg.__class__) or copy_any
+
+
 def copy_any(msg):
     """Return a copy of ``msg``, a value whose type is not in ``ATOMS`` (the fanout's fast path)."""
     copier = _COPIERS.get(msg.__class__)
@@ -109,7 +118,9 @@ def _copy_list(value, atoms=ATOMS):  # (ATOMS bound as a local name: looked up f
 def _copy_dict(value, atoms=ATOMS):
     new = value.copy()
     for k, v in value.items():
-        if v.__class__ not in atoms:
+        if v.__class__ is list:  # a record's list of tags, say: straight to its copier
+            new[k] = _copy_list(v)
+        elif v.__class__ not in atoms:
             new[k] = _copy(v)
         if k.__class__ not in atoms and _copy(k) is not k:
             return copy.deepcopy(value)  # a key that can change (rare): copy keys too

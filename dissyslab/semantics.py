@@ -47,7 +47,7 @@ from collections import deque
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .copying import ATOMS, copy_any, copy_message
+from .copying import ATOMS, copier_of, copy_any, copy_message
 from .errors import CopyError, NodeFailure, exception_text, short_repr
 from .nodes import Node, NodeStats
 
@@ -452,7 +452,7 @@ class NodeRun:
                     check(item, edges[0])
                 if appends:
                     try:  # all, before any is kept
-                        made = [copy_any(item) for _ in rest]
+                        made = [copier(item) for copier in [copier_of(item)] for _ in rest]
                     except Exception:  # say which edge, and why (CannotSend)
                         made = [copy(item, edge) for edge in rest]
                     for a, m in zip(appends, made, strict=True):
