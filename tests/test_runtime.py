@@ -421,3 +421,49 @@ def test_capacity_is_a_strict_bound_on_waiting_messages():
     timer.cancel()
     # the sink holds one chunk while it is stuck; at most 5 more wait in its inbox
     assert waiting and waiting[0] <= 5 + 5
+
+
+@pytest.mark.timeout(60)
+def test_full_garbage_collections_are_rare_during_a_run_and_put_back_after():
+    """A run makes Python's full collections rare (a sink keeps everything it receives, and each
+    full collection looks at all of it); after the run, and after a failed one, the thresholds
+    are what they were, and a change the program made meanwhile is kept."""
+    import gc
+
+    from dissyslab import ListSource, NetworkError, Sink, Source, Transform, network
+
+    before = gc.get_threshold()
+    seen = []
+
+    def look(x):
+        seen.append(gc.get_threshold())
+        return x
+
+    src, t = Source(fn=ListSource([1, 2]).run, name="s"), Transform(fn=look, name="t")
+    g = network([(src, t), (t, Sink(fn=lambda m: None, name="k"))])
+    for seed in (None, 0):
+        seen.clear()
+        g.run_network(seed=seed, timeout=10, live=False)
+        assert seen and all(th[2] >= 1000 and th[:2] == before[:2] for th in seen)
+        assert gc.get_threshold() == before
+
+    def boom(x):
+        raise ValueError("no")
+
+    src, t = Source(fn=ListSource([1]).run, name="s"), Transform(fn=boom, name="t")
+    bad = network([(src, t), (t, Sink(fn=lambda m: None, name="k"))])
+    with pytest.raises(NetworkError):
+        bad.run_network(timeout=10, live=False)
+    assert gc.get_threshold() == before
+
+    def mine(x):
+        gc.set_threshold(500, 5, 5)  # the program's own choice, made during the run
+        return x
+
+    src, t = Source(fn=ListSource([1]).run, name="s"), Transform(fn=mine, name="t")
+    try:
+        network([(src, t), (t, Sink(fn=lambda m: None, name="k"))]).run_network(
+            timeout=10, live=False)
+        assert gc.get_threshold() == (500, 5, 5)
+    finally:
+        gc.set_threshold(*before)
