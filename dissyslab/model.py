@@ -305,6 +305,12 @@ class Network:
                 for e in self.out_edges(n)
             )
             fn = "" if n.kind == "merge_synch" else f" fn={function_name(n.fn)}"
+            if getattr(n, "period", None) is not None:  # a Timer (timers.py): how it ticks
+                fn = f" ticks every {n.period:g} s" + "".join(
+                    f", {k}={v:g}" for k, v in (("count", n.count), ("until", n.until))
+                    if v is not None)
+            if getattr(n, "timeout", None) is not None:
+                fn += f" timeout={n.timeout:g} s"
             lines.append(f"{n.kind:<11} {self.name_of(n)}{fn}" + (f"  → {outs}" if outs else ""))
         return "\n".join(lines)
 

@@ -648,3 +648,12 @@ def test_a_node_that_gave_up_waits_for_the_next_message_then_rings_again(seed):
     assert [k for k, _ in said] == ["message", "timeout", "message", "timeout"]
     if seed is not None:
         assert said == [("message", 1), ("timeout", 1.0), ("message", 2), ("timeout", 4.0)]
+
+
+def test_the_text_picture_says_how_a_timer_ticks_and_a_nodes_timeout():
+    """Before: g.describe() showed a timer as 'fn=Ticks.run' and no node's timeout."""
+    t = Timer(period=0.5, count=3, name="clock")
+    w = Transform(fn=lambda m: None, timeout=2, name="watch")
+    text = network([(t, w), (w, Sink(fn=print, name="log"))]).describe()
+    assert "clock ticks every 0.5 s, count=3" in text and "Ticks" not in text
+    assert "<lambda> timeout=2 s" in text
