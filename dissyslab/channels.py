@@ -90,6 +90,24 @@ class Channel:
             self.room.give(room, n)
             self._wake_writers()
 
+    def give_back(self, flow: Flow, edge: Edge, n: int) -> None:
+        """The receiver has taken ``n`` messages that came along ``edge``: the places that frees
+        (the flow's rule, :meth:`Flow.give_back`) are given back, and waiting senders wake."""
+        if self.capacity is None:
+            return
+        with self._lock:
+            flow.give_back(self.room, edge, n)
+            self._wake_writers()
+
+    def give_paired(self, pairs: int, failed: bool) -> None:
+        """A MergeSynch made ``pairs`` pairs (or failed): give back what :meth:`Room.give_paired`
+        frees, and wake waiting senders."""
+        if self.capacity is None or (pairs <= 0 and not failed):
+            return
+        with self._lock:
+            self.room.give_paired(pairs, failed)
+            self._wake_writers()
+
     def senders_waiting(self) -> bool:
         """Does a sender wait for room here? (A glance, without the lock.)"""
         return any(self._writers)

@@ -132,7 +132,7 @@ class Room:
         return freed
 
     def give_paired(self, pairs: int, failed: bool) -> None:
-        """Give back what :meth:`paired` frees (for a scheduler that holds the Room itself)."""
+        """Give back what :meth:`paired` frees (threads: under their channel's lock)."""
         for room, k in enumerate(self.paired(pairs, failed)):
             self.give(room, k)
 
@@ -174,7 +174,7 @@ class Flow:
 
     def give_back(self, room: Room, edge: Edge, n: int) -> None:
         """The receiver whose room is ``room`` has taken ``n`` messages that came along ``edge``:
-        give back the places that frees (for a scheduler that holds the Room itself)."""
+        give back the places that frees (threads: under their channel's lock)."""
         if self.bounded(edge):
             r = room.room_of(edge)
             room.give(r, room.taken(r, n))

@@ -1268,10 +1268,8 @@ class Hub(Engine):
         to fit: at least one message at a time.
         """
         k = want
-        for dst, room, per in self._targets(place):
-            if whole and dst.room.used[room] <= 0:
-                continue
-            k = min(k, dst.room.grant(room, k * per, per) // per)
+        for dst, room, per in self._targets(place):  # (whole: the batch is the least it takes)
+            k = min(k, dst.room.grant(room, k * per, k * per if whole else per) // per)
         return k
 
     def _reserve(self, place, k, sign=1):

@@ -451,8 +451,9 @@ class NodeRun:
                 if check is not None:
                     check(item, edges[0])
                 if appends:
+                    copier = copier_of(item)
                     try:  # all, before any is kept
-                        made = [copier(item) for copier in [copier_of(item)] for _ in rest]
+                        made = [copier(item) for _ in rest]
                     except Exception:  # say which edge, and why (CannotSend)
                         made = [copy(item, edge) for edge in rest]
                     for a, m in zip(appends, made, strict=True):

@@ -179,9 +179,8 @@ class NodeThread:
         """
         nr, outbox, clock, largest = self.node_run, self.outbox, time.perf_counter, self.largest
         port, pos, n, size = edge.dst_port or 0, 0, len(batch), self.size
-        room = self.inbox.room
-        where = room.room_of(edge)
-        bounded = self.flow.bounded(edge)
+        inbox, flow, merge = self.inbox, self.flow, self.inbox.room.merge
+        bounded = flow.bounded(edge)
         while pos < n:
             k = size if outbox is None or nr.failure else outbox.room(size)
             chunk = batch if pos == 0 and k >= n else batch[pos:pos + k]
@@ -189,12 +188,12 @@ class NodeThread:
             started = clock()
             # a slow function's message (or one into a MergeSynch, kept until paired) is taken
             # now; a fast function's chunk gives its room back once handled
-            early = len(chunk) == 1 or room.merge
+            early = len(chunk) == 1 or merge
             if early and bounded:
-                self._give_back(where, len(chunk))
+                inbox.give_back(flow, edge, len(chunk))
             self._step(port, edge, chunk)
             if not early and bounded:
-                self._give_back(where, len(chunk))
+                inbox.give_back(flow, edge, len(chunk))
             now = clock()
             size = 1 if now - started > LATENCY else min(size * 2, largest)
             if nr.failure is not None:
@@ -215,9 +214,7 @@ class NodeThread:
         if before:
             self._count_made(before)
         if nr.kind == "merge_synch":  # each new pair frees one place in every input's room
-            for where, k in enumerate(self.inbox.room.paired(nr.paired - paired,
-                                                              nr.failure is not None)):
-                self.inbox.release(k, where)
+            self.inbox.give_paired(nr.paired - paired, nr.failure is not None)
         for ended in self.flow.handled(edge, len(chunk)):
             self.threads.channel_of[ended].end(ended)
 
@@ -236,12 +233,6 @@ class NodeThread:
     def _end_edges(self, edges):
         for edge in edges:
             self.threads.channel_of[edge].end(edge)
-
-    def _give_back(self, where, n):
-        """The node has had ``n`` messages of room ``where``: free what the Room says."""
-        k = self.inbox.room.taken(where, n)
-        if k:
-            self.inbox.release(k, where)
 
     def _tell_receivers(self, send=True):
         """Send what is held, then tell the receivers the flow names that this sender has ended (once)."""
