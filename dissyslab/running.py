@@ -53,6 +53,8 @@ DEFAULT_CAPACITY = 10_000
 TICK = 0.01
 #: a deadline noticed this many seconds late was held up by a call Python cannot interrupt
 HELD = 0.25
+#: most messages counted while the deadline was noticed late, for a held call to be blamed
+HELD_PROGRESS = 1_000
 #: seconds given to the nodes to stop after a timeout or an interrupt
 STOP_GRACE = 1.0
 
@@ -271,7 +273,9 @@ def _execute(net, make, timeout, capacity, observers, seed, resume, stuck_text, 
                 observer.finished(r, "interrupted")
             raise
         else:
-            outcome = wait(engine.done, r.observers, timeout, tick=engine.tick)
+            outcome = wait(engine.done, r.observers, timeout, tick=engine.tick,
+                           progress=lambda: sum(nr.stats.received + nr.stats.sent
+                                                for nr in r.nodes.values()))
         if outcome in ("timeout", "interrupted", "held"):
             # a snapshot still being taken would be completed by nodes that are stopped,
             # without the messages between them: it is dropped, and the error says so
@@ -407,16 +411,21 @@ class Finished(threading.Event):
 
 
 def wait(done: Finished, observers: list[Observer], timeout: float | None,
-         tick: Callable[[], None] | None = None) -> str:
+         tick: Callable[[], None] | None = None,
+         progress: Callable[[], int] | None = None) -> str:
     """Wait for ``done``: "finished", "timeout", "interrupted" (Ctrl-C), "late" or "held".
 
     A call Python cannot interrupt (C code such as a long regular expression)
     can hold the interpreter past the deadline: the calling thread wakes up
     only when it returns. "late": the run had ended by itself by then, after
-    the deadline; "held": it had not, and the deadline was noticed late.
-    Either way the time limit was broken, and is reported.
+    the deadline; "held": it had not, and the deadline was noticed late while
+    the nodes made next to no ``progress`` (a count of what they received and
+    sent; the held call's own batch may end in it): a busy machine that runs
+    the nodes but wakes this thread late is no such call. Either way the time
+    limit was broken, and is reported.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
+    seen = progress() if progress is not None else None
     try:
         while not done.wait(TICK):
             if tick is not None:
@@ -424,7 +433,12 @@ def wait(done: Finished, observers: list[Observer], timeout: float | None,
             for observer in observers:
                 observer.tick()
             if deadline is not None and time.monotonic() >= deadline:
-                return "held" if time.monotonic() - deadline > HELD else "timeout"
+                held = time.monotonic() - deadline > HELD
+                if held and progress is not None and progress() - seen > HELD_PROGRESS:
+                    held = False  # the nodes went on meanwhile: no call held them up
+                return "held" if held else "timeout"
+            if progress is not None:
+                seen = progress()
     except KeyboardInterrupt:
         return "interrupted"
     if deadline is not None and done.at is not None and done.at > deadline:

@@ -467,3 +467,31 @@ def test_full_garbage_collections_are_rare_during_a_run_and_put_back_after():
         assert gc.get_threshold() == (500, 5, 5)
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.timeout(30)
+def test_a_deadline_noticed_late_blames_a_held_call_only_when_the_nodes_stood_still():
+    """Before: on a loaded machine that woke the calling thread late while the nodes ran on
+    (lesson 01 under CPU load), a timeout blamed "a call that Python cannot interrupt"."""
+    import time
+
+    from dissyslab.running import HELD, HELD_PROGRESS, Finished, wait
+
+    def late_once(counts, step):
+        state = {"slept": False}
+
+        def tick():
+            if not state["slept"]:  # the calling thread is woken long after the deadline
+                state["slept"] = True
+                time.sleep(0.05 + HELD * 2)
+            counts[0] += step  # what the nodes did meanwhile
+
+        return tick
+
+    counts = [0]
+    ran_on = wait(Finished(), [], 0.05, tick=late_once(counts, 10 * HELD_PROGRESS),
+                  progress=lambda: counts[0])
+    assert ran_on == "timeout"
+    counts = [0]
+    stood_still = wait(Finished(), [], 0.05, tick=late_once(counts, 0), progress=lambda: counts[0])
+    assert stood_still == "held"
