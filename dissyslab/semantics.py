@@ -412,10 +412,19 @@ class NodeRun:
         out = self.out[port]
         append = out.append
         copies, check, watch = self.copies[port], self.check, self.watch
-        if copies is None and check is None and watch is None:
-            return append
-        appends = [c.append for c in copies] if copies is not None else ()
         edges = self.outs[port]
+        if copies is None and watch is None:
+            if check is None:
+                return append
+            if edges:
+                first = edges[0]
+
+                def add_checked(item):  # one edge, on Ray: only what is not an atom needs a look
+                    if item.__class__ not in ATOMS:
+                        check(item, first)
+                    append(item)
+                return add_checked
+        appends = [c.append for c in copies] if copies is not None else ()
         copy, mixed = self._copy, self.mixed
 
         def first_changeable():
