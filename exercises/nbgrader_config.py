@@ -79,6 +79,9 @@ c.GradeInSubprocess.test_timeout = 60        # a test cell (it may run the netwo
 c.GradeInSubprocess.notebook_timeout = 600   # one notebook in all
 c.GradeInSubprocess.memory_mb = 4096         # address space of each process of a submission,
                                              # and all of them together where a cgroup can be made
+c.GradeInSubprocess.scratch_mb = 256         # the folder a submission runs in (its data files and
+                                             # what it writes), and again its /tmp: RAM, counted in
+                                             # memory_mb where a cgroup can be made
 # A failed hidden test says which check failed, not its inputs and expected values; set this
 # to True to show them in the feedback too (the hidden tests are then less hidden next year).
 c.GradeInSubprocess.hidden_details = False

@@ -767,13 +767,15 @@ for i in range(12):
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.parametrize("scratch_mb", [None, 40])
 @pytest.mark.parametrize("box", ["bwrap", "unshare"])
 def test_the_scratch_folder_cannot_fill_the_disk_and_keeps_the_data_files(tmp_path, monkeypatch,
-                                                                           box):
+                                                                           box, scratch_mb):
     """Before: the scratch folder was the host's disk with no quota (1,200 MB written in 5 s).
 
     Now it is a size-limited tmpfs in the box, filled from the prepared folder (read-only),
-    with bubblewrap and without it."""
+    with bubblewrap and without it; its size is the ``scratch_mb`` setting (256 MB unless set:
+    a course whose data is larger sets more)."""
     import os
 
     from dissyslab.check.grading import sandbox
@@ -790,15 +792,42 @@ def test_the_scratch_folder_cannot_fill_the_disk_and_keeps_the_data_files(tmp_pa
     (folder / "words.txt").write_text("an ordinary data file\n")
     (folder / "data" / "more.txt").write_text("and another\n")
     sub = Submission(notebook_path(EXERCISES, FANOUT)).answer("task1_answer", FILL_WORK)
-    result = grade_notebook(sub.nb, workdir=folder, memory_mb=1024, cell_timeout=60)
+    result = grade_notebook(sub.nb, workdir=folder, memory_mb=1024, cell_timeout=60,
+                            scratch_mb=scratch_mb)
     cell = next(c for c in result.cells if c.role == "answer" and c.task == 1)
     printed = "".join(o.get("text", "") for o in cell.outputs)
     assert "an ordinary data file | and another" in printed, (printed, cell.error)
     assert "stopped: No space left on device" in printed, printed
     wrote = int(printed.split("wrote ")[1].split(" MB")[0])
-    assert wrote <= sandbox.WORK_MB, printed
+    size = sandbox.SCRATCH_MB if scratch_mb is None else scratch_mb
+    assert size - 20 <= wrote <= size, printed  # (written 10 MB at a time)
     # nothing the box wrote reached the prepared folder
     assert sorted(p.name for p in folder.rglob("*")) == ["data", "more.txt", "words.txt"]
+
+
+@pytest.mark.timeout(600)
+def test_the_course_sets_the_size_of_the_scratch_folder(small_course, tmp_path):
+    """``c.GradeInSubprocess.scratch_mb`` in the course's nbgrader_config.py reaches the box."""
+    from dissyslab.check.grading import sandbox
+
+    if sandbox.isolation(tmp_path, tmp_path, sys.executable)[0] is None:
+        pytest.skip("no box can be made here")
+    course = _fresh_copy(small_course, tmp_path)
+    config = course / "nbgrader_config.py"
+    line = "c.GradeInSubprocess.scratch_mb = 256"
+    assert line in config.read_text()
+    config.write_text(config.read_text().replace(line, "c.GradeInSubprocess.scratch_mb = 40"))
+    folder = _hand_in(course, "filler", FILL_WORK).parent  # with the data files it reads
+    (folder / "data").mkdir()
+    (folder / "words.txt").write_text("an ordinary data file\n")
+    (folder / "data" / "more.txt").write_text("and another\n")
+    result = nbgrader(course, "autograde", FANOUT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    nb = load(course / "autograded" / "filler" / FANOUT / notebook_path(course, FANOUT).name)
+    printed = json.dumps(nb)
+    assert "stopped: No space left on device" in printed, printed
+    wrote = int(printed.split("wrote ")[1].split(" MB")[0])
+    assert 20 <= wrote <= 40, printed
 
 
 # --- a submission's processes together are bounded (a cgroup), not only each one -------------

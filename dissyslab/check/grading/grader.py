@@ -255,7 +255,8 @@ def split_test(source):
 class _Student:
     """The sandboxed process that runs one submission's code, and the pipes to it."""
 
-    def __init__(self, workdir, python, memory_mb, cpu_seconds, log, allow_unisolated=False):
+    def __init__(self, workdir, python, memory_mb, cpu_seconds, log, allow_unisolated=False,
+                 scratch_mb=sandbox.SCRATCH_MB):
         self.tmp = tempfile.mkdtemp(prefix="dissyslab-grading-")
         self.proc = None
         work = Path(self.tmp) / "work"
@@ -278,7 +279,7 @@ class _Student:
             _package().write(lib)
         try:
             cmd, cwd, missing = sandbox.command(lib, work, python, lambda libpath: [
-                "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds, allow_unisolated)
+                "-I", "-c", _BOOT, libpath], memory_mb, cpu_seconds, allow_unisolated, scratch_mb)
         except sandbox.NoIsolation:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
@@ -499,7 +500,8 @@ def _error(raw):
 
 def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TEST_TIMEOUT,
                    notebook_timeout=NOTEBOOK_TIMEOUT, memory_mb=MEMORY_MB, python=None,
-                   grace=GRACE, trusted_dir=None, hidden_details=False, allow_unisolated=False):
+                   grace=GRACE, trusted_dir=None, hidden_details=False, allow_unisolated=False,
+                   scratch_mb=None):
     """Grade one notebook (a dict in nbformat 4 layout); return a :class:`Grading`.
 
     ``workdir``: a folder whose files (data the notebook reads) are copied for the
@@ -508,6 +510,8 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
     ``hidden_details``: show the full message of a failed hidden test (its data too).
     ``allow_unisolated``: run the student's code even where it cannot be isolated (otherwise
     :class:`~dissyslab.check.grading.sandbox.NoIsolation` is raised before anything runs).
+    ``scratch_mb``: MB of the box's scratch folder, and of its /tmp (default
+    :data:`~dissyslab.check.grading.sandbox.SCRATCH_MB`).
     """
     cells = nb["cells"]
     results = [CellResult(i, role_of(c)) for i, c in enumerate(cells)]
@@ -532,7 +536,7 @@ def grade_notebook(nb, workdir=None, cell_timeout=CELL_TIMEOUT, test_timeout=TES
         trusted_dir = None
 
     student = _Student(workdir, python, memory_mb, notebook_timeout, grading.log,
-                       allow_unisolated)
+                       allow_unisolated, sandbox.SCRATCH_MB if scratch_mb is None else scratch_mb)
     grading.skipped = student.skipped
     conn = remote.Connection(student.talk, grace)
     run = _Run(grading, student, conn, cells, cell_timeout, test_timeout, grace, trusted_dir,

@@ -135,6 +135,10 @@ class GradeInSubprocess(NbGraderPreprocessor):
                         help="Memory of a submission in MB: each process's address space, and "
                              "all its processes together where a cgroup can be made."
                         ).tag(config=True)
+    scratch_mb = Integer(sandbox.SCRATCH_MB, min=1,
+                         help="MB of the folder a submission runs in (its data files and what "
+                              "it writes), and again of its /tmp: each held in RAM, and counted "
+                              "in memory_mb where a cgroup can be made.").tag(config=True)
     hidden_details = Bool(False, help="Show the full message of a failed hidden test, with its "
                                       "inputs and expected values (the student sees them in the "
                                       "feedback).").tag(config=True)
@@ -164,7 +168,7 @@ class GradeInSubprocess(NbGraderPreprocessor):
             notebook_timeout=self.notebook_timeout, memory_mb=self.memory_mb,
             grace=self.kill_grace, hidden_details=self.hidden_details,
             trusted_dir=self._source_folder(resources["nbgrader"].get("assignment")),
-            allow_unisolated=self.run_student_code_without_isolation)
+            allow_unisolated=self.run_student_code_without_isolation, scratch_mb=self.scratch_mb)
         for line in result.log:
             self.log.warning("%s: %s", resources["nbgrader"].get("student", "?"), line)
         refused = [tuple(f) for f in files.refused(self._refused_folder(resources))]

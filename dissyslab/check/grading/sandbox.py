@@ -40,10 +40,9 @@ GIVEN = "/grading/given"
 _ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
         "/etc/alternatives", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group")
 
-#: MB of the box's /tmp (a tmpfs: RAM), when the box makes it
-TMP_MB = 256
-#: MB of the box's scratch folder (a tmpfs too, so a submission cannot fill the host's disk)
-WORK_MB = 256
+#: MB of the box's scratch folder, and again of its /tmp: each a tmpfs (RAM), so a submission
+#: cannot fill the host's disk (the ``scratch_mb`` setting of grading)
+SCRATCH_MB = 256
 
 _PROBE = {}
 
@@ -64,7 +63,7 @@ def _python_roots(python):
     return [str(r) for r in keep if r.exists()]
 
 
-def _bwrap_args(lib_dir, work_dir, python, as_root):
+def _bwrap_args(lib_dir, work_dir, python, as_root, scratch_mb=SCRATCH_MB):
     args = ["bwrap"]
     if as_root:
         args += ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -81,7 +80,7 @@ def _bwrap_args(lib_dir, work_dir, python, as_root):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777",
-             "--size", str(TMP_MB * 1024 * 1024), "--tmpfs", "/tmp"]
+             "--size", str(int(scratch_mb) * 1024 * 1024), "--tmpfs", "/tmp"]
     made = set()
     for root in _python_roots(python):
         if root.startswith("/usr/"):
@@ -94,7 +93,7 @@ def _bwrap_args(lib_dir, work_dir, python, as_root):
         args += ["--ro-bind", root, root]
     args += ["--perms", "0755", "--dir", "/grading", "--ro-bind", str(lib_dir), LIB,
              "--ro-bind", str(work_dir), GIVEN,
-             "--perms", "1777", "--size", str(WORK_MB * 1024 * 1024), "--tmpfs", WORK,
+             "--perms", "1777", "--size", str(int(scratch_mb) * 1024 * 1024), "--tmpfs", WORK,
              "--chdir", WORK,
              "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", WORK,
              "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
@@ -128,7 +127,7 @@ def _setpriv():
             "--no-new-privs", "--"]
 
 
-def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
+def _unshare_args(lib_dir, work_dir, python, scratch_mb=SCRATCH_MB):
     """The box without bubblewrap, for root: ``unshare`` namespaces, a new root, ``setpriv``.
 
     In new mount, PID, network, IPC and UTS namespaces, a shell (as root) builds a
@@ -143,7 +142,7 @@ def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
     lines = ["set -e", f"R={q(root)}", 'mkdir -p "$R"', 'mount -t tmpfs -o size=16m,mode=0755 tmpfs "$R"',
              # /tmp first: what is bound below may live under /tmp (a clone in /tmp/...), and a
              # tmpfs mounted over it afterwards would hide it
-             'mkdir -p "$R/tmp"', f'mount -t tmpfs -o size={int(tmp_mb)}m,mode=1777 tmpfs "$R/tmp"']
+             'mkdir -p "$R/tmp"', f'mount -t tmpfs -o size={int(scratch_mb)}m,mode=1777 tmpfs "$R/tmp"']
 
     def ro_bind(src, dst=None):
         dst = dst or src
@@ -170,7 +169,7 @@ def _unshare_args(lib_dir, work_dir, python, tmp_mb=TMP_MB):
         lines += [f'touch "$R/dev/{dev}"', f'mount --bind /dev/{dev} "$R/dev/{dev}"']
     lines += [f'mount --bind {q(str(lib_dir))} "$R{LIB}"', f'mount -o remount,bind,ro "$R{LIB}"',
               f'mount --bind {q(str(work_dir))} "$R{GIVEN}"', f'mount -o remount,bind,ro "$R{GIVEN}"',
-              f'mount -t tmpfs -o size={int(WORK_MB)}m,mode=1777 tmpfs "$R{WORK}"',
+              f'mount -t tmpfs -o size={int(scratch_mb)}m,mode=1777 tmpfs "$R{WORK}"',
               'export PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'exec chroot "$R" "$@"']
     return ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts",
             "--", "/bin/sh", "-c", "\n".join(lines), "sh"]
@@ -225,8 +224,11 @@ def available(lib_dir, work_dir, python):
     return how is not None, why
 
 
-def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds, allow_unisolated=False):
+def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds, allow_unisolated=False,
+            scratch_mb=SCRATCH_MB):
     """(the command line, the folder it starts in, a line on missing protections or None).
+
+    ``scratch_mb``: the size of the box's scratch folder, and of its /tmp.
 
     Without a box, :class:`NoIsolation` is raised unless ``allow_unisolated``.
     """
@@ -236,11 +238,11 @@ def command(lib_dir, work_dir, python, argv, memory_mb, cpu_seconds, allow_uniso
     limits = shutil.which("prlimit") is not None
     if how is not None:
         if how == "bwrap":
-            cmd = _bwrap_args(lib_dir, work_dir, python, as_root)
+            cmd = _bwrap_args(lib_dir, work_dir, python, as_root, scratch_mb)
             if as_root:
                 cmd += _setpriv()
         else:
-            cmd = _unshare_args(lib_dir, work_dir, python) + _setpriv() + _ENV
+            cmd = _unshare_args(lib_dir, work_dir, python, scratch_mb) + _setpriv() + _ENV
         if limits:
             cmd += _limits(memory_mb, cpu_seconds, as_root)
         missing = []
