@@ -240,58 +240,30 @@ class HubNode:
         return not self.open_in and not self.waiting
 
 
-class Hub(Engine):
-    """The routing thread of one Ray run, and the actors of its nodes.
+class RayEngine(Engine):
+    """One Ray run as ``running.execute`` drives it: the hub's thread, the nodes' processes, the times.
 
-    The hub decides when each node is called and where each batch goes; it
-    asks the flow (``flow.py``) for the rules between nodes, the pool
-    (``ray_pool.py``) for processes, :class:`~dissyslab.ray_direct.DirectSends`
-    which batches go straight from process to process, and
-    :class:`~dissyslab.ray_snapshots.SnapshotCarrier` to carry snapshots.
+    The hooks of :class:`~dissyslab.running.Engine`: start the hub's thread,
+    which loads the nodes into processes of the pool (:meth:`load_nodes`) and
+    then routes (:class:`Hub`); stop it, with grace; give the hosts back at the
+    end (:meth:`release`), and keep the run's times (``run.ray_times``).
     """
 
     def __init__(self, ray, run: Run, capacity: int, where: dict[str, str],
                  pool: HostPool | None = None, timeout: float | None = None,
                  ray_start: float | None = None, snapshot_every: float | None = None) -> None:
-        self.ray, self.run, self.capacity = ray, run, capacity
+        self.ray, self.run = ray, run
         self.pool = pool if pool is not None else host_pool(ray)
         self.timeout, self.ray_start = timeout, ray_start
-        self.edges = list(run.net.edges)
-        self.index = {id(e): i for i, e in enumerate(self.edges)}
-        self.flow = run.flow
-        self.places = {name: HubNode(name, nr, [e for e in self.edges if e.dst is nr.node],
-                                     where[name] == HERE, capacity)
-                       for name, nr in run.nodes.items()}
-        self.place_of = {id(p.nr.node): p for p in self.places.values()}
-        for place in self.places.values():
-            place.targets = self._targets(place)
-        # time.time() + this = time.perf_counter(), in this process (for the events' stamps)
-        self.wall_to_perf = time.perf_counter() - time.time()
-        # snapshots (snapshots.py): started from any thread, begun and carried out by the hub
-        self.snapshots = SnapshotCarrier(run, self.places, self._call, snapshot_every,
-                                         self.wall_to_perf)
-        self.direct = DirectSends(run, self.flow, self.index, self.snapshots.busy)
+        self.hub = Hub(ray, run, capacity, where, snapshot_every)
+        self.places = self.hub.places
         self.done = Finished()
-        self.stopping = False
         self.error = None
-        self.in_local = False  # the hub is inside the function of a node placed here
         self.thread = threading.Thread(target=self._main, name="dissyslab ray hub", daemon=True)
         self.started_at = self.ready_at = None
         self.closed = False
         run.pids = {}
         run.ray_processes = {"reused": 0, "started": 0}
-        run.ray_direct = 0  # batches that went straight from a node's process to another's
-
-    def _targets(self, place: HubNode) -> list:
-        """(receiver, room, places one message takes there) for each bounded receiving room."""
-        per = {}
-        for edges in place.nr.outs:
-            for e in edges:
-                if self.flow.bounded(e):
-                    dst = self.place_of[id(e.dst)]
-                    key = (id(dst), dst.room.room_of(e))
-                    per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
-        return list(per.values())
 
     # --- starting --------------------------------------------------------------------
     def load_nodes(self) -> None:
@@ -304,19 +276,19 @@ class Hub(Engine):
         payloads = self._payloads()
         loading = Loading(self.pool, payloads, {name: self.places[name].kind for name in payloads},
                           lambda name, host: setattr(self.places[name], "host", host))
-        for name, pid in loading.run(lambda: self.stopping).items():
+        for name, pid in loading.run(lambda: self.hub.stopping).items():
             place = self.places[name]
             place.actor, place.pid = place.host.actor, pid
             self.run.pids[name] = pid
         reused = sum(loading.reused.values())
         self.run.ray_processes = {"reused": reused, "started": len(payloads) - reused}
         if DIRECT:
-            self.direct.connect(list(self.places.values()), self.place_of)
+            self.hub.direct.connect(list(self.places.values()), self.hub.place_of)
         self.ready_at = time.perf_counter()
 
     def _payloads(self) -> dict[str, bytes]:
         """What loads each node placed in a process (:meth:`NodeHost.load`), by name; a node
-        placed here (other than a sink: :meth:`_local` hands it its messages) is made here."""
+        placed here (other than a sink: :meth:`Hub._local` hands it its messages) is made here."""
         traced = self.run.nodes and next(iter(self.run.nodes.values())).watch is not None
         from ray import cloudpickle
         payloads = {}
@@ -324,8 +296,8 @@ class Hub(Engine):
             if place.here and place.kind == "sink":
                 continue  # (resume=: its state is back already)
             nr = place.nr
-            outs = [[EdgeRef(self.index[id(e)], e.label) for e in edges] for edges in nr.outs]
-            ins = [EdgeRef(self.index[id(e)], e.label) for e in place.open_in]
+            outs = [[EdgeRef(self.hub.index[id(e)], e.label) for e in edges] for edges in nr.outs]
+            ins = [EdgeRef(self.hub.index[id(e)], e.label) for e in place.open_in]
             resumed = self._resumed(place)
             if place.here:
                 place.local = LocalNode(nr.node, place.name, outs, ins, traced)
@@ -340,7 +312,7 @@ class Hub(Engine):
         snap = self.run.resumed
         if snap is None:
             return None
-        sent = {self.index[id(e)]: n for e, n in place.nr.edge_counts.items() if n}
+        sent = {self.hub.index[id(e)]: n for e, n in place.nr.edge_counts.items() if n}
         return snap.nodes[place.name], sent, place.nr.exhausted
 
     def release(self) -> None:
@@ -370,27 +342,27 @@ class Hub(Engine):
 
     def tick(self) -> None:
         """From the calling thread: ``snapshot_every`` starts the next snapshot once the last is taken."""
-        self.snapshots.tick(self.ready_at)
+        self.hub.snapshots.tick(self.ready_at)
 
     def take_snapshot(self) -> Recording:
         """Start a snapshot, from any thread; the hub begins it at its next look round."""
-        return self.snapshots.start()
+        return self.hub.snapshots.start()
 
     def alive(self, nr: NodeRun) -> bool:
         return not self.places[nr.name].ended
 
     def stop(self) -> list[NodeRun]:
         """Stop the hub thread and the actors; a node placed here still inside its function is named."""
-        self.stopping = True
+        self.hub.stopping = True
         left = stop_with_grace(lambda: [self.thread] if self.thread.is_alive() else [],
-                               lambda t: self.in_local)
+                               lambda t: self.hub.in_local)
         self.close()
         return list(self.run.nodes.values())[:1] if left else []
 
     def settle(self, stuck: list[NodeRun]) -> None:
         """Every node that had not ended is stopped; the run's times are kept (``run.ray_times``)."""
         self.close()
-        if self.stopping:
+        if self.hub.stopping:
             for place in self.places.values():
                 if not place.ended:
                     place.nr.stop()
@@ -412,25 +384,72 @@ class Hub(Engine):
         """Give the hosts back to the pool, or kill them (:meth:`release`); once."""
         if self.closed:
             return
-        if self.thread.is_alive() and not self.stopping:
+        if self.thread.is_alive() and not self.hub.stopping:
             self.thread.join(STOP_GRACE)  # it has set ``done`` and is ending
         self.closed = True
         self.release()  # a thread still stuck in a node placed here: every host goes
 
-    # --- the hub's loop ------------------------------------------------------------------
+    # --- the hub's thread ----------------------------------------------------------------
     def _main(self):
         try:
             self.load_nodes()
-            self._route()
+            self.hub.route()
         except Stop:
             pass
         except BaseException as exc:  # a fault of the engine itself: reported, not swallowed
-            if not self.stopping:
+            if not self.hub.stopping:
                 self.error = exc
         finally:
             self.done.set()
 
-    def _route(self):
+
+class Hub:
+    """The routing of one Ray run, in the hub's thread: when each node is called, where each batch goes.
+
+    The hub asks the flow (``flow.py``) for the rules between nodes, the
+    nodes' rooms (:meth:`HubNode.room_for`) whether their results have room,
+    :class:`~dissyslab.ray_direct.DirectSends` which batches go straight from
+    process to process, and :class:`~dissyslab.ray_snapshots.SnapshotCarrier`
+    to carry snapshots. ``stopping`` ends its loop; ``in_local`` is true while it
+    is inside the function of a node placed in this process.
+    """
+
+    def __init__(self, ray, run: Run, capacity: int, where: dict[str, str],
+                 snapshot_every: float | None = None) -> None:
+        self.ray, self.run = ray, run
+        self.edges = list(run.net.edges)
+        self.index = {id(e): i for i, e in enumerate(self.edges)}
+        self.flow = run.flow
+        self.places = {name: HubNode(name, nr, [e for e in self.edges if e.dst is nr.node],
+                                     where[name] == HERE, capacity)
+                       for name, nr in run.nodes.items()}
+        self.place_of = {id(p.nr.node): p for p in self.places.values()}
+        for place in self.places.values():
+            place.targets = self._targets(place)
+        # time.time() + this = time.perf_counter(), in this process (for the events' stamps)
+        self.wall_to_perf = time.perf_counter() - time.time()
+        # snapshots (snapshots.py): started from any thread, begun and carried out by the hub
+        self.snapshots = SnapshotCarrier(run, self.places, self._call, snapshot_every,
+                                         self.wall_to_perf)
+        self.direct = DirectSends(run, self.flow, self.index, self.snapshots.busy)
+        self.stopping = False
+        self.in_local = False  # the hub is inside the function of a node placed here
+        run.ray_direct = 0  # batches that went straight from a node's process to another's
+
+    def _targets(self, place: HubNode) -> list:
+        """(receiver, room, places one message takes there) for each bounded receiving room."""
+        per = {}
+        for edges in place.nr.outs:
+            for e in edges:
+                if self.flow.bounded(e):
+                    dst = self.place_of[id(e.dst)]
+                    key = (id(dst), dst.room.room_of(e))
+                    per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
+        return list(per.values())
+
+    # --- the hub's loop ------------------------------------------------------------------
+    def route(self) -> None:
+        """Route until every node has ended (or ``stopping``)."""
         places = list(self.places.values())
         self._resend()
         while not self.stopping:
@@ -785,7 +804,6 @@ class Hub(Engine):
         return asked
 
 
-
 def _death(exc: BaseException, pid: int | None) -> tuple[Exception, str]:
     """The error, and the detail, of a node whose process ended during the run."""
     from ray import exceptions
@@ -916,8 +934,8 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
         check_picklable(net, where)
 
     kinds = {net.name_of(n): n.kind for n in net.nodes}
-    return execute(net, lambda r, cap: Hub(ray, r, cap, where, pool, timeout, ray_start,
-                                           snapshot_every),
+    return execute(net, lambda r, cap: RayEngine(ray, r, cap, where, pool, timeout, ray_start,
+                                                 snapshot_every),
                    timeout, capacity, observers, before=prepare, resume=resume,
                    in_place=lambda name: where[name] == HERE and kinds[name] == "sink",
                    stuck_text="A node placed in this process (a sink, say) was still inside its "
