@@ -76,17 +76,17 @@ How a run goes:
   once in its ``Recording``: the hub carries a snapshot's markers in each
   edge's queue, in their place among the messages, and a node takes one
   between two calls of its function (a call never goes past a marker). A
-  node's state is recorded in its own process (``NodeHost.record``), pickled,
+  node's state is recorded in its own process (``ray_hosts.NodeHost.record``), pickled,
   and handed to the Recording here when the call's report comes back, in the
   order of that node's calls; a sink here records in place. ``resume=`` loads
   each recorded state into the process that runs the node, in the same step
-  that loads the node (``NodeHost.load``): the notebook's objects of nodes in
+  that loads the node (``ray_hosts.NodeHost.load``): the notebook's objects of nodes in
   processes are not changed, those of sinks and of nodes placed here are.
 
 Processes are kept between runs: a pool (``ray_pool.HostPool``) of node-host
 processes (``ray_hosts.NodeHost``), each able to host any node. A run takes as many
 hosts as it has nodes in processes, loads its nodes, with their functions and
-state, into them (:meth:`NodeHost.load`, in the hub's thread, so ``timeout=``
+state, into them (``ray_pool.Loading``, in the hub's thread, so ``timeout=``
 and Ctrl-C cover the start of new processes), and at its end gives them back
 cleared: nothing of a node, its function or its state is left for the next run.
 A host whose node failed, whose process died, or that was still at work when
@@ -142,7 +142,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import ray_pool
 from .errors import exception_text, short_repr
@@ -239,6 +239,23 @@ class HubNode:
             return self.exhausted or self.nr.failure is not None
         return not self.open_in and not self.waiting
 
+    def take_back(self, calls: list, lost: Callable[[list], None]) -> list:
+        """Its process died: the ``calls`` it had not answered give back their room (``lost``: their
+        batches sent directly are lost), and what it had not handled waits again, in order (to be
+        discarded); returns the snapshots' requests among them, as (why, Recording) pairs."""
+        self.calls.clear()
+        for _, _, more, planned in calls:
+            self.reserve(more, -1)
+            lost(planned)  # its receivers' calls fail for want of its batches
+        calls = [c for c in calls if not (c[0] == "take" and c[1][0][3] is LOST)]  # not its to take
+        asked = []
+        for kind, items, _, _ in reversed(calls):
+            if kind == "record":
+                asked.append(items)
+            elif items:
+                self.waiting.extendleft(reversed(items))
+        return asked
+
 
 class RayEngine(Engine):
     """One Ray run as ``running.execute`` drives it: the hub's thread, the nodes' processes, the times.
@@ -287,7 +304,7 @@ class RayEngine(Engine):
         self.ready_at = time.perf_counter()
 
     def _payloads(self) -> dict[str, bytes]:
-        """What loads each node placed in a process (:meth:`NodeHost.load`), by name; a node
+        """What loads each node placed in a process (``ray_hosts.NodeHost.load``), by name; a node
         placed here (other than a sink: :meth:`Hub._local` hands it its messages) is made here."""
         traced = self.run.nodes and next(iter(self.run.nodes.values())).watch is not None
         from ray import cloudpickle
@@ -308,7 +325,7 @@ class RayEngine(Engine):
         return payloads
 
     def _resumed(self, place: HubNode) -> tuple | None:
-        """What ``resume=`` puts back into ``place``'s process (see :meth:`NodeHost.resume`), or None."""
+        """What ``resume=`` puts back into ``place``'s process (``ray_hosts.NodeHost.resume``), or None."""
         snap = self.run.resumed
         if snap is None:
             return None
@@ -775,8 +792,8 @@ class Hub:
         """
         nr = place.nr
         place.dead = True
-        asked = self._take_back(place, [(what, items, reserved, plan)]
-                                + [call[1:] for call in place.calls])
+        asked = place.take_back([(what, items, reserved, plan)] + [c[1:] for c in place.calls],
+                                self.direct.lost)
         place.ending = False
         if nr.failure is None:
             error, detail = _death(exc, place.pid)
@@ -786,22 +803,6 @@ class Hub:
         place.exhausted = True
         self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
         self.snapshots.died(place, reversed(asked))  # snapshots that asked for its state
-
-    def _take_back(self, place, calls) -> list:
-        """The calls not answered by a dead node's process: their room is given back, and what it
-        had not handled waits again, in order (to be discarded); returns the snapshot requests."""
-        place.calls.clear()
-        for _, _, more, planned in calls:
-            place.reserve(more, -1)
-            self.direct.lost(planned)  # its receivers' calls fail for want of its batches
-        calls = [c for c in calls if not (c[0] == "take" and c[1][0][3] is LOST)]  # not its to take
-        asked = []
-        for kind, lost, _, _ in reversed(calls):
-            if kind == "record":
-                asked.append(lost)
-            elif lost:
-                place.waiting.extendleft(reversed(lost))
-        return asked
 
 
 def _death(exc: BaseException, pid: int | None) -> tuple[Exception, str]:
@@ -917,7 +918,7 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
 
     ``snapshot_every``: seconds between two snapshots; ``resume``: a Snapshot to
     start from. A sink placed here gets its state back in place before the run
-    (``snapshots.restore``); every other node gets it where it runs (:meth:`NodeHost.resume`).
+    (``snapshots.restore``); every other node gets it where it runs (``ray_hosts.NodeHost.resume``).
     """
     where, ray, pool, ray_start = {}, None, None, None
 

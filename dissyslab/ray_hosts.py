@@ -144,7 +144,7 @@ _SYSTEM_DIRS = tuple({os.path.abspath(p) + os.sep for p in
 class NodeHost:
     """What runs in a node-host process (a Ray actor): any node, loaded into it for one run.
 
-    The pool (:class:`HostPool`) keeps these processes between runs. A run
+    The pool (``ray_pool.HostPool``) keeps these processes between runs. A run
     loads a node into a host (:meth:`load`), asks it to ``produce``, ``take`` and
     ``end``, then clears it (:meth:`clear`). Every call returns a report: the batches
     made for each edge (pickled), the node's counters, its state, a new failure

@@ -1,7 +1,7 @@
 """A node's report, read in the notebook's process: counters, failures, printed text and trace events.
 
 Every call the hub (``ray_engine.py``) makes to a node's process returns a
-report (``ray_hosts.NodeHost._report``): plain data, made to travel. This
+report (``ray_hosts.NodeHost``): plain data, made to travel. This
 module turns its parts back into what the rest of DisSysLab knows:
 
 * :func:`copy_counters`: the node's counters (``g.stats``, ``g.edge_counts``...)
