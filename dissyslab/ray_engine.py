@@ -148,7 +148,7 @@ from . import ray_pool
 from .errors import exception_text, short_repr
 from .flow import Room
 from .ray_direct import LOST, DirectSends
-from .ray_hosts import EdgeRef, LocalNode, RemoteError, Shown, dumps
+from .ray_hosts import EdgeRef, LocalNode, RemoteError, Shown
 from .ray_pool import HostPool, Loading, connect, host_pool, ray_module
 from .ray_reports import copy_counters, failure_from, replay, tell_views
 from .ray_snapshots import SnapshotCarrier
@@ -468,7 +468,7 @@ class Hub:
     def route(self) -> None:
         """Route until every node has ended (or ``stopping``)."""
         places = list(self.places.values())
-        self._resend()
+        self.snapshots.resend(self._enqueue)  # resume=: what was in flight goes first
         while not self.stopping:
             self.snapshots.begin_new()
             handled_here = self._dispatch(places)
@@ -713,21 +713,6 @@ class Hub:
         dst.waiting.append((edge, edge.dst_port or 0, count, data))
         if self.flow.bounded(edge):
             dst.room.take(dst.room.room_of(edge), count)
-
-    def _resend(self):
-        """``resume=``: what the snapshot recorded in flight waits first, along its edge.
-
-        (``snapshots.restore`` has counted it as sent, and as going round its loop.)
-        """
-        for edge, msgs in self.run.resend:
-            try:
-                data = dumps(msgs)
-            except Exception as exc:
-                raise TypeError(
-                    f"This snapshot recorded messages in flight on the edge {edge.label} that "
-                    f"cannot be pickled ({exception_text(exc, 200)}), and on Ray every message "
-                    f"travels pickled: resume from it with engine=\"threads\".") from None
-            self._enqueue(edge, len(msgs), data)
 
     def _handled(self, items):
         for edge, _, count, _ in items:

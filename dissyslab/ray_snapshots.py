@@ -18,6 +18,8 @@ recorded but before that edge's marker was in flight. On Ray
 * it shows the Recording what the nodes took along edges it still records
   (:meth:`~SnapshotCarrier.took`), and records nodes that have ended as they
   are (:meth:`~SnapshotCarrier.record_ended`).
+* resuming from a snapshot (``resume=``), it puts what the snapshot recorded in
+  flight first in the queues of its edges (:meth:`~SnapshotCarrier.resend`).
 
 A sink in the notebook's process records in place, and a node whose process
 died has no state to give (:data:`DIED` says so in the snapshot). While a
@@ -32,6 +34,8 @@ import time
 from collections import deque
 from typing import Any, Callable
 
+from .errors import exception_text
+from .ray_hosts import dumps
 from .ray_reports import clocks_at
 from .running import Run
 from .snapshots import Marker, Recording
@@ -188,6 +192,22 @@ class SnapshotCarrier:
         rec = marker.recording
         if rec.marker(place.nr, edge, (None, DIED) if place.dead else None):
             self.send_markers(place, rec)
+
+    def resend(self, enqueue: Callable[[Any, int, bytes], None]) -> None:
+        """``resume=``: what the snapshot recorded in flight waits first, along its edge
+        (``enqueue(edge, count, batch)``, the batch pickled).
+
+        (``snapshots.restore`` has counted it as sent, and as going round its loop.)
+        """
+        for edge, msgs in self.run.resend:
+            try:
+                data = dumps(msgs)
+            except Exception as exc:
+                raise TypeError(
+                    f"This snapshot recorded messages in flight on the edge {edge.label} that "
+                    f"cannot be pickled ({exception_text(exc, 200)}), and on Ray every message "
+                    f"travels pickled: resume from it with engine=\"threads\".") from None
+            enqueue(edge, len(msgs), data)
 
     def died(self, place: Any, asked: list) -> None:
         """``place``'s process died: the snapshots that had asked for its state (``asked``: (why,
