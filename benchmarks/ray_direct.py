@@ -80,7 +80,7 @@ def main():
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--only", choices=["large", "small"], action="append")
     args = ap.parse_args()
-    from dissyslab.ray_engine import connect
+    from dissyslab.ray_pool import connect
 
     connect()
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "

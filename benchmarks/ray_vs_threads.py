@@ -94,7 +94,7 @@ def measure(engine, workload, loops, n):
     """In a fresh process: one untimed run, then one timed run of a new network."""
     out = {}
     if engine == "ray":
-        from dissyslab.ray_engine import connect
+        from dissyslab.ray_pool import connect
 
         start = time.perf_counter()
         connect()

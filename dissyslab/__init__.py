@@ -25,7 +25,9 @@ The package has rooms, and each idea lives in one of them:
   time), all sharing one run skeleton in ``running.py``; ``explore.py``
   (``g.explore()``: many seeds, their different outcomes); and the Ray engine,
   *where* they run: ``ray_engine.py`` (``engine="ray"``: a process per source
-  and transform, on this machine or a cluster; Ray is imported only there);
+  and transform, on this machine or a cluster; Ray is imported only there), its
+  hub routing batches between processes that ``ray_pool.py`` keeps and that run
+  ``ray_hosts.py``, with ``ray_direct.py``, ``ray_snapshots.py`` and ``ray_reports.py``;
 * snapshots, a consistent state of a running network and resuming from it
   (Chandy and Lamport's markers): ``snapshots.py``;
 * faults on purpose (``run_network(faults=[crash(...), drop(...), ...])``): a

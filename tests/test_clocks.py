@@ -457,7 +457,7 @@ def test_timeline_vectors_and_clock_arguments_are_checked():
 @pytest.mark.filterwarnings("ignore::dissyslab.MergeSynchWarning")
 def test_clocks_of_a_run_on_ray_match_the_definition():
     pytest.importorskip("ray")
-    from dissyslab.ray_engine import connect
+    from dissyslab.ray_pool import connect
 
     connect()
     g = merge_network([3, 2], 1)

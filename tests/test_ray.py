@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_instance")]
 @pytest.fixture(scope="session")
 def ray_instance():
     """One local Ray instance for every Ray test (shut down when the test process exits)."""
-    from dissyslab.ray_engine import connect
+    from dissyslab.ray_pool import connect
 
     connect()
     yield
@@ -55,7 +55,7 @@ def alive(pid):
 
 
 def pool():
-    from dissyslab.ray_engine import host_pool
+    from dissyslab.ray_pool import host_pool
 
     return host_pool(ray)
 
@@ -708,15 +708,15 @@ def test_a_module_edited_on_disk_is_seen_by_the_next_run(tmp_path, monkeypatch):
 
 
 def test_the_pool_ends_hosts_left_unused(monkeypatch):
-    from dissyslab import ray_engine
+    from dissyslab import ray_pool
 
     got = []
     g = network([(Source(fn=ListSource([1]).run, name="one"), Sink(fn=got.append))])
     g.run_network(timeout=60, engine="ray")
     pid = g.last_run.pids["one"]
     assert pid in {h.pid for h in pool().unused}
-    monkeypatch.setattr(ray_engine, "POOL_IDLE", 0.5)
-    monkeypatch.setattr(ray_engine, "POOL_LOOK", 0.2)
+    monkeypatch.setattr(ray_pool, "POOL_IDLE", 0.5)
+    monkeypatch.setattr(ray_pool, "POOL_LOOK", 0.2)
     deadline = time.monotonic() + 30
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -747,7 +747,7 @@ def test_timeout_counts_the_start_of_the_nodes_processes(tmp_path, monkeypatch):
 def test_the_first_run_says_ray_is_starting_before_importing_it():
     # importing Ray alone takes seconds: a notebook cell must not stay blank meanwhile
     code = ("import sys\n"
-            "from dissyslab.ray_engine import connect\n"
+            "from dissyslab.ray_pool import connect\n"
             "ray = connect(say=lambda text: print(text, '|', 'ray' in sys.modules, flush=True))\n"
             "ray.shutdown()\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -765,7 +765,7 @@ def test_no_process_outlives_ray_shutdown_or_the_end_of_python():
             "    g.run_network(engine='ray', timeout=120)\n"
             "    return list(g.last_run.pids.values())\n"
             "first = run()\n"
-            "from dissyslab.ray_engine import host_pool\n"
+            "from dissyslab.ray_pool import host_pool\n"
             "first += ray.get([h.actor.pid.remote() for h in host_pool(ray).unused])\n"
             "ray.shutdown()\n"
             "def alive(p):\n"
