@@ -62,33 +62,33 @@ class DirectSends:
                  snapshotting: Callable[[], bool]) -> None:
         self.run, self.flow, self.index, self.snapshotting = run, flow, index, snapshotting
 
-    def connect(self, places: list, place_of: dict[int, Any]) -> None:
-        """Give each node in a process (``places``) the edges whose batches may go straight to
-        their receiver (``place.direct``: (edge, receiver) pairs). Whether a batch does go
+    def connect(self, hnodes: list, hnode_of: dict[int, Any]) -> None:
+        """Give each node in a process (``hnodes``) the edges whose batches may go straight to
+        their receiver (``hnode.direct``: (edge, receiver) pairs). Whether a batch does go
         directly is decided call by call (:meth:`plan`)."""
-        for place in places:
-            if place.actor is None:
+        for hnode in hnodes:
+            if hnode.actor is None:
                 continue
-            place.direct = tuple(
-                (e, dst) for edges in place.nr.outs for e in edges
-                for dst in (place_of[id(e.dst)],)
+            hnode.direct = tuple(
+                (e, dst) for edges in hnode.nr.outs for e in edges
+                for dst in (hnode_of[id(e.dst)],)
                 if dst.actor is not None and dst.kind in ("transform", "split")
                 and dst.inputs == 1 and self.flow.loop_of_edge.get(e) is None)
 
-    def plan(self, place: Any, k: int, cap: bool = False) -> tuple[int, list[Forward]]:
-        """Which of ``place``'s next batches (at most ``k`` messages per edge) go straight to their
+    def plan(self, hnode: Any, k: int, cap: bool = False) -> tuple[int, list[Forward]]:
+        """Which of ``hnode``'s next batches (at most ``k`` messages per edge) go straight to their
         receivers' processes; returns ``(k, plan)``, a list of :class:`Forward`.
 
         The receiver gets its calls in the order the hub makes them, so an edge
         keeps its order when nothing of it waits in the hub and every call of
-        ``place`` not yet answered sends there directly too. The room the
+        ``hnode`` not yet answered sends there directly too. The room the
         receiver's results need downstream is reserved now, as when the hub
         calls the receiver itself (whose batches may go on directly in turn).
         ``cap``: a source makes no larger batches than its receivers take.
         """
-        if not place.direct or self.snapshotting():
+        if not hnode.direct or self.snapshotting():
             return k, []
-        chosen = self._receivers(place, k, cap)
+        chosen = self._receivers(hnode, k, cap)
         if cap and chosen:
             k = max(1, min([k] + [dst.size for _, dst in chosen]))
         plan = []
@@ -100,11 +100,11 @@ class DirectSends:
         return k, plan
 
     @staticmethod
-    def _receivers(place: Any, k: int, cap: bool) -> list:
-        """The (edge, receiver) pairs of ``place`` that may take its next batch directly."""
-        open_calls = [c[4] for c in place.calls if c[1] in ("produce", "take")]
+    def _receivers(hnode: Any, k: int, cap: bool) -> list:
+        """The (edge, receiver) pairs of ``hnode`` that may take its next batch directly."""
+        open_calls = [c[4] for c in hnode.calls if c[1] in ("produce", "take")]
         chosen = []
-        for e, dst in place.direct:
+        for e, dst in hnode.direct:
             if (dst.dead or dst.ending or dst.ended or dst.nr.failure is not None or dst.waiting
                     or not all(any(f.edge is e for f in plan) for plan in open_calls)):
                 continue

@@ -177,7 +177,10 @@ class NodeProcessDied(RuntimeError):
 
 
 class HubNode:
-    """One node as the hub sees it, with the room its messages take at its receivers."""
+    """One node as the hub sees it, with the room its messages take at its receivers.
+
+    (The hub's code calls one ``hnode``; ``place=`` is something else: where a node runs.)
+    """
 
     def __init__(self, name, nr, edges_in, here, capacity):
         self.name = name
@@ -273,7 +276,7 @@ class RayEngine(Engine):
         self.pool = pool if pool is not None else host_pool(ray)
         self.timeout, self.ray_start = timeout, ray_start
         self.hub = Hub(ray, run, capacity, where, snapshot_every)
-        self.places = self.hub.places
+        self.hnodes = self.hub.hnodes
         self.done = Finished()
         self.error = None
         self.thread = threading.Thread(target=self._main, name="dissyslab ray hub", daemon=True)
@@ -291,16 +294,16 @@ class RayEngine(Engine):
         """
         self.started_at = time.perf_counter()
         payloads = self._payloads()
-        loading = Loading(self.pool, payloads, {name: self.places[name].kind for name in payloads},
-                          lambda name, host: setattr(self.places[name], "host", host))
+        loading = Loading(self.pool, payloads, {name: self.hnodes[name].kind for name in payloads},
+                          lambda name, host: setattr(self.hnodes[name], "host", host))
         for name, pid in loading.run(lambda: self.hub.stopping).items():
-            place = self.places[name]
-            place.actor, place.pid = place.host.actor, pid
+            hnode = self.hnodes[name]
+            hnode.actor, hnode.pid = hnode.host.actor, pid
             self.run.pids[name] = pid
         reused = sum(loading.reused.values())
         self.run.ray_processes = {"reused": reused, "started": len(payloads) - reused}
         if DIRECT:
-            self.hub.direct.connect(list(self.places.values()), self.hub.place_of)
+            self.hub.direct.connect(list(self.hnodes.values()), self.hub.hnode_of)
         self.ready_at = time.perf_counter()
 
     def _payloads(self) -> dict[str, bytes]:
@@ -309,28 +312,28 @@ class RayEngine(Engine):
         traced = self.run.nodes and next(iter(self.run.nodes.values())).watch is not None
         from ray import cloudpickle
         payloads = {}
-        for place in self.places.values():
-            if place.here and place.kind == "sink":
+        for hnode in self.hnodes.values():
+            if hnode.here and hnode.kind == "sink":
                 continue  # (resume=: its state is back already)
-            nr = place.nr
+            nr = hnode.nr
             outs = [[EdgeRef(self.hub.index[id(e)], e.label) for e in edges] for edges in nr.outs]
-            ins = [EdgeRef(self.hub.index[id(e)], e.label) for e in place.open_in]
-            resumed = self._resumed(place)
-            if place.here:
-                place.local = LocalNode(nr.node, place.name, outs, ins, traced)
-                place.local.resume(resumed)  # into the node's own objects, here
+            ins = [EdgeRef(self.hub.index[id(e)], e.label) for e in hnode.open_in]
+            resumed = self._resumed(hnode)
+            if hnode.here:
+                hnode.local = LocalNode(nr.node, hnode.name, outs, ins, traced)
+                hnode.local.resume(resumed)  # into the node's own objects, here
             else:
-                payloads[place.name] = cloudpickle.dumps((nr.node, place.name, outs, ins, traced,
+                payloads[hnode.name] = cloudpickle.dumps((nr.node, hnode.name, outs, ins, traced,
                                                           resumed))
         return payloads
 
-    def _resumed(self, place: HubNode) -> tuple | None:
-        """What ``resume=`` puts back into ``place``'s process (``ray_hosts.NodeHost.resume``), or None."""
+    def _resumed(self, hnode: HubNode) -> tuple | None:
+        """What ``resume=`` puts back into ``hnode``'s process (``ray_hosts.NodeHost.resume``), or None."""
         snap = self.run.resumed
         if snap is None:
             return None
-        sent = {self.hub.index[id(e)]: n for e, n in place.nr.edge_counts.items() if n}
-        return snap.nodes[place.name], sent, place.nr.exhausted
+        sent = {self.hub.index[id(e)]: n for e, n in hnode.nr.edge_counts.items() if n}
+        return snap.nodes[hnode.name], sent, hnode.nr.exhausted
 
     def release(self) -> None:
         """Give every host of this run back to the pool, or kill it if its node did not end normally.
@@ -340,12 +343,12 @@ class RayEngine(Engine):
         still at work when the run was stopped) is killed: the pool starts a
         new one when needed.
         """
-        for place in self.places.values():
-            host = place.host
+        for hnode in self.hnodes.values():
+            host = hnode.host
             if host is None:
                 continue
-            place.host = place.actor = None
-            if (place.ended and not place.dead and place.nr.failure is None and not place.calls
+            hnode.host = hnode.actor = None
+            if (hnode.ended and not hnode.dead and hnode.nr.failure is None and not hnode.calls
                     and self.error is None and not self.thread.is_alive()):
                 self.pool.give_back(host)
             else:
@@ -366,7 +369,7 @@ class RayEngine(Engine):
         return self.hub.snapshots.start()
 
     def alive(self, nr: NodeRun) -> bool:
-        return not self.places[nr.name].ended
+        return not self.hnodes[nr.name].ended
 
     def stop(self) -> list[NodeRun]:
         """Stop the hub thread and the actors; a node placed here still inside its function is named."""
@@ -380,9 +383,9 @@ class RayEngine(Engine):
         """Every node that had not ended is stopped; the run's times are kept (``run.ray_times``)."""
         self.close()
         if self.hub.stopping:
-            for place in self.places.values():
-                if not place.ended:
-                    place.nr.stop()
+            for hnode in self.hnodes.values():
+                if not hnode.ended:
+                    hnode.nr.stop()
         now = time.perf_counter()
         self.run.ray_times = {"ray": self.ray_start or 0.0,
                               "start": (self.ready_at or now) - (self.started_at or now),
@@ -437,29 +440,29 @@ class Hub:
         self.edges = list(run.net.edges)
         self.index = {id(e): i for i, e in enumerate(self.edges)}
         self.flow = run.flow
-        self.places = {name: HubNode(name, nr, [e for e in self.edges if e.dst is nr.node],
+        self.hnodes = {name: HubNode(name, nr, [e for e in self.edges if e.dst is nr.node],
                                      where[name] == HERE, capacity)
                        for name, nr in run.nodes.items()}
-        self.place_of = {id(p.nr.node): p for p in self.places.values()}
-        for place in self.places.values():
-            place.targets = self._targets(place)
+        self.hnode_of = {id(p.nr.node): p for p in self.hnodes.values()}
+        for hnode in self.hnodes.values():
+            hnode.targets = self._targets(hnode)
         # time.time() + this = time.perf_counter(), in this process (for the events' stamps)
         self.wall_to_perf = time.perf_counter() - time.time()
         # snapshots (snapshots.py): started from any thread, begun and carried out by the hub
-        self.snapshots = SnapshotCarrier(run, self.places, self._call, snapshot_every,
+        self.snapshots = SnapshotCarrier(run, self.hnodes, self._call, snapshot_every,
                                          self.wall_to_perf)
         self.direct = DirectSends(run, self.flow, self.index, self.snapshots.busy)
         self.stopping = False
         self.in_local = False  # the hub is inside the function of a node placed here
         run.ray_direct = 0  # batches that went straight from a node's process to another's
 
-    def _targets(self, place: HubNode) -> list:
+    def _targets(self, hnode: HubNode) -> list:
         """(receiver, room, places one message takes there) for each bounded receiving room."""
         per = {}
-        for edges in place.nr.outs:
+        for edges in hnode.nr.outs:
             for e in edges:
                 if self.flow.bounded(e):
-                    dst = self.place_of[id(e.dst)]
+                    dst = self.hnode_of[id(e.dst)]
                     key = (id(dst), dst.room.room_of(e))
                     per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
         return list(per.values())
@@ -467,135 +470,135 @@ class Hub:
     # --- the hub's loop ------------------------------------------------------------------
     def route(self) -> None:
         """Route until every node has ended (or ``stopping``)."""
-        places = list(self.places.values())
+        hnodes = list(self.hnodes.values())
         self.snapshots.resend(self._enqueue)  # resume=: what was in flight goes first
         while not self.stopping:
             self.snapshots.begin_new()
-            handled_here = self._dispatch(places)
-            if all(p.ended and not p.calls for p in places):  # a snapshot may still ask an ended node
+            handled_here = self._dispatch(hnodes)
+            if all(p.ended and not p.calls for p in hnodes):  # a snapshot may still ask an ended node
                 return
             # (a batch sent to a node directly is answered once its sender's report has come)
-            heads = {p.calls[0][0]: p for p in places
+            heads = {p.calls[0][0]: p for p in hnodes
                      if p.calls and not (p.calls[0][1] == "take" and p.calls[0][2][0][2] is None)}
             if not heads:
                 if handled_here:  # a node here made room: look again at who may go on
                     continue
                 if self._lift():  # every node waits: see there
                     continue
-                if not any(p.waiting for p in places):
+                if not any(p.waiting for p in hnodes):
                     raise RuntimeError("the Ray engine has nothing to wait for, yet nodes have "
-                                       "not ended: " + ", ".join(p.name for p in places if not p.ended))
+                                       "not ended: " + ", ".join(p.name for p in hnodes if not p.ended))
                 time.sleep(HUB_TICK)  # waiting for room downstream
                 continue
             ready, _ = self.ray.wait(list(heads), num_returns=1, timeout=HUB_TICK)
             for ref in ready:
                 self._answer(heads[ref])
 
-    def _answer(self, place):
-        """The oldest call made to ``place`` has ended: apply its report, then the next ready ones."""
+    def _answer(self, hnode):
+        """The oldest call made to ``hnode`` has ended: apply its report, then the next ready ones."""
         ray = self.ray
-        while place.calls:
-            ref, what, items, reserved, plan = place.calls[0]
+        while hnode.calls:
+            ref, what, items, reserved, plan = hnode.calls[0]
             if what == "take" and items[0][2] is None:
                 return  # a batch sent to it directly: its sender's report comes first
             ready, _ = ray.wait([ref], timeout=0)
             if not ready:
                 return
-            place.calls.popleft()
+            hnode.calls.popleft()
             try:
                 report = ray.get(ref)
             except Exception as exc:
                 if self.stopping:
                     return
                 if what == "take" and items[0][3] is LOST:  # its sender died before making it
-                    place.reserve(reserved, -1)
+                    hnode.reserve(reserved, -1)
                     self.direct.lost(plan)
                     continue
-                self._died(place, exc, what, items, reserved, plan)
+                self._died(hnode, exc, what, items, reserved, plan)
                 return
-            self._apply(place, what, items, reserved, report, plan)
+            self._apply(hnode, what, items, reserved, report, plan)
 
-    def _dispatch(self, places) -> bool:
+    def _dispatch(self, hnodes) -> bool:
         """Make every call that can be made now; hand what waits for sinks to them.
 
         True if a node of this process (a sink) handled messages: that may have
         made room for a sender looked at before it.
         """
         handled_here = False
-        for place in places:
-            if place.ended or place.ending:
+        for hnode in hnodes:
+            if hnode.ended or hnode.ending:
                 continue
-            if (place.here and place.kind == "sink") or place.dead:
-                handled_here |= self._local(place)
+            if (hnode.here and hnode.kind == "sink") or hnode.dead:
+                handled_here |= self._local(hnode)
                 continue
-            while place.due:  # a snapshot has started: a source records at its next turn
-                self.snapshots.ask(place, place.due.pop(0), "start")
-            made = self._calls(place)
-            if place.local is not None and made:
+            while hnode.due:  # a snapshot has started: a source records at its next turn
+                self.snapshots.ask(hnode, hnode.due.pop(0), "start")
+            made = self._calls(hnode)
+            if hnode.local is not None and made:
                 handled_here = True  # it may have made room, or messages, for a node before it
-            if not place.calls and place.idle() and not place.ended:
-                place.ending = True
-                self._call(place, "end", None, None, 0)
-            elif place.calls and place.nr.failure is None:
-                place.nr.state = "busy"  # its process is at work (or has work waiting)
+            if not hnode.calls and hnode.idle() and not hnode.ended:
+                hnode.ending = True
+                self._call(hnode, "end", None, None, 0)
+            elif hnode.calls and hnode.nr.failure is None:
+                hnode.nr.state = "busy"  # its process is at work (or has work waiting)
         return handled_here
 
-    def _calls(self, place) -> int:
-        """Make the calls ``place`` may take now (at most IN_FLIGHT waiting); how many were made
+    def _calls(self, hnode) -> int:
+        """Make the calls ``hnode`` may take now (at most IN_FLIGHT waiting); how many were made
         (a node placed here: made and answered at once)."""
         made = 0
-        while len(place.calls) < IN_FLIGHT and made < IN_FLIGHT:
-            if place.waiting and place.waiting[0][3].__class__ is Marker:
+        while len(hnode.calls) < IN_FLIGHT and made < IN_FLIGHT:
+            if hnode.waiting and hnode.waiting[0][3].__class__ is Marker:
                 # a snapshot's marker, in its place among the messages of its edge: the
                 # node takes it between two calls of its function (and records, if first)
-                entry = place.waiting.popleft()
-                self.snapshots.ask(place, entry[3].recording, "marker", entry)
-            elif place.kind == "source":
-                if not self._produce(place):
+                entry = hnode.waiting.popleft()
+                self.snapshots.ask(hnode, entry[3].recording, "marker", entry)
+            elif hnode.kind == "source":
+                if not self._produce(hnode):
                     break
-            elif not (place.waiting and self._take(place)):
+            elif not (hnode.waiting and self._take(hnode)):
                 break
             made += 1
         return made
 
-    def _produce(self, place) -> bool:
+    def _produce(self, hnode) -> bool:
         """Ask a source for its next batch, as large as its receivers have room for; False if none."""
-        if place.exhausted or place.nr.failure is not None:
+        if hnode.exhausted or hnode.nr.failure is not None:
             return False
-        k = place.room_for(place.size)
+        k = hnode.room_for(hnode.size)
         if not k:
             return False
-        k, plan = self.direct.plan(place, k, cap=True)
-        place.reserve(k)
-        self._call(place, "produce", k, None, k, plan)
+        k, plan = self.direct.plan(hnode, k, cap=True)
+        hnode.reserve(k)
+        self._call(hnode, "produce", k, None, k, plan)
         return True
 
-    def _take(self, place) -> bool:
-        """Hand ``place`` what waits for it, up to a call's size and a marker; False if its
+    def _take(self, hnode) -> bool:
+        """Hand ``hnode`` what waits for it, up to a call's size and a marker; False if its
         results have no room downstream yet."""
         items, count = [], 0
-        while place.waiting and (not items or count + place.waiting[0][2] <= place.size) \
-                and place.waiting[0][3].__class__ is not Marker:  # a call stops at one
-            items.append(place.waiting.popleft())
+        while hnode.waiting and (not items or count + hnode.waiting[0][2] <= hnode.size) \
+                and hnode.waiting[0][3].__class__ is not Marker:  # a call stops at one
+            items.append(hnode.waiting.popleft())
             count += items[-1][2]
-        k = place.room_for(count, whole=True)
+        k = hnode.room_for(count, whole=True)
         if k < count:  # no room for the results downstream yet
-            place.waiting.extendleft(reversed(items))
+            hnode.waiting.extendleft(reversed(items))
             return False
-        _, plan = self.direct.plan(place, k)
-        place.reserve(k)
+        _, plan = self.direct.plan(hnode, k)
+        hnode.reserve(k)
         payload = [(self.index[id(e)], port, data) for e, port, _, data in items]
-        self._call(place, "take", payload, items, k, plan)
+        self._call(hnode, "take", payload, items, k, plan)
         return True
 
-    def _call(self, place, what, argument, items, reserved, plan=()):
-        """Ask ``place`` to ``what`` (produce, take, end, or record for a snapshot: "marker",
+    def _call(self, hnode, what, argument, items, reserved, plan=()):
+        """Ask ``hnode`` to ``what`` (produce, take, end, or record for a snapshot: "marker",
         "record"): its actor, or at once if placed here. ``plan``: the :class:`Forward` s of the
         batches it is to send straight to their receivers."""
-        local = place.local
+        local = hnode.local
         method = "record" if what == "marker" else what
         if local is None:
-            method = getattr(place.actor, method)
+            method = getattr(hnode.actor, method)
             if what == "end":
                 ref = method.remote()
             elif plan:
@@ -604,17 +607,17 @@ class Hub:
                 ref = refs[0]
             else:
                 ref = method.remote(argument)
-            place.calls.append((ref, what, items, reserved, plan))
+            hnode.calls.append((ref, what, items, reserved, plan))
             if plan:
                 self.direct.send(plan, refs[1:])
             return
-        place.nr.state = "busy" if place.nr.failure is None else place.nr.state
+        hnode.nr.state = "busy" if hnode.nr.failure is None else hnode.nr.state
         self.in_local = True
         try:
             report = local.end() if what == "end" else getattr(local, method)(argument)
         finally:
             self.in_local = False
-        self._apply(place, what, items, reserved, report)
+        self._apply(hnode, what, items, reserved, report)
 
     def _lift(self) -> bool:
         """Every node waits: the flow's lifting rule for full MergeSynch inputs; True if any.
@@ -623,31 +626,31 @@ class Hub:
         and none is on its way.
         """
         lifted = False
-        for place in self.places.values():
-            if place.ended or place.dead or not place.has_more():
+        for hnode in self.hnodes.values():
+            if hnode.ended or hnode.dead or not hnode.has_more():
                 continue  # nothing to send: it waits for no room
-            for dst, room, _ in place.targets:
+            for dst, room, _ in hnode.targets:
                 if dst.room.liftable(room) and not dst.ended and dst.nr.failure is None:
                     dst.room.lift(room)
                     lifted = True
         return lifted
 
     # --- reports ------------------------------------------------------------------------------
-    def _apply(self, place, what, items, reserved, report, plan=()):
+    def _apply(self, hnode, what, items, reserved, report, plan=()):
         """A call's report has come: copy what it says of the node, pass on what it made."""
         sent, counters, failure, events, elapsed, out, err, recorded = report
         if out:
             sys.stdout.write(out)
         if err:
             sys.stderr.write(err)
-        nr = place.nr
-        place.reserve(reserved, -1)
+        nr = hnode.nr
+        hnode.reserve(reserved, -1)
         before = nr.paired, nr.stats.received, nr.stats.failed
-        place.exhausted, state = copy_counters(nr, counters, self.edges)
+        hnode.exhausted, state = copy_counters(nr, counters, self.edges)
         if failure is not None:  # placed here: the failure itself, with its traceback
-            nr.failure = place.local.nr.failure if place.local else failure_from(nr, failure)
+            nr.failure = hnode.local.nr.failure if hnode.local else failure_from(nr, failure)
         if events is not None and nr.watch is not None:
-            replay(nr.watch, pickle.loads(events), self.edges, lambda name: self.places[name].nr.failure,
+            replay(nr.watch, pickle.loads(events), self.edges, lambda name: self.hnodes[name].nr.failure,
                    self.run.observers, self.wall_to_perf)
         # what it made goes on first (and is counted into loops before what it handled)
         for index, count, data in sent:
@@ -656,60 +659,60 @@ class Hub:
         if plan:
             self.direct.sent(plan, sent)
         if what in ("marker", "record"):  # the state it recorded for a snapshot
-            self.snapshots.recorded(place, what, items, recorded)
+            self.snapshots.recorded(hnode, what, items, recorded)
         if what == "take":
-            self._took(place, items, elapsed, before)
+            self._took(hnode, items, elapsed, before)
         elif what == "produce" and reserved:
-            self._produced(place, sent, elapsed)
-        self._after(place, what, state)
+            self._produced(hnode, sent, elapsed)
+        self._after(hnode, what, state)
 
-    def _took(self, place, items, elapsed, before):
-        """``place`` handled ``items``: their room is given back, and its calls sized to CALL_TIME.
+    def _took(self, hnode, items, elapsed, before):
+        """``hnode`` handled ``items``: their room is given back, and its calls sized to CALL_TIME.
 
         ``before``: its paired, received and failed counts before the call.
         """
-        nr = place.nr
-        self.snapshots.took(place, items)  # messages in flight, for the snapshots recording them
+        nr = hnode.nr
+        self.snapshots.took(hnode, items)  # messages in flight, for the snapshots recording them
         handled = sum(c for _, _, c, _ in items)
         for e, _, c, _ in items:
-            self.flow.give_back(place.room, e, c)
-        if place.kind == "merge_synch":
-            place.room.give_paired(nr.paired - before[0], nr.failure is not None)
-        if nr.on_sink and place.kind == "sink":  # a sink in a process: the views see it here
+            self.flow.give_back(hnode.room, e, c)
+        if hnode.kind == "merge_synch":
+            hnode.room.give_paired(nr.paired - before[0], nr.failure is not None)
+        if nr.on_sink and hnode.kind == "sink":  # a sink in a process: the views see it here
             tell_views(nr, items, nr.stats.received - before[1] - (nr.stats.failed - before[2]))
         self._handled(items)
         if handled:
             per = elapsed / handled
-            place.size = max(1, min(BATCH, int(CALL_TIME / per) if per > 0 else BATCH))
+            hnode.size = max(1, min(BATCH, int(CALL_TIME / per) if per > 0 else BATCH))
 
     @staticmethod
-    def _produced(place, sent, elapsed):
+    def _produced(hnode, sent, elapsed):
         """A source made a batch: its next ones are sized to take about CALL_TIME."""
         made = sent[0][1] if sent else 0
         if made and elapsed > 0:
-            place.size = max(1, min(BATCH, int(CALL_TIME * made / elapsed)))
+            hnode.size = max(1, min(BATCH, int(CALL_TIME * made / elapsed)))
         else:
-            place.size = min(BATCH, place.size * 2)
+            hnode.size = min(BATCH, hnode.size * 2)
 
-    def _after(self, place, what, state):
+    def _after(self, hnode, what, state):
         """The node's state after a call; its receivers hear if it failed or ended."""
-        nr = place.nr
+        nr = hnode.nr
         if what == "end":
             nr.state = state
-        elif not place.ended:  # (a snapshot may ask a node that has ended for its state)
-            nr.state = "failed" if nr.failure is not None else ("busy" if place.calls else "waiting")
+        elif not hnode.ended:  # (a snapshot may ask a node that has ended for its state)
+            nr.state = "failed" if nr.failure is not None else ("busy" if hnode.calls else "waiting")
         if nr.failure is not None or what == "end":
-            self._tell_receivers(place)
+            self._tell_receivers(hnode)
         if what == "end":
-            place.ended = True
-            self.snapshots.record_ended(place)
+            hnode.ended = True
+            self.snapshots.record_ended(hnode)
 
     def _deliver(self, edge, count, data):
         self.flow.made(edge, count)
         self._enqueue(edge, count, data)
 
     def _enqueue(self, edge, count, data):
-        dst = self.place_of[id(edge.dst)]
+        dst = self.hnode_of[id(edge.dst)]
         dst.waiting.append((edge, edge.dst_port or 0, count, data))
         if self.flow.bounded(edge):
             dst.room.take(dst.room.room_of(edge), count)
@@ -718,76 +721,76 @@ class Hub:
         for edge, _, count, _ in items:
             self._end_edges(self.flow.handled(edge, count))
 
-    def _tell_receivers(self, place):
-        """``place`` has ended (or failed): the receivers the flow names hear that it has ended."""
-        if not place.told:
-            place.told = True
-            self._end_edges(self.flow.ended(place.nr.outs))
+    def _tell_receivers(self, hnode):
+        """``hnode`` has ended (or failed): the receivers the flow names hear that it has ended."""
+        if not hnode.told:
+            hnode.told = True
+            self._end_edges(self.flow.ended(hnode.nr.outs))
 
     def _end_edges(self, edges):
         for e in edges:
-            self.place_of[id(e.dst)].open_in.discard(e)
+            self.hnode_of[id(e.dst)].open_in.discard(e)
 
     # --- this process's own nodes: sinks, and nodes whose process died ----------------------
-    def _local(self, place) -> bool:
+    def _local(self, hnode) -> bool:
         """Hand what waits for a sink (or a node whose process died) to it here; True if any."""
-        nr = place.nr
-        handled = bool(place.waiting)
-        while place.waiting and not self.stopping:
-            if place.waiting[0][2] is None:
+        nr = hnode.nr
+        handled = bool(hnode.waiting)
+        while hnode.waiting and not self.stopping:
+            if hnode.waiting[0][2] is None:
                 break  # sent to it directly: its sender's report says how many (see _answer)
-            edge, port, count, data = place.waiting.popleft()
+            edge, port, count, data = hnode.waiting.popleft()
             if data.__class__ is Marker:  # a sink records in place; a dead node has nothing
-                self.snapshots.marker_here(place, edge, data)
+                self.snapshots.marker_here(hnode, edge, data)
                 continue
-            self._hand_here(place, edge, port, count, data)
+            self._hand_here(hnode, edge, port, count, data)
         if nr.failure is None:
             nr.state = "waiting"
-        if not place.open_in and not place.waiting and not self.stopping:
+        if not hnode.open_in and not hnode.waiting and not self.stopping:
             nr.end()
-            self._tell_receivers(place)
-            place.ended = True
-            self.snapshots.record_ended(place)
+            self._tell_receivers(hnode)
+            hnode.ended = True
+            self.snapshots.record_ended(hnode)
         return handled
 
-    def _hand_here(self, place, edge, port, count, data):
+    def _hand_here(self, hnode, edge, port, count, data):
         """Hand one batch to a node of this process, in the hub's thread."""
-        nr = place.nr
+        nr = hnode.nr
         if data is None:  # sent straight to its process, which died: no copy came here
             batch = [Shown(f"(a message sent along {edge.label}, lost with the process)")] * count
         else:
             batch = pickle.loads(data)
-        self.snapshots.took_here(place, edge, batch)
+        self.snapshots.took_here(hnode, edge, batch)
         nr.state = "busy" if nr.failure is None else nr.state
         self.in_local = True
         try:
             nr.take(port, edge, batch)
         finally:
             self.in_local = False
-        self.flow.give_back(place.room, edge, count)
+        self.flow.give_back(hnode.room, edge, count)
         self._handled([(edge, port, count, data)])
         if nr.failure is not None:
-            self._tell_receivers(place)
+            self._tell_receivers(hnode)
 
-    def _died(self, place, exc, what, items, reserved, plan=()):
-        """The process of ``place`` ended: its node failed; what it had not handled is discarded.
+    def _died(self, hnode, exc, what, items, reserved, plan=()):
+        """The process of ``hnode`` ended: its node failed; what it had not handled is discarded.
 
         Batches it was to send directly that the hub has not heard of are lost
         with it (as what it was making when it died).
         """
-        nr = place.nr
-        place.dead = True
-        asked = place.take_back([(what, items, reserved, plan)] + [c[1:] for c in place.calls],
+        nr = hnode.nr
+        hnode.dead = True
+        asked = hnode.take_back([(what, items, reserved, plan)] + [c[1:] for c in hnode.calls],
                                 self.direct.lost)
-        place.ending = False
+        hnode.ending = False
         if nr.failure is None:
-            error, detail = _death(exc, place.pid)
+            error, detail = _death(exc, hnode.pid)
             nr.fail(error, has_message=False, detail=detail)
-        if place.kind == "merge_synch":
-            place.room.give_paired(0, True)  # its unpaired messages are lost with it
-        place.exhausted = True
-        self._tell_receivers(place)  # what reaches it from now on is discarded (in _local)
-        self.snapshots.died(place, reversed(asked))  # snapshots that asked for its state
+        if hnode.kind == "merge_synch":
+            hnode.room.give_paired(0, True)  # its unpaired messages are lost with it
+        hnode.exhausted = True
+        self._tell_receivers(hnode)  # what reaches it from now on is discarded (in _local)
+        self.snapshots.died(hnode, reversed(asked))  # snapshots that asked for its state
 
 
 def _death(exc: BaseException, pid: int | None) -> tuple[Exception, str]:

@@ -48,16 +48,16 @@ DIED = "its process had died, and its state with it"
 class SnapshotCarrier:
     """The snapshots of one Ray run, started from any thread and carried out by the hub's thread.
 
-    ``places`` are the hub's nodes by name; ``call(place, what, argument,
+    ``hnodes`` are the hub's nodes by name; ``call(hnode, what, argument,
     items, reserved)`` asks a node for its state (the hub's own call);
     ``every``: seconds between two snapshots (``snapshot_every=``), or None;
     ``wall_to_perf``: ``time.perf_counter() - time.time()`` in this process.
     """
 
-    def __init__(self, run: Run, places: dict[str, Any], call: Callable, every: float | None,
+    def __init__(self, run: Run, hnodes: dict[str, Any], call: Callable, every: float | None,
                  wall_to_perf: float) -> None:
-        self.run, self.places, self.call = run, places, call
-        self.place_of = {id(p.nr.node): p for p in places.values()}
+        self.run, self.hnodes, self.call = run, hnodes, call
+        self.hnode_of = {id(p.nr.node): p for p in hnodes.values()}
         self.every, self.due = every, None
         self.wall_to_perf = wall_to_perf
         self.new = deque()  # Recordings started, not yet begun by the hub
@@ -101,97 +101,97 @@ class SnapshotCarrier:
     def begin(self, rec: Recording) -> None:
         """A snapshot starts: each source records at its next turn, a node that has ended records now."""
         self.taking = [r for r in self.taking if not (r.kept or r.dropped)] + [rec]
-        for place in self.places.values():
-            if place.ended:
-                self.record_ended(place, rec)
-            elif place.kind == "source" and not place.ending and not place.dead:
-                place.due.append(rec)
+        for hnode in self.hnodes.values():
+            if hnode.ended:
+                self.record_ended(hnode, rec)
+            elif hnode.kind == "source" and not hnode.ending and not hnode.dead:
+                hnode.due.append(rec)
             # a source ending (or whose process died) records as it ends (record_ended)
 
-    def ask(self, place: Any, rec: Recording, why: str, entry: tuple | None = None) -> None:
-        """Ask ``place`` to record its state for ``rec``, after every call made to it so far.
+    def ask(self, hnode: Any, rec: Recording, why: str, entry: tuple | None = None) -> None:
+        """Ask ``hnode`` to record its state for ``rec``, after every call made to it so far.
 
         ``why``: "marker" (``entry``, the marker of an edge, has reached it),
         "start" (a source, as the snapshot starts) or "ended". Its state is
         recorded only the first time it is asked for ``rec``; it comes back
         with the call's report, and :meth:`recorded` hands it to ``rec``.
         """
-        wanted = rec.number not in place.asked
-        place.asked.add(rec.number)
+        wanted = rec.number not in hnode.asked
+        hnode.asked.add(rec.number)
         if why == "marker":
-            self.call(place, "marker", wanted, [entry], 0)
+            self.call(hnode, "marker", wanted, [entry], 0)
         else:
-            self.call(place, "record", wanted, (why, rec), 0)
+            self.call(hnode, "record", wanted, (why, rec), 0)
 
-    def recorded(self, place: Any, what: str, items: Any, recorded: tuple) -> None:
-        """A state recorded in ``place``'s process has come: the Recording's rules take it from here.
+    def recorded(self, hnode: Any, what: str, items: Any, recorded: tuple) -> None:
+        """A state recorded in ``hnode``'s process has come: the Recording's rules take it from here.
 
         The trace shows the marker taken and the state recorded at the moment
         they happened in the node's process.
         """
         state, problem, at = recorded
-        if state is not None and place.local is None:
+        if state is not None and hnode.local is None:
             state = pickle.loads(state)
         with clocks_at(self.run.observers, self.wall_to_perf, [at]):
             if what == "marker":
                 edge, _, _, marker = items[0]
                 rec = marker.recording
-                first = rec.marker(place.nr, edge, (state, problem))
+                first = rec.marker(hnode.nr, edge, (state, problem))
             else:
                 why, rec = items
                 if why == "start":
-                    first = rec.record(place.nr, (state, problem))
+                    first = rec.record(hnode.nr, (state, problem))
                 else:
-                    first = rec.ended(place.nr, (state, problem))
+                    first = rec.ended(hnode.nr, (state, problem))
         if first:
-            self.send_markers(place, rec)
+            self.send_markers(hnode, rec)
 
-    def send_markers(self, place: Any, rec: Recording) -> None:
-        """``place`` has recorded for ``rec``: a marker goes on every edge leaving it, behind what it sent."""
-        for edges in place.nr.outs:
+    def send_markers(self, hnode: Any, rec: Recording) -> None:
+        """``hnode`` has recorded for ``rec``: a marker goes on every edge leaving it, behind what it sent."""
+        for edges in hnode.nr.outs:
             for edge in edges:
-                dst = self.place_of[id(edge.dst)]
+                dst = self.hnode_of[id(edge.dst)]
                 if not dst.ended:
                     dst.waiting.append((edge, edge.dst_port or 0, 0, rec.token))  # it takes no room
 
-    def record_ended(self, place: Any, rec: Recording | None = None) -> None:
-        """``place`` has ended: each snapshot being taken (or ``rec``) records it as it is now."""
+    def record_ended(self, hnode: Any, rec: Recording | None = None) -> None:
+        """``hnode`` has ended: each snapshot being taken (or ``rec``) records it as it is now."""
         if rec is None:
-            place.due.clear()
+            hnode.due.clear()
             recs = [r for r in self.taking if not (r.kept or r.dropped)]
         else:
             recs = [rec]
         for r in recs:
-            if place.dead or (place.here and place.kind == "sink"):
+            if hnode.dead or (hnode.here and hnode.kind == "sink"):
                 # a sink here records in place; a node whose process died has no state to give
-                if r.ended(place.nr, (None, DIED) if place.dead else None):
-                    self.send_markers(place, r)
+                if r.ended(hnode.nr, (None, DIED) if hnode.dead else None):
+                    self.send_markers(hnode, r)
             else:
-                self.ask(place, r, "ended")
+                self.ask(hnode, r, "ended")
 
-    def took(self, place: Any, items: list) -> None:
-        """``place``'s process took ``items`` (the hub's entries): those of edges being recorded
+    def took(self, hnode: Any, items: list) -> None:
+        """``hnode``'s process took ``items`` (the hub's entries): those of edges being recorded
         are in flight."""
         if not self.taking:
             return
         self.taking = [r for r in self.taking if not (r.kept or r.dropped)]
         for edge, _, _, data in items:
-            recs = [r for r in self.taking if r.records(place.nr, edge)]
+            recs = [r for r in self.taking if r.records(hnode.nr, edge)]
             if recs and data is not None:  # (a batch sent directly went before any marker)
                 batch = pickle.loads(data)
                 for r in recs:
-                    r.took(place.nr, edge, batch)
+                    r.took(hnode.nr, edge, batch)
 
-    def took_here(self, place: Any, edge: Any, batch: list) -> None:
+    def took_here(self, hnode: Any, edge: Any, batch: list) -> None:
         """A node of this process (a sink, or one whose process died) is handed ``batch``."""
         for rec in self.taking:
-            rec.took(place.nr, edge, batch)
+            rec.took(hnode.nr, edge, batch)
 
-    def marker_here(self, place: Any, edge: Any, marker: Marker) -> None:
+    def marker_here(self, hnode: Any, edge: Any, marker: Marker) -> None:
         """A marker reaches a node of this process: a sink records in place; a dead node has nothing."""
         rec = marker.recording
-        if rec.marker(place.nr, edge, (None, DIED) if place.dead else None):
-            self.send_markers(place, rec)
+        if rec.marker(hnode.nr, edge, (None, DIED) if hnode.dead else None):
+            self.send_markers(hnode, rec)
 
     def resend(self, enqueue: Callable[[Any, int, bytes], None]) -> None:
         """``resume=``: what the snapshot recorded in flight waits first, along its edge
@@ -209,10 +209,10 @@ class SnapshotCarrier:
                     f"travels pickled: resume from it with engine=\"threads\".") from None
             enqueue(edge, len(msgs), data)
 
-    def died(self, place: Any, asked: list) -> None:
-        """``place``'s process died: the snapshots that had asked for its state (``asked``: (why,
+    def died(self, hnode: Any, asked: list) -> None:
+        """``hnode``'s process died: the snapshots that had asked for its state (``asked``: (why,
         Recording) pairs) get none."""
         for why, rec in asked:
             recorded = (None, DIED)
-            if rec.record(place.nr, recorded) if why == "start" else rec.ended(place.nr, recorded):
-                self.send_markers(place, rec)
+            if rec.record(hnode.nr, recorded) if why == "start" else rec.ended(hnode.nr, recorded):
+                self.send_markers(hnode, rec)
