@@ -6,11 +6,20 @@ MergeSynch messages, the trace if one was taken). The network keeps a link to
 its last run, so ``g.stats``, ``g.state``, ``g.failures``, ``g.unpaired`` and
 ``g.trace`` show it. Each scheduler (``threads.py``, ``seeded.py``) takes the
 same steps: :func:`check_arguments`, :func:`begin`, make a Run, tell the
-observers, run the nodes, :func:`wait`, then :func:`conclude`.
+observers, run the nodes, :func:`wait`, then :func:`conclude`: :func:`execute`
+does them all, through the hooks of the scheduler's :class:`Engine`.
+
+A node's function may start threads of its own, but each inherits the daemon
+status of the node's thread: Python stops daemon threads without waiting when
+the program ends, so whatever they had not finished is lost, and a run does not
+wait for them either. A run therefore warns (:class:`ThreadStillRunningWarning`)
+when threads started during it are still alive as it ends, naming them; a node
+that starts a thread should ``join()`` it before its function returns.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import math
@@ -410,6 +419,23 @@ class Finished(threading.Event):
         super().set()
 
 
+class StartGate:
+    """Holds every node thread until all have started; opened at once if the run is stopped."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.stopped = False
+
+    def open(self, stopped: bool = False) -> None:
+        self.stopped = self.stopped or stopped
+        self._event.set()
+
+    def wait(self) -> bool:
+        """Wait until the gate opens; True if the nodes may work, False if the run was stopped."""
+        self._event.wait()
+        return not self.stopped
+
+
 def wait(done: Finished, observers: list[Observer], timeout: float | None,
          tick: Callable[[], None] | None = None,
          progress: Callable[[], int] | None = None) -> str:
@@ -712,3 +738,21 @@ def _exclusive_drops(run: Run, merge):
             where = f"{nr.kind} '{name}'" + ("" if port is None else f" (output out_{port})")
             out.append((where, count))
     return out
+
+
+@atexit.register
+def _let_the_process_exit() -> None:
+    """Keep a node stuck reading standard input from making the interpreter abort at exit.
+
+    A node thread still inside ``input()`` (or another read of ``sys.stdin``)
+    holds the lock of stdin's buffer; closing stdin at exit would wait for
+    that lock and abort the interpreter ("Fatal Python error:
+    _enter_buffered_busy"). When such a thread is left, stdin is simply never
+    closed: the process then ends as it should, with its own exit code.
+    """
+    if not any(t.name.startswith("dissyslab ") and t.is_alive() for t in threading.enumerate()):
+        return
+    for stream in {id(x): x for x in (sys.stdin, sys.__stdin__) if x is not None}.values():
+        for obj in (stream, getattr(stream, "buffer", None)):
+            if obj is not None:
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
