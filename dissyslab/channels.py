@@ -15,6 +15,8 @@ This is transport only: it never changes what a network computes (that is
 * An :class:`Outbox` keeps a node's results until there are enough to send
   in one go, with the room it reserved for them. It sends them before its node
   waits for anything, so nothing is held back while the node is idle.
+* :func:`inboxes` makes the channels of a run; :func:`lift_when_stalled`
+  applies ``flow.Room``'s lifting rule once every node thread waits.
 * A :class:`Courier` carries what goes along an edge with a ``delay`` fault
   (``faults.py``): a channel hands it those batches, and the end of the edge,
   and it puts each message in the channel at its time, in order.
