@@ -21,7 +21,7 @@ back only as messages are paired
 more edges from one sender into one    :meth:`Room.grant` (an empty room takes
 room than ``capacity``                 one message, whatever it needs)
 every node waits: lift a full          :meth:`Room.liftable`, :meth:`Room.lift`
-MergeSynch input's bound
+MergeSynch input's bound               (threads: ``channels.lift_when_stalled``)
 edges that close a loop take no room   :meth:`Flow.bounded`
 end of the stream; edges round a loop  :meth:`Flow.ended`
 end only when the loop is quiet
