@@ -200,7 +200,9 @@ class NodeThread:
     def _wait(self):
         """Wait for input until the node's timeout rings (flow.Alarm), and ring it then.
 
-        Returns what came, None once every input has ended, or ``()`` if it rang.
+        Returns what came, or ``()`` if it rang instead (a failed node's alarm is
+        switched off). While the alarm is set the node waits on, even once every
+        input has ended: it rings then.
         """
         alarm = self.alarm
         if self.node_run.failure is not None:  # a failed node's alarm rings no more
@@ -227,6 +229,7 @@ class NodeThread:
             self._tell_receivers()
 
     def _end_edges(self, edges):
+        """The flow says these edges have ended: their receivers hear "end"."""
         for edge in edges:
             self.threads.channel_of[edge].end(edge)
 
@@ -237,8 +240,7 @@ class NodeThread:
         if self.outbox is not None:
             if send:
                 self.outbox.send(keep=False)
-            for edge in self.flow.ended(self.node_run.outs):
-                self.threads.channel_of[edge].end(edge)
+            self._end_edges(self.flow.ended(self.node_run.outs))
         self.receivers_told = True
 
     def send_marker(self, rec: Recording) -> None:
