@@ -68,6 +68,11 @@ class NodeThread:
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
 
     def _main(self):
+        """The node's life: wait at the start gate, work, tell its receivers it has ended.
+
+        However it ends (done, stopped, or a fault of the runtime, reported as
+        the node's failure), its receivers and the snapshots being taken hear it.
+        """
         nr = self.node_run
         stopped = False
         try:
@@ -132,7 +137,7 @@ class NodeThread:
                 got = inbox.get()
             else:
                 got = self._wait()
-                if got is not None and not got:  # its timeout rang instead
+                if not got:  # its timeout rang instead
                     continue
             if got is None:
                 return
