@@ -15,6 +15,8 @@ This is transport only: it never changes what a network computes (that is
 * An :class:`Outbox` keeps a node's results until there are enough to send
   in one go, with the room it reserved for them. It sends them before its node
   waits for anything, so nothing is held back while the node is idle.
+* :func:`inboxes` makes the channels of a run; :func:`lift_when_stalled`
+  applies ``flow.Room``'s lifting rule once every node thread waits.
 * A :class:`Courier` carries what goes along an edge with a ``delay`` fault
   (``faults.py``): a channel hands it those batches, and the end of the edge,
   and it puts each message in the channel at its time, in order.
@@ -29,11 +31,13 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Callable
 
+from .flow import Room
 from .semantics import NodeRun, Stop
 
 if TYPE_CHECKING:
-    from .flow import Flow, Room
+    from .flow import Flow
     from .nodes import Edge
+    from .shapes import Graph
 
 
 class Channel:
@@ -210,6 +214,23 @@ class Channel:
             self._writable.notify_all()
 
 
+def inboxes(net: Graph, capacity: int) -> tuple[dict[str, Channel], dict[Edge, Channel]]:
+    """A :class:`Channel` in front of each node that receives: by the node's name, and by edge.
+
+    All the senders of a node share its inbox; a MergeSynch's has a room per input.
+    """
+    by_name, by_edge = {}, {}
+    for node in net.nodes:
+        if node.kind == "source":
+            continue
+        edges_in = [e for e in net.edges if e.dst is node]
+        merge = node.kind == "merge_synch"
+        inbox = Channel(len(edges_in), Room(capacity, node.num_inputs if merge else 1, merge))
+        by_name[net.name_of(node)] = inbox
+        by_edge.update((e, inbox) for e in edges_in)
+    return by_name, by_edge
+
+
 def stalled(channels: list[Channel], alive: Callable[[], int]) -> bool:
     """Is every node thread blocked in one of ``channels``, with no one left to wake it?
 
@@ -227,6 +248,16 @@ def stalled(channels: list[Channel], alive: Callable[[], int]) -> bool:
     finally:
         for ch in locked:
             ch._lock.release()
+
+
+def lift_when_stalled(merges: list[Channel], channels: list[Channel],
+                      alive: Callable[[], int]) -> None:
+    """The Room's lifting rule (``flow.py``) for threads: when a sender waits for room at one of
+    the MergeSynch inboxes ``merges`` and every node thread waits (:func:`stalled`), lift the
+    bound of the full inputs waited for."""
+    if any(ch.senders_waiting() for ch in merges) and stalled(channels, alive):
+        for ch in merges:
+            ch.unbound()
 
 
 class Outbox:
@@ -361,12 +392,15 @@ class Courier:
     never put before one sent before it along the same edge, and an edge's end
     (and a snapshot's marker) comes behind what is on its way. Its room was
     reserved by the sender, as for any message on its way. One thread does it
-    all; it ends once every delayed edge has ended, or when stopped.
+    all; it ends once every delayed edge has ended, or when stopped. The
+    channels of the delayed edges (in ``channels``, by edge) hand it their batches.
     """
 
-    def __init__(self, delays: dict) -> None:
+    def __init__(self, delays: dict, channels: dict[Edge, Channel]) -> None:
         from .pace import paced
 
+        for edge in delays:
+            channels[edge].late = self
         self.delays = delays
         self.paced = paced
         self._lock = threading.Lock()

@@ -544,6 +544,20 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
     """
     max_steps, max_schedules = _search_arguments(net, build, check, reduce, max_steps,
                                                  max_schedules)
+    first, reset = _first_network(net, build, faults)
+    names = [first.name_of(n) for n in first.nodes]
+    searcher = _Search(first, build, reset, names, check, reduce, max_steps, max_schedules,
+                       timeout, capacity, progress, faults)
+    try:
+        return searcher.search()
+    finally:
+        if reset is not None:
+            reset()
+
+
+def _first_network(net, build, faults):
+    """The network of the first schedule, checked for a search; and ``reset``, which puts its
+    nodes' states back as they were (None with ``build=``, which makes a fresh one each time)."""
     reset = None
     if build is None:
         reset, problems = _resetter(net)
@@ -564,21 +578,31 @@ def explore_all(net: Graph | None = None, *, build: Callable[[], Graph] | None =
                     "runs instead (g.explore(runs=K)), whose virtual clock rings them.")
     if not first.sinks:
         raise ValueError("this network has no Sink, so there is nothing to compare between runs.")
-    names = [first.name_of(n) for n in first.nodes]
-    for a, b, what in shared_state(first):
+    _warn_shared(first)
+    return first, reset
+
+
+def _warn_shared(net):
+    """Warn about nodes that share state: the reduced search assumes they meet only by messages."""
+    for a, b, what in shared_state(net):
         warn_student(f"'{a}' and '{b}' share state: {what}. The exhaustive search assumes nodes "
                   f"interact only through messages, and branches only where messages can arrive "
                   f"in different orders, so it may miss outcomes that depend on which of the two "
                   f"runs first. Give each node state of its own, or explore with reduce=False "
                   f"(every interleaving; much slower).", ExplorationWarning)
 
-    searcher = _Search(first, build, reset, names, check, reduce, max_steps, max_schedules,
-                       timeout, capacity, progress, faults)
-    try:
-        return searcher.search()
-    finally:
-        if reset is not None:
-            reset()
+
+def _next_schedule(taken):
+    """The choices of the next schedule, after one that made the choices ``taken``: the last
+    choice with an alternative left takes its next one, and those before it stay as they were.
+    Empty once every schedule has been run."""
+    stack = [(i, n) for i, n, _ in taken]
+    while stack and stack[-1][0] + 1 >= stack[-1][1]:
+        stack.pop()
+    if stack:
+        i, n = stack.pop()
+        stack.append((i + 1, n))
+    return stack
 
 
 class _Restart(Exception):
@@ -639,17 +663,17 @@ class _Search:
             except KeyboardInterrupt:
                 stopped_by = "interrupted"
                 break
-            # the next schedule: the last choice with an alternative left takes its next one
-            stack = [(i, n) for i, n, _ in engine.taken]
-            while stack and stack[-1][0] + 1 >= stack[-1][1]:
-                stack.pop()
+            stack = _next_schedule(engine.taken)
             if not stack:
                 break
-            i, n = stack.pop()
-            stack.append((i + 1, n))
             shown = self._show(started, shown, self.schedules, self.found)
         if shown:
             print(file=sys.stderr)
+        return self._exploration(reduced, stopped_by, cut)
+
+    def _exploration(self, reduced, stopped_by, cut):
+        """What the search found, once it is over: its outcomes, and why it stopped (None: it
+        ran every schedule); the warnings its runs gave are given once each, now."""
         if stopped_by is None and cut:
             stopped_by = "max_steps"
         for category, message in self.seen_warnings:

@@ -21,18 +21,20 @@ back only as messages are paired
 more edges from one sender into one    :meth:`Room.grant` (an empty room takes
 room than ``capacity``                 one message, whatever it needs)
 every node waits: lift a full          :meth:`Room.liftable`, :meth:`Room.lift`
-MergeSynch input's bound
+MergeSynch input's bound               (threads: ``channels.lift_when_stalled``)
 edges that close a loop take no room   :meth:`Flow.bounded`
 end of the stream; edges round a loop  :meth:`Flow.ended`
 end only when the loop is quiet
-a loop's count: what a step sent is    :meth:`Flow.made`, then
-counted before what it handled         :meth:`Flow.handled` (``termination.py``)
+a loop's count: what a step sent is    :meth:`Flow.made` (or ``made_along``),
+counted before what it handled         then :meth:`Flow.handled`
+                                       (``termination.py``)
 a failed node ends its receivers at    :meth:`Flow.ended`, called on failure;
 once, and throws away what reaches it  ``NodeRun.take`` counts it as discarded
 a message that cannot be copied or     ``NodeRun`` (``semantics.py``): the node
 pickled fails its node at that message fails there, earlier results are sent
-snapshot markers: record, then pass    ``snapshots.Recording``
-the marker on behind what was made
+snapshot markers: record, then pass    ``snapshots.Recording``; a node that
+the marker on behind what was made     has ended records as it is
+                                       (``snapshots.record_ended``)
 faults asked for (``faults=``): a      ``faults.NodeFaults``, which
 message lost, duplicated or cut off    ``NodeRun.take`` hands each batch to
 where it arrives; a node that crashes  first; a lost message counts as
@@ -41,8 +43,9 @@ a node's ``timeout=``: when it is       :class:`Alarm` (one per such node; the
 waited for, when it rings, and that a  scheduler measures the seconds: real in
 waiting node keeps its loop and its    threads, virtual under a seed)
 inputs from ending
-start, wait, timeout, Ctrl-C, stop     ``running.drive`` (one skeleton, a few
-with grace, conclude                   hooks per scheduler)
+start, wait, timeout, Ctrl-C, stop     ``running.execute`` (one skeleton, the
+with grace, conclude; a start gate     ``running.Engine`` hooks per scheduler);
+for node threads                       ``running.StartGate``
 =====================================  =========================================
 """
 
@@ -185,6 +188,21 @@ class Flow:
         loop = self.loop_of_edge.get(edge)
         if loop is not None:
             loop.sent(n)
+
+    def loop_edges(self, outs: list[list[Edge]]) -> list[list[Edge]] | None:
+        """Per output port, which of a node's edges ``outs`` go into or round a loop; None if
+        none does. What the node makes along them is counted with :meth:`made_along`."""
+        edges = [[e for e in port if e in self.loop_of_edge] for port in outs]
+        return edges if any(edges) else None
+
+    def made_along(self, loop_edges: list[list[Edge]], out: list, before: list[int]) -> None:
+        """Count (:meth:`made`) what a node made along its ``loop_edges`` since its outputs
+        ``out`` held ``before[port]`` messages each."""
+        for port, edges in enumerate(loop_edges):
+            n = len(out[port]) - before[port]
+            if n:
+                for edge in edges:
+                    self.made(edge, n)
 
     def handled(self, edge: Edge, n: int) -> list[Edge]:
         """A receiver finished with ``n`` messages that came along ``edge`` (handled or thrown

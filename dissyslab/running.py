@@ -6,11 +6,20 @@ MergeSynch messages, the trace if one was taken). The network keeps a link to
 its last run, so ``g.stats``, ``g.state``, ``g.failures``, ``g.unpaired`` and
 ``g.trace`` show it. Each scheduler (``threads.py``, ``seeded.py``) takes the
 same steps: :func:`check_arguments`, :func:`begin`, make a Run, tell the
-observers, run the nodes, :func:`wait`, then :func:`conclude`.
+observers, run the nodes, :func:`wait`, then :func:`conclude`: :func:`execute`
+does them all, through the hooks of the scheduler's :class:`Engine`.
+
+A node's function may start threads of its own, but each inherits the daemon
+status of the node's thread: Python stops daemon threads without waiting when
+the program ends, so whatever they had not finished is lost, and a run does not
+wait for them either. A run therefore warns (:class:`ThreadStillRunningWarning`)
+when threads started during it are still alive as it ends, naming them; a node
+that starts a thread should ``join()`` it before its function returns.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import math
@@ -260,28 +269,9 @@ def _execute(net, make, timeout, capacity, observers, seed, resume, stuck_text, 
         r = Run(net, observers, seed=seed, resume=resume, faults=faults, in_place=in_place)
         net.last_run = r
         engine = make(r, capacity)
-        for observer in r.observers:
-            observer.started(r)
-        if r.faults is not None:  # faults.py: nodes that crash before doing anything, watched
-            r.faults.begin(r)
-        try:
-            engine.start()
-        except KeyboardInterrupt:
-            outcome = "interrupted"  # the engine has stopped what it had started
-        except BaseException:
-            for observer in r.observers:
-                observer.finished(r, "interrupted")
-            raise
-        else:
-            outcome = wait(engine.done, r.observers, timeout, tick=engine.tick,
-                           progress=lambda: sum(nr.stats.received + nr.stats.sent
-                                                for nr in r.nodes.values()))
+        outcome = _start_and_wait(r, engine, timeout)
         if outcome in ("timeout", "interrupted", "held"):
-            # a snapshot still being taken would be completed by nodes that are stopped,
-            # without the messages between them: it is dropped, and the error says so
-            r.snapshots_dropped = drop_recordings(r)
-            busy = still_running(r, alive=engine.alive)
-            stuck = stop_anyway(engine.stop)
+            busy, stuck = _stop(r, engine)
     finally:
         net.running = False
         if "r" in locals():
@@ -296,6 +286,43 @@ def _execute(net, make, timeout, capacity, observers, seed, resume, stuck_text, 
                       NodeStillRunningWarning)
     conclude(r, outcome, busy if not timeout_text else "", timeout, timeout_text)
     return r
+
+
+def _start_and_wait(run: Run, engine: Engine, timeout: float | None) -> str:
+    """Tell the observers, start the nodes, and wait for them: the outcome, as :func:`wait`'s.
+
+    If the nodes cannot all be started the engine has stopped those it had
+    started; the observers hear that the run ended, and the error goes on
+    (Ctrl-C meanwhile: the outcome is "interrupted").
+    """
+    for observer in run.observers:
+        observer.started(run)
+    if run.faults is not None:  # faults.py: nodes that crash before doing anything, watched
+        run.faults.begin(run)
+    try:
+        engine.start()
+    except KeyboardInterrupt:
+        return "interrupted"  # the engine has stopped what it had started
+    except BaseException:
+        for observer in run.observers:
+            observer.finished(run, "interrupted")
+        raise
+    return wait(engine.done, run.observers, timeout, tick=engine.tick,
+                progress=lambda: sum(nr.stats.received + nr.stats.sent
+                                     for nr in run.nodes.values()))
+
+
+def _stop(run: Run, engine: Engine) -> tuple[str, list]:
+    """Stop a run that has not ended by itself (timeout, Ctrl-C): its nodes, with grace.
+
+    Returns what the nodes were doing (:func:`still_running`) and those still
+    inside their function after the grace. A snapshot still being taken would
+    be completed by nodes that are stopped, without the messages between them:
+    it is dropped, and the error says so.
+    """
+    run.snapshots_dropped = drop_recordings(run)
+    busy = still_running(run, alive=engine.alive)
+    return busy, stop_anyway(engine.stop)
 
 
 def drop_recordings(run: Run) -> int:
@@ -410,6 +437,23 @@ class Finished(threading.Event):
         super().set()
 
 
+class StartGate:
+    """Holds every node thread until all have started; opened at once if the run is stopped."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.stopped = False
+
+    def open(self, stopped: bool = False) -> None:
+        self.stopped = self.stopped or stopped
+        self._event.set()
+
+    def wait(self) -> bool:
+        """Wait until the gate opens; True if the nodes may work, False if the run was stopped."""
+        self._event.wait()
+        return not self.stopped
+
+
 def wait(done: Finished, observers: list[Observer], timeout: float | None,
          tick: Callable[[], None] | None = None,
          progress: Callable[[], int] | None = None) -> str:
@@ -458,23 +502,38 @@ def stop_anyway(stop: Callable[[], list]) -> list:
 def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
              timeout_text: str | None = None) -> None:
     """Record how ``run`` went, tell the observers, then raise what went wrong."""
-    if run.snapshots_dropped:
-        n = run.snapshots_dropped
-        busy += (" A snapshot was being taken when the run stopped: nodes were stopped before "
-                 "every one had recorded, so it was incomplete and was not kept (g.snapshots "
-                 "holds only complete ones)." if n == 1 else
-                 f" {n} snapshots were being taken when the run stopped: they were incomplete "
-                 f"and were not kept (g.snapshots holds only complete ones).")
+    busy += _dropped_text(run.snapshots_dropped)
     if outcome in ("late", "held"):
-        timeout_text = timeout_text or (
-            f"The network did not finish within {_seconds(timeout)}: a call that Python cannot "
+        timeout_text = timeout_text or _held_text(outcome, timeout, busy)
+        outcome = "timeout"
+    _record_ending(run, outcome)
+    _raise_what_went_wrong(run, outcome, busy, timeout, timeout_text)
+
+
+def _dropped_text(n: int) -> str:
+    """What the error says of ``n`` snapshots dropped as the run was stopped ("" for none)."""
+    if not n:
+        return ""
+    return (" A snapshot was being taken when the run stopped: nodes were stopped before "
+            "every one had recorded, so it was incomplete and was not kept (g.snapshots "
+            "holds only complete ones)." if n == 1 else
+            f" {n} snapshots were being taken when the run stopped: they were incomplete "
+            f"and were not kept (g.snapshots holds only complete ones).")
+
+
+def _held_text(outcome: str, timeout: float, busy: str) -> str:
+    """The timeout's text when a call Python cannot interrupt held the run past it ("late", "held")."""
+    return (f"The network did not finish within {_seconds(timeout)}: a call that Python cannot "
             f"interrupt (C code, such as a long regular expression or a library call) held "
             f"everything up, and the run "
             + ("ended by itself only after it returned." if outcome == "late" else
                f"was stopped as soon as it returned.{busy}")
             + " Results collected so far are kept. A time limit cannot cut such a call short: "
               "make the call itself quicker.")
-        outcome = "timeout"
+
+
+def _record_ending(run: Run, outcome: str) -> None:
+    """Record how ``run`` ended and give the warnings about it; the observers hear it in any case."""
     try:
         run.outcome = outcome
         with run.snapshot_lock:  # a snapshot not complete when the run ends is not kept
@@ -493,6 +552,13 @@ def conclude(run: Run, outcome: str, busy: str, timeout: float | None,
         for observer in run.observers:
             observer.finished(run, outcome)
 
+
+def _raise_what_went_wrong(run: Run, outcome: str, busy: str, timeout: float | None,
+                           timeout_text: str | None) -> None:
+    """Raise KeyboardInterrupt, NetworkTimeout or NetworkError for a run that did not go well.
+
+    ``busy`` names what was still running; a loop not yet quiet is named too.
+    """
     going_round = run.flow.going_round()
     if outcome == "interrupted":
         raise KeyboardInterrupt(
@@ -712,3 +778,21 @@ def _exclusive_drops(run: Run, merge):
             where = f"{nr.kind} '{name}'" + ("" if port is None else f" (output out_{port})")
             out.append((where, count))
     return out
+
+
+@atexit.register
+def _let_the_process_exit() -> None:
+    """Keep a node stuck reading standard input from making the interpreter abort at exit.
+
+    A node thread still inside ``input()`` (or another read of ``sys.stdin``)
+    holds the lock of stdin's buffer; closing stdin at exit would wait for
+    that lock and abort the interpreter ("Fatal Python error:
+    _enter_buffered_busy"). When such a thread is left, stdin is simply never
+    closed: the process then ends as it should, with its own exit code.
+    """
+    if not any(t.name.startswith("dissyslab ") and t.is_alive() for t in threading.enumerate()):
+        return
+    for stream in {id(x): x for x in (sys.stdin, sys.__stdin__) if x is not None}.values():
+        for obj in (stream, getattr(stream, "buffer", None)):
+            if obj is not None:
+                ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))

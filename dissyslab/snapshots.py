@@ -78,7 +78,7 @@ from .sources import ListSource
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Callable
 
     from .nodes import Edge
     from .semantics import NodeRun
@@ -742,6 +742,23 @@ def start(run: RunRecord) -> Recording:
     rec = Recording(run, started, finish)
     run.recordings.append(rec)
     return rec
+
+
+def record_ended(recordings: list[Recording], nr: NodeRun, send: Callable[[Recording], None],
+                 ignore: type[BaseException] | tuple = ()) -> None:
+    """``nr`` has ended: each snapshot in ``recordings`` that it has not recorded in records it
+    now, as it is, and ``send(rec)`` passes that snapshot's marker on along its edges.
+
+    Every scheduler calls it as a node ends (and, threads, for the nodes already ended
+    when a snapshot starts). ``ignore``: what ``send`` raises when the run is being stopped;
+    the snapshot is then dropped anyway, so its marker need not go on.
+    """
+    for rec in tuple(recordings):
+        if rec.ended(nr):
+            try:
+                send(rec)
+            except ignore:
+                pass
 
 
 def kept(rec: Recording, timeout: float | None) -> Snapshot:

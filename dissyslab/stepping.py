@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Iterable
 
 from .copying import copy_to_keep
@@ -43,7 +44,7 @@ from .errors import warn_student
 from .flow import Room
 from .running import Engine, Finished, Run, stop_with_grace
 from .semantics import Stop
-from .snapshots import Marker, SnapshotWarning, start
+from .snapshots import Marker, SnapshotWarning, record_ended, start
 from .vclock import VirtualClock
 
 if TYPE_CHECKING:
@@ -316,17 +317,26 @@ class Stepper(Engine):
         of ``q``. Returns what it took: the edge, None (a source) or ("rang", sent) (a timeout)."""
         nr = w.nr
         nr.state = "busy"  # as in a threaded run, a source is busy from start to end
-        if q is None:
-            self.current = nr
-            if w.ports:  # its timeout rang (flow.Alarm)
-                w.rung = False
-                sent = nr.time_out(self.clock.now)
-                self.current = None
-                return ("rang", sent)
+        if q is not None:
+            return self._take_head(w, q)
+        self.current = nr
+        if w.ports:  # its timeout rang (flow.Alarm)
+            w.rung = False
+            taken = ("rang", nr.time_out(self.clock.now))
+        else:
             nr.produce(1)
-            self.current = None
-            return None
-        edge, msg = q.edge, q.items.popleft()
+            taken = None
+        self.current = None
+        return taken
+
+    def _take_head(self, w, q):
+        """``w`` takes the message at the head of ``q`` and handles it; returns its edge.
+
+        Its room is given back as it takes it (a MergeSynch's as it pairs it);
+        a sink's message is kept for ``received`` as it arrives, before its
+        function may change it.
+        """
+        nr, edge, msg = w.nr, q.edge, q.items.popleft()
         if w.alarm is not None and nr.arrives(edge, [msg]):  # it sets the alarm again (flow.Alarm)
             w.rung = False
             w.alarm.took()
@@ -334,7 +344,6 @@ class Stepper(Engine):
             w.reset = True
         for rec in self.run.recordings:
             rec.took(nr, edge, [msg])
-        # what a sink receives, kept as it arrives (its function may change it)
         kept = self.received is not None and nr.kind == "sink"
         if kept:
             msg_kept, before = copy_to_keep(msg), nr.received_on.get(edge, 0)
@@ -447,9 +456,7 @@ class Stepper(Engine):
                 continue
             x.finished = True
             x.nr.end()
-            for rec in tuple(self.run.recordings):  # snapshots being taken record it now
-                if rec.ended(x.nr):
-                    self._send_markers(x, rec)
+            record_ended(self.run.recordings, x.nr, partial(self._send_markers, x))
             self._ended(self.flow.ended(x.nr.outs), todo)
 
     # --- time (vclock.py): what the clock's events do ----------------------------------------
@@ -506,8 +513,7 @@ class Stepper(Engine):
         rec = start(self.run)
         for w in self.order:
             if w.finished:
-                if rec.ended(w.nr):
-                    self._send_markers(w, rec)
+                record_ended([rec], w.nr, partial(self._send_markers, w))
             elif w.nr.kind == "source" and rec.record(w.nr):
                 self._send_markers(w, rec)
 

@@ -1,6 +1,7 @@
 """The threaded scheduler: every node in a thread of its own, all at once.
 
-How a run goes:
+How a run goes (what happens *between* nodes is ``flow.py``'s rule; this file
+says *when* each node works):
 
 * Every node gets a thread, and every node that receives gets an inbox, a
   :class:`~dissyslab.channels.Channel` that all its senders share.
@@ -10,44 +11,31 @@ How a run goes:
   batches: a fast stream costs little per message, and a slow function's
   results are sent on at once.
 * When a node has ended (a source returned None, or every sender of a node
-  has ended and its inbox is empty) its thread tells each receiver "end".
-  That is how the end of the stream flows from the sources to the sinks.
-  Round a loop it cannot: there, the loop's count of outstanding messages
-  (``termination.py``) says when the edges round it end.
-* A node whose function raised keeps taking what reaches it, and throws it
-  away (the semantics count it as discarded), so its senders never block.
-  Its receivers are told "end" at once (round a loop: when the loop is quiet).
-* A snapshot (``snapshots.py``) is taken with markers that travel in the
-  channels behind the messages: a node that takes one records its state and
-  sends one along every edge leaving it. A source records at its next turn,
-  and a node that has ended records as it is.
-* The calling thread waits. On timeout or Ctrl-C it stops every channel and
-  interrupts every node still inside its function, then waits (a little) for
-  each thread to end.
-
-A node's function may start threads of its own, but each inherits the daemon
-status of the node's thread: Python stops daemon threads without waiting when
-the program ends, so whatever they had not finished is lost, and a run does not
-wait for them either. A run therefore warns (:class:`ThreadStillRunningWarning`)
-when threads started during it are still alive as it ends, naming them; a node
-that starts a thread should ``join()`` it before its function returns.
+  has ended and its inbox is empty) its thread tells each receiver "end": so
+  the end of the stream flows from the sources to the sinks. Round a loop it
+  cannot: the flow ends those edges once the loop is quiet.
+* A node whose function raised keeps taking what reaches it and throws it away
+  (counted as discarded), so its senders never block; its receivers are told
+  "end" at once.
+* A snapshot's markers (``snapshots.py``) travel in the channels behind the
+  messages: a node that takes one records its state and sends one along every
+  edge leaving it. A source records at its next turn, an ended node as it is.
+* The calling thread waits (``running.execute``, the same for every scheduler).
+  On timeout or Ctrl-C it stops every channel, interrupts every node still
+  inside its function, and waits a little for each thread to end.
 """
 
 from __future__ import annotations
 
-import atexit
-import ctypes
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING, Iterable
 
-from .channels import Channel, Courier, Outbox, stalled
-from .flow import Room
+from .channels import Channel, Courier, Outbox, inboxes, lift_when_stalled
 from .pace import paced
-from .running import Engine, Finished, Run, execute, stop_with_grace
+from .running import Engine, Finished, Run, StartGate, execute, stop_with_grace
 from .semantics import NodeRun, Stop
-from .snapshots import Marker, Recording, start
+from .snapshots import Marker, Recording, record_ended, start
 
 if TYPE_CHECKING:
     from .observers import Observer
@@ -72,9 +60,7 @@ class NodeThread:
         self.flow = threads.flow
         self.receivers_told = False
         self.ended = False  # set (under the run's snapshot lock) once the node has ended
-        # loops (flow.made): per output port, its edges into or round a loop
-        loop_edges = [[e for e in edges if e in self.flow.loop_of_edge] for edges in node_run.outs]
-        self.loop_edges = loop_edges if any(loop_edges) else None
+        self.loop_edges = self.flow.loop_edges(node_run.outs)  # what it makes there is counted
         # timers.py: the node's timeout= (flow.Alarm says when it rings), in real seconds at the pace
         timeout = node_run.node.timeout
         self.alarm = None if timeout is None else self.flow.alarm(node_run.name, timeout)
@@ -82,6 +68,11 @@ class NodeThread:
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
 
     def _main(self):
+        """The node's life: wait at the start gate, work, tell its receivers it has ended.
+
+        However it ends (done, stopped, or a fault of the runtime, reported as
+        the node's failure), its receivers and the snapshots being taken hear it.
+        """
         nr = self.node_run
         stopped = False
         try:
@@ -122,7 +113,7 @@ class NodeThread:
             before = [len(o) for o in nr.out] if self.loop_edges else None
             nr.produce(room)
             if before:
-                self._count_made(before)
+                self.flow.made_along(self.loop_edges, nr.out, before)
             now = clock()
             size = 1 if now - started > LATENCY else min(size * 2, largest)
             if outbox.held() >= largest or now - outbox.last_sent > LATENCY:
@@ -144,16 +135,9 @@ class NodeThread:
                 nr.state = "waiting"
             if alarm is None or not alarm.armed:
                 got = inbox.get()
-            elif nr.failure is not None:  # a failed node's alarm rings no more
-                self._end_edges(alarm.off())
-                continue
             else:
-                if self.due is None:
-                    self.due = time.monotonic() + paced(alarm.seconds)
-                got = inbox.get(max(0.0, self.due - time.monotonic()))
-                if not got and got is not None:  # nothing came for that long: it rings
-                    self.due = None
-                    self._ring()
+                got = self._wait()
+                if not got:  # its timeout rang instead
                     continue
             if got is None:
                 return
@@ -212,11 +196,30 @@ class NodeThread:
             self.due = None
         nr.take(port, edge, chunk)
         if before:
-            self._count_made(before)
+            self.flow.made_along(self.loop_edges, nr.out, before)
         if nr.kind == "merge_synch":  # each new pair frees one place in every input's room
             self.inbox.give_paired(nr.paired - paired, nr.failure is not None)
         for ended in self.flow.handled(edge, len(chunk)):
             self.threads.channel_of[ended].end(ended)
+
+    def _wait(self):
+        """Wait for input until the node's timeout rings (flow.Alarm), and ring it then.
+
+        Returns what came, or ``()`` if it rang instead (a failed node's alarm is
+        switched off). While the alarm is set the node waits on, even once every
+        input has ended: it rings then.
+        """
+        alarm = self.alarm
+        if self.node_run.failure is not None:  # a failed node's alarm rings no more
+            self._end_edges(alarm.off())
+            return ()
+        if self.due is None:
+            self.due = time.monotonic() + paced(alarm.seconds)
+        got = self.inbox.get(max(0.0, self.due - time.monotonic()))
+        if got == ():  # nothing came for that long
+            self.due = None
+            self._ring()
+        return got
 
     def _ring(self):
         """The node's timeout rang: its function gets a Timeout; flow.Alarm says what follows."""
@@ -224,13 +227,14 @@ class NodeThread:
         before = [len(o) for o in nr.out] if self.loop_edges else None
         sent = nr.time_out(round(time.monotonic() - self.threads.run.started_at, 6))
         if before:
-            self._count_made(before)
+            self.flow.made_along(self.loop_edges, nr.out, before)
         self._end_edges(self.alarm.rang(sent, self.inbox.open()))
         if nr.failure is not None:
             self._end_edges(self.alarm.off())
             self._tell_receivers()
 
     def _end_edges(self, edges):
+        """The flow says these edges have ended: their receivers hear "end"."""
         for edge in edges:
             self.threads.channel_of[edge].end(edge)
 
@@ -241,8 +245,7 @@ class NodeThread:
         if self.outbox is not None:
             if send:
                 self.outbox.send(keep=False)
-            for edge in self.flow.ended(self.node_run.outs):
-                self.threads.channel_of[edge].end(edge)
+            self._end_edges(self.flow.ended(self.node_run.outs))
         self.receivers_told = True
 
     def send_marker(self, rec: Recording) -> None:
@@ -255,96 +258,43 @@ class NodeThread:
         run = self.threads.run
         with run.snapshot_lock:
             self.ended = True
-            for rec in tuple(run.recordings):
-                if rec.ended(self.node_run):
-                    try:
-                        self.send_marker(rec)
-                    except Stop:  # the run is being stopped: the snapshot will not be kept
-                        pass
-
-    def _count_made(self, before):
-        """Count what the node just made along edges into or round a loop (flow.made)."""
-        out, made = self.node_run.out, self.flow.made
-        for port, edges in enumerate(self.loop_edges):
-            n = len(out[port]) - before[port]
-            if n:
-                for edge in edges:
-                    made(edge, n)
-
-
-class _StartGate:
-    """Holds every node thread until all have started; opened at once if the run is stopped."""
-
-    def __init__(self):
-        self._event = threading.Event()
-        self.stopped = False
-
-    def open(self, stopped=False):
-        self.stopped = self.stopped or stopped
-        self._event.set()
-
-    def wait(self):
-        """Wait until the gate opens; True if the nodes may work, False if the run was stopped."""
-        self._event.wait()
-        return not self.stopped
+            record_ended(run.recordings, self.node_run, self.send_marker, ignore=Stop)
 
 
 class Threads(Engine):
     """The threads and channels of one threaded run: the hooks ``running.execute`` drives."""
 
     def __init__(self, run: Run, capacity: int, snapshot_every: float | None = None) -> None:
-        net = run.net
-        self.run = run
-        self.flow = run.flow
+        self.run, self.flow = run, run.flow
         self.every = snapshot_every  # seconds between two snapshots (snapshots.py), or None
         self.due = time.perf_counter() + (snapshot_every or 0)
-        largest = min(BATCH, capacity)  # a batch never overfills a channel
         self.done = Finished()
-        self.go = _StartGate()  # no node works before every thread has started
-        self._left = len(net.nodes)
+        self.go = StartGate()  # no node works before every thread has started
+        self._left = len(run.nodes)
         self._lock = threading.Lock()
-        self.merges = []  # the inboxes of the MergeSynch nodes
-        channels, inboxes = {}, {}
-        for node in net.nodes:
-            if node.kind == "source":
-                continue
-            edges_in = [e for e in net.edges if e.dst is node]
-            merge = node.kind == "merge_synch"
-            inbox = Channel(len(edges_in), Room(capacity, node.num_inputs if merge else 1, merge))
-            if merge:
-                self.merges.append(inbox)
-            inboxes[net.name_of(node)] = inbox
-            for e in edges_in:
-                channels[e] = inbox
-        self.channels = list(inboxes.values())
-        self.channel_of = channels
-        # faults.py: a delay fault's messages go through the courier (None without one)
-        self.courier = None
+        by_name, channels = inboxes(run.net, capacity)
+        self.channels, self.channel_of = list(by_name.values()), channels
+        self.merges = [ch for ch in self.channels if ch.room.merge]
+        self.courier = None  # faults.py: a delay fault's messages go through the courier
         if run.faults is not None and run.faults.delays:
-            self.courier = Courier(run.faults.delays)
-            for edge in run.faults.delays:
-                channels[edge].late = self.courier
+            self.courier = Courier(run.faults.delays, channels)
         for edge, batch in run.resend:  # resume=: what was in flight waits first
             channels[edge].preload(edge, batch, counted=self.flow.bounded(edge))
-        self.threads = {}
-        self.outboxes = []
+        largest = min(BATCH, capacity)  # a batch never overfills a channel
+        self.threads, self.outboxes = {}, []
         for name, nr in run.nodes.items():
-            outbox = Outbox(nr, channels, self.flow) if nr.kind != "sink" else None
+            outbox = None if nr.kind == "sink" else Outbox(nr, channels, self.flow)
             if outbox is not None:
                 self.outboxes.append(outbox)
-            self.threads[name] = NodeThread(nr, inboxes.get(name), outbox, largest, self)
+            self.threads[name] = NodeThread(nr, by_name.get(name), outbox, largest, self)
 
     def take_snapshot(self) -> Recording:
         """Start a snapshot, from any thread: each source records at its next turn, an ended node now."""
-        run = self.run
-        with run.snapshot_lock:
-            rec = start(run)
+        with self.run.snapshot_lock:
+            rec = start(self.run)
             for t in self.threads.values():
-                if t.ended and rec.ended(t.node_run):
-                    try:
-                        t.send_marker(rec)
-                    except Stop:
-                        pass
+                if t.ended:
+                    record_ended([rec], t.node_run, t.send_marker, ignore=Stop)
         return rec
 
     def ended_one(self) -> None:
@@ -385,10 +335,8 @@ class Threads(Engine):
         now = time.perf_counter()
         for outbox in self.outboxes:  # results that wait behind a long call go on now
             outbox.send_stalled(now, LATENCY)
-        if self.merges and any(ch.senders_waiting() for ch in self.merges) and stalled(
-                self.channels, lambda: self._left):
-            for ch in self.merges:  # every node waits: the Room's lifting rule (flow.py)
-                ch.unbound()
+        if self.merges:  # every node waits: lift a full MergeSynch input (flow.Room)
+            lift_when_stalled(self.merges, self.channels, lambda: self._left)
         if self.every is not None and now >= self.due and not self.run.recordings:
             self.due = now + self.every  # snapshot_every: the next one, once this one is taken
             self.take_snapshot()
@@ -416,7 +364,6 @@ class Threads(Engine):
             self.courier.stop()
 
 
-
 def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
         observers: Iterable[Observer] = (), *, snapshot_every: float | None = None,
         resume=None, faults=None) -> Run:
@@ -431,20 +378,3 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
                               "stopped: {names}. Each thread ends as soon as that call returns "
                               "(a long time.sleep, say).")
 
-
-@atexit.register
-def _let_the_process_exit() -> None:
-    """Keep a node stuck reading standard input from making the interpreter abort at exit.
-
-    A node thread still inside ``input()`` (or another read of ``sys.stdin``)
-    holds the lock of stdin's buffer; closing stdin at exit would wait for
-    that lock and abort the interpreter ("Fatal Python error:
-    _enter_buffered_busy"). When such a thread is left, stdin is simply never
-    closed: the process then ends as it should, with its own exit code.
-    """
-    if not any(t.name.startswith("dissyslab ") and t.is_alive() for t in threading.enumerate()):
-        return
-    for stream in {id(x): x for x in (sys.stdin, sys.__stdin__) if x is not None}.values():
-        for obj in (stream, getattr(stream, "buffer", None)):
-            if obj is not None:
-                ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
