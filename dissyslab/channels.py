@@ -66,10 +66,10 @@ class Channel:
         self.late = None  # a Courier, if an edge into this channel has a delay fault
 
     def reserve(self, want: int, block: bool, at_least: int = 1, room: int = 0) -> int:
-        """Reserve up to ``want`` places in ``room`` and say how many (:meth:`Room.grant`).
+        """Reserve up to ``want`` slots in ``room`` and say how many (:meth:`Room.grant`).
 
         Without ``block`` it may be 0. With ``block`` it waits until there are
-        at least ``at_least`` (the places one message takes).
+        at least ``at_least`` (the slots one message takes).
         """
         if self.capacity is None:
             return want
@@ -87,7 +87,7 @@ class Channel:
             return got
 
     def release(self, n: int, room: int = 0) -> None:
-        """Give back ``n`` places (handled by the receiver, or reserved but unused)."""
+        """Give back ``n`` slots (handled by the receiver, or reserved but unused)."""
         if self.capacity is None or n <= 0:
             return
         with self._lock:
@@ -95,7 +95,7 @@ class Channel:
             self._wake_writers()
 
     def give_back(self, flow: Flow, edge: Edge, n: int) -> None:
-        """The receiver has taken ``n`` messages that came along ``edge``: the places that frees
+        """The receiver has taken ``n`` messages that came along ``edge``: the slots that frees
         (the flow's rule, :meth:`Flow.give_back`) are given back, and waiting senders wake."""
         if self.capacity is None:
             return
@@ -276,7 +276,7 @@ class Outbox:
         # per output port: [(edge, channel)], in the order of node_run.outs
         self.ports = [[(e, channels[e]) for e in edges] for edges in node_run.outs]
         # room is reserved per receiving room, a *target* (channel, room), for the edges that take
-        # room (flow.bounded). A message takes one place per edge into a target.
+        # room (flow.bounded). A message takes one slot per edge into a target.
         self.needs = {}  # target -> [port of each edge into it that takes room]
         self.bounded = {}  # those edges -> their target
         for port, pairs in enumerate(self.ports):
@@ -315,7 +315,7 @@ class Outbox:
         out, credit, done = self.node_run.out, self.credit, self.sent_upto
         k, full = want, None
         for target, ports in self.needs.items():
-            per = len(ports)  # places one message takes in this target
+            per = len(ports)  # slots one message takes in this target
             free = credit[target] - sum(len(out[p]) - done[p] for p in ports)
             if free < want * per:
                 channel, room = target

@@ -63,7 +63,7 @@ class Room:
 
     A node has one room, or (a MergeSynch) one per input, so that a fast input
     waits for a slow one while the slow one can still send. ``used[r]`` counts
-    the places taken in room ``r``: messages on their way, waiting, or being
+    the slots taken in room ``r``: messages on their way, waiting, or being
     handled; a MergeSynch's also until they are paired. ``capacity`` None
     means no bound. The counting is the scheduler's to guard (a lock, in
     threads); the rules are here.
@@ -83,13 +83,13 @@ class Room:
         return (edge.dst_port or 0) if self.merge else 0
 
     def grant(self, room: int, want: int, at_least: int = 1) -> int:
-        """How many of ``want`` places room ``room`` gives now (0 to ``want``).
+        """How many of ``want`` slots room ``room`` gives now (0 to ``want``).
 
-        The rule: places up to ``capacity``; and a room with nothing in it
-        gives ``at_least`` (the places one message takes) even beyond
+        The rule: slots up to ``capacity``; and a room with nothing in it
+        gives ``at_least`` (the slots one message takes) even beyond
         ``capacity``, or a sender with more edges into it than ``capacity``
         could never send. It is the one case where more than ``capacity``
-        messages wait. The places are not taken here: see :meth:`take`.
+        messages wait. The slots are not taken here: see :meth:`take`.
         """
         limit = self.limit[room]
         if limit is None:
@@ -101,19 +101,19 @@ class Room:
         return max(0, min(want, free))
 
     def fits(self, room: int, per: int) -> bool:
-        """Is there room now for one message that takes ``per`` places here?"""
+        """Is there room now for one message that takes ``per`` slots here?"""
         return self.grant(room, per, per) >= per
 
     def take(self, room: int, n: int) -> None:
-        """``n`` places are taken (messages on their way here, or reserved for them)."""
+        """``n`` slots are taken (messages on their way here, or reserved for them)."""
         self.used[room] += n
 
     def give(self, room: int, n: int) -> None:
-        """``n`` places are free again."""
+        """``n`` slots are free again."""
         self.used[room] -= n
 
     def taken(self, room: int, n: int) -> int:
-        """The receiver has handled ``n`` messages of ``room``: how many places that frees.
+        """The receiver has handled ``n`` messages of ``room``: how many slots that frees.
 
         A MergeSynch keeps them (they wait in its buffers) until they are paired.
         """
@@ -123,7 +123,7 @@ class Room:
         return n
 
     def paired(self, pairs: int, failed: bool) -> list[int]:
-        """A MergeSynch made ``pairs`` pairs: the places freed per room (each pair took one per input).
+        """A MergeSynch made ``pairs`` pairs: the slots freed per room (each pair took one per input).
 
         After a failure it pairs nothing more, and frees all it holds.
         """
@@ -177,7 +177,7 @@ class Flow:
 
     def give_back(self, room: Room, edge: Edge, n: int) -> None:
         """The receiver whose room is ``room`` has taken ``n`` messages that came along ``edge``:
-        give back the places that frees (threads: under their channel's lock)."""
+        give back the slots that frees (threads: under their channel's lock)."""
         if self.bounded(edge):
             r = room.room_of(edge)
             room.give(r, room.taken(r, n))

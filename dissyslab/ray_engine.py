@@ -207,7 +207,7 @@ class HubNode:
         # MergeSynch's) not yet paired
         merge = self.kind == "merge_synch"
         self.room = Room(capacity, nr.node.num_inputs if merge else 1, merge)
-        self.targets = []  # (receiver, room, places a message takes there) for bounded edges
+        self.targets = []  # (receiver, room, slots a message takes there) for bounded edges
         # snapshots: those a source records at its next turn, and those it was asked to record for
         self.due = []
         self.asked = set()
@@ -457,7 +457,7 @@ class Hub:
         run.ray_direct = 0  # batches that went straight from a node's process to another's
 
     def _targets(self, hnode: HubNode) -> list:
-        """(receiver, room, places one message takes there) for each bounded receiving room."""
+        """(receiver, room, slots one message takes there) for each bounded receiving room."""
         per = {}
         for edges in hnode.nr.outs:
             for e in edges:

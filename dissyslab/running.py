@@ -639,9 +639,9 @@ def _warn_merges(run: Run) -> None:
                 f"{short_repr(rest, 120)}. {'They are' if len(rest) != 1 else 'It is'} kept in "
                 f"g.unpaired[{name!r}][{i}].",
                 MergeSynchWarning)
-        for place, count in _exclusive_drops(run, nr.node):
+        for where, count in _exclusive_drops(run, nr.node):
             warn_student(
-                f"merge '{name}': {place} dropped {count} message{'s' if count != 1 else ''} "
+                f"merge '{name}': {where} dropped {count} message{'s' if count != 1 else ''} "
                 f"on the way into one input but not the others, so after the first drop the "
                 f"lists it made may pair messages that do not belong together.",
                 MergeSynchWarning)
@@ -755,20 +755,20 @@ def _warn_sources_used_up(run: Run, warn: bool) -> None:
 
 
 def _exclusive_drops(run: Run, merge):
-    """(place, count) for each filter upstream of only some of ``merge``'s inputs that dropped."""
+    """(where, count) for each filter upstream of only some of ``merge``'s inputs that dropped."""
     edges = run.net.edges
 
-    def places_above(port):
+    def outputs_above(port):
         found, todo = set(), [e for e in edges if e.dst is merge and e.dst_port == port]
         while todo:
             e = todo.pop()
-            place = (run.net.name_of(e.src), e.src_port)
-            if place not in found:
-                found.add(place)
+            output = (run.net.name_of(e.src), e.src_port)
+            if output not in found:
+                found.add(output)
                 todo.extend(x for x in edges if x.dst is e.src)
         return found
 
-    above = [places_above(i) for i in range(merge.num_inputs)]
+    above = [outputs_above(i) for i in range(merge.num_inputs)]
     shared = set.intersection(*above)
     out = []
     for name, port in sorted(set.union(*above) - shared, key=lambda p: (p[0], p[1] or 0)):

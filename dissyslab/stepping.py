@@ -96,7 +96,7 @@ class StepNode:
         self.queues = []  # every EdgeQueue into it, input by input
         self.produce = [(self, None)]  # a source's step
         self.outputs = [[] for _ in node_run.outs]  # per output port: [(edge, EdgeQueue)]
-        self.targets = []  # (receiver, room, places one message takes there), for bounded edges
+        self.targets = []  # (receiver, room, slots one message takes there), for bounded edges
         # time (vclock.py): asleep until the clock wakes it (its step slept); its timeout=
         # (flow.Alarm), the alarm's setting (a ring of an older setting is ignored), a ring to handle
         self.asleep = False

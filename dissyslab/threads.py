@@ -197,7 +197,7 @@ class NodeThread:
         nr.take(port, edge, chunk)
         if before:
             self.flow.made_along(self.loop_edges, nr.out, before)
-        if nr.kind == "merge_synch":  # each new pair frees one place in every input's room
+        if nr.kind == "merge_synch":  # each new pair frees one slot in every input's room
             self.inbox.give_paired(nr.paired - paired, nr.failure is not None)
         for ended in self.flow.handled(edge, len(chunk)):
             self.threads.channel_of[ended].end(ended)
