@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .shapes import Graph
 
 #: most messages sent on together
-BATCH = 256
+BATCH = 1024
 #: seconds a result may wait to be batched with the next ones
 LATENCY = 0.002
 
