@@ -146,7 +146,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import ray_pool
 from .errors import exception_text, short_repr
-from .flow import Room
+from .flow import Flow, Room
 from .ray_direct import LOST, DirectSends
 from .ray_hosts import EdgeRef, LocalNode, RemoteError, Shown
 from .ray_pool import HostPool, Loading, connect, host_pool, ray_module
@@ -213,6 +213,17 @@ class HubNode:
         self.asked = set()
 
     # --- capacity: the flow's Room rules, counted here for every receiver --------------------
+    def find_targets(self, hnode_of: dict, flow: Flow) -> None:
+        """Find the bounded rooms its results go to: (receiver, room, slots a message takes there)."""
+        per = {}
+        for edges in self.nr.outs:
+            for e in edges:
+                if flow.bounded(e):
+                    dst = hnode_of[id(e.dst)]
+                    key = (id(dst), dst.room.room_of(e))
+                    per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
+        self.targets = list(per.values())
+
     def room_for(self, want: int, whole: bool = False) -> int:
         """How many messages this node may make or handle now (0: wait for room downstream).
 
@@ -242,10 +253,20 @@ class HubNode:
             return self.exhausted or self.nr.failure is not None
         return not self.open_in and not self.waiting
 
-    def take_back(self, calls: list, lost: Callable[[list], None]) -> list:
-        """Its process died: the ``calls`` it had not answered give back their room (``lost``: their
-        batches sent directly are lost), and what it had not handled waits again, in order (to be
-        discarded); returns the snapshots' requests among them, as (why, Recording) pairs."""
+    def died(self, exc: BaseException, calls: list, lost: Callable[[list], None]) -> list:
+        """Its process ended (``exc``): its node fails, and what it had not handled is discarded.
+
+        The ``calls`` it had not answered give back their room (``lost``: their
+        batches sent directly are lost), and what it had not handled waits
+        again, in order (to be discarded); returns the snapshots' requests among
+        them, as (why, Recording) pairs.
+        """
+        self.dead, self.ending, self.exhausted = True, False, True
+        if self.nr.failure is None:
+            error, detail = _death(exc, self.pid)
+            self.nr.fail(error, has_message=False, detail=detail)
+        if self.kind == "merge_synch":
+            self.room.give_paired(0, True)  # its unpaired messages are lost with it
         self.calls.clear()
         for _, _, more, planned in calls:
             self.reserve(more, -1)
@@ -445,7 +466,7 @@ class Hub:
                        for name, nr in run.nodes.items()}
         self.hnode_of = {id(p.nr.node): p for p in self.hnodes.values()}
         for hnode in self.hnodes.values():
-            hnode.targets = self._targets(hnode)
+            hnode.find_targets(self.hnode_of, self.flow)
         # time.time() + this = time.perf_counter(), in this process (for the events' stamps)
         self.wall_to_perf = time.perf_counter() - time.time()
         # snapshots (snapshots.py): started from any thread, begun and carried out by the hub
@@ -455,17 +476,6 @@ class Hub:
         self.stopping = False
         self.in_local = False  # the hub is inside the function of a node placed here
         run.ray_direct = 0  # batches that went straight from a node's process to another's
-
-    def _targets(self, hnode: HubNode) -> list:
-        """(receiver, room, slots one message takes there) for each bounded receiving room."""
-        per = {}
-        for edges in hnode.nr.outs:
-            for e in edges:
-                if self.flow.bounded(e):
-                    dst = self.hnode_of[id(e.dst)]
-                    key = (id(dst), dst.room.room_of(e))
-                    per[key] = (dst, key[1], per.get(key, (None, 0, 0))[2] + 1)
-        return list(per.values())
 
     # --- the hub's loop ------------------------------------------------------------------
     def route(self) -> None:
@@ -778,17 +788,8 @@ class Hub:
         Batches it was to send directly that the hub has not heard of are lost
         with it (as what it was making when it died).
         """
-        nr = hnode.nr
-        hnode.dead = True
-        asked = hnode.take_back([(what, items, reserved, plan)] + [c[1:] for c in hnode.calls],
-                                self.direct.lost)
-        hnode.ending = False
-        if nr.failure is None:
-            error, detail = _death(exc, hnode.pid)
-            nr.fail(error, has_message=False, detail=detail)
-        if hnode.kind == "merge_synch":
-            hnode.room.give_paired(0, True)  # its unpaired messages are lost with it
-        hnode.exhausted = True
+        asked = hnode.died(exc, [(what, items, reserved, plan)] + [c[1:] for c in hnode.calls],
+                           self.direct.lost)
         self._tell_receivers(hnode)  # what reaches it from now on is discarded (in _local)
         self.snapshots.died(hnode, reversed(asked))  # snapshots that asked for its state
 
