@@ -98,20 +98,20 @@ def tell_views(nr: NodeRun, items: list, handled: int) -> None:
 def failure_from(nr: NodeRun, report: tuple) -> NodeFailure:
     """The NodeFailure of a node whose function raised in its process."""
     exc_data, exc_text, tb_text, msg_data, msg_text, has_message, detail = report
-    exc = None
-    if exc_data is not None:
-        try:
-            exc = pickle.loads(exc_data)
-        except Exception:
-            exc = None
+    exc = _loads_or(exc_data, None)
     if exc is None:
         exc = RemoteError(exc_text)
-    msg = msg_text
-    if msg_data is not None:
-        try:
-            msg = pickle.loads(msg_data)
-        except Exception:
-            msg = msg_text
+    msg = _loads_or(msg_data, msg_text)
     failure = NodeFailure(nr.node, exc, msg, has_message, detail, name=nr.name)
     failure.traceback = tb_text  # the traceback as it was in the node's process
     return failure
+
+
+def _loads_or(data: bytes | None, default: Any) -> Any:
+    """``data`` unpickled, or ``default`` if there is none or it cannot be unpickled here."""
+    if data is not None:
+        try:
+            return pickle.loads(data)
+        except Exception:
+            pass
+    return default
