@@ -419,7 +419,8 @@ class NodeRun:
             if edges:
                 first = edges[0]
 
-                def add_checked(item):  # one edge, on Ray: only what is not an atom needs a look
+                def add_checked(item):  # on Ray (no copies here: pickling makes them), only
+                    # what is not a number, string... needs a look, against the port's first edge
                     if item.__class__ not in ATOMS:
                         check(item, first)
                     append(item)

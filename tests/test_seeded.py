@@ -117,14 +117,19 @@ def test_a_list_source_is_rewound_so_a_second_seeded_run_sends_everything_again(
 
 
 # --- nondeterminism, shown reproducibly ---------------------------------------------------
-def test_over_50_seeds_a_two_source_fanin_shows_more_than_one_order():
-    out = []
-    g = two_sources(out)
+def orders_over_seeds(g, out, seeds=50):
+    """The different orders the sink's list ``out`` got in seeded runs 0 to ``seeds`` - 1."""
     orders = set()
-    for seed in range(50):
+    for seed in range(seeds):
         out.clear()
         g.run_network(seed=seed, timeout=T)
         orders.add(tuple(out))
+    return orders
+
+
+def test_over_50_seeds_a_two_source_fanin_shows_more_than_one_order():
+    out = []
+    orders = orders_over_seeds(two_sources(out), out)
     assert len(orders) > 1
     for order in orders:
         assert sorted(order, key=str) == [1, 2, 3, 4, "a", "b", "c", "d"]
@@ -162,12 +167,7 @@ def test_several_edges_from_one_sender_into_one_sink_interleave_across_seeds(mak
     # each edge into the sink has its own queue, and the seed picks which one the sink takes
     # from next: a threaded run's order can differ too (its results go on in batches)
     out = []
-    g = make(out)
-    orders = set()
-    for seed in range(50):
-        out.clear()
-        g.run_network(seed=seed, timeout=T)
-        orders.add(tuple(out))
+    orders = orders_over_seeds(make(out), out)
     assert len(orders) > 1
     for order in orders:
         keeps_each_edges_order(order)

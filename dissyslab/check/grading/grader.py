@@ -255,8 +255,8 @@ def split_test(source):
 class _Student:
     """The sandboxed process that runs one submission's code, and the pipes to it."""
 
-    def __init__(self, workdir, python, memory_mb, cpu_seconds, log, allow_unisolated=False,
-                 scratch_mb=sandbox.SCRATCH_MB):
+    def __init__(self, workdir, python, memory_mb, cpu_seconds, log, allow_unisolated,
+                 scratch_mb):
         self.tmp = tempfile.mkdtemp(prefix="dissyslab-grading-")
         self.proc = None
         work = Path(self.tmp) / "work"
