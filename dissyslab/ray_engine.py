@@ -549,6 +549,7 @@ class Hub:
             if not hnode.calls and hnode.idle() and not hnode.ended:
                 hnode.ending = True
                 self._call(hnode, "end", None, None, 0)
+                self._tell_receivers(hnode)  # ending makes no message: they need not wait for it
             elif hnode.calls and hnode.nr.failure is None:
                 hnode.nr.state = "busy"  # its process is at work (or has work waiting)
         return handled_here
