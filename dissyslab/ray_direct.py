@@ -84,12 +84,15 @@ class DirectSends:
         ``hnode`` not yet answered sends there directly too. The room the
         receiver's results need downstream is reserved now, as when the hub
         calls the receiver itself (whose batches may go on directly in turn).
-        ``cap``: a source makes no larger batches than its receivers take.
+        ``cap``: a source makes no larger batches than its receivers take, and
+        none (``k`` 0: it waits) while a receiver times its function on its first batch.
         """
         if not hnode.direct or self.snapshotting():
             return k, []
         chosen = self._receivers(hnode, k, cap)
         if cap and chosen:
+            if any(dst.calls and not dst.measured for _, dst in chosen):
+                return 0, []  # wait until the receiver has timed its function on a first batch
             k = max(1, min([k] + [dst.size for _, dst in chosen]))
         plan = []
         for e, dst in chosen:

@@ -197,7 +197,8 @@ class HubNode:
         # (ref, what, items, reserved, plan) in the order it makes them; plan: the Forwards of the call
         self.calls = deque()
         self.direct = ()  # (edge, receiver) of its edges whose batches may go straight to the receiver
-        self.size = 16  # messages per call (grows for a fast function)
+        self.size = 16  # messages per call: a first guess, then sized to its function's speed
+        self.measured = False  # a call has handled messages: its size is no longer a guess
         self.ending = False  # the end call was made
         self.ended = False
         self.told = False  # its receivers were told it ended
@@ -577,9 +578,11 @@ class Hub:
         if hnode.exhausted or hnode.nr.failure is not None:
             return False
         k = hnode.room_for(hnode.size)
-        if not k:
+        if not k or (k < hnode.size // 4 and hnode.calls):  # (wait for room for a fuller batch)
             return False
         k, plan = self.direct.plan(hnode, k, cap=True)
+        if not k:  # a receiver is timing its function on a first small batch
+            return False
         hnode.reserve(k)
         self._call(hnode, "produce", k, None, k, plan)
         return True
@@ -695,6 +698,7 @@ class Hub:
         if handled:
             per = elapsed / handled
             hnode.size = max(1, min(BATCH, int(CALL_TIME / per) if per > 0 else BATCH))
+            hnode.measured = True
 
     @staticmethod
     def _produced(hnode, sent, elapsed):
