@@ -160,6 +160,7 @@ class NodeHost:
         self.nr = self.watch = self.in_edges = None
         self.paths = []  # folders added to sys.path for the node loaded now
         self.modules = {}  # module name -> (file, its modification time when first seen)
+        self.looked_at = set()  # the names of every module already looked at (most are Python's)
 
     def load(self, paths: list, payload: bytes) -> tuple[int, list | None]:
         """Load a node and its state into this process: the one step that puts a node in a process.
@@ -248,8 +249,9 @@ class NodeHost:
         return sorted(o.name for o in gc.get_objects() if isinstance(o, NodeRun))
 
     def _note_modules(self) -> None:
-        for name, module in list(sys.modules.items()):
-            path = getattr(module, "__file__", None)
+        for name in sys.modules.keys() - self.looked_at:  # (only those imported since the last look)
+            self.looked_at.add(name)
+            path = getattr(sys.modules.get(name), "__file__", None)
             if not path or name in self.modules or os.path.abspath(path).startswith(_SYSTEM_DIRS):
                 continue
             try:
