@@ -32,6 +32,7 @@ import time
 from typing import TYPE_CHECKING, Iterable
 
 from .channels import Channel, Courier, Outbox, inboxes, lift_when_stalled
+from .errors import no_thread_for_every_node
 from .pace import paced
 from .running import Engine, Finished, Run, StartGate, execute, stop_with_grace
 from .semantics import NodeRun, Stop
@@ -76,16 +77,15 @@ class NodeThread:
         nr = self.node_run
         stopped = False
         try:
-            try:
-                if not self.threads.go.wait():
-                    raise Stop
-                if self.inbox is None:
-                    self._produce()
-                else:
-                    self._take()
-                self._tell_receivers()
-            except Stop:
-                stopped = True
+            if not self.threads.go.wait():
+                raise Stop
+            if self.inbox is None:
+                self._produce()
+            else:
+                self._take()
+            self._tell_receivers()
+        except Stop:
+            stopped = True
         except BaseException as exc:  # a fault of the runtime itself: still reported
             nr.fail(exc, has_message=False, detail="stopped unexpectedly")
         finally:
@@ -110,10 +110,7 @@ class NodeThread:
                         self.send_marker(rec)
             room = outbox.room(size)
             started = clock()
-            before = [len(o) for o in nr.out] if self.loop_edges else None
-            nr.produce(room)
-            if before:
-                self.flow.made_along(self.loop_edges, nr.out, before)
+            self.flow.made_by(self.loop_edges, nr.out, nr.produce, room)
             now = clock()
             size = 1 if now - started > LATENCY else min(size * 2, largest)
             if outbox.held() >= largest or now - outbox.last_sent > LATENCY:
@@ -133,14 +130,11 @@ class NodeThread:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
             if nr.failure is None:
                 nr.state = "waiting"
-            if alarm is None or not alarm.armed:
-                got = inbox.get()
-            else:
-                got = self._wait()
-                if not got:  # its timeout rang instead
-                    continue
-            if got is None:
+            got = inbox.get() if alarm is None or not alarm.armed else self._wait()
+            if got is None:  # every input has ended
                 return
+            if not got:  # its timeout rang instead
+                continue
             if nr.failure is None:
                 nr.state = "busy"
             for edge, batch in got:
@@ -189,14 +183,11 @@ class NodeThread:
     def _step(self, port, edge, chunk):
         """The node handles ``chunk``; then the flow counts, in its order, what it made and handled."""
         nr = self.node_run
-        before = [len(o) for o in nr.out] if self.loop_edges else None
         paired = nr.paired
         if self.alarm is not None and nr.arrives(edge, chunk):  # it sets the alarm (flow.Alarm)
             self.alarm.took()
             self.due = None
-        nr.take(port, edge, chunk)
-        if before:
-            self.flow.made_along(self.loop_edges, nr.out, before)
+        self.flow.made_by(self.loop_edges, nr.out, nr.take, port, edge, chunk)
         if nr.kind == "merge_synch":  # each new pair frees one slot in every input's room
             self.inbox.give_paired(nr.paired - paired, nr.failure is not None)
         for ended in self.flow.handled(edge, len(chunk)):
@@ -224,10 +215,8 @@ class NodeThread:
     def _ring(self):
         """The node's timeout rang: its function gets a Timeout; flow.Alarm says what follows."""
         nr = self.node_run
-        before = [len(o) for o in nr.out] if self.loop_edges else None
-        sent = nr.time_out(round(time.monotonic() - self.threads.run.started_at, 6))
-        if before:
-            self.flow.made_along(self.loop_edges, nr.out, before)
+        at = round(time.monotonic() - self.threads.run.started_at, 6)
+        sent = self.flow.made_by(self.loop_edges, nr.out, nr.time_out, at)
         self._end_edges(self.alarm.rang(sent, self.inbox.open()))
         if nr.failure is not None:
             self._end_edges(self.alarm.off())
@@ -322,11 +311,7 @@ class Threads(Engine):
         except BaseException as exc:
             self.stop()
             if isinstance(exc, RuntimeError):  # "can't start new thread"
-                raise RuntimeError(
-                    f"Python could not start a thread for every node of this network "
-                    f"({len(self.threads)} nodes): {exc}. Each node runs in a thread of its own, "
-                    f"and this process may start no more. Build a smaller network, or restart the "
-                    f"kernel if earlier runs left threads behind.") from exc
+                raise no_thread_for_every_node(len(self.threads), exc) from exc
             raise
         self.go.open()
 
