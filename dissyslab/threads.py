@@ -279,12 +279,9 @@ class Threads(Engine):
 
     def take_snapshot(self) -> Recording:
         """Start a snapshot, from any thread: each source records at its next turn, an ended node now."""
-        with self.run.snapshot_lock:
-            rec = start(self.run)
-            for t in self.threads.values():
-                if t.ended:
-                    record_ended([rec], t.node_run, t.send_marker, ignore=Stop)
-        return rec
+        with self.run.snapshot_lock:  # no node ends meanwhile (_end_snapshots)
+            ended = [(t.node_run, t.send_marker) for t in self.threads.values() if t.ended]
+            return start(self.run, ended, ignore=Stop)
 
     def ended_one(self) -> None:
         """A node's thread has ended; the last one sets ``done``."""
