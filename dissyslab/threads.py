@@ -1,28 +1,24 @@
 """The threaded scheduler: every node in a thread of its own, all at once.
 
-How a run goes (what happens *between* nodes is ``flow.py``'s rule; this file
-says *when* each node works):
+What one node does with a message is ``semantics.py``'s rule, what happens
+*between* nodes ``flow.py``'s; this file says *when* each node works:
 
-* Every node gets a thread, and every node that receives gets an inbox, a
+* Every node gets a thread; a node that receives gets an inbox, a
   :class:`~dissyslab.channels.Channel` that all its senders share.
-* A source's thread calls ``produce``; any other node's thread takes what
-  waits in its inbox and calls ``take`` (``semantics.py`` says what those do).
-  Results wait in the node's :class:`~dissyslab.channels.Outbox` and go on in
-  batches: a fast stream costs little per message, and a slow function's
-  results are sent on at once.
-* When a node has ended (a source returned None, or every sender of a node
-  has ended and its inbox is empty) its thread tells each receiver "end": so
-  the end of the stream flows from the sources to the sinks. Round a loop it
-  cannot: the flow ends those edges once the loop is quiet.
-* A node whose function raised keeps taking what reaches it and throws it away
-  (counted as discarded), so its senders never block; its receivers are told
-  "end" at once.
-* A snapshot's markers (``snapshots.py``) travel in the channels behind the
-  messages: a node that takes one records its state and sends one along every
-  edge leaving it. A source records at its next turn, an ended node as it is.
-* The calling thread waits (``running.execute``, the same for every scheduler).
-  On timeout or Ctrl-C it stops every channel, interrupts every node still
-  inside its function, and waits a little for each thread to end.
+* A source's thread calls ``produce``; any other node's takes what waits in its
+  inbox and calls ``take``. Results wait in the node's
+  :class:`~dissyslab.channels.Outbox` and go on in batches: a fast stream costs
+  little per message, and a slow function's results go on at once.
+* A node that has ended (a source returned None, or every sender has ended and
+  the inbox is empty) tells each receiver "end": the end of the stream flows
+  from the sources to the sinks (round a loop, once the loop is quiet).
+* A node whose function raised tells its receivers "end" at once, and throws
+  away (counted as discarded) what still reaches it, so its senders never block.
+* A snapshot's markers travel in the channels behind the messages
+  (``snapshots.py``): a source records at its next turn, an ended node as it is.
+* The calling thread waits (``running.execute``, as for every scheduler). On
+  timeout or Ctrl-C it stops every channel and interrupts each node still
+  inside its function.
 """
 
 from __future__ import annotations
@@ -124,7 +120,7 @@ class NodeThread:
         if nr.failure is not None:  # crashed before it began (faults.py): its receivers hear "end"
             self._tell_receivers()
         alarm = self.alarm
-        self.due = None  # when its alarm rings (real seconds, at the pace), once it waits
+        self.due = None  # when its alarm rings, once it waits (_wait)
         while True:
             if outbox is not None:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
@@ -194,33 +190,27 @@ class NodeThread:
             self.threads.channel_of[ended].end(ended)
 
     def _wait(self):
-        """Wait for input until the node's timeout rings (flow.Alarm), and ring it then.
+        """Wait for input until the node's timeout rings (flow.Alarm); then ring it: its function
+        gets a Timeout, and the Alarm says what follows.
 
-        Returns what came, or ``()`` if it rang instead (a failed node's alarm is
-        switched off). While the alarm is set the node waits on, even once every
-        input has ended: it rings then.
+        Returns what came, or ``()`` if it rang instead. While the alarm is set the node waits
+        on, even once every input has ended: it rings then. A failed node's alarm rings no more.
         """
-        alarm = self.alarm
-        if self.node_run.failure is not None:  # a failed node's alarm rings no more
-            self._end_edges(alarm.off())
-            return ()
-        if self.due is None:
-            self.due = time.monotonic() + paced(alarm.seconds)
-        got = self.inbox.get(max(0.0, self.due - time.monotonic()))
-        if got == ():  # nothing came for that long
-            self.due = None
-            self._ring()
-        return got
-
-    def _ring(self):
-        """The node's timeout rang: its function gets a Timeout; flow.Alarm says what follows."""
-        nr = self.node_run
-        at = round(time.monotonic() - self.threads.run.started_at, 6)
-        sent = self.flow.made_by(self.loop_edges, nr.out, nr.time_out, at)
-        self._end_edges(self.alarm.rang(sent, self.inbox.open()))
+        nr, alarm = self.node_run, self.alarm
+        if nr.failure is None:
+            if self.due is None:  # real seconds at the pace, from when it begins to wait
+                self.due = time.monotonic() + paced(alarm.seconds)
+            got = self.inbox.get(max(0.0, self.due - time.monotonic()))
+            if got:
+                return got
+            self.due = None  # nothing came for that long: it rings
+            at = round(time.monotonic() - self.threads.run.started_at, 6)
+            sent = self.flow.made_by(self.loop_edges, nr.out, nr.time_out, at)
+            self._end_edges(alarm.rang(sent, self.inbox.open()))
         if nr.failure is not None:
-            self._end_edges(self.alarm.off())
+            self._end_edges(alarm.off())
             self._tell_receivers()
+        return ()
 
     def _end_edges(self, edges):
         """The flow says these edges have ended: their receivers hear "end"."""
