@@ -345,8 +345,5 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
     seconds between two snapshots; ``resume``: a Snapshot to start from.
     """
     return execute(net, lambda r, cap: Threads(r, cap, snapshot_every), timeout, capacity,
-                   observers, resume=resume, faults=faults,
-                   stuck_text="These nodes were still inside their function when the network "
-                              "stopped: {names}. Each thread ends as soon as that call returns "
-                              "(a long time.sleep, say).")
+                   observers, resume=resume, faults=faults)
 
