@@ -61,6 +61,7 @@ class NodeThread:
         # timers.py: the node's timeout= (flow.Alarm says when it rings), in real seconds at the pace
         timeout = node_run.node.timeout
         self.alarm = None if timeout is None else self.flow.alarm(node_run.name, timeout)
+        self.due = None  # when it rings, once the node waits (_wait)
         self.thread = threading.Thread(
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
 
@@ -90,7 +91,9 @@ class NodeThread:
                 nr.stop()
             else:
                 nr.end()
-            self._end_snapshots()
+            with self.threads.run.snapshot_lock:  # a snapshot being taken records it now;
+                self.ended = True  # one started later, as it starts (take_snapshot)
+                record_ended(self.threads.run.recordings, nr, self.send_marker, ignore=Stop)
             self.threads.ended_one()
 
     def _produce(self):
@@ -120,7 +123,6 @@ class NodeThread:
         if nr.failure is not None:  # crashed before it began (faults.py): its receivers hear "end"
             self._tell_receivers()
         alarm = self.alarm
-        self.due = None  # when its alarm rings, once it waits (_wait)
         while True:
             if outbox is not None:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
@@ -186,8 +188,7 @@ class NodeThread:
         self.flow.made_by(self.loop_edges, nr.out, nr.take, port, edge, chunk)
         if nr.kind == "merge_synch":  # each new pair frees one slot in every input's room
             self.inbox.give_paired(nr.paired - paired, nr.failure is not None)
-        for ended in self.flow.handled(edge, len(chunk)):
-            self.threads.channel_of[ended].end(ended)
+        self._end_edges(self.flow.handled(edge, len(chunk)))
 
     def _wait(self):
         """Wait for input until the node's timeout rings (flow.Alarm); then ring it: its function
@@ -232,13 +233,6 @@ class NodeThread:
         if self.outbox is not None:
             self.outbox.send_marker(rec.token)
 
-    def _end_snapshots(self):
-        """The node has ended: every snapshot being taken records it now, if it has not yet."""
-        run = self.threads.run
-        with run.snapshot_lock:
-            self.ended = True
-            record_ended(run.recordings, self.node_run, self.send_marker, ignore=Stop)
-
 
 class Threads(Engine):
     """The threads and channels of one threaded run: the hooks ``running.execute`` drives."""
@@ -269,7 +263,7 @@ class Threads(Engine):
 
     def take_snapshot(self) -> Recording:
         """Start a snapshot, from any thread: each source records at its next turn, an ended node now."""
-        with self.run.snapshot_lock:  # no node ends meanwhile (_end_snapshots)
+        with self.run.snapshot_lock:  # no node ends meanwhile (NodeThread._main)
             ended = [(t.node_run, t.send_marker) for t in self.threads.values() if t.ended]
             return start(self.run, ended, ignore=Stop)
 
@@ -281,13 +275,9 @@ class Threads(Engine):
                 self.done.set()
 
     def start(self) -> None:
-        """Start every thread; they begin to work together, once all have started.
-
-        Otherwise the first nodes would already compete with the calling thread
-        for the interpreter while it starts the others, and starting a large
-        network would take seconds. If a thread cannot be started, or Ctrl-C
-        comes meanwhile, the threads already started are stopped before the
-        error goes on.
+        """Start every thread; they begin to work together once all have started (else the first
+        would compete with the calling thread for the interpreter, and starting a large network
+        would take seconds). If one cannot start, or Ctrl-C comes, those started are stopped first.
         """
         self.run.take_snapshot = self.take_snapshot
         try:
