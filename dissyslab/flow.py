@@ -33,8 +33,9 @@ once, and throws away what reaches it  ``NodeRun.take`` counts it as discarded
 a message that cannot be copied or     ``NodeRun`` (``semantics.py``): the node
 pickled fails its node at that message fails there, earlier results are sent
 snapshot markers: record, then pass    ``snapshots.Recording``; a node that
-the marker on behind what was made     has ended records as it is
-                                       (``snapshots.record_ended``)
+the marker on behind what was made     has ended records as it is, as it ends
+                                       (``snapshots.record_ended``) or as a
+                                       snapshot starts (``snapshots.start``)
 faults asked for (``faults=``): a      ``faults.NodeFaults``, which
 message lost, duplicated or cut off    ``NodeRun.take`` hands each batch to
 where it arrives; a node that crashes  first; a lost message counts as
