@@ -252,6 +252,14 @@ class ThreadStillRunningWarning(RuntimeWarning):
     """Threads that node functions started during a run were still running when it ended."""
 
 
+def no_thread_for_every_node(nodes: int, exc: RuntimeError) -> RuntimeError:
+    """The error when Python cannot start one more thread ("can't start new thread")."""
+    return RuntimeError(
+        f"Python could not start a thread for every node of this network ({nodes} nodes): "
+        f"{exc}. Each node runs in a thread of its own, and this process may start no more. "
+        f"Build a smaller network, or restart the kernel if earlier runs left threads behind.")
+
+
 #: a memory address in a repr, as in ``<Thing object at 0x7f3a...>``
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 

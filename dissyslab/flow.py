@@ -25,7 +25,7 @@ MergeSynch input's bound               (threads: ``channels.lift_when_stalled``)
 edges that close a loop take no room   :meth:`Flow.bounded`
 end of the stream; edges round a loop  :meth:`Flow.ended`
 end only when the loop is quiet
-a loop's count: what a step sent is    :meth:`Flow.made` (or ``made_along``),
+a loop's count: what a step sent is    :meth:`Flow.made` (or ``made_by``),
 counted before what it handled         then :meth:`Flow.handled`
                                        (``termination.py``)
 a failed node ends its receivers at    :meth:`Flow.ended`, called on failure;
@@ -33,8 +33,9 @@ once, and throws away what reaches it  ``NodeRun.take`` counts it as discarded
 a message that cannot be copied or     ``NodeRun`` (``semantics.py``): the node
 pickled fails its node at that message fails there, earlier results are sent
 snapshot markers: record, then pass    ``snapshots.Recording``; a node that
-the marker on behind what was made     has ended records as it is
-                                       (``snapshots.record_ended``)
+the marker on behind what was made     has ended records as it is, as it ends
+                                       (``snapshots.record_ended``) or as a
+                                       snapshot starts (``snapshots.start``)
 faults asked for (``faults=``): a      ``faults.NodeFaults``, which
 message lost, duplicated or cut off    ``NodeRun.take`` hands each batch to
 where it arrives; a node that crashes  first; a lost message counts as
@@ -55,6 +56,8 @@ from .termination import LoopWatch, loop_watches
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from typing import Callable
+
     from .nodes import Edge
 
 
@@ -191,18 +194,26 @@ class Flow:
 
     def loop_edges(self, outs: list[list[Edge]]) -> list[list[Edge]] | None:
         """Per output port, which of a node's edges ``outs`` go into or round a loop; None if
-        none does. What the node makes along them is counted with :meth:`made_along`."""
+        none does. What the node makes along them is counted by :meth:`made_by`."""
         edges = [[e for e in port if e in self.loop_of_edge] for port in outs]
         return edges if any(edges) else None
 
-    def made_along(self, loop_edges: list[list[Edge]], out: list, before: list[int]) -> None:
-        """Count (:meth:`made`) what a node made along its ``loop_edges`` since its outputs
-        ``out`` held ``before[port]`` messages each."""
+    def made_by(self, loop_edges: list[list[Edge]] | None, out: list, call: Callable, *args):
+        """``call(*args)``, a step of a node whose results wait in ``out`` (per port), then
+        :meth:`made` for what it added there along its ``loop_edges`` (None: nothing to count).
+
+        Returns what ``call`` returns. The scheduler then calls :meth:`handled`.
+        """
+        if loop_edges is None:
+            return call(*args)
+        before = [len(o) for o in out]
+        result = call(*args)
         for port, edges in enumerate(loop_edges):
             n = len(out[port]) - before[port]
             if n:
                 for edge in edges:
                     self.made(edge, n)
+        return result
 
     def handled(self, edge: Edge, n: int) -> list[Edge]:
         """A receiver finished with ``n`` messages that came along ``edge`` (handled or thrown

@@ -66,8 +66,7 @@ class SnapshotCarrier:
     # --- from any thread -------------------------------------------------------------------
     def start(self) -> Recording:
         """Start a snapshot, from any thread; the hub begins it at its next look round."""
-        with self.run.snapshot_lock:
-            rec = start_snapshot(self.run)
+        rec = start_snapshot(self.run)
         self.new.append(rec)
         return rec
 

@@ -66,6 +66,9 @@ HELD = 0.25
 HELD_PROGRESS = 1_000
 #: seconds given to the nodes to stop after a timeout or an interrupt
 STOP_GRACE = 1.0
+#: the warning naming the nodes still inside their function after that (a scheduler may say more)
+STILL_INSIDE = ("These nodes were still inside their function when the network stopped: {names}. "
+                "Each thread ends as soon as that call returns (a long time.sleep, say).")
 
 
 class Run:
@@ -241,7 +244,7 @@ class _RareFullCollections:
 
 def execute(net: Graph, make: Callable[[Run, int], Engine], timeout: float | None,
             capacity: int | None, observers: Iterable[Observer] = (), *, seed: int | None = None,
-            resume: Snapshot | None = None, stuck_text: str = "{names}",
+            resume: Snapshot | None = None, stuck_text: str = STILL_INSIDE,
             before: Callable[[], None] | None = None, faults: Plan | None = None,
             in_place: Callable[[str], bool] | None = None) -> Run:
     """One run, whichever scheduler: check, begin, start, wait, stop with grace, conclude.
@@ -249,9 +252,9 @@ def execute(net: Graph, make: Callable[[Run, int], Engine], timeout: float | Non
     ``make(run, capacity)`` builds the scheduler's :class:`Engine`. ``in_place``:
     which nodes' states ``resume`` puts back here (see ``snapshots.restore``). On timeout or
     Ctrl-C every node is stopped, and those still inside their function after
-    :data:`STOP_GRACE` are named with ``stuck_text`` in a warning. Returns the Run,
-    or raises what went wrong (:func:`conclude`). Full garbage collections are rare
-    meanwhile (:class:`_RareFullCollections`).
+    :data:`STOP_GRACE` are named in a warning, ``stuck_text`` (:data:`STILL_INSIDE`).
+    Returns the Run, or raises what went wrong (:func:`conclude`). Full garbage
+    collections are rare meanwhile (:class:`_RareFullCollections`).
     """
     with _RareFullCollections():
         return _execute(net, make, timeout, capacity, observers, seed, resume, stuck_text,

@@ -78,7 +78,7 @@ from .sources import ListSource
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing: `import dissyslab` stays light
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Iterable
 
     from .nodes import Edge
     from .semantics import NodeRun
@@ -728,8 +728,13 @@ class Recording:
         self.done.set()
 
 
-def start(run: RunRecord) -> Recording:
-    """Begin a snapshot of ``run`` (the scheduler then asks its nodes to record)."""
+def start(run: RunRecord, ended: Iterable[tuple[NodeRun, Callable[[Recording], None]]] = (),
+          ignore: type[BaseException] | tuple = ()) -> Recording:
+    """Begin a snapshot of ``run``: the nodes that have already ended record now, as they are.
+
+    ``ended`` lists them as ``(nr, send)`` (see :func:`record_ended`), in the order of the
+    nodes; the scheduler asks the others to record (a source at its next turn).
+    """
     started = run.steps if run.seed is not None else time.monotonic() - run.started_at
 
     def finish(rec):
@@ -739,8 +744,11 @@ def start(run: RunRecord) -> Recording:
                 run.snapshots.append(rec.snapshot)
                 rec.kept = True
 
-    rec = Recording(run, started, finish)
-    run.recordings.append(rec)
+    with run.snapshot_lock:
+        rec = Recording(run, started, finish)
+        run.recordings.append(rec)
+        for nr, send in ended:
+            record_ended([rec], nr, send, ignore)
     return rec
 
 
@@ -749,8 +757,8 @@ def record_ended(recordings: list[Recording], nr: NodeRun, send: Callable[[Recor
     """``nr`` has ended: each snapshot in ``recordings`` that it has not recorded in records it
     now, as it is, and ``send(rec)`` passes that snapshot's marker on along its edges.
 
-    Every scheduler calls it as a node ends (and, threads, for the nodes already ended
-    when a snapshot starts). ``ignore``: what ``send`` raises when the run is being stopped;
+    Every scheduler calls it as a node ends (and :func:`start`, for the nodes already
+    ended when a snapshot starts). ``ignore``: what ``send`` raises when the run is being stopped;
     the snapshot is then dropped anyway, so its marker need not go on.
     """
     for rec in tuple(recordings):

@@ -1,28 +1,24 @@
 """The threaded scheduler: every node in a thread of its own, all at once.
 
-How a run goes (what happens *between* nodes is ``flow.py``'s rule; this file
-says *when* each node works):
+What one node does with a message is ``semantics.py``'s rule, what happens
+*between* nodes ``flow.py``'s; this file says *when* each node works:
 
-* Every node gets a thread, and every node that receives gets an inbox, a
+* Every node gets a thread; a node that receives gets an inbox, a
   :class:`~dissyslab.channels.Channel` that all its senders share.
-* A source's thread calls ``produce``; any other node's thread takes what
-  waits in its inbox and calls ``take`` (``semantics.py`` says what those do).
-  Results wait in the node's :class:`~dissyslab.channels.Outbox` and go on in
-  batches: a fast stream costs little per message, and a slow function's
-  results are sent on at once.
-* When a node has ended (a source returned None, or every sender of a node
-  has ended and its inbox is empty) its thread tells each receiver "end": so
-  the end of the stream flows from the sources to the sinks. Round a loop it
-  cannot: the flow ends those edges once the loop is quiet.
-* A node whose function raised keeps taking what reaches it and throws it away
-  (counted as discarded), so its senders never block; its receivers are told
-  "end" at once.
-* A snapshot's markers (``snapshots.py``) travel in the channels behind the
-  messages: a node that takes one records its state and sends one along every
-  edge leaving it. A source records at its next turn, an ended node as it is.
-* The calling thread waits (``running.execute``, the same for every scheduler).
-  On timeout or Ctrl-C it stops every channel, interrupts every node still
-  inside its function, and waits a little for each thread to end.
+* A source's thread calls ``produce``; any other node's takes what waits in its
+  inbox and calls ``take``. Results wait in the node's
+  :class:`~dissyslab.channels.Outbox` and go on in batches: a fast stream costs
+  little per message, and a slow function's results go on at once.
+* A node that has ended (a source returned None, or every sender has ended and
+  the inbox is empty) tells each receiver "end": the end of the stream flows
+  from the sources to the sinks (round a loop, once the loop is quiet).
+* A node whose function raised tells its receivers "end" at once, and throws
+  away (counted as discarded) what still reaches it, so its senders never block.
+* A snapshot's markers travel in the channels behind the messages
+  (``snapshots.py``): a source records at its next turn, an ended node as it is.
+* The calling thread waits (``running.execute``, as for every scheduler). On
+  timeout or Ctrl-C it stops every channel and interrupts each node still
+  inside its function.
 """
 
 from __future__ import annotations
@@ -32,6 +28,7 @@ import time
 from typing import TYPE_CHECKING, Iterable
 
 from .channels import Channel, Courier, Outbox, inboxes, lift_when_stalled
+from .errors import no_thread_for_every_node
 from .pace import paced
 from .running import Engine, Finished, Run, StartGate, execute, stop_with_grace
 from .semantics import NodeRun, Stop
@@ -64,6 +61,7 @@ class NodeThread:
         # timers.py: the node's timeout= (flow.Alarm says when it rings), in real seconds at the pace
         timeout = node_run.node.timeout
         self.alarm = None if timeout is None else self.flow.alarm(node_run.name, timeout)
+        self.due = None  # when it rings, once the node waits (_wait)
         self.thread = threading.Thread(
             target=self._main, name=f"dissyslab {node_run.kind} {node_run.name}", daemon=True)
 
@@ -76,16 +74,15 @@ class NodeThread:
         nr = self.node_run
         stopped = False
         try:
-            try:
-                if not self.threads.go.wait():
-                    raise Stop
-                if self.inbox is None:
-                    self._produce()
-                else:
-                    self._take()
-                self._tell_receivers()
-            except Stop:
-                stopped = True
+            if not self.threads.go.wait():
+                raise Stop
+            if self.inbox is None:
+                self._produce()
+            else:
+                self._take()
+            self._tell_receivers()
+        except Stop:
+            stopped = True
         except BaseException as exc:  # a fault of the runtime itself: still reported
             nr.fail(exc, has_message=False, detail="stopped unexpectedly")
         finally:
@@ -94,7 +91,9 @@ class NodeThread:
                 nr.stop()
             else:
                 nr.end()
-            self._end_snapshots()
+            with self.threads.run.snapshot_lock:  # a snapshot being taken records it now;
+                self.ended = True  # one started later, as it starts (take_snapshot)
+                record_ended(self.threads.run.recordings, nr, self.send_marker, ignore=Stop)
             self.threads.ended_one()
 
     def _produce(self):
@@ -110,10 +109,7 @@ class NodeThread:
                         self.send_marker(rec)
             room = outbox.room(size)
             started = clock()
-            before = [len(o) for o in nr.out] if self.loop_edges else None
-            nr.produce(room)
-            if before:
-                self.flow.made_along(self.loop_edges, nr.out, before)
+            self.flow.made_by(self.loop_edges, nr.out, nr.produce, room)
             now = clock()
             size = 1 if now - started > LATENCY else min(size * 2, largest)
             if outbox.held() >= largest or now - outbox.last_sent > LATENCY:
@@ -127,20 +123,16 @@ class NodeThread:
         if nr.failure is not None:  # crashed before it began (faults.py): its receivers hear "end"
             self._tell_receivers()
         alarm = self.alarm
-        self.due = None  # when its alarm rings (real seconds, at the pace), once it waits
         while True:
             if outbox is not None:
                 outbox.send(keep=False)  # nothing waits here while the node waits for input
             if nr.failure is None:
                 nr.state = "waiting"
-            if alarm is None or not alarm.armed:
-                got = inbox.get()
-            else:
-                got = self._wait()
-                if not got:  # its timeout rang instead
-                    continue
-            if got is None:
+            got = inbox.get() if alarm is None or not alarm.armed else self._wait()
+            if got is None:  # every input has ended
                 return
+            if not got:  # its timeout rang instead
+                continue
             if nr.failure is None:
                 nr.state = "busy"
             for edge, batch in got:
@@ -189,49 +181,37 @@ class NodeThread:
     def _step(self, port, edge, chunk):
         """The node handles ``chunk``; then the flow counts, in its order, what it made and handled."""
         nr = self.node_run
-        before = [len(o) for o in nr.out] if self.loop_edges else None
         paired = nr.paired
         if self.alarm is not None and nr.arrives(edge, chunk):  # it sets the alarm (flow.Alarm)
             self.alarm.took()
             self.due = None
-        nr.take(port, edge, chunk)
-        if before:
-            self.flow.made_along(self.loop_edges, nr.out, before)
+        self.flow.made_by(self.loop_edges, nr.out, nr.take, port, edge, chunk)
         if nr.kind == "merge_synch":  # each new pair frees one slot in every input's room
             self.inbox.give_paired(nr.paired - paired, nr.failure is not None)
-        for ended in self.flow.handled(edge, len(chunk)):
-            self.threads.channel_of[ended].end(ended)
+        self._end_edges(self.flow.handled(edge, len(chunk)))
 
     def _wait(self):
-        """Wait for input until the node's timeout rings (flow.Alarm), and ring it then.
+        """Wait for input until the node's timeout rings (flow.Alarm); then ring it: its function
+        gets a Timeout, and the Alarm says what follows.
 
-        Returns what came, or ``()`` if it rang instead (a failed node's alarm is
-        switched off). While the alarm is set the node waits on, even once every
-        input has ended: it rings then.
+        Returns what came, or ``()`` if it rang instead. While the alarm is set the node waits
+        on, even once every input has ended: it rings then. A failed node's alarm rings no more.
         """
-        alarm = self.alarm
-        if self.node_run.failure is not None:  # a failed node's alarm rings no more
-            self._end_edges(alarm.off())
-            return ()
-        if self.due is None:
-            self.due = time.monotonic() + paced(alarm.seconds)
-        got = self.inbox.get(max(0.0, self.due - time.monotonic()))
-        if got == ():  # nothing came for that long
-            self.due = None
-            self._ring()
-        return got
-
-    def _ring(self):
-        """The node's timeout rang: its function gets a Timeout; flow.Alarm says what follows."""
-        nr = self.node_run
-        before = [len(o) for o in nr.out] if self.loop_edges else None
-        sent = nr.time_out(round(time.monotonic() - self.threads.run.started_at, 6))
-        if before:
-            self.flow.made_along(self.loop_edges, nr.out, before)
-        self._end_edges(self.alarm.rang(sent, self.inbox.open()))
+        nr, alarm = self.node_run, self.alarm
+        if nr.failure is None:
+            if self.due is None:  # real seconds at the pace, from when it begins to wait
+                self.due = time.monotonic() + paced(alarm.seconds)
+            got = self.inbox.get(max(0.0, self.due - time.monotonic()))
+            if got:
+                return got
+            self.due = None  # nothing came for that long: it rings
+            at = round(time.monotonic() - self.threads.run.started_at, 6)
+            sent = self.flow.made_by(self.loop_edges, nr.out, nr.time_out, at)
+            self._end_edges(alarm.rang(sent, self.inbox.open()))
         if nr.failure is not None:
-            self._end_edges(self.alarm.off())
+            self._end_edges(alarm.off())
             self._tell_receivers()
+        return ()
 
     def _end_edges(self, edges):
         """The flow says these edges have ended: their receivers hear "end"."""
@@ -252,13 +232,6 @@ class NodeThread:
         """The node has recorded its state: send what it made so far, then the marker, on every edge."""
         if self.outbox is not None:
             self.outbox.send_marker(rec.token)
-
-    def _end_snapshots(self):
-        """The node has ended: every snapshot being taken records it now, if it has not yet."""
-        run = self.threads.run
-        with run.snapshot_lock:
-            self.ended = True
-            record_ended(run.recordings, self.node_run, self.send_marker, ignore=Stop)
 
 
 class Threads(Engine):
@@ -290,12 +263,9 @@ class Threads(Engine):
 
     def take_snapshot(self) -> Recording:
         """Start a snapshot, from any thread: each source records at its next turn, an ended node now."""
-        with self.run.snapshot_lock:
-            rec = start(self.run)
-            for t in self.threads.values():
-                if t.ended:
-                    record_ended([rec], t.node_run, t.send_marker, ignore=Stop)
-        return rec
+        with self.run.snapshot_lock:  # no node ends meanwhile (NodeThread._main)
+            ended = [(t.node_run, t.send_marker) for t in self.threads.values() if t.ended]
+            return start(self.run, ended, ignore=Stop)
 
     def ended_one(self) -> None:
         """A node's thread has ended; the last one sets ``done``."""
@@ -305,13 +275,9 @@ class Threads(Engine):
                 self.done.set()
 
     def start(self) -> None:
-        """Start every thread; they begin to work together, once all have started.
-
-        Otherwise the first nodes would already compete with the calling thread
-        for the interpreter while it starts the others, and starting a large
-        network would take seconds. If a thread cannot be started, or Ctrl-C
-        comes meanwhile, the threads already started are stopped before the
-        error goes on.
+        """Start every thread; they begin to work together once all have started (else the first
+        would compete with the calling thread for the interpreter, and starting a large network
+        would take seconds). If one cannot start, or Ctrl-C comes, those started are stopped first.
         """
         self.run.take_snapshot = self.take_snapshot
         try:
@@ -322,11 +288,7 @@ class Threads(Engine):
         except BaseException as exc:
             self.stop()
             if isinstance(exc, RuntimeError):  # "can't start new thread"
-                raise RuntimeError(
-                    f"Python could not start a thread for every node of this network "
-                    f"({len(self.threads)} nodes): {exc}. Each node runs in a thread of its own, "
-                    f"and this process may start no more. Build a smaller network, or restart the "
-                    f"kernel if earlier runs left threads behind.") from exc
+                raise no_thread_for_every_node(len(self.threads), exc) from exc
             raise
         self.go.open()
 
@@ -373,8 +335,5 @@ def run(net: Graph, timeout: float | None = None, capacity: int | None = None,
     seconds between two snapshots; ``resume``: a Snapshot to start from.
     """
     return execute(net, lambda r, cap: Threads(r, cap, snapshot_every), timeout, capacity,
-                   observers, resume=resume, faults=faults,
-                   stuck_text="These nodes were still inside their function when the network "
-                              "stopped: {names}. Each thread ends as soon as that call returns "
-                              "(a long time.sleep, say).")
+                   observers, resume=resume, faults=faults)
 

@@ -18,7 +18,8 @@ from dissyslab import (
     Transform,
     network,
 )
-from dissyslab.flow import Room
+from dissyslab.flow import Flow, Room
+from dissyslab.semantics import wiring
 from flow_networks import Unsendable, outcome, specs
 
 T = 20  # seconds: no run here should come near it
@@ -46,6 +47,26 @@ def test_a_merge_synch_room_is_freed_only_as_messages_are_paired():
     assert room.paired(2, failed=False) == [2, 0]
     assert room.paired(0, failed=True) == [1, 0]  # a failed MergeSynch pairs nothing more
     assert room.liftable(0) and not Room(4).liftable(0)
+
+
+def test_a_step_counts_what_it_sends_round_a_loop_and_nothing_else():
+    split = Split(fn=lambda m: [m, m], num_outputs=2, name="step")
+    g = network([(Source(fn=ListSource([1]).run, name="src"), split), (split.out_0, split),
+                 (split.out_1, Sink(fn=print, name="end"))])
+    flow = Flow(g)
+    (loop,) = flow.loops
+    out = [["waiting"], []]  # what the step had made before is not counted again
+
+    def step(m):  # like NodeRun.take: its results wait in out, per port
+        out[0].append(m)
+        out[1].append(m)
+        return "its result"
+
+    assert flow.made_by(flow.loop_edges(wiring(g)["step"]), out, step, "m") == "its result"
+    assert loop.outstanding == 1  # out_0 goes round the loop; out_1 leaves it
+    # the sink's step, with no edge into a loop, counts nothing
+    assert flow.loop_edges(wiring(g)["end"]) is None
+    assert flow.made_by(None, out, step, "n") == "its result" and loop.outstanding == 1
 
 
 # --- the cases that disagreed -------------------------------------------------------------
