@@ -40,7 +40,7 @@ faults asked for (``faults=``): a      ``faults.NodeFaults``, which
 message lost, duplicated or cut off    ``NodeRun.take`` hands each batch to
 where it arrives; a node that crashes  first; a lost message counts as
 after ``k`` messages                   handled here (it leaves its loop)
-a node's ``timeout=``: when it is       :class:`Alarm` (one per such node; the
+a node's ``timeout=``: when it is      :class:`Alarm` (one per such node; the
 waited for, when it rings, and that a  scheduler measures the seconds: real in
 waiting node keeps its loop and its    threads, virtual under a seed)
 inputs from ending
