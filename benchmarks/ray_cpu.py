@@ -15,6 +15,16 @@ On a machine with ``c`` cores a run cannot take less wall time than its CPU
 time divided by ``c``: when the processes' CPU together is more than twice the
 threaded run's time on two cores, no schedule of them reaches half the
 threads' speed, however the batches are routed. Linux only (``/proc``).
+
+    python benchmarks/ray_cpu.py --calls [--reps 7]
+
+says what one call to a node-host process costs: a transform (``triple``) is
+loaded into a warm host, which is then called 200 times in a row, each call
+waited for, for each kind of call (an empty one, a ``take`` of one integer, a
+``take`` of a batch of 5,000 as the hub sends them). For each, the medians over
+the repetitions of the host's CPU per call, this process's CPU per call, and
+the time the node's own work took inside the host (unpickling the batch and
+calling the function: the report's ``elapsed``).
 """
 
 import argparse
@@ -56,11 +66,55 @@ def ray_processes() -> dict[int, str]:
     return found
 
 
+def per_call(reps: int) -> None:
+    """What one call to a warm node-host process costs, by kind of call (see the docstring)."""
+    import pickle
+
+    from ray import cloudpickle
+
+    from dissyslab import Transform
+    from dissyslab.ray_hosts import EdgeRef
+    from dissyslab.ray_pool import connect, host_pool, import_paths
+    from workloads import triple
+
+    ray = connect()
+    host = host_pool(ray).take(1)[0]
+    node = Transform(fn=triple, name="triple")
+    payload = cloudpickle.dumps((node, "triple", [[EdgeRef(1, "triple->next")]],
+                                 [EdgeRef(0, "source->triple")], False, None))
+    pid, _ = ray.get(host.actor.load.remote(import_paths(), payload))
+    calls = {"empty call (pid)": lambda: host.actor.pid.remote(),
+             "take 1 integer": lambda: host.actor.take.remote([(0, 0, pickle.dumps([1]))]),
+             "take 5,000 integers": lambda: host.actor.take.remote(
+                 [(0, 0, pickle.dumps(list(range(5000)), protocol=5))])}
+    n = 200  # (CPU comes in 10 ms ticks: 0.05 ms per call)
+    print(f"one call to a warm node-host process, {n} calls in a row (each waited for), "
+          f"{reps} repetitions, load average {os.getloadavg()[0]:.1f} (medians, ms per call)")
+    print(f"  {'call':22} {'wall':>6} {'host CPU':>9} {'this CPU':>9} {'node work':>10}")
+    for name, call in calls.items():
+        rows = {"wall": [], "host": [], "here": [], "work": []}
+        for _ in range(reps):
+            host_cpu, here, start = cpu_of(pid), time.process_time(), time.perf_counter()
+            answers = [ray.get(call()) for _ in range(n)]
+            rows["wall"].append((time.perf_counter() - start) / n)
+            rows["host"].append((cpu_of(pid) - host_cpu) / n)
+            rows["here"].append((time.process_time() - here) / n)
+            rows["work"].append(sum(a[4] for a in answers if isinstance(a, tuple)) / n)
+        med = {k: statistics.median(v) * 1000 for k, v in rows.items()}
+        print(f"  {name:22} {med['wall']:6.2f} {med['host']:9.2f} {med['here']:9.2f} "
+              f"{med['work']:10.2f}")
+    host_pool(ray).give_back(host)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--calls", action="store_true", help="what one call to a host costs")
     args = parser.parse_args()
+    if args.calls:
+        per_call(args.reps)
+        return
 
     from dissyslab import network
     from workloads import pipeline
