@@ -252,7 +252,7 @@ class NodeHost:
         for name in sys.modules.keys() - self.looked_at:  # (only those imported since the last look)
             self.looked_at.add(name)
             path = getattr(sys.modules.get(name), "__file__", None)
-            if not path or name in self.modules or os.path.abspath(path).startswith(_SYSTEM_DIRS):
+            if not path or os.path.abspath(path).startswith(_SYSTEM_DIRS):
                 continue
             try:
                 self.modules[name] = (path, os.stat(path).st_mtime_ns)
