@@ -83,6 +83,16 @@ if [ -z "$url" ]; then
     exit "$code"
 fi
 
+# JupyterLab prints its address a moment before it listens there: say it once it answers.
+hostport="${url#http://}"
+hostport="${hostport%%/*}"
+for _ in $(seq 1 300); do   # up to 30 seconds
+    if (exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}") 2>/dev/null || ! kill -0 "$lab" 2>/dev/null; then
+        break
+    fi
+    sleep 0.1
+done
+
 if [ "$instructor" = 1 ]; then
     echo "[lab] Instructor JupyterLab (exercises/, every nbgrader tool): $url   (Ctrl-C stops it; log: $log)"
 elif [ -n "$first" ]; then
