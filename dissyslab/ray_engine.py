@@ -142,16 +142,16 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from . import ray_pool
 from .errors import exception_text, short_repr
 from .flow import Flow, Room
-from .ray_direct import LOST, DirectSends
-from .ray_hosts import EdgeRef, LocalNode, RemoteError, Shown
+from .ray_hosts import EdgeRef, LocalNode, RemoteError
 from .ray_pool import HostPool, Loading, connect, host_pool, ray_module
 from .ray_reports import copy_counters, failure_from, replay, tell_views
 from .ray_snapshots import SnapshotCarrier
+from .ray_wire import Wire, WireError
 from .running import STOP_GRACE, Engine, Finished, Run, execute, stop_with_grace
 from .semantics import NodeRun, Stop
 from .snapshots import Marker, Recording
@@ -168,8 +168,6 @@ CALL_TIME = 0.05
 IN_FLIGHT = 2
 #: seconds the hub waits for a result before it looks round (stop, sinks)
 HUB_TICK = 0.01
-#: batches may go from a node's process straight to its receiver's (see ray_direct.py)
-DIRECT = True
 
 
 class NodeProcessDied(RuntimeError):
@@ -194,11 +192,8 @@ class HubNode:
         self.waiting = deque()  # (edge, port, count, data) to hand to this node
         self.open_in = set(edges_in)  # edges into it that have not ended
         self.inputs = len(edges_in)
-        # (ref, what, items, reserved, plan) in the order it makes them; plan: the Forwards of the call
-        self.calls = deque()
-        self.direct = ()  # (edge, receiver) of its edges whose batches may go straight to the receiver
+        self.calls = deque()  # (what, items, reserved) of the calls not yet answered, in order
         self.size = 16  # messages per call: a first guess, then sized to its function's speed
-        self.measured = False  # a call has handled messages: its size is no longer a guess
         self.ending = False  # the end call was made
         self.ended = False
         self.told = False  # its receivers were told it ended
@@ -254,13 +249,12 @@ class HubNode:
             return self.exhausted or self.nr.failure is not None
         return not self.open_in and not self.waiting
 
-    def died(self, exc: BaseException, calls: list, lost: Callable[[list], None]) -> list:
+    def died(self, exc: BaseException) -> list:
         """Its process ended (``exc``): its node fails, and what it had not handled is discarded.
 
-        The ``calls`` it had not answered give back their room (``lost``: their
-        batches sent directly are lost), and what it had not handled waits
-        again, in order (to be discarded); returns the snapshots' requests among
-        them, as (why, Recording) pairs.
+        The calls it had not answered give back their room, and what they
+        carried waits again, in order (to be discarded); returns the snapshots'
+        requests among them, as (why, Recording) pairs.
         """
         self.dead, self.ending, self.exhausted = True, False, True
         if self.nr.failure is None:
@@ -268,13 +262,10 @@ class HubNode:
             self.nr.fail(error, has_message=False, detail=detail)
         if self.kind == "merge_synch":
             self.room.give_paired(0, True)  # its unpaired messages are lost with it
-        self.calls.clear()
-        for _, _, more, planned in calls:
-            self.reserve(more, -1)
-            lost(planned)  # its receivers' calls fail for want of its batches
-        calls = [c for c in calls if not (c[0] == "take" and c[1][0][3] is LOST)]  # not its to take
+        calls, self.calls = list(self.calls), deque()
         asked = []
-        for kind, items, _, _ in reversed(calls):
+        for kind, items, reserved in reversed(calls):
+            self.reserve(reserved, -1)
             if kind == "record":
                 asked.append(items)
             elif items:
@@ -324,9 +315,25 @@ class RayEngine(Engine):
             self.run.pids[name] = pid
         reused = sum(loading.reused.values())
         self.run.ray_processes = {"reused": reused, "started": len(payloads) - reused}
-        if DIRECT:
-            self.hub.direct.connect(list(self.hnodes.values()), self.hub.hnode_of)
+        self.connect(list(payloads))
         self.ready_at = time.perf_counter()
+
+    def connect(self, names: list[str]) -> None:
+        """Ask the hosts of ``names`` to serve the run over the wire (``ray_wire.py``), and wait
+        until each has connected."""
+        wire = self.hub.wire = Wire(self.ray.util.get_node_ip_address())
+        serving = {self.hnodes[name].actor.serve.remote(wire.address, wire.secret, name): name
+                   for name in names}
+
+        def gone():  # a host that stopped serving before it connected (its process died)
+            done, _ = self.ray.wait(list(serving), num_returns=len(serving), timeout=0)
+            return next((serving[ref] for ref in done if serving[ref] not in wire.socks), None)
+        try:
+            wire.accept(set(names), lambda: self.hub.stopping, gone)
+        except WireError as exc:
+            raise RuntimeError(f"The Ray engine could not reach its nodes' processes: {exc}.") from None
+        if self.hub.stopping:
+            raise Stop
 
     def _payloads(self) -> dict[str, bytes]:
         """What loads each node placed in a process (``ray_hosts.NodeHost.load``), by name; a node
@@ -365,6 +372,8 @@ class RayEngine(Engine):
         still at work when the run was stopped) is killed: the pool starts a
         new one when needed.
         """
+        if self.hub.wire is not None:
+            self.hub.wire.close()  # each host's serve call returns: it can be cleared
         for hnode in self.hnodes.values():
             host = hnode.host
             if host is None:
@@ -473,10 +482,9 @@ class Hub:
         # snapshots (snapshots.py): started from any thread, begun and carried out by the hub
         self.snapshots = SnapshotCarrier(run, self.hnodes, self._call, snapshot_every,
                                          self.wall_to_perf)
-        self.direct = DirectSends(run, self.flow, self.index, self.snapshots.busy)
+        self.wire = None  # its connections to the nodes' processes, once they are loaded
         self.stopping = False
         self.in_local = False  # the hub is inside the function of a node placed here
-        run.ray_direct = 0  # batches that went straight from a node's process to another's
 
     # --- the hub's loop ------------------------------------------------------------------
     def route(self) -> None:
@@ -488,10 +496,7 @@ class Hub:
             handled_here = self._dispatch(hnodes)
             if all(p.ended and not p.calls for p in hnodes):  # a snapshot may still ask an ended node
                 return
-            # (a batch sent to a node directly is answered once its sender's report has come)
-            heads = {p.calls[0][0]: p for p in hnodes
-                     if p.calls and not (p.calls[0][1] == "take" and p.calls[0][2][0][2] is None)}
-            if not heads:
+            if not any(p.calls for p in hnodes if p.local is None):
                 if handled_here:  # a node here made room: look again at who may go on
                     continue
                 if self._lift():  # every node waits: see there
@@ -501,33 +506,20 @@ class Hub:
                                        "not ended: " + ", ".join(p.name for p in hnodes if not p.ended))
                 time.sleep(HUB_TICK)  # waiting for room downstream
                 continue
-            ready, _ = self.ray.wait(list(heads), num_returns=1, timeout=HUB_TICK)
-            for ref in ready:
-                self._answer(heads[ref])
+            for name, report in self.wire.reports(HUB_TICK):
+                self._answer(self.hnodes[name], report)
 
-    def _answer(self, hnode):
-        """The oldest call made to ``hnode`` has ended: apply its report, then the next ready ones."""
-        ray = self.ray
-        while hnode.calls:
-            ref, what, items, reserved, plan = hnode.calls[0]
-            if what == "take" and items[0][2] is None:
-                return  # a batch sent to it directly: its sender's report comes first
-            ready, _ = ray.wait([ref], timeout=0)
-            if not ready:
-                return
-            hnode.calls.popleft()
-            try:
-                report = ray.get(ref)
-            except Exception as exc:
-                if self.stopping:
-                    return
-                if what == "take" and items[0][3] is LOST:  # its sender died before making it
-                    hnode.reserve(reserved, -1)
-                    self.direct.lost(plan)
-                    continue
-                self._died(hnode, exc, what, items, reserved, plan)
-                return
-            self._apply(hnode, what, items, reserved, report, plan)
+    def _answer(self, hnode, report):
+        """The oldest call made to ``hnode`` has been answered (``report``: ``(True, report)``,
+        ``(False, text)`` if the engine's code failed there, None if its process ended)."""
+        if hnode.dead:
+            return  # (what a host whose node has failed so still says)
+        if report is not None and report[0] and hnode.calls:
+            what, items, reserved = hnode.calls.popleft()
+            self._apply(hnode, what, items, reserved, report[1])
+        elif not self.stopping and (hnode.calls or not hnode.ended):
+            exc = RemoteError(report[1]) if report is not None else None
+            self._died(hnode, exc)
 
     def _dispatch(self, hnodes) -> bool:
         """Make every call that can be made now; hand what waits for sinks to them.
@@ -580,11 +572,8 @@ class Hub:
         k = hnode.room_for(hnode.size)
         if not k or (k < hnode.size // 4 and hnode.calls):  # (wait for room for a fuller batch)
             return False
-        k, plan = self.direct.plan(hnode, k, cap=True)
-        if not k:  # a receiver is timing its function on a first small batch
-            return False
         hnode.reserve(k)
-        self._call(hnode, "produce", k, None, k, plan)
+        self._call(hnode, "produce", k, None, k)
         return True
 
     def _take(self, hnode) -> bool:
@@ -599,31 +588,19 @@ class Hub:
         if k < count:  # no room for the results downstream yet
             hnode.waiting.extendleft(reversed(items))
             return False
-        _, plan = self.direct.plan(hnode, k)
         hnode.reserve(k)
         payload = [(self.index[id(e)], port, data) for e, port, _, data in items]
-        self._call(hnode, "take", payload, items, k, plan)
+        self._call(hnode, "take", payload, items, k)
         return True
 
-    def _call(self, hnode, what, argument, items, reserved, plan=()):
+    def _call(self, hnode, what, argument, items, reserved):
         """Ask ``hnode`` to ``what`` (produce, take, end, or record for a snapshot: "marker",
-        "record"): its actor, or at once if placed here. ``plan``: the :class:`Forward` s of the
-        batches it is to send straight to their receivers."""
+        "record"): its process, over the wire, or at once if placed here."""
         local = hnode.local
         method = "record" if what == "marker" else what
         if local is None:
-            method = getattr(hnode.actor, method)
-            if what == "end":
-                ref = method.remote()
-            elif plan:
-                refs = method.options(num_returns=1 + len(plan)).remote(
-                    argument, [f.index for f in plan])
-                ref = refs[0]
-            else:
-                ref = method.remote(argument)
-            hnode.calls.append((ref, what, items, reserved, plan))
-            if plan:
-                self.direct.send(plan, refs[1:])
+            hnode.calls.append((what, items, reserved))
+            self.wire.call(hnode.name, method, *(() if what == "end" else (argument,)))
             return
         hnode.nr.state = "busy" if hnode.nr.failure is None else hnode.nr.state
         self.in_local = True
@@ -650,7 +627,7 @@ class Hub:
         return lifted
 
     # --- reports ------------------------------------------------------------------------------
-    def _apply(self, hnode, what, items, reserved, report, plan=()):
+    def _apply(self, hnode, what, items, reserved, report):
         """A call's report has come: copy what it says of the node, pass on what it made."""
         sent, counters, failure, events, elapsed, out, err, recorded = report
         if out:
@@ -668,10 +645,7 @@ class Hub:
                    self.run.observers, self.wall_to_perf)
         # what it made goes on first (and is counted into loops before what it handled)
         for index, count, data in sent:
-            if data is not None:  # (None: it went straight to its receiver, see DirectSends.sent)
-                self._deliver(self.edges[index], count, data)
-        if plan:
-            self.direct.sent(plan, sent)
+            self._deliver(self.edges[index], count, data)
         if what in ("marker", "record"):  # the state it recorded for a snapshot
             self.snapshots.recorded(hnode, what, items, recorded)
         if what == "take":
@@ -698,7 +672,6 @@ class Hub:
         if handled:
             per = elapsed / handled
             hnode.size = max(1, min(BATCH, int(CALL_TIME / per) if per > 0 else BATCH))
-            hnode.measured = True
 
     @staticmethod
     def _produced(hnode, sent, elapsed):
@@ -752,8 +725,6 @@ class Hub:
         nr = hnode.nr
         handled = bool(hnode.waiting)
         while hnode.waiting and not self.stopping:
-            if hnode.waiting[0][2] is None:
-                break  # sent to it directly: its sender's report says how many (see _answer)
             edge, port, count, data = hnode.waiting.popleft()
             if data.__class__ is Marker:  # a sink records in place; a dead node has nothing
                 self.snapshots.marker_here(hnode, edge, data)
@@ -771,10 +742,7 @@ class Hub:
     def _hand_here(self, hnode, edge, port, count, data):
         """Hand one batch to a node of this process, in the hub's thread."""
         nr = hnode.nr
-        if data is None:  # sent straight to its process, which died: no copy came here
-            batch = [Shown(f"(a message sent along {edge.label}, lost with the process)")] * count
-        else:
-            batch = pickle.loads(data)
+        batch = pickle.loads(data)
         self.snapshots.took_here(hnode, edge, batch)
         nr.state = "busy" if nr.failure is None else nr.state
         self.in_local = True
@@ -787,23 +755,19 @@ class Hub:
         if nr.failure is not None:
             self._tell_receivers(hnode)
 
-    def _died(self, hnode, exc, what, items, reserved, plan=()):
-        """The process of ``hnode`` ended: its node failed; what it had not handled is discarded.
-
-        Batches it was to send directly that the hub has not heard of are lost
-        with it (as what it was making when it died).
-        """
-        asked = hnode.died(exc, [(what, items, reserved, plan)] + [c[1:] for c in hnode.calls],
-                           self.direct.lost)
+    def _died(self, hnode, exc):
+        """The process of ``hnode`` ended (``exc`` None), or the engine's code failed there
+        (``exc``): its node failed; what it had not handled is discarded."""
+        asked = hnode.died(exc)
         self._tell_receivers(hnode)  # what reaches it from now on is discarded (in _local)
         self.snapshots.died(hnode, reversed(asked))  # snapshots that asked for its state
 
 
-def _death(exc: BaseException, pid: int | None) -> tuple[Exception, str]:
-    """The error, and the detail, of a node whose process ended during the run."""
-    from ray import exceptions
-    if isinstance(exc, exceptions.RayTaskError):  # the engine's own code failed there
-        return RemoteError(str(exc)), "stopped unexpectedly"
+def _death(exc: BaseException | None, pid: int | None) -> tuple[Exception, str]:
+    """The error, and the detail, of a node whose process ended during the run (``exc`` None),
+    or in which the engine's own code failed (``exc``)."""
+    if exc is not None:
+        return exc, "stopped unexpectedly"
     error = NodeProcessDied(
         "its process ended while the network ran: it was killed, or ran out of memory")
     error.pid = pid

@@ -280,53 +280,41 @@ class NodeHost:
     def pid(self) -> int:
         return os.getpid()
 
-    def produce(self, k: int, forward: list | None = None) -> tuple:
+    def serve(self, address: tuple, secret: str, name: str) -> None:
+        """Answer the hub's calls for one run over the wire (``ray_wire.py``) until it closes it."""
+        from .ray_wire import serve
+        serve(self, address, secret, name, dumps)
+
+    def produce(self, k: int) -> tuple:
         with _Printed(self.captures) as printed:
             if not self.nr.exhausted:  # a second call may come before the first said "exhausted"
                 self.nr.produce(k)
-        return self._report(printed, forward=forward)
+        return self._report(printed)
 
-    def take(self, items: list, forward: list | None = None) -> tuple:
+    def take(self, items: list) -> tuple:
         nr = self.nr
         with _Printed(self.captures) as printed:
             for index, port, data in items:
                 nr.take(port, self.in_edges[index], pickle.loads(data))
-        return self._report(printed, forward=forward)
-
-    def take_direct(self, index: int, port: int, data: bytes | None,
-                    forward: list | None = None) -> tuple:
-        """Take the batch a sender made along edge ``index`` (None: it made none), sent here
-        straight from its process (Ray hands the sender's result to this call)."""
-        with _Printed(self.captures) as printed:
-            if data is not None:
-                self.nr.take(port, self.in_edges[index], pickle.loads(data))
-        return self._report(printed, forward=forward)
+        return self._report(printed)
 
     def end(self) -> tuple:
         with _Printed(self.captures) as printed:
             self.nr.end()
         return self._report(printed)
 
-    def _report(self, printed: _Printed, recorded: tuple | None = None,
-                forward: list | None = None) -> tuple:
-        """What a call did, for the hub. ``forward`` lists the edges (by number) whose batch goes
-        straight to its receiver's process: the call then returns, after the report, one batch per
-        edge of ``forward`` (None where it made none), which Ray hands to the receiver's
-        :meth:`take_direct`; the report counts them (its batch None)."""
+    def _report(self, printed: _Printed, recorded: tuple | None = None) -> tuple:
+        """What a call did, for the hub: the batches it made (one per edge), the node's counters,
+        a new failure, the events of a traced run, what it printed, and a recorded state."""
         nr = self.nr
         sent = []
-        direct = dict.fromkeys(forward) if forward else {}
         for port, items in enumerate(nr.out):
             if not items:
                 continue
             data = dumps(items)  # each message was checked as it was made (_can_travel)
             nr.hand_over(port)  # unpickling gives each receiver its own copy
             for e in nr.outs[port]:
-                if e.index in direct:
-                    direct[e.index] = data
-                    sent.append((e.index, len(items), None))
-                else:
-                    sent.append((e.index, len(items), data))
+                sent.append((e.index, len(items), data))
         failure = None
         if nr.failure is not None and not self.failure_told:
             self.failure_told = True
@@ -336,8 +324,7 @@ class NodeHost:
                     {e.index: n for e, n in nr.discarded_on.items()},
                     list(nr.skipped), nr.state, nr.exhausted, nr.unpaired, nr.paired)
         events = self.watch.take_all() if self.watch is not None else None
-        report = sent, counters, failure, events, printed.elapsed, printed.out, printed.err, recorded
-        return (report, *direct.values()) if direct else report
+        return sent, counters, failure, events, printed.elapsed, printed.out, printed.err, recorded
 
 
 def _can_travel(msg: Any, edge: EdgeRef) -> None:
