@@ -21,9 +21,10 @@ threads' speed, however the batches are routed. Linux only (``/proc``).
 says what one call to a node-host process costs: a transform (``triple``) is
 loaded into a warm host, which is then called 200 times in a row, each call
 waited for, for each kind of call (an empty one, a ``take`` of one integer, a
-``take`` of a batch of 5,000 as the hub sends them). For each, the medians over
-the repetitions of the host's CPU per call, this process's CPU per call, and
-the time the node's own work took inside the host (unpickling the batch and
+``take`` of a batch of 5,000 as the hub sends them), first as Ray calls, then
+over the wire a run uses (``ray_wire.py``). For each, the medians over the
+repetitions of the host's CPU per call, this process's CPU per call, and the
+time the node's own work took inside the host (unpickling the batch and
 calling the function: the report's ``elapsed``).
 """
 
@@ -67,7 +68,7 @@ def ray_processes() -> dict[int, str]:
 
 
 def per_call(reps: int) -> None:
-    """What one call to a warm node-host process costs, by kind of call (see the docstring)."""
+    """What one call to a warm node-host process costs, by kind of call and way (see the docstring)."""
     import pickle
 
     from ray import cloudpickle
@@ -75,6 +76,7 @@ def per_call(reps: int) -> None:
     from dissyslab import Transform
     from dissyslab.ray_hosts import EdgeRef
     from dissyslab.ray_pool import connect, host_pool, import_paths
+    from dissyslab.ray_wire import Wire
     from workloads import triple
 
     ray = connect()
@@ -83,27 +85,48 @@ def per_call(reps: int) -> None:
     payload = cloudpickle.dumps((node, "triple", [[EdgeRef(1, "triple->next")]],
                                  [EdgeRef(0, "source->triple")], False, None))
     pid, _ = ray.get(host.actor.load.remote(import_paths(), payload))
-    calls = {"empty call (pid)": lambda: host.actor.pid.remote(),
-             "take 1 integer": lambda: host.actor.take.remote([(0, 0, pickle.dumps([1]))]),
-             "take 5,000 integers": lambda: host.actor.take.remote(
-                 [(0, 0, pickle.dumps(list(range(5000)), protocol=5))])}
+    one, many = pickle.dumps([1]), pickle.dumps(list(range(5000)), protocol=5)
     n = 200  # (CPU comes in 10 ms ticks: 0.05 ms per call)
     print(f"one call to a warm node-host process, {n} calls in a row (each waited for), "
           f"{reps} repetitions, load average {os.getloadavg()[0]:.1f} (medians, ms per call)")
-    print(f"  {'call':22} {'wall':>6} {'host CPU':>9} {'this CPU':>9} {'node work':>10}")
+    print(f"  {'call':30} {'wall':>6} {'host CPU':>9} {'this CPU':>9} {'node work':>10}")
+    ray_calls = {"Ray call: empty (pid)": lambda: ray.get(host.actor.pid.remote()),
+                 "Ray call: take 1 integer": lambda: ray.get(host.actor.take.remote([(0, 0, one)])),
+                 "Ray call: take 5,000 integers": lambda: ray.get(
+                     host.actor.take.remote([(0, 0, many)]))}
+    timed_calls(ray_calls, reps, n, pid)
+
+    wire = Wire(ray.util.get_node_ip_address())  # as a run does (ray_engine.RayEngine.connect)
+    serving = host.actor.serve.remote(wire.address, wire.secret, "triple")
+    wire.accept({"triple"}, lambda: False, lambda: None)
+
+    def over_wire(items):
+        wire.call("triple", "take", items)
+        while True:
+            for _, report in wire.reports(1.0):
+                return report[1]
+    wire_calls = {"wire: take 1 integer": lambda: over_wire([(0, 0, one)]),
+                  "wire: take 5,000 integers": lambda: over_wire([(0, 0, many)])}
+    timed_calls(wire_calls, reps, n, pid)
+    wire.close()
+    ray.get(serving)
+    host_pool(ray).give_back(host)
+
+
+def timed_calls(calls: dict, reps: int, n: int, pid: int) -> None:
+    """Time ``n`` calls in a row of each of ``calls`` (each returns its answer), ``reps`` times."""
     for name, call in calls.items():
         rows = {"wall": [], "host": [], "here": [], "work": []}
         for _ in range(reps):
             host_cpu, here, start = cpu_of(pid), time.process_time(), time.perf_counter()
-            answers = [ray.get(call()) for _ in range(n)]
+            answers = [call() for _ in range(n)]
             rows["wall"].append((time.perf_counter() - start) / n)
             rows["host"].append((cpu_of(pid) - host_cpu) / n)
             rows["here"].append((time.process_time() - here) / n)
             rows["work"].append(sum(a[4] for a in answers if isinstance(a, tuple)) / n)
         med = {k: statistics.median(v) * 1000 for k, v in rows.items()}
-        print(f"  {name:22} {med['wall']:6.2f} {med['host']:9.2f} {med['here']:9.2f} "
+        print(f"  {name:30} {med['wall']:6.2f} {med['host']:9.2f} {med['here']:9.2f} "
               f"{med['work']:10.2f}")
-    host_pool(ray).give_back(host)
 
 
 def main() -> None:

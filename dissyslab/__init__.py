@@ -27,7 +27,7 @@ The package has rooms, and each idea lives in one of them:
   *where* they run: ``ray_engine.py`` (``engine="ray"``: a process per source
   and transform, on this machine or a cluster; Ray is imported only there), its
   hub routing batches between processes that ``ray_pool.py`` keeps and that run
-  ``ray_hosts.py``, with ``ray_direct.py``, ``ray_snapshots.py`` and ``ray_reports.py``;
+  ``ray_hosts.py`` over ``ray_wire.py``, with ``ray_snapshots.py`` and ``ray_reports.py``;
 * snapshots, a consistent state of a running network and resuming from it
   (Chandy and Lamport's markers): ``snapshots.py``;
 * faults on purpose (``run_network(faults=[crash(...), drop(...), ...])``): a

@@ -27,22 +27,19 @@ other than these two, is refused before anything starts, and so is
 How a run goes:
 
 * One thread of the calling process, the *hub*, directs the run. It asks a
-  source's actor to ``produce`` a batch, gives what arrives to the
-  receivers' actors (``take``), hands batches for sinks to their NodeRun
+  source's process to ``produce`` a batch, gives what arrives to the
+  receivers' processes (``take``), hands batches for sinks to their NodeRun
   here, and keeps what each node still has to handle. The hub keeps at
-  most two calls of its own waiting at each actor, so it never idles while
-  the hub routes.
-* A batch can also go straight from process to process (``ray_direct.py``): when
-  the hub asks a node for a batch whose receiver is a transform or a Split
-  with no other edge into it, it makes the receiver's call at once, with the
-  sender's result (a Ray object reference) as its argument. Ray starts that
-  call when the batch is made and hands it over between the two processes
-  (through shared memory, for a large one), so the hub never waits for it
-  or unpickles it; the sender's report only says how many messages it
-  holds. Every call to a node is made by the hub, in order, so each edge
-  stays first in, first out; while a snapshot is being taken batches go
-  through the hub, behind its markers. ``g.last_run.ray_direct`` counts the
-  batches that went directly.
+  most two calls of its own waiting at each process, so a node never idles
+  while the hub routes. Every call to a node is made by the hub, in order,
+  so each edge stays first in, first out, and a snapshot's markers keep
+  their place among its messages.
+* Ray starts the nodes' processes and loads a node into each; the run's own
+  calls and their reports then go over a plain connection between the hub
+  and each process (``ray_wire.py``). A Ray call costs about a millisecond
+  of CPU, more than handling a batch of 5,000 small messages; a call on
+  that connection costs a tenth of that. A batch crosses the hub as bytes:
+  the hub neither unpickles nor copies what goes from one process to another.
 * Messages travel pickled, a batch at a time: what a node sends along an
   edge is serialized once, in the sender's process, and every receiver
   unpickles its own copy (that is how fanout gives each receiver a copy of
@@ -128,7 +125,7 @@ Where each part lives:
 ``ray_hosts.py``       what runs in a node-host process (``NodeHost``), and a node placed
                        here (``LocalNode``): the calls, and the reports they return
 ``ray_reports.py``     a report read here: counters, failures, trace events at their times
-``ray_direct.py``      which batches go straight from process to process (``DirectSends``)
+``ray_wire.py``        the run's calls and reports, between the hub and each process (``Wire``)
 ``ray_snapshots.py``   a snapshot's markers and states, carried (``SnapshotCarrier``)
 ``flow.py``            the rules between nodes (room, end of stream, loops), as under
                        every scheduler: the hub asks them, never restates them
@@ -164,6 +161,8 @@ if TYPE_CHECKING:
 BATCH = 5000
 #: seconds of work one call to an actor aims at (a slow function gets small batches)
 CALL_TIME = 0.05
+#: bytes of messages one call carries, at most (but one batch: big messages go a few at a time)
+CALL_BYTES = 4_000_000
 #: calls of the hub's own that may wait at one actor, so that it is never idle while the hub routes
 IN_FLIGHT = 2
 #: seconds the hub waits for a result before it looks round (stop, sinks)
@@ -459,8 +458,8 @@ class Hub:
 
     The hub asks the flow (``flow.py``) for the rules between nodes, the
     nodes' rooms (:meth:`HubNode.room_for`) whether their results have room,
-    :class:`~dissyslab.ray_direct.DirectSends` which batches go straight from
-    process to process, and :class:`~dissyslab.ray_snapshots.SnapshotCarrier`
+    :class:`~dissyslab.ray_wire.Wire` to call the nodes' processes, and
+    :class:`~dissyslab.ray_snapshots.SnapshotCarrier`
     to carry snapshots. ``stopping`` ends its loop; ``in_local`` is true while it
     is inside the function of a node placed in this process.
     """
@@ -577,13 +576,15 @@ class Hub:
         return True
 
     def _take(self, hnode) -> bool:
-        """Hand ``hnode`` what waits for it, up to a call's size and a marker; False if its
-        results have no room downstream yet."""
-        items, count = [], 0
-        while hnode.waiting and (not items or count + hnode.waiting[0][2] <= hnode.size) \
-                and hnode.waiting[0][3].__class__ is not Marker:  # a call stops at one
+        """Hand ``hnode`` what waits for it, up to a call's size (in messages and in bytes) and a
+        marker; False if its results have no room downstream yet."""
+        items, count, size = [], 0, 0
+        while hnode.waiting and hnode.waiting[0][3].__class__ is not Marker:  # a call stops at one
+            _, _, n, data = hnode.waiting[0]
+            if items and (count + n > hnode.size or size + len(data) > CALL_BYTES):
+                break
             items.append(hnode.waiting.popleft())
-            count += items[-1][2]
+            count, size = count + n, size + len(data)
         k = hnode.room_for(count, whole=True)
         if k < count:  # no room for the results downstream yet
             hnode.waiting.extendleft(reversed(items))
@@ -652,6 +653,9 @@ class Hub:
             self._took(hnode, items, elapsed, before)
         elif what == "produce" and reserved:
             self._produced(hnode, sent, elapsed)
+        if what in ("take", "produce") and sent:  # calls of big messages carry only a few
+            made = sum({id(data): len(data) for _, _, data in sent}.values()) / max(1, sent[0][1])
+            hnode.size = max(1, min(hnode.size, int(CALL_BYTES / made)))
         self._after(hnode, what, state)
 
     def _took(self, hnode, items, elapsed, before):

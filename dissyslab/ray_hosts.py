@@ -4,7 +4,8 @@ On Ray (``engine="ray"``, see ``ray_engine.py``) every source, transform,
 Split and MergeSynch runs in a process of its own: a Ray actor made from
 :class:`NodeHost`. The pool (``ray_pool.py``) keeps these processes between
 runs; a run loads a node into one (:meth:`NodeHost.load`), and the hub in the
-notebook's process (``ray_engine.py``) then asks it, one call at a time, to
+notebook's process (``ray_engine.py``) then asks it, one call at a time over a
+connection of their own (:meth:`NodeHost.serve`, ``ray_wire.py``), to
 ``produce`` a batch, ``take`` one, record its state for a snapshot, and ``end``.
 
 Every call runs the node's own :class:`~dissyslab.semantics.NodeRun`, exactly as
@@ -145,8 +146,9 @@ class NodeHost:
     """What runs in a node-host process (a Ray actor): any node, loaded into it for one run.
 
     The pool (``ray_pool.HostPool``) keeps these processes between runs. A run
-    loads a node into a host (:meth:`load`), asks it to ``produce``, ``take`` and
-    ``end``, then clears it (:meth:`clear`). Every call returns a report: the batches
+    loads a node into a host (:meth:`load`), asks it to serve the run
+    (:meth:`serve`), during which it asks it to ``produce``, ``take``, ``record``
+    and ``end``, then clears it (:meth:`clear`). Every call returns a report: the batches
     made for each edge (pickled), the node's counters, its state, a new failure
     if any, and the events of a traced run.
     """

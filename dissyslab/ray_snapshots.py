@@ -22,9 +22,8 @@ recorded but before that edge's marker was in flight. On Ray
   flight first in the queues of its edges (:meth:`~SnapshotCarrier.resend`).
 
 A sink in the notebook's process records in place, and a node whose process
-died has no state to give (:data:`DIED` says so in the snapshot). While a
-snapshot is being taken no batch goes straight from process to process
-(``ray_direct.py``): every marker keeps its place.
+died has no state to give (:data:`DIED` says so in the snapshot). Every batch
+goes through the hub, so every marker keeps its place among the messages.
 """
 
 from __future__ import annotations
@@ -83,15 +82,6 @@ class SnapshotCarrier:
             self.start()
 
     # --- in the hub's thread ---------------------------------------------------------------
-    def busy(self) -> bool:
-        """True while a snapshot is starting or being taken."""
-        return bool(self.new) or self.active()
-
-    def active(self) -> bool:
-        """True while a snapshot the hub has begun is being taken."""
-        self.taking = [r for r in self.taking if not (r.kept or r.dropped)]
-        return bool(self.taking)
-
     def begin_new(self) -> None:
         """Begin the snapshots started since the hub last looked round."""
         while self.new:
@@ -176,7 +166,7 @@ class SnapshotCarrier:
         self.taking = [r for r in self.taking if not (r.kept or r.dropped)]
         for edge, _, _, data in items:
             recs = [r for r in self.taking if r.records(hnode.nr, edge)]
-            if recs and data is not None:  # (a batch sent directly went before any marker)
+            if recs:
                 batch = pickle.loads(data)
                 for r in recs:
                     r.took(hnode.nr, edge, batch)

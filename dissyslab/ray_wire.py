@@ -67,12 +67,14 @@ def send_frame(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-def recv_frame(sock: socket.socket) -> bytearray | None:
-    """Read one frame's bytes; None if the connection ended (the other process closed it or died)."""
+def recv_frame(sock: socket.socket, largest: int | None = None) -> bytearray | None:
+    """Read one frame's bytes; None if the connection ended (the other process closed it or died),
+    or if the frame is longer than ``largest`` bytes."""
     head = _recv_exactly(sock, HEADER.size)
     if head is None:
         return None
-    return _recv_exactly(sock, HEADER.unpack(head)[0])
+    n = HEADER.unpack(head)[0]
+    return None if largest is not None and n > largest else _recv_exactly(sock, n)
 
 
 def _recv_exactly(sock: socket.socket, n: int) -> bytearray | None:
@@ -104,7 +106,7 @@ def serve(host: Any, address: tuple, secret: str, name: str,
     sock.settimeout(None)
     calls: queue.SimpleQueue = queue.SimpleQueue()
     try:
-        send_frame(sock, pickle.dumps((secret, name)))
+        send_frame(sock, f"{secret} {name}".encode())
         reader = threading.Thread(target=_read_calls, args=(sock, calls), daemon=True,
                                   name="dissyslab wire reader")
         reader.start()
@@ -149,11 +151,11 @@ class Wire:
 
     def accept(self, names: set[str], stopping: Callable[[], bool],
                gone: Callable[[], str | None]) -> None:
-        """Wait until every host of ``names`` has connected.
+        """Wait until every host of ``names`` has connected, or ``stopping()`` is true.
 
-        ``stopping()`` stops the wait (raising :class:`WireError`'s caller's
-        Stop is the caller's: here it just returns); ``gone()`` names a host
-        that stopped serving before it connected, or None.
+        ``gone()`` names a host that stopped serving before it connected (its
+        process died), or None. Raises :class:`WireError` if one did, or if a
+        host does not connect within :data:`CONNECT_TIMEOUT` seconds.
         """
         limit = time.monotonic() + CONNECT_TIMEOUT
         while len(self.socks) < len(names) and not stopping():
@@ -171,14 +173,15 @@ class Wire:
             self._greet(_nodelay(sock), names)
 
     def _greet(self, sock: socket.socket, names: set[str]) -> None:
-        """Keep a connection that gives the run's secret and a node still to connect; close any other."""
+        """Keep a connection that gives the run's secret and a node still to connect; close any other.
+
+        Nothing a connection sends is unpickled before it has given the secret:
+        its first frame is plain text, ``"<secret> <name>"``.
+        """
         sock.settimeout(ACCEPT_LOOK * 20)
-        try:
-            hello = pickle.loads(recv_frame(sock) or pickle.dumps(None))
-            secret, name = hello if isinstance(hello, tuple) and len(hello) == 2 else ("", "")
-        except Exception:
-            secret, name = "", ""
-        if (not isinstance(secret, str) or not hmac.compare_digest(secret, self.secret)
+        hello = recv_frame(sock, largest=64 + 4 * max(map(len, names), default=0)) or b""
+        secret, _, name = bytes(hello).decode("utf-8", "replace").partition(" ")
+        if (not hmac.compare_digest(secret.encode(), self.secret.encode())
                 or name not in names or name in self.socks):
             sock.close()
             return
