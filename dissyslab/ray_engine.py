@@ -37,9 +37,9 @@ How a run goes:
 * Ray starts the nodes' processes and loads a node into each; the run's own
   calls and their reports then go over a plain connection between the hub
   and each process (``ray_wire.py``). A Ray call costs about a millisecond
-  of CPU, more than handling a batch of 5,000 small messages; a call on
-  that connection costs a tenth of that. A batch crosses the hub as bytes:
-  the hub neither unpickles nor copies what goes from one process to another.
+  of CPU, as much as handling a batch of 5,000 small messages; a call on
+  that connection costs about a tenth of that. A batch from one process to
+  another crosses the hub as bytes, never unpickled there.
 * Messages travel pickled, a batch at a time: what a node sends along an
   edge is serialized once, in the sender's process, and every receiver
   unpickles its own copy (that is how fanout gives each receiver a copy of
@@ -248,8 +248,9 @@ class HubNode:
             return self.exhausted or self.nr.failure is not None
         return not self.open_in and not self.waiting
 
-    def died(self, exc: BaseException) -> list:
-        """Its process ended (``exc``): its node fails, and what it had not handled is discarded.
+    def died(self, exc: BaseException | None) -> list:
+        """Its process ended (``exc`` None), or the engine's own code failed there (``exc``): its
+        node fails, and what it had not handled is discarded.
 
         The calls it had not answered give back their room, and what they
         carried waits again, in order (to be discarded); returns the snapshots'
