@@ -10,7 +10,9 @@ microseconds.
 
 How it goes:
 
-* The hub listens on a port of its machine (:class:`Wire`). It asks each
+* The hub listens on a port of its machine, picked for the run, at the
+  address Ray knows that machine by (:class:`Wire`; on a cluster, no firewall
+  may stand between it and the other machines). It asks each
   host, by one Ray call, to serve the run (:func:`serve`, from
   ``NodeHost.serve``): the host connects to the hub, says which node it hosts
   and gives the run's secret (so no other program can call it), then answers
