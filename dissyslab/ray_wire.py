@@ -4,9 +4,9 @@ Ray starts the node-host processes (on this machine or on any of a cluster)
 and loads a node into each (``ray_pool.py``). The calls of the run itself
 (``produce``, ``take``, ``end``, ``record``) then go by a plain connection
 between the hub and each host, not by Ray calls: a Ray call costs about a
-millisecond of CPU in the two processes it joins, more than it takes to handle a
-batch of 5,000 small messages, while a call on a socket costs some tens of
-microseconds.
+millisecond of CPU in the two processes it joins, about as much as handling a
+batch of 5,000 small messages, and a call on a socket about a tenth of that
+(``benchmarks/ray_cpu.py --calls``).
 
 How it goes:
 
@@ -14,8 +14,9 @@ How it goes:
   address Ray knows that machine by (:class:`Wire`; on a cluster, no firewall
   may stand between it and the other machines). It asks each
   host, by one Ray call, to serve the run (:func:`serve`, from
-  ``NodeHost.serve``): the host connects to the hub, says which node it hosts
-  and gives the run's secret (so no other program can call it), then answers
+  ``NodeHost.serve``): the host connects to the hub and greets it, in plain
+  text, with the run's secret and the name of the node it hosts (so that no
+  other program can pose as a host: the hub unpickles nothing before), then answers
   the hub's calls one at a time, in the order they come, until the hub closes
   the connection. Only then does that Ray call return, and the pool's next
   call to the host (``clear``) can run.
