@@ -192,6 +192,7 @@ class HubNode:
         self.open_in = set(edges_in)  # edges into it that have not ended
         self.inputs = len(edges_in)
         self.calls = deque()  # (what, items, reserved) of the calls not yet answered, in order
+        self.early = 0  # messages the call now running sent before its report (Hub._early)
         self.size = 16  # messages per call: a first guess, then sized to its function's speed
         self.ending = False  # the end call was made
         self.ended = False
@@ -511,10 +512,13 @@ class Hub:
 
     def _answer(self, hnode, report):
         """The oldest call made to ``hnode`` has been answered (``report``: ``(True, report)``,
-        ``(False, text)`` if the engine's code failed there, None if its process ended)."""
+        ``(False, text)`` if the engine's code failed there, None if its process ended), or
+        has made something so far (``(None, part)``)."""
         if hnode.dead:
             return  # (what a host whose node has failed so still says)
-        if report is not None and report[0] and hnode.calls:
+        if report is not None and report[0] is None:
+            self._early(hnode, *report[1])
+        elif report is not None and report[0] and hnode.calls:
             what, items, reserved = hnode.calls.popleft()
             self._apply(hnode, what, items, reserved, report[1])
         elif not self.stopping and (hnode.calls or not hnode.ended):
@@ -629,22 +633,42 @@ class Hub:
         return lifted
 
     # --- reports ------------------------------------------------------------------------------
-    def _apply(self, hnode, what, items, reserved, report):
-        """A call's report has come: copy what it says of the node, pass on what it made."""
-        sent, counters, failure, events, elapsed, out, err, recorded = report
+    def _early(self, hnode, made, events, out, err):
+        """A call still running sent what it has made so far: pass it on (its report, the rest).
+
+        ``made``: ``(port, count, data)``, results of one output port, for each of its edges.
+        They are counted as sent here; the report's counters, which count them too, replace
+        these. (The room reserved for the call's results is given back with its report.)
+        """
+        nr = hnode.nr
+        self._show(nr, events, out, err)
+        for port, count, data in made:
+            nr.stats.sent += count
+            hnode.early += count
+            for e in nr.outs[port]:
+                nr.edge_counts[e] = nr.edge_counts.get(e, 0) + count
+                self._deliver(e, count, data)
+
+    def _show(self, nr, events, out, err):
+        """What a node printed, and the events of a traced run, in this process."""
         if out:
             sys.stdout.write(out)
         if err:
             sys.stderr.write(err)
+        if events is not None and nr.watch is not None:
+            replay(nr.watch, pickle.loads(events), self.edges, lambda name: self.hnodes[name].nr.failure,
+                   self.run.observers, self.wall_to_perf)
+
+    def _apply(self, hnode, what, items, reserved, report):
+        """A call's report has come: copy what it says of the node, pass on what it made."""
+        sent, counters, failure, events, elapsed, out, err, recorded = report
         nr = hnode.nr
         hnode.reserve(reserved, -1)
         before = nr.paired, nr.stats.received, nr.stats.failed
         hnode.exhausted, state = copy_counters(nr, counters, self.edges)
         if failure is not None:  # placed here: the failure itself, with its traceback
             nr.failure = hnode.local.nr.failure if hnode.local else failure_from(nr, failure)
-        if events is not None and nr.watch is not None:
-            replay(nr.watch, pickle.loads(events), self.edges, lambda name: self.hnodes[name].nr.failure,
-                   self.run.observers, self.wall_to_perf)
+        self._show(nr, events, out, err)
         # what it made goes on first (and is counted into loops before what it handled)
         for index, count, data in sent:
             self._deliver(self.edges[index], count, data)
@@ -653,7 +677,8 @@ class Hub:
         if what == "take":
             self._took(hnode, items, elapsed, before)
         elif what == "produce" and reserved:
-            self._produced(hnode, sent, elapsed)
+            self._produced(hnode, (sent[0][1] if sent else 0) + hnode.early, elapsed)
+        hnode.early = 0
         if what in ("take", "produce") and sent:  # calls of big messages carry only a few
             made = sum({id(data): len(data) for _, _, data in sent}.values()) / max(1, sent[0][1])
             hnode.size = max(1, min(hnode.size, int(CALL_BYTES / made)))
@@ -679,9 +704,8 @@ class Hub:
             hnode.size = max(1, min(BATCH, int(CALL_TIME / per) if per > 0 else BATCH))
 
     @staticmethod
-    def _produced(hnode, sent, elapsed):
-        """A source made a batch: its next ones are sized to take about CALL_TIME."""
-        made = sent[0][1] if sent else 0
+    def _produced(hnode, made, elapsed):
+        """A source made a batch of ``made``: its next ones are sized to take about CALL_TIME."""
         if made and elapsed > 0:
             hnode.size = max(1, min(BATCH, int(CALL_TIME * made / elapsed)))
         else:

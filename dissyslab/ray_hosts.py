@@ -23,6 +23,13 @@ travel back to the notebook.
   happened here (:class:`_Recorder`).
 * What the node's function printed (:class:`_Printed`), for the notebook to print.
 
+A call that runs long (a slow function, or one stuck) does not hold what it
+has made until it returns: every ``ray_wire.EARLY`` seconds the wire's watch
+thread sends the results, events and printed text made so far
+(:meth:`NodeHost.so_far`), as threads send a busy node's results on, and the
+report carries the rest. So a sink sees each result as it is made, and a run
+stopped meanwhile keeps them.
+
 :class:`LocalNode` is the same node-host, in the notebook's own process: a node
 placed "here" is called by the hub directly, with the same calls and reports.
 
@@ -38,8 +45,9 @@ import io
 import os
 import pickle
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from .errors import exception_text, short_repr
 from .observers import Events
@@ -93,6 +101,7 @@ class _Recorder(Events):
 
     def __init__(self):
         self.events = []
+        self.sent = 0  # how many of them went early (so_far), while a call still ran
 
     def emit(self, node, msg):
         self.events.append(("emit", node, None, msg, None, time.time()))
@@ -115,8 +124,19 @@ class _Recorder(Events):
     def end(self, node, state):
         self.events.append(("end", node, None, None, state, time.time()))
 
+    def so_far(self) -> bytes | None:
+        """The events not yet sent; they stay (the node may be adding to the list)."""
+        end = len(self.events)
+        events, self.sent = self.events[self.sent:end], end
+        return self._pickled(events)
+
     def take_all(self) -> bytes | None:
-        events, self.events = self.events, []
+        events = self.events[self.sent:] if self.sent else self.events
+        self.events, self.sent = [], 0
+        return self._pickled(events)
+
+    @staticmethod
+    def _pickled(events: list) -> bytes | None:
         if not events:
             return None
         try:
@@ -226,7 +246,7 @@ class NodeHost:
         that moment here (for the trace).
         """
         state = problem = None
-        with _Printed(self.captures) as printed:
+        with self._calling() as printed:
             at = time.time()
             if wanted:
                 state, problem = record_state(self.nr)
@@ -278,6 +298,10 @@ class NodeHost:
         self.watch = _Recorder() if traced else None
         self.nr = NodeRun(node, out_edges, self.watch, (), name, copies=False, check=_can_travel)
         self.failure_told = False
+        self.sent_upto = [0] * len(self.nr.out)  # per port: results already sent early (so_far)
+        self.printed = None  # what the node prints during the call now running
+        # held while a report is made: the wire's watch thread sends what a long call made so far
+        self.lock = threading.Lock()
 
     def pid(self) -> int:
         return os.getpid()
@@ -288,35 +312,81 @@ class NodeHost:
         serve(self, address, secret, name, dumps)
 
     def produce(self, k: int) -> tuple:
-        with _Printed(self.captures) as printed:
+        with self._calling() as printed:
             if not self.nr.exhausted:  # a second call may come before the first said "exhausted"
                 self.nr.produce(k)
         return self._report(printed)
 
     def take(self, items: list) -> tuple:
         nr = self.nr
-        with _Printed(self.captures) as printed:
+        with self._calling() as printed:
             for index, port, data in items:
                 nr.take(port, self.in_edges[index], pickle.loads(data))
         return self._report(printed)
 
     def end(self) -> tuple:
-        with _Printed(self.captures) as printed:
+        with self._calling() as printed:
             self.nr.end()
         return self._report(printed)
 
+    @contextlib.contextmanager
+    def _calling(self) -> Iterator[_Printed]:
+        """Around a call of the node: what it prints is kept, and what it makes may go early."""
+        with _Printed(self.captures) as printed:
+            self.printed = printed
+            yield printed
+
+    def so_far(self, send: Callable[[tuple], None]) -> None:
+        """From the wire's watch thread, while a call runs long: ``send`` what it has made so far.
+
+        A slow function (or one that blocks, or is stuck) would otherwise hold
+        the results it already made until the call returns, or lose them if the
+        run is stopped first; with threads they go on as they are made. The
+        results stay in the node's lists (it may be adding to them):
+        ``sent_upto`` remembers how far they went, and the call's report sends
+        the rest. Sent under the lock, so this comes before the call's report.
+        """
+        if not self.lock.acquire(blocking=False):
+            return  # the call's report is being made: it takes everything
+        try:
+            nr, printed = self.nr, self.printed
+            if nr is None or printed is None:
+                return
+            try:
+                made = [(port, self.sent_upto[port], len(out)) for port, out in enumerate(nr.out)]
+                made = [(port, end - done, dumps(nr.out[port][done:end]))
+                        for port, done, end in made if end > done]
+            except Exception:
+                return  # (a message changed while it was pickled: the call's report sends it)
+            for port, n, _ in made:
+                nr.hand_over(port, self.sent_upto[port], self.sent_upto[port] + n, clear=False)
+                self.sent_upto[port] += n
+            events = self.watch.so_far() if self.watch is not None else None
+            out, err = printed.so_far()
+            if made or events or out or err:
+                send((made, events, out, err))
+        finally:
+            self.lock.release()
+
     def _report(self, printed: _Printed, recorded: tuple | None = None) -> tuple:
         """What a call did, for the hub: the batches it made (one per edge), the node's counters,
-        a new failure, the events of a traced run, what it printed, and a recorded state."""
+        a new failure, the events of a traced run, what it printed, and a recorded state
+        (all but what :meth:`so_far` sent already)."""
+        with self.lock:
+            self.printed = None
+            return self._made(printed, recorded)
+
+    def _made(self, printed: _Printed, recorded: tuple | None) -> tuple:
         nr = self.nr
         sent = []
         for port, items in enumerate(nr.out):
-            if not items:
-                continue
-            data = dumps(items)  # each message was checked as it was made (_can_travel)
-            nr.hand_over(port)  # unpickling gives each receiver its own copy
-            for e in nr.outs[port]:
-                sent.append((e.index, len(items), data))
+            done, self.sent_upto[port] = self.sent_upto[port], 0
+            if len(items) > done:
+                data = dumps(items[done:] if done else items)  # each was checked as it was made
+                for e in nr.outs[port]:  # (_can_travel); unpickling gives each its own copy
+                    sent.append((e.index, len(items) - done, data))
+            if items:
+                nr.hand_over(port, done)
         failure = None
         if nr.failure is not None and not self.failure_told:
             self.failure_told = True
@@ -326,7 +396,8 @@ class NodeHost:
                     {e.index: n for e, n in nr.discarded_on.items()},
                     list(nr.skipped), nr.state, nr.exhausted, nr.unpaired, nr.paired)
         events = self.watch.take_all() if self.watch is not None else None
-        return sent, counters, failure, events, printed.elapsed, printed.out, printed.err, recorded
+        out, err = printed.so_far()
+        return sent, counters, failure, events, printed.elapsed, out, err, recorded
 
 
 def _can_travel(msg: Any, edge: EdgeRef) -> None:
@@ -353,7 +424,7 @@ class _Printed:
 
     def __init__(self, capture: bool = True) -> None:
         self.capture = capture
-        self.out = self.err = ""
+        self.shown = (0, 0)  # how much of what it printed has been taken (so_far)
 
     def __enter__(self):
         self.started = time.perf_counter()
@@ -369,9 +440,16 @@ class _Printed:
         if self.capture:
             for r in reversed(self._redirect):
                 r.__exit__(*exc)
-            self.out, self.err = self._out.getvalue(), self._err.getvalue()
         self.elapsed = time.perf_counter() - self.started
         return False
+
+    def so_far(self) -> tuple[str, str]:
+        """What it printed since the last look: (standard output, standard error)."""
+        if not self.capture:
+            return "", ""
+        out, err = self._out.getvalue(), self._err.getvalue()
+        (o, e), self.shown = self.shown, (len(out), len(err))
+        return out[o:], err[e:]
 
 
 class LocalNode(NodeHost):

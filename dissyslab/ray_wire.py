@@ -24,6 +24,10 @@ How it goes:
   bytes (a pickle). A call is ``(method, args)``; a report ``(True, what the
   method returned)``, or ``(False, text)`` if the engine's own code failed
   there (a node's failure is part of a normal report).
+* A call that runs longer than :data:`EARLY` (a slow function, or one that
+  blocks) sends what it has made so far before its report, as ``(None,
+  part)``, again every ``EARLY`` seconds: its results go on as they are made,
+  as with threads, and a run stopped meanwhile keeps them.
 * A host reads the hub's calls in a thread of its own, as they come, so the
   hub never waits to write while the host writes a report to it: neither can
   wait for ever for the other to read.
@@ -54,6 +58,8 @@ CALLS = ("produce", "take", "end", "record")
 ACCEPT_LOOK = 0.05
 #: seconds a host may take to connect once asked
 CONNECT_TIMEOUT = 60
+#: seconds a call runs before what it has made so far goes to the hub, without waiting for its end
+EARLY = 0.02
 
 
 class WireError(RuntimeError):
@@ -108,13 +114,26 @@ def serve(host: Any, address: tuple, secret: str, name: str,
     sock = _nodelay(socket.create_connection(address, timeout=CONNECT_TIMEOUT))
     sock.settimeout(None)
     calls: queue.SimpleQueue = queue.SimpleQueue()
+    sending = threading.Lock()
+    busy = [None]  # perf_counter when the call now running began, or last sent something early
+    done = threading.Event()
+
+    def send(reply: tuple) -> None:
+        with sending:
+            send_frame(sock, dumps(reply))
+
+    def early(part: tuple) -> None:
+        send((None, part))
+        if busy[0] is not None:
+            busy[0] = time.perf_counter()
+
     try:
         send_frame(sock, f"{secret} {name}".encode())
-        reader = threading.Thread(target=_read_calls, args=(sock, calls), daemon=True,
-                                  name="dissyslab wire reader")
-        reader.start()
+        for target, args in ((_read_calls, (sock, calls)), (_watch, (host, busy, early, done))):
+            threading.Thread(target=target, args=args, daemon=True, name="dissyslab wire").start()
         while (frame := calls.get()) is not None:
             method, args = pickle.loads(frame)
+            busy[0] = time.perf_counter()
             try:
                 if method not in CALLS:
                     raise ValueError(f"no such call: {method!r}")
@@ -122,11 +141,24 @@ def serve(host: Any, address: tuple, secret: str, name: str,
             except Exception as exc:  # the engine's own code failed: the hub names the node
                 reply = (False, f"{type(exc).__name__}: {exc}")
             try:
-                send_frame(sock, dumps(reply))
+                send(reply)
             except OSError:
                 return  # the hub has gone (the run was stopped)
+            busy[0] = None
     finally:
+        done.set()
         sock.close()
+
+
+def _watch(host: Any, busy: list, early: Callable[[tuple], None], done: threading.Event) -> None:
+    """While a call runs longer than EARLY, have ``host`` send what it has made so far (``early``)."""
+    while not done.wait(EARLY / 2):
+        began = busy[0]
+        if began is not None and time.perf_counter() - began >= EARLY:
+            try:
+                host.so_far(early)
+            except OSError:
+                return  # the hub has gone
 
 
 def _read_calls(sock: socket.socket, calls: queue.SimpleQueue) -> None:
@@ -207,7 +239,8 @@ class Wire:
 
     def reports(self, timeout: float) -> Iterator[tuple[str, Any]]:
         """The reports that have come within ``timeout`` seconds: (name, report), where report is
-        ``(True, result)``, ``(False, text)``, or None when the host's connection ended."""
+        ``(True, result)``, ``(False, text)``, ``(None, part)`` (what a call still running has
+        made so far), or None when the host's connection ended."""
         for key, _ in self.selector.select(timeout):
             name = key.data
             frame = recv_frame(key.fileobj)

@@ -415,6 +415,37 @@ def test_a_timeout_stops_the_actors_and_leaves_no_process():
     assert_hosts_clean(g, killed=["endless", "plus"])
 
 
+def slow_then_stuck(x):
+    time.sleep(0.05)
+    while x == 3:  # stuck (in short sleeps: a thread can be stopped between two)
+        time.sleep(0.01)
+    return x * 10
+
+
+@pytest.mark.timeout(180)
+def test_a_slow_nodes_results_go_on_as_made_and_a_timeout_keeps_them_as_with_threads():
+    """The messages 0, 1 and 2 are handled in the same call as 3, at which 'slow' gets stuck:
+    what it made before goes on without waiting for the call's end, with its events and
+    counts, so the sink has them when the timeout stops the run, on Ray as on threads."""
+    warm = Transform(fn=abs, name="slow")  # (the pool's hosts are ready: the timeout is for the run)
+    network([(Source(fn=ListSource([1]).run, name="numbers"), warm),
+             (warm, Sink(fn=lambda x: None, name="keep"))]).run_network(engine="ray", timeout=120)
+    runs = {}
+    for engine in ("threads", "ray"):
+        got = []
+        step = Transform(fn=slow_then_stuck, name="slow")
+        g = network([(Source(fn=ListSource(list(range(6))).run, name="numbers"), step),
+                     (step, Sink(fn=got.append, name="keep"))])
+        with pytest.raises(NetworkTimeout, match="'slow' .inside its function"):
+            g.run_network(engine=engine, timeout=10, trace=True)
+        sends = {(r.edge, r.index): i for i, r in enumerate(g.trace) if r.event == "send"}
+        received = [(r.message, sends[(r.edge, r.index)] < i)  # (a send comes before its receive)
+                    for i, r in enumerate(g.trace) if r.node == "keep" and r.event == "receive"]
+        runs[engine] = (got, received, g.stats["slow"].sent, g.stats["keep"].received)
+    assert runs["ray"] == runs["threads"] == ([0, 10, 20], [(0, True), (10, True), (20, True)], 3, 3)
+    assert_hosts_clean(g, killed=["slow"])
+
+
 def test_trace_times_are_when_the_events_happened_in_the_nodes_processes():
     def slow(x):
         time.sleep(0.2)
@@ -985,7 +1016,8 @@ def test_a_ray_snapshot_cut_short_by_a_timeout_or_ctrl_c_is_not_kept(stop):
         h.join(30)  # g.snapshot() hears at once that its snapshot was given up
         assert not h.is_alive()
     assert errors and "incomplete and was not kept" in errors[0]
-    assert g.snapshots == [] and out == []
+    assert g.snapshots == []
+    assert out == [0]  # made before 'stuck' got stuck: it went on, as with threads
     assert_hosts_clean(g, killed=["stuck"])
 
 

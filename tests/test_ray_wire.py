@@ -30,6 +30,35 @@ class Echo:
             raise KeyError("the engine's own code failed here")
         return ("record", wanted)
 
+    def so_far(self, send):
+        pass  # (its calls are quick: nothing to send before their reports)
+
+
+class Slow(Echo):
+    """Stands for a NodeHost whose node is slow: its take makes two results, then waits until
+    they have gone to the hub early (as a node stuck in its function would) before the rest."""
+
+    def __init__(self):
+        self.made, self.sent = [], 0
+        self.lock, self.went = threading.Lock(), threading.Event()
+
+    def take(self, items):
+        for i, x in enumerate(items):
+            if i == 2:
+                assert self.went.wait(30)
+            with self.lock:
+                self.made.append(x)
+        with self.lock:
+            rest, self.sent = self.made[self.sent:], len(self.made)
+        return ("take", rest)
+
+    def so_far(self, send):
+        with self.lock:
+            new, self.sent = self.made[self.sent:], len(self.made)
+            if new:
+                send(new)
+                self.went.set()
+
 
 def hosts(wire, names, host=Echo):
     """Start a serving thread per name, as each NodeHost.serve would in its process."""
@@ -89,6 +118,17 @@ def test_a_failure_of_the_engine_code_in_a_host_is_reported_and_the_host_goes_on
     assert [r for _, r in answers(wire, 3)] == [
         (False, "KeyError: \"the engine's own code failed here\""),
         (False, "ValueError: no such call: 'clear'"), (True, ("record", True))]
+    wire.close()
+
+
+def test_a_long_call_sends_what_it_made_so_far_before_its_report():
+    wire = Wire("127.0.0.1")
+    hosts(wire, ["a"], Slow)
+    wire.accept({"a"}, lambda: False, lambda: None)
+    wire.call("a", "take", [1, 2, 3, 4])
+    wire.call("a", "produce", 5)
+    assert [r for _, r in answers(wire, 3)] == [
+        (None, [1, 2]), (True, ("take", [3, 4])), (True, ("produce", 5))]
     wire.close()
 
 
