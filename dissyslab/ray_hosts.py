@@ -350,17 +350,18 @@ class NodeHost:
             return  # the call's report is being made: it takes everything
         try:
             nr, printed = self.nr, self.printed
-            if nr is None or printed is None:
-                return
+            if printed is None:
+                return  # no call is running
+            ends = [len(out) for out in nr.out]  # (the node may add more meanwhile)
             try:
-                made = [(port, self.sent_upto[port], len(out)) for port, out in enumerate(nr.out)]
                 made = [(port, end - done, dumps(nr.out[port][done:end]))
-                        for port, done, end in made if end > done]
+                        for port, (done, end) in enumerate(zip(self.sent_upto, ends, strict=True))
+                        if end > done]
             except Exception:
                 return  # (a message changed while it was pickled: the call's report sends it)
-            for port, n, _ in made:
-                nr.hand_over(port, self.sent_upto[port], self.sent_upto[port] + n, clear=False)
-                self.sent_upto[port] += n
+            for port, _, _ in made:
+                nr.hand_over(port, self.sent_upto[port], ends[port], clear=False)
+                self.sent_upto[port] = ends[port]
             events = self.watch.so_far() if self.watch is not None else None
             out, err = printed.so_far()
             if made or events or out or err:
@@ -374,29 +375,26 @@ class NodeHost:
         (all but what :meth:`so_far` sent already)."""
         with self.lock:
             self.printed = None
-            return self._made(printed, recorded)
-
-    def _made(self, printed: _Printed, recorded: tuple | None) -> tuple:
-        nr = self.nr
-        sent = []
-        for port, items in enumerate(nr.out):
-            done, self.sent_upto[port] = self.sent_upto[port], 0
-            if len(items) > done:
-                data = dumps(items[done:] if done else items)  # each was checked as it was made
-                for e in nr.outs[port]:  # (_can_travel); unpickling gives each its own copy
-                    sent.append((e.index, len(items) - done, data))
-            if items:
-                nr.hand_over(port, done)
-        failure = None
-        if nr.failure is not None and not self.failure_told:
-            self.failure_told = True
-            failure = _failure_report(nr.failure)
-        counters = (nr.stats, {e.index: n for e, n in nr.edge_counts.items()},
-                    {e.index: n for e, n in nr.received_on.items()},
-                    {e.index: n for e, n in nr.discarded_on.items()},
-                    list(nr.skipped), nr.state, nr.exhausted, nr.unpaired, nr.paired)
-        events = self.watch.take_all() if self.watch is not None else None
-        out, err = printed.so_far()
+            nr = self.nr
+            sent = []
+            for port, items in enumerate(nr.out):
+                done, self.sent_upto[port] = self.sent_upto[port], 0
+                if len(items) > done:
+                    data = dumps(items[done:] if done else items)  # each checked as it was made
+                    for e in nr.outs[port]:  # (_can_travel); unpickling gives each its own copy
+                        sent.append((e.index, len(items) - done, data))
+                if items:
+                    nr.hand_over(port, done)
+            failure = None
+            if nr.failure is not None and not self.failure_told:
+                self.failure_told = True
+                failure = _failure_report(nr.failure)
+            counters = (nr.stats, {e.index: n for e, n in nr.edge_counts.items()},
+                        {e.index: n for e, n in nr.received_on.items()},
+                        {e.index: n for e, n in nr.discarded_on.items()},
+                        list(nr.skipped), nr.state, nr.exhausted, nr.unpaired, nr.paired)
+            events = self.watch.take_all() if self.watch is not None else None
+            out, err = printed.so_far()
         return sent, counters, failure, events, printed.elapsed, out, err, recorded
 
 
